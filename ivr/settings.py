@@ -1,0 +1,464 @@
+"""Settings: loaded and validated once at start-up.
+
+Every problem in every file is collected and reported together (file, key, reason) in one
+``ConfigError``; nothing is half-loaded. Secrets never live in ``config/``: they come from the
+environment (``IVR_AMI_SECRET``) or from the secrets file generated at set-up in the state
+directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ivr.errors import ConfigError, ConfigProblem
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
+MIN_LEVEL, MAX_LEVEL = 1, 5
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevel:
+    percent: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    id: str
+    names: Mapping[str, str]
+    department: str
+    service_level: ServiceLevel
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: str
+    endpoint: str
+    contact: str
+    languages: tuple[str, ...]
+    skills: Mapping[str, int]
+
+    @property
+    def interface(self) -> str:
+        return f"PJSIP/{self.endpoint}"
+
+    def penalty(self, skill: str) -> int:
+        """Queue penalty for a skill: level 5 rings first (penalty 0), level 1 last (penalty 4)."""
+        return MAX_LEVEL - self.skills.get(skill, MIN_LEVEL)
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    allowed_peers: tuple[str, ...] = ("127.0.0.1",)
+    handshake_timeout: float = 5.0
+    handshake_max_bytes: int = 16384
+    command_timeout: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "ivr"
+    secret: str = field(default="", repr=False)
+    action_timeout: float = 5.0
+    ping_interval: float = 5.0
+    ping_timeout: float = 3.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    host: str = "127.0.0.1"
+    port: int = 5060
+    service_number: str = "12345"
+
+
+@dataclass(frozen=True, slots=True)
+class MenuSettings:
+    digit_timeout: float = 5.0
+    retries: int = 3
+    general_queue: str = "general"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    cache_dir: Path = Path("/var/cache/ivr-sandbox")
+    mirror: str = "http://deb.debian.org/debian"
+    suite: str = "sid"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    project_dir: Path
+    state_dir: Path
+    prompts_dir: Path
+    database_url: str
+    default_language: str
+    languages: tuple[str, ...]
+    agi: AgiSettings
+    ami: AmiSettings
+    sip: SipSettings
+    menu: MenuSettings
+    sandbox: SandboxSettings
+    skills: Mapping[str, Skill]
+    operators: Mapping[str, Operator]
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
+
+
+class _Collector:
+    """Reads typed values out of parsed files, remembering every problem instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, file: str, key: str, reason: str) -> None:
+        self.problems.append(ConfigProblem(file, key, reason))
+
+    def section(self, file: str, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.add(file, key, "must be a table")
+            return {}
+        return value
+
+    def get(
+        self, file: str, data: Mapping[str, Any], key: str, kind: type, default: Any, where: str
+    ) -> Any:
+        if key not in data:
+            return default
+        value = data[key]
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            self.add(file, f"{where}.{key}", f"must be {kind.__name__}, got {value!r}")
+            return default
+        return value
+
+    def positive(self, file: str, key: str, value: float) -> None:
+        if value <= 0:
+            self.add(file, key, f"must be greater than 0, got {value!r}")
+
+    def port(self, file: str, key: str, value: int) -> None:
+        if not 1 <= value <= 65535:
+            self.add(file, key, f"must be a TCP/UDP port (1-65535), got {value!r}")
+
+
+def _read_toml(path: Path, c: _Collector) -> Mapping[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        c.add(str(path), "-", "file not found")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        c.add(str(path), "-", f"not valid TOML: {exc}")
+    return {}
+
+
+def _read_yaml(path: Path, c: _Collector) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        c.add(str(path), "-", "file not found")
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        c.add(str(path), "-", f"not valid YAML: {exc}")
+    return None
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ivr"
+
+
+def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
+    f = str(path)
+    a = c.section(f, raw, "agi")
+    agi = AgiSettings(
+        host=c.get(f, a, "host", str, "127.0.0.1", "agi"),
+        port=c.get(f, a, "port", int, 4573, "agi"),
+        allowed_peers=tuple(c.get(f, a, "allowed_peers", list, ["127.0.0.1"], "agi")),
+        handshake_timeout=c.get(f, a, "handshake_timeout", float, 5.0, "agi"),
+        handshake_max_bytes=c.get(f, a, "handshake_max_bytes", int, 16384, "agi"),
+        command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
+    )
+    c.port(f, "agi.port", agi.port)
+    c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
+    c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
+    c.positive(f, "agi.command_timeout", agi.command_timeout)
+    for peer in agi.allowed_peers:
+        try:
+            ipaddress.ip_network(str(peer), strict=False)
+        except ValueError:
+            c.add(f, "agi.allowed_peers", f"not an IP address or network: {peer!r}")
+
+    m = c.section(f, raw, "ami")
+    ami = AmiSettings(
+        host=c.get(f, m, "host", str, "127.0.0.1", "ami"),
+        port=c.get(f, m, "port", int, 5038, "ami"),
+        username=c.get(f, m, "username", str, "ivr", "ami"),
+        action_timeout=c.get(f, m, "action_timeout", float, 5.0, "ami"),
+        ping_interval=c.get(f, m, "ping_interval", float, 5.0, "ami"),
+        ping_timeout=c.get(f, m, "ping_timeout", float, 3.0, "ami"),
+        reconnect_min=c.get(f, m, "reconnect_min", float, 0.5, "ami"),
+        reconnect_max=c.get(f, m, "reconnect_max", float, 10.0, "ami"),
+    )
+    if "secret" in m:
+        c.add(f, "ami.secret", "secrets do not belong in config files; use IVR_AMI_SECRET")
+    c.port(f, "ami.port", ami.port)
+    for key in ("action_timeout", "ping_interval", "ping_timeout", "reconnect_min"):
+        c.positive(f, f"ami.{key}", getattr(ami, key))
+    if ami.reconnect_max < ami.reconnect_min:
+        c.add(f, "ami.reconnect_max", "must not be smaller than ami.reconnect_min")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", ami.username):
+        c.add(f, "ami.username", "letters, digits, _ and - only (1-32)")
+
+    s = c.section(f, raw, "sip")
+    sip = SipSettings(
+        host=c.get(f, s, "host", str, "127.0.0.1", "sip"),
+        port=c.get(f, s, "port", int, 5060, "sip"),
+        service_number=c.get(f, s, "service_number", str, "12345", "sip"),
+    )
+    c.port(f, "sip.port", sip.port)
+    if not sip.service_number.isdigit():
+        c.add(f, "sip.service_number", "must be digits")
+
+    u = c.section(f, raw, "menu")
+    menu = MenuSettings(
+        digit_timeout=c.get(f, u, "digit_timeout", float, 5.0, "menu"),
+        retries=c.get(f, u, "retries", int, 3, "menu"),
+        general_queue=c.get(f, u, "general_queue", str, "general", "menu"),
+    )
+    c.positive(f, "menu.digit_timeout", menu.digit_timeout)
+    if not 1 <= menu.retries <= 9:
+        c.add(f, "menu.retries", f"must be 1-9, got {menu.retries}")
+
+    b = c.section(f, raw, "sandbox")
+    sandbox = SandboxSettings(
+        cache_dir=Path(c.get(f, b, "cache_dir", str, "/var/cache/ivr-sandbox", "sandbox")),
+        mirror=c.get(f, b, "mirror", str, "http://deb.debian.org/debian", "sandbox"),
+        suite=c.get(f, b, "suite", str, "sid", "sandbox"),
+    )
+
+    lang = c.section(f, raw, "languages")
+    default_language = c.get(f, lang, "default", str, "zh", "languages")
+    languages = tuple(c.get(f, lang, "enabled", list, ["zh", "en"], "languages"))
+    for code in languages:
+        if not isinstance(code, str) or not LANGUAGE.match(code):
+            c.add(f, "languages.enabled", f"not a language code: {code!r}")
+    if default_language not in languages:
+        c.add(f, "languages.default", f"{default_language!r} is not in languages.enabled")
+
+    p = c.section(f, raw, "paths")
+    d = c.section(f, raw, "database")
+    return {
+        "agi": agi,
+        "ami": ami,
+        "sip": sip,
+        "menu": menu,
+        "sandbox": sandbox,
+        "default_language": default_language,
+        "languages": languages,
+        "state_dir": c.get(f, p, "state_dir", str, "", "paths"),
+        "prompts": c.get(f, p, "prompts", str, "prompts", "paths"),
+        "database_url": c.get(f, d, "url", str, "sqlite:///ivr.sqlite3", "database"),
+    }
+
+
+def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
+    f = str(path)
+    items = raw.get("skills") if isinstance(raw, Mapping) else None
+    if not isinstance(items, list) or not items:
+        if raw is not None:
+            c.add(f, "skills", "must be a non-empty list")
+        return {}
+    skills: dict[str, Skill] = {}
+    for i, item in enumerate(items):
+        where = f"skills[{i}]"
+        if not isinstance(item, Mapping):
+            c.add(f, where, "must be a mapping")
+            continue
+        sid = item.get("id")
+        if not isinstance(sid, str) or not SKILL_ID.match(sid):
+            c.add(f, f"{where}.id", f"lower-case letters, digits and _ (got {sid!r})")
+            continue
+        where = f"skills[{sid}]"
+        if sid in skills:
+            c.add(f, f"{where}.id", "duplicate skill id")
+        names = item.get("names")
+        if not isinstance(names, Mapping):
+            c.add(f, f"{where}.names", "must map language to name")
+            names = {}
+        for code in languages:
+            if not isinstance(names.get(code), str) or not names.get(code):
+                c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+        department = item.get("department")
+        if not isinstance(department, str) or not department.strip():
+            c.add(f, f"{where}.department", "required")
+            department = ""
+        sl = item.get("service_level", {"percent": 80, "seconds": 20})
+        percent = sl.get("percent") if isinstance(sl, Mapping) else None
+        seconds = sl.get("seconds") if isinstance(sl, Mapping) else None
+        if not isinstance(percent, int) or not 1 <= percent <= 100:
+            c.add(f, f"{where}.service_level.percent", f"must be 1-100, got {percent!r}")
+            percent = 80
+        if not isinstance(seconds, int) or not 1 <= seconds <= 3600:
+            c.add(f, f"{where}.service_level.seconds", f"must be 1-3600, got {seconds!r}")
+            seconds = 20
+        skills[sid] = Skill(sid, dict(names), department, ServiceLevel(percent, seconds))
+    return skills
+
+
+def _operators(
+    path: Path, raw: Any, skills: Mapping[str, Skill], languages: tuple[str, ...], c: _Collector
+) -> dict[str, Operator]:
+    f = str(path)
+    items = raw.get("operators") if isinstance(raw, Mapping) else None
+    if not isinstance(items, list):
+        if raw is not None:
+            c.add(f, "operators", "must be a list")
+        return {}
+    operators: dict[str, Operator] = {}
+    contacts: dict[str, str] = {}
+    for i, item in enumerate(items):
+        where = f"operators[{i}]"
+        if not isinstance(item, Mapping):
+            c.add(f, where, "must be a mapping")
+            continue
+        oid = item.get("id")
+        if not isinstance(oid, str) or not OPERATOR_ID.match(oid):
+            c.add(f, f"{where}.id", f"letters, digits, _ and - (got {oid!r})")
+            continue
+        where = f"operators[{oid}]"
+        if oid in operators:
+            c.add(f, f"{where}.id", "duplicate operator id")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "\r\n\0"):
+            c.add(f, f"{where}.name", "required, one line")
+            name = oid
+        endpoint = item.get("endpoint", oid)
+        if not isinstance(endpoint, str) or not OPERATOR_ID.match(endpoint):
+            c.add(f, f"{where}.endpoint", f"letters, digits, _ and - (got {endpoint!r})")
+            endpoint = oid
+        contact = item.get("contact")
+        if not isinstance(contact, str) or not SIP_CONTACT.match(contact):
+            c.add(f, f"{where}.contact", f"must look like sip:user@host:port (got {contact!r})")
+            contact = ""
+        elif contact in contacts:
+            c.add(f, f"{where}.contact", f"same contact as operator {contacts[contact]}")
+        else:
+            contacts[contact] = oid
+        langs = item.get("languages", list(languages))
+        if not isinstance(langs, list) or not langs:
+            c.add(f, f"{where}.languages", "must be a non-empty list")
+            langs = []
+        for code in langs:
+            if code not in languages:
+                c.add(f, f"{where}.languages", f"{code!r} is not an enabled language")
+        levels = item.get("skills")
+        if not isinstance(levels, Mapping) or not levels:
+            c.add(f, f"{where}.skills", "must map at least one skill to a level 1-5")
+            levels = {}
+        for sid, level in levels.items():
+            if skills and sid not in skills:
+                c.add(f, f"{where}.skills.{sid}", "unknown skill (not in skills.yaml)")
+            if not isinstance(level, int) or isinstance(level, bool) or not (
+                MIN_LEVEL <= level <= MAX_LEVEL
+            ):
+                c.add(f, f"{where}.skills.{sid}", f"level must be 1-5, got {level!r}")
+        operators[oid] = Operator(
+            oid, name, endpoint, contact, tuple(langs),
+            {k: v for k, v in levels.items() if isinstance(v, int)},
+        )
+    return operators
+
+
+def load_secret(state_dir: Path) -> str:
+    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
+    env = os.environ.get("IVR_AMI_SECRET")
+    if env:
+        return env
+    try:
+        data = json.loads((state_dir / "secrets.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return ""
+    value = data.get("ami_secret", "") if isinstance(data, dict) else ""
+    return value if isinstance(value, str) else ""
+
+
+def ensure_secret(state_dir: Path) -> str:
+    """Generate the AMI secret on first set-up (mode 0600, outside the repository)."""
+    existing = load_secret(state_dir)
+    if existing:
+        return existing
+    state_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    path = state_dir / "secrets.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"ami_secret": value}, out)
+    return value
+
+
+def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
+    """Load ``ivr.toml``, ``skills.yaml`` and ``operators.yaml``; raise one ConfigError listing all."""
+    config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
+    c = _Collector()
+    services_path = config_dir / "ivr.toml"
+    svc = _services(services_path, _read_toml(services_path, c), c)
+    skills_path = config_dir / "skills.yaml"
+    skills = _skills(skills_path, _read_yaml(skills_path, c), svc["languages"], c)
+    operators_path = config_dir / "operators.yaml"
+    operators = _operators(
+        operators_path, _read_yaml(operators_path, c), skills, svc["languages"], c
+    )
+    general = svc["menu"].general_queue
+    if skills and general not in skills:
+        c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")
+    if c.problems:
+        raise ConfigError(c.problems)
+
+    state_dir = Path(os.environ.get("IVR_STATE_DIR") or svc["state_dir"] or default_state_dir())
+    prompts_dir = Path(svc["prompts"])
+    if not prompts_dir.is_absolute():
+        prompts_dir = project_dir / prompts_dir
+    database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
+    ami: AmiSettings = svc["ami"]
+    ami = AmiSettings(**{**{k: getattr(ami, k) for k in ami.__slots__}, "secret": load_secret(
+        state_dir)})
+    return Settings(
+        project_dir=project_dir,
+        state_dir=state_dir,
+        prompts_dir=prompts_dir,
+        database_url=database_url,
+        default_language=svc["default_language"],
+        languages=svc["languages"],
+        agi=svc["agi"],
+        ami=ami,
+        sip=svc["sip"],
+        menu=svc["menu"],
+        sandbox=svc["sandbox"],
+        skills=skills,
+        operators=operators,
+    )
