@@ -29,6 +29,8 @@ OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 MIN_LEVEL, MAX_LEVEL = 1, 5
+# Each skill is an app_queue queue named after it; these section names mean something else.
+RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ class SipSettings:
 class MenuSettings:
     digit_timeout: float = 5.0
     retries: int = 3
-    general_queue: str = "general"
+    general_queue: str = "hotline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +250,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     menu = MenuSettings(
         digit_timeout=c.get(f, u, "digit_timeout", float, 5.0, "menu"),
         retries=c.get(f, u, "retries", int, 3, "menu"),
-        general_queue=c.get(f, u, "general_queue", str, "general", "menu"),
+        general_queue=c.get(f, u, "general_queue", str, "hotline", "menu"),
     )
     c.positive(f, "menu.digit_timeout", menu.digit_timeout)
     if not 1 <= menu.retries <= 9:
@@ -304,6 +306,8 @@ def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> 
             c.add(f, f"{where}.id", f"lower-case letters, digits and _ (got {sid!r})")
             continue
         where = f"skills[{sid}]"
+        if sid in RESERVED_QUEUE_NAMES:
+            c.add(f, f"{where}.id", f"{sid!r} is reserved by Asterisk's queues.conf")
         if sid in skills:
             c.add(f, f"{where}.id", "duplicate skill id")
         names = item.get("names")

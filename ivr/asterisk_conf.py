@@ -1,0 +1,116 @@
+"""Render the Asterisk configuration the hotline needs from ``config/`` and ``dialplans/``.
+
+Pure: settings in, ``{file name: text}`` out. Used by the sandbox and by
+``ivr asterisk render DIR`` for an existing Asterisk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ivr.settings import Operator, Settings
+
+STATIC_FILES = (
+    "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
+    "queuerules.conf",
+)
+PLACEHOLDERS = ("agi_url", "service_number", "general_queue", "default_language")
+
+
+def agi_url(settings: Settings) -> str:
+    return f"agi://{settings.agi.host}:{settings.agi.port}/ivr"
+
+
+def render_manager(settings: Settings, secret: str) -> str:
+    if not secret:
+        raise ValueError("no AMI secret: run `ivr sandbox up` or set IVR_AMI_SECRET")
+    a = settings.ami
+    # Only the classes the application uses: no system, command or config.
+    return (
+        "[general]\nenabled = yes\n"
+        f"port = {a.port}\nbindaddr = {a.host}\ndisplayconnects = no\n"
+        "authtimeout = 10\nauthlimit = 20\n\n"
+        f"[{a.username}]\nsecret = {secret}\n"
+        "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
+        "read = call,agent,reporting,user,dialplan\n"
+        "write = call,agent,reporting\n"
+    )
+
+
+_ENDPOINT_COMMON = (
+    "disallow = all\nallow = ulaw,alaw\n"
+    "direct_media = no\nsend_connected_line = no\nrtp_symmetric = yes\n"
+    # No DNS here: a fixed media address avoids per-call look-ups (see TESTBED.md).
+    "media_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
+    "dtmf_mode = rfc4733\nice_support = no\n"
+)
+
+
+def _operator_pjsip(op: Operator) -> str:
+    return (
+        f"; {op.name}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
+        f"aors = {op.endpoint}\ncallerid = {op.id} <{op.id}>\n{_ENDPOINT_COMMON}\n"
+        f"[{op.endpoint}]\ntype = aor\ncontact = {op.contact}\nmax_contacts = 1\n"
+        "qualify_frequency = 0\n\n"
+    )
+
+
+def render_pjsip(settings: Settings) -> str:
+    sip = settings.sip
+    parts = [
+        "[global]\ntype = global\nuser_agent = 12345-hotline\n\n",
+        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {sip.host}:{sip.port}\n\n",
+        # Citizens arrive from the SIP trunk / proxy; in the sandbox, SIPp phones on loopback.
+        f"[citizens]\ntype = endpoint\ncontext = citizens\n{_ENDPOINT_COMMON}\n",
+        "[citizens-identify]\ntype = identify\nendpoint = citizens\nmatch = 127.0.0.1\n\n",
+    ]
+    parts += [_operator_pjsip(op) for op in settings.operators.values()]
+    return "".join(parts)
+
+
+def render_queues(settings: Settings) -> str:
+    general = settings.menu.general_queue
+    lines = [
+        "[general]\npersistentmembers = no\nautofill = yes\nshared_lastcall = yes\n"
+        "log_membername_as_agent = yes\n\n"
+    ]
+    for skill in settings.skills.values():
+        lines.append(
+            f"; {skill.names.get('en', skill.id)} ({skill.department})\n[{skill.id}]\n"
+            "strategy = leastrecent\ntimeout = 15\nretry = 1\nwrapuptime = 3\n"
+            "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
+            f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n"
+        )
+        if skill.id == general:
+            # The general queue is the fallback when the application is down, so its members
+            # are static: it works even if no AMI QueueAdd ever happened.
+            for op in settings.operators.values():
+                penalty = op.penalty(general) if general in op.skills else 4
+                lines.append(
+                    f"member => {op.interface},{penalty},{op.name},{op.interface}\n"
+                )
+        lines.append("\n")
+    return "".join(lines)
+
+
+def render_dialplan(settings: Settings) -> str:
+    text = (settings.project_dir / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
+    values = {
+        "agi_url": agi_url(settings),
+        "service_number": settings.sip.service_number,
+        "general_queue": settings.menu.general_queue,
+        "default_language": settings.default_language,
+    }
+    for key in PLACEHOLDERS:
+        text = text.replace("{{" + key + "}}", values[key])
+    return text
+
+
+def render_all(settings: Settings, secret: str) -> dict[str, str]:
+    static_dir: Path = settings.project_dir / "config" / "asterisk"
+    files = {name: (static_dir / name).read_text(encoding="utf-8") for name in STATIC_FILES}
+    files["manager.conf"] = render_manager(settings, secret)
+    files["pjsip.conf"] = render_pjsip(settings)
+    files["queues.conf"] = render_queues(settings)
+    files["extensions.conf"] = render_dialplan(settings)
+    return files

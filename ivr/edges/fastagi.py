@@ -1,0 +1,213 @@
+"""FastAGI server: the edge where Asterisk hands us each call.
+
+We read the handshake ourselves (panoramisk 1.4's server spins at 100% CPU on a truncated
+one): a size cap, a deadline and an end-of-file check, so a bad peer costs only its own
+connection. Each accepted session runs the call handler with ``call_id``, ``channel`` and
+``caller`` bound in the log context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ivr.errors import HandshakeError, ProtocolError
+from ivr.protocols.agi import (
+    NEED_DATA,
+    AgiEnvironment,
+    AgiResult,
+    HandshakeReader,
+    ResponseReader,
+    check_variable_name,
+    encode_command,
+)
+from ivr.settings import AgiSettings
+
+log = structlog.get_logger("ivr.fastagi")
+
+
+class AgiChannel:
+    """One call's AGI session. ``command`` never raises for a hang-up: it returns a result
+    with ``hung_up=True`` and the session stays hung up from then on."""
+
+    def __init__(
+        self,
+        env: AgiEnvironment,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        command_timeout: float,
+    ) -> None:
+        self.env = env
+        self._reader = reader
+        self._writer = writer
+        self._timeout = command_timeout
+        self._responses = ResponseReader()
+        self._hung_up = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def hung_up(self) -> bool:
+        return self._hung_up
+
+    async def command(self, verb: str, *args: str | int) -> AgiResult:
+        line = encode_command(verb, *args)
+        async with self._lock:
+            if self._hung_up:
+                return AgiResult.connection_lost()
+            try:
+                self._writer.write(line)
+                await self._writer.drain()
+                result = await asyncio.wait_for(self._read_result(), self._timeout)
+            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                log.info("agi_connection_lost", command=verb, reason=type(exc).__name__)
+                result = AgiResult.connection_lost()
+            except (ProtocolError, ValueError) as exc:
+                log.warning("agi_protocol_error", command=verb, error=str(exc))
+                result = AgiResult.connection_lost()
+            if result.hung_up:
+                self._hung_up = True
+            log.debug("agi_command", command=verb, code=result.code, result=result.result)
+            return result
+
+    async def _read_result(self) -> AgiResult:
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                return AgiResult.connection_lost()
+            outcome = self._responses.receive_line(line)
+            if outcome is not NEED_DATA:
+                assert isinstance(outcome, AgiResult)
+                return outcome
+
+    # Thin helpers for the commands the IVR uses; arguments are always quoted by the codec.
+
+    async def answer(self) -> AgiResult:
+        return await self.command("ANSWER")
+
+    async def set_variable(self, name: str, value: str) -> AgiResult:
+        return await self.command("SET VARIABLE", check_variable_name(name), value)
+
+    async def get_variable(self, name: str) -> str | None:
+        result = await self.command("GET VARIABLE", check_variable_name(name))
+        return result.data if result.ok and result.result == 1 else None
+
+    async def stream_file(self, sound: str, escape_digits: str = "") -> AgiResult:
+        return await self.command("STREAM FILE", sound, escape_digits)
+
+    async def get_data(self, sound: str, timeout_ms: int, max_digits: int) -> AgiResult:
+        return await self.command("GET DATA", sound, timeout_ms, max_digits)
+
+    async def wait_for_digit(self, timeout_ms: int) -> AgiResult:
+        return await self.command("WAIT FOR DIGIT", timeout_ms)
+
+    async def verbose(self, message: str, level: int = 1) -> AgiResult:
+        return await self.command("VERBOSE", message, level)
+
+
+CallHandler = Callable[[AgiChannel], Awaitable[None]]
+
+
+async def read_handshake(
+    reader: asyncio.StreamReader, max_bytes: int, timeout: float
+) -> AgiEnvironment:
+    """Read the ``agi_*`` block with a cap, a deadline and an EOF check."""
+    parser = HandshakeReader(max_bytes)
+
+    async def _read() -> AgiEnvironment:
+        while True:
+            event = parser.next_event()
+            if event is not NEED_DATA:
+                assert isinstance(event, AgiEnvironment)
+                return event
+            parser.receive_data(await reader.read(4096))
+
+    try:
+        return await asyncio.wait_for(_read(), timeout)
+    except TimeoutError as exc:
+        raise HandshakeError(f"no complete handshake within {timeout:g} s") from exc
+
+
+class FastAgiServer:
+    """Listens for Asterisk's FastAGI connections and runs ``handler`` for each call."""
+
+    def __init__(self, settings: AgiSettings, handler: CallHandler) -> None:
+        self._settings = settings
+        self._handler = handler
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self._allowed = [ipaddress.ip_network(p, strict=False) for p in settings.allowed_peers]
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._sessions)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._on_connection, self._settings.host, self._settings.port,
+            limit=self._settings.handshake_max_bytes,
+        )
+        log.info("fastagi_listening", host=self._settings.host, port=self.port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._sessions):
+            task.cancel()
+        if self._sessions:
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    def _peer_allowed(self, peer: object) -> bool:
+        try:
+            address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else "")
+        except ValueError:
+            return False
+        return any(address in net for net in self._allowed)
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        peer = writer.get_extra_info("peername")
+        try:
+            if not self._peer_allowed(peer):
+                log.warning("agi_peer_refused", peer=str(peer))
+                return
+            try:
+                env = await read_handshake(
+                    reader, self._settings.handshake_max_bytes, self._settings.handshake_timeout
+                )
+            except (HandshakeError, ConnectionError) as exc:
+                log.warning("agi_handshake_rejected", peer=str(peer), reason=str(exc))
+                return
+            channel = AgiChannel(env, reader, writer, self._settings.command_timeout)
+            with structlog.contextvars.bound_contextvars(
+                call_id=env.unique_id, channel=env.channel, caller=env.caller_number
+            ):
+                try:
+                    await self._handler(channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # One call's bug must not take the server down; the dialplan's fallback
+                    # sends this caller to the general queue when we close the socket.
+                    log.exception("call_handler_failed")
+        finally:
+            self._sessions.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()

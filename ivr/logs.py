@@ -1,0 +1,45 @@
+"""The one structlog configuration: JSON when not on a terminal, readable on a terminal.
+
+Per-call context (``call_id``, ``channel``, ``caller``) is bound with
+``structlog.contextvars.bound_contextvars`` by the FastAGI edge, so every line a call causes
+carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+
+
+def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | None = None) -> None:
+    stream = stream or sys.stderr
+    as_json = (not stream.isatty()) if json is None else json
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries that use stdlib logging (panoramisk, aiohttp) go to the same stream.
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)

@@ -1,0 +1,251 @@
+"""AGI wire format, without any networking.
+
+Theory of operation
+-------------------
+A FastAGI session starts with Asterisk sending a block of ``agi_<key>: <value>`` lines ended
+by an empty line (the *handshake*). ``HandshakeReader`` accepts bytes as they arrive and
+yields ``NEED_DATA`` until the block is complete, then an ``AgiEnvironment``. The block is
+capped: a peer that sends more than ``max_bytes`` without finishing it is refused.
+
+Then the application sends one command per line and Asterisk answers each with a response:
+
+    200 result=<int> [(<data>)] [key=value ...]     success (result -1 usually means hung up)
+    510 Invalid or unknown command
+    511 Command Not Permitted on a dead channel or intercept routine
+    520-Invalid command syntax.  Proper usage follows:  ... 520 End of proper usage.
+
+Asterisk may also send a lone ``HANGUP`` line at any time when the caller hangs up.
+``ResponseReader`` consumes lines and yields ``NEED_DATA`` or an ``AgiResult``; it notes a
+``HANGUP`` line and reports it on the next result (``hung_up=True``).
+
+Commands are built with ``encode_command``: every argument is double-quoted with ``\\`` and
+``"`` escaped (how Asterisk's ``parse_args`` reads them), and control characters (CR, LF, NUL
+and the rest) are replaced by a space, so caller data can never end a command line early and
+inject another command.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Final
+
+from ivr.errors import HandshakeError, ProtocolError
+
+
+class _Sentinel(Enum):
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA: Final = _Sentinel.NEED_DATA
+"""Returned by readers when more bytes are needed; not an error."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VERB = re.compile(r"^[A-Z][A-Z ]*[A-Z]$")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_]*\))?$")
+_RESULT = re.compile(r"^200 result=(-?\d+)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_MAX_LINE = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class AgiEnvironment:
+    """What Asterisk told us about the call in the handshake."""
+
+    request: str
+    channel: str
+    unique_id: str
+    caller_number: str
+    caller_name: str
+    extension: str
+    context: str
+    language: str
+    arguments: tuple[str, ...]
+    raw: Mapping[str, str] = field(repr=False)
+
+    @property
+    def script(self) -> str:
+        """The path part of ``agi://host:port/<script>?...``."""
+        rest = self.request.split("://", 1)[-1]
+        path = rest.split("/", 1)[1] if "/" in rest else ""
+        return path.split("?", 1)[0]
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> AgiEnvironment:
+        args = []
+        n = 1
+        while f"agi_arg_{n}" in values:
+            args.append(values[f"agi_arg_{n}"])
+            n += 1
+        caller = values.get("agi_callerid", "")
+        name = values.get("agi_calleridname", "")
+        return cls(
+            request=values.get("agi_request", ""),
+            channel=values.get("agi_channel", ""),
+            unique_id=values.get("agi_uniqueid", ""),
+            caller_number="" if caller == "unknown" else caller,
+            caller_name="" if name == "unknown" else name,
+            extension=values.get("agi_extension", ""),
+            context=values.get("agi_context", ""),
+            language=values.get("agi_language", ""),
+            arguments=tuple(args),
+            raw=MappingProxyType(dict(values)),
+        )
+
+
+class HandshakeReader:
+    """Accumulates the handshake block; see the module docstring."""
+
+    def __init__(self, max_bytes: int = 16384) -> None:
+        self._buffer = bytearray()
+        self._max = max_bytes
+        self._done = False
+
+    def receive_data(self, data: bytes) -> None:
+        if not data:
+            raise HandshakeError(
+                f"peer closed the connection during the handshake after {len(self._buffer)} bytes"
+            )
+        self._buffer += data
+        end = self._buffer.find(b"\n\n")
+        limit = end if end >= 0 else len(self._buffer)
+        if limit > self._max:
+            raise HandshakeError(f"handshake larger than {self._max} bytes")
+
+    def next_event(self) -> AgiEnvironment | _Sentinel:
+        end = self._buffer.find(b"\n\n")
+        if end < 0:
+            return NEED_DATA
+        block = bytes(self._buffer[:end])
+        self.leftover = bytes(self._buffer[end + 2 :])
+        self._done = True
+        return parse_handshake(block)
+
+
+def parse_handshake(block: bytes) -> AgiEnvironment:
+    """Parse the ``agi_*`` lines (without the final empty line)."""
+    text = block.decode("utf-8", errors="replace")
+    values: dict[str, str] = {}
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.startswith("agi_"):
+            raise HandshakeError(f"not an AGI handshake line: {line[:80]!r}")
+        values[key.strip()] = value.strip()
+    if "agi_channel" not in values:
+        raise HandshakeError("handshake has no agi_channel")
+    return AgiEnvironment.from_mapping(values)
+
+
+def sanitize(value: str) -> str:
+    """Replace control characters (CR, LF, NUL, ...) by spaces."""
+    return _CONTROL.sub(" ", value)
+
+
+def quote(value: str | int) -> str:
+    """Quote one AGI argument so Asterisk reads it back as exactly one argument."""
+    text = sanitize(str(value))
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def encode_command(verb: str, *args: str | int) -> bytes:
+    """One command line: ``VERB "arg1" "arg2"\\n``. The verb is ours, never caller data."""
+    if not _VERB.match(verb):
+        raise ValueError(f"not an AGI command verb: {verb!r}")
+    parts = [verb, *(quote(a) for a in args)]
+    return (" ".join(parts) + "\n").encode("utf-8")
+
+
+def check_variable_name(name: str) -> str:
+    """Channel variable names are ours; refuse anything that is not a plain identifier."""
+    if not _VARIABLE.match(name):
+        raise ValueError(f"not a channel variable name: {name!r}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class AgiResult:
+    """One command's outcome, normalised.
+
+    ``ok`` is True for ``200`` with ``result >= 0``. ``hung_up`` is True when Asterisk said
+    ``HANGUP``, answered ``511`` (dead channel), returned ``result=-1`` for a channel
+    operation, or the connection ended.
+    """
+
+    code: int
+    result: int
+    data: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    hung_up: bool = False
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200 and self.result >= 0 and not self.hung_up
+
+    @property
+    def digit(self) -> str:
+        """For WAIT FOR DIGIT / STREAM FILE: the key pressed, or '' for none."""
+        return chr(self.result) if self.ok and self.result > 0 else ""
+
+    @classmethod
+    def connection_lost(cls) -> AgiResult:
+        return cls(code=0, result=-1, hung_up=True, message="connection closed")
+
+
+class ResponseReader:
+    """Turns response lines into ``AgiResult``s; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._hangup_seen = False
+        self._usage: list[str] | None = None
+
+    @property
+    def hangup_seen(self) -> bool:
+        return self._hangup_seen
+
+    def receive_line(self, raw: bytes) -> AgiResult | _Sentinel:
+        if len(raw) > _MAX_LINE:
+            raise ProtocolError(f"AGI response line longer than {_MAX_LINE} bytes")
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if self._usage is not None:
+            if line.startswith("520 "):
+                usage, self._usage = self._usage, None
+                return AgiResult(code=520, result=-1, message="\n".join(usage))
+            self._usage.append(line)
+            return NEED_DATA
+        if line == "HANGUP":
+            self._hangup_seen = True
+            return NEED_DATA
+        if not line:
+            return NEED_DATA
+        if line.startswith("520-"):
+            self._usage = [line[4:]]
+            return NEED_DATA
+        match = _RESULT.match(line)
+        if match:
+            result = int(match.group(1))
+            fields = dict(
+                item.split("=", 1) for item in match.group(3).split() if "=" in item
+            )
+            return AgiResult(
+                code=200,
+                result=result,
+                data=match.group(2) or "",
+                fields=fields,
+                hung_up=self._hangup_seen,
+            )
+        code_text = line[:3]
+        if code_text.isdigit():
+            code = int(code_text)
+            return AgiResult(
+                code=code,
+                result=-1,
+                hung_up=self._hangup_seen or code == 511,
+                message=line[4:],
+            )
+        raise ProtocolError(f"unexpected AGI response line: {line[:80]!r}")
