@@ -1,0 +1,75 @@
+"""Skill-based routing for the 12345 hotline: pure, explainable, fast.
+
+No I/O, no asyncio, no clock: the shell passes the time in. The public surface:
+
+* facts: ``OperatorStatus``, ``OperatorState``, ``OperatorStateChanged``, ``CallFacts``,
+  ``Urgency``, ``OpenCase``;
+* policy: ``RoutingPolicy``, ``WideningStep``, ``penalty_for``, ``render_queuerules``;
+* state: ``OperatorIndex`` (``apply`` each change; ``best_available`` in microseconds);
+* decision: ``decide(call, operators, now, policy) -> RouteDecision`` with its reasons;
+* the line: ``WaitingCall``, ``CallbackRequest``, ``line_for``, ``next_in_line``,
+  ``expected_wait``.
+"""
+
+from ivr.routing._decide import RouteDecision, decide
+from ivr.routing._index import Candidate, OperatorIndex, acceptable, member_penalty, rank
+from ivr.routing._model import (
+    MAX_LEVEL,
+    MIN_LEVEL,
+    CallFacts,
+    OpenCase,
+    OperatorState,
+    OperatorStateChanged,
+    OperatorStatus,
+    Urgency,
+)
+from ivr.routing._policy import (
+    DEFAULT_PRIORITIES,
+    DEFAULT_WIDENING,
+    GENERAL_POOL_PENALTY,
+    LANGUAGE_PENALTY,
+    RoutingPolicy,
+    WideningStep,
+    penalty_for,
+    render_queuerules,
+)
+from ivr.routing._waiting import (
+    CallbackRequest,
+    InLine,
+    WaitingCall,
+    expected_wait,
+    line_for,
+    next_in_line,
+)
+
+__all__ = [
+    "DEFAULT_PRIORITIES",
+    "DEFAULT_WIDENING",
+    "GENERAL_POOL_PENALTY",
+    "LANGUAGE_PENALTY",
+    "MAX_LEVEL",
+    "MIN_LEVEL",
+    "CallFacts",
+    "CallbackRequest",
+    "Candidate",
+    "InLine",
+    "OpenCase",
+    "OperatorIndex",
+    "OperatorState",
+    "OperatorStateChanged",
+    "OperatorStatus",
+    "RouteDecision",
+    "RoutingPolicy",
+    "Urgency",
+    "WaitingCall",
+    "WideningStep",
+    "acceptable",
+    "decide",
+    "expected_wait",
+    "line_for",
+    "member_penalty",
+    "next_in_line",
+    "penalty_for",
+    "rank",
+    "render_queuerules",
+]
