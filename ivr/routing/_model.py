@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
 MIN_LEVEL = 1
 MAX_LEVEL = 5
@@ -39,6 +40,17 @@ class Urgency(enum.Enum):
 def check_time(name: str, value: float) -> None:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
+
+
+class OperatorRecord(Protocol):
+    """What routing reads from a configured operator (``ivr.settings.Operator`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def languages(self) -> Iterable[str]: ...
+    @property
+    def skills(self) -> Mapping[str, int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,27 @@ class OperatorStatus:
         # under an index that filed it by these values.
         object.__setattr__(self, "languages", frozenset(self.languages))
         object.__setattr__(self, "skills", MappingProxyType(dict(self.skills)))
+
+    @classmethod
+    def for_operator(
+        cls,
+        operator: OperatorRecord,
+        state: OperatorState,
+        since: float,
+        *,
+        department: str | None = None,
+        pause_reason: str | None = None,
+    ) -> OperatorStatus:
+        """The status of a configured operator, e.g. at login or after a resync."""
+        return cls(
+            operator_id=operator.id,
+            state=state,
+            since=since,
+            skills=operator.skills,
+            languages=frozenset(operator.languages),
+            department=department,
+            pause_reason=pause_reason,
+        )
 
     def level(self, skill: str) -> int | None:
         """The operator's level in ``skill``, or None when they do not hold it."""

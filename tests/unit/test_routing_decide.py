@@ -410,3 +410,41 @@ def test_index_agrees_with_full_scan(statuses: list[OperatorStatus], facts: Call
     scanned = decide(facts, iter(statuses), NOW, POLICY)
     assert indexed == scanned
     assert indexed.reasons
+
+
+def test_reasons_explain_the_whole_decision() -> None:
+    """The stored reasons name the queue, the priority cue, the wait, the rule and the level."""
+    statuses = [
+        op("op1001", {"report": 3}, since=900, department="Complaints Office"),
+        op("op1003", {"report": 5}, state=OperatorState.WRAP_UP, since=990),
+    ]
+    case = OpenCase("2026-0001", "Complaints Office", "op1003")
+    decision = decide(
+        call(waited=95.0, urgency=Urgency.ELDERLY, open_case=case), statuses, NOW, POLICY
+    )
+    assert decision.reasons == (
+        "skill report: queue report",
+        "elderly caller: priority 5",
+        "waited 95 s: widened to any operator speaking zh; widens at 180 s",
+        "repeat caller: prefers op1003 who handled case 2026-0001, but they are wrapping up "
+        "a call; best available instead",
+        "repeat caller: operators of Complaints Office (case 2026-0001) first",
+        "chose op1001: report level 3, Complaints Office, idle 100 s",
+    )
+
+
+def test_status_from_configured_operator() -> None:
+    """A configured operator (id, languages, skills) becomes a routable status."""
+
+    class Configured:
+        id = "op1001"
+        languages = ("zh", "en")
+        skills = {"report": 5, "suggestion": 3}  # noqa: RUF012 - read-only stand-in
+
+    status = OperatorStatus.for_operator(Configured(), AVAILABLE, 5.0, department="Complaints")
+    assert (status.operator_id, status.languages, status.level("report")) == (
+        "op1001",
+        frozenset({"zh", "en"}),
+        5,
+    )
+    assert status.level("inquiry") is None
