@@ -80,7 +80,8 @@ def decide(
     waited = max(0.0, now - call.arrived_at)
     step_index, step = policy.step_at(waited)
     case = call.open_case
-    department = case.department if case is not None else None
+    # An empty department from a case record means "none", never "operators without one".
+    department = (case.department or None) if case is not None else None
     reasons: list[str] = [f"skill {call.skill}: queue {call.skill}"]
 
     priority = policy.priorities[call.urgency]
@@ -100,7 +101,7 @@ def decide(
     if case is not None and preferred is not None:
         previous = index.get(preferred) if index is not None else _find(statuses, preferred)
         chosen = _preferred(call, previous, preferred, case, reasons)
-    if case is not None and department:
+    if case is not None and department is not None:
         reasons.append(f"repeat caller: operators of {department} (case {case.case_id}) first")
 
     if chosen is None:
@@ -170,7 +171,7 @@ def _preferred(
     return Candidate(
         previous,
         member_penalty(previous, call.skill, call.language),
-        case.department is not None and previous.department == case.department,
+        bool(case.department) and previous.department == case.department,
     )
 
 
@@ -217,7 +218,7 @@ def _scan(
             continue
         candidate = Candidate(
             status, penalty, department is not None and status.department == department
-        )
+        )  # ``department`` is never "" here (see ``decide``)
         key = rank(candidate)
         if best_rank is None or key < best_rank:
             best, best_rank = candidate, key

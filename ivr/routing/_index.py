@@ -170,14 +170,14 @@ class OperatorIndex:
         lowest = MIN_LEVEL if widened else step.min_level
         levels = range(MAX_LEVEL, lowest - 1, -1)
         buckets = self._buckets
-        for dept in (department, None) if department is not None else (None,):
+        for dept in (department, None) if department else (None,):
             for level in levels:
                 key: Hashable = (
                     ("skill", skill, level, language, dept)
                     if dept
                     else ("skill", skill, level, language)
                 )
-                found = self._first(buckets.get(key), penalty_for(level), dept is not None)
+                found = self._first(buckets.get(key), penalty_for(level), bool(dept))
                 if found is not None:
                     return found
         groups: list[tuple[str, ...]] = []
@@ -186,9 +186,9 @@ class OperatorIndex:
         if step.general_pool:
             groups.append(("all",))
         for penalty, group in enumerate(groups, start=LANGUAGE_PENALTY):
-            for dept in (department, None) if department is not None else (None,):
+            for dept in (department, None) if department else (None,):
                 key = (*group, dept) if dept else group
-                found = self._first(buckets.get(key), penalty, dept is not None)
+                found = self._first(buckets.get(key), penalty, bool(dept))
                 if found is not None:
                     return found
         return None

@@ -91,6 +91,7 @@ class OperatorStatus:
         # under an index that filed it by these values.
         object.__setattr__(self, "languages", frozenset(self.languages))
         object.__setattr__(self, "skills", MappingProxyType(dict(self.skills)))
+        object.__setattr__(self, "department", self.department or None)
 
     @classmethod
     def for_operator(

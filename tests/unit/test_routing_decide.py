@@ -379,7 +379,7 @@ statuses_strategy = st.lists(
         languages=st.sets(st.sampled_from(["zh", "en"]), max_size=2),
         state=st.sampled_from([AVAILABLE, AVAILABLE, OperatorState.ON_CALL]),
         since=st.integers(0, 50).map(float),
-        department=st.sampled_from([None, "A", "B"]),
+        department=st.sampled_from([None, "", "A", "B"]),
     ),
     max_size=40,
     unique_by=lambda s: s.operator_id,
@@ -395,7 +395,7 @@ calls_strategy = st.builds(
         st.builds(
             OpenCase,
             st.just("2026-0009"),
-            st.sampled_from([None, "A", "B"]),
+            st.sampled_from([None, "", "A", "B"]),
             st.sampled_from([None, "op1", "op2", "op3"]),
         ),
     ),
