@@ -9,6 +9,7 @@
     ├── AmiError               the AMI link failed or an action was refused
     │   └── AmiTimeout         an action got no answer within its deadline
     ├── StorageError           the database refused or lost a write
+    ├── AudioError             a prompt could not be synthesised or converted
     └── SippError              a simulated phone (SIPp) could not be run
 
 A caller hanging up is *not* an error: it is reported as ``AgiResult.hung_up``
@@ -70,6 +71,10 @@ class AmiTimeout(AmiError):
 
 class StorageError(IvrError):
     """The database refused or lost a write."""
+
+
+class AudioError(IvrError):
+    """A prompt could not be synthesised or converted."""
 
 
 class SippError(IvrError):

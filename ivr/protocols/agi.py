@@ -46,7 +46,8 @@ NEED_DATA: Final = _Sentinel.NEED_DATA
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERB = re.compile(r"^[A-Z][A-Z ]*[A-Z]$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_]*\))?$")
-_RESULT = re.compile(r"^200 result=(-?\d+)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_RESULT = re.compile(r"^200 result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_INT = re.compile(r"^-?\d+$")
 _MAX_LINE = 8192
 
 
@@ -179,6 +180,7 @@ class AgiResult:
     code: int
     result: int
     data: str = ""
+    value: str = ""  # the raw ``result=`` text: GET DATA puts the digits pressed here
     fields: Mapping[str, str] = field(default_factory=dict)
     hung_up: bool = False
     message: str = ""
@@ -191,6 +193,10 @@ class AgiResult:
     def digit(self) -> str:
         """For WAIT FOR DIGIT / STREAM FILE: the key pressed, or '' for none."""
         return chr(self.result) if self.ok and self.result > 0 else ""
+
+    @property
+    def timed_out(self) -> bool:
+        return self.data == "timeout"
 
     @classmethod
     def connection_lost(cls) -> AgiResult:
@@ -228,13 +234,15 @@ class ResponseReader:
             return NEED_DATA
         match = _RESULT.match(line)
         if match:
-            result = int(match.group(1))
+            value = match.group(1)
+            result = int(value) if _INT.match(value) else 0
             fields = dict(
                 item.split("=", 1) for item in match.group(3).split() if "=" in item
             )
             return AgiResult(
                 code=200,
                 result=result,
+                value=value,
                 data=match.group(2) or "",
                 fields=fields,
                 hung_up=self._hangup_seen,

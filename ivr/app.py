@@ -1,0 +1,65 @@
+"""The composition root: the one place where concrete classes are wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from contextlib import AsyncExitStack
+
+import structlog
+
+from ivr.calls import CallHandler
+from ivr.edges.ami import AmiClient
+from ivr.edges.fastagi import FastAgiServer
+from ivr.edges.store import CallStore, sqlite_path
+from ivr.queues import QueueMembers
+from ivr.settings import Settings
+
+log = structlog.get_logger("ivr.app")
+
+
+class Hotline:
+    """The running application: FastAGI, AMI and storage, started and stopped together."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = CallStore(sqlite_path(settings.database_url, settings.state_dir))
+        self.ami = AmiClient(settings.ami)
+        self.members = QueueMembers(settings, self.ami)
+        self.ami.on_ready(self._resync)
+        self.calls = CallHandler(settings, self.store)
+        self.agi = FastAgiServer(settings.agi, self.calls)
+        self._stack = AsyncExitStack()
+
+    async def _resync(self) -> None:
+        await self.members.sync()
+
+    async def start(self) -> None:
+        # Each part is stopped only if it started, in reverse order.
+        await self.store.open()
+        self._stack.push_async_callback(self.store.close)
+        await self.ami.start()
+        self._stack.push_async_callback(self.ami.close)
+        await self.agi.start()
+        self._stack.push_async_callback(self.agi.stop)
+        log.info("hotline_started", agi_port=self.agi.port, database=str(self.store.path))
+
+    async def stop(self) -> None:
+        await self._stack.aclose()
+        log.info("hotline_stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    hotline = Hotline(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await hotline.start()
+    try:
+        await stop.wait()
+    finally:
+        await hotline.stop()

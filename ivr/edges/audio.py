@@ -1,0 +1,34 @@
+"""Audio conversion: the only module that imports pydub (and so ffmpeg/audioop).
+
+Blocking by nature: callers on the event loop run these through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ivr.errors import AudioError
+
+with warnings.catch_warnings():
+    # pydub imports audioop, deprecated (not removed) in Python 3.11.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+
+TELEPHONY_RATE = 8000
+
+
+def to_telephony_wav(source: Path, target: Path) -> float:
+    """Convert any WAV to 8 kHz mono 16-bit WAV (what Asterisk plays natively).
+
+    Returns the duration in seconds.
+    """
+    try:
+        audio = AudioSegment.from_wav(source)
+        audio = audio.set_frame_rate(TELEPHONY_RATE).set_channels(1).set_sample_width(2)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        audio.export(target, format="wav")
+    except (CouldntDecodeError, OSError, ValueError) as exc:
+        raise AudioError(f"cannot convert {source} to telephony WAV: {exc}") from exc
+    return len(audio) / 1000.0
