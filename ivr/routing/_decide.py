@@ -36,7 +36,8 @@ class RouteDecision:
 
     ``operator`` is the best available operator right now (the preferred one when they are
     available), or None when the call must wait in ``queue``. ``preferred_operator`` is the
-    repeat caller's previous operator, whatever their state.
+    repeat caller's previous operator, whatever their state. ``offer_callback`` is set when
+    the caller still waits after the policy's maximum wait.
     """
 
     call_id: str
@@ -47,6 +48,7 @@ class RouteDecision:
     step_index: int
     preferred_operator: str | None
     operator: str | None
+    offer_callback: bool
     reasons: tuple[str, ...]
 
     @property
@@ -112,6 +114,10 @@ def decide(
     following = policy.widening[step_index + 1 : step_index + 2]
     widens_in = following[0].after_seconds - waited if following else None
     reasons.append(_choice_reason(call, chosen, now, widens_in))
+    limit = policy.offer_callback_after
+    offer_callback = chosen is None and limit is not None and waited >= limit
+    if offer_callback:
+        reasons.append(f"waited {waited:.0f} s, over {limit:g} s: offer a callback")
 
     return RouteDecision(
         call_id=call.call_id,
@@ -122,6 +128,7 @@ def decide(
         step_index=step_index,
         preferred_operator=preferred,
         operator=chosen.status.operator_id if chosen is not None else None,
+        offer_callback=offer_callback,
         reasons=tuple(reasons),
     )
 

@@ -103,12 +103,15 @@ class RoutingPolicy:
     never rise, flags never switch off), so a caller who waits longer is never worse off.
     A repeat caller's priority is ``max(urgency priority, repeat_caller_priority)``: being a
     repeat caller lifts a normal call but never lowers an emergency.
+    ``offer_callback_after``: seconds of waiting after which the caller is offered a
+    callback that keeps their place (None: never offered).
     """
 
     widening: tuple[WideningStep, ...] = DEFAULT_WIDENING
     priorities: Mapping[Urgency, int] = field(default_factory=lambda: DEFAULT_PRIORITIES)
     repeat_caller_priority: int = 3
     rule_name: str = "widening"
+    offer_callback_after: float | None = 300.0
 
     def __post_init__(self) -> None:
         steps = self.widening
@@ -125,6 +128,12 @@ class RoutingPolicy:
                 raise ValueError(
                     f"widening step at {after.after_seconds:g} s narrows the step before it"
                 )
+        if self.offer_callback_after is not None and not (
+            math.isfinite(self.offer_callback_after) and self.offer_callback_after >= 0
+        ):
+            raise ValueError(
+                f"offer_callback_after must be >= 0 seconds, got {self.offer_callback_after!r}"
+            )
         missing = [u.value for u in Urgency if u not in self.priorities]
         if missing:
             raise ValueError(f"priorities missing for urgency {', '.join(missing)}")

@@ -348,7 +348,7 @@ def test_unavailable_operators_never_chosen(
     statuses = [op("busy", {"report": 5}, state=state, pause_reason=reason)]
     decision = route(prepare, statuses, call(waited=waited))
     assert decision.operator is None
-    assert decision.reasons[-1].startswith("no acceptable operator available: waits in queue")
+    assert any(r.startswith("no acceptable operator available: waits") for r in decision.reasons)
 
 
 def test_decision_shape(prepare: Callable[[list[OperatorStatus]], Operators]) -> None:
@@ -448,3 +448,25 @@ def test_status_from_configured_operator() -> None:
         5,
     )
     assert status.level("inquiry") is None
+
+
+CALLBACK_OFFER = [
+    pytest.param([], 299.0, RoutingPolicy(), False, id="before-the-limit"),
+    pytest.param([], 300.0, RoutingPolicy(), True, id="at-the-limit"),
+    pytest.param([op("a", {"report": 5})], 400.0, RoutingPolicy(), False, id="operator-free"),
+    pytest.param([], 9_999.0, RoutingPolicy(offer_callback_after=None), False, id="never"),
+]
+
+
+@pytest.mark.parametrize(("statuses", "waited", "policy", "offered"), CALLBACK_OFFER)
+def test_callback_offered_after_maximum_wait(
+    prepare: Callable[[list[OperatorStatus]], Operators],
+    statuses: list[OperatorStatus],
+    waited: float,
+    policy: RoutingPolicy,
+    offered: bool,
+) -> None:
+    """A caller still waiting after the policy's maximum wait is offered a callback."""
+    decision = route(prepare, statuses, call(waited=waited), policy)
+    assert decision.offer_callback is offered
+    assert any("offer a callback" in r for r in decision.reasons) is offered
