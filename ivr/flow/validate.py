@@ -332,11 +332,29 @@ def _ranges(minutes: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def _when(start: int, end: int) -> str:
-    def at(m: int) -> str:
-        day, minute = divmod(m % _WEEK, _DAY)
-        return f"{_DAY_NAMES[day]} {minute // 60:02d}:{minute % 60:02d}"
+    def day(m: int) -> str:
+        return _DAY_NAMES[(m % _WEEK) // _DAY]
 
-    return f"{at(start)}-{at(end)}"
+    def clock(m: int) -> str:
+        minute = m % _DAY
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    if (end - 1) // _DAY == start // _DAY:
+        return f"{day(start)} {clock(start)}-{clock(end)}"
+    return f"{day(start)} {clock(start)}-{day(end)} {clock(end)}"
+
+
+def _gaps(covered: set[int]) -> str:
+    """Uncovered times, said per day when every day has the same hole."""
+    missing = set(range(_WEEK)) - covered
+    daily = [frozenset(m % _DAY for m in missing if m // _DAY == d) for d in range(7)]
+    if all(hole == daily[0] for hole in daily):
+        spans = [f"{s // 60:02d}:{s % 60:02d}-{e // 60:02d}:{e % 60:02d}"
+                 for s, e in _ranges(daily[0])]
+        return ", ".join(spans) + " every day"
+    spans = [_when(s, e) for s, e in _ranges(missing)]
+    more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
+    return ", ".join(spans[:3]) + more
 
 
 def _windows(node: Branch, add: _Add) -> None:
@@ -356,12 +374,9 @@ def _windows(node: Branch, add: _Add) -> None:
     covered: set[int] = set()
     for c in node.conditions:
         covered |= _week(c)
-    gaps = _ranges(set(range(_WEEK)) - covered)
-    if gaps:
-        shown = ", ".join(_when(s, e) for s, e in gaps[:3])
-        more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+    if len(covered) < _WEEK:
         add(node.line, node.id,
-            f"no time window covers {shown}{more} and the branch has no else", SCHEDULE_GAP)
+            f"no time window covers {_gaps(covered)} and the branch has no else", SCHEDULE_GAP)
 
 
 def check_paths(
