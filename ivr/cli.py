@@ -1,13 +1,20 @@
-"""The ``ivr`` command."""
+"""The ``ivr`` command: one entry point, subcommands per job."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
 
 from ivr import logs, settings
 from ivr.errors import ConfigError, IvrError
+
+log = structlog.get_logger("ivr.cli")
 
 
 def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
@@ -15,6 +22,7 @@ def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
     box = Sandbox(cfg)
     if args.action == "up":
+        _build_prompts(cfg)
         box.up()
         print(f"sandbox up: Asterisk running in {box.root}")
     elif args.action == "down":
@@ -27,28 +35,161 @@ def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+def _build_prompts(cfg: settings.Settings) -> None:
+    from ivr.prompts import build
+
+    report = build(cfg.prompts_dir, cfg.languages)
+    log.info("prompts_built", built=len(report.built), unchanged=report.unchanged)
+
+
+def _prompts(_args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.prompts import build
+
+    report = build(cfg.prompts_dir, cfg.languages)
+    for name in report.built:
+        print(f"built {name}")
+    print(f"{len(report.built)} prompts built, {report.unchanged} unchanged")
+    return 0
+
+
+def _serve(_args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.app import serve
+
+    asyncio.run(serve(cfg))
+    return 0
+
+
+def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.testcall import place_call
+
+    report = asyncio.run(
+        place_call(cfg, args.digits, caller=args.caller, hang_up_after=args.hang_up_after)
+    )
+    print(report.describe())
+    return 0 if report.operator or args.hang_up_after is not None else 1
+
+
+async def _simulate_operators(cfg: settings.Settings, talk: float) -> None:
+    from ivr.sandbox import Sandbox
+    from ivr.sipp import Phones
+    from ivr.testcall import operator_phones
+
+    phones = operator_phones(cfg, Phones(Sandbox(cfg).root), talk)
+    for phone in phones:
+        await phone.start()
+        print(f"operator {phone.operator} answering on 127.0.0.1:{phone.port}")
+    try:
+        await _until_signalled()
+    finally:
+        for phone in phones:
+            await phone.stop()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    if args.action == "list":
+        for op in cfg.operators.values():
+            levels = ", ".join(f"{s}:{lvl}" for s, lvl in op.skills.items())
+            print(f"{op.id}\t{op.name}\t{op.contact}\t{'/'.join(op.languages)}\t{levels}")
+        return 0
+    asyncio.run(_simulate_operators(cfg, args.talk))
+    return 0
+
+
+async def _demo(cfg: settings.Settings, talk: float) -> None:
+    from ivr.app import serve
+
+    operators = asyncio.create_task(_simulate_operators(cfg, talk))
+    try:
+        await serve(cfg)
+    finally:
+        operators.cancel()
+        await asyncio.gather(operators, return_exceptions=True)
+
+
+def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.sandbox import Sandbox
+
+    _build_prompts(cfg)
+    Sandbox(cfg).up()
+    print(
+        f"12345 hotline running: call it with `ivr call --digits 1` (SIP {cfg.sip.host}:"
+        f"{cfg.sip.port}, number {cfg.sip.service_number}); Ctrl-C stops it."
+    )
+    asyncio.run(_demo(cfg, args.talk))
+    return 0
+
+
+def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.asterisk_conf import render_all
+
+    target = Path(args.directory)
+    target.mkdir(parents=True, exist_ok=True)
+    secret = settings.ensure_secret(cfg.state_dir)
+    for name, text in render_all(cfg, secret).items():
+        (target / name).write_text(text, encoding="utf-8")
+        print(f"wrote {target / name}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description="12345 citizen hotline")
     parser.add_argument("--config", help="config directory (default: config/ or $IVR_CONFIG_DIR)")
     parser.add_argument("--log-level", default="INFO")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    box = sub.add_parser("sandbox", help="the Asterisk test bed")
-    box.add_argument("action", choices=["up", "down", "status"])
-    box.set_defaults(run=_sandbox)
+    p = sub.add_parser("serve", help="run the application (FastAGI, AMI) in the foreground")
+    p.set_defaults(run=_serve)
 
-    chk = sub.add_parser("config", help="check the configuration")
-    chk.add_argument("action", choices=["check"])
-    chk.set_defaults(run=lambda _a, cfg: print(
-        f"config ok: {len(cfg.skills)} skills, {len(cfg.operators)} operators") or 0)
+    p = sub.add_parser("run", help="sandbox + application + simulated operators, all in one")
+    p.add_argument("--talk", type=float, default=5.0, help="seconds each simulated operator talks")
+    p.set_defaults(run=_run)
+
+    p = sub.add_parser("sandbox", help="the Asterisk test bed")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(run=_sandbox)
+
+    p = sub.add_parser("call", help="place a test call into the sandbox and say where it went")
+    p.add_argument("--digits", default="", help="keys to press in the main menu, e.g. 1")
+    p.add_argument("--caller", help="caller number (digits; random by default)")
+    p.add_argument("--hang-up-after", type=float, help="hang up this many seconds after pressing")
+    p.set_defaults(run=_call)
+
+    p = sub.add_parser("operators", help="operators: list, or simulate their phones")
+    p.add_argument("action", choices=["list", "simulate"])
+    p.add_argument("--talk", type=float, default=5.0)
+    p.set_defaults(run=_operators)
+
+    p = sub.add_parser("prompts", help="build prompt audio from prompts/catalog.yaml")
+    p.add_argument("action", choices=["build"])
+    p.set_defaults(run=_prompts)
+
+    p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
+    p.add_argument("action", choices=["render"])
+    p.add_argument("directory")
+    p.set_defaults(run=_asterisk)
+
+    p = sub.add_parser("config", help="check the configuration and report every problem")
+    p.add_argument("action", choices=["check"])
+    p.set_defaults(run=lambda _a, cfg: _config_ok(cfg))
     return parser
+
+
+def _config_ok(cfg: settings.Settings) -> int:
+    print(f"config ok: {len(cfg.skills)} skills, {len(cfg.operators)} operators")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
-    from pathlib import Path
-
     try:
         cfg = settings.load(Path(args.config) if args.config else None)
     except ConfigError as exc:

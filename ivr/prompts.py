@@ -33,7 +33,11 @@ class BuildReport:
 
 def load_catalog(prompts_dir: Path) -> PromptCatalog:
     path = prompts_dir / "catalog.yaml"
-    return parse_catalog(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise AudioError(f"no prompt catalog at {path}") from exc
+    return parse_catalog(text, str(path))
 
 
 def speak(text: str, language: str, target: Path) -> None:

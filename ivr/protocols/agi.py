@@ -248,7 +248,7 @@ class ResponseReader:
                 hung_up=self._hangup_seen,
             )
         code_text = line[:3]
-        if code_text.isdigit():
+        if code_text.isdigit() and code_text != "200":
             code = int(code_text)
             return AgiResult(
                 code=code,

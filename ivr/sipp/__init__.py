@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import re
 import shutil
+import signal
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +41,14 @@ def free_media_port() -> int:
         if port % 2 == 0 and port < 65000:
             return port
     raise SippError("no free even UDP port for RTP")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIPp gets SIGTERM when the process that started it dies,
+    so a killed `ivr` never leaves phones answering on their ports."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _template(name: str) -> str:
@@ -189,7 +199,7 @@ class Phones:
         )
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout + 10)
@@ -236,7 +246,7 @@ class OperatorPhone:
         )
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
         await asyncio.sleep(0.3)
         if self._proc.returncode is not None:

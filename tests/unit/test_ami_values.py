@@ -1,0 +1,64 @@
+"""AMI values: nothing a caller says can add a header or an action."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.protocols.ami import AmiEvent, action_fields, channel_variable, safe_value
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("Wang Fang", "Wang Fang"),
+        ("x\r\nAction: Originate", "x  Action: Originate"),
+        ("tab\tand\x00nul", "tab and nul"),
+        (5, "5"),
+        ("王芳", "王芳"),
+    ],
+)
+def test_safe_value(value: object, safe: str) -> None:
+    """Control characters become spaces: one value stays one header line."""
+    assert safe_value(value) == safe
+
+
+def test_overlong_values_are_cut() -> None:
+    """A value never exceeds the cap."""
+    assert len(safe_value("x" * 10000)) == 4096
+
+
+def test_action_fields_are_made_safe() -> None:
+    """An action's fields pass through safe_value and keep their names."""
+    fields = action_fields("QueueAdd", {"Queue": "report", "MemberName": 'Li\r\nAction: Logoff'})
+    assert fields == {"Action": "QueueAdd", "Queue": "report", "MemberName": "Li  Action: Logoff"}
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("Queue\r\nAdd", {}),
+        ("QueueAdd", {"Bad Key": "x"}),
+        ("QueueAdd", {"X\nY": "x"}),
+        ("QueueAdd", {"ActionID": "forged"}),
+        ("QueueAdd", {"Action": "Originate"}),
+    ],
+)
+def test_bad_names_are_refused(name: str, fields: dict[str, object]) -> None:
+    """Header names are ours; malformed or reserved ones are refused."""
+    with pytest.raises(ValueError, match="AMI"):
+        action_fields(name, fields)
+
+
+def test_channel_variable() -> None:
+    """Originate variables: identifier names, safe values."""
+    assert channel_variable("IVR_NOTE", "a\nb") == "IVR_NOTE=a b"
+    with pytest.raises(ValueError, match="variable"):
+        channel_variable("A=B", "x")
+
+
+def test_event_from_malformed_message_is_kept() -> None:
+    """An event without a name or with odd values is carried, never fatal."""
+    event = AmiEvent.from_message({"Queue": "report\r\n", "Weird": None})
+    assert event.name == ""
+    assert event.get("Queue") == "report  "
+    assert event.get("Missing", "-") == "-"

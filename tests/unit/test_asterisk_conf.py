@@ -1,0 +1,51 @@
+"""The Asterisk configuration rendered from config/ and dialplans/."""
+
+from __future__ import annotations
+
+from ivr import settings
+from ivr.asterisk_conf import render_all
+
+CFG = settings.load()
+
+
+def test_manager_is_loopback_and_least_privilege() -> None:
+    """AMI listens on loopback, with the generated secret and no system/command/config."""
+    text = render_all(CFG, "s3cret")["manager.conf"]
+    assert "bindaddr = 127.0.0.1" in text
+    assert "secret = s3cret" in text
+    classes = {
+        item.strip()
+        for line in text.splitlines() if line.startswith(("read", "write"))
+        for item in line.split("=", 1)[1].split(",")
+    }
+    assert classes
+    assert not classes & {"system", "command", "config", "all"}
+
+
+def test_every_operator_is_an_endpoint_with_its_contact() -> None:
+    """Each operator of operators.yaml becomes a PJSIP endpoint at its own contact."""
+    text = render_all(CFG, "x")["pjsip.conf"]
+    for op in CFG.operators.values():
+        assert f"[{op.endpoint}]\ntype = endpoint" in text
+        assert f"contact = {op.contact}" in text
+    assert "bind = 127.0.0.1:5060" in text
+    assert "media_address = 127.0.0.1" in text
+
+
+def test_one_queue_per_skill_and_static_general_members() -> None:
+    """Every skill has a queue; the general queue works without the application."""
+    text = render_all(CFG, "x")["queues.conf"]
+    for skill in CFG.skills:
+        assert f"\n[{skill}]\n" in text
+    general = text.split(f"[{CFG.menu.general_queue}]")[1].split("\n[")[0]
+    for op in CFG.operators.values():
+        assert f"member => {op.interface}," in general
+
+
+def test_dialplan_falls_back_to_the_general_queue() -> None:
+    """12345 runs the AGI and, without a decision, queues in the general queue."""
+    text = render_all(CFG, "x")["extensions.conf"]
+    assert "exten => 12345,1," in text
+    assert "AGI(agi://127.0.0.1:4573/ivr)" in text
+    assert f"Queue({CFG.menu.general_queue},t)" in text
+    assert "{{" not in text

@@ -1,0 +1,109 @@
+"""Settings: the shipped config loads; a broken one reports every problem at once."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ivr import settings
+from ivr.errors import ConfigError
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def broken_copy(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG, target)
+    for name, (old, new) in edits.items():
+        path = target / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    return target
+
+
+def test_shipped_config_loads() -> None:
+    """The configuration in the repository is valid."""
+    cfg = settings.load(CONFIG)
+    assert "report" in cfg.skills
+    assert cfg.operators["op1001"].skills["report"] == 5
+    assert cfg.operators["op1001"].penalty("report") == 0
+    assert cfg.menu.general_queue in cfg.skills
+
+
+def test_every_problem_is_reported_together(tmp_path: Path) -> None:
+    """Problems in three files come back in one error, each with file and key."""
+    config = broken_copy(tmp_path, {
+        "ivr.toml": ("port = 4573", "port = 99999"),
+        "skills.yaml": ("percent: 70", "percent: 170"),
+        "operators.yaml": ("skills: {inquiry: 5, case_status: 4}", "skills: {inquiry: 9, nope: 4}"),
+    })
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    text = str(info.value)
+    assert "ivr.toml: agi.port: must be a TCP/UDP port" in text
+    assert "skills.yaml: skills[suggestion].service_level.percent" in text
+    assert "operators.yaml: operators[op1002].skills.inquiry: level must be 1-5" in text
+    assert "operators.yaml: operators[op1002].skills.nope: unknown skill" in text
+    assert len(info.value.problems) == 4
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("ivr.toml", 'username = "ivr"', 'username = "ivr"\nsecret = "x"', "ami.secret"),
+        ("ivr.toml", 'default = "zh"', 'default = "fr"', "languages.default"),
+        ("ivr.toml", "[agi]", "[agi", "not valid TOML"),
+        ("skills.yaml", "id: hotline", "id: general", "reserved"),
+        ("skills.yaml", "id: inquiry", "id: report", "duplicate skill id"),
+        ("operators.yaml", "sip:op1002@127.0.0.1:5082", "sip:op1001@127.0.0.1:5081",
+         "same contact as operator op1001"),
+        ("operators.yaml", "contact: sip:op1003@127.0.0.1:5083", "contact: 'x;y'",
+         "must look like sip:"),
+        ("operators.yaml", "name: Li Wei", 'name: "Li\\nWei"', "one line"),
+    ],
+)
+def test_each_kind_of_problem(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    """Each kind of mistake is named with its file."""
+    config = broken_copy(tmp_path, {file: (old, new)})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    assert any(message in str(p) and file in p.file for p in info.value.problems), info.value
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    """A missing file is a problem with its path, not a traceback."""
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    (config / "operators.yaml").unlink()
+    with pytest.raises(ConfigError, match="operators.yaml: -: file not found"):
+        settings.load(config)
+
+
+def test_cli_exits_non_zero_on_invalid_config(tmp_path: Path) -> None:
+    """`ivr config check` prints every problem and exits 2."""
+    config = broken_copy(tmp_path, {"ivr.toml": ("port = 5038", "port = 0")})
+    done = subprocess.run(
+        [sys.executable, "-m", "ivr", "--config", str(config), "config", "check"],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 2
+    assert "ami.port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_secret_is_generated_once_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AMI secret is generated at first set-up, kept 0600, and reused."""
+    monkeypatch.delenv("IVR_AMI_SECRET", raising=False)
+    first = settings.ensure_secret(tmp_path)
+    assert len(first) >= 24
+    assert settings.ensure_secret(tmp_path) == first
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("IVR_AMI_SECRET", "from-env")
+    assert settings.load_secret(tmp_path) == "from-env"
