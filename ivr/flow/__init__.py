@@ -1,8 +1,9 @@
 """The IVR flow engine: flow files, the prompt catalog, validation and simulation. Pure code.
 
-Public surface (everything else in ``ivr.flow.*`` is private to the package):
+Public surface (the submodules hold the details; import from here):
 
-- read: ``load_flow(text, source) -> CallFlow``, ``load_catalog(path) -> PromptCatalog``
+- read: ``load_flow(text, source) -> CallFlow``, ``load_flow_file(path)``,
+  ``load_catalog(path) -> PromptCatalog``
 - run one call: ``FlowRun(flow, facts, entry=None)``, ``.start()``, ``.handle(event)``,
   ``.outcome``, ``.path``; the commands, events, facts and outcomes below
 - check: ``validate(flow, catalog, skills, schedules)``, ``check_paths(paths, catalog_path,
@@ -22,7 +23,9 @@ from ivr.flow.catalog import (
     say_number,
 )
 from ivr.flow.engine import (
+    FINAL_COMMANDS,
     SAFETY_SKILL,
+    WAITING_COMMANDS,
     ActiveBulletin,
     CallerHungUp,
     CallerLeft,
@@ -51,14 +54,24 @@ from ivr.flow.engine import (
     case_number_valid,
     luhn_check_digit,
 )
-from ivr.flow.loader import load_flow, parse_flow
+from ivr.flow.loader import load_flow, load_flow_file, parse_flow
 from ivr.flow.model import CallFlow, FlowError, FlowProblem, FlowStateError
-from ivr.flow.simulate import SimulationReport, SimulationStep, format_report, simulate
+from ivr.flow.simulate import (
+    SimulationReport,
+    SimulationStep,
+    describe_command,
+    describe_event,
+    describe_outcome,
+    format_report,
+    simulate,
+)
 from ivr.flow.validate import check_paths, validate
 
 __all__ = [
     "CASE_STATUSES",
+    "FINAL_COMMANDS",
     "SAFETY_SKILL",
+    "WAITING_COMMANDS",
     "ActiveBulletin",
     "CallFacts",
     "CallFlow",
@@ -94,9 +107,13 @@ __all__ = [
     "announce_wait",
     "case_number_valid",
     "check_paths",
+    "describe_command",
+    "describe_event",
+    "describe_outcome",
     "format_report",
     "load_catalog",
     "load_flow",
+    "load_flow_file",
     "luhn_check_digit",
     "parse_catalog",
     "parse_flow",

@@ -300,6 +300,8 @@ class CallFacts:
 
     ``now`` is the call's local time (never read from a clock here). ``open_schedules`` and
     ``holidays_today`` are computed by the driver from ``config/`` schedules and calendars.
+    ``speech_available`` False (no recogniser for this call) turns every menu into DTMF only
+    and sends speech turns straight to their ``fallback``.
     """
 
     caller: str
@@ -311,6 +313,7 @@ class CallFacts:
     variables: Mapping[str, str] = field(default_factory=dict)
     open_schedules: frozenset[str] = frozenset()
     holidays_today: frozenset[str] = frozenset()
+    speech_available: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +466,8 @@ class FlowRun:
                 return self._ask_collect(node, (), out)
             case Speech():
                 self._typeahead = None
+                if not self.facts.speech_available:
+                    return node.fallback
                 out.append(ListenForSpeech(node.prompts, "free", (), node.timeout))
                 return _WAIT
             case Branch():
@@ -498,6 +503,7 @@ class FlowRun:
                 bulletin = self.facts.bulletin
                 if bulletin is None or not bulletin.text.get(self.language):
                     return node.next
+                self._typeahead = None
                 out.append(PlayPrompt(("ivr/bulletin-intro", bulletin.sound), node.interruptible))
                 return _WAIT
             case HangUp():
@@ -542,7 +548,7 @@ class FlowRun:
         )
 
     def _ask_menu(self, node: Menu, prefix: Prompts, out: list[Command]) -> _Wait:
-        words = node.keywords.get(self.language, {})
+        words = node.keywords.get(self.language, {}) if self.facts.speech_available else {}
         keywords = tuple(w for key in sorted(words) for w in words[key])
         prompts = prefix + node.prompts
         if keywords:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -489,6 +490,15 @@ def parse_flow(text: str, source: str) -> tuple[CallFlow | None, list[FlowProble
     reader = _Reader(source)
     flow = reader.flow(text)
     return flow, reader.problems
+
+
+def load_flow_file(path: str | Path) -> CallFlow:
+    """Read and parse a flow file; FlowError (never OSError) when unreadable or invalid."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowError([FlowProblem(str(path), 1, "", f"cannot read flow: {exc}")]) from exc
+    return load_flow(text, str(path))
 
 
 def load_flow(text: str, source: str) -> CallFlow:

@@ -313,7 +313,9 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return out
         case Speech():
             out = [(f"routes.{k}", v) for k, v in node.routes.items()]
-            return [*out, ("next", node.next), ("fallback", node.fallback)]
+            if node.next is not None:  # optional: without it, unrecognised speech falls back
+                out.append(("next", node.next))
+            return [*out, ("fallback", node.fallback)]
         case Branch():
             out = [(f"conditions.{i}", c.goto) for i, c in enumerate(node.conditions)]
             if node.otherwise is not None:

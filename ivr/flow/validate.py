@@ -75,11 +75,14 @@ def validate(
     catalog: PromptCatalog,
     skills: Collection[str],
     schedules: Collection[str] = (),
+    languages: Collection[str] = (),
 ) -> list[FlowProblem]:
     """Every semantic problem of ``flow``, in file order.
 
     ``skills`` are the skill ids of ``config/skills.yaml``; ``schedules`` the names of the
-    schedules and holiday calendars of ``config/`` that branches and transfers may name.
+    schedules and holiday calendars of ``config/`` that branches and transfers may name;
+    ``languages`` the service's enabled languages: prompts must exist in each of them as well
+    as in the flow's own ``languages``.
     """
     problems: list[FlowProblem] = []
 
@@ -89,7 +92,8 @@ def validate(
     _references(flow, add)
     _operators(flow, add)
     _reachability(flow, add)
-    _prompts(flow, catalog, add)
+    extra = tuple(x for x in languages if x not in flow.languages)
+    _prompts(flow, catalog, (*flow.languages, *extra), add)
     _names(flow, skills, schedules, add)
     for node in flow.nodes.values():
         if isinstance(node, Branch):
@@ -238,7 +242,9 @@ def _cycles(graph: dict[str, list[str]]) -> list[set[str]]:
     return out
 
 
-def _prompts(flow: CallFlow, catalog: PromptCatalog, add: _Add) -> None:
+def _prompts(
+    flow: CallFlow, catalog: PromptCatalog, languages: Sequence[str], add: _Add
+) -> None:
     for node in flow.nodes.values():
         needed: list[str] = list(prompts_of(node))
         if isinstance(node, CaseStatus):
@@ -247,7 +253,7 @@ def _prompts(flow: CallFlow, catalog: PromptCatalog, add: _Add) -> None:
             needed += _BULLETIN
         label = "prompts" if "prompts" in node.lines else "prompt"
         seen: set[tuple[str, str]] = set()
-        for name, language in catalog.missing(needed, flow.languages):
+        for name, language in catalog.missing(needed, languages):
             if (name, language) in seen:
                 continue
             seen.add((name, language))
@@ -384,6 +390,7 @@ def check_paths(
     catalog_path: str | Path,
     skills: Collection[str],
     schedules: Collection[str] = (),
+    languages: Collection[str] = (),
 ) -> list[FlowProblem]:
     """Parse and validate each flow file against the catalog; every problem of every file.
 
@@ -405,5 +412,5 @@ def check_paths(
         flow, found = parse_flow(text, str(path))
         problems += found
         if flow is not None and catalog is not None:
-            problems += validate(flow, catalog, skills, schedules)
+            problems += validate(flow, catalog, skills, schedules, languages)
     return problems

@@ -468,3 +468,12 @@ def test_events_and_commands_are_validated_when_built(make: object) -> None:
     """Malformed events and commands cannot be constructed."""
     with pytest.raises(ValueError, match=r"."):
         make()  # type: ignore[operator]
+
+
+def test_without_speech_menus_are_dtmf_only_and_speech_turns_fall_back() -> None:
+    """With no recogniser for the call, keyword menus ask for keys and speech goes to keys."""
+    run = run_of(MENU, language="en", speech_available=False)
+    assert run.start() == [CollectDigits(("ivr/main-menu",), 1, 1, 5.0, None)]
+    speech = run_of(SPEECH, speech_available=False)
+    assert speech.start() == [CollectDigits(("ivr/report-menu",), 1, 1, 5.0, None)]
+    assert speech.path == ("a", "menu")

@@ -12,6 +12,7 @@ from ivr.flow import (
     check_paths,
     load_catalog,
     load_flow,
+    load_flow_file,
     parse_catalog,
     parse_flow,
     validate,
@@ -161,3 +162,28 @@ def test_a_prompt_missing_in_one_language_only_is_named_with_that_language() -> 
     problems = validate(flow, catalog, SKILLS)
     assert [(p.node, p.line, p.kind) for p in problems] == [("a", 5, "missing-prompt")]
     assert "'en'" in problems[0].message
+
+
+def test_enabled_languages_beyond_the_flows_are_checked_too() -> None:
+    """A service language the catalog lacks is a missing prompt even if the flow omits it."""
+    flow = load_flow_file(ROOT / "dialplans" / "12345.yaml")
+    problems = validate(flow, load_catalog(CATALOG), SKILLS, SCHEDULES, languages=["zh", "ko"])
+    assert problems
+    assert {p.kind for p in problems} == {"missing-prompt"}
+    assert all("'ko'" in p.message for p in problems)
+
+
+def test_speech_turn_without_next_is_not_a_dead_end() -> None:
+    """A speech turn may omit next: unrecognised speech then takes the fallback."""
+    text = (
+        "name: x\nversion: '1'\nstart: a\nnodes:\n"
+        "  a: {kind: speech, prompt: ivr/describe-problem, fallback: b}\n"
+        "  b: {kind: route, skill: report, priority: 5}\n"
+    )
+    assert check_paths_text(text) == []
+
+
+def test_unreadable_flow_file_is_a_flow_error() -> None:
+    """load_flow_file turns a missing file into FlowError naming the file."""
+    with pytest.raises(FlowError, match="cannot read flow"):
+        load_flow_file(FLOWS / "nope.yaml")
