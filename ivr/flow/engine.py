@@ -21,6 +21,7 @@ come before it and need no answer.
     ListenForSpeech free     SpeechHeard (empty transcript = nothing heard) or DigitsCollected
     LookupCase               CaseLookedUp
     (any)                    CallerHungUp: the run ends, ``outcome`` names the node
+    (none: run finished)     CallerHungUp only, ignored (it raced the final command)
 
 Anything else is a ``FlowStateError`` (the driver's bug, not the caller's). Instant nodes
 (``set``, ``branch``, an inactive ``bulletin``, ``transfer`` whose schedule is closed) are walked
@@ -414,6 +415,9 @@ class FlowRun:
         if not self._started:
             raise FlowStateError("handle() before start()")
         if self.outcome is not None:
+            if isinstance(event, CallerHungUp):
+                # A hang-up racing the final command is normal; the outcome stands.
+                return []
             raise FlowStateError(f"the call already ended: {self.outcome}")
         if isinstance(event, CallerHungUp):
             self.outcome = CallerLeft(self._node)

@@ -393,6 +393,15 @@ def test_caller_hang_up_ends_cleanly_with_the_node(at: str) -> None:
         run.handle(DigitsCollected("1"))
 
 
+def test_hang_up_racing_the_route_keeps_the_route() -> None:
+    """A hang-up that arrives after the call was routed is ignored; the outcome stays."""
+    run = run_of(MENU)
+    run.start()
+    run.handle(DigitsCollected("1"))
+    assert run.handle(CallerHungUp()) == []
+    assert run.outcome == Routed("one", "report", 7)
+
+
 @pytest.mark.parametrize(
     "event", [PromptPlayed(), CaseLookedUp("1", True, "closed")]
 )

@@ -224,7 +224,7 @@ def test_overlong_case_number_is_cut_at_max_digits(flow: CallFlow) -> None:
 
 
 # Input that brings a call to each waiting node of the shipped flow.
-REACH = {
+REACH: dict[str, tuple[str, str | None, dict[str, object]]] = {
     "greeting": ("", None, {}),
     "choose_language": ("", None, {}),
     "bulletin": ("1", None, {"bulletin": ActiveBulletin("b", {"zh": "停水"})}),
