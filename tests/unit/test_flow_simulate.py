@@ -6,8 +6,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ivr.flow import (
+    FINAL_COMMANDS,
+    WAITING_COMMANDS,
     ActiveBulletin,
     CallerLeft,
     CallFacts,
@@ -292,3 +296,35 @@ def test_format_report_shows_steps_and_decision(flow: CallFlow) -> None:
     assert "path: greeting > choose_language > lang_zh" in text
     assert "pressed 4" in text
     assert "variables:" in text
+
+
+SKILLS = {
+    "general", "report", "inquiry", "case_status", "suggestion", "environment", "traffic",
+    "housing", "utilities", "labour", "market",
+}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    digits=st.text(alphabet="0123456789*#,", max_size=40),
+    say=st.one_of(st.none(), st.text(max_size=20)),
+    open_cases=st.integers(0, 3),
+    speech=st.booleans(),
+    entry=st.sampled_from([None, "survey"]),
+)
+def test_any_caller_input_ends_in_a_decision(
+    digits: str, say: str | None, open_cases: int, speech: bool, entry: str | None
+) -> None:
+    """Whatever a caller presses or says, the call ends routed to a known skill or hung up."""
+    flow = load_flow(FLOW_PATH.read_text(encoding="utf-8"), str(FLOW_PATH))
+    report = simulate(
+        flow, facts(open_cases=open_cases, speech_available=speech), digits, say=say,
+        case_lookup={GOOD_CASE: "closed"}, entry=entry,
+    )
+    assert report.outcome is not None
+    if isinstance(report.outcome, Routed):
+        assert report.outcome.skill in SKILLS
+        assert report.outcome.reason == "flow"
+    for step in report.steps:
+        ending = [c for c in step.commands if isinstance(c, WAITING_COMMANDS + FINAL_COMMANDS)]
+        assert ending == [step.commands[-1]]
