@@ -187,3 +187,16 @@ def test_unreadable_flow_file_is_a_flow_error() -> None:
     """load_flow_file turns a missing file into FlowError naming the file."""
     with pytest.raises(FlowError, match="cannot read flow"):
         load_flow_file(FLOWS / "nope.yaml")
+
+
+def test_unknown_start_and_entry_are_named_with_their_lines() -> None:
+    """start and entries must name nodes; each miss is reported on its own line."""
+    text = (
+        "name: x\nversion: '1'\nstart: begin\nentries: {survey: rate}\nnodes:\n"
+        "  a: {kind: route, skill: general, priority: 5}\n"
+    )
+    problems = [p for p in check_paths_text(text) if p.kind == "unknown-node"]
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "start names no node 'begin'"),
+        (4, "entry 'survey' names no node 'rate'"),
+    ]
