@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import random
 import re
 import shutil
 import signal
@@ -22,8 +23,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from ivr.errors import SippError
+from ivr.sipp.dtmf import DTMF_EVENTS, dtmf_pcap
 
-DTMF_NAMES = {**{str(d): str(d) for d in range(10)}, "*": "star", "#": "pound"}
 _CALLER = re.compile(r"^[0-9+]{1,32}$")
 
 
@@ -65,7 +66,7 @@ class Press:
     """RFC 2833 DTMF, one capture per key."""
 
     keys: str
-    gap: float = 0.4
+    gap: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +121,31 @@ _AWAIT_BYE = """  <recv request="BYE" timeout="@@MS@@"/>
 """
 
 
-def render_citizen(caller: str, name: str, steps: list[Step]) -> str:
+def render_citizen(
+    caller: str, name: str, steps: list[Step], dtmf_dir: Path | None = None,
+    inside: str = "/tmp",
+) -> str:
+    """The citizen's scenario. Key presses are written as pcaps into ``dtmf_dir`` (the host
+    path of the directory SIPp sees as ``inside``)."""
     if not _CALLER.match(caller):
         raise SippError(f"a test caller number is digits only: {caller!r}")
     display = name.translate({c: " " for c in range(32)}).replace("\\", "").replace('"', "'")
     body: list[str] = []
+    presses = 0
+    ssrc = random.getrandbits(32)
     for step in steps:
         if isinstance(step, Wait):
             body.append(f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n')
         elif isinstance(step, Press):
             for key in step.keys:
-                if key not in DTMF_NAMES:
+                if key not in DTMF_EVENTS:
                     raise SippError(f"not a DTMF key: {key!r}")
-                pcap = f"/usr/share/sip-tester/dtmf_2833_{DTMF_NAMES[key]}.pcap"
+                if dtmf_dir is None:
+                    raise SippError("key presses need a directory for their RTP captures")
+                name_ = f"dtmf-{presses}.pcap"
+                (dtmf_dir / name_).write_bytes(dtmf_pcap(key, press_index=presses, ssrc=ssrc))
+                pcap = f"{inside}/{name_}"
+                presses += 1
                 body.append(
                     f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
                     f'  <pause milliseconds="{int(step.gap * 1000)}"/>\n'
@@ -190,7 +203,9 @@ class Phones:
         work = self.workdir / f"citizen-{uuid.uuid4().hex[:12]}"
         work.mkdir(parents=True)
         scenario = work / "citizen.xml"
-        scenario.write_text(render_citizen(caller, name, steps), encoding="utf-8")
+        scenario.write_text(
+            render_citizen(caller, name, steps, work, self._inside(work)), encoding="utf-8"
+        )
         cmd = self._command(
             scenario, self.sip, "-s", service, "-m", "1", "-l", "1",
             "-i", "127.0.0.1", "-p", str(free_port()), "-mi", "127.0.0.1",

@@ -1,0 +1,108 @@
+"""The real test bed: Asterisk 22 in its chroot, SIPp citizens and operators, real RTP.
+
+The sandbox is brought up once per session (built on first use, reused afterwards) and taken
+down again at the end if this session started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from ivr import logs, settings
+from ivr.app import Hotline
+from ivr.edges.store import CallRecord
+from ivr.prompts import build
+from ivr.sandbox import Sandbox
+from ivr.sipp import OperatorPhone, Phones
+from ivr.testcall import operator_phones
+
+pytestmark = pytest.mark.asterisk
+WRAP_UP_SECONDS = 3  # queues.conf wrapuptime
+
+
+@pytest.fixture(scope="session")
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> settings.Settings:
+    base = settings.load()
+    db = tmp_path_factory.mktemp("db") / "calls.sqlite3"
+    return dataclasses.replace(base, database_url=f"sqlite:///{db}")
+
+
+@pytest.fixture(scope="session")
+def sandbox(cfg: settings.Settings) -> Iterator[Sandbox]:
+    logs.configure("WARNING")
+    build(cfg.prompts_dir, cfg.languages)
+    box = Sandbox(cfg)
+    was_running = box.running()
+    box.up()
+    yield box
+    if not was_running:
+        box.down()
+
+
+@pytest.fixture
+def phones(sandbox: Sandbox, cfg: settings.Settings) -> Phones:
+    return Phones(sandbox.root, cfg.sip.host, cfg.sip.port)
+
+
+@pytest_asyncio.fixture
+async def operators(
+    phones: Phones, cfg: settings.Settings
+) -> AsyncIterator[dict[str, OperatorPhone]]:
+    """Every configured operator's phone, answering after 0.3 s and talking 1 s."""
+    started = operator_phones(cfg, phones, talk=1.0)
+    await asyncio.gather(*(p.start() for p in started))
+    yield {p.operator: p for p in started}
+    await asyncio.gather(*(p.stop() for p in started))
+
+
+@pytest_asyncio.fixture
+async def hotline(cfg: settings.Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
+    app = Hotline(cfg)
+    await app.start()
+    await app.ami.wait_connected(10)
+    yield app
+    await app.stop()
+
+
+def answered_by(operators: dict[str, OperatorPhone], caller: str) -> list[str]:
+    """Which operators' phones answered a call from ``caller``."""
+    return sorted(name for name, phone in operators.items() if caller in phone.calls())
+
+
+async def wait_until_free(hotline: Hotline, interface: str, timeout: float = 10.0) -> None:
+    """Wait until the operator at ``interface`` is out of any call and out of wrap-up time.
+
+    Tests follow each other faster than an operator's wrap-up (queues.conf wrapuptime), and a
+    test expects the best operator to be free, as it would be on a quiet hotline.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        messages = await hotline.ami.action("QueueStatus", as_list=True)
+        members = [m for m in messages if m.get("Event") == "QueueMember"
+                   and m.get("StateInterface") == interface]
+        now = time.time()
+        if members and all(
+            m.get("InCall") == "0" and now - int(m.get("LastCall", "0")) > WRAP_UP_SECONDS
+            for m in members
+        ):
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"{interface} still busy after {timeout} s")
+
+
+async def finished_record(hotline: Hotline, caller: str, timeout: float = 5.0) -> CallRecord:
+    """The caller's one call record, once the IVR has finished with it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        records = await hotline.store.by_caller(caller)
+        if len(records) == 1 and records[0].ended_at is not None:
+            return records[0]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no finished call record for {caller}: {records}")
+        await asyncio.sleep(0.1)
