@@ -122,4 +122,4 @@ class CallHandler:
             await self._store.save(record)
         except StorageError as exc:
             # Routing a citizen matters more than the record; the failure is logged loudly.
-            log.error("call_record_not_saved", error=str(exc))
+            log.exception("call_record_not_saved", error=str(exc))

@@ -8,6 +8,7 @@ directory.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import os
@@ -146,7 +147,7 @@ class _Collector:
             return {}
         return value
 
-    def get(
+    def get(  # noqa: PLR0917 - read as a sentence: file, table, key, type, default, where
         self, file: str, data: Mapping[str, Any], key: str, kind: type, default: Any, where: str
     ) -> Any:
         if key not in data:
@@ -426,7 +427,7 @@ def ensure_secret(state_dir: Path) -> str:
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
-    """Load ``ivr.toml``, ``skills.yaml`` and ``operators.yaml``; raise one ConfigError listing all."""
+    """Load ivr.toml, skills.yaml and operators.yaml; one ConfigError lists every problem."""
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
@@ -449,8 +450,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         prompts_dir = project_dir / prompts_dir
     database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
     ami: AmiSettings = svc["ami"]
-    ami = AmiSettings(**{**{k: getattr(ami, k) for k in ami.__slots__}, "secret": load_secret(
-        state_dir)})
+    ami = dataclasses.replace(ami, secret=load_secret(state_dir))
     return Settings(
         project_dir=project_dir,
         state_dir=state_dir,

@@ -55,7 +55,8 @@ def operator_phones(settings: Settings, phones: Phones, talk: float) -> list[Ope
 
 
 async def place_call(
-    settings: Settings, digits: str, *, caller: str | None = None, hang_up_after: float | None = None,
+    settings: Settings, digits: str, *, caller: str | None = None,
+    hang_up_after: float | None = None,
 ) -> CallReport:
     report = CallReport(caller or random_caller())
     ami = AmiClient(settings.ami)

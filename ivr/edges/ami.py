@@ -197,7 +197,8 @@ class AmiClient:
     async def _run_while_alive(self) -> None:
         s = self._settings
         manager = self._manager
-        assert manager is not None
+        if manager is None:
+            return
         while not self._lost.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), s.ping_interval)

@@ -17,7 +17,6 @@ import structlog
 
 from ivr.errors import HandshakeError, ProtocolError
 from ivr.protocols.agi import (
-    NEED_DATA,
     AgiEnvironment,
     AgiResult,
     HandshakeReader,
@@ -79,8 +78,7 @@ class AgiChannel:
             if not line:
                 return AgiResult.connection_lost()
             outcome = self._responses.receive_line(line)
-            if outcome is not NEED_DATA:
-                assert isinstance(outcome, AgiResult)
+            if isinstance(outcome, AgiResult):
                 return outcome
 
     # Thin helpers for the commands the IVR uses; arguments are always quoted by the codec.
@@ -120,8 +118,7 @@ async def read_handshake(
     async def _read() -> AgiEnvironment:
         while True:
             event = parser.next_event()
-            if event is not NEED_DATA:
-                assert isinstance(event, AgiEnvironment)
+            if isinstance(event, AgiEnvironment):
                 return event
             parser.receive_data(await reader.read(4096))
 
@@ -143,7 +140,8 @@ class FastAgiServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
+        if self._server is None:
+            raise RuntimeError("FastAGI server not started")
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
@@ -180,8 +178,8 @@ class FastAgiServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         task = asyncio.current_task()
-        assert task is not None
-        self._sessions.add(task)
+        if task is not None:  # always, inside a connection callback
+            self._sessions.add(task)
         peer = writer.get_extra_info("peername")
         try:
             if not self._peer_allowed(peer):
@@ -207,7 +205,8 @@ class FastAgiServer:
                     # sends this caller to the general queue when we close the socket.
                     log.exception("call_handler_failed")
         finally:
-            self._sessions.discard(task)
+            if task is not None:
+                self._sessions.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()

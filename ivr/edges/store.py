@@ -94,8 +94,11 @@ class CallStore:
         current = row[0] or 0
         for version, script in enumerate(MIGRATIONS, start=1):
             if version > current:
+                # One transaction per migration, version included; the SQL is this module's
+                # own constants and an int, never outside input.
                 db.executescript(
-                    f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;"
+                    f"BEGIN; {script}; INSERT INTO schema_version VALUES ({int(version)}); "  # noqa: S608
+                    "COMMIT;"
                 )
         self._db = db
 
@@ -108,9 +111,13 @@ class CallStore:
     async def save(self, record: CallRecord) -> None:
         await self._run(self._save, record)
 
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StorageError(f"{self.path}: the call store is not open")
+        return self._db
+
     def _save(self, r: CallRecord) -> None:
-        assert self._db is not None
-        self._db.execute(
+        self._connection().execute(
             """INSERT INTO calls (call_id, channel, caller, caller_name, language, arrived_at,
                    ended_at, path, queue, priority, outcome, hangup_node, ivr_ms)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -136,8 +143,7 @@ class CallStore:
         return rows
 
     def _select(self, sql: str, params: tuple[str, ...]) -> list[CallRecord]:
-        assert self._db is not None
-        cursor = self._db.execute(sql, params)
+        cursor = self._connection().execute(sql, params)
         names = [d[0] for d in cursor.description]
         out = []
         for row in cursor.fetchall():

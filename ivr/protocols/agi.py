@@ -129,8 +129,8 @@ def parse_handshake(block: bytes) -> AgiEnvironment:
     """Parse the ``agi_*`` lines (without the final empty line)."""
     text = block.decode("utf-8", errors="replace")
     values: dict[str, str] = {}
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
+    for raw_line in text.split("\n"):
+        line = raw_line.rstrip("\r")
         if not line:
             continue
         key, sep, value = line.partition(":")

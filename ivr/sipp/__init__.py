@@ -123,13 +123,13 @@ _AWAIT_BYE = """  <recv request="BYE" timeout="@@MS@@"/>
 
 def render_citizen(
     caller: str, name: str, steps: list[Step], dtmf_dir: Path | None = None,
-    inside: str = "/tmp",
+    inside: str = "/",
 ) -> str:
     """The citizen's scenario. Key presses are written as pcaps into ``dtmf_dir`` (the host
     path of the directory SIPp sees as ``inside``)."""
     if not _CALLER.match(caller):
         raise SippError(f"a test caller number is digits only: {caller!r}")
-    display = name.translate({c: " " for c in range(32)}).replace("\\", "").replace('"', "'")
+    display = name.translate(dict.fromkeys(range(32), " ")).replace("\\", "").replace('"', "'")
     body: list[str] = []
     presses = 0
     ssrc = random.getrandbits(32)

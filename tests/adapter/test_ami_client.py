@@ -54,7 +54,10 @@ class FakeManager:
         ok = f"Response: Success\r\nActionID: {action_id}\r\n"
         if action == "Login":
             if fields.get("Secret") != self.secret:
-                return f"Response: Error\r\nActionID: {action_id}\r\nMessage: Authentication failed\r\n\r\n"
+                return (
+                    f"Response: Error\r\nActionID: {action_id}\r\n"
+                    "Message: Authentication failed\r\n\r\n"
+                )
             return ok + "Message: Authentication accepted\r\n\r\n"
         if action == "Ping":
             return ok + "Ping: Pong\r\n\r\n" if self.answer_pings else ""
@@ -66,7 +69,8 @@ class FakeManager:
                 "Message: Queue status will follow\r\n\r\n"
                 f"Event: QueueMember\r\nActionID: {action_id}\r\nQueue: report\r\n"
                 "StateInterface: PJSIP/op1001\r\nPenalty: 0\r\nMembership: dynamic\r\n\r\n"
-                f"Event: QueueStatusComplete\r\nActionID: {action_id}\r\nEventList: Complete\r\n\r\n"
+                f"Event: QueueStatusComplete\r\nActionID: {action_id}\r\n"
+                "EventList: Complete\r\n\r\n"
             )
         return ok + "\r\n"
 

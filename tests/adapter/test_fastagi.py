@@ -85,7 +85,7 @@ async def test_caller_name_with_quotes_and_newlines(
     server: tuple[FastAgiServer, Recorder],
 ) -> None:
     """A hostile caller name is escaped: one command line, quotes escaped."""
-    srv, rec = server
+    srv, _ = server
     # A newline cannot be in a handshake value, but quotes, backslashes and semicolons can.
     lines = await fake_asterisk(
         srv.port, name='Li "X" \\ ;EXEC System', replies=(b"200 result=0\n",) * 3
@@ -119,7 +119,7 @@ async def test_bad_peer_is_dropped_and_the_next_call_is_served(
     """A truncated or bogus handshake costs only its own connection: no spin, no delay."""
     srv, rec = server
     cpu_before = resource.getrusage(resource.RUSAGE_SELF).ru_utime
-    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    _, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(payload)
     await writer.drain()
     writer.close()

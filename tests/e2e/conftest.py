@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from ivr import logs, settings
 from ivr.app import Hotline
+from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord
 from ivr.prompts import build
 from ivr.sandbox import Sandbox
@@ -75,7 +76,16 @@ def answered_by(operators: dict[str, OperatorPhone], caller: str) -> list[str]:
     return sorted(name for name, phone in operators.items() if caller in phone.calls())
 
 
-async def wait_until_free(hotline: Hotline, interface: str, timeout: float = 10.0) -> None:
+@pytest_asyncio.fixture
+async def ami(cfg: settings.Settings, sandbox: Sandbox) -> AsyncIterator[AmiClient]:
+    """An AMI link of the test's own, for watching Asterisk when the application is down."""
+    client = AmiClient(cfg.ami)
+    await client.start(wait=10)
+    yield client
+    await client.close()
+
+
+async def wait_until_free(ami: AmiClient, interface: str, timeout: float = 10.0) -> None:
     """Wait until the operator at ``interface`` is out of any call and out of wrap-up time.
 
     Tests follow each other faster than an operator's wrap-up (queues.conf wrapuptime), and a
@@ -83,7 +93,7 @@ async def wait_until_free(hotline: Hotline, interface: str, timeout: float = 10.
     """
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        messages = await hotline.ami.action("QueueStatus", as_list=True)
+        messages = await ami.action("QueueStatus", as_list=True)
         members = [m for m in messages if m.get("Event") == "QueueMember"
                    and m.get("StateInterface") == interface]
         now = time.time()

@@ -34,7 +34,7 @@ async def test_main_menu_key_reaches_an_operator_with_that_skill(
     key: str, queue: str, operator: str,
 ) -> None:
     """Each main-menu key routes the call to its skill queue and that skill's operator answers."""
-    await wait_until_free(hotline, f"PJSIP/{operator}")
+    await wait_until_free(hotline.ami, f"PJSIP/{operator}")
     caller = caller_number()
     result = await phones.call([Wait(1.0), Press(key), AwaitHangUp(30)], caller=caller)
     assert result.ok, result.output
@@ -48,7 +48,7 @@ async def test_invalid_key_is_retried_then_routed(
     hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone]
 ) -> None:
     """A key that is not on the menu is refused with a prompt and the menu is offered again."""
-    await wait_until_free(hotline, "PJSIP/op1001")
+    await wait_until_free(hotline.ami, "PJSIP/op1001")
     caller = caller_number()
     steps = [Wait(1.0), Press("7"), Wait(6.0), Press("1"), AwaitHangUp(30)]
     result = await phones.call(steps, caller=caller)

@@ -82,7 +82,7 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config)
     (config / "operators.yaml").unlink()
-    with pytest.raises(ConfigError, match="operators.yaml: -: file not found"):
+    with pytest.raises(ConfigError, match=r"operators\.yaml: -: file not found"):
         settings.load(config)
 
 
@@ -98,7 +98,9 @@ def test_cli_exits_non_zero_on_invalid_config(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_secret_is_generated_once_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_is_generated_once_and_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The AMI secret is generated at first set-up, kept 0600, and reused."""
     monkeypatch.delenv("IVR_AMI_SECRET", raising=False)
     first = settings.ensure_secret(tmp_path)

@@ -1,0 +1,42 @@
+# The two commands a newcomer needs (run as root on Debian 12):
+#   make run    set up everything and run the hotline (Asterisk test bed, app, simulated operators)
+#   make test   set up everything and run the whole test suite (real Asterisk included)
+
+VENV ?= .venv
+DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup system run test lint sandbox-down
+
+setup: system $(VENV)/.installed
+
+# Debian packages the host needs: debootstrap builds the Asterisk chroot, espeak-ng and
+# ffmpeg build the prompts. Installed only when missing.
+system:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+run: setup
+	$(VENV)/bin/ivr run
+
+lint: setup
+	$(VENV)/bin/ruff check ivr tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/ivr sandbox up
+	$(VENV)/bin/pytest; status=$$?; $(VENV)/bin/ivr sandbox down; exit $$status
+
+sandbox-down:
+	$(VENV)/bin/ivr sandbox down
