@@ -1,0 +1,341 @@
+"""AudioSocket wire format and PCM helpers, without any networking.
+
+Theory of operation
+-------------------
+Asterisk's ``AudioSocket(<uuid>,<host:port>)`` application opens one TCP connection per call
+and both sides exchange *frames*: ``kind`` (1 byte) + payload ``length`` (2 bytes, big
+endian) + payload.
+
+    kind  name    payload                                   who sends it
+    ----  ------  ----------------------------------------  -------------------------------
+    0x00  hangup  empty                                     either side: end of the stream
+    0x01  uuid    16 bytes, the call's UUID                 Asterisk, first frame, once
+    0x03  dtmf    1 ASCII byte (0-9 * # A-D)                Asterisk, when the caller presses
+    0x10  audio   signed linear 16-bit LE, 8 kHz, mono      both: 320 bytes = 20 ms
+    0xff  error   optional 1-byte code                      Asterisk, then it closes
+
+``FrameReader`` accepts bytes as they arrive (``receive_data``; ``b""`` means end of file) and
+``next_frame`` yields ``NEED_DATA`` until a whole frame is buffered, then the frame; after a
+clean end of file on a frame boundary it yields ``CLOSED``. Anything that cannot come from a
+well-behaved Asterisk raises ``ProtocolError`` (the peer's fault) as early as it is visible: an
+unknown kind as soon as its byte arrives, an impossible length as soon as the header is
+complete, a truncated frame at end of file. The error is for that stream only, and the reader
+stays broken afterwards (every later call raises again), so a caller cannot resynchronise on
+garbage. The higher-rate slin kinds (0x11-0x18) are unknown here on purpose: the dialplan
+application always sends 8 kHz, which is what the recogniser is fed.
+
+Encoding is for our side (``encode_audio``, ``encode_hangup``) and for fake peers in tests
+(``encode_uuid``, ``encode_dtmf``, ``encode_error``). Passing bytes that a peer would reject
+is our bug and raises ``ValueError``.
+
+The PCM helpers at the end (``rms``, ``SpeechEndpointer``) are pure and clock-free: time is
+counted in audio samples, which arrive in real time.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import uuid
+from array import array
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from math import sqrt
+from typing import Final
+
+from ivr.errors import ProtocolError
+
+SAMPLE_RATE: Final = 8000
+SAMPLE_BYTES: Final = 2
+FRAME_MS: Final = 20
+FRAME_BYTES: Final = SAMPLE_RATE * SAMPLE_BYTES * FRAME_MS // 1000  # 320
+MAX_AUDIO_BYTES: Final = 8192  # 256 ms; Asterisk sends 320, anything near 64 KiB is garbage
+MAX_ERROR_BYTES: Final = 64
+SILENCE_FRAME: Final = bytes(FRAME_BYTES)
+DTMF_KEYS: Final = frozenset("0123456789*#ABCD")
+_HEADER = struct.Struct(">BH")
+
+
+class FrameKind(IntEnum):
+    HANGUP = 0x00
+    UUID = 0x01
+    DTMF = 0x03
+    AUDIO = 0x10
+    ERROR = 0xFF
+
+
+class _Sentinel(Enum):
+    NEED_DATA = "NEED_DATA"
+    CLOSED = "CLOSED"
+
+
+NEED_DATA: Final = _Sentinel.NEED_DATA
+"""More bytes are needed before the next frame; not an error."""
+CLOSED: Final = _Sentinel.CLOSED
+"""The peer closed the connection cleanly, on a frame boundary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """The peer ends the stream (the caller hung up, or the application is done)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStarted:
+    """The first frame: which call this stream belongs to (the UUID the AGI call chose)."""
+
+    call_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPressed:
+    """The caller pressed one DTMF key."""
+
+    key: str
+
+    def __post_init__(self) -> None:
+        if self.key not in DTMF_KEYS:
+            raise ValueError(f"not a DTMF key: {self.key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Signed linear 16-bit 8 kHz mono samples: a whole number of samples, not empty."""
+
+    pcm: bytes
+
+    def __post_init__(self) -> None:
+        if not self.pcm or len(self.pcm) % SAMPLE_BYTES or len(self.pcm) > MAX_AUDIO_BYTES:
+            raise ValueError(
+                f"audio payload must be 2..{MAX_AUDIO_BYTES} bytes of 16-bit samples, "
+                f"not {len(self.pcm)}"
+            )
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / (SAMPLE_RATE * SAMPLE_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerError:
+    """Asterisk reports an error on its side (``code`` is its optional error byte)."""
+
+    code: int | None = None
+
+
+Frame = Hangup | StreamStarted | KeyPressed | Audio | PeerError
+
+
+def _payload_length_ok(kind: FrameKind, length: int) -> bool:
+    if kind is FrameKind.HANGUP:
+        return length == 0
+    if kind is FrameKind.UUID:
+        return length == 16
+    if kind is FrameKind.DTMF:
+        return length == 1
+    if kind is FrameKind.AUDIO:
+        return 0 < length <= MAX_AUDIO_BYTES and length % SAMPLE_BYTES == 0
+    return length <= MAX_ERROR_BYTES  # ERROR
+
+
+def _decode(kind: FrameKind, payload: bytes) -> Frame:
+    if kind is FrameKind.HANGUP:
+        return Hangup()
+    if kind is FrameKind.UUID:
+        return StreamStarted(uuid.UUID(bytes=payload))
+    if kind is FrameKind.DTMF:
+        key = chr(payload[0])
+        if key not in DTMF_KEYS:
+            raise ProtocolError(f"AudioSocket DTMF frame carries no key: {payload!r}")
+        return KeyPressed(key)
+    if kind is FrameKind.AUDIO:
+        return Audio(payload)
+    return PeerError(payload[0] if payload else None)
+
+
+class FrameReader:
+    """Incremental AudioSocket frame parser for one stream; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._eof = False
+        self._broken: ProtocolError | None = None
+
+    def receive_data(self, data: bytes) -> None:
+        """Buffer bytes from the peer; ``b""`` means the peer closed the connection."""
+        if self._broken is not None:
+            raise self._broken
+        if self._eof:
+            raise RuntimeError("receive_data after end of file")
+        if not data:
+            self._eof = True
+        else:
+            self._buffer += data
+
+    def next_frame(self) -> Frame | _Sentinel:
+        """The next whole frame, ``NEED_DATA``, or ``CLOSED``; raises ``ProtocolError``."""
+        if self._broken is not None:
+            raise self._broken
+        try:
+            return self._next()
+        except ProtocolError as exc:
+            self._broken = exc
+            raise
+
+    def _next(self) -> Frame | _Sentinel:
+        buffered = len(self._buffer)
+        if buffered == 0:
+            return CLOSED if self._eof else NEED_DATA
+        try:
+            kind = FrameKind(self._buffer[0])
+        except ValueError:
+            raise ProtocolError(f"unknown AudioSocket frame kind 0x{self._buffer[0]:02x}") from None
+        if buffered < _HEADER.size:
+            if self._eof:
+                raise ProtocolError(f"connection closed inside a frame header ({buffered} bytes)")
+            return NEED_DATA
+        _, length = _HEADER.unpack_from(self._buffer)
+        if not _payload_length_ok(kind, length):
+            raise ProtocolError(f"impossible length {length} for an AudioSocket {kind.name} frame")
+        end = _HEADER.size + length
+        if buffered < end:
+            if self._eof:
+                raise ProtocolError(
+                    f"connection closed inside a {kind.name} frame "
+                    f"({buffered - _HEADER.size} of {length} payload bytes)"
+                )
+            return NEED_DATA
+        payload = bytes(self._buffer[_HEADER.size : end])
+        del self._buffer[:end]
+        return _decode(kind, payload)
+
+
+def _encode(kind: FrameKind, payload: bytes) -> bytes:
+    return _HEADER.pack(kind, len(payload)) + payload
+
+
+def encode_audio(pcm: bytes) -> bytes:
+    """One audio frame; ``pcm`` is 16-bit 8 kHz mono, 2..MAX_AUDIO_BYTES bytes (20 ms = 320)."""
+    return _encode(FrameKind.AUDIO, Audio(pcm).pcm)
+
+
+def encode_hangup() -> bytes:
+    """Tell Asterisk we are done: its AudioSocket application returns and the AGI goes on."""
+    return _encode(FrameKind.HANGUP, b"")
+
+
+def encode_uuid(call_id: uuid.UUID) -> bytes:
+    return _encode(FrameKind.UUID, call_id.bytes)
+
+
+def encode_dtmf(key: str) -> bytes:
+    return _encode(FrameKind.DTMF, KeyPressed(key).key.encode("ascii"))
+
+
+def encode_error(code: int | None = None) -> bytes:
+    return _encode(FrameKind.ERROR, b"" if code is None else bytes([code]))
+
+
+SILENCE_AUDIO_FRAME: Final = encode_audio(SILENCE_FRAME)
+
+
+def split_frames(pcm: bytes, frame_bytes: int = FRAME_BYTES) -> list[bytes]:
+    """Cut PCM into 20 ms payloads; the last one is padded with silence to a whole frame."""
+    if len(pcm) % SAMPLE_BYTES:
+        raise ValueError("PCM must be a whole number of 16-bit samples")
+    frames = [pcm[i : i + frame_bytes] for i in range(0, len(pcm), frame_bytes)]
+    if frames and len(frames[-1]) < frame_bytes:
+        frames[-1] = frames[-1] + bytes(frame_bytes - len(frames[-1]))
+    return frames
+
+
+# ---------------------------------------------------------------- PCM helpers (pure)
+
+
+def rms(pcm: bytes) -> float:
+    """Root mean square of 16-bit little-endian samples (0 for empty input)."""
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % SAMPLE_BYTES])
+    if not samples:
+        return 0.0
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return sqrt(sum(s * s for s in samples) / len(samples))
+
+
+class Utterance(Enum):
+    """Where the caller is in one speech turn, as the endpointer sees it."""
+
+    WAITING = "waiting"  # nothing said yet
+    SPEAKING = "speaking"  # speech started (time to stop the prompt: barge-in)
+    ENDED = "ended"  # speech, then end_silence of quiet
+    NO_SPEECH = "no_speech"  # no_speech_timeout passed without speech
+    TOO_LONG = "too_long"  # max_duration reached while speaking
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointerSettings:
+    """Silence timeouts of a speech turn, in seconds, and the energy that counts as speech.
+
+    ``threshold`` is an RMS level on the 16-bit scale (about -36 dBFS by default: phone line
+    noise stays below it, a voice goes well above). ``speech_start`` is how long the level must
+    stay above it before we call it speech, so a click or a breath does not cut a prompt.
+    """
+
+    no_speech_timeout: float = 5.0
+    end_silence: float = 0.8
+    max_duration: float = 15.0
+    threshold: float = 500.0
+    speech_start: float = 0.06
+
+    def __post_init__(self) -> None:
+        for name in ("no_speech_timeout", "end_silence", "max_duration", "speech_start"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.threshold < 0:
+            raise ValueError("threshold must not be negative")
+
+
+class SpeechEndpointer:
+    """Energy VAD: decides when the caller started and stopped speaking.
+
+    Feed it the caller's PCM as it arrives; ``feed`` returns the state after that audio. Once
+    the state is ENDED, NO_SPEECH or TOO_LONG it stays there. Time is audio time, so the result
+    does not depend on how the chunks are cut.
+    """
+
+    def __init__(self, settings: EndpointerSettings | None = None) -> None:
+        self.settings = settings or EndpointerSettings()
+        self.state = Utterance.WAITING
+        self._samples = 0
+        self._loud_run = 0  # consecutive loud samples
+        self._quiet_run = 0  # consecutive quiet samples since speech started
+        self.speech_started_at: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return self._samples / SAMPLE_RATE
+
+    def feed(self, pcm: bytes) -> Utterance:
+        s = self.settings
+        for start in range(0, len(pcm), FRAME_BYTES):
+            if self.state in (Utterance.ENDED, Utterance.NO_SPEECH, Utterance.TOO_LONG):
+                break
+            chunk = pcm[start : start + FRAME_BYTES]
+            n = len(chunk) // SAMPLE_BYTES
+            self._samples += n
+            loud = rms(chunk) >= s.threshold
+            if self.state is Utterance.WAITING:
+                self._loud_run = self._loud_run + n if loud else 0
+                if self._loud_run >= s.speech_start * SAMPLE_RATE:
+                    self.state = Utterance.SPEAKING
+                    self.speech_started_at = (self._samples - self._loud_run) / SAMPLE_RATE
+                elif self.elapsed >= s.no_speech_timeout:
+                    self.state = Utterance.NO_SPEECH
+            else:
+                self._quiet_run = 0 if loud else self._quiet_run + n
+                if self._quiet_run >= s.end_silence * SAMPLE_RATE:
+                    self.state = Utterance.ENDED
+                elif self.elapsed >= s.max_duration:
+                    self.state = Utterance.TOO_LONG
+        return self.state
