@@ -67,6 +67,10 @@ MINUTE = 60
 # its way does not bring them back as waiting.
 GONE_SECONDS = 300.0
 GONE_MAX = 100_000
+# Sanity bounds: an event time outside these years, or a wait or talk time longer than a week,
+# is a corrupt field, and would make the calendar arithmetic overflow.
+EARLIEST, LATEST = 0.0, 32_503_680_000.0  # 1970 .. 3000
+LONGEST = 7 * DAY
 WRAP_UP_PAUSE_REASONS = frozenset({"wrap-up", "wrapup", "wrap_up", "Wrap-up"})
 
 
@@ -272,9 +276,13 @@ def _seconds(event: AmiEvent, name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise _Malformed(f"bad {name}") from None
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value <= LONGEST:  # also refuses NaN
         raise _Malformed(f"bad {name}")
     return value
+
+
+def _sane_time(at: float) -> bool:
+    return EARLIEST <= at <= LATEST  # also refuses NaN
 
 
 def _flag(raw: str) -> bool:
@@ -430,7 +438,7 @@ class LiveFigures:
         if handler is None:
             self._ignore("not a queue event")
             return None
-        if not math.isfinite(at):
+        if not _sane_time(at):
             self._ignore(f"{event.name}: bad time")
             return None
         try:
@@ -450,7 +458,7 @@ class LiveFigures:
         longer exists in Asterisk). Counters are kept: only callers whose join was never
         seen are counted as offered, at the time they joined (``at - Wait``).
         """
-        if not math.isfinite(at):
+        if not _sane_time(at):
             self._ignore("snapshot: bad time")
             return SnapshotLoaded(0, 0, 0, 0, 0)
         self._forget_gone(at)
