@@ -85,6 +85,11 @@ class Tally:
         self.wrap_up_seconds = 0.0
         self.rings_unanswered = 0
 
+    def add(self, other: Tally) -> None:
+        """Add another bucket's counters to this one (windows, hours, reports)."""
+        for name in Tally.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def freeze(self) -> Counts:
         return Counts(
             offered=self.offered,
@@ -127,7 +132,7 @@ class Counts:
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(Counts))
+            *(getattr(self, name) + getattr(other, name) for name in _COUNT_FIELDS)
         )
 
     @property
@@ -159,6 +164,9 @@ class Counts:
     @property
     def average_handle_time(self) -> float | None:
         return _ratio(self.talk_seconds + self.wrap_up_seconds, self.completed)
+
+
+_COUNT_FIELDS = tuple(f.name for f in fields(Counts))
 
 
 class Outcome(enum.Enum):

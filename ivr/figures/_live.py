@@ -195,12 +195,12 @@ class _Series:
 
     def total(self, first: int, last: int) -> Counts:
         """The sum of buckets ``first..last`` (inclusive)."""
-        out = Counts()
+        out = Tally()
         for index in range(first, last + 1):
             bucket = self.buckets.get(index)
             if bucket is not None:
-                out = out + bucket.freeze()
-        return out
+                out.add(bucket)
+        return out.freeze()
 
 
 class _Waiting:
