@@ -364,7 +364,8 @@ class LiveFigures:
         return self._targets.get(skill, DEFAULT_TARGET)
 
     def figures(self, skill: str, now: float, window_seconds: int | None = None) -> SkillFigures:
-        """The live figures of ``skill`` at ``now`` (an unknown skill has all zeros)."""
+        """The live figures of ``skill`` at ``now`` (epoch seconds; an unknown skill has all
+        zeros). ``window_seconds`` overrides the sliding window, up to ``max_window_seconds``."""
         state = self._skills.get(skill) or self._new_skill(skill)
         window = window_seconds or self.window_seconds
         cal = self._calendar
@@ -456,7 +457,8 @@ class LiveFigures:
         ``QueueEntry``; others are skipped). Every queue named in the response is replaced; a
         queue known here but absent from it loses its waiting callers and members (it no
         longer exists in Asterisk). Counters are kept: only callers whose join was never
-        seen are counted as offered, at the time they joined (``at - Wait``).
+        seen are counted as offered, at the time they joined (``at - Wait``). A response
+        naming no queue at all changes nothing (counted in ``ignored``).
         """
         if not _sane_time(at):
             self._ignore("snapshot: bad time")
@@ -464,6 +466,8 @@ class LiveFigures:
         self._forget_gone(at)
         queues: dict[str, tuple[dict[str, _Member], list[tuple[float, str]]]] = {}
         for message in messages:
+            if message.name not in _SNAPSHOT_MESSAGES:
+                continue  # the action's own response and QueueStatusComplete carry no state
             try:
                 queue = _field(message, "Queue")
                 members, entries = queues.setdefault(queue, ({}, []))
@@ -478,6 +482,10 @@ class LiveFigures:
                     entries.append((at - wait, uniqueid))
             except _Malformed as exc:
                 self._ignore(f"snapshot {message.name}: {exc}")
+        if not queues:
+            # A failed or cut-short action, not Asterisk without queues: keep what we have.
+            self._ignore("snapshot: no queue in the response")
+            return SnapshotLoaded(0, 0, 0, 0, 0)
         late = skipped = 0
         for name in list(self._skills):
             if name not in queues:
@@ -704,6 +712,8 @@ class LiveFigures:
             counts[self._classify(member, now)] += 1
         return OperatorCounts(**counts)
 
+
+_SNAPSHOT_MESSAGES = frozenset({"QueueParams", "QueueMember", "QueueEntry"})
 
 _ROUTING_STATE = {
     "unavailable": OperatorState.LOGGED_OUT,

@@ -320,6 +320,13 @@ def test_sliding_window_boundaries(event_at: float, now: float, offered: int) ->
     assert (f.window.offered, f.window_seconds) == (offered, 900)
 
 
+def test_hour_long_window_on_request() -> None:
+    """A one-hour window can be asked for per call; it is capped at max_window_seconds."""
+    live = feed([(0, join("a")), (1800, join("b"))])
+    assert live.figures(Q, T0 + 3599, window_seconds=3600).window.offered == 2
+    assert live.figures(Q, T0 + 3599, window_seconds=7200).window_seconds == 3600
+
+
 def test_interval_buckets_split_at_the_quarter_hour() -> None:
     """Calls at 14:59.9 and 15:00 go to different 15-minute bars; hourly bars add them up."""
     live = feed([(899.9, join("a")), (900, join("b")), (3600, join("c"))])
@@ -378,7 +385,11 @@ def status_response(entries: list[tuple[str, int]], members: list[tuple[str, int
            CallerIDNum="13800138000", Wait=wait, Priority=0)
         for n, (uid, wait) in enumerate(entries)
     ]
-    return [*out, ev("QueueStatusComplete", EventList="Complete", ListItems=len(out))]
+    return [
+        ev("", Response="Success", Message="Queue status will follow"),
+        *out,
+        ev("QueueStatusComplete", EventList="Complete", ListItems=len(out)),
+    ]
 
 
 def test_snapshot_replaces_rather_than_adds() -> None:
@@ -392,6 +403,7 @@ def test_snapshot_replaces_rather_than_adds() -> None:
     assert (loaded.waiting, loaded.members, loaded.offered_late) == (2, 2, 1)
     live.load_snapshot(response, T0 + 100)
     assert summary(live.figures(Q, T0 + 100)) == summary(f)
+    assert live.ignored == {}  # QueueStatusComplete and the like are not malformed
 
 
 def test_snapshot_does_not_resurrect_a_caller_who_just_left() -> None:
@@ -416,6 +428,24 @@ def test_snapshot_clears_queues_asterisk_no_longer_has() -> None:
     live.load_snapshot(status_response([], []), T0 + 2)
     f = live.figures("old", T0 + 2)
     assert (f.waiting, f.operators.on_duty, f.today.offered) == (0, 0, 1)
+
+
+def test_empty_snapshot_changes_nothing() -> None:
+    """A QueueStatus that returned no queue at all (a failed action) keeps the live state."""
+    live = feed([(0, member()), (1, join("c1"))])
+    before = summary(live.figures(Q, T0 + 5))
+    live.load_snapshot([ev("QueueStatusComplete", ListItems=0)], T0 + 5)
+    assert summary(live.figures(Q, T0 + 5)) == before
+    assert live.ignored == {"snapshot: no queue in the response": 1}
+
+
+def test_malformed_snapshot_entry_is_skipped_and_counted() -> None:
+    """A QueueEntry without a Uniqueid is left out of the waiting callers and counted."""
+    response = [*status_response([("c1", 5)], []), ev("QueueEntry", Queue=Q, Wait=3)]
+    live = feed([])
+    live.load_snapshot(response, T0 + 10)
+    assert live.figures(Q, T0 + 10).waiting == 1
+    assert live.ignored == {"snapshot QueueEntry: missing Uniqueid": 1}
 
 
 # -- malformed and unknown events -----------------------------------------------------------
