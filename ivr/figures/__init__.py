@@ -10,6 +10,7 @@ received) and feeds AMI events as ``ivr.protocols.ami.AmiEvent``. The public sur
   ``Outcome``;
 * staffing: ``erlang_b``, ``erlang_c``, ``service_level``, ``average_speed_of_answer``,
   ``agents_needed``, ``staffing_hint``, ``staffing_hint_for``, ``StaffingHint``;
+* ``/metrics``: ``metrics_text(all_figures, ignored)``;
 * reports: ``build_report``, ``Report``, ``ReportRow``, ``Period``, ``SurveyScore``,
   ``to_csv_rows``.
 """
@@ -39,6 +40,7 @@ from ivr.figures._live import (
     SkillFigures,
     SnapshotLoaded,
 )
+from ivr.figures._metrics import metrics_text
 from ivr.figures._reports import (
     CSV_HEADER,
     Period,
@@ -72,6 +74,7 @@ __all__ = [
     "build_report",
     "erlang_b",
     "erlang_c",
+    "metrics_text",
     "service_level",
     "staffing_hint",
     "staffing_hint_for",

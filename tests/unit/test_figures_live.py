@@ -15,6 +15,7 @@ from ivr.figures import (
     Outcome,
     SkillFigures,
     Target,
+    metrics_text,
 )
 from ivr.protocols.ami import AmiEvent
 from ivr.routing import OperatorState
@@ -522,3 +523,22 @@ def test_arbitrary_events_never_raise(steps: list[tuple[float, AmiEvent]]) -> No
         assert f.waiting >= 0
         assert f.longest_wait_seconds >= 0
         live.history(skill, T0 + 10_001)
+
+
+def test_metrics_text_for_prometheus() -> None:
+    """/metrics shows each skill's gauges; underivable figures are left out, labels escaped."""
+    live = feed([(0, member()), (1, join("c1")), (5, connect("c1", 4)), (6, join("c2")),
+                 (7, ev("QueueCallerJoin", Uniqueid="x"))])
+    live.apply(join("c3", queue='we"ird'), T0 + 8)
+    text = metrics_text(live.all_figures(T0 + 10), live.ignored)
+    lines = text.splitlines()
+    assert 'ivr_skill_waiting_calls{skill="report"} 1' in lines
+    assert 'ivr_skill_longest_wait_seconds{skill="report"} 4' in lines
+    assert 'ivr_skill_operators{skill="report",state="on_call"} 1' in lines
+    assert 'ivr_skill_calls_today{skill="report",outcome="offered"} 2' in lines
+    assert 'ivr_skill_service_level_percent{skill="report",span="window"} 100' in lines
+    assert 'ivr_skill_waiting_calls{skill="we\\"ird"} 1' in lines
+    assert not any(line.startswith("ivr_skill_average_handle_time_seconds{") for line in lines)
+    assert 'ivr_figures_ignored_events{reason="QueueCallerJoin: missing Queue"} 1' in lines
+    assert "# TYPE ivr_skill_operators gauge" in lines
+    assert text.endswith("\n")
