@@ -13,6 +13,7 @@ from ivr.calls import CallHandler
 from ivr.edges.ami import AmiClient
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.store import CallStore, sqlite_path
+from ivr.flows import FlowLibrary
 from ivr.queues import QueueMembers
 from ivr.settings import Settings
 
@@ -28,7 +29,8 @@ class Hotline:
         self.ami = AmiClient(settings.ami)
         self.members = QueueMembers(settings, self.ami)
         self.ami.on_ready(self._resync)
-        self.calls = CallHandler(settings, self.store)
+        self.flows = FlowLibrary(settings, self.store)
+        self.calls = CallHandler(settings, self.store, self.flows)
         self.agi = FastAgiServer(settings.agi, self.calls)
         self._stack = AsyncExitStack()
 
@@ -39,6 +41,9 @@ class Hotline:
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
+        await self.flows.load()
+        watcher = asyncio.create_task(self.flows.watch(), name="flow-watcher")
+        self._stack.push_async_callback(_cancel, watcher)
         await self.ami.start()
         self._stack.push_async_callback(self.ami.close)
         await self.agi.start()
@@ -48,6 +53,12 @@ class Hotline:
     async def stop(self) -> None:
         await self._stack.aclose()
         log.info("hotline_stopped")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def serve(settings: Settings) -> None:

@@ -14,7 +14,10 @@ STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
     "queuerules.conf",
 )
-PLACEHOLDERS = ("agi_url", "service_number", "general_queue", "default_language")
+PLACEHOLDERS = (
+    "agi_url", "service_number", "general_queue", "default_language", "transfer_endpoint",
+)
+TRANSFER_ENDPOINT = "departments"
 
 
 def agi_url(settings: Settings) -> str:
@@ -65,6 +68,13 @@ def render_pjsip(settings: Settings) -> str:
         "[citizens-identify]\ntype = identify\nendpoint = citizens\nmatch = 127.0.0.1\n\n",
     ]
     parts += [_operator_pjsip(op) for op in settings.operators.values()]
+    # Transfers from the flow dial <number>@departments: the city departments' SIP gateway.
+    parts.append(
+        f"[{TRANSFER_ENDPOINT}]\ntype = endpoint\ncontext = operators\n"
+        f"aors = {TRANSFER_ENDPOINT}\n{_ENDPOINT_COMMON}\n"
+        f"[{TRANSFER_ENDPOINT}]\ntype = aor\ncontact = {settings.sip.transfer_contact}\n"
+        "qualify_frequency = 0\n\n"
+    )
     return "".join(parts)
 
 
@@ -100,6 +110,7 @@ def render_dialplan(settings: Settings) -> str:
         "service_number": settings.sip.service_number,
         "general_queue": settings.menu.general_queue,
         "default_language": settings.default_language,
+        "transfer_endpoint": TRANSFER_ENDPOINT,
     }
     for key in PLACEHOLDERS:
         text = text.replace("{{" + key + "}}", values[key])

@@ -1,125 +1,301 @@
-"""Running one citizen's call over AGI: the main menu, the routing decision, the call record.
+"""Running one citizen's call: the flow engine's commands carried out over AGI.
 
-The dialplan reads back what we decide through channel variables: ``IVR_QUEUE`` (the skill
-queue), ``IVR_PRIORITY`` (QUEUE_PRIO), ``IVR_ACTION``. ``IVR_QUEUE`` is set last, only once a
-decision is made: if we die half way, the dialplan sends the caller to the general queue.
+The engine (``ivr.flow``) decides; this driver only plays, collects and reports back. The
+dialplan reads the decision through channel variables: ``IVR_QUEUE`` and ``IVR_PRIORITY``
+(queue the caller), ``IVR_TRANSFER`` (dial out), ``IVR_ACTION=hangup``. ``IVR_QUEUE`` is set
+last, only once the decision is made: if the application dies half way, the dialplan sends
+the caller to the general queue.
+
+The same call comes back with the AGI argument ``survey`` after the operator hangs up; the
+run then starts at the flow's ``survey`` entry and the score is stored with the call and its
+case.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from ivr.edges.fastagi import AgiChannel
-from ivr.edges.store import CallRecord, CallStore
+from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
 from ivr.errors import StorageError
+from ivr.flow import (
+    CallerHungUp,
+    CallerLeft,
+    CallFacts,
+    CaseLookedUp,
+    CollectDigits,
+    Command,
+    DigitsCollected,
+    Event,
+    FlowHungUp,
+    FlowRun,
+    Hangup,
+    ListenForSpeech,
+    LookupCase,
+    PlayPrompt,
+    PromptPlayed,
+    RecordSurvey,
+    Routed,
+    RouteToQueue,
+    SetLanguage,
+    SetVariable,
+    SpeechHeard,
+    Transferred,
+    TransferTo,
+)
+from ivr.flows import FlowLibrary
 from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.calls")
 
-# Main menu of the first slice: key -> skill.
-MAIN_MENU_KEYS: Mapping[str, str] = {
-    "1": "report",
-    "2": "inquiry",
-    "3": "case_status",
-    "4": "suggestion",
+ALL_KEYS = "0123456789*#"
+SURVEY_ENTRY = "survey"
+_TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+# How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
+CASE_STATUS_READBACK = {
+    "new": "received", "dispatched": "processing", "in_progress": "processing",
+    "resolved": "resolved", "closed": "closed",
 }
-OPERATOR_KEY = "0"
 
 
 @dataclass(frozen=True, slots=True)
-class MenuChoice:
-    """The outcome of the main menu: a skill, and why."""
-
-    skill: str
-    reason: str
+class _Stop:
+    """The call left the IVR: routed, transferred, hung up by the flow or by the caller."""
 
 
-def choose(digits: str, keys: Mapping[str, str], general: str) -> MenuChoice | None:
-    """Pure: map what was pressed to a skill; None means invalid input."""
-    if digits == OPERATOR_KEY:
-        return MenuChoice(general, "caller asked for an operator")
-    skill = keys.get(digits)
-    return MenuChoice(skill, f"main menu key {digits}") if skill else None
+_STOP = _Stop()
 
 
 class CallHandler:
     """Handles every call the FastAGI server accepts; one instance for the process."""
 
-    def __init__(self, settings: Settings, store: CallStore) -> None:
+    def __init__(self, settings: Settings, store: CallStore, flows: FlowLibrary) -> None:
         self._settings = settings
         self._store = store
-        general = settings.menu.general_queue
-        self._keys = {k: v for k, v in MAIN_MENU_KEYS.items() if v in settings.skills}
-        self._general = general
+        self._flows = flows
+        self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
+        entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
-        record = CallRecord(
-            call_id=env.unique_id or env.channel,
-            channel=env.channel,
-            caller=env.caller_number,
+        published = self._flows.current()
+        record = await self._record_for(channel, entry)
+        record.flow_version = published.version_id
+        facts = await self._facts(record)
+        run = FlowRun(published.flow, facts, entry)
+        with structlog.contextvars.bound_contextvars(
+            flow=published.flow.name, flow_version=published.flow.version, entry=entry
+        ):
+            try:
+                if entry is None:
+                    await self._save(record)
+                    if (await channel.answer()).hung_up:
+                        return
+                commands = run.start()
+                while commands:
+                    event = await self._carry_out(channel, commands, record, run)
+                    if isinstance(event, _Stop) or run.finished:
+                        break
+                    commands = run.handle(event)
+            finally:
+                self._finish(record, run, channel, entry)
+                record.ivr_ms = int((time.monotonic() - started) * 1000)
+                await self._save(record)
+                log.info(
+                    "call_finished", outcome=record.outcome, queue=record.queue,
+                    priority=record.priority, hangup_node=record.hangup_node,
+                    path=record.path, survey_score=record.survey_score, ivr_ms=record.ivr_ms,
+                )
+
+    # -- facts and records ----------------------------------------------------------------
+
+    async def _record_for(self, channel: AgiChannel, entry: str | None) -> CallRecord:
+        env = channel.env
+        call_id = env.unique_id or env.channel
+        if entry is not None:
+            existing = await self._store.get(call_id)
+            if existing is not None:
+                return existing
+        return CallRecord(
+            call_id=call_id, channel=env.channel, caller=env.caller_number,
             caller_name=env.caller_name,
             language=env.language or self._settings.default_language,
             arrived_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
-        node = "answer"
-        try:
-            await self._save(record)
-            if (await channel.answer()).hung_up:
-                return
-            node = "main_menu"
-            record.path.append(node)
-            choice = await self._main_menu(channel, record)
-            if choice is None:
-                return
-            node = "route"
-            record.path.append(f"route:{choice.skill}")
-            await channel.set_variable("IVR_PRIORITY", "0")
-            result = await channel.set_variable("IVR_QUEUE", choice.skill)
-            if result.ok:
-                record.queue, record.priority, record.outcome = choice.skill, 0, "routed"
-                log.info("call_routed", queue=choice.skill, reason=choice.reason)
-        finally:
-            if record.outcome == "in_progress":
-                record.outcome = "caller_hung_up" if channel.hung_up else "ivr_failed"
-                record.hangup_node = node
-            record.ended_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-            record.ivr_ms = int((time.monotonic() - started) * 1000)
-            await self._save(record)
-            log.info(
-                "call_finished", outcome=record.outcome, queue=record.queue,
-                hangup_node=record.hangup_node, path=record.path, ivr_ms=record.ivr_ms,
-            )
 
-    async def _main_menu(self, channel: AgiChannel, record: CallRecord) -> MenuChoice | None:
-        menu = self._settings.menu
-        for attempt in range(1, menu.retries + 1):
-            result = await channel.get_data("ivr/main-menu", int(menu.digit_timeout * 1000), 1)
-            if result.hung_up:
-                return None
-            digits = result.value if result.ok else ""
-            if not digits:
-                record.path.append("main_menu:no_input")
-                continue
-            choice = choose(digits, self._keys, self._general)
-            if choice is not None:
-                record.path.append(f"main_menu:{digits}")
-                return choice
-            record.path.append("main_menu:invalid")
-            log.info("menu_invalid_input", attempt=attempt)
-            if (await channel.stream_file("ivr/invalid-option")).hung_up:
-                return None
-        return MenuChoice(self._general, f"no valid choice after {menu.retries} tries")
+    async def _facts(self, record: CallRecord) -> CallFacts:
+        now = datetime.now(self._zone)
+        open_cases, known = 0, False
+        if record.caller:
+            try:
+                cases = await self._store.cases_of(record.caller)
+                previous = await self._store.by_caller(record.caller)
+            except StorageError as exc:
+                log.error("caller_history_unavailable", error=str(exc))
+                cases, previous = [], []
+            open_cases = sum(1 for c in cases if c.status in OPEN_CASE_STATUSES)
+            known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+        schedules = self._settings.schedules
+        language = record.language if record.language in self._settings.languages else (
+            self._settings.default_language)
+        return CallFacts(
+            caller=record.caller, language=language, now=now, caller_known=known,
+            open_cases=open_cases, variables=dict(record.variables),
+            open_schedules=schedules.open_at(now), holidays_today=schedules.holidays_on(
+                now.date()),
+            # Speech turns need the AudioSocket speech service; without it menus are DTMF.
+            speech_available=False,
+        )
+
+    def _finish(
+        self, record: CallRecord, run: FlowRun, channel: AgiChannel, entry: str | None
+    ) -> None:
+        record.path += [f"{entry}:{n}" if entry else n for n in run.path]
+        record.variables.update(run.variables)
+        record.language = run.language
+        record.ended_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        outcome = run.outcome
+        if entry is not None:
+            return  # the survey does not change how the call itself ended
+        if isinstance(outcome, Routed) and record.queue is not None:
+            record.outcome = "routed"
+        elif isinstance(outcome, Transferred):
+            record.outcome = "transferred"
+        elif isinstance(outcome, FlowHungUp):
+            record.outcome = f"ivr_hung_up:{outcome.reason}"
+        elif isinstance(outcome, CallerLeft) or channel.hung_up:
+            record.outcome = "caller_hung_up"
+            record.hangup_node = run.node or "answer"
+        elif record.outcome == "in_progress":
+            record.outcome = "ivr_failed"
+            record.hangup_node = run.node
 
     async def _save(self, record: CallRecord) -> None:
         try:
             await self._store.save(record)
         except StorageError as exc:
             # Routing a citizen matters more than the record; the failure is logged loudly.
-            log.exception("call_record_not_saved", error=str(exc))
+            log.error("call_record_not_saved", error=str(exc))
+
+    # -- carrying out commands ------------------------------------------------------------
+
+    async def _carry_out(
+        self, channel: AgiChannel, commands: list[Command], record: CallRecord, run: FlowRun
+    ) -> Event | _Stop:
+        """Run one batch; return the event answering its waiting command, or _STOP."""
+        for command in commands:
+            event = await self._one(channel, command, record)
+            if channel.hung_up:
+                run.handle(CallerHungUp())
+                return _STOP
+            if event is not None:
+                return event
+        return _STOP
+
+    async def _one(
+        self, channel: AgiChannel, command: Command, record: CallRecord
+    ) -> Event | _Stop | None:
+        match command:
+            case PlayPrompt(prompts=prompts, interruptible=interruptible):
+                key = await self._play(channel, prompts, ALL_KEYS if interruptible else "")
+                return PromptPlayed(key or None)
+            case CollectDigits():
+                return await self._collect(channel, command)
+            case ListenForSpeech(prompts=prompts):
+                # Not sent while speech_available is False; if a flow forces it, the caller
+                # can still answer by key and silence means "nothing heard".
+                key = await self._play(channel, prompts, ALL_KEYS)
+                return DigitsCollected(key) if key else SpeechHeard("", None, 0.0)
+            case LookupCase(number=number):
+                return await self._lookup(number)
+            case SetVariable(name=name, value=value):
+                record.variables[name] = value
+                return None
+            case SetLanguage(code=code):
+                await channel.set_variable("CHANNEL(language)", code)
+                record.language = code
+                return None
+            case RecordSurvey(score=score):
+                record.survey_score = score
+                try:
+                    await self._store.record_survey(record.call_id, score)
+                except StorageError as exc:
+                    log.error("survey_not_saved", error=str(exc), score=score)
+                return None
+            case RouteToQueue(skill=skill, priority=priority):
+                await self._route(channel, record, skill, priority)
+                return _STOP
+            case TransferTo(number=number):
+                await self._transfer(channel, record, number)
+                return _STOP
+            case Hangup(reason=reason):
+                await channel.set_variable("IVR_ACTION", "hangup")
+                log.info("ivr_hung_up", reason=reason)
+                return _STOP
+        raise AssertionError(f"unhandled command {command!r}")
+
+    async def _play(self, channel: AgiChannel, prompts: tuple[str, ...], keys: str) -> str:
+        """Play sounds in order; return the key that interrupted them ('' if none)."""
+        for sound in prompts:
+            result = await channel.stream_file(sound, keys)
+            if result.hung_up:
+                return ""
+            if result.digit:
+                return result.digit
+        return ""
+
+    async def _collect(self, channel: AgiChannel, command: CollectDigits) -> DigitsCollected:
+        digits = await self._play(channel, command.prompts, ALL_KEYS)
+        timed_out = False
+        timeout_ms = int(command.timeout * 1000)
+        # With a terminator, the key after the last digit is taken too: otherwise the "#"
+        # the prompt asked for would cut the next prompt short.
+        limit = command.max_digits + (1 if command.terminator else 0)
+        while (
+            len(digits) < limit
+            and not (command.terminator and digits.endswith(command.terminator))
+            and not channel.hung_up
+        ):
+            result = await channel.wait_for_digit(timeout_ms)
+            if not result.digit:
+                timed_out = True
+                break
+            digits += result.digit
+        return DigitsCollected(digits, timed_out)
+
+    async def _lookup(self, number: str) -> CaseLookedUp:
+        try:
+            case = await self._store.get_case(number)
+        except StorageError as exc:
+            log.error("case_lookup_failed", error=str(exc))
+            case = None
+        if case is None:
+            return CaseLookedUp(number, False)
+        return CaseLookedUp(number, True, CASE_STATUS_READBACK.get(case.status, "unknown"))
+
+    async def _route(
+        self, channel: AgiChannel, record: CallRecord, skill: str, priority: int
+    ) -> None:
+        queue = skill if skill in self._settings.skills else self._settings.menu.general_queue
+        if queue != skill:
+            log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=queue)
+        await channel.set_variable("IVR_PRIORITY", str(priority))
+        if (await channel.set_variable("IVR_QUEUE", queue)).ok:
+            record.queue, record.priority = queue, priority
+            log.info("call_routed", queue=queue, priority=priority)
+
+    async def _transfer(self, channel: AgiChannel, record: CallRecord, number: str) -> None:
+        if not _TRANSFER_NUMBER.match(number):
+            log.error("transfer_number_invalid", number=number)
+            await self._route(channel, record, self._settings.menu.general_queue, 5)
+            return
+        await channel.set_variable("IVR_TRANSFER", number)
+        await channel.set_variable("IVR_ACTION", "transfer")
+        log.info("call_transferred", number=number)

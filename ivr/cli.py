@@ -127,6 +127,38 @@ def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+def _flow(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr import admin
+
+    if args.action == "check":
+        text, code = admin.flow_check(cfg, args.paths)
+    elif args.action == "simulate":
+        text, code = asyncio.run(admin.flow_simulate(
+            cfg, args.paths[0] if args.paths else None, digits=args.digits, say=args.say,
+            lang=args.lang, at=args.at, caller=args.caller,
+        ))
+    elif args.action == "versions":
+        text, code = asyncio.run(admin.flow_versions(cfg))
+    else:
+        text, code = asyncio.run(admin.flow_rollback(cfg))
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr import admin
+
+    if args.action == "add":
+        text, code = asyncio.run(admin.case_add(
+            cfg, caller=args.caller, category=args.category, description=args.description,
+            status=args.status,
+        ))
+    else:
+        text, code = asyncio.run(admin.case_show(cfg, args.number))
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from ivr.asterisk_conf import render_all
 
@@ -170,6 +202,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prompts", help="build prompt audio from prompts/catalog.yaml")
     p.add_argument("action", choices=["build"])
     p.set_defaults(run=_prompts)
+
+    p = sub.add_parser("flow", help="IVR flows: check, simulate, versions, rollback")
+    p.add_argument("action", choices=["check", "simulate", "versions", "rollback"])
+    p.add_argument("paths", nargs="*", help="flow files (default: the live flow)")
+    p.add_argument("--digits", default="", help="keys pressed, e.g. 12 or '1,3,4101234562#'")
+    p.add_argument("--say", help="what the caller says at the first speech turn")
+    p.add_argument("--lang", help="the call's language at arrival (default: languages.default)")
+    p.add_argument("--at", help="local date and time of the call, e.g. 2026-12-18T23:00")
+    p.add_argument("--caller", default="", help="caller number (looks up known callers, cases)")
+    p.set_defaults(run=_flow)
+
+    p = sub.add_parser("cases", help="cases: add one, or show one by number")
+    p.add_argument("action", choices=["add", "show"])
+    p.add_argument("number", nargs="?", default="")
+    p.add_argument("--caller", default="")
+    p.add_argument("--category", default="report")
+    p.add_argument("--description", default="")
+    p.add_argument("--status", default="new",
+                   choices=["new", "dispatched", "in_progress", "resolved", "closed"])
+    p.set_defaults(run=_cases)
 
     p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
     p.add_argument("action", choices=["render"])

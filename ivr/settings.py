@@ -19,10 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from ivr.errors import ConfigError, ConfigProblem
+from ivr.schedules import Schedules
+from ivr.schedules import parse as parse_schedules
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -94,6 +97,7 @@ class SipSettings:
     host: str = "127.0.0.1"
     port: int = 5060
     service_number: str = "12345"
+    transfer_contact: str = "sip:127.0.0.1:5099"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,10 @@ class SandboxSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     project_dir: Path
+    timezone: str
+    flow_path: Path
+    flow_reload_interval: float
+    schedules: Schedules
     state_dir: Path
     prompts_dir: Path
     database_url: str
@@ -242,7 +250,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         host=c.get(f, s, "host", str, "127.0.0.1", "sip"),
         port=c.get(f, s, "port", int, 5060, "sip"),
         service_number=c.get(f, s, "service_number", str, "12345", "sip"),
+        transfer_contact=c.get(f, s, "transfer_contact", str, "sip:127.0.0.1:5099", "sip"),
     )
+    if not re.fullmatch(r"sip:[A-Za-z0-9_.-]+(:\d{1,5})?", sip.transfer_contact):
+        c.add(f, "sip.transfer_contact", "must look like sip:host:port")
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -273,6 +284,17 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     if default_language not in languages:
         c.add(f, "languages.default", f"{default_language!r} is not in languages.enabled")
 
+    sv = c.section(f, raw, "service")
+    timezone = c.get(f, sv, "timezone", str, "Asia/Shanghai", "service")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.add(f, "service.timezone", f"unknown time zone {timezone!r}")
+    fl = c.section(f, raw, "flows")
+    flow_main = c.get(f, fl, "main", str, "dialplans/12345.yaml", "flows")
+    reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
+    c.positive(f, "flows.reload_interval", reload_interval)
+
     p = c.section(f, raw, "paths")
     d = c.section(f, raw, "database")
     return {
@@ -286,6 +308,9 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "state_dir": c.get(f, p, "state_dir", str, "", "paths"),
         "prompts": c.get(f, p, "prompts", str, "prompts", "paths"),
         "database_url": c.get(f, d, "url", str, "sqlite:///ivr.sqlite3", "database"),
+        "timezone": timezone,
+        "flow_main": flow_main,
+        "reload_interval": reload_interval,
     }
 
 
@@ -427,7 +452,8 @@ def ensure_secret(state_dir: Path) -> str:
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
-    """Load ivr.toml, skills.yaml and operators.yaml; one ConfigError lists every problem."""
+    """Load ivr.toml, skills.yaml, operators.yaml and schedules.yaml; one ConfigError lists
+    every problem."""
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
@@ -438,6 +464,10 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     operators = _operators(
         operators_path, _read_yaml(operators_path, c), skills, svc["languages"], c
     )
+    schedules_path = config_dir / "schedules.yaml"
+    schedules, schedule_problems = parse_schedules(_read_yaml(schedules_path, c), str(
+        schedules_path))
+    c.problems += schedule_problems
     general = svc["menu"].general_queue
     if skills and general not in skills:
         c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")
@@ -451,8 +481,15 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
     ami: AmiSettings = svc["ami"]
     ami = dataclasses.replace(ami, secret=load_secret(state_dir))
+    flow_path = Path(svc["flow_main"])
+    if not flow_path.is_absolute():
+        flow_path = project_dir / flow_path
     return Settings(
         project_dir=project_dir,
+        timezone=svc["timezone"],
+        flow_path=flow_path,
+        flow_reload_interval=svc["reload_interval"],
+        schedules=schedules,
         state_dir=state_dir,
         prompts_dir=prompts_dir,
         database_url=database_url,

@@ -62,7 +62,7 @@ from ivr.flow.model import (
     Transfer,
 )
 
-SAFETY_SKILL = "general"
+SAFETY_SKILL = "hotline"  # the general queue of config/ivr.toml [menu] general_queue
 SAFETY_PRIORITY = 5
 MAX_INSTANT_STEPS = 100
 CASE_NUMBER_LENGTH = 10

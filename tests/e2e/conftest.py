@@ -106,12 +106,16 @@ async def wait_until_free(ami: AmiClient, interface: str, timeout: float = 10.0)
     raise AssertionError(f"{interface} still busy after {timeout} s")
 
 
-async def finished_record(hotline: Hotline, caller: str, timeout: float = 5.0) -> CallRecord:
-    """The caller's one call record, once the IVR has finished with it."""
+async def finished_record(
+    hotline: Hotline, caller: str, *, survey: bool = False, timeout: float = 5.0
+) -> CallRecord:
+    """The caller's one call record, once the IVR (and, with ``survey``, the survey after the
+    operator) has finished with it."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         records = await hotline.store.by_caller(caller)
-        if len(records) == 1 and records[0].ended_at is not None:
+        done = len(records) == 1 and records[0].ended_at is not None
+        if done and (not survey or any(p.startswith("survey:") for p in records[0].path)):
             return records[0]
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no finished call record for {caller}: {records}")

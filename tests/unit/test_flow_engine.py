@@ -62,7 +62,7 @@ MENU = """\
     retries: 2
     on_exhausted: op
   one: {kind: route, skill: report, priority: 7}
-  op: {kind: route, skill: general, priority: 5}
+  op: {kind: route, skill: hotline, priority: 5}
   s: {kind: survey, prompt: ivr/survey-rate, next: bye}
   bye: {kind: hangup}
 """
@@ -81,7 +81,7 @@ def test_menu_asks_for_one_key_and_routes() -> None:
     ("event", "skill"),
     [
         (SpeechHeard("I want to make a complaint"), "report"),
-        (SpeechHeard("operator please"), "general"),
+        (SpeechHeard("operator please"), "hotline"),
         (DigitsCollected("1"), "report"),
     ],
 )
@@ -115,8 +115,8 @@ def test_retries_then_operator(events: list[DigitsCollected], prefixes: list[str
         assert_one_wait_last(batch)
         asked.append(batch[-1].prompts[0])  # type: ignore[union-attr]
     assert asked == prefixes
-    assert run.handle(events[-1]) == [RouteToQueue("general", 5)]
-    assert run.outcome == Routed("op", "general", 5)
+    assert run.handle(events[-1]) == [RouteToQueue("hotline", 5)]
+    assert run.outcome == Routed("op", "hotline", 5)
 
 
 def test_good_answer_clears_the_retry_count() -> None:
@@ -130,7 +130,7 @@ def test_good_answer_clears_the_retry_count() -> None:
     retries: 1
     on_exhausted: op
   back: {kind: play, prompt: ivr/goodbye, next: a}
-  op: {kind: route, skill: general, priority: 5}
+  op: {kind: route, skill: hotline, priority: 5}
 """
     )
     run.start()
@@ -157,7 +157,7 @@ COLLECT_CASE = """\
     next: ok
     on_exhausted: op
   ok: {kind: hangup, reason: ok}
-  op: {kind: route, skill: general, priority: 5}
+  op: {kind: route, skill: hotline, priority: 5}
 """
 
 
@@ -166,9 +166,9 @@ COLLECT_CASE = """\
     [
         (DigitsCollected(GOOD_CASE + "#"), [SetVariable("case_number", GOOD_CASE), Hangup("ok")]),
         (DigitsCollected(GOOD_CASE), [SetVariable("case_number", GOOD_CASE), Hangup("ok")]),
-        (DigitsCollected(BAD_CASE + "#"), [RouteToQueue("general", 5)]),
-        (DigitsCollected(GOOD_CASE[:8], True), [RouteToQueue("general", 5)]),
-        (DigitsCollected("", True), [RouteToQueue("general", 5)]),
+        (DigitsCollected(BAD_CASE + "#"), [RouteToQueue("hotline", 5)]),
+        (DigitsCollected(GOOD_CASE[:8], True), [RouteToQueue("hotline", 5)]),
+        (DigitsCollected("", True), [RouteToQueue("hotline", 5)]),
     ],
 )
 def test_case_number_checksum(event: DigitsCollected, batch: list[Command]) -> None:
@@ -436,7 +436,7 @@ def test_digit_flood_is_bounded(raw: str, stored: str) -> None:
     run = run_of(
         "  a: {kind: collect, prompt: ivr/enter-case-number, variable: n, min_digits: 1,"
         " max_digits: 10, terminator: '#', next: b, on_exhausted: op}\n"
-        "  b: {kind: hangup}\n  op: {kind: route, skill: general, priority: 5}\n"
+        "  b: {kind: hangup}\n  op: {kind: route, skill: hotline, priority: 5}\n"
     )
     run.start()
     assert run.handle(DigitsCollected(raw))[0] == SetVariable("n", stored)
@@ -468,7 +468,7 @@ def test_broken_flow_at_run_time_still_reaches_an_operator(nodes: str) -> None:
         lambda: PromptPlayed("12"),
         lambda: SpeechHeard("x", None, 1.5),
         lambda: RecordSurvey(6),
-        lambda: RouteToQueue("general", 11),
+        lambda: RouteToQueue("hotline", 11),
         lambda: CollectDigits(("p",), 3, 2, 5.0, None),
         lambda: ListenForSpeech(("p",), "grammar", (), 5.0),
     ],

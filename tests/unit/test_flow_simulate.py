@@ -58,7 +58,7 @@ def facts(**overrides: object) -> CallFacts:
         ("1,1,,9", "report", 5),
         ("1,2", "inquiry", 5),
         ("1,4", "suggestion", 3),
-        ("1,0", "general", 5),
+        ("1,0", "hotline", 5),
         (f"1,3,{GOOD_CASE}#,0", "case_status", 5),
     ],
 )
@@ -208,7 +208,7 @@ def test_invalid_or_no_input_retries_then_operator(
     ]
     assert len(asks) == 3
     assert tuple(a.prompts[0] for a in asks[1:]) == reprompts
-    assert report.outcome == Routed("route_operator", "general", 5)
+    assert report.outcome == Routed("route_operator", "hotline", 5)
 
 
 def test_dtmf_flood_in_a_menu_uses_the_first_key(flow: CallFlow) -> None:
@@ -299,7 +299,7 @@ def test_format_report_shows_steps_and_decision(flow: CallFlow) -> None:
 
 
 SKILLS = {
-    "general", "report", "inquiry", "case_status", "suggestion", "environment", "traffic",
+    "hotline", "report", "inquiry", "case_status", "suggestion", "environment", "traffic",
     "housing", "utilities", "labour", "market",
 }
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).resolve().parent / "flows"
 CATALOG = ROOT / "prompts" / "catalog.yaml"
 SKILLS = {
-    "general", "report", "inquiry", "case_status", "suggestion", "environment", "traffic",
+    "hotline", "report", "inquiry", "case_status", "suggestion", "environment", "traffic",
     "housing", "utilities", "labour", "market",
 }
 SCHEDULES = {"business_hours", "public_holidays"}
@@ -95,7 +95,7 @@ def test_load_flow_carries_all_problems_not_the_first() -> None:
     """Every syntax problem of a file is in one FlowError."""
     text = (
         "name: x\nversion: '1'\nstart: a\nnodes:\n"
-        "  a: {kind: route, skill: general, priority: 99}\n"
+        "  a: {kind: route, skill: hotline, priority: 99}\n"
         "  b: {kind: teleport}\n"
         "  c: {kind: collect, variable: n, min_digits: 5, max_digits: 2, next: a,"
         " on_exhausted: a}\n"
@@ -126,7 +126,7 @@ def test_more_defects_in_single_nodes(node_yaml: str, kind: str | None) -> None:
     text = (
         "name: x\nversion: '1'\nstart: start_again\nnodes:\n"
         f"  start_again: {node_yaml}\n"
-        "  end: {kind: route, skill: general, priority: 5}\n"
+        "  end: {kind: route, skill: hotline, priority: 5}\n"
     )
     problems = check_paths_text(text)
     kinds = {p.kind for p in problems}
@@ -193,7 +193,7 @@ def test_unknown_start_and_entry_are_named_with_their_lines() -> None:
     """start and entries must name nodes; each miss is reported on its own line."""
     text = (
         "name: x\nversion: '1'\nstart: begin\nentries: {survey: rate}\nnodes:\n"
-        "  a: {kind: route, skill: general, priority: 5}\n"
+        "  a: {kind: route, skill: hotline, priority: 5}\n"
     )
     problems = [p for p in check_paths_text(text) if p.kind == "unknown-node"]
     assert [(p.line, p.message) for p in problems] == [
