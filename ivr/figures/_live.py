@@ -578,10 +578,9 @@ class LiveFigures:
 
     def _call_answered(self, event: AmiEvent, at: float) -> None:
         state = self._skill(_field(event, "Queue"))
-        member = self._member(state, event)
         uniqueid = event.get("Uniqueid")
-        waiting = state.waiting.get(uniqueid)
-        wait = self._wait(event, waiting, at)
+        wait = self._wait(event, state.waiting.get(uniqueid), at)
+        member = self._member(state, event)
         if uniqueid:
             self._leave(state, uniqueid, at)
         member.in_call = True
@@ -594,11 +593,11 @@ class LiveFigures:
 
     def _call_completed(self, event: AmiEvent, at: float) -> CallOutcome:
         state = self._skill(_field(event, "Queue"))
-        member = self._member(state, event)
         talk = _seconds(event, "TalkTime")
         if talk is None:
             raise _Malformed("missing TalkTime")
         wait = _seconds(event, "HoldTime") or 0.0
+        member = self._member(state, event)
         wrap_up = (
             member.wrap_up_seconds if member.wrap_up_seconds is not None
             else state.wrap_up_seconds
