@@ -46,11 +46,13 @@ from typing import Any, Literal
 import structlog
 import vosk
 
+from ivr.edges.audiosocket import AudioStream
 from ivr.errors import IvrError
 from ivr.protocols.audiosocket import (
     SAMPLE_BYTES,
     SAMPLE_RATE,
     EndpointerSettings,
+    KeyPressed,
     SpeechEndpointer,
     Utterance,
 )
@@ -429,17 +431,18 @@ class SpeechTurn:
         """The endpointer says the turn is over (speech ended, none came, or too long)."""
         return self.state in (Utterance.ENDED, Utterance.NO_SPEECH, Utterance.TOO_LONG)
 
-    def feed(self, pcm: bytes) -> Utterance:
+    def feed(self, pcm: bytes, prompt_playing: bool = False) -> Utterance:
         """Take caller audio (16-bit 8 kHz mono); returns the endpointer state. Never blocks.
 
-        Audio after the turn is over is ignored.
+        ``prompt_playing`` holds the no-speech clock (see ``SpeechEndpointer``). Audio after
+        the turn is over is ignored.
         """
         if self._finished:
             raise RuntimeError("feed after finish")
         if self.over:
             return self.state
         self._audio_bytes += len(pcm)
-        state = self.endpointer.feed(pcm)
+        state = self.endpointer.feed(pcm, prompt_playing)
         self._pending += pcm
         if len(self._pending) >= DECODE_CHUNK_BYTES or self.over:
             self._schedule()
@@ -518,3 +521,81 @@ class SpeechTurn:
             self._released = True
             self._owner._release(self.mode, self._cost)
 
+
+
+# ---------------------------------------------------------------- one turn on a live call
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """How a speech turn on a call ended.
+
+    Exactly one of: ``key`` (the caller pressed a key: answer the flow with DigitsCollected),
+    ``transcript`` (answer with SpeechHeard; its text is empty when nothing was heard), or
+    neither when the stream ended before the caller said anything (``stream_ended`` says why:
+    treat it as "no speech", and the AGI channel tells whether the caller hung up).
+    """
+
+    transcript: Transcript | None = None
+    key: str | None = None
+    barged_in: bool = False
+    prompt_finished: bool = False
+    stream_ended: str | None = None
+
+
+async def listen(
+    stream: AudioStream, turn: SpeechTurn, prompt: bytes = b"", *, deadline: float = 60.0
+) -> TurnOutcome:
+    """Run one speech turn on a claimed AudioSocket stream, with barge-in.
+
+    Plays ``prompt`` (8 kHz 16-bit mono PCM) over the stream while feeding the caller's audio
+    to ``turn``; the prompt stops the moment the endpointer hears speech or a key arrives. The
+    turn ends on the endpointer's verdict, a key, the end of the stream, or ``deadline``
+    seconds of wall time (Asterisk stopped sending audio). The turn is always finished or
+    cancelled, so its pool units are given back. Raises ``SpeechError`` if Vosk failed.
+    """
+    stream.discard_buffered()  # audio from before this turn is not an answer to it
+    playing = asyncio.create_task(stream.play(prompt)) if prompt else None
+    barged_in = False
+    key: str | None = None
+    try:
+        try:
+            async with asyncio.timeout(deadline):
+                async for item in stream.frames():
+                    prompt_on = playing is not None and not playing.done()
+                    if isinstance(item, KeyPressed):
+                        key, barged_in = item.key, prompt_on
+                        break
+                    state = turn.feed(item.pcm, prompt_playing=prompt_on)
+                    if prompt_on and state is not Utterance.WAITING:
+                        stream.stop_playing()
+                        barged_in = True
+                    if turn.over:
+                        break
+        except TimeoutError:
+            log.warning("speech_turn_deadline", deadline=deadline)
+        finished = False
+        if playing is not None:
+            if not playing.done():  # a key, speech, the end of the stream or the deadline
+                stream.stop_playing()
+            finished = await playing
+        if key is not None:
+            turn.cancel()
+            return TurnOutcome(key=key, barged_in=barged_in, prompt_finished=finished)
+        if stream.ended and turn.state is Utterance.WAITING:
+            turn.cancel()
+            return TurnOutcome(
+                barged_in=barged_in, prompt_finished=finished, stream_ended=stream.end_reason
+            )
+        transcript = await turn.finish()
+    except BaseException:
+        # The caller hung up (cancelled) or Vosk failed: stop the sound, free the pool units.
+        stream.stop_playing()
+        turn.cancel()
+        raise
+    return TurnOutcome(
+        transcript=transcript,
+        barged_in=barged_in,
+        prompt_finished=finished,
+        stream_ended=stream.end_reason,
+    )

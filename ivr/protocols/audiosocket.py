@@ -270,12 +270,16 @@ class Utterance(Enum):
     SPEAKING = "speaking"  # speech started (time to stop the prompt: barge-in)
     ENDED = "ended"  # speech, then end_silence of quiet
     NO_SPEECH = "no_speech"  # no_speech_timeout passed without speech
-    TOO_LONG = "too_long"  # max_duration reached while speaking
+    TOO_LONG = "too_long"  # spoke for max_duration without a pause
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointerSettings:
     """Silence timeouts of a speech turn, in seconds, and the energy that counts as speech.
+
+    ``no_speech_timeout`` counts from the end of the prompt (time while a prompt plays does not
+    count); ``max_duration`` counts from the start of speech; ``end_silence`` is the quiet
+    after speech that ends the turn.
 
     ``threshold`` is an RMS level on the 16-bit scale (about -36 dBFS by default: phone line
     noise stays below it, a voice goes well above). ``speech_start`` is how long the level must
@@ -301,7 +305,8 @@ class SpeechEndpointer:
 
     Feed it the caller's PCM as it arrives; ``feed`` returns the state after that audio. Once
     the state is ENDED, NO_SPEECH or TOO_LONG it stays there. Time is audio time, so the result
-    does not depend on how the chunks are cut.
+    does not depend on how the chunks are cut. Pass ``prompt_playing=True`` while the prompt
+    still plays: speech then still counts (barge-in) but the no-speech clock does not run.
     """
 
     def __init__(self, settings: EndpointerSettings | None = None) -> None:
@@ -310,13 +315,15 @@ class SpeechEndpointer:
         self._samples = 0
         self._loud_run = 0  # consecutive loud samples
         self._quiet_run = 0  # consecutive quiet samples since speech started
+        self._listening_from = 0  # sample where the no-speech clock starts (end of prompt)
+        self._speech_from = 0
         self.speech_started_at: float | None = None
 
     @property
     def elapsed(self) -> float:
         return self._samples / SAMPLE_RATE
 
-    def feed(self, pcm: bytes) -> Utterance:
+    def feed(self, pcm: bytes, prompt_playing: bool = False) -> Utterance:
         s = self.settings
         for start in range(0, len(pcm), FRAME_BYTES):
             if self.state in (Utterance.ENDED, Utterance.NO_SPEECH, Utterance.TOO_LONG):
@@ -324,18 +331,21 @@ class SpeechEndpointer:
             chunk = pcm[start : start + FRAME_BYTES]
             n = len(chunk) // SAMPLE_BYTES
             self._samples += n
+            if prompt_playing:
+                self._listening_from = self._samples
             loud = rms(chunk) >= s.threshold
             if self.state is Utterance.WAITING:
                 self._loud_run = self._loud_run + n if loud else 0
                 if self._loud_run >= s.speech_start * SAMPLE_RATE:
                     self.state = Utterance.SPEAKING
-                    self.speech_started_at = (self._samples - self._loud_run) / SAMPLE_RATE
-                elif self.elapsed >= s.no_speech_timeout:
+                    self._speech_from = self._samples - self._loud_run
+                    self.speech_started_at = self._speech_from / SAMPLE_RATE
+                elif self._samples - self._listening_from >= s.no_speech_timeout * SAMPLE_RATE:
                     self.state = Utterance.NO_SPEECH
             else:
                 self._quiet_run = 0 if loud else self._quiet_run + n
                 if self._quiet_run >= s.end_silence * SAMPLE_RATE:
                     self.state = Utterance.ENDED
-                elif self.elapsed >= s.max_duration:
+                elif self._samples - self._speech_from >= s.max_duration * SAMPLE_RATE:
                     self.state = Utterance.TOO_LONG
         return self.state

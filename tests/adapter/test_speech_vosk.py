@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import struct
 import subprocess
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry
 from ivr.edges.speech import (
     ModelRegistry,
     ModelSource,
@@ -19,8 +23,21 @@ from ivr.edges.speech import (
     SpeechRecognizer,
     SpeechTurn,
     Transcript,
+    listen,
 )
-from ivr.protocols.audiosocket import FRAME_BYTES, EndpointerSettings, Utterance
+from ivr.protocols.audiosocket import (
+    FRAME_BYTES,
+    SILENCE_FRAME,
+    Audio,
+    EndpointerSettings,
+    FrameReader,
+    Utterance,
+    encode_audio,
+    encode_dtmf,
+    encode_hangup,
+    encode_uuid,
+    split_frames,
+)
 
 # Menu words of the Korean test locale that this small model hears reliably from espeak-ng.
 MENU = ["상담원 연결", "환경", "노동", "문의", "처리 현황", "제안"]
@@ -237,3 +254,127 @@ def test_grammar_turn_needs_keywords(recognizer: SpeechRecognizer) -> None:
     """An empty grammar is a flow bug, refused loudly."""
     with pytest.raises(ValueError, match="keywords"):
         recognizer.try_start("ko", "grammar", [" "])
+
+
+# ---------------------------------------------------------------- a whole turn over AudioSocket
+
+PROMPT_TONE = struct.pack("<8h", *([6000, 3000, 0, -3000, -6000, -3000, 0, 3000])) * 50  # 50 ms
+
+
+@pytest_asyncio.fixture
+async def audiosocket() -> AsyncIterator[AudioSocketServer]:
+    server = AudioSocketServer(StreamRegistry(), port=0, idle_timeout=5.0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class Caller:
+    """A fake Asterisk leg: sends the caller's audio in real time, counts the prompt heard."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.prompt_frames = 0
+        self._listening = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        frames = FrameReader()
+        while data := await self.reader.read(4096):
+            frames.receive_data(data)
+            while isinstance(frame := frames.next_frame(), Audio):
+                self.prompt_frames += frame.pcm != SILENCE_FRAME
+
+    async def say(self, pcm: bytes) -> None:
+        """Five 20 ms frames every 100 ms, as RTP arrives."""
+        for start in range(0, len(pcm), 5 * FRAME_BYTES):
+            block = pcm[start : start + 5 * FRAME_BYTES]
+            self.writer.write(b"".join(encode_audio(f) for f in split_frames(block)))
+            await self.writer.drain()
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        self._listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._listening
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def call(server: AudioSocketServer) -> AsyncIterator[tuple[AudioStream, Caller]]:
+    call_id = server.registry.reserve()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(encode_uuid(call_id))
+    caller = Caller(reader, writer)
+    stream = await server.registry.claim(call_id, timeout=2.0)
+    try:
+        yield stream, caller
+    finally:
+        await stream.close()
+        await caller.close()
+
+
+async def test_turn_after_the_prompt(
+    recognizer: SpeechRecognizer, audiosocket: AudioSocketServer, spoken: dict[str, bytes]
+) -> None:
+    """The prompt plays to the end, then the caller's menu word comes back as the transcript."""
+    async with call(audiosocket) as (stream, caller):
+        turn = recognizer.try_start("ko", "grammar", MENU)
+        assert turn is not None
+        talking = asyncio.create_task(caller.say(silence(0.6) + spoken["노동"]))
+        outcome = await listen(stream, turn, PROMPT_TONE * 8)  # 0.4 s of prompt
+        await talking
+    assert outcome.transcript is not None
+    assert outcome.transcript.text == "노동"
+    assert outcome.prompt_finished
+    assert not outcome.barged_in
+    assert caller.prompt_frames == 20
+    assert recognizer.usage.busy == 0
+
+
+async def test_speaking_over_the_prompt_stops_it(
+    recognizer: SpeechRecognizer, audiosocket: AudioSocketServer, spoken: dict[str, bytes]
+) -> None:
+    """Barge-in: a caller who talks during a 4 s prompt silences it and is understood."""
+    async with call(audiosocket) as (stream, caller):
+        turn = recognizer.try_start("ko", "grammar", MENU)
+        assert turn is not None
+        talking = asyncio.create_task(caller.say(silence(0.3) + spoken["상담원 연결"]))
+        outcome = await listen(stream, turn, PROMPT_TONE * 80)
+        await talking
+    assert outcome.barged_in
+    assert not outcome.prompt_finished
+    assert outcome.transcript is not None
+    assert outcome.transcript.text == "상담원 연결"
+    assert caller.prompt_frames < 60  # well under a second of the 4 s prompt went out
+
+
+async def test_key_during_the_prompt(
+    recognizer: SpeechRecognizer, audiosocket: AudioSocketServer
+) -> None:
+    """A key ends the turn at once: no transcript, the pool units come back."""
+    async with call(audiosocket) as (stream, caller):
+        turn = recognizer.try_start("ko", "free")
+        assert turn is not None
+        await caller.say(silence(0.2))
+        caller.writer.write(encode_dtmf("3"))
+        outcome = await asyncio.wait_for(listen(stream, turn, PROMPT_TONE * 80), 2.0)
+    assert outcome.key == "3"
+    assert outcome.transcript is None
+    assert recognizer.usage.busy == 0
+
+
+async def test_caller_gone_before_speaking(
+    recognizer: SpeechRecognizer, audiosocket: AudioSocketServer
+) -> None:
+    """The stream ending before any speech is 'no speech', never an exception."""
+    async with call(audiosocket) as (stream, caller):
+        turn = recognizer.try_start("ko", "grammar", MENU)
+        assert turn is not None
+        caller.writer.write(encode_hangup())
+        outcome = await asyncio.wait_for(listen(stream, turn, PROMPT_TONE * 80), 2.0)
+    assert outcome.transcript is None
+    assert outcome.key is None
+    assert outcome.stream_ended == "Asterisk ended the stream"
+    assert recognizer.usage.busy == 0

@@ -247,6 +247,27 @@ def test_endpointer_notes_when_speech_started() -> None:
     assert endpointer.speech_started_at == pytest.approx(0.5, abs=0.021)
 
 
+def test_no_speech_clock_waits_for_the_prompt() -> None:
+    """Time while the prompt plays does not count against the caller."""
+    endpointer = SpeechEndpointer(ENDPOINTS)
+    assert endpointer.feed(quiet(3.0), prompt_playing=True) is Utterance.WAITING
+    assert endpointer.feed(quiet(1.9)) is Utterance.WAITING
+    assert endpointer.feed(quiet(0.1)) is Utterance.NO_SPEECH
+
+
+def test_speech_during_the_prompt_counts() -> None:
+    """A caller who talks over the prompt is SPEAKING at once (barge-in)."""
+    endpointer = SpeechEndpointer(ENDPOINTS)
+    assert endpointer.feed(quiet(0.3) + tone(0.2), prompt_playing=True) is Utterance.SPEAKING
+
+
+def test_max_duration_counts_from_the_start_of_speech() -> None:
+    """A long wait before speaking does not shorten the caller's time to talk."""
+    endpointer = SpeechEndpointer(ENDPOINTS)
+    assert endpointer.feed(quiet(1.5) + tone(3.5)) is Utterance.SPEAKING
+    assert endpointer.feed(tone(0.6)) is Utterance.TOO_LONG
+
+
 def test_endpointer_settings_are_validated() -> None:
     """A zero timeout is a configuration mistake, refused at once."""
     with pytest.raises(ValueError, match="end_silence"):
