@@ -33,6 +33,8 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -215,6 +217,8 @@ if __name__ == "__main__":
     parser.add_argument("--max-latency", type=float, default=1.0,
                         help="p95 end-of-speech to result latency that still counts as real time")
     args = parser.parse_args()
+    # Log lines (model loaded, pool full) go to stderr so that --json output stays parseable.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     result = asyncio.run(main(args))
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))

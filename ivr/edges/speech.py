@@ -8,8 +8,8 @@ Each model is loaded once, in a worker thread (about 1.3 s and 530 MB for the sm
 model), and shared by every call: a Vosk ``Model`` is thread-safe.
 
 ``SpeechRecognizer`` owns a bounded pool of decoding threads. A speech turn costs units of the
-pool's capacity (by default a free-form turn costs 7 grammar turns: free decoding is about
-8x slower here). ``try_start`` returns ``None`` at once when the pool is full, so the call
+pool's capacity (by default a free-form turn costs 8 grammar turns: free decoding is over
+10x slower here). ``try_start`` returns ``None`` at once when the pool is full, so the call
 handler falls back to the DTMF menu and a caller never waits behind recognition; rejections
 are counted for metrics (``usage``).
 
@@ -63,8 +63,11 @@ Mode = Literal["grammar", "free"]
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Decode in chunks of at least this much audio: one pool hop per 100 ms, not per 20 ms frame.
 DECODE_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_BYTES // 10
-DEFAULT_COSTS: Mapping[str, int] = {"grammar": 1, "free": 7}
-GRAMMAR_TURNS_PER_WORKER = 56
+# Measured with benchmarks/bench_speech.py on these machines (small Korean model, 8 kHz):
+# grammar RTF ~0.02, free RTF ~0.28 with 0.6 s spikes; one core kept end-of-speech -> result
+# under 1 s at p95 for ~23 grammar streams and 1-2 free ones. A free turn costs 8 units.
+DEFAULT_COSTS: Mapping[str, int] = {"grammar": 1, "free": 8}
+GRAMMAR_TURNS_PER_WORKER = 24
 
 
 class SpeechError(IvrError):
@@ -251,8 +254,8 @@ class SpeechRecognizer:
 
     ``workers`` threads decode (default: one per core). ``capacity`` is in units where a
     grammar turn costs ``costs["grammar"]`` and a free turn ``costs["free"]``; by default
-    56 grammar turns (8 free ones) per worker, what one core of these machines sustains in real
-    time with the small Korean model.
+    24 units per worker (24 grammar turns or 3 free ones), about what one core of these
+    machines keeps in real time with the small Korean model (see ``DEFAULT_COSTS``).
     """
 
     def __init__(

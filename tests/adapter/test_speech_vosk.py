@@ -25,6 +25,7 @@ from ivr.edges.speech import (
     Transcript,
     listen,
 )
+from ivr.intents import load_intents
 from ivr.protocols.audiosocket import (
     FRAME_BYTES,
     SILENCE_FRAME,
@@ -42,7 +43,8 @@ from ivr.protocols.audiosocket import (
 # Menu words of the Korean test locale that this small model hears reliably from espeak-ng.
 MENU = ["상담원 연결", "환경", "노동", "문의", "처리 현황", "제안"]
 PHRASES = ["상담원 연결", "환경", "노동", "문의", "처리 현황"]
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "speech"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "speech"
 TURN = EndpointerSettings(no_speech_timeout=3.0, end_silence=0.6, max_duration=10.0)
 
 pytestmark = pytest.mark.skipif(
@@ -144,9 +146,9 @@ async def test_silence_is_no_speech(recognizer: SpeechRecognizer) -> None:
 
 async def test_full_pool_refuses_at_once(models: ModelRegistry) -> None:
     """When the pool is full, try_start returns None immediately and counts the refusal."""
-    speech = SpeechRecognizer(models, workers=1, capacity=8)
+    speech = SpeechRecognizer(models, workers=1, capacity=9)
     try:
-        free = speech.try_start("ko", "free")  # costs 7
+        free = speech.try_start("ko", "free")  # costs 8
         grammar = speech.try_start("ko", "grammar", MENU)  # costs 1
         assert free is not None
         assert grammar is not None
@@ -154,7 +156,7 @@ async def test_full_pool_refuses_at_once(models: ModelRegistry) -> None:
         assert speech.try_start("ko", "grammar", MENU) is None
         assert time.perf_counter() - started < 0.01
         usage = speech.usage
-        assert (usage.busy, usage.capacity, usage.rejected) == (8, 8, 1)
+        assert (usage.busy, usage.capacity, usage.rejected) == (9, 9, 1)
         assert usage.turns == {"grammar": 1, "free": 1}
         free.cancel()
         again = speech.try_start("ko", "grammar", MENU)
@@ -378,3 +380,21 @@ async def test_caller_gone_before_speaking(
     assert outcome.key is None
     assert outcome.stream_ended == "Asterisk ended the stream"
     assert recognizer.usage.busy == 0
+
+
+@pytest.mark.parametrize(
+    ("phrase", "skill"),
+    [("상담원 연결", "hotline"), ("환경", "environment"), ("노동", "labour"), ("문의", "inquiry"),
+     ("처리 현황", "case_status")],
+)
+async def test_spoken_phrase_reaches_its_skill(
+    recognizer: SpeechRecognizer, spoken: dict[str, bytes], phrase: str, skill: str
+) -> None:
+    """Words of the ko test locale, recognised with the intents' grammar, match their skill."""
+    catalog = load_intents(ROOT / "config" / "intents.yaml")
+    turn = recognizer.try_start("ko", "grammar", catalog.keywords_for_grammar("ko"))
+    assert turn is not None
+    heard = await say(turn, spoken[phrase])
+    match = catalog.match(heard.text, "ko", heard.confidence)
+    assert match.skill == skill
+    assert match.confident
