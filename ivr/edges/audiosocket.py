@@ -108,7 +108,7 @@ class AudioStream:
         return self._playing is not None and not self._playing.done()
 
     async def frames(self) -> AsyncIterator[CallerInput]:
-        """The caller's audio and keys, oldest first, until the stream ends."""
+        """The caller's audio and keys, oldest first, until the stream ends (one reader)."""
         while True:
             while self._inbox:
                 yield self._inbox.popleft()

@@ -237,13 +237,15 @@ def _words(result: Mapping[str, Any]) -> list[tuple[str, float]]:
 
 @dataclass(frozen=True, slots=True)
 class PoolUsage:
-    """For metrics: units in use, capacity, turns running per mode, turns refused so far."""
+    """For metrics: units in use, capacity, turns running per mode, turns refused so far
+    (``rejected``: pool full; ``unavailable``: no model for the language)."""
 
     busy: int
     capacity: int
     turns: Mapping[str, int]
     rejected: int
     workers: int
+    unavailable: int = 0
 
 
 # ---------------------------------------------------------------- the pool and turns
@@ -277,7 +279,8 @@ class SpeechRecognizer:
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
         self._busy = 0
         self._turns: dict[str, int] = {"grammar": 0, "free": 0}
-        self.rejected = 0
+        self.rejected = 0  # turns refused because the pool was full
+        self.unavailable = 0  # turns refused because the language has no loaded model
 
     @property
     def usage(self) -> PoolUsage:
@@ -287,6 +290,7 @@ class SpeechRecognizer:
             turns=dict(self._turns),
             rejected=self.rejected,
             workers=self.workers,
+            unavailable=self.unavailable,
         )
 
     def available(self, language: str) -> bool:
@@ -314,8 +318,8 @@ class SpeechRecognizer:
                 raise ValueError("grammar recognition needs keywords")
             grammar = json.dumps(words, ensure_ascii=False)
         if not self.models.loaded(language):
+            self.unavailable += 1
             log.warning("speech_turn_refused", language=language, reason="model not loaded")
-            self.rejected += 1
             return None
         cost = self.costs[mode]
         if self._busy + cost > self.capacity:

@@ -171,7 +171,7 @@ async def test_full_pool_refuses_at_once(models: ModelRegistry) -> None:
 async def test_unknown_language_falls_back(recognizer: SpeechRecognizer) -> None:
     """A language without a loaded model gives no turn (the caller gets DTMF)."""
     assert recognizer.try_start("zh", "grammar", ["交通"]) is None
-    assert recognizer.usage.rejected == 1
+    assert (recognizer.usage.unavailable, recognizer.usage.rejected) == (1, 0)
 
 
 async def test_decoding_never_blocks_the_loop(
