@@ -32,16 +32,20 @@ import asyncio
 import contextlib
 import time
 import uuid
+import wave
 from collections import deque
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import structlog
 
-from ivr.errors import IvrError, ProtocolError
+from ivr.errors import AudioError, IvrError, ProtocolError
 from ivr.protocols.audiosocket import (
     CLOSED,
     FRAME_MS,
     NEED_DATA,
+    SAMPLE_BYTES,
+    SAMPLE_RATE,
     SILENCE_AUDIO_FRAME,
     Audio,
     FrameReader,
@@ -61,6 +65,24 @@ MAX_CATCH_UP_FRAMES = 3
 READ_CHUNK = 4096
 
 CallerInput = Audio | KeyPressed
+
+
+def read_prompt_pcm(path: Path) -> bytes:
+    """The samples of a prompt WAV, ready for ``AudioStream.play``; blocking (file I/O).
+
+    The file must already be 8 kHz mono 16-bit (what ``ivr prompts`` builds under
+    ``prompts/audio/<lang>/``); anything else is an ``AudioError``, never resampled here.
+    Call it through ``asyncio.to_thread`` (or cache the result at start-up).
+    """
+    try:
+        with wave.open(str(path), "rb") as wav:
+            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+            if shape != (SAMPLE_RATE, 1, SAMPLE_BYTES):
+                raise AudioError(f"{path}: {shape[0]} Hz, {shape[1]} channel(s), "
+                                 f"{8 * shape[2]}-bit; AudioSocket plays 8 kHz mono 16-bit")
+            return wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"cannot read prompt {path}: {exc}") from exc
 
 
 class StreamNotConnected(IvrError):

@@ -7,7 +7,9 @@ import contextlib
 import struct
 import time
 import uuid
+import wave
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,7 +19,9 @@ from ivr.edges.audiosocket import (
     AudioStream,
     StreamNotConnected,
     StreamRegistry,
+    read_prompt_pcm,
 )
+from ivr.errors import AudioError
 from ivr.protocols.audiosocket import (
     CLOSED,
     FRAME_BYTES,
@@ -357,3 +361,32 @@ async def test_many_streams_are_paced_by_one_timer(server: AudioSocketServer) ->
     assert all(40 <= len(audio_only(c)) <= 56 for c in counts), [len(c) for c in counts]
     for stream, _ in calls:
         await stream.close()
+
+
+def write_wav(path: Path, rate: int, channels: int, pcm: bytes) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return path
+
+
+def test_prompt_pcm_from_a_telephony_wav(tmp_path: Path) -> None:
+    """A prompt built by `ivr prompts` (8 kHz mono 16-bit) is read as its raw samples."""
+    assert read_prompt_pcm(write_wav(tmp_path / "p.wav", 8000, 1, VOICE)) == VOICE
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels"), [pytest.param(16000, 1, id="16k"), pytest.param(8000, 2, id="stereo")]
+)
+def test_prompt_in_another_format_is_refused(tmp_path: Path, rate: int, channels: int) -> None:
+    """A prompt that would play at the wrong speed is an AudioError, not noise to a caller."""
+    with pytest.raises(AudioError, match="8 kHz mono 16-bit"):
+        read_prompt_pcm(write_wav(tmp_path / "p.wav", rate, channels, VOICE))
+
+
+def test_missing_prompt_file(tmp_path: Path) -> None:
+    """A missing file is an AudioError naming it."""
+    with pytest.raises(AudioError, match="missing"):
+        read_prompt_pcm(tmp_path / "missing.wav")
