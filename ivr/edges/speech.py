@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 import vosk
@@ -533,6 +533,22 @@ class SpeechTurn:
 # ---------------------------------------------------------------- one turn on a live call
 
 
+class RecognitionTurn(Protocol):
+    """What ``listen`` needs from a turn: ``SpeechTurn``, or ``ScriptedTurn`` in tests."""
+
+    @property
+    def state(self) -> Utterance: ...
+
+    @property
+    def over(self) -> bool: ...
+
+    def feed(self, pcm: bytes, prompt_playing: bool = False) -> Utterance: ...
+
+    async def finish(self) -> Transcript: ...
+
+    def cancel(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TurnOutcome:
     """How a speech turn on a call ended.
@@ -551,7 +567,7 @@ class TurnOutcome:
 
 
 async def listen(
-    stream: AudioStream, turn: SpeechTurn, prompt: bytes = b"", *, deadline: float = 60.0
+    stream: AudioStream, turn: RecognitionTurn, prompt: bytes = b"", *, deadline: float = 60.0
 ) -> TurnOutcome:
     """Run one speech turn on a claimed AudioSocket stream, with barge-in.
 
@@ -606,3 +622,93 @@ async def listen(
         prompt_finished=finished,
         stream_ended=stream.end_reason,
     )
+
+
+# ---------------------------------------------------------------- in-memory fake
+
+
+class ScriptedTurn:
+    """A turn that runs the real endpointer but hears a scripted transcript: no Vosk."""
+
+    def __init__(self, owner: ScriptedSpeech, heard: Transcript, mode: Mode,
+                 endpointing: EndpointerSettings) -> None:
+        self.mode = mode
+        self.endpointer = SpeechEndpointer(endpointing)
+        self.partial = ""
+        self._owner = owner
+        self._heard = heard
+        self._done = False
+
+    @property
+    def state(self) -> Utterance:
+        return self.endpointer.state
+
+    @property
+    def over(self) -> bool:
+        return self.state in (Utterance.ENDED, Utterance.NO_SPEECH, Utterance.TOO_LONG)
+
+    def feed(self, pcm: bytes, prompt_playing: bool = False) -> Utterance:
+        return self.state if self.over else self.endpointer.feed(pcm, prompt_playing)
+
+    async def finish(self) -> Transcript:
+        """The scripted transcript if the caller spoke; an empty one if nothing was heard."""
+        self.cancel()
+        if self.state is Utterance.NO_SPEECH:
+            return Transcript("", 0.0, ended=self.state.value)
+        ended = self.state.value if self.over else "stopped"
+        return Transcript(self._heard.text, self._heard.confidence, self._heard.words, ended)
+
+    def cancel(self) -> None:
+        if not self._done:
+            self._done = True
+            self._owner.busy -= 1
+
+
+class ScriptedSpeech:
+    """In-memory stand-in for ``SpeechRecognizer`` in call-handler tests.
+
+    Each started turn hears the next of ``heard`` (strings get confidence 1.0), whatever the
+    audio says; the energy endpointer is real, so silence still means "no speech" and a loud
+    frame still barges in. ``capacity`` turns at once, then ``try_start`` returns None like
+    a full pool; ``languages`` lists the languages that have a "model".
+    """
+
+    def __init__(
+        self,
+        heard: Iterable[Transcript | str] = (),
+        *,
+        capacity: int = 100,
+        languages: Iterable[str] = ("zh", "en", "ko"),
+        endpointing: EndpointerSettings | None = None,
+    ) -> None:
+        self._heard = [h if isinstance(h, Transcript) else Transcript(h, 1.0) for h in heard]
+        self.capacity = capacity
+        self.languages = set(languages)
+        self.endpointing = endpointing or EndpointerSettings()
+        self.busy = 0
+        self.rejected = 0
+        self.started: list[tuple[str, Mode, tuple[str, ...]]] = []
+
+    @property
+    def usage(self) -> PoolUsage:
+        return PoolUsage(self.busy, self.capacity, {}, self.rejected, workers=0)
+
+    def available(self, language: str) -> bool:
+        return language in self.languages
+
+    def try_start(
+        self,
+        language: str,
+        mode: Mode,
+        keywords: Sequence[str] = (),
+        endpointing: EndpointerSettings | None = None,
+    ) -> ScriptedTurn | None:
+        if language not in self.languages:
+            return None
+        if self.busy >= self.capacity:
+            self.rejected += 1
+            return None
+        self.busy += 1
+        self.started.append((language, mode, tuple(keywords)))
+        heard = self._heard.pop(0) if self._heard else Transcript("", 0.0)
+        return ScriptedTurn(self, heard, mode, endpointing or self.endpointing)

@@ -21,6 +21,7 @@ from ivr.edges.audiosocket import (
     StreamRegistry,
     read_prompt_pcm,
 )
+from ivr.edges.speech import ScriptedSpeech, listen
 from ivr.errors import AudioError
 from ivr.protocols.audiosocket import (
     CLOSED,
@@ -28,6 +29,7 @@ from ivr.protocols.audiosocket import (
     NEED_DATA,
     SILENCE_FRAME,
     Audio,
+    EndpointerSettings,
     FrameReader,
     Hangup,
     KeyPressed,
@@ -390,3 +392,41 @@ def test_missing_prompt_file(tmp_path: Path) -> None:
     """A missing file is an AudioError naming it."""
     with pytest.raises(AudioError, match="missing"):
         read_prompt_pcm(tmp_path / "missing.wav")
+
+
+# ---------------------------------------------------------------- listen() with the scripted fake
+
+
+async def test_listen_with_the_scripted_recogniser(server: AudioSocketServer) -> None:
+    """The fake hears its script once the caller spoke; the prompt was cut by the voice."""
+    speech = ScriptedSpeech(["교통"], endpointing=EndpointerSettings(end_silence=0.3))
+    stream, peer = await open_call(server)
+    turn = speech.try_start("ko", "grammar", ["교통"])
+    assert turn is not None
+
+    async def caller() -> None:
+        await asyncio.sleep(0.2)
+        await peer.speak(20)  # 0.4 s of voice, sent at once
+        await peer.send(encode_audio(SILENCE_FRAME) * 20)
+
+    talking = asyncio.create_task(caller())
+    outcome = await asyncio.wait_for(listen(stream, turn, VOICE * 200), 3)
+    await talking
+    assert outcome.barged_in
+    assert not outcome.prompt_finished
+    assert outcome.transcript is not None
+    assert outcome.transcript.text == "교통"
+    assert speech.usage.busy == 0
+    await stream.close()
+
+
+async def test_scripted_recogniser_refuses_when_full() -> None:
+    """Like the real pool: full means None at once, counted; no model means None."""
+    speech = ScriptedSpeech(capacity=1, languages=["zh"])
+    assert speech.try_start("en", "free") is None
+    first = speech.try_start("zh", "free")
+    assert first is not None
+    assert speech.try_start("zh", "free") is None
+    assert speech.usage.rejected == 1
+    first.cancel()
+    assert speech.try_start("zh", "free") is not None
