@@ -85,8 +85,9 @@ class CallHandler:
         env = channel.env
         entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
-        published = self._flows.current()
         record = await self._record_for(channel, entry)
+        # A call that comes back (the survey) finishes on the version it started with.
+        published = await self._flows.version(record.flow_version)
         record.flow_version = published.version_id
         facts = await self._facts(record)
         run = FlowRun(published.flow, facts, entry)

@@ -80,11 +80,28 @@ class FlowLibrary:
         self._path = settings.flow_path
         self._current: PublishedFlow | None = None
         self._seen: tuple[float, int] | None = None
+        # Every version published since start-up, for calls that come back to the flow
+        # (the survey) on the version they started with.
+        self._by_id: dict[int, PublishedFlow] = {}
 
     def current(self) -> PublishedFlow:
         if self._current is None:
             raise IvrError("no flow loaded yet")
         return self._current
+
+    async def version(self, version_id: int | None) -> PublishedFlow:
+        """The flow a call started on (by its version id), else the current one."""
+        if version_id is None:
+            return self.current()
+        if version_id not in self._by_id:
+            flow_name = self.current().flow.name
+            stored = [v for v in await self._store.flow_versions(flow_name) if v.id == version_id]
+            flow, _ = parse_flow(stored[0].text, str(self._path)) if stored else (None, [])
+            if flow is None:
+                log.warning("flow_version_unavailable", version_id=version_id)
+                return self.current()
+            self._by_id[version_id] = PublishedFlow(flow, version_id, stored[0].digest)
+        return self._by_id[version_id]
 
     async def load(self) -> PublishedFlow:
         """Publish the flow file at start-up; refuse to start on an invalid one."""
@@ -123,6 +140,7 @@ class FlowLibrary:
         version = await self._record(flow, text, digest, file_owner(self._path), "file edit")
         previous = self._current
         self._current = PublishedFlow(flow, version.id, digest)
+        self._by_id[version.id] = self._current
         log.info("flow_published", flow=flow.name, version=flow.version, version_id=version.id,
                  by=version.published_by,
                  replaced=previous.flow.version if previous else None)

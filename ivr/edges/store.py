@@ -277,22 +277,17 @@ class CallStore:
         )
 
     async def get_case(self, number: str) -> Case | None:
-        rows: list[Case] = await self._run(self._cases, "WHERE number = ?", (number,))
+        rows: list[Case] = await self._run(self._cases, _CASE_BY_NUMBER, (number,))
         return rows[0] if rows else None
 
     async def cases_of(self, caller: str) -> list[Case]:
         rows: list[Case] = await self._run(
-            self._cases, "WHERE caller = ? ORDER BY created_at", (caller,)
+            self._cases, _CASE_BY_CALLER, (caller,)
         )
         return rows
 
-    def _cases(self, where: str, params: tuple[str, ...]) -> list[Case]:
-        # ``where`` is one of this module's constant clauses; values are always parameters.
-        cursor = self._connection().execute(
-            "SELECT number, caller, category, status, created_at, updated_at, call_id, "
-            "department, description, satisfaction FROM cases " + where,  # noqa: S608
-            params,
-        )
+    def _cases(self, sql: str, params: tuple[str, ...]) -> list[Case]:
+        cursor = self._connection().execute(sql, params)
         return [Case(*row) for row in cursor.fetchall()]
 
     async def record_survey(self, call_id: str, score: int) -> None:
@@ -339,6 +334,14 @@ class CallStore:
             "FROM flow_versions WHERE flow = ? ORDER BY id", (flow,),
         )
         return [FlowVersion(*row) for row in cursor.fetchall()]
+
+
+_CASE_COLUMNS = (
+    "number, caller, category, status, created_at, updated_at, call_id, department, "
+    "description, satisfaction"
+)
+_CASE_BY_NUMBER = f"SELECT {_CASE_COLUMNS} FROM cases WHERE number = ?"  # noqa: S608
+_CASE_BY_CALLER = f"SELECT {_CASE_COLUMNS} FROM cases WHERE caller = ? ORDER BY created_at"  # noqa: S608
 
 
 @contextlib.contextmanager

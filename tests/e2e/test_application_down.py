@@ -18,7 +18,7 @@ import pytest_asyncio
 from ivr import settings
 from ivr.edges.ami import AmiClient
 from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Wait
+from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Wait
 
 from .conftest import answered_by, wait_until_free
 
@@ -78,11 +78,12 @@ async def test_half_a_header_does_not_slow_the_next_call(
     idle_cpu = cpu_seconds(served.pid) - before
     assert idle_cpu < 0.2, f"application used {idle_cpu:.2f} s CPU in 2 s after a bad peer"
 
-    await wait_until_free(ami, "PJSIP/op1001")
+    await wait_until_free(ami, "PJSIP/op1002")
     started = time.monotonic()
-    result = await phones.call([Wait(1.0), Press("1"), AwaitHangUp(30)], caller="13800990001")
+    steps = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(3.0), HangUp()]
+    result = await phones.call(steps, caller="13800990001")
     assert result.ok, result.output
-    assert answered_by(operators, "13800990001") == ["op1001"]
+    assert answered_by(operators, "13800990001") == ["op1002"]
     assert time.monotonic() - started < 10
 
 
