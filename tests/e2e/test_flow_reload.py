@@ -85,3 +85,34 @@ async def test_edit_applies_to_the_next_call_not_to_the_one_in_the_menu(
     assert answered_by(operators, "13811110003") == ["op1003"]
     versions = await app.store.flow_versions("12345")
     assert [v.id for v in versions][-2:] == [first.version_id, second.version_id]
+
+
+async def test_transfer_node_dials_the_department_while_its_desk_is_open(
+    editable: Hotline, phones: Phones, operators: dict[str, OperatorPhone],
+) -> None:
+    """An admin turns key 0 into a transfer to a department's 24/7 desk; the next caller who
+    presses 0 is put through to the department's line, not to a hotline operator."""
+    app = editable
+    path = app.settings.flow_path
+    first = app.flows.current()
+    text = path.read_text(encoding="utf-8").replace(
+        '"0": route_operator\n    keywords:',
+        '"0": utilities_desk\n    keywords:', 1,
+    ) + (
+        "  utilities_desk:\n    kind: transfer\n    number: \"65001234\"\n"
+        "    schedule: utilities_emergency\n    closed: route_operator\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    await published(app, first.version_id)
+    department = OperatorPhone(phones, "departments", 5099, talk=1.0)
+    await department.start()
+    try:
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("0"), AwaitHangUp(30)]
+        assert (await phones.call(steps, caller="13811110009")).ok
+        assert department.calls() == ["13811110009"]
+    finally:
+        await department.stop()
+    assert answered_by(operators, "13811110009") == []
+    record = await finished_record(app, "13811110009")
+    assert record.outcome == "transferred"
+    assert record.path[-1] == "utilities_desk"
