@@ -25,6 +25,10 @@ Grammar turns pass the menu's words as a JSON list written with ``ensure_ascii=F
 ``\\uXXXX`` escapes Vosk ignores every non-ASCII word. A grammar word missing from the model's
 vocabulary is silently dropped by Vosk; choose menu words the model knows.
 
+``listen(stream, turn, prompt)`` runs one turn on a live call: it plays the prompt over the
+AudioSocket stream and stops it the moment the caller speaks or presses a key (barge-in).
+``ScriptedSpeech`` is the in-memory fake for call-handler tests (real endpointer, no Vosk).
+
 Any failure inside Vosk becomes ``SpeechError`` (or ``ModelUnavailable`` for a model that
 cannot be found or loaded); a vosk exception never leaves this module.
 """
