@@ -63,7 +63,8 @@ def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from ivr.testcall import place_call
 
     report = asyncio.run(
-        place_call(cfg, args.digits, caller=args.caller, hang_up_after=args.hang_up_after)
+        place_call(cfg, args.digits, caller=args.caller, hang_up_after=args.hang_up_after,
+                   survey=args.survey or None)
     )
     print(report.describe())
     return 0 if report.operator or args.hang_up_after is not None else 1
@@ -181,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_serve)
 
     p = sub.add_parser("run", help="sandbox + application + simulated operators, all in one")
-    p.add_argument("--talk", type=float, default=5.0, help="seconds each simulated operator talks")
+    p.add_argument("--talk", type=float, default=3.0, help="seconds each simulated operator talks")
     p.set_defaults(run=_run)
 
     p = sub.add_parser("sandbox", help="the Asterisk test bed")
@@ -189,14 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_sandbox)
 
     p = sub.add_parser("call", help="place a test call into the sandbox and say where it went")
-    p.add_argument("--digits", default="", help="keys to press in the main menu, e.g. 1")
+    p.add_argument("--digits", default="",
+                   help="keys, one per menu: e.g. 12 = Mandarin, then inquiry")
     p.add_argument("--caller", help="caller number (digits; random by default)")
     p.add_argument("--hang-up-after", type=float, help="hang up this many seconds after pressing")
+    p.add_argument("--survey", default="5", help="score (1-5) to give after the call; '' none")
     p.set_defaults(run=_call)
 
     p = sub.add_parser("operators", help="operators: list, or simulate their phones")
     p.add_argument("action", choices=["list", "simulate"])
-    p.add_argument("--talk", type=float, default=5.0)
+    p.add_argument("--talk", type=float, default=3.0)
     p.set_defaults(run=_operators)
 
     p = sub.add_parser("prompts", help="build prompt audio from prompts/catalog.yaml")

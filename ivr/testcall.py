@@ -54,9 +54,13 @@ def operator_phones(settings: Settings, phones: Phones, talk: float) -> list[Ope
     return out
 
 
+KEY_GAP = 1.5  # seconds between keys: each answers the menu that is playing by then
+SURVEY_AFTER = 8.0  # seconds after the last key: ringing, the operator's talk, then the survey
+
+
 async def place_call(
     settings: Settings, digits: str, *, caller: str | None = None,
-    hang_up_after: float | None = None,
+    hang_up_after: float | None = None, survey: str | None = "5",
 ) -> CallReport:
     report = CallReport(caller or random_caller())
     ami = AmiClient(settings.ami)
@@ -75,10 +79,15 @@ async def place_call(
     ami.on_event(on_event)
     await ami.start(wait=10)
     try:
-        steps: list[Step] = [Wait(1.0), Press(digits)] if digits else [Wait(1.0)]
-        steps.append(HangUp() if hang_up_after is not None else AwaitHangUp(90))
+        steps: list[Step] = [Wait(1.0)]
+        for key in digits:
+            steps += [Press(key), Wait(KEY_GAP)]
         if hang_up_after is not None:
-            steps.insert(-1, Wait(hang_up_after))
+            steps += [Wait(hang_up_after), HangUp()]
+        else:
+            if survey:
+                steps += [Wait(SURVEY_AFTER), Press(survey)]
+            steps.append(AwaitHangUp(120))
         phones = Phones(Sandbox(settings).root, settings.sip.host, settings.sip.port)
         result = await phones.call(steps, caller=report.caller, service=settings.sip.service_number)
         report.sipp_ok = result.ok
