@@ -61,14 +61,20 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM."""
-    hotline = Hotline(settings)
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (one handler per signal for the whole process)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
+    hotline = Hotline(settings)
+    stop = stop or stop_on_signals()
     await hotline.start()
     try:
         await stop.wait()

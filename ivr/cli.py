@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +69,10 @@ def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0 if report.operator or args.hang_up_after is not None else 1
 
 
-async def _simulate_operators(cfg: settings.Settings, talk: float) -> None:
+async def _simulate_operators(
+    cfg: settings.Settings, talk: float, stop: asyncio.Event | None = None
+) -> None:
+    from ivr.app import stop_on_signals
     from ivr.sandbox import Sandbox
     from ivr.sipp import Phones
     from ivr.testcall import operator_phones
@@ -80,18 +82,10 @@ async def _simulate_operators(cfg: settings.Settings, talk: float) -> None:
         await phone.start()
         print(f"operator {phone.operator} answering on 127.0.0.1:{phone.port}")
     try:
-        await _until_signalled()
+        await (stop or stop_on_signals()).wait()
     finally:
         for phone in phones:
             await phone.stop()
-
-
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
@@ -105,13 +99,14 @@ def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 async def _demo(cfg: settings.Settings, talk: float) -> None:
-    from ivr.app import serve
+    from ivr.app import serve, stop_on_signals
 
-    operators = asyncio.create_task(_simulate_operators(cfg, talk))
+    stop = stop_on_signals()
+    operators = asyncio.create_task(_simulate_operators(cfg, talk, stop))
     try:
-        await serve(cfg)
+        await serve(cfg, stop)
     finally:
-        operators.cancel()
+        stop.set()
         await asyncio.gather(operators, return_exceptions=True)
 
 
