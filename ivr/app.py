@@ -16,6 +16,7 @@ from ivr.edges.store import CallStore, sqlite_path
 from ivr.flows import FlowLibrary
 from ivr.queues import QueueMembers
 from ivr.settings import Settings
+from ivr.speech import SpeechService
 
 log = structlog.get_logger("ivr.app")
 
@@ -30,7 +31,8 @@ class Hotline:
         self.members = QueueMembers(settings, self.ami)
         self.ami.on_ready(self._resync)
         self.flows = FlowLibrary(settings, self.store)
-        self.calls = CallHandler(settings, self.store, self.flows)
+        self.speech = SpeechService(settings)
+        self.calls = CallHandler(settings, self.store, self.flows, self.speech)
         self.agi = FastAgiServer(settings.agi, self.calls)
         self._stack = AsyncExitStack()
 
@@ -44,6 +46,8 @@ class Hotline:
         await self.flows.load()
         watcher = asyncio.create_task(self.flows.watch(), name="flow-watcher")
         self._stack.push_async_callback(_cancel, watcher)
+        await self.speech.start()
+        self._stack.push_async_callback(self.speech.stop)
         await self.ami.start()
         self._stack.push_async_callback(self.ami.close)
         await self.agi.start()

@@ -51,10 +51,12 @@ from ivr.flow import (
 )
 from ivr.flows import FlowLibrary
 from ivr.settings import Settings
+from ivr.speech import SpeechService, speech_variables_for_operator
 
 log = structlog.get_logger("ivr.calls")
 
 ALL_KEYS = "0123456789*#"
+EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
 SURVEY_ENTRY = "survey"
 _TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
@@ -75,10 +77,14 @@ _STOP = _Stop()
 class CallHandler:
     """Handles every call the FastAGI server accepts; one instance for the process."""
 
-    def __init__(self, settings: Settings, store: CallStore, flows: FlowLibrary) -> None:
+    def __init__(
+        self, settings: Settings, store: CallStore, flows: FlowLibrary,
+        speech: SpeechService | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._flows = flows
+        self._speech = speech
         self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
@@ -88,6 +94,9 @@ class CallHandler:
         record = await self._record_for(channel, entry)
         # A call that comes back (the survey) finishes on the version it started with.
         published = await self._flows.version(record.flow_version)
+        if entry is not None and entry not in published.flow.entries:
+            log.info("flow_has_no_entry", entry=entry, flow=published.flow.name)
+            return  # e.g. a flow without a survey: the dialplan hangs up
         record.flow_version = published.version_id
         facts = await self._facts(record)
         run = FlowRun(published.flow, facts, entry)
@@ -151,8 +160,8 @@ class CallHandler:
             open_cases=open_cases, variables=dict(record.variables),
             open_schedules=schedules.open_at(now), holidays_today=schedules.holidays_on(
                 now.date()),
-            # Speech turns need the AudioSocket speech service; without it menus are DTMF.
-            speech_available=False,
+            # Without a recogniser every menu is answered by keys.
+            speech_available=self._speech is not None and self._speech.available,
         )
 
     def _finish(
@@ -210,10 +219,12 @@ class CallHandler:
             case CollectDigits():
                 return await self._collect(channel, command)
             case ListenForSpeech(prompts=prompts):
-                # Not sent while speech_available is False; if a flow forces it, the caller
-                # can still answer by key and silence means "nothing heard".
-                key = await self._play(channel, prompts, ALL_KEYS)
-                return DigitsCollected(key) if key else SpeechHeard("", None, 0.0)
+                if self._speech is None:  # not sent while speech is unavailable
+                    key = await self._play(channel, prompts, ALL_KEYS)
+                    return DigitsCollected(key) if key else SpeechHeard("", None, 0.0)
+                event, variables = await self._speech.turn(channel, command, record.language)
+                record.variables.update(variables)
+                return event
             case LookupCase(number=number):
                 return await self._lookup(number)
             case SetVariable(name=name, value=value):
@@ -287,6 +298,12 @@ class CallHandler:
         queue = skill if skill in self._settings.skills else self._settings.menu.general_queue
         if queue != skill:
             log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=queue)
+        if record.variables.get("urgency") == "emergency":
+            priority = EMERGENCY_PRIORITY
+            log.info("emergency_priority", evidence=record.variables.get("intent_evidence"))
+        # What the caller said travels with the call to the operator who answers.
+        for name, value in speech_variables_for_operator(record.variables).items():
+            await channel.set_variable(name, value)
         await channel.set_variable("IVR_PRIORITY", str(priority))
         if (await channel.set_variable("IVR_QUEUE", queue)).ok:
             record.queue, record.priority = queue, priority

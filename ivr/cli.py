@@ -155,6 +155,30 @@ def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return code
 
 
+def _models(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    from ivr.edges.speech import ModelRegistry, ModelSource
+
+    registry = ModelRegistry(
+        ModelSource.from_config(lang, value) for lang, value in cfg.speech.models.items()
+    )
+    problems = registry.check()
+    missing = 0
+    for lang, value in cfg.speech.models.items():
+        enabled = "enabled" if lang in cfg.languages else "not enabled"
+        problem = problems.get(lang)
+        state = "ok" if problem is None else f"MISSING: {problem}"
+        print(f"{lang}\t{enabled}\t{value}\t{state}")
+        missing += problem is not None and lang in cfg.languages
+    for lang in cfg.languages:
+        if lang not in cfg.speech.models:
+            print(f"{lang}\tenabled\t-\tno model configured: callers use keys")
+    if args.action == "check" and missing:
+        print(f"{missing} enabled language(s) without a model: their callers use keys",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from ivr.asterisk_conf import render_all
 
@@ -220,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", default="new",
                    choices=["new", "dispatched", "in_progress", "resolved", "closed"])
     p.set_defaults(run=_cases)
+
+    p = sub.add_parser("models", help="speech models per language: list, or check they load")
+    p.add_argument("action", choices=["list", "check"])
+    p.set_defaults(run=_models)
 
     p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
     p.add_argument("action", choices=["render"])

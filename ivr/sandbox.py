@@ -186,10 +186,12 @@ class Sandbox:
             (self.root / "var/run/asterisk" / stale).unlink(missing_ok=True)
         logfile = self.root / "var/log/asterisk/console.log"
         with logfile.open("ab") as out:
-            subprocess.Popen(
-                ["chroot", str(self.root), "asterisk", "-U", "asterisk", "-G", "asterisk", "-f"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+            # setsid -f: Asterisk runs in its own session, detached from this process, which
+            # may exit (`ivr sandbox up`) while Asterisk goes on.
+            subprocess.run(
+                ["setsid", "-f", "chroot", str(self.root), "asterisk", "-U", "asterisk",
+                 "-G", "asterisk", "-f"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
             )
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:

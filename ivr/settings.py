@@ -108,6 +108,20 @@ class MenuSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechSettings:
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 9092
+    workers: int = 0
+    capacity: int = 0
+    no_speech_timeout: float = 5.0
+    end_silence: float = 0.8
+    max_duration: float = 15.0
+    intents: Path = Path("config/intents.yaml")
+    grammar_only: tuple[str, ...] = ()
+    models: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class SandboxSettings:
     cache_dir: Path = Path("/var/cache/ivr-sandbox")
     mirror: str = "http://deb.debian.org/debian"
@@ -130,6 +144,7 @@ class Settings:
     ami: AmiSettings
     sip: SipSettings
     menu: MenuSettings
+    speech: SpeechSettings
     sandbox: SandboxSettings
     skills: Mapping[str, Skill]
     operators: Mapping[str, Operator]
@@ -268,6 +283,29 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     if not 1 <= menu.retries <= 9:
         c.add(f, "menu.retries", f"must be 1-9, got {menu.retries}")
 
+    sp = c.section(f, raw, "speech")
+    models = c.get(f, sp, "models", dict, {}, "speech")
+    for lang, value in models.items():
+        if not LANGUAGE.match(str(lang)) or not isinstance(value, str) or not value:
+            c.add(f, f"speech.models.{lang}", "language = model directory or package name")
+    speech = SpeechSettings(
+        audiosocket_host=c.get(f, sp, "audiosocket_host", str, "127.0.0.1", "speech"),
+        audiosocket_port=c.get(f, sp, "audiosocket_port", int, 9092, "speech"),
+        workers=c.get(f, sp, "workers", int, 0, "speech"),
+        capacity=c.get(f, sp, "capacity", int, 0, "speech"),
+        no_speech_timeout=c.get(f, sp, "no_speech_timeout", float, 5.0, "speech"),
+        end_silence=c.get(f, sp, "end_silence", float, 0.8, "speech"),
+        max_duration=c.get(f, sp, "max_duration", float, 15.0, "speech"),
+        intents=Path(c.get(f, sp, "intents", str, "config/intents.yaml", "speech")),
+        grammar_only=tuple(c.get(f, sp, "grammar_only", list, [], "speech")),
+        models={str(k): str(v) for k, v in models.items()},
+    )
+    c.port(f, "speech.audiosocket_port", speech.audiosocket_port)
+    for key in ("no_speech_timeout", "end_silence", "max_duration"):
+        c.positive(f, f"speech.{key}", getattr(speech, key))
+    if speech.workers < 0 or speech.capacity < 0:
+        c.add(f, "speech.workers", "workers and capacity are 0 (automatic) or more")
+
     b = c.section(f, raw, "sandbox")
     sandbox = SandboxSettings(
         cache_dir=Path(c.get(f, b, "cache_dir", str, "/var/cache/ivr-sandbox", "sandbox")),
@@ -302,6 +340,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "ami": ami,
         "sip": sip,
         "menu": menu,
+        "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
         "languages": languages,
@@ -424,6 +463,12 @@ def _operators(
     return operators
 
 
+def _resolve_intents(speech: SpeechSettings, project_dir: Path) -> SpeechSettings:
+    if speech.intents.is_absolute():
+        return speech
+    return dataclasses.replace(speech, intents=project_dir / speech.intents)
+
+
 def load_secret(state_dir: Path) -> str:
     """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
     env = os.environ.get("IVR_AMI_SECRET")
@@ -499,6 +544,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         ami=ami,
         sip=svc["sip"],
         menu=svc["menu"],
+        speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,
         operators=operators,

@@ -25,10 +25,13 @@ def to_telephony_wav(source: Path, target: Path) -> float:
     Returns the duration in seconds.
     """
     try:
-        audio = AudioSegment.from_wav(source)
+        # pydub leaves files it opened itself open: hand it our own file objects.
+        with source.open("rb") as raw:
+            audio = AudioSegment.from_wav(raw)
         audio = audio.set_frame_rate(TELEPHONY_RATE).set_channels(1).set_sample_width(2)
         target.parent.mkdir(parents=True, exist_ok=True)
-        audio.export(target, format="wav")
+        with target.open("wb") as out:
+            audio.export(out, format="wav")
     except (CouldntDecodeError, OSError, ValueError) as exc:
         raise AudioError(f"cannot convert {source} to telephony WAV: {exc}") from exc
     return len(audio) / 1000.0
