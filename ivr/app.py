@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from contextlib import AsyncExitStack
+from zoneinfo import ZoneInfo
 
 import structlog
 
+from ivr.asterisk_conf import WRAP_UP_SECONDS
 from ivr.calls import CallHandler
 from ivr.edges.ami import AmiClient
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.store import CallStore, sqlite_path
+from ivr.figures import LiveFigures
 from ivr.flows import FlowLibrary
-from ivr.queues import QueueMembers
+from ivr.protocols.ami import AmiEvent
+from ivr.queues import OperatorDesk
 from ivr.settings import Settings
 from ivr.speech import SpeechService
 
@@ -28,7 +33,14 @@ class Hotline:
         self.settings = settings
         self.store = CallStore(sqlite_path(settings.database_url, settings.state_dir))
         self.ami = AmiClient(settings.ami)
-        self.members = QueueMembers(settings, self.ami)
+        self.operators = OperatorDesk(settings, self.ami)
+        # Live per-skill figures (waiting, longest wait, operators by state, service level),
+        # fed by every AMI event and rebuilt from a snapshot after each (re)connect.
+        self.figures = LiveFigures(
+            {s.id: s.service_level for s in settings.skills.values()},
+            tz=ZoneInfo(settings.timezone), wrap_up_seconds=WRAP_UP_SECONDS,
+        )
+        self.ami.on_event(self._on_ami_event)
         self.ami.on_ready(self._resync)
         self.flows = FlowLibrary(settings, self.store)
         self.speech = SpeechService(settings)
@@ -36,8 +48,17 @@ class Hotline:
         self.agi = FastAgiServer(settings.agi, self.calls)
         self._stack = AsyncExitStack()
 
+    def _on_ami_event(self, event: AmiEvent) -> None:
+        self.figures.apply(event, time.time())
+
     async def _resync(self) -> None:
-        await self.members.sync()
+        await self.operators.resync()
+        snapshot = await self.ami.action("QueueStatus", as_list=True, timeout=10)
+        loaded = self.figures.load_snapshot(
+            [AmiEvent.from_message(m) for m in snapshot], time.time()
+        )
+        log.info("figures_resynced", queues=loaded.queues, members=loaded.members,
+                 waiting=loaded.waiting)
 
     async def start(self) -> None:
         # Each part is stopped only if it started, in reverse order.

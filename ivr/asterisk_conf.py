@@ -78,29 +78,28 @@ def render_pjsip(settings: Settings) -> str:
     return "".join(parts)
 
 
+WRAP_UP_SECONDS = 3
+
+
 def render_queues(settings: Settings) -> str:
-    general = settings.menu.general_queue
-    lines = [
-        "[general]\npersistentmembers = no\nautofill = yes\nshared_lastcall = yes\n"
+    # Operators are dynamic members, added at login through AMI. They are persistent
+    # (astdb), so a restart of Asterisk keeps who is logged in, and the general queue keeps
+    # working as the fallback even while the application is down.
+    header = (
+        "[general]\npersistentmembers = yes\nautofill = yes\nshared_lastcall = yes\n"
         "log_membername_as_agent = yes\n\n"
+    )
+    queues = [
+        f"; {skill.names.get('en', skill.id)} ({skill.department})\n[{skill.id}]\n"
+        "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
+        f"wrapuptime = {WRAP_UP_SECONDS}\n"
+        # An operator who lets a call ring out is paused in every queue (with a reason).
+        "autopause = all\nautopausedelay = 0\n"
+        "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
+        f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n\n"
+        for skill in settings.skills.values()
     ]
-    for skill in settings.skills.values():
-        lines.append(
-            f"; {skill.names.get('en', skill.id)} ({skill.department})\n[{skill.id}]\n"
-            "strategy = leastrecent\ntimeout = 15\nretry = 1\nwrapuptime = 3\n"
-            "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
-            f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n"
-        )
-        if skill.id == general:
-            # The general queue is the fallback when the application is down, so its members
-            # are static: it works even if no AMI QueueAdd ever happened.
-            for op in settings.operators.values():
-                penalty = op.penalty(general) if general in op.skills else 4
-                lines.append(
-                    f"member => {op.interface},{penalty},{op.name},{op.interface}\n"
-                )
-        lines.append("\n")
-    return "".join(lines)
+    return header + "".join(queues)
 
 
 def render_dialplan(settings: Settings) -> str:

@@ -51,12 +51,12 @@ from ivr.flow import (
 )
 from ivr.flows import FlowLibrary
 from ivr.settings import Settings
-from ivr.speech import SpeechService, speech_variables_for_operator
+from ivr.speech import ALL_KEYS, SpeechService, speech_variables_for_operator
 
 log = structlog.get_logger("ivr.calls")
 
-ALL_KEYS = "0123456789*#"
 EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
+REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
 SURVEY_ENTRY = "survey"
 _TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
@@ -201,7 +201,7 @@ class CallHandler:
     ) -> Event | _Stop:
         """Run one batch; return the event answering its waiting command, or _STOP."""
         for command in commands:
-            event = await self._one(channel, command, record)
+            event = await self._one(channel, command, record, run.node)
             if channel.hung_up:
                 run.handle(CallerHungUp())
                 return _STOP
@@ -210,7 +210,7 @@ class CallHandler:
         return _STOP
 
     async def _one(
-        self, channel: AgiChannel, command: Command, record: CallRecord
+        self, channel: AgiChannel, command: Command, record: CallRecord, node: str
     ) -> Event | _Stop | None:
         match command:
             case PlayPrompt(prompts=prompts, interruptible=interruptible):
@@ -242,7 +242,7 @@ class CallHandler:
                     log.error("survey_not_saved", error=str(exc), score=score)
                 return None
             case RouteToQueue(skill=skill, priority=priority):
-                await self._route(channel, record, skill, priority)
+                await self._route(channel, record, skill, priority, node)
                 return _STOP
             case TransferTo(number=number):
                 await self._transfer(channel, record, number)
@@ -293,14 +293,17 @@ class CallHandler:
         return CaseLookedUp(number, True, CASE_STATUS_READBACK.get(case.status, "unknown"))
 
     async def _route(
-        self, channel: AgiChannel, record: CallRecord, skill: str, priority: int
+        self, channel: AgiChannel, record: CallRecord, skill: str, priority: int, node: str
     ) -> None:
         queue = skill if skill in self._settings.skills else self._settings.menu.general_queue
+        reasons = [f"flow node {node}: skill {skill}, priority {priority}"]
         if queue != skill:
             log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=queue)
-        if record.variables.get("urgency") == "emergency":
-            priority = EMERGENCY_PRIORITY
-            log.info("emergency_priority", evidence=record.variables.get("intent_evidence"))
+            reasons.append(f"skill {skill} is not configured: general queue {queue}")
+        priority, more = await self._priority_rules(record, priority)
+        reasons += more
+        reasons.append(self._queue_reason(queue))
+        record.route_reasons = reasons
         # What the caller said travels with the call to the operator who answers.
         for name, value in speech_variables_for_operator(record.variables).items():
             await channel.set_variable(name, value)
@@ -309,10 +312,42 @@ class CallHandler:
             record.queue, record.priority = queue, priority
             log.info("call_routed", queue=queue, priority=priority)
 
+    async def _priority_rules(self, record: CallRecord, priority: int) -> tuple[int, list[str]]:
+        """Who goes ahead in the queue, and why: emergencies first, then repeat callers."""
+        reasons = []
+        if record.variables.get("urgency") == "emergency":
+            evidence = record.variables.get("intent_evidence", "")
+            reasons.append(f"emergency cue {evidence!r}: priority {EMERGENCY_PRIORITY}")
+            return EMERGENCY_PRIORITY, reasons
+        if record.caller:
+            try:
+                cases = await self._store.cases_of(record.caller)
+            except StorageError:
+                cases = []
+            open_cases = [c for c in cases if c.status in OPEN_CASE_STATUSES]
+            if open_cases:
+                case = open_cases[-1]
+                bumped = min(priority + REPEAT_CALLER_BONUS, EMERGENCY_PRIORITY - 1)
+                reasons.append(
+                    f"repeat caller with open case {case.number} ({case.category}, "
+                    f"{case.status}): priority {priority} -> {bumped}"
+                )
+                priority = bumped
+        return priority, reasons
+
+    def _queue_reason(self, queue: str) -> str:
+        levels = sorted(
+            ((op.skills[queue], op.id) for op in self._settings.operators.values()
+             if queue in op.skills), reverse=True,
+        )
+        who = ", ".join(f"{op_id} level {level}" for level, op_id in levels) or "nobody"
+        return (f"queue {queue}: highest level rings first (penalty 5 - level), then the "
+                f"longest idle; skilled operators: {who}")
+
     async def _transfer(self, channel: AgiChannel, record: CallRecord, number: str) -> None:
         if not _TRANSFER_NUMBER.match(number):
             log.error("transfer_number_invalid", number=number)
-            await self._route(channel, record, self._settings.menu.general_queue, 5)
+            await self._route(channel, record, self._settings.menu.general_queue, 5, "transfer")
             return
         await channel.set_variable("IVR_TRANSFER", number)
         await channel.set_variable("IVR_ACTION", "transfer")

@@ -81,6 +81,8 @@ async def _simulate_operators(
     for phone in phones:
         await phone.start()
         print(f"operator {phone.operator} answering on 127.0.0.1:{phone.port}")
+    # The simulated operators log in with their skills, as real ones would at their desk.
+    await _operator_action(cfg, "login", [], "")
     try:
         await (stop or stop_on_signals()).wait()
     finally:
@@ -88,14 +90,48 @@ async def _simulate_operators(
             await phone.stop()
 
 
-def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    if args.action == "list":
-        for op in cfg.operators.values():
-            levels = ", ".join(f"{s}:{lvl}" for s, lvl in op.skills.items())
-            print(f"{op.id}\t{op.name}\t{op.contact}\t{'/'.join(op.languages)}\t{levels}")
-        return 0
-    asyncio.run(_simulate_operators(cfg, args.talk))
+async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
+                           reason: str) -> int:
+    from ivr.edges.ami import AmiClient
+    from ivr.queues import OperatorDesk
+
+    ami = AmiClient(cfg.ami)
+    await ami.start(wait=10)
+    try:
+        desk = OperatorDesk(cfg, ami)
+        targets = ids or (list(cfg.operators) if action in ("login", "logout") else [])
+        if action != "list" and not targets:
+            print("name at least one operator", file=sys.stderr)
+            return 2
+        for op_id in targets:
+            if action == "login":
+                skills = await desk.login(op_id)
+                print(f"{op_id} logged in: {', '.join(skills)}")
+            elif action == "logout":
+                await desk.logout(op_id)
+                print(f"{op_id} logged out")
+            elif action == "pause":
+                await desk.pause(op_id, reason)
+                print(f"{op_id} paused: {reason}")
+            elif action == "unpause":
+                await desk.unpause(op_id)
+                print(f"{op_id} available")
+        if action == "list":
+            for presence in (await desk.presence()).values():
+                op = presence.operator
+                levels = ", ".join(f"{s}:{lvl}" for s, lvl in op.skills.items())
+                print(f"{op.id}\t{op.name}\t{presence.state}\t{'/'.join(op.languages)}\t"
+                      f"{levels}")
+    finally:
+        await ami.close()
     return 0
+
+
+def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    if args.action == "simulate":
+        asyncio.run(_simulate_operators(cfg, args.talk))
+        return 0
+    return asyncio.run(_operator_action(cfg, args.action, args.ids, args.reason))
 
 
 async def _demo(cfg: settings.Settings, talk: float) -> None:
@@ -179,6 +215,22 @@ def _models(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    """Benchmarks live in benchmarks/ (plain scripts, figures printed side by side)."""
+    import runpy
+
+    script = cfg.project_dir / "benchmarks" / f"bench_{args.what}.py"
+    if not script.exists():
+        print(f"no benchmark {script}", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *(["--json"] if args.json else []), *args.extra]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
 def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from ivr.asterisk_conf import render_all
 
@@ -216,8 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--survey", default="5", help="score (1-5) to give after the call; '' none")
     p.set_defaults(run=_call)
 
-    p = sub.add_parser("operators", help="operators: list, or simulate their phones")
-    p.add_argument("action", choices=["list", "simulate"])
+    p = sub.add_parser(
+        "operators", help="operators: list (with states), login, logout, pause, unpause, "
+        "or simulate their phones")
+    p.add_argument("action",
+                   choices=["list", "login", "logout", "pause", "unpause", "simulate"])
+    p.add_argument("ids", nargs="*", help="operator ids (login/logout: all when none given)")
+    p.add_argument("--reason", default="break", help="pause reason (break, training, ...)")
     p.add_argument("--talk", type=float, default=3.0)
     p.set_defaults(run=_operators)
 
@@ -248,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="speech models per language: list, or check they load")
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
+
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech (figures printed)")
+    p.add_argument("what", choices=["routing", "figures", "speech"])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("extra", nargs="*", help="options passed to the benchmark script")
+    p.set_defaults(run=_bench)
 
     p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
     p.add_argument("action", choices=["render"])

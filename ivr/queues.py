@@ -1,21 +1,24 @@
-"""Operators' membership of the skill queues, kept in line with Asterisk through AMI.
+"""Operators in Asterisk's skill queues: login, logout, pause, unpause, and resync.
 
-Every operator is a dynamic member of the queue of each of their skills, with penalty
-``5 - level``. ``sync`` reads what Asterisk has (``QueueStatus``) and adds, re-weights or
-removes members so the two agree; it runs at start-up and after every AMI reconnect, so a
-restart of either side loses nothing and duplicates nothing. The general queue's members are
-static (rendered in queues.conf) because it must work when the application is down.
+Asterisk is the source of truth for who is logged in and who is paused: an operator is logged
+in when they are a member of their skill queues, paused when Asterisk says so. Members are
+dynamic and persistent (queues.conf ``persistentmembers``), so they survive a restart of
+Asterisk; the application rebuilds its view from ``QueueStatus`` at start-up and after every
+AMI reconnect (``resync``), adding the skill queues a logged-in operator is missing, fixing
+penalties (``5 - level``) and removing queues they no longer have the skill for. It never logs
+anybody in by itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
 from ivr.edges.ami import AmiClient
-from ivr.settings import Settings
+from ivr.errors import AmiError, IvrError
+from ivr.settings import Operator, Settings
 
 log = structlog.get_logger("ivr.queues")
 
@@ -29,74 +32,166 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One queue membership as Asterisk reports it."""
+
+    queue: str
+    interface: str
+    penalty: int
+    paused: bool
+    reason: str
+    in_call: bool
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """An operator's state as Asterisk has it."""
+
+    operator: Operator
+    queues: tuple[str, ...] = ()
+    paused: bool = False
+    reason: str = ""
+    in_call: bool = False
+
+    @property
+    def state(self) -> str:
+        if not self.queues:
+            return "logged out"
+        if self.in_call:
+            return "on a call"
+        return f"paused ({self.reason or 'no reason'})" if self.paused else "available"
+
+
+@dataclass(frozen=True, slots=True)
 class SyncPlan:
-    add: tuple[Membership, ...]
-    repenalise: tuple[Membership, ...]
-    remove: tuple[tuple[str, str], ...]
+    add: tuple[Membership, ...] = ()
+    repenalise: tuple[Membership, ...] = ()
+    remove: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
-def desired_memberships(settings: Settings) -> dict[tuple[str, str], Membership]:
-    general = settings.menu.general_queue
+def skill_memberships(settings: Settings, op: Operator) -> dict[tuple[str, str], Membership]:
     return {
         (skill, op.interface): Membership(skill, op.interface, op.penalty(skill), op.name)
-        for op in settings.operators.values()
-        for skill in op.skills
-        if skill != general and skill in settings.skills
+        for skill in op.skills if skill in settings.skills
     }
 
 
 def plan(
     desired: Mapping[tuple[str, str], Membership],
-    current: Mapping[tuple[str, str], tuple[int, bool]],
-    managed_queues: set[str],
+    current: Mapping[tuple[str, str], int],
+    logged_in: set[str],
 ) -> SyncPlan:
-    """Pure: what to change so Asterisk's dynamic members equal ``desired``.
+    """Pure: bring logged-in operators' memberships in line with their configured skills.
 
-    ``current`` maps (queue, interface) to (penalty, is_dynamic). Static members and queues
-    we do not manage are left alone.
+    ``current`` maps (queue, interface) to penalty. Operators not logged in (``logged_in``
+    holds interfaces) are left alone: resync never logs anybody in.
     """
-    add = tuple(m for key, m in desired.items() if key not in current)
-    repenalise = tuple(
-        m for key, m in desired.items() if key in current and current[key][0] != m.penalty
-    )
-    remove = tuple(
-        key for key, (_, dynamic) in current.items()
-        if dynamic and key[0] in managed_queues and key not in desired
-    )
+    add = tuple(m for key, m in desired.items()
+                if key not in current and m.interface in logged_in)
+    repenalise = tuple(m for key, m in desired.items()
+                       if key in current and current[key] != m.penalty)
+    remove = tuple(key for key in current if key not in desired)
     return SyncPlan(add, repenalise, remove)
 
 
-class QueueMembers:
+class OperatorDesk:
+    """Operator states through AMI; see the module docstring."""
+
     def __init__(self, settings: Settings, ami: AmiClient) -> None:
         self._settings = settings
         self._ami = ami
+        self._by_interface = {op.interface: op for op in settings.operators.values()}
 
-    async def current(self) -> dict[tuple[str, str], tuple[int, bool]]:
+    def operator(self, operator_id: str) -> Operator:
+        try:
+            return self._settings.operators[operator_id]
+        except KeyError:
+            raise IvrError(f"no operator {operator_id!r} in operators.yaml") from None
+
+    async def members(self) -> list[Member]:
         messages = await self._ami.action("QueueStatus", as_list=True, timeout=10)
-        members: dict[tuple[str, str], tuple[int, bool]] = {}
-        for m in messages:
-            if m.get("Event") == "QueueMember":
-                interface = m.get("StateInterface") or m.get("Location", "")
-                dynamic = m.get("Membership", "") == "dynamic"
-                members[(m.get("Queue", ""), interface)] = (int(m.get("Penalty", "0")), dynamic)
-        return members
+        return [
+            Member(
+                queue=m.get("Queue", ""),
+                interface=m.get("StateInterface") or m.get("Location", ""),
+                penalty=int(m.get("Penalty", "0") or 0),
+                paused=m.get("Paused", "0") == "1",
+                reason=m.get("PausedReason", ""),
+                in_call=m.get("InCall", "0") == "1",
+                status=int(m.get("Status", "0") or 0),
+            )
+            for m in messages if m.get("Event") == "QueueMember"
+        ]
 
-    async def sync(self) -> SyncPlan:
-        managed = set(self._settings.skills) - {self._settings.menu.general_queue}
-        todo = plan(desired_memberships(self._settings), await self.current(), managed)
+    async def presence(self) -> dict[str, Presence]:
+        members = await self.members()
+        out = {}
+        for op in self._settings.operators.values():
+            mine = [m for m in members if m.interface == op.interface]
+            out[op.id] = Presence(
+                op, tuple(sorted(m.queue for m in mine)),
+                paused=any(m.paused for m in mine),
+                reason=next((m.reason for m in mine if m.paused), ""),
+                in_call=any(m.in_call for m in mine),
+            )
+        return out
+
+    async def login(self, operator_id: str) -> tuple[str, ...]:
+        """Join every skill queue of the operator (penalty 5 - level)."""
+        op = self.operator(operator_id)
+        for m in skill_memberships(self._settings, op).values():
+            await self._add(m)
+        log.info("operator_logged_in", operator=op.id, skills=sorted(op.skills))
+        return tuple(sorted(op.skills))
+
+    async def logout(self, operator_id: str) -> None:
+        op = self.operator(operator_id)
+        for m in await self.members():
+            if m.interface == op.interface:
+                await self._ami.action("QueueRemove", {"Queue": m.queue, "Interface": m.interface})
+        log.info("operator_logged_out", operator=op.id)
+
+    async def pause(self, operator_id: str, reason: str) -> None:
+        op = self.operator(operator_id)
+        # No Queue field: paused in every queue at once, with the reason Asterisk reports.
+        await self._ami.action(
+            "QueuePause", {"Interface": op.interface, "Paused": "true", "Reason": reason}
+        )
+        log.info("operator_paused", operator=op.id, reason=reason)
+
+    async def unpause(self, operator_id: str) -> None:
+        op = self.operator(operator_id)
+        await self._ami.action("QueuePause", {"Interface": op.interface, "Paused": "false"})
+        log.info("operator_unpaused", operator=op.id)
+
+    async def resync(self) -> SyncPlan:
+        members = await self.members()
+        current = {(m.queue, m.interface): m.penalty for m in members
+                   if m.interface in self._by_interface}
+        logged_in = {m.interface for m in members}
+        desired: dict[tuple[str, str], Membership] = {}
+        for op in self._settings.operators.values():
+            desired |= skill_memberships(self._settings, op)
+        todo = plan(desired, current, logged_in)
         for m in todo.add:
-            await self._ami.action("QueueAdd", {
-                "Queue": m.queue, "Interface": m.interface, "Penalty": m.penalty,
-                "MemberName": m.name, "StateInterface": m.interface,
-            })
+            await self._add(m)
         for m in todo.repenalise:
             await self._ami.action(
                 "QueuePenalty", {"Queue": m.queue, "Interface": m.interface, "Penalty": m.penalty}
             )
         for queue, interface in todo.remove:
             await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
-        log.info(
-            "queue_members_synced", added=len(todo.add), repenalised=len(todo.repenalise),
-            removed=len(todo.remove),
-        )
+        log.info("operators_resynced", logged_in=len(logged_in), added=len(todo.add),
+                 repenalised=len(todo.repenalise), removed=len(todo.remove))
         return todo
+
+    async def _add(self, m: Membership) -> None:
+        try:
+            await self._ami.action("QueueAdd", {
+                "Queue": m.queue, "Interface": m.interface, "Penalty": m.penalty,
+                "MemberName": m.name, "StateInterface": m.interface,
+            })
+        except AmiError as exc:
+            if "already there" not in str(exc).lower():
+                raise

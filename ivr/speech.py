@@ -110,6 +110,9 @@ class SpeechService:
             keywords, mode = tuple(self.intents.keywords_for_grammar(language)), "grammar"
         endpointing = dataclasses.replace(self.endpointing, no_speech_timeout=command.timeout)
         turn = self.recognizer.try_start(language, mode, keywords, endpointing)
+        usage = self.recognizer.usage
+        log.info("speech_turn", language=language, mode=mode, started=turn is not None,
+                 pool_busy=usage.busy, pool_capacity=usage.capacity, pool_rejected=usage.rejected)
         if turn is None:
             return await self._by_keys(channel, command), {"speech_fallback": "keys"}
         call_id = self.streams.reserve()

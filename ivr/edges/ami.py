@@ -100,6 +100,13 @@ class AmiClient:
         except TimeoutError as exc:
             raise AmiTimeout(f"AMI not connected within {timeout:g} s") from exc
 
+    async def reconnect(self) -> None:
+        """Drop the link now; the supervisor reconnects and resyncs as after any loss."""
+        manager = self._manager
+        if manager is not None and manager.protocol is not None:
+            manager.protocol.transport.abort()
+        await asyncio.sleep(0)
+
     async def close(self) -> None:
         self._closing = True
         if self._supervisor:

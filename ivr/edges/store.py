@@ -70,6 +70,9 @@ MIGRATIONS: Sequence[str] = (
         note         TEXT NOT NULL DEFAULT ''
     );
     """,
+    """
+    ALTER TABLE calls ADD COLUMN route_reasons TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 # A case moves new -> dispatched -> in_progress -> resolved -> closed.
 CASE_STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed")
@@ -98,6 +101,7 @@ class CallRecord:
     flow_version: int | None = None
     variables: dict[str, str] = field(default_factory=dict)
     survey_score: int | None = None
+    route_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,18 +198,20 @@ class CallStore:
         self._connection().execute(
             """INSERT INTO calls (call_id, channel, caller, caller_name, language, arrived_at,
                    ended_at, path, queue, priority, outcome, hangup_node, ivr_ms,
-                   flow_version, variables, survey_score)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   flow_version, variables, survey_score, route_reasons)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (call_id) DO UPDATE SET ended_at = excluded.ended_at,
                    path = excluded.path, queue = excluded.queue, priority = excluded.priority,
                    outcome = excluded.outcome, hangup_node = excluded.hangup_node,
                    ivr_ms = excluded.ivr_ms, language = excluded.language,
                    flow_version = excluded.flow_version, variables = excluded.variables,
-                   survey_score = excluded.survey_score""",
+                   survey_score = excluded.survey_score,
+                   route_reasons = excluded.route_reasons""",
             (r.call_id, r.channel, r.caller, r.caller_name, r.language, r.arrived_at,
              r.ended_at, json.dumps(r.path, ensure_ascii=False), r.queue, r.priority,
              r.outcome, r.hangup_node, r.ivr_ms, r.flow_version,
-             json.dumps(r.variables, ensure_ascii=False), r.survey_score),
+             json.dumps(r.variables, ensure_ascii=False), r.survey_score,
+             json.dumps(r.route_reasons, ensure_ascii=False)),
         )
 
     async def get(self, call_id: str) -> CallRecord | None:
@@ -228,6 +234,7 @@ class CallStore:
             values = dict(zip(names, row, strict=True))
             values["path"] = json.loads(values["path"])
             values["variables"] = json.loads(values["variables"])
+            values["route_reasons"] = json.loads(values["route_reasons"])
             out.append(CallRecord(**values))
         return out
 

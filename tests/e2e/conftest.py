@@ -19,6 +19,7 @@ from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord
 from ivr.prompts import build
+from ivr.queues import OperatorDesk
 from ivr.sandbox import Sandbox
 from ivr.sipp import OperatorPhone, Phones
 from ivr.testcall import operator_phones
@@ -53,11 +54,16 @@ def phones(sandbox: Sandbox, cfg: settings.Settings) -> Phones:
 
 @pytest_asyncio.fixture
 async def operators(
-    phones: Phones, cfg: settings.Settings
+    phones: Phones, cfg: settings.Settings, ami: AmiClient
 ) -> AsyncIterator[dict[str, OperatorPhone]]:
-    """Every configured operator's phone, answering after 0.3 s and talking 1 s."""
+    """Every configured operator's phone, answering after 0.3 s and talking 1 s; every
+    operator logged in with their skills and not paused."""
     started = operator_phones(cfg, phones, talk=1.0)
     await asyncio.gather(*(p.start() for p in started))
+    desk = OperatorDesk(cfg, ami)
+    for op_id in cfg.operators:
+        await desk.login(op_id)
+        await desk.unpause(op_id)
     yield {p.operator: p for p in started}
     await asyncio.gather(*(p.stop() for p in started))
 

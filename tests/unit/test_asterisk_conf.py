@@ -32,14 +32,14 @@ def test_every_operator_is_an_endpoint_with_its_contact() -> None:
     assert "media_address = 127.0.0.1" in text
 
 
-def test_one_queue_per_skill_and_static_general_members() -> None:
-    """Every skill has a queue; the general queue works without the application."""
+def test_one_queue_per_skill_with_persistent_dynamic_members() -> None:
+    """Every skill has a queue; members are added at login and survive an Asterisk restart."""
     text = render_all(CFG, "x")["queues.conf"]
     for skill in CFG.skills:
         assert f"\n[{skill}]\n" in text
-    general = text.split(f"[{CFG.menu.general_queue}]")[1].split("\n[")[0]
-    for op in CFG.operators.values():
-        assert f"member => {op.interface}," in general
+    assert "persistentmembers = yes" in text
+    assert "member =>" not in text
+    assert "autopause = all" in text
 
 
 def test_dialplan_falls_back_to_the_general_queue() -> None:

@@ -1,46 +1,46 @@
-"""Queue membership: what to change so Asterisk's members match the operators' skills."""
+"""Queue membership: what resync changes so Asterisk's members match the operators' skills."""
 
 from __future__ import annotations
 
 from ivr import settings
-from ivr.queues import Membership, desired_memberships, plan
+from ivr.queues import Membership, plan, skill_memberships
 
 CFG = settings.load()
 
 
 def test_members_follow_skills_and_levels() -> None:
-    """Each operator joins each skill queue with penalty 5 - level; the general queue is static."""
-    desired = desired_memberships(CFG)
-    assert desired[("report", "PJSIP/op1001")].penalty == 0
-    assert desired[("suggestion", "PJSIP/op1001")].penalty == 2
-    assert not any(queue == CFG.menu.general_queue for queue, _ in desired)
+    """Each operator joins each skill queue with penalty 5 - level."""
+    members = skill_memberships(CFG, CFG.operators["op1001"])
+    assert members[("report", "PJSIP/op1001")].penalty == 0
+    assert members[("suggestion", "PJSIP/op1001")].penalty == 2
+    assert len(members) == len(CFG.operators["op1001"].skills)
 
 
-def test_plan_adds_repenalises_and_removes_only_what_differs() -> None:
-    """Missing members are added, wrong penalties fixed, stale dynamic members removed."""
+def test_resync_fixes_logged_in_operators_and_never_logs_anyone_in() -> None:
+    """Missing skill queues of logged-in operators are added, penalties fixed, stale
+    memberships removed; operators who are logged out stay logged out."""
     want = {
         ("report", "PJSIP/a"): Membership("report", "PJSIP/a", 0, "A"),
-        ("report", "PJSIP/b"): Membership("report", "PJSIP/b", 1, "B"),
         ("inquiry", "PJSIP/a"): Membership("inquiry", "PJSIP/a", 2, "A"),
+        ("report", "PJSIP/b"): Membership("report", "PJSIP/b", 1, "B"),
+        ("report", "PJSIP/c"): Membership("report", "PJSIP/c", 1, "C"),
     }
     have = {
-        ("report", "PJSIP/b"): (3, True),       # wrong penalty
-        ("inquiry", "PJSIP/a"): (2, True),      # right
-        ("inquiry", "PJSIP/z"): (0, True),      # stale
-        ("hotline", "PJSIP/z"): (0, False),     # static, not ours
-        ("other", "PJSIP/q"): (0, True),        # queue we do not manage
+        ("report", "PJSIP/a"): 0,     # right
+        ("report", "PJSIP/b"): 3,     # wrong penalty
+        ("hotline", "PJSIP/b"): 0,    # no longer a skill of B
     }
-    todo = plan(want, have, {"report", "inquiry"})
-    assert [m.interface for m in todo.add] == ["PJSIP/a"]
-    assert [(m.queue, m.interface, m.penalty) for m in todo.repenalise] == [
-        ("report", "PJSIP/b", 1)
-    ]
-    assert todo.remove == (("inquiry", "PJSIP/z"),)
+    todo = plan(want, have, {"PJSIP/a", "PJSIP/b"})
+    assert [(m.queue, m.interface) for m in todo.add] == [("inquiry", "PJSIP/a")]
+    assert [(m.interface, m.penalty) for m in todo.repenalise] == [("PJSIP/b", 1)]
+    assert todo.remove == (("hotline", "PJSIP/b"),)
 
 
 def test_plan_is_empty_when_in_sync() -> None:
-    """A second sync after a successful one changes nothing (no duplicates)."""
-    want = desired_memberships(CFG)
-    have = {key: (m.penalty, True) for key, m in want.items()}
-    todo = plan(want, have, set(CFG.skills))
+    """A second resync after a successful one changes nothing (no duplicates)."""
+    want = {}
+    for op in CFG.operators.values():
+        want |= skill_memberships(CFG, op)
+    have = {key: m.penalty for key, m in want.items()}
+    todo = plan(want, have, {m.interface for m in want.values()})
     assert (todo.add, todo.repenalise, todo.remove) == ((), (), ())

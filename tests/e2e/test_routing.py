@@ -1,0 +1,102 @@
+"""Skill routing on the real Asterisk: paused operators, priorities, why a call went where,
+and operator states rebuilt after the AMI link drops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+import pytest
+
+from ivr.app import Hotline
+from ivr.edges.ami import AmiClient
+from ivr.queues import OperatorDesk
+from ivr.routing import OperatorState
+from ivr.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+
+from .conftest import answered_by, finished_record, wait_until_free
+
+pytestmark = pytest.mark.asterisk
+
+
+def keys(*pressed: str, then: float = 4.0) -> list[Step]:
+    """Mandarin, then the keys, one per menu; stay on the line ``then`` seconds and hang up."""
+    steps: list[Step] = [Wait(1.0), Press("1")]
+    for key in pressed:
+        steps += [Wait(1.5), Press(key)]
+    return [*steps, Wait(then), HangUp()]
+
+
+async def test_paused_operator_gets_nothing(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """With the best traffic operator on a break, the next one with the skill answers."""
+    desk = OperatorDesk(hotline.settings, ami)
+    await desk.pause("op1005", "break")
+    try:
+        await wait_until_free(ami, "PJSIP/op1007")
+        assert (await phones.call(keys("1", "2"), caller="13822220001")).ok
+        assert answered_by(operators, "13822220001") == ["op1007"]
+        assert operators["op1005"].calls("REACHED") == []
+        presence = await desk.presence()
+        assert presence["op1005"].state == "paused (break)"
+    finally:
+        await desk.unpause("op1005")
+
+
+async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """Two callers wait for inquiry; the one calling again about an open case, who arrived
+    second, is answered first; the stored reasons name the rule, the levels and the skill."""
+    case = await hotline.store.create_case(
+        caller="13822220003", category="inquiry", now=datetime.now()
+    )
+    desk = OperatorDesk(hotline.settings, ami)
+    await wait_until_free(ami, "PJSIP/op1002")
+    await desk.pause("op1002", "meeting")
+    first = asyncio.create_task(phones.call(keys("2", then=12.0), caller="13822220002"))
+    await asyncio.sleep(2.0)
+    second = asyncio.create_task(phones.call(keys("2", then=10.0), caller="13822220003"))
+    await asyncio.sleep(6.0)  # both are waiting in the inquiry queue now
+    await desk.unpause("op1002")
+    assert (await first).ok
+    assert (await second).ok
+    answered = operators["op1002"].calls()
+    assert answered[:2] == ["13822220003", "13822220002"]
+    normal = await finished_record(hotline, "13822220002")
+    repeat = await finished_record(hotline, "13822220003")
+    assert repeat.priority == (normal.priority or 0) + 1
+    why = " | ".join(repeat.route_reasons)
+    assert f"repeat caller with open case {case.number}" in why
+    assert "op1002 level 5" in why
+    assert "flow node route_inquiry" in why
+
+
+async def test_ami_link_dropped_mid_traffic_is_restored_and_states_resynced(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """The application's AMI link drops; while it is down an operator pauses and loses a
+    queue. After the reconnect the application knows the pause and restores the queue; calls
+    kept flowing all along."""
+    desk = OperatorDesk(hotline.settings, ami)
+    reconnects = hotline.ami.reconnects
+    await hotline.ami.reconnect()  # the link drops, as when a network blips
+    await desk.pause("op1003", "training")
+    await ami.action("QueueRemove", {"Queue": "suggestion", "Interface": "PJSIP/op1003"})
+    await wait_until_free(ami, "PJSIP/op1002")
+    assert (await phones.call(keys("2"), caller="13822220004")).ok  # during the outage
+    assert answered_by(operators, "13822220004") == ["op1002"]
+    await hotline.ami.wait_connected(15)
+    for _ in range(50):
+        if "suggestion" in (await desk.presence())["op1003"].queues:
+            break
+        await asyncio.sleep(0.1)
+    try:
+        assert hotline.ami.reconnects > reconnects
+        assert "suggestion" in (await desk.presence())["op1003"].queues  # restored by resync
+        states = hotline.figures.operator_states("case_status", time.time())
+        assert states["PJSIP/op1003"] is OperatorState.PAUSED
+    finally:
+        await desk.unpause("op1003")
