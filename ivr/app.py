@@ -44,7 +44,7 @@ class Hotline:
         self.ami.on_ready(self._resync)
         self.flows = FlowLibrary(settings, self.store)
         self.speech = SpeechService(settings)
-        self.calls = CallHandler(settings, self.store, self.flows, self.speech)
+        self.calls = CallHandler(settings, self.store, self.flows, self.speech, self.figures)
         self.agi = FastAgiServer(settings.agi, self.calls)
         self._stack = AsyncExitStack()
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ivr.routing import RoutingPolicy, render_queuerules
 from ivr.settings import Operator, Settings
 
 STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
-    "queuerules.conf",
 )
+# How the acceptable operators widen as a caller waits (level 4+ first, 2+ after 30 s, ...).
+POLICY = RoutingPolicy()
 PLACEHOLDERS = (
     "agi_url", "service_number", "general_queue", "default_language", "transfer_endpoint",
 )
@@ -95,6 +97,7 @@ def render_queues(settings: Settings) -> str:
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).
         "autopause = all\nautopausedelay = 0\n"
+        f"defaultrule = {POLICY.rule_name}\n"
         "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
         f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n\n"
         for skill in settings.skills.values()
@@ -122,5 +125,6 @@ def render_all(settings: Settings, secret: str) -> dict[str, str]:
     files["manager.conf"] = render_manager(settings, secret)
     files["pjsip.conf"] = render_pjsip(settings)
     files["queues.conf"] = render_queues(settings)
+    files["queuerules.conf"] = render_queuerules(POLICY)
     files["extensions.conf"] = render_dialplan(settings)
     return files

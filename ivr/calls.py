@@ -21,9 +21,11 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from ivr.asterisk_conf import POLICY
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
 from ivr.errors import StorageError
+from ivr.figures import LiveFigures
 from ivr.flow import (
     CallerHungUp,
     CallerLeft,
@@ -48,8 +50,11 @@ from ivr.flow import (
     SpeechHeard,
     Transferred,
     TransferTo,
+    announce_wait,
+    say_number,
 )
 from ivr.flows import FlowLibrary
+from ivr.routing import expected_wait
 from ivr.settings import Settings
 from ivr.speech import ALL_KEYS, SpeechService, speech_variables_for_operator
 
@@ -57,6 +62,7 @@ log = structlog.get_logger("ivr.calls")
 
 EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
 REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
+DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
 SURVEY_ENTRY = "survey"
 _TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
@@ -79,12 +85,13 @@ class CallHandler:
 
     def __init__(
         self, settings: Settings, store: CallStore, flows: FlowLibrary,
-        speech: SpeechService | None = None,
+        speech: SpeechService | None = None, figures: LiveFigures | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._flows = flows
         self._speech = speech
+        self._figures = figures
         self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
@@ -303,7 +310,15 @@ class CallHandler:
         priority, more = await self._priority_rules(record, priority)
         reasons += more
         reasons.append(self._queue_reason(queue))
+        start = POLICY.widening[0]
+        reasons.append("widening: " + "; ".join(
+            f"{step.describe(record.language)} after {step.after_seconds} s"
+            if step.after_seconds else f"{step.describe(record.language)} at once"
+            for step in POLICY.widening
+        ))
         record.route_reasons = reasons
+        await self._announce_wait(channel, queue, record)
+        await channel.set_variable("IVR_MAX_PENALTY", str(start.max_penalty))
         # What the caller said travels with the call to the operator who answers.
         for name, value in speech_variables_for_operator(record.variables).items():
             await channel.set_variable(name, value)
@@ -311,6 +326,32 @@ class CallHandler:
         if (await channel.set_variable("IVR_QUEUE", queue)).ok:
             record.queue, record.priority = queue, priority
             log.info("call_routed", queue=queue, priority=priority)
+
+    async def _announce_wait(self, channel: AgiChannel, queue: str, record: CallRecord) -> None:
+        """Tell a caller who will not be answered at once their place and expected wait."""
+        if self._figures is None:
+            return
+        now = time.time()
+        figures = self._figures.figures(queue, now)
+        if figures.waiting < 1:
+            return
+        position = figures.waiting + 1
+        handle = figures.today.average_handle_time or DEFAULT_HANDLE_SECONDS
+        seconds = expected_wait(position, figures.operators.staffed, handle)
+        record.variables["queue_position"] = str(position)
+        if seconds is None:
+            # Nobody staffs the skill right now: the place in line, but no made-up estimate.
+            sounds = ("ivr/queue-position-is", *say_number(position, record.language))
+            record.variables["expected_wait_minutes"] = "unknown"
+        else:
+            minutes = max(1, round(seconds / 60))
+            sounds = announce_wait(position, minutes, record.language)
+            record.variables["expected_wait_minutes"] = str(minutes)
+        log.info("wait_announced", queue=queue, position=position,
+                 minutes=record.variables["expected_wait_minutes"])
+        for sound in sounds:
+            if (await channel.stream_file(sound)).hung_up:
+                return
 
     async def _priority_rules(self, record: CallRecord, priority: int) -> tuple[int, list[str]]:
         """Who goes ahead in the queue, and why: emergencies first, then repeat callers."""

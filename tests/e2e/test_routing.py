@@ -28,17 +28,27 @@ def keys(*pressed: str, then: float = 4.0) -> list[Step]:
     return [*steps, Wait(then), HangUp()]
 
 
-async def test_paused_operator_gets_nothing(
+async def test_paused_operator_gets_nothing_and_the_search_widens_after_30_s(
     hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
-    """With the best traffic operator on a break, the next one with the skill answers."""
+    """With the level-4 traffic operator on a break, the level-3 one is rung, but only once
+    the caller has waited 30 s and the search widened from level 4+ to level 2+."""
     desk = OperatorDesk(hotline.settings, ami)
     await desk.pause("op1005", "break")
     try:
         await wait_until_free(ami, "PJSIP/op1007")
-        assert (await phones.call(keys("1", "2"), caller="13822220001")).ok
+        holds: list[str] = []
+        hotline.ami.on_event(
+            lambda e: holds.append(e.get("HoldTime"))
+            if e.name == "AgentConnect" and e.get("CallerIDNum") == "13822220001" else None
+        )
+        assert (await phones.call(keys("1", "2", then=40.0), caller="13822220001")).ok
         assert answered_by(operators, "13822220001") == ["op1007"]
         assert operators["op1005"].calls("REACHED") == []
+        assert holds, "no AgentConnect event for the call"
+        assert 29 <= int(holds[0]) <= 36, holds
+        record = await finished_record(hotline, "13822220001")
+        assert any(r.startswith("widening: ") and "after 30 s" in r for r in record.route_reasons)
         presence = await desk.presence()
         assert presence["op1005"].state == "paused (break)"
     finally:
@@ -56,10 +66,10 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     desk = OperatorDesk(hotline.settings, ami)
     await wait_until_free(ami, "PJSIP/op1002")
     await desk.pause("op1002", "meeting")
-    first = asyncio.create_task(phones.call(keys("2", then=12.0), caller="13822220002"))
+    first = asyncio.create_task(phones.call(keys("2", then=25.0), caller="13822220002"))
     await asyncio.sleep(2.0)
-    second = asyncio.create_task(phones.call(keys("2", then=10.0), caller="13822220003"))
-    await asyncio.sleep(6.0)  # both are waiting in the inquiry queue now
+    second = asyncio.create_task(phones.call(keys("2", then=20.0), caller="13822220003"))
+    await asyncio.sleep(9.0)  # both are waiting in the inquiry queue now
     await desk.unpause("op1002")
     assert (await first).ok
     assert (await second).ok
@@ -72,6 +82,11 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     assert f"repeat caller with open case {case.number}" in why
     assert "op1002 level 5" in why
     assert "flow node route_inquiry" in why
+    # The second caller found someone waiting and was told their place; with the only
+    # inquiry operator away there is no honest wait estimate, and none is made up.
+    assert "queue_position" not in normal.variables
+    assert repeat.variables["queue_position"] == "2"
+    assert repeat.variables["expected_wait_minutes"] == "unknown"
 
 
 async def test_ami_link_dropped_mid_traffic_is_restored_and_states_resynced(

@@ -40,6 +40,10 @@ def test_one_queue_per_skill_with_persistent_dynamic_members() -> None:
     assert "persistentmembers = yes" in text
     assert "member =>" not in text
     assert "autopause = all" in text
+    assert "defaultrule = widening" in text
+    rules = render_all(CFG, "x")["queuerules.conf"]
+    assert "[widening]" in rules
+    assert "penaltychange => 30,+2" in rules
 
 
 def test_dialplan_falls_back_to_the_general_queue() -> None:
