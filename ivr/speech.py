@@ -88,6 +88,7 @@ class SpeechService:
     async def stop(self) -> None:
         await self.server.stop()
         self.recognizer.close()
+        await self.models.unload()
 
     async def _prompt(self, language: str, prompts: tuple[str, ...]) -> bytes:
         parts = []

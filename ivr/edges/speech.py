@@ -188,6 +188,14 @@ class ModelRegistry:
                 outcome[language] = None
         return outcome
 
+    async def unload(self) -> None:
+        """Drop every model; freeing ~0.5 GB each takes a while, so it happens off the loop."""
+        models = [f.result() for f in self._models.values()
+                  if f.done() and not f.cancelled() and f.exception() is None]
+        self._models.clear()
+        # The list holds the last references: clearing it in a worker thread frees them there.
+        await asyncio.to_thread(models.clear)
+
     def model(self, language: str) -> vosk.Model:
         """An already loaded model; raises ``ModelUnavailable`` if it is not loaded."""
         future = self._models.get(language)
