@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from ivr.asterisk_conf import WRAP_UP_SECONDS
+from ivr.callbacks import CallbackDesk
 from ivr.calls import CallHandler
 from ivr.edges.ami import AmiClient
 from ivr.edges.fastagi import FastAgiServer
@@ -44,7 +45,11 @@ class Hotline:
         self.ami.on_ready(self._resync)
         self.flows = FlowLibrary(settings, self.store)
         self.speech = SpeechService(settings)
-        self.calls = CallHandler(settings, self.store, self.flows, self.speech, self.figures)
+        self.callbacks = CallbackDesk(settings, self.store, self.ami)
+        self.calls = CallHandler(
+            settings, self.store, self.flows, speech=self.speech, figures=self.figures,
+            callbacks=self.callbacks,
+        )
         self.agi = FastAgiServer(settings.agi, self.calls)
         self._stack = AsyncExitStack()
 
@@ -71,6 +76,7 @@ class Hotline:
         self._stack.push_async_callback(self.speech.stop)
         await self.ami.start()
         self._stack.push_async_callback(self.ami.close)
+        self._stack.push_async_callback(self.callbacks.stop)
         await self.agi.start()
         self._stack.push_async_callback(self.agi.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=str(self.store.path))

@@ -18,8 +18,10 @@ STATIC_FILES = (
 POLICY = RoutingPolicy()
 PLACEHOLDERS = (
     "agi_url", "service_number", "general_queue", "default_language", "transfer_endpoint",
+    "callback_endpoint",
 )
 TRANSFER_ENDPOINT = "departments"
+CALLBACK_ENDPOINT = "callbacks"
 
 
 def agi_url(settings: Settings) -> str:
@@ -38,7 +40,8 @@ def render_manager(settings: Settings, secret: str) -> str:
         f"[{a.username}]\nsecret = {secret}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
         "read = call,agent,reporting,user,dialplan\n"
-        "write = call,agent,reporting\n"
+        # originate: callbacks ring an operator, then the citizen.
+        "write = call,agent,reporting,originate\n"
     )
 
 
@@ -70,13 +73,15 @@ def render_pjsip(settings: Settings) -> str:
         "[citizens-identify]\ntype = identify\nendpoint = citizens\nmatch = 127.0.0.1\n\n",
     ]
     parts += [_operator_pjsip(op) for op in settings.operators.values()]
-    # Transfers from the flow dial <number>@departments: the city departments' SIP gateway.
-    parts.append(
-        f"[{TRANSFER_ENDPOINT}]\ntype = endpoint\ncontext = operators\n"
-        f"aors = {TRANSFER_ENDPOINT}\n{_ENDPOINT_COMMON}\n"
-        f"[{TRANSFER_ENDPOINT}]\ntype = aor\ncontact = {settings.sip.transfer_contact}\n"
-        "qualify_frequency = 0\n\n"
-    )
+    # Transfers from the flow dial <number>@departments (the city departments' gateway);
+    # callbacks dial <citizen number>@callbacks (the gateway out to citizens' phones).
+    for name, contact in ((TRANSFER_ENDPOINT, settings.sip.transfer_contact),
+                          (CALLBACK_ENDPOINT, settings.sip.callback_contact)):
+        parts.append(
+            f"[{name}]\ntype = endpoint\ncontext = operators\n"
+            f"aors = {name}\n{_ENDPOINT_COMMON}\n"
+            f"[{name}]\ntype = aor\ncontact = {contact}\nqualify_frequency = 0\n\n"
+        )
     return "".join(parts)
 
 
@@ -98,6 +103,10 @@ def render_queues(settings: Settings) -> str:
         # An operator who lets a call ring out is paused in every queue (with a reason).
         "autopause = all\nautopausedelay = 0\n"
         f"defaultrule = {POLICY.rule_name}\n"
+        # While waiting, every offer_every seconds: "press 1 to be called back instead".
+        "context = queue-exit\nperiodic-announce = ivr/callback-offer\n"
+        f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
+        "relative-periodic-announce = yes\n"
         "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
         f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n\n"
         for skill in settings.skills.values()
@@ -113,6 +122,7 @@ def render_dialplan(settings: Settings) -> str:
         "general_queue": settings.menu.general_queue,
         "default_language": settings.default_language,
         "transfer_endpoint": TRANSFER_ENDPOINT,
+        "callback_endpoint": CALLBACK_ENDPOINT,
     }
     for key in PLACEHOLDERS:
         text = text.replace("{{" + key + "}}", values[key])

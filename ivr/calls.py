@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from ivr.asterisk_conf import POLICY
+from ivr.callbacks import CallbackDesk, CallbackRefused
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
 from ivr.errors import StorageError
@@ -64,6 +65,7 @@ EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
 REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
 DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
 SURVEY_ENTRY = "survey"
+CALLBACK_ENTRY = "callback"
 _TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
 CASE_STATUS_READBACK = {
@@ -84,18 +86,23 @@ class CallHandler:
     """Handles every call the FastAGI server accepts; one instance for the process."""
 
     def __init__(
-        self, settings: Settings, store: CallStore, flows: FlowLibrary,
+        self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
         speech: SpeechService | None = None, figures: LiveFigures | None = None,
+        callbacks: CallbackDesk | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._flows = flows
         self._speech = speech
         self._figures = figures
+        self._callbacks = callbacks
         self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
+        if env.arguments[:1] == (CALLBACK_ENTRY,):
+            await self._callback(channel)
+            return
         entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
         record = await self._record_for(channel, entry)
@@ -130,6 +137,32 @@ class CallHandler:
                     priority=record.priority, hangup_node=record.hangup_node,
                     path=record.path, survey_score=record.survey_score, ivr_ms=record.ivr_ms,
                 )
+
+    async def _callback(self, channel: AgiChannel) -> None:
+        """The caller pressed 1 while waiting: call them back, keeping their place."""
+        record = await self._store.get(channel.env.unique_id or channel.env.channel)
+        if record is None or record.queue is None or self._callbacks is None:
+            log.warning("callback_without_queued_call")
+            return
+        position = await channel.get_variable("QUEUEPOSITION") or "1"
+        try:
+            request = await self._callbacks.request(
+                call_id=record.call_id, number=record.caller, skill=record.queue,
+                priority=record.priority or 0,
+                position=int(position) if position.isdigit() else 1,
+                arrived_at=record.arrived_at,
+            )
+        except (CallbackRefused, StorageError) as exc:
+            log.warning("callback_refused", reason=str(exc))
+            await channel.stream_file("ivr/callback-unavailable")
+            # Back into the queue: the dialplan's queue-exit context re-queues the caller.
+            await channel.set_variable("IVR_CALLBACK", "refused")
+            return
+        record.path.append("callback:requested")
+        record.variables["callback_id"] = str(request.id)
+        record.outcome = "callback_requested"
+        await self._save(record)
+        await channel.stream_file("ivr/callback-confirmed")
 
     # -- facts and records ----------------------------------------------------------------
 

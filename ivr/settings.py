@@ -98,6 +98,14 @@ class SipSettings:
     port: int = 5060
     service_number: str = "12345"
     transfer_contact: str = "sip:127.0.0.1:5099"
+    callback_contact: str = "sip:127.0.0.1:5098"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSettings:
+    offer_every: int = 30
+    max_attempts: int = 3
+    retry_after: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +152,7 @@ class Settings:
     ami: AmiSettings
     sip: SipSettings
     menu: MenuSettings
+    callbacks: CallbackSettings
     speech: SpeechSettings
     sandbox: SandboxSettings
     skills: Mapping[str, Skill]
@@ -266,9 +275,19 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         port=c.get(f, s, "port", int, 5060, "sip"),
         service_number=c.get(f, s, "service_number", str, "12345", "sip"),
         transfer_contact=c.get(f, s, "transfer_contact", str, "sip:127.0.0.1:5099", "sip"),
+        callback_contact=c.get(f, s, "callback_contact", str, "sip:127.0.0.1:5098", "sip"),
     )
-    if not re.fullmatch(r"sip:[A-Za-z0-9_.-]+(:\d{1,5})?", sip.transfer_contact):
-        c.add(f, "sip.transfer_contact", "must look like sip:host:port")
+    for key in ("transfer_contact", "callback_contact"):
+        if not re.fullmatch(r"sip:[A-Za-z0-9_.-]+(:\d{1,5})?", getattr(sip, key)):
+            c.add(f, f"sip.{key}", "must look like sip:host:port")
+    cb = c.section(f, raw, "callbacks")
+    callbacks = CallbackSettings(
+        offer_every=c.get(f, cb, "offer_every", int, 30, "callbacks"),
+        max_attempts=c.get(f, cb, "max_attempts", int, 3, "callbacks"),
+        retry_after=c.get(f, cb, "retry_after", float, 60.0, "callbacks"),
+    )
+    for key in ("offer_every", "max_attempts", "retry_after"):
+        c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -340,6 +359,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "ami": ami,
         "sip": sip,
         "menu": menu,
+        "callbacks": callbacks,
         "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
@@ -544,6 +564,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         ami=ami,
         sip=svc["sip"],
         menu=svc["menu"],
+        callbacks=svc["callbacks"],
         speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,

@@ -73,6 +73,21 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE calls ADD COLUMN route_reasons TEXT NOT NULL DEFAULT '[]';
     """,
+    """
+    CREATE TABLE callbacks (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id      TEXT NOT NULL,
+        number       TEXT NOT NULL,
+        skill        TEXT NOT NULL,
+        priority     INTEGER NOT NULL,
+        position     INTEGER NOT NULL,
+        arrived_at   TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        attempts     TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX callbacks_status ON callbacks (status);
+    """,
 )
 # A case moves new -> dispatched -> in_progress -> resolved -> closed.
 CASE_STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed")
@@ -116,6 +131,22 @@ class Case:
     department: str = ""
     description: str = ""
     satisfaction: int | None = None
+
+
+@dataclass(slots=True)
+class CallbackRequest:
+    """A citizen who chose to be called back instead of waiting; keeps their place."""
+
+    id: int
+    call_id: str
+    number: str
+    skill: str
+    priority: int
+    position: int
+    arrived_at: str
+    requested_at: str
+    status: str  # waiting (in the queue as a stand-in), done, failed
+    attempts: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +340,50 @@ class CallStore:
 
     def _execute(self, sql: str, params: tuple[object, ...]) -> None:
         self._connection().execute(sql, params)
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    async def add_callback(
+        self, *, call_id: str, number: str, skill: str, priority: int, position: int,
+        arrived_at: str, requested_at: str,
+    ) -> CallbackRequest:
+        row_id: int = await self._run(
+            self._insert_callback, call_id, number, skill, priority, position, arrived_at,
+            requested_at,
+        )
+        return CallbackRequest(row_id, call_id, number, skill, priority, position, arrived_at,
+                               requested_at, "waiting")
+
+    def _insert_callback(self, *values: object) -> int:
+        cursor = self._connection().execute(
+            """INSERT INTO callbacks (call_id, number, skill, priority, position, arrived_at,
+                   requested_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting')""", values,
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def update_callback(self, request: CallbackRequest) -> None:
+        await self._run(
+            self._execute, "UPDATE callbacks SET status = ?, attempts = ? WHERE id = ?",
+            (request.status, json.dumps(request.attempts, ensure_ascii=False), request.id),
+        )
+
+    async def callbacks(self, status: str | None = None) -> list[CallbackRequest]:
+        rows: list[CallbackRequest] = await self._run(self._callbacks, status)
+        return rows
+
+    def _callbacks(self, status: str | None) -> list[CallbackRequest]:
+        sql = ("SELECT id, call_id, number, skill, priority, position, arrived_at, "
+               "requested_at, status, attempts FROM callbacks")
+        cursor = (self._connection().execute(sql + " WHERE status = ? ORDER BY id", (status,))
+                  if status else self._connection().execute(sql + " ORDER BY id"))
+        return [
+            CallbackRequest(
+                id=row[0], call_id=row[1], number=row[2], skill=row[3], priority=row[4],
+                position=row[5], arrived_at=row[6], requested_at=row[7], status=row[8],
+                attempts=json.loads(row[9]),
+            )
+            for row in cursor.fetchall()
+        ]
 
     # -- flow versions ---------------------------------------------------------------------
 

@@ -269,9 +269,16 @@ class OperatorPhone:
 
     def calls(self, event: str = "ANSWERED") -> list[str]:
         """Caller numbers of the calls that reached (REACHED) or were answered (ANSWERED)."""
+        return self._field(event, "caller")
+
+    def called(self, event: str = "ANSWERED") -> list[str]:
+        """The numbers those calls were for (a gateway phone answers for many numbers)."""
+        return self._field(event, "called")
+
+    def _field(self, event: str, name: str) -> list[str]:
         if not self.log.exists():
             return []
-        pattern = re.compile(rf"{event} caller=(\S*)")
+        pattern = re.compile(rf"{event} .*?\b{name}=(\S*)")
         return pattern.findall(self.log.read_text(errors="replace"))
 
     async def stop(self) -> None:

@@ -13,7 +13,7 @@ from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
 from ivr.queues import OperatorDesk
 from ivr.routing import OperatorState
-from ivr.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
 
@@ -115,3 +115,45 @@ async def test_ami_link_dropped_mid_traffic_is_restored_and_states_resynced(
         assert states["PJSIP/op1003"] is OperatorState.PAUSED
     finally:
         await desk.unpause("op1003")
+
+
+async def test_callback_keeps_its_place_and_rings_the_operator_then_the_citizen(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """A caller first in line presses 1 to be called back. Another caller is behind them.
+    When the operator is free, the callback comes first: the operator's phone rings, then the
+    citizen's; the caller behind is answered after. Every attempt is recorded."""
+    desk = OperatorDesk(hotline.settings, ami)
+    await wait_until_free(ami, "PJSIP/op1002")
+    await desk.pause("op1002", "meeting")
+    citizens = OperatorPhone(phones, "gateway", 5098, talk=1.0)  # citizens' phones, outside
+    await citizens.start()
+    try:
+        first: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(9.5), Press("1"),
+                             AwaitHangUp(30)]
+        a = asyncio.create_task(phones.call(first, caller="13822220005"))
+        await asyncio.sleep(2.0)
+        b = asyncio.create_task(phones.call(keys("2", then=40.0), caller="13822220006"))
+        assert (await a).ok  # A heard the confirmation and was hung up on
+        await asyncio.sleep(2.0)
+        await desk.unpause("op1002")
+        assert (await b).ok
+        for _ in range(50):
+            if citizens.calls():
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await citizens.stop()
+    assert operators["op1002"].calls()[:2] == ["13822220005", "13822220006"]
+    assert citizens.called() == ["13822220005"]
+    [request] = [r for r in await hotline.store.callbacks() if r.number == "13822220005"]
+    for _ in range(50):
+        [request] = [r for r in await hotline.store.callbacks() if r.number == "13822220005"]
+        if request.status != "waiting":
+            break
+        await asyncio.sleep(0.2)
+    assert request.status == "done"
+    assert request.position == 1
+    assert [a["result"] for a in request.attempts] == ["citizen: ANSWER"]
+    record = await finished_record(hotline, "13822220005")
+    assert record.outcome == "callback_requested"

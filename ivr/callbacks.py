@@ -1,0 +1,133 @@
+"""Callbacks that keep their place in line.
+
+A caller waiting in a skill queue presses 1. The dialplan hands the call back to us; we store
+the request with the caller's original arrival, priority and position, and put a stand-in in
+the queue at that same position (an AMI Originate of a Local channel that runs ``Queue``).
+When the stand-in reaches the front, the operator who answers it is rung first and then
+connected to the citizen, whose phone rings next. The outcome of each attempt is recorded;
+a failed attempt is retried a bounded number of times, at the front of the line.
+
+An Originate is sent exactly once per attempt: the AMI client never re-sends an action after
+a reconnect, and an attempt is written down before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+
+import structlog
+
+from ivr.edges.ami import AmiClient
+from ivr.edges.store import CallbackRequest, CallStore
+from ivr.errors import AmiError, IvrError
+from ivr.protocols.ami import AmiEvent, channel_variable
+from ivr.settings import Settings
+
+log = structlog.get_logger("ivr.callbacks")
+
+CALLBACK_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+# The stand-in may wait long in a busy queue; the Originate answers when an operator picks up.
+STAND_IN_TIMEOUT_S = 4 * 3600
+
+
+class CallbackRefused(IvrError):
+    """The caller's number cannot be called back."""
+
+
+class CallbackDesk:
+    def __init__(self, settings: Settings, store: CallStore, ami: AmiClient) -> None:
+        self._settings = settings
+        self._store = store
+        self._ami = ami
+        self._tasks: set[asyncio.Task[None]] = set()
+        ami.on_event(self._on_event)
+
+    async def request(
+        self, *, call_id: str, number: str, skill: str, priority: int, position: int,
+        arrived_at: str,
+    ) -> CallbackRequest:
+        if not CALLBACK_NUMBER.match(number):
+            raise CallbackRefused(f"cannot call back {number!r}")
+        request = await self._store.add_callback(
+            call_id=call_id, number=number, skill=skill, priority=priority,
+            position=max(1, position), arrived_at=arrived_at,
+            requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        log.info("callback_requested", callback=request.id, skill=skill, position=position)
+        self._spawn(self._attempt(request))
+        return request
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, request: CallbackRequest) -> None:
+        first = not request.attempts
+        attempt = {"n": str(len(request.attempts) + 1),
+                   "at": datetime.now(UTC).isoformat(timespec="seconds"), "result": "queued"}
+        request.attempts.append(attempt)
+        await self._store.update_callback(request)  # written down before it is sent
+        variables = ",".join([
+            channel_variable("IVR_CALLBACK_ID", request.id),
+            # Inherited by the Local channel's other half, which waits in the queue.
+            channel_variable("__IVR_CALLBACK_QUEUE", request.skill),
+            channel_variable("__IVR_CALLBACK_PRIORITY", request.priority),
+            channel_variable("__IVR_CALLBACK_POSITION", request.position if first else 1),
+        ])
+        try:
+            messages = await self._ami.action("Originate", {
+                "Channel": f"Local/{request.id}@callback-queue",
+                "Context": "callback-dial", "Exten": request.number, "Priority": 1,
+                "CallerID": f"{request.number} <{request.number}>",
+                "Timeout": STAND_IN_TIMEOUT_S * 1000, "Async": "true", "Variable": variables,
+            }, timeout=STAND_IN_TIMEOUT_S + 60)
+        except AmiError as exc:
+            await self._attempt_failed(request, f"originate: {exc}")
+            return
+        response = next((m for m in messages if m.get("Event") == "OriginateResponse"), {})
+        if response.get("Response") != "Success":
+            await self._attempt_failed(request, f"stand-in ended: {response.get('Reason', '?')}")
+            return
+        attempt["result"] = "operator answered"
+        await self._store.update_callback(request)
+        log.info("callback_operator_answered", callback=request.id)
+
+    def _on_event(self, event: AmiEvent) -> None:
+        if event.name == "UserEvent" and event.get("UserEvent") == "IvrCallback":
+            self._spawn(self._citizen_leg_ended(event.get("Id"), event.get("Status")))
+
+    async def _citizen_leg_ended(self, callback_id: str, status: str) -> None:
+        requests = [r for r in await self._store.callbacks("waiting") if str(r.id) == callback_id]
+        if not requests:
+            return
+        request = requests[0]
+        if request.attempts:
+            request.attempts[-1]["result"] = f"citizen: {status}"
+        if status == "ANSWER":
+            request.status = "done"
+            await self._store.update_callback(request)
+            log.info("callback_done", callback=request.id, attempts=len(request.attempts))
+            return
+        await self._attempt_failed(request, f"citizen: {status}")
+
+    async def _attempt_failed(self, request: CallbackRequest, why: str) -> None:
+        if request.attempts:
+            request.attempts[-1]["result"] = why
+        log.warning("callback_attempt_failed", callback=request.id, reason=why,
+                    attempt=len(request.attempts))
+        if len(request.attempts) >= self._settings.callbacks.max_attempts:
+            request.status = "failed"
+            await self._store.update_callback(request)
+            return
+        await self._store.update_callback(request)
+        await asyncio.sleep(self._settings.callbacks.retry_after)
+        await self._attempt(request)
