@@ -23,6 +23,7 @@ from ivr.protocols.ami import AmiEvent
 from ivr.queues import OperatorDesk
 from ivr.settings import Settings
 from ivr.speech import SpeechService
+from ivr.web import WebServer
 
 log = structlog.get_logger("ivr.app")
 
@@ -51,6 +52,7 @@ class Hotline:
             callbacks=self.callbacks,
         )
         self.agi = FastAgiServer(settings.agi, self.calls)
+        self.web = WebServer(self, settings.web_host, settings.web_port)
         self._stack = AsyncExitStack()
 
     def _on_ami_event(self, event: AmiEvent) -> None:
@@ -79,6 +81,8 @@ class Hotline:
         self._stack.push_async_callback(self.callbacks.stop)
         await self.agi.start()
         self._stack.push_async_callback(self.agi.stop)
+        await self.web.start()
+        self._stack.push_async_callback(self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=str(self.store.path))
 
     async def stop(self) -> None:

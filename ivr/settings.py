@@ -139,6 +139,8 @@ class SandboxSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     project_dir: Path
+    web_host: str
+    web_port: int
     timezone: str
     flow_path: Path
     flow_reload_interval: float
@@ -347,6 +349,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         c.add(f, "service.timezone", f"unknown time zone {timezone!r}")
+    wb = c.section(f, raw, "web")
+    web_host = c.get(f, wb, "host", str, "127.0.0.1", "web")
+    web_port = c.get(f, wb, "port", int, 8080, "web")
+    c.port(f, "web.port", web_port)
     fl = c.section(f, raw, "flows")
     flow_main = c.get(f, fl, "main", str, "dialplans/12345.yaml", "flows")
     reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
@@ -368,6 +374,8 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "prompts": c.get(f, p, "prompts", str, "prompts", "paths"),
         "database_url": c.get(f, d, "url", str, "sqlite:///ivr.sqlite3", "database"),
         "timezone": timezone,
+        "web_host": web_host,
+        "web_port": web_port,
         "flow_main": flow_main,
         "reload_interval": reload_interval,
     }
@@ -551,6 +559,8 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         flow_path = project_dir / flow_path
     return Settings(
         project_dir=project_dir,
+        web_host=svc["web_host"],
+        web_port=svc["web_port"],
         timezone=svc["timezone"],
         flow_path=flow_path,
         flow_reload_interval=svc["reload_interval"],

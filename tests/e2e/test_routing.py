@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import datetime
 
+import aiohttp
 import pytest
 
 from ivr.app import Hotline
@@ -157,3 +158,32 @@ async def test_callback_keeps_its_place_and_rings_the_operator_then_the_citizen(
     assert [a["result"] for a in request.attempts] == ["citizen: ANSWER"]
     record = await finished_record(hotline, "13822220005")
     assert record.outcome == "callback_requested"
+
+
+async def test_metrics_and_health_show_the_live_state(
+    hotline: Hotline, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """/metrics shows per-skill figures from Asterisk's events (a paused operator counted as
+    paused in each of their skills); /healthz says the AMI link is up."""
+    desk = OperatorDesk(hotline.settings, ami)
+    await desk.pause("op1006", "training")
+    try:
+        base = f"http://127.0.0.1:{hotline.settings.web_port}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(30):
+                async with session.get(f"{base}/metrics") as response:
+                    assert response.status == 200
+                    text = await response.text()
+                if 'ivr_skill_operators{skill="housing",state="paused"} 1' in text:
+                    break
+                await asyncio.sleep(0.1)
+            async with session.get(f"{base}/healthz") as response:
+                health = await response.json()
+        assert 'ivr_skill_operators{skill="housing",state="paused"} 1' in text
+        assert 'ivr_skill_operators{skill="utilities",state="paused"} 1' in text
+        assert 'ivr_skill_waiting_calls{skill="inquiry"} 0' in text
+        assert "ivr_speech_pool_capacity" in text
+        assert health["ami_connected"] is True
+        assert health["flow"] == "12345"
+    finally:
+        await desk.unpause("op1006")
