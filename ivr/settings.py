@@ -110,8 +110,6 @@ class CallbackSettings:
 
 @dataclass(frozen=True, slots=True)
 class MenuSettings:
-    digit_timeout: float = 5.0
-    retries: int = 3
     general_queue: str = "hotline"
 
 
@@ -296,13 +294,8 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
 
     u = c.section(f, raw, "menu")
     menu = MenuSettings(
-        digit_timeout=c.get(f, u, "digit_timeout", float, 5.0, "menu"),
-        retries=c.get(f, u, "retries", int, 3, "menu"),
         general_queue=c.get(f, u, "general_queue", str, "hotline", "menu"),
     )
-    c.positive(f, "menu.digit_timeout", menu.digit_timeout)
-    if not 1 <= menu.retries <= 9:
-        c.add(f, "menu.retries", f"must be 1-9, got {menu.retries}")
 
     sp = c.section(f, raw, "speech")
     models = c.get(f, sp, "models", dict, {}, "speech")

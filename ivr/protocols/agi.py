@@ -102,7 +102,6 @@ class HandshakeReader:
     def __init__(self, max_bytes: int = 16384) -> None:
         self._buffer = bytearray()
         self._max = max_bytes
-        self._done = False
 
     def receive_data(self, data: bytes) -> None:
         if not data:
@@ -119,10 +118,8 @@ class HandshakeReader:
         end = self._buffer.find(b"\n\n")
         if end < 0:
             return NEED_DATA
-        block = bytes(self._buffer[:end])
-        self.leftover = bytes(self._buffer[end + 2 :])
-        self._done = True
-        return parse_handshake(block)
+        # Asterisk sends nothing after the block until we send a command.
+        return parse_handshake(bytes(self._buffer[:end]))
 
 
 def parse_handshake(block: bytes) -> AgiEnvironment:
