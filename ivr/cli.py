@@ -153,7 +153,8 @@ def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
     Sandbox(cfg).up()
     print(
         f"12345 hotline running: call it with `ivr call --digits 1` (SIP {cfg.sip.host}:"
-        f"{cfg.sip.port}, number {cfg.sip.service_number}); Ctrl-C stops it."
+        f"{cfg.sip.port}, number {cfg.sip.service_number}); health and figures at "
+        f"http://{cfg.web_host}:{cfg.web_port}/healthz and /metrics; Ctrl-C stops it."
     )
     asyncio.run(_demo(cfg, args.talk))
     return 0
