@@ -96,14 +96,8 @@ class AgiChannel:
     async def stream_file(self, sound: str, escape_digits: str = "") -> AgiResult:
         return await self.command("STREAM FILE", sound, escape_digits)
 
-    async def get_data(self, sound: str, timeout_ms: int, max_digits: int) -> AgiResult:
-        return await self.command("GET DATA", sound, timeout_ms, max_digits)
-
     async def wait_for_digit(self, timeout_ms: int) -> AgiResult:
         return await self.command("WAIT FOR DIGIT", timeout_ms)
-
-    async def verbose(self, message: str, level: int = 1) -> AgiResult:
-        return await self.command("VERBOSE", message, level)
 
 
 CallHandler = Callable[[AgiChannel], Awaitable[None]]

@@ -33,7 +33,7 @@ class Recorder:
         self.seen.append(channel)
         self.results.append(await channel.answer())
         self.results.append(await channel.set_variable("IVR_CALLER", channel.env.caller_name))
-        self.results.append(await channel.get_data("ivr/main-menu", 5000, 1))
+        self.results.append(await channel.wait_for_digit(5000))
         self.done.set()
 
 
@@ -69,16 +69,16 @@ async def test_normal_session(server: tuple[FastAgiServer, Recorder]) -> None:
     """Handshake, three commands, three normalised results."""
     srv, rec = server
     lines = await fake_asterisk(
-        srv.port, replies=(b"200 result=0\n", b"200 result=1\n", b"200 result=1\n")
+        srv.port, replies=(b"200 result=0\n", b"200 result=1\n", b"200 result=49\n")
     )
     await asyncio.wait_for(rec.done.wait(), 3)
     assert lines == [
         b'ANSWER\n', b'SET VARIABLE "IVR_CALLER" "Li Wei"\n',
-        b'GET DATA "ivr/main-menu" "5000" "1"\n',
+        b'WAIT FOR DIGIT "5000"\n',
     ]
     assert rec.seen[0].env.caller_number == "13800138000"
     assert [r.ok for r in rec.results] == [True, True, True]
-    assert rec.results[2].value == "1"
+    assert rec.results[2].digit == "1"  # WAIT FOR DIGIT answers with the key's ASCII code
 
 
 async def test_caller_name_with_quotes_and_newlines(
