@@ -96,7 +96,8 @@ class FlowLibrary:
         if version_id not in self._by_id:
             flow_name = self.current().flow.name
             stored = [v for v in await self._store.flow_versions(flow_name) if v.id == version_id]
-            flow, _ = parse_flow(stored[0].text, str(self._path)) if stored else (None, [])
+            flow, _ = (await asyncio.to_thread(parse_flow, stored[0].text, str(self._path))
+                       if stored else (None, []))
             if flow is None:
                 log.warning("flow_version_unavailable", version_id=version_id)
                 return self.current()
