@@ -3,7 +3,7 @@
 #   make test   set up everything and run the whole test suite (real Asterisk included)
 
 VENV ?= .venv
-DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv
+DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv chromium postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup system run test lint sandbox-down

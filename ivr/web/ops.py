@@ -1,9 +1,5 @@
-"""HTTP for operations: ``/healthz`` and ``/metrics`` (Prometheus text), on 127.0.0.1:8080.
-
-The only module that imports aiohttp. Handlers are thin: they read the running hotline's
-in-memory state and format it. The operator console, wallboard and admin pages build on this
-server.
-"""
+"""Operations endpoints: ``/healthz`` and ``/metrics`` (Prometheus text), open to loopback
+scrapers without a session (they reveal no caller data)."""
 
 from __future__ import annotations
 
@@ -14,12 +10,12 @@ import structlog
 from aiohttp import web
 
 from ivr.figures import metrics_text
+from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
 
 log = structlog.get_logger("ivr.web")
-HOTLINE: web.AppKey[Hotline] = web.AppKey("hotline")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -63,20 +59,6 @@ async def metrics(request: web.Request) -> web.Response:
                         content_type="text/plain", charset="utf-8")
 
 
-class WebServer:
-    def __init__(self, hotline: Hotline, host: str, port: int) -> None:
-        app = web.Application()
-        app[HOTLINE] = hotline
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/metrics", metrics)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._host, self._port = host, port
-
-    async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        log.info("web_listening", host=self._host, port=self._port)
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+def setup(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
