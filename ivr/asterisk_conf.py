@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.routing import RoutingPolicy, render_queuerules
+from ivr.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
 from ivr.settings import Operator, Settings
 
 STATIC_FILES = (
@@ -88,16 +88,9 @@ def render_pjsip(settings: Settings) -> str:
 WRAP_UP_SECONDS = 3
 
 
-def render_queues(settings: Settings) -> str:
-    # Operators are dynamic members, added at login through AMI. They are persistent
-    # (astdb), so a restart of Asterisk keeps who is logged in, and the general queue keeps
-    # working as the fallback even while the application is down.
-    header = (
-        "[general]\npersistentmembers = yes\nautofill = yes\nshared_lastcall = yes\n"
-        "log_membername_as_agent = yes\n\n"
-    )
-    queues = [
-        f"; {skill.names.get('en', skill.id)} ({skill.department})\n[{skill.id}]\n"
+def _queue(name: str, comment: str, settings: Settings, service_level: int) -> str:
+    return (
+        f"; {comment}\n[{name}]\n"
         "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).
@@ -108,8 +101,36 @@ def render_queues(settings: Settings) -> str:
         f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
         "relative-periodic-announce = yes\n"
         "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
-        f"servicelevel = {skill.service_level.seconds}\nannounce-frequency = 0\n\n"
+        f"servicelevel = {service_level}\nannounce-frequency = 0\n\n"
+    )
+
+
+def render_queues(settings: Settings) -> str:
+    """One queue per skill, plus the later stages of a caller's wait (ivr.routing.plan_stages):
+    ``lang-<language>`` (every operator speaking it) and ``op-<id>`` (one operator, for the
+    repeat caller whose open case they handled); the general queue is a skill queue where
+    every operator is a member."""
+    # Operators are dynamic members, added at login through AMI. They are persistent
+    # (astdb), so a restart of Asterisk keeps who is logged in, and the general queue keeps
+    # working as the fallback even while the application is down.
+    header = (
+        "[general]\npersistentmembers = yes\nautofill = yes\nshared_lastcall = yes\n"
+        "log_membername_as_agent = yes\n\n"
+    )
+    general_sl = settings.skills[settings.menu.general_queue].service_level.seconds
+    queues = [
+        _queue(skill.id, f"{skill.names.get('en', skill.id)} ({skill.department})", settings,
+               skill.service_level.seconds)
         for skill in settings.skills.values()
+    ]
+    queues += [
+        _queue(language_queue(lang), f"any operator speaking {lang}", settings, general_sl)
+        for lang in settings.languages
+    ]
+    queues += [
+        _queue(personal_queue(op.id), f"{op.name} alone (a repeat caller's operator)", settings,
+               general_sl)
+        for op in settings.operators.values()
     ]
     return header + "".join(queues)
 

@@ -55,7 +55,7 @@ from ivr.flow import (
     say_number,
 )
 from ivr.flows import FlowLibrary
-from ivr.routing import expected_wait
+from ivr.routing import OperatorState, RoutingPolicy, expected_wait, personal_queue, plan_stages
 from ivr.settings import Settings
 from ivr.speech import ALL_KEYS, SpeechService, speech_variables_for_operator
 
@@ -88,9 +88,10 @@ class CallHandler:
     def __init__(
         self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
         speech: SpeechService | None = None, figures: LiveFigures | None = None,
-        callbacks: CallbackDesk | None = None,
+        callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
     ) -> None:
         self._settings = settings
+        self._policy = policy
         self._store = store
         self._flows = flows
         self._speech = speech
@@ -145,10 +146,13 @@ class CallHandler:
             log.warning("callback_without_queued_call")
             return
         position = await channel.get_variable("QUEUEPOSITION") or "1"
+        # The stage of the wait the caller was in: the stand-in keeps that place.
+        queue = await channel.get_variable("IVR_QUEUE_NOW") or record.queue
+        prio = await channel.get_variable("QUEUE_PRIO") or ""
         try:
             request = await self._callbacks.request(
-                call_id=record.call_id, number=record.caller, skill=record.queue,
-                priority=record.priority or 0,
+                call_id=record.call_id, number=record.caller, skill=queue,
+                priority=int(prio) if prio.isdigit() else record.priority or 0,
                 position=int(position) if position.isdigit() else 1,
                 arrived_at=record.arrived_at,
             )
@@ -343,22 +347,47 @@ class CallHandler:
         priority, more = await self._priority_rules(record, priority)
         reasons += more
         reasons.append(self._queue_reason(queue))
-        start = POLICY.widening[0]
         reasons.append("widening: " + "; ".join(
-            f"{step.describe(record.language)} after {step.after_seconds} s"
+            f"{step.describe(record.language)} after {step.after_seconds:g} s"
             if step.after_seconds else f"{step.describe(record.language)} at once"
-            for step in POLICY.widening
+            for step in self._policy.widening
         ))
+        stages = plan_stages(
+            queue=queue, general_queue=self._settings.menu.general_queue,
+            language=record.language, languages=self._settings.languages, priority=priority,
+            policy=self._policy, emergency_priority=EMERGENCY_PRIORITY,
+            previous_operator=await self._previous_operator(record),
+        )
+        reasons += [f"stage {n}: {stage.reason}" for n, stage in enumerate(stages, 1)]
         record.route_reasons = reasons
         await self._announce_wait(channel, queue, record)
-        await channel.set_variable("IVR_MAX_PENALTY", str(start.max_penalty))
         # What the caller said travels with the call to the operator who answers.
         for name, value in speech_variables_for_operator(record.variables).items():
             await channel.set_variable(name, value)
-        await channel.set_variable("IVR_PRIORITY", str(priority))
-        if (await channel.set_variable("IVR_QUEUE", queue)).ok:
+        for n, stage in enumerate(stages, 1):
+            await channel.set_variable(f"IVR_STAGE_{n}", stage.variable())
+        await channel.set_variable("IVR_STAGES", str(len(stages)))
+        if (await channel.set_variable("IVR_QUEUE", stages[0].queue)).ok:
             record.queue, record.priority = queue, priority
-            log.info("call_routed", queue=queue, priority=priority)
+            log.info("call_routed", queue=queue, priority=priority,
+                     stages=[s.variable() for s in stages])
+
+    async def _previous_operator(self, record: CallRecord) -> str | None:
+        """The operator who handled the caller's latest open case, if they are free now."""
+        if not record.caller or self._figures is None:
+            return None
+        try:
+            calls = [c.call_id for c in await self._store.cases_of(record.caller)
+                     if c.status in OPEN_CASE_STATUSES and c.call_id]
+            handled = await self._store.get(calls[-1]) if calls else None
+        except StorageError:
+            return None
+        operator = handled.operator if handled is not None else None
+        if operator is None or operator not in self._settings.operators:
+            return None
+        op = self._settings.operators[operator]
+        states = self._figures.operator_states(personal_queue(operator), time.time())
+        return operator if states.get(op.interface) == OperatorState.AVAILABLE else None
 
     async def _announce_wait(self, channel: AgiChannel, queue: str, record: CallRecord) -> None:
         """Tell a caller who will not be answered at once their place and expected wait."""

@@ -11,13 +11,14 @@ anybody in by itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from ivr.edges.ami import AmiClient
 from ivr.errors import AmiError, IvrError
+from ivr.routing import GENERAL_POOL_PENALTY, language_queue, personal_queue
 from ivr.settings import Operator, Settings
 
 log = structlog.get_logger("ivr.queues")
@@ -70,11 +71,28 @@ class SyncPlan:
     remove: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
-def skill_memberships(settings: Settings, op: Operator) -> dict[tuple[str, str], Membership]:
-    return {
-        (skill, op.interface): Membership(skill, op.interface, op.penalty(skill), op.name)
-        for skill in op.skills if skill in settings.skills
-    }
+def memberships(
+    settings: Settings, op: Operator, skills: Iterable[str] | None = None
+) -> dict[tuple[str, str], Membership]:
+    """The queues a logged-in operator belongs to (see ivr.routing.plan_stages).
+
+    Their skill queues (``skills``: the ones they logged in with, default all) at penalty
+    5 - level; ``lang-<language>`` for each enabled language they speak; the general queue
+    (at their level if they have that skill, else at the general-pool penalty); ``op-<id>``.
+    """
+    chosen = set(op.skills if skills is None else skills) & set(op.skills)
+    general = settings.menu.general_queue
+
+    def member(queue: str, penalty: int) -> tuple[tuple[str, str], Membership]:
+        return (queue, op.interface), Membership(queue, op.interface, penalty, op.name)
+
+    out = dict(member(skill, op.penalty(skill)) for skill in chosen if skill in settings.skills)
+    out |= dict(member(language_queue(lang), 0) for lang in op.languages
+                if lang in settings.languages)
+    if (general, op.interface) not in out:
+        out |= dict([member(general, GENERAL_POOL_PENALTY)])
+    out |= dict([member(personal_queue(op.id), 0)])
+    return out
 
 
 def plan(
@@ -137,13 +155,32 @@ class OperatorDesk:
             )
         return out
 
-    async def login(self, operator_id: str) -> tuple[str, ...]:
-        """Join every skill queue of the operator (penalty 5 - level)."""
+    async def login(
+        self, operator_id: str, skills: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        """Join the skill queues the operator logs in with (default: all of theirs) and the
+        later stages' queues; returns the skills taken."""
         op = self.operator(operator_id)
-        for m in skill_memberships(self._settings, op).values():
-            await self._add(m)
-        log.info("operator_logged_in", operator=op.id, skills=sorted(op.skills))
-        return tuple(sorted(op.skills))
+        unknown = sorted(set(skills or ()) - set(op.skills))
+        if unknown:
+            raise IvrError(f"{op.id} has no skill {', '.join(unknown)}")
+        if skills is not None and not skills:
+            raise IvrError("log in with at least one skill")
+        wanted = memberships(self._settings, op, skills)
+        have = {(m.queue, m.interface): m.penalty for m in await self.members()
+                if m.interface == op.interface}
+        for key, want in wanted.items():
+            if key not in have:
+                await self._add(want)
+            elif have[key] != want.penalty:
+                await self._ami.action("QueuePenalty", {
+                    "Queue": want.queue, "Interface": want.interface, "Penalty": want.penalty})
+        # Logging in again with fewer skills leaves the others.
+        for queue, interface in have.keys() - wanted.keys():
+            await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
+        taken = tuple(sorted(set(op.skills if skills is None else skills)))
+        log.info("operator_logged_in", operator=op.id, skills=list(taken))
+        return taken
 
     async def logout(self, operator_id: str) -> None:
         op = self.operator(operator_id)
@@ -172,7 +209,11 @@ class OperatorDesk:
         logged_in = {m.interface for m in members}
         desired: dict[tuple[str, str], Membership] = {}
         for op in self._settings.operators.values():
-            desired |= skill_memberships(self._settings, op)
+            # The skills each operator logged in with are kept; stage queues are completed.
+            # (The general queue counts as a chosen skill only at a skill level's penalty.)
+            mine = [m.queue for m in members if m.interface == op.interface
+                    and m.queue in op.skills and m.penalty != GENERAL_POOL_PENALTY]
+            desired |= memberships(self._settings, op, mine)
         todo = plan(desired, current, logged_in)
         for m in todo.add:
             await self._add(m)

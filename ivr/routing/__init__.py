@@ -7,6 +7,7 @@ No I/O, no asyncio, no clock: the shell passes the time in. The public surface:
 * policy: ``RoutingPolicy``, ``WideningStep``, ``penalty_for``, ``render_queuerules``;
 * state: ``OperatorIndex`` (``apply`` each change; ``best_available`` in microseconds);
 * decision: ``decide(call, operators, now, policy) -> RouteDecision`` with its reasons;
+* on app_queue: ``plan_stages`` (the queues a caller passes through while waiting);
 * the line: ``WaitingCall``, ``CallbackRequest``, ``line_for``, ``next_in_line``,
   ``expected_wait``.
 """
@@ -34,6 +35,13 @@ from ivr.routing._policy import (
     penalty_for,
     render_queuerules,
 )
+from ivr.routing._stages import (
+    PREVIOUS_OPERATOR_SECONDS,
+    QueueStage,
+    language_queue,
+    personal_queue,
+    plan_stages,
+)
 from ivr.routing._waiting import (
     CallbackRequest,
     InLine,
@@ -50,6 +58,7 @@ __all__ = [
     "LANGUAGE_PENALTY",
     "MAX_LEVEL",
     "MIN_LEVEL",
+    "PREVIOUS_OPERATOR_SECONDS",
     "CallFacts",
     "CallbackRequest",
     "Candidate",
@@ -60,6 +69,7 @@ __all__ = [
     "OperatorState",
     "OperatorStateChanged",
     "OperatorStatus",
+    "QueueStage",
     "RouteDecision",
     "RoutingPolicy",
     "Urgency",
@@ -68,10 +78,13 @@ __all__ = [
     "acceptable",
     "decide",
     "expected_wait",
+    "language_queue",
     "line_for",
     "member_penalty",
     "next_in_line",
     "penalty_for",
+    "personal_queue",
+    "plan_stages",
     "rank",
     "render_queuerules",
 ]
