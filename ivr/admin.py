@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.calls import CASE_STATUS_READBACK
-from ivr.edges.store import CallStore, sqlite_path
+from ivr.edges.store import CallStore, open_store
 from ivr.flow import CallFacts, check_paths, format_report, load_flow_file, simulate
 from ivr.flow.model import FlowError
 from ivr.flows import FlowRejected, rollback
@@ -33,7 +33,7 @@ def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
 
 
 def _store(settings: Settings) -> CallStore:
-    return CallStore(sqlite_path(settings.database_url, settings.state_dir))
+    return open_store(settings.database_url, settings.state_dir)
 
 
 async def flow_simulate(
@@ -51,7 +51,8 @@ async def flow_simulate(
         return f"--at: not an ISO date and time: {at!r}", 2
     store = _store(settings)
     open_cases, known, lookup = 0, False, {}
-    if store.path.exists():
+    # A simulation never creates an SQLite file; PostgreSQL is always there to ask.
+    if store.path is None or store.path.exists():
         await store.open()
         try:
             cases = await store.cases_of(caller) if caller else []
@@ -112,12 +113,13 @@ async def case_add(
     try:
         now = datetime.now(ZoneInfo(settings.timezone))
         department = settings.skills[category].department if category in settings.skills else ""
+        who = getpass.getuser()
         case = await store.create_case(
             caller=caller, category=category, department=department,
-            description=description, now=now,
+            description=description, now=now, actor=who,
         )
         if status != "new":
-            await store.set_case_status(case.number, status, now)
+            await store.set_case_status(case.number, status, now, actor=who)
     finally:
         await store.close()
     return f"case {case.number} ({category}, {status}) for {caller}", 0

@@ -1,104 +1,305 @@
-"""Call records in SQLite: the only module that speaks SQL.
+"""Call records, cases, users, sessions, audit, bulletins: the only module that speaks SQL.
 
-All SQL is parameterised (caller data is never interpolated). sqlite3 blocks, so every call
-runs on one dedicated worker thread that owns the connection; the event loop only awaits.
-Schema changes are versioned migrations applied in order at start-up.
+One code path serves SQLite (the default, a file under the state directory) and PostgreSQL
+(shared by several application nodes), through SQLAlchemy Core with the sqlite3 and psycopg 3
+drivers. ``open_store(url, state_dir)`` builds a store; ``await store.open()`` connects and
+applies the versioned migrations; ``await store.close()`` lets go.
+
+Theory of operation
+    SQLAlchemy's engine is synchronous, so every database call runs on this store's own worker
+    threads (one for SQLite, whose writes are serialised anyway; a few for PostgreSQL, one
+    pooled connection each); the event loop only awaits. Every call is one transaction.
+    SQLite runs in WAL mode with foreign keys on, and its writing transactions start with
+    ``BEGIN IMMEDIATE`` so two processes never deadlock upgrading a read lock.
+
+    All SQL is parameterised (caller data is never interpolated). Queries are SQLAlchemy Core
+    expressions over the tables declared below; the schema itself is created by MIGRATIONS,
+    plain DDL that both databases accept, applied in order at open under a lock (PostgreSQL:
+    an advisory lock, so two nodes starting together migrate once) and recorded in
+    ``schema_version``. A migration is never edited once released: add a new one.
+
+    Case numbers come from ``case_sequence``: one ``INSERT ... ON CONFLICT DO UPDATE ...
+    RETURNING`` per case, so two nodes creating cases at the same moment get distinct numbers.
+
+    Times arrive as timezone-aware datetimes and are stored as ISO-8601 text. Calls (their
+    ``arrived_at`` is written by the IVR in UTC), sessions, audit entries, bulletins and
+    operator states are stored in UTC with milliseconds, so text order is time order and
+    windows ("active now", "expired") are plain comparisons. Cases keep the offset they were
+    created with (the hotline's local time), as before.
+
+    Driver and SQLAlchemy errors become ``StorageError`` with the database (password masked)
+    and the driver's message; SQL parameters and passwords never appear in messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, RowMapping, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from ivr.errors import StorageError
 from ivr.flow.engine import luhn_check_digit
 
-MIGRATIONS: Sequence[str] = (
-    """
-    CREATE TABLE calls (
-        call_id      TEXT PRIMARY KEY,
-        channel      TEXT NOT NULL,
-        caller       TEXT NOT NULL,
-        caller_name  TEXT NOT NULL DEFAULT '',
-        language     TEXT NOT NULL,
-        arrived_at   TEXT NOT NULL,
-        ended_at     TEXT,
-        path         TEXT NOT NULL DEFAULT '[]',
-        queue        TEXT,
-        priority     INTEGER,
-        outcome      TEXT NOT NULL,
-        hangup_node  TEXT,
-        ivr_ms       INTEGER
-    );
-    CREATE INDEX calls_caller ON calls (caller);
-    """,
-    """
-    ALTER TABLE calls ADD COLUMN flow_version INTEGER;
-    ALTER TABLE calls ADD COLUMN variables TEXT NOT NULL DEFAULT '{}';
-    ALTER TABLE calls ADD COLUMN survey_score INTEGER;
-    CREATE TABLE cases (
-        number       TEXT PRIMARY KEY,
-        call_id      TEXT,
-        caller       TEXT NOT NULL,
-        category     TEXT NOT NULL,
-        department   TEXT NOT NULL DEFAULT '',
-        description  TEXT NOT NULL DEFAULT '',
-        status       TEXT NOT NULL,
-        created_at   TEXT NOT NULL,
-        updated_at   TEXT NOT NULL,
-        satisfaction INTEGER
-    );
-    CREATE INDEX cases_caller ON cases (caller);
-    CREATE INDEX cases_call ON cases (call_id);
-    CREATE TABLE case_sequence (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
-    CREATE TABLE flow_versions (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        flow         TEXT NOT NULL,
-        version      TEXT NOT NULL,
-        digest       TEXT NOT NULL,
-        text         TEXT NOT NULL,
-        published_by TEXT NOT NULL,
-        published_at TEXT NOT NULL,
-        note         TEXT NOT NULL DEFAULT ''
-    );
-    """,
-    """
-    ALTER TABLE calls ADD COLUMN route_reasons TEXT NOT NULL DEFAULT '[]';
-    """,
-    """
-    CREATE TABLE callbacks (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        call_id      TEXT NOT NULL,
-        number       TEXT NOT NULL,
-        skill        TEXT NOT NULL,
-        priority     INTEGER NOT NULL,
-        position     INTEGER NOT NULL,
-        arrived_at   TEXT NOT NULL,
-        requested_at TEXT NOT NULL,
-        status       TEXT NOT NULL,
-        attempts     TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX callbacks_status ON callbacks (status);
-    """,
+T = TypeVar("T")
+
+# An auto-numbered primary key, spelled per database; everything else in MIGRATIONS is DDL
+# both accept (TEXT, INTEGER, DOUBLE PRECISION, BOOLEAN, REFERENCES, ALTER TABLE ADD COLUMN).
+_SERIAL = "{serial}"
+_SERIAL_DDL = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+}
+
+MIGRATIONS: Sequence[Sequence[str]] = (
+    (  # 1: calls
+        """CREATE TABLE calls (
+            call_id      TEXT PRIMARY KEY,
+            channel      TEXT NOT NULL,
+            caller       TEXT NOT NULL,
+            caller_name  TEXT NOT NULL DEFAULT '',
+            language     TEXT NOT NULL,
+            arrived_at   TEXT NOT NULL,
+            ended_at     TEXT,
+            path         TEXT NOT NULL DEFAULT '[]',
+            queue        TEXT,
+            priority     INTEGER,
+            outcome      TEXT NOT NULL,
+            hangup_node  TEXT,
+            ivr_ms       INTEGER
+        )""",
+        "CREATE INDEX calls_caller ON calls (caller)",
+    ),
+    (  # 2: cases, their daily sequence, flow versions
+        "ALTER TABLE calls ADD COLUMN flow_version INTEGER",
+        "ALTER TABLE calls ADD COLUMN variables TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE calls ADD COLUMN survey_score INTEGER",
+        """CREATE TABLE cases (
+            number       TEXT PRIMARY KEY,
+            call_id      TEXT,
+            caller       TEXT NOT NULL,
+            category     TEXT NOT NULL,
+            department   TEXT NOT NULL DEFAULT '',
+            description  TEXT NOT NULL DEFAULT '',
+            status       TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            updated_at   TEXT NOT NULL,
+            satisfaction INTEGER
+        )""",
+        "CREATE INDEX cases_caller ON cases (caller)",
+        "CREATE INDEX cases_call ON cases (call_id)",
+        "CREATE TABLE case_sequence (day TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+        """CREATE TABLE flow_versions (
+            id           {serial},
+            flow         TEXT NOT NULL,
+            version      TEXT NOT NULL,
+            digest       TEXT NOT NULL,
+            text         TEXT NOT NULL,
+            published_by TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            note         TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
+    (  # 3: why each call was routed where it was
+        "ALTER TABLE calls ADD COLUMN route_reasons TEXT NOT NULL DEFAULT '[]'",
+    ),
+    (  # 4: callbacks that keep their place
+        """CREATE TABLE callbacks (
+            id           {serial},
+            call_id      TEXT NOT NULL,
+            number       TEXT NOT NULL,
+            skill        TEXT NOT NULL,
+            priority     INTEGER NOT NULL,
+            position     INTEGER NOT NULL,
+            arrived_at   TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            attempts     TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX callbacks_status ON callbacks (status)",
+    ),
+    (  # 5: the web console: answered calls, case history, users, sessions, audit, bulletins
+        "ALTER TABLE calls ADD COLUMN operator TEXT",
+        "ALTER TABLE calls ADD COLUMN answered_at TEXT",
+        "ALTER TABLE calls ADD COLUMN wait_seconds DOUBLE PRECISION",
+        "ALTER TABLE calls ADD COLUMN talk_seconds DOUBLE PRECISION",
+        "ALTER TABLE calls ADD COLUMN skill TEXT",
+        "CREATE INDEX calls_arrived ON calls (arrived_at)",
+        "CREATE INDEX cases_created ON cases (created_at)",
+        "CREATE INDEX cases_status ON cases (status)",
+        """CREATE TABLE case_events (
+            id           {serial},
+            number       TEXT NOT NULL REFERENCES cases (number),
+            at           TEXT NOT NULL,
+            actor        TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            note         TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX case_events_number ON case_events (number)",
+        # Cases opened before history was kept start theirs with where they stand now.
+        """INSERT INTO case_events (number, at, actor, status, note)
+           SELECT number, updated_at, 'migration', status, 'history starts here' FROM cases""",
+        """CREATE TABLE users (
+            username      TEXT PRIMARY KEY,
+            role          TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            operator_id   TEXT,
+            disabled      BOOLEAN NOT NULL DEFAULT FALSE
+        )""",
+        """CREATE TABLE web_sessions (
+            token_hash   TEXT PRIMARY KEY,
+            username     TEXT NOT NULL REFERENCES users (username),
+            csrf_token   TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT NOT NULL
+        )""",
+        "CREATE INDEX web_sessions_expires ON web_sessions (expires_at)",
+        """CREATE TABLE audit_log (
+            id           {serial},
+            at           TEXT NOT NULL,
+            actor        TEXT NOT NULL,
+            action       TEXT NOT NULL,
+            target       TEXT NOT NULL,
+            detail       TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TABLE bulletins (
+            id           {serial},
+            texts        TEXT NOT NULL,
+            starts_at    TEXT NOT NULL,
+            expires_at   TEXT NOT NULL,
+            created_by   TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            withdrawn_at TEXT
+        )""",
+        """CREATE TABLE operator_states (
+            id           {serial},
+            operator_id  TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            reason       TEXT NOT NULL DEFAULT '',
+            at           TEXT NOT NULL
+        )""",
+        "CREATE INDEX operator_states_at ON operator_states (at)",
+    ),
 )
+SCHEMA_VERSION = len(MIGRATIONS)
+# Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.
+_MIGRATION_LOCK = 12345_0001
+
 # A case moves new -> dispatched -> in_progress -> resolved -> closed.
 CASE_STATUSES = ("new", "dispatched", "in_progress", "resolved", "closed")
 OPEN_CASE_STATUSES = ("new", "dispatched", "in_progress")
 # Cases a day a number can tell apart: 5 digits of sequence (Beijing: ~65,000 a day).
 MAX_CASES_PER_DAY = 99_999
+ROLES = ("operator", "supervisor", "admin")
+OPERATOR_STATES = ("logged_out", "available", "on_call", "wrap_up", "paused")
+
+# -- tables, as the migrations leave them (queries only; the DDL above is the schema) --------
+
+_meta = MetaData()
+_calls = Table(
+    "calls", _meta,
+    Column("call_id", Text, primary_key=True), Column("channel", Text),
+    Column("caller", Text), Column("caller_name", Text), Column("language", Text),
+    Column("arrived_at", Text), Column("ended_at", Text), Column("path", Text),
+    Column("queue", Text), Column("priority", Integer), Column("outcome", Text),
+    Column("hangup_node", Text), Column("ivr_ms", Integer), Column("flow_version", Integer),
+    Column("variables", Text), Column("survey_score", Integer), Column("route_reasons", Text),
+    Column("operator", Text), Column("answered_at", Text), Column("wait_seconds", Float),
+    Column("talk_seconds", Float), Column("skill", Text),
+)
+_cases = Table(
+    "cases", _meta,
+    Column("number", Text, primary_key=True), Column("call_id", Text), Column("caller", Text),
+    Column("category", Text), Column("department", Text), Column("description", Text),
+    Column("status", Text), Column("created_at", Text), Column("updated_at", Text),
+    Column("satisfaction", Integer),
+)
+_case_sequence = Table(
+    "case_sequence", _meta, Column("day", Text, primary_key=True), Column("last", Integer),
+)
+_case_events = Table(
+    "case_events", _meta,
+    Column("id", Integer, primary_key=True), Column("number", Text), Column("at", Text),
+    Column("actor", Text), Column("status", Text), Column("note", Text),
+)
+_flow_versions = Table(
+    "flow_versions", _meta,
+    Column("id", Integer, primary_key=True), Column("flow", Text), Column("version", Text),
+    Column("digest", Text), Column("text", Text), Column("published_by", Text),
+    Column("published_at", Text), Column("note", Text),
+)
+_callbacks = Table(
+    "callbacks", _meta,
+    Column("id", Integer, primary_key=True), Column("call_id", Text), Column("number", Text),
+    Column("skill", Text), Column("priority", Integer), Column("position", Integer),
+    Column("arrived_at", Text), Column("requested_at", Text), Column("status", Text),
+    Column("attempts", Text),
+)
+_users = Table(
+    "users", _meta,
+    Column("username", Text, primary_key=True), Column("role", Text),
+    Column("password_hash", Text), Column("created_at", Text), Column("operator_id", Text),
+    Column("disabled", Boolean(create_constraint=False)),
+)
+_sessions = Table(
+    "web_sessions", _meta,
+    Column("token_hash", Text, primary_key=True), Column("username", Text),
+    Column("csrf_token", Text), Column("created_at", Text), Column("expires_at", Text),
+)
+_audit = Table(
+    "audit_log", _meta,
+    Column("id", Integer, primary_key=True), Column("at", Text), Column("actor", Text),
+    Column("action", Text), Column("target", Text), Column("detail", Text),
+)
+_bulletins = Table(
+    "bulletins", _meta,
+    Column("id", Integer, primary_key=True), Column("texts", Text), Column("starts_at", Text),
+    Column("expires_at", Text), Column("created_by", Text), Column("created_at", Text),
+    Column("withdrawn_at", Text),
+)
+_operator_states = Table(
+    "operator_states", _meta,
+    Column("id", Integer, primary_key=True), Column("operator_id", Text),
+    Column("state", Text), Column("reason", Text), Column("at", Text),
+)
+
+
+# -- records -------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class CallRecord:
-    """What the IVR did with one call."""
+    """What the IVR did with one call, and what the queue did with it afterwards."""
 
     call_id: str
     channel: str
@@ -117,6 +318,11 @@ class CallRecord:
     variables: dict[str, str] = field(default_factory=dict)
     survey_score: int | None = None
     route_reasons: list[str] = field(default_factory=list)
+    operator: str | None = None
+    answered_at: str | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    skill: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +337,17 @@ class Case:
     department: str = ""
     description: str = ""
     satisfaction: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    """One change to a case: who, when, the status after it, and what was said."""
+
+    number: str
+    at: str
+    actor: str
+    status: str
+    note: str
 
 
 @dataclass(slots=True)
@@ -161,6 +378,60 @@ class FlowVersion:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who signs in to the web console; ``operator_id`` ties an operator to a phone."""
+
+    username: str
+    role: str
+    password_hash: str
+    created_at: str
+    operator_id: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser, stored server-side so every application node knows it."""
+
+    token_hash: str
+    username: str
+    csrf_token: str
+    created_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Bulletin:
+    """A message played to callers between ``starts_at`` and ``expires_at`` (language -> text)."""
+
+    id: int
+    texts: dict[str, str]
+    starts_at: str
+    expires_at: str
+    created_by: str
+    created_at: str
+    withdrawn_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStateChange:
+    operator_id: str
+    state: str
+    reason: str
+    at: str
+
+
 def case_number(day_of_year: int, year: int, sequence: int) -> str:
     """10 digits: last digit of the year, day of the year, 5-digit sequence, Luhn check digit."""
     if not 1 <= sequence <= MAX_CASES_PER_DAY:
@@ -168,178 +439,482 @@ def case_number(day_of_year: int, year: int, sequence: int) -> str:
     payload = f"{year % 10}{day_of_year:03d}{sequence:05d}"
     return payload + luhn_check_digit(payload)
 
+
 def sqlite_path(url: str, state_dir: Path) -> Path:
     """``sqlite:///name.db`` (relative to the state dir) or ``sqlite:////abs/path.db``."""
     if not url.startswith("sqlite:///"):
-        raise StorageError(f"unsupported database URL {url!r} (this release: sqlite:///...)")
+        raise StorageError(f"not an SQLite database URL: {_mask(url)!r}")
     raw = url.removeprefix("sqlite:///")
+    if not raw:
+        raise StorageError("the SQLite database URL names no file (sqlite:///name.db)")
     path = Path(raw)
     return path if path.is_absolute() else state_dir / path
 
 
-class CallStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self._db: sqlite3.Connection | None = None
+def open_store(url: str, state_dir: Path) -> CallStore:
+    """A store for ``url`` (not yet connected: ``await store.open()``).
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    ``sqlite:///name.db`` is relative to ``state_dir``, ``sqlite:////abs/name.db`` absolute;
+    ``postgresql://user:password@host:port/dbname`` uses psycopg 3.
+    """
+    return CallStore(url, state_dir)
+
+
+def _mask(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
+def _utc(moment: datetime) -> str:
+    """Sortable UTC text: the same length and offset for every stored moment."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware times")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _local(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware times")
+    return moment.isoformat(timespec="seconds")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class CallStore:
+    """Everything the hotline keeps, in SQLite or PostgreSQL.
+
+    ``CallStore(path)`` (a ``Path``) is an SQLite file, as before; ``CallStore(url, state_dir)``
+    takes a database URL (prefer ``open_store``). ``path`` is the SQLite file or None for
+    PostgreSQL; ``url`` (password masked) is for logs.
+    """
+
+    def __init__(self, target: Path | str, state_dir: Path | None = None) -> None:
+        if isinstance(target, Path):
+            self._url = URL.create("sqlite", database=str(target))
+        else:
+            self._url = self._parse(target, state_dir)
+        self.backend: str = self._url.get_backend_name()
+        self.path: Path | None = (
+            Path(self._url.database or "") if self.backend == "sqlite" else None
+        )
+        self.url: str = self._url.render_as_string(hide_password=True)
+        self._secret = self._url.password
+        self._pool = ThreadPoolExecutor(
+            max_workers=1 if self.backend == "sqlite" else _PG_THREADS,
+            thread_name_prefix=f"store-{self.backend}",
+        )
+        self._engine: Engine | None = None
+        self._engine_lock = threading.Lock()
+
+    @staticmethod
+    def _parse(raw: str, state_dir: Path | None) -> URL:
+        try:
+            url = make_url(raw)
+        except ArgumentError as exc:
+            raise StorageError(
+                "unparsable database URL (use sqlite:///name.db or postgresql://host/dbname)"
+            ) from exc
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite" and driver in {"sqlite", "pysqlite"}:
+            if not url.database or url.database == ":memory:":
+                raise StorageError(
+                    "the SQLite database URL names no file (sqlite:///name.db, relative to the "
+                    "state directory, or sqlite:////absolute/name.db)"
+                )
+            path = Path(url.database)
+            if not path.is_absolute():
+                if state_dir is None:
+                    raise StorageError(f"{raw!r} is relative but no state directory was given")
+                path = state_dir / path
+            return URL.create("sqlite", database=str(path))
+        if backend == "postgresql" and driver in {"psycopg", "psycopg2", "postgresql", ""}:
+            if not url.database:
+                raise StorageError(f"{_mask(raw)}: the PostgreSQL URL names no database")
+            return url.set(drivername="postgresql+psycopg")
+        raise StorageError(
+            f"unsupported database URL {_mask(raw)!r} "
+            "(use sqlite:///name.db or postgresql://user@host/dbname)"
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _describe(self, exc: BaseException) -> str:
+        """The driver's own words without the SQL, its parameters or the password."""
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            message = str(exc.orig)
+        elif isinstance(exc, SQLAlchemyError):
+            message = exc.args[0] if exc.args else type(exc).__name__
+            message = str(message).split("\n[SQL:")[0]
+        else:
+            message = str(exc)
+        message = " ".join(message.split()) or type(exc).__name__
+        if self._secret:
+            message = message.replace(self._secret, "***")
+        return f"{self.url}: {message}"
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool, fn, *args)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{self.path}: {exc}") from exc
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StorageError(self._describe(exc)) from exc
+
+    def _connected(self) -> Engine:
+        if self._engine is None:
+            raise StorageError(f"{self.url}: the store is not open")
+        return self._engine
+
+    def _tx(self, write: bool, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(connection, *args)`` in one transaction, on a worker thread."""
+        with self._connected().connect() as conn:
+            if write:
+                conn.execution_options(ivr_write=True)
+            with conn.begin():
+                return fn(conn, *args)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._tx, True, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._tx, False, fn, *args)
+
+    def _insert(self, table: Table) -> Any:
+        """An INSERT that knows ON CONFLICT in this database's dialect."""
+        if self.backend == "postgresql":
+            return pg_dialect.insert(table)
+        return sqlite_dialect.insert(table)
+
+    # -- opening and closing ----------------------------------------------------------------
 
     async def open(self) -> None:
+        """Connect and bring the schema up to date (creating an SQLite file if needed)."""
         await self._run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version > current:
-                # One transaction per migration, version included; the SQL is this module's
-                # own constants and an int, never outside input.
-                db.executescript(
-                    f"BEGIN; {script}; INSERT INTO schema_version VALUES ({int(version)}); "  # noqa: S608
-                    "COMMIT;"
-                )
-        self._db = db
+        with self._engine_lock:
+            if self._engine is not None:
+                return
+            engine = self._create_engine()
+            try:
+                self._migrate(engine)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._engine = engine
+
+    def _create_engine(self) -> Engine:
+        if self.backend == "sqlite":
+            assert self.path is not None  # noqa: S101 - set in __init__ for SQLite
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One worker thread uses the file; a fresh connection per call would re-run the
+            # PRAGMAs and lose SQLite's page cache, so the pool keeps one.
+            engine = create_engine(
+                self._url, connect_args={"check_same_thread": False, "timeout": 5},
+                pool_size=1, max_overflow=0,
+            )
+            event.listen(engine, "connect", _sqlite_connected)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(
+            self._url, pool_size=_PG_THREADS, max_overflow=0, pool_pre_ping=True,
+            connect_args={"connect_timeout": 10, "application_name": "ivr"},
+        )
+
+    def _migrate(self, engine: Engine) -> None:
+        serial = _SERIAL_DDL[self.backend]
+        with engine.connect() as conn:
+            conn.execution_options(ivr_write=True)
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                with conn.begin():
+                    if self.backend == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": _MIGRATION_LOCK})
+                    conn.execute(text(
+                        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+                    ))
+                    current = conn.execute(
+                        text("SELECT MAX(version) FROM schema_version")
+                    ).scalar() or 0
+                    if current > SCHEMA_VERSION:
+                        raise StorageError(
+                            f"{self.url}: schema version {current} is newer than this release "
+                            f"knows ({SCHEMA_VERSION}); upgrade the application"
+                        )
+                    if version <= current:
+                        continue
+                    # DDL is transactional in both databases: a migration lands whole or not.
+                    for statement in statements:
+                        conn.exec_driver_sql(statement.replace(_SERIAL, serial))
+                    conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"),
+                                 {"v": version})
+
+    async def schema_version(self) -> int:
+        """The newest migration applied to this database."""
+        return await self._read(
+            lambda conn: int(conn.execute(text("SELECT MAX(version) FROM schema_version"))
+                             .scalar() or 0)
+        )
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
+        if self._engine is not None:
+            engine, self._engine = self._engine, None
+            await self._run(engine.dispose)
         self._pool.shutdown(wait=True)
 
+    # -- calls ------------------------------------------------------------------------------
+
     async def save(self, record: CallRecord) -> None:
-        await self._run(self._save, record)
+        """Insert or update the call; queue facts already stored are kept when unset here."""
+        values = _call_values(record)
+        await self._write(self._save, values)
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StorageError(f"{self.path}: the call store is not open")
-        return self._db
-
-    def _save(self, r: CallRecord) -> None:
-        self._connection().execute(
-            """INSERT INTO calls (call_id, channel, caller, caller_name, language, arrived_at,
-                   ended_at, path, queue, priority, outcome, hangup_node, ivr_ms,
-                   flow_version, variables, survey_score, route_reasons)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (call_id) DO UPDATE SET ended_at = excluded.ended_at,
-                   path = excluded.path, queue = excluded.queue, priority = excluded.priority,
-                   outcome = excluded.outcome, hangup_node = excluded.hangup_node,
-                   ivr_ms = excluded.ivr_ms, language = excluded.language,
-                   flow_version = excluded.flow_version, variables = excluded.variables,
-                   survey_score = excluded.survey_score,
-                   route_reasons = excluded.route_reasons""",
-            (r.call_id, r.channel, r.caller, r.caller_name, r.language, r.arrived_at,
-             r.ended_at, json.dumps(r.path, ensure_ascii=False), r.queue, r.priority,
-             r.outcome, r.hangup_node, r.ivr_ms, r.flow_version,
-             json.dumps(r.variables, ensure_ascii=False), r.survey_score,
-             json.dumps(r.route_reasons, ensure_ascii=False)),
-        )
+    def _save(self, conn: Connection, values: dict[str, Any]) -> None:
+        stmt = self._insert(_calls).values(**values)
+        excluded = stmt.excluded
+        # The IVR's in-memory record does not know what the queue did later (operator,
+        # answered_at...): what it leaves unset keeps the stored value.
+        kept = {"operator", "answered_at", "wait_seconds", "talk_seconds", "skill"}
+        changes = {
+            name: (func.coalesce(excluded[name], _calls.c[name]) if name in kept
+                   else excluded[name])
+            for name in values
+            if name not in {"call_id", "channel", "caller", "caller_name", "arrived_at"}
+        }
+        conn.execute(stmt.on_conflict_do_update(index_elements=[_calls.c.call_id],
+                                                set_=changes))
 
     async def get(self, call_id: str) -> CallRecord | None:
-        rows: list[CallRecord] = await self._run(
-            self._select, "SELECT * FROM calls WHERE call_id = ?", (call_id,)
-        )
+        rows = await self._read(self._calls_where, _calls.c.call_id == call_id, None, None)
         return rows[0] if rows else None
 
     async def by_caller(self, caller: str) -> list[CallRecord]:
-        rows: list[CallRecord] = await self._run(
-            self._select, "SELECT * FROM calls WHERE caller = ? ORDER BY arrived_at", (caller,)
+        return await self._read(
+            self._calls_where, _calls.c.caller == caller, [_calls.c.arrived_at], None
         )
-        return rows
 
-    def _select(self, sql: str, params: tuple[str, ...]) -> list[CallRecord]:
-        cursor = self._connection().execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        out = []
-        for row in cursor.fetchall():
-            values = dict(zip(names, row, strict=True))
-            values["path"] = json.loads(values["path"])
-            values["variables"] = json.loads(values["variables"])
-            values["route_reasons"] = json.loads(values["route_reasons"])
-            out.append(CallRecord(**values))
-        return out
+    async def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """Calls that arrived in [start, end), oldest first."""
+        return await self._read(
+            self._calls_where,
+            (_calls.c.arrived_at >= _utc(start)) & (_calls.c.arrived_at < _utc(end)),
+            [_calls.c.arrived_at, _calls.c.call_id], None,
+        )
 
-    # -- cases -----------------------------------------------------------------------------
+    async def recent_calls(self, limit: int = 50) -> list[CallRecord]:
+        """The latest calls to arrive, newest first."""
+        return await self._read(
+            self._calls_where, None, [_calls.c.arrived_at.desc(), _calls.c.call_id.desc()],
+            limit,
+        )
+
+    def _calls_where(
+        self, conn: Connection, where: Any, order: list[Any] | None, limit: int | None
+    ) -> list[CallRecord]:
+        query = select(_calls)
+        if where is not None:
+            query = query.where(where)
+        if order:
+            query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(max(0, limit))
+        return [_call_from_row(row._mapping) for row in conn.execute(query)]
+
+    async def set_call_answered(
+        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float
+    ) -> None:
+        await self._update_call(call_id, operator=operator, answered_at=_utc(answered_at),
+                                wait_seconds=wait_seconds)
+
+    async def set_call_completed(
+        self, call_id: str, ended_at: datetime, talk_seconds: float
+    ) -> None:
+        await self._update_call(call_id, ended_at=_utc(ended_at), talk_seconds=talk_seconds)
+
+    async def set_call_abandoned(
+        self, call_id: str, ended_at: datetime, wait_seconds: float
+    ) -> None:
+        """The caller hung up while waiting in the queue."""
+        await self._update_call(call_id, ended_at=_utc(ended_at), wait_seconds=wait_seconds,
+                                outcome="abandoned")
+
+    async def _update_call(self, call_id: str, **values: object) -> None:
+        def run(conn: Connection) -> None:
+            done = conn.execute(update(_calls).where(_calls.c.call_id == call_id)
+                                .values(**values))
+            if done.rowcount == 0:
+                raise StorageError(f"no call {call_id!r}")
+        await self._write(run)
+
+    # -- cases ------------------------------------------------------------------------------
 
     async def create_case(
         self, *, caller: str, category: str, department: str = "", description: str = "",
-        call_id: str | None = None, now: datetime,
+        call_id: str | None = None, now: datetime, actor: str = "ivr",
     ) -> Case:
         """A new case with the next number of the day; the number is what the citizen keys in."""
-        case: Case = await self._run(
-            self._create_case, caller, category, department, description, call_id, now
-        )
-        return case
+        stamp = _local(now)
+        case = Case("", caller, category, "new", stamp, stamp, call_id, department, description)
+        return await self._write(self._create_case, case, now, actor)
 
-    def _create_case(  # noqa: PLR0917 - runs on the worker thread, called positionally
-        self, caller: str, category: str, department: str, description: str,
-        call_id: str | None, now: datetime,
-    ) -> Case:
-        db = self._connection()
+    def _create_case(self, conn: Connection, case: Case, now: datetime, actor: str) -> Case:
         day = now.date().isoformat()
-        stamp = now.isoformat(timespec="seconds")
-        with _transaction(db):
-            db.execute(
-                "INSERT INTO case_sequence (day, last) VALUES (?, 1) "
-                "ON CONFLICT (day) DO UPDATE SET last = last + 1", (day,),
-            )
-            (sequence,) = db.execute(
-                "SELECT last FROM case_sequence WHERE day = ?", (day,)
-            ).fetchone()
-            number = case_number(now.timetuple().tm_yday, now.year, sequence)
-            db.execute(
-                """INSERT INTO cases (number, call_id, caller, category, department,
-                       description, status, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?)""",
-                (number, call_id, caller, category, department, description, stamp, stamp),
-            )
-        return Case(number, caller, category, "new", stamp, stamp, call_id, department,
-                    description)
+        bump = self._insert(_case_sequence).values(day=day, last=1)
+        bump = bump.on_conflict_do_update(
+            index_elements=[_case_sequence.c.day],
+            set_={"last": _case_sequence.c["last"] + 1},
+        ).returning(_case_sequence.c["last"])
+        sequence = int(conn.execute(bump).scalar_one())
+        number = case_number(now.timetuple().tm_yday, now.year, sequence)
+        conn.execute(_cases.insert().values(
+            number=number, call_id=case.call_id, caller=case.caller, category=case.category,
+            department=case.department, description=case.description, status="new",
+            created_at=case.created_at, updated_at=case.updated_at,
+        ))
+        conn.execute(_case_events.insert().values(
+            number=number, at=case.created_at, actor=actor, status="new", note="",
+        ))
+        return Case(number, case.caller, case.category, "new", case.created_at,
+                    case.updated_at, case.call_id, case.department, case.description)
 
-    async def set_case_status(self, number: str, status: str, now: datetime) -> None:
+    async def set_case_status(
+        self, number: str, status: str, now: datetime, *, actor: str = "system"
+    ) -> None:
+        """Set a status without the workflow's checks (the admin CLI); history is kept."""
         if status not in CASE_STATUSES:
             raise StorageError(f"unknown case status {status!r}")
-        await self._run(
-            self._execute, "UPDATE cases SET status = ?, updated_at = ? WHERE number = ?",
-            (status, now.isoformat(timespec="seconds"), number),
+        stamp = _local(now)
+
+        def run(conn: Connection) -> None:
+            done = conn.execute(update(_cases).where(_cases.c.number == number)
+                                .values(status=status, updated_at=stamp))
+            if done.rowcount:
+                conn.execute(_case_events.insert().values(
+                    number=number, at=stamp, actor=actor, status=status, note="",
+                ))
+        await self._write(run)
+
+    async def update_case(
+        self, number: str, *, actor: str, now: datetime, category: str | None = None,
+        department: str | None = None, description: str | None = None,
+        status: str | None = None, note: str = "",
+    ) -> Case:
+        """Change a case and write who did what to its history.
+
+        Status moves forward only (new -> dispatched -> in_progress -> resolved -> closed, a
+        step may be skipped), except resolved -> in_progress, which reopens it.
+        """
+        if status is not None and status not in CASE_STATUSES:
+            raise StorageError(f"unknown case status {status!r}")
+        changes = {"category": category, "department": department, "description": description}
+        return await self._write(
+            self._update_case, number, actor, _local(now),
+            {k: v for k, v in changes.items() if v is not None}, status, note,
         )
 
+    def _update_case(  # noqa: PLR0917 - runs on the worker thread, called positionally
+        self, conn: Connection, number: str, actor: str, stamp: str,
+        fields: dict[str, str], status: str | None, note: str,
+    ) -> Case:
+        row = conn.execute(
+            select(*_CASE_COLUMNS).where(_cases.c.number == number).with_for_update()
+        ).first()
+        if row is None:
+            raise StorageError(f"no case {number}")
+        case = Case(*row)
+        said = [note.strip()] if note.strip() else []
+        values: dict[str, str] = {}
+        for name, value in fields.items():
+            old = getattr(case, name)
+            if value != old:
+                values[name] = value
+                if name != "description":
+                    said.append(f"{name}: {old or '-'} -> {value or '-'}")
+                else:
+                    said.append("description changed")
+        if status is not None and status != case.status:
+            values["status"] = _check_transition(number, case.status, status)
+            if case.status == "resolved" and status == "in_progress":
+                said.insert(0, "reopened")
+        if not values and not said:
+            return case
+        values["updated_at"] = stamp
+        conn.execute(update(_cases).where(_cases.c.number == number).values(**values))
+        new_status = values.get("status", case.status)
+        conn.execute(_case_events.insert().values(
+            number=number, at=stamp, actor=actor, status=new_status, note="; ".join(said),
+        ))
+        row = conn.execute(select(*_CASE_COLUMNS).where(_cases.c.number == number)).one()
+        return Case(*row)
+
+    async def case_history(self, number: str) -> list[CaseEvent]:
+        """Every change to the case, oldest first."""
+        def run(conn: Connection) -> list[CaseEvent]:
+            rows = conn.execute(
+                select(_case_events.c.number, _case_events.c.at, _case_events.c.actor,
+                       _case_events.c.status, _case_events.c.note)
+                .where(_case_events.c.number == number).order_by(_case_events.c.id)
+            )
+            return [CaseEvent(*row) for row in rows]
+        return await self._read(run)
+
     async def get_case(self, number: str) -> Case | None:
-        rows: list[Case] = await self._run(self._cases, _CASE_BY_NUMBER, (number,))
+        rows = await self._read(self._cases_where, _cases.c.number == number, [], None, 0)
         return rows[0] if rows else None
 
     async def cases_of(self, caller: str) -> list[Case]:
-        rows: list[Case] = await self._run(
-            self._cases, _CASE_BY_CALLER, (caller,)
+        """The caller's cases, oldest first."""
+        return await self._read(
+            self._cases_where, _cases.c.caller == caller,
+            [_cases.c.created_at, _cases.c.number], None, 0,
         )
-        return rows
 
-    def _cases(self, sql: str, params: tuple[str, ...]) -> list[Case]:
-        cursor = self._connection().execute(sql, params)
-        return [Case(*row) for row in cursor.fetchall()]
+    async def cases(
+        self, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Case]:
+        """Cases (of one status, if given), newest first, a page at a time."""
+        if status is not None and status not in CASE_STATUSES:
+            raise StorageError(f"unknown case status {status!r}")
+        where = _cases.c.status == status if status is not None else None
+        return await self._read(
+            self._cases_where, where, [_cases.c.created_at.desc(), _cases.c.number.desc()],
+            max(0, limit), max(0, offset),
+        )
+
+    def _cases_where(
+        self, conn: Connection, where: Any, order: list[Any], limit: int | None, offset: int
+    ) -> list[Case]:
+        query = select(*_CASE_COLUMNS)
+        if where is not None:
+            query = query.where(where)
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        return [Case(*row) for row in conn.execute(query)]
+
+    async def case_counts(self) -> dict[tuple[str, str], int]:
+        """How many cases each (category, status) pair holds."""
+        def run(conn: Connection) -> dict[tuple[str, str], int]:
+            rows = conn.execute(
+                select(_cases.c.category, _cases.c.status, func.count())
+                .group_by(_cases.c.category, _cases.c.status)
+            )
+            return {(category, status): int(n) for category, status, n in rows}
+        return await self._read(run)
 
     async def record_survey(self, call_id: str, score: int) -> None:
         """The 1-5 satisfaction score, stored with the call and with the case it opened."""
-        await self._run(self._record_survey, call_id, score)
-
-    def _record_survey(self, call_id: str, score: int) -> None:
-        db = self._connection()
-        with _transaction(db):
-            db.execute("UPDATE calls SET survey_score = ? WHERE call_id = ?", (score, call_id))
-            db.execute("UPDATE cases SET satisfaction = ? WHERE call_id = ?", (score, call_id))
-
-    def _execute(self, sql: str, params: tuple[object, ...]) -> None:
-        self._connection().execute(sql, params)
+        def run(conn: Connection) -> None:
+            conn.execute(update(_calls).where(_calls.c.call_id == call_id)
+                         .values(survey_score=score))
+            conn.execute(update(_cases).where(_cases.c.call_id == call_id)
+                         .values(satisfaction=score))
+        await self._write(run)
 
     # -- callbacks --------------------------------------------------------------------------
 
@@ -347,91 +922,361 @@ class CallStore:
         self, *, call_id: str, number: str, skill: str, priority: int, position: int,
         arrived_at: str, requested_at: str,
     ) -> CallbackRequest:
-        row_id: int = await self._run(
-            self._insert_callback, call_id, number, skill, priority, position, arrived_at,
-            requested_at,
-        )
+        values = {"call_id": call_id, "number": number, "skill": skill, "priority": priority,
+                  "position": position, "arrived_at": arrived_at,
+                  "requested_at": requested_at, "status": "waiting", "attempts": "[]"}
+        row_id = await self._write(self._insert_returning_id, _callbacks, values)
         return CallbackRequest(row_id, call_id, number, skill, priority, position, arrived_at,
                                requested_at, "waiting")
 
-    def _insert_callback(self, *values: object) -> int:
-        cursor = self._connection().execute(
-            """INSERT INTO callbacks (call_id, number, skill, priority, position, arrived_at,
-                   requested_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting')""", values,
-        )
-        return int(cursor.lastrowid or 0)
+    def _insert_returning_id(
+        self, conn: Connection, table: Table, values: dict[str, Any]
+    ) -> int:
+        return int(conn.execute(table.insert().values(**values).returning(table.c.id))
+                   .scalar_one())
 
     async def update_callback(self, request: CallbackRequest) -> None:
-        await self._run(
-            self._execute, "UPDATE callbacks SET status = ?, attempts = ? WHERE id = ?",
-            (request.status, json.dumps(request.attempts, ensure_ascii=False), request.id),
+        values = {"status": request.status, "attempts": _json(request.attempts)}
+        await self._write(
+            lambda conn: conn.execute(
+                update(_callbacks).where(_callbacks.c.id == request.id).values(**values)
+            )
         )
 
     async def callbacks(self, status: str | None = None) -> list[CallbackRequest]:
-        rows: list[CallbackRequest] = await self._run(self._callbacks, status)
-        return rows
+        def run(conn: Connection) -> list[CallbackRequest]:
+            query = select(_callbacks).order_by(_callbacks.c.id)
+            if status:
+                query = query.where(_callbacks.c.status == status)
+            return [
+                CallbackRequest(
+                    id=row.id, call_id=row.call_id, number=row.number, skill=row.skill,
+                    priority=row.priority, position=row.position, arrived_at=row.arrived_at,
+                    requested_at=row.requested_at, status=row.status,
+                    attempts=json.loads(row.attempts),
+                )
+                for row in conn.execute(query)
+            ]
+        return await self._read(run)
 
-    def _callbacks(self, status: str | None) -> list[CallbackRequest]:
-        sql = ("SELECT id, call_id, number, skill, priority, position, arrived_at, "
-               "requested_at, status, attempts FROM callbacks")
-        cursor = (self._connection().execute(sql + " WHERE status = ? ORDER BY id", (status,))
-                  if status else self._connection().execute(sql + " ORDER BY id"))
-        return [
-            CallbackRequest(
-                id=row[0], call_id=row[1], number=row[2], skill=row[3], priority=row[4],
-                position=row[5], arrived_at=row[6], requested_at=row[7], status=row[8],
-                attempts=json.loads(row[9]),
-            )
-            for row in cursor.fetchall()
-        ]
-
-    # -- flow versions ---------------------------------------------------------------------
+    # -- flow versions ----------------------------------------------------------------------
 
     async def add_flow_version(
         self, *, flow: str, version: str, digest: str, text: str, published_by: str,
         published_at: datetime, note: str = "",
     ) -> FlowVersion:
-        row_id: int = await self._run(
-            self._insert_flow_version, flow, version, digest, text, published_by,
-            published_at.isoformat(timespec="seconds"), note,
-        )
-        return FlowVersion(row_id, flow, version, digest, text, published_by,
-                           published_at.isoformat(timespec="seconds"), note)
-
-    def _insert_flow_version(self, *values: str) -> int:
-        cursor = self._connection().execute(
-            """INSERT INTO flow_versions (flow, version, digest, text, published_by,
-                   published_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)""", values,
-        )
-        return int(cursor.lastrowid or 0)
+        stamp = _local(published_at)
+        values = {"flow": flow, "version": version, "digest": digest, "text": text,
+                  "published_by": published_by, "published_at": stamp, "note": note}
+        row_id = await self._write(self._insert_returning_id, _flow_versions, values)
+        return FlowVersion(row_id, flow, version, digest, text, published_by, stamp, note)
 
     async def flow_versions(self, flow: str) -> list[FlowVersion]:
         """Every published version of ``flow``, oldest first."""
-        rows: list[FlowVersion] = await self._run(self._flow_versions, flow)
-        return rows
+        def run(conn: Connection) -> list[FlowVersion]:
+            t = _flow_versions
+            rows = conn.execute(
+                select(t.c.id, t.c.flow, t.c.version, t.c.digest, t.c.text, t.c.published_by,
+                       t.c.published_at, t.c.note).where(t.c.flow == flow).order_by(t.c.id)
+            )
+            return [FlowVersion(*row) for row in rows]
+        return await self._read(run)
 
-    def _flow_versions(self, flow: str) -> list[FlowVersion]:
-        cursor = self._connection().execute(
-            "SELECT id, flow, version, digest, text, published_by, published_at, note "
-            "FROM flow_versions WHERE flow = ? ORDER BY id", (flow,),
+    # -- users ------------------------------------------------------------------------------
+
+    async def create_user(
+        self, username: str, role: str, password_hash: str, now: datetime,
+        operator_id: str | None = None,
+    ) -> User:
+        if role not in ROLES:
+            raise StorageError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+        if not username:
+            raise StorageError("a user needs a name")
+        user = User(username, role, password_hash, _utc(now), operator_id or None, False)
+
+        def run(conn: Connection) -> User:
+            stmt = self._insert(_users).values(
+                username=user.username, role=user.role, password_hash=user.password_hash,
+                created_at=user.created_at, operator_id=user.operator_id, disabled=False,
+            ).on_conflict_do_nothing(index_elements=[_users.c.username])
+            if conn.execute(stmt).rowcount == 0:
+                raise StorageError(f"user {username!r} already exists")
+            return user
+        return await self._write(run)
+
+    async def get_user(self, username: str) -> User | None:
+        def run(conn: Connection) -> User | None:
+            row = conn.execute(select(*_USER_COLUMNS).where(_users.c.username == username))
+            found = row.first()
+            return _user(found) if found is not None else None
+        return await self._read(run)
+
+    async def users(self) -> list[User]:
+        """Every user, by name."""
+        def run(conn: Connection) -> list[User]:
+            rows = conn.execute(select(*_USER_COLUMNS).order_by(_users.c.username))
+            return [_user(row) for row in rows]
+        return await self._read(run)
+
+    async def update_user(
+        self, username: str, *, role: str | None = None, password_hash: str | None = None,
+        operator_id: str | None = None, disabled: bool | None = None,
+    ) -> User:
+        """Change what is given; None leaves a field as it is (``operator_id=""`` clears it)."""
+        if role is not None and role not in ROLES:
+            raise StorageError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
+        values: dict[str, object] = {}
+        if role is not None:
+            values["role"] = role
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if operator_id is not None:
+            values["operator_id"] = operator_id or None
+        if disabled is not None:
+            values["disabled"] = disabled
+
+        def run(conn: Connection) -> User:
+            if values:
+                conn.execute(update(_users).where(_users.c.username == username)
+                             .values(**values))
+            row = conn.execute(
+                select(*_USER_COLUMNS).where(_users.c.username == username)
+            ).first()
+            if row is None:
+                raise StorageError(f"no user {username!r}")
+            return _user(row)
+        return await self._write(run)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def create_session(
+        self, token_hash: str, username: str, csrf_token: str, now: datetime,
+        expires_at: datetime,
+    ) -> WebSession:
+        session = WebSession(token_hash, username, csrf_token, _utc(now), _utc(expires_at))
+
+        def run(conn: Connection) -> WebSession:
+            known = conn.execute(
+                select(_users.c.username).where(_users.c.username == username)
+            ).first()
+            if known is None:
+                raise StorageError(f"no user {username!r}")
+            conn.execute(_sessions.insert().values(
+                token_hash=token_hash, username=username, csrf_token=csrf_token,
+                created_at=session.created_at, expires_at=session.expires_at,
+            ))
+            return session
+        return await self._write(run)
+
+    async def get_session(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The session, or None when unknown or expired."""
+        stamp = _utc(now)
+
+        def run(conn: Connection) -> WebSession | None:
+            t = _sessions
+            row = conn.execute(
+                select(t.c.token_hash, t.c.username, t.c.csrf_token, t.c.created_at,
+                       t.c.expires_at)
+                .where((t.c.token_hash == token_hash) & (t.c.expires_at > stamp))
+            ).first()
+            return WebSession(*row) if row is not None else None
+        return await self._read(run)
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(delete(_sessions)
+                                      .where(_sessions.c.token_hash == token_hash))
         )
-        return [FlowVersion(*row) for row in cursor.fetchall()]
+
+    async def delete_expired_sessions(self, now: datetime) -> int:
+        """Forget sessions expired at ``now``; returns how many went."""
+        stamp = _utc(now)
+        return await self._write(
+            lambda conn: int(conn.execute(delete(_sessions)
+                                          .where(_sessions.c.expires_at <= stamp)).rowcount)
+        )
+
+    # -- audit ------------------------------------------------------------------------------
+
+    async def audit(
+        self, actor: str, action: str, target: str, detail: Mapping[str, object],
+        now: datetime,
+    ) -> None:
+        values = {"at": _utc(now), "actor": actor, "action": action, "target": target,
+                  "detail": _json(dict(detail))}
+        await self._write(lambda conn: conn.execute(_audit.insert().values(**values)))
+
+    async def audit_log(self, limit: int = 200) -> list[AuditEntry]:
+        """The latest entries, newest first."""
+        def run(conn: Connection) -> list[AuditEntry]:
+            t = _audit
+            rows = conn.execute(
+                select(t.c.id, t.c.at, t.c.actor, t.c.action, t.c.target, t.c.detail)
+                .order_by(t.c.id.desc()).limit(max(0, limit))
+            )
+            return [AuditEntry(row.id, row.at, row.actor, row.action, row.target,
+                               json.loads(row.detail)) for row in rows]
+        return await self._read(run)
+
+    # -- bulletins --------------------------------------------------------------------------
+
+    async def add_bulletin(
+        self, texts: Mapping[str, str], starts_at: datetime, expires_at: datetime,
+        created_by: str, now: datetime,
+    ) -> Bulletin:
+        if expires_at <= starts_at:
+            raise StorageError("a bulletin must expire after it starts")
+        if not any(t.strip() for t in texts.values()):
+            raise StorageError("a bulletin needs a text in at least one language")
+        bulletin = Bulletin(0, dict(texts), _utc(starts_at), _utc(expires_at), created_by,
+                            _utc(now))
+        values = {"texts": _json(bulletin.texts), "starts_at": bulletin.starts_at,
+                  "expires_at": bulletin.expires_at, "created_by": created_by,
+                  "created_at": bulletin.created_at, "withdrawn_at": None}
+        row_id = await self._write(self._insert_returning_id, _bulletins, values)
+        return dataclasses.replace(bulletin, id=row_id)
+
+    async def active_bulletins(self, now: datetime) -> list[Bulletin]:
+        """Bulletins started, not expired and not withdrawn at ``now``, newest first."""
+        stamp = _utc(now)
+        t = _bulletins
+        return await self._read(
+            self._bulletins_where,
+            (t.c.starts_at <= stamp) & (t.c.expires_at > stamp) & t.c.withdrawn_at.is_(None),
+            None,
+        )
+
+    async def bulletins(self, limit: int = 50) -> list[Bulletin]:
+        """The latest bulletins whatever their state, newest first."""
+        return await self._read(self._bulletins_where, None, max(0, limit))
+
+    def _bulletins_where(self, conn: Connection, where: Any, limit: int | None) -> list[Bulletin]:
+        query = select(*_BULLETIN_COLUMNS).order_by(_bulletins.c.id.desc())
+        if where is not None:
+            query = query.where(where)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_bulletin(row) for row in conn.execute(query)]
+
+    async def withdraw_bulletin(self, bulletin_id: int, now: datetime) -> Bulletin:
+        """Stop a bulletin; withdrawing it again keeps the first withdrawal time."""
+        stamp = _utc(now)
+
+        def run(conn: Connection) -> Bulletin:
+            conn.execute(update(_bulletins)
+                         .where((_bulletins.c.id == bulletin_id)
+                                & _bulletins.c.withdrawn_at.is_(None))
+                         .values(withdrawn_at=stamp))
+            row = conn.execute(
+                select(*_BULLETIN_COLUMNS).where(_bulletins.c.id == bulletin_id)
+            ).first()
+            if row is None:
+                raise StorageError(f"no bulletin #{bulletin_id}")
+            return _bulletin(row)
+        return await self._write(run)
+
+    # -- operator states --------------------------------------------------------------------
+
+    async def record_operator_state(
+        self, operator_id: str, state: str, reason: str, at: datetime
+    ) -> None:
+        if state not in OPERATOR_STATES:
+            raise StorageError(
+                f"unknown operator state {state!r} (one of {', '.join(OPERATOR_STATES)})"
+            )
+        values = {"operator_id": operator_id, "state": state, "reason": reason, "at": _utc(at)}
+        await self._write(lambda conn: conn.execute(_operator_states.insert().values(**values)))
+
+    async def operator_states(
+        self, since: datetime, operator_id: str | None = None
+    ) -> list[OperatorStateChange]:
+        """State changes at or after ``since`` (of one operator, if given), oldest first."""
+        stamp = _utc(since)
+
+        def run(conn: Connection) -> list[OperatorStateChange]:
+            t = _operator_states
+            query = (select(t.c.operator_id, t.c.state, t.c.reason, t.c.at)
+                     .where(t.c.at >= stamp).order_by(t.c.at, t.c.id))
+            if operator_id is not None:
+                query = query.where(t.c.operator_id == operator_id)
+            return [OperatorStateChange(*row) for row in conn.execute(query)]
+        return await self._read(run)
 
 
+_PG_THREADS = 4
 _CASE_COLUMNS = (
-    "number, caller, category, status, created_at, updated_at, call_id, department, "
-    "description, satisfaction"
+    _cases.c.number, _cases.c.caller, _cases.c.category, _cases.c.status, _cases.c.created_at,
+    _cases.c.updated_at, _cases.c.call_id, _cases.c.department, _cases.c.description,
+    _cases.c.satisfaction,
 )
-_CASE_BY_NUMBER = f"SELECT {_CASE_COLUMNS} FROM cases WHERE number = ?"  # noqa: S608
-_CASE_BY_CALLER = f"SELECT {_CASE_COLUMNS} FROM cases WHERE caller = ? ORDER BY created_at"  # noqa: S608
+_USER_COLUMNS = (
+    _users.c.username, _users.c.role, _users.c.password_hash, _users.c.created_at,
+    _users.c.operator_id, _users.c.disabled,
+)
+_BULLETIN_COLUMNS = (
+    _bulletins.c.id, _bulletins.c.texts, _bulletins.c.starts_at, _bulletins.c.expires_at,
+    _bulletins.c.created_by, _bulletins.c.created_at, _bulletins.c.withdrawn_at,
+)
+_CASE_ORDER = {status: i for i, status in enumerate(CASE_STATUSES)}
 
 
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
+def _check_transition(number: str, current: str, wanted: str) -> str:
+    if _CASE_ORDER[wanted] > _CASE_ORDER.get(current, -1) or (
+        current == "resolved" and wanted == "in_progress"
+    ):
+        return wanted
+    raise StorageError(
+        f"case {number} cannot go from {current} to {wanted} "
+        "(cases move new -> dispatched -> in_progress -> resolved -> closed; "
+        "only a resolved case can be reopened)"
+    )
+
+
+def _call_values(r: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": r.call_id, "channel": r.channel, "caller": r.caller,
+        "caller_name": r.caller_name, "language": r.language, "arrived_at": r.arrived_at,
+        "ended_at": r.ended_at, "path": _json(r.path), "queue": r.queue,
+        "priority": r.priority, "outcome": r.outcome, "hangup_node": r.hangup_node,
+        "ivr_ms": r.ivr_ms, "flow_version": r.flow_version, "variables": _json(r.variables),
+        "survey_score": r.survey_score, "route_reasons": _json(r.route_reasons),
+        "operator": r.operator, "answered_at": r.answered_at, "wait_seconds": r.wait_seconds,
+        "talk_seconds": r.talk_seconds, "skill": r.skill,
+    }
+
+
+def _call_from_row(row: RowMapping) -> CallRecord:
+    values = dict(row)
+    for name in ("path", "variables", "route_reasons"):
+        values[name] = json.loads(values[name])
+    return CallRecord(**values)
+
+
+def _user(row: Any) -> User:
+    return User(row.username, row.role, row.password_hash, row.created_at, row.operator_id,
+                bool(row.disabled))
+
+
+def _bulletin(row: Any) -> Bulletin:
+    return Bulletin(row.id, json.loads(row.texts), row.starts_at, row.expires_at,
+                    row.created_by, row.created_at, row.withdrawn_at)
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is off; _sqlite_begin says BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
     try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock up front: a reader upgrading later could deadlock another
+    # process (the admin CLI) and fail with "database is locked" instead of waiting.
+    write = conn.get_execution_options().get("ivr_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
