@@ -21,7 +21,11 @@ Asterisk may also send a lone ``HANGUP`` line at any time when the caller hangs 
 Commands are built with ``encode_command``: every argument is double-quoted with ``\\`` and
 ``"`` escaped (how Asterisk's ``parse_args`` reads them), and control characters (CR, LF, NUL
 and the rest) are replaced by a space, so caller data can never end a command line early and
-inject another command.
+inject another command. Text that UTF-8 cannot carry (lone surrogates) becomes U+FFFD, as
+undecodable bytes do when we read. Asterisk reads a command into a 2048-byte buffer and takes
+whatever does not fit as the *next* command, so a line longer than ``MAX_COMMAND_BYTES`` is
+refused with ``AgiError`` rather than sent: an overlong caller value cannot smuggle its tail in
+as a command of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Final
 
-from ivr.errors import HandshakeError, ProtocolError
+from ivr.errors import AgiError, HandshakeError, ProtocolError
 
 
 class _Sentinel(Enum):
@@ -44,11 +48,19 @@ NEED_DATA: Final = _Sentinel.NEED_DATA
 """Returned by readers when more bytes are needed; not an error."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _VERB = re.compile(r"^[A-Z][A-Z ]*[A-Z]$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_]*\))?$")
 _RESULT = re.compile(r"^200 result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
-_INT = re.compile(r"^-?\d+$")
+_INT = re.compile(r"^-?[0-9]+$")
+_MAX_RESULT_DIGITS = 18  # Asterisk prints a C int; anything longer is garbage
+_CODE = re.compile(r"^[0-9]{3}(?: |$)")
 _MAX_LINE = 8192
+_MAX_USAGE_LINES = 256  # a 520 usage text is a few dozen lines; an endless one is an attack
+MAX_COMMAND_BYTES: Final = 2047
+"""Longest command line (newline included) Asterisk reads whole (res_agi's AGI_BUF_LEN - 1)."""
+MAX_ARGUMENTS: Final = 120
+"""Asterisk keeps at most 127 words of a command (MAX_ARGS); the verb takes up to three."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +152,8 @@ def parse_handshake(block: bytes) -> AgiEnvironment:
 
 
 def sanitize(value: str) -> str:
-    """Replace control characters (CR, LF, NUL, ...) by spaces."""
-    return _CONTROL.sub(" ", value)
+    """Replace control characters (CR, LF, NUL, ...) by spaces, lone surrogates by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", value))
 
 
 def quote(value: str | int) -> str:
@@ -151,11 +163,23 @@ def quote(value: str | int) -> str:
 
 
 def encode_command(verb: str, *args: str | int) -> bytes:
-    """One command line: ``VERB "arg1" "arg2"\\n``. The verb is ours, never caller data."""
+    """One command line: ``VERB "arg1" "arg2"\\n``. The verb is ours, never caller data.
+
+    Raises ``AgiError`` when the line would be longer than Asterisk reads as one command
+    (``MAX_COMMAND_BYTES``) or has more arguments than it keeps.
+    """
     if not _VERB.match(verb):
         raise ValueError(f"not an AGI command verb: {verb!r}")
+    if len(args) > MAX_ARGUMENTS:
+        raise AgiError(f"{verb}: {len(args)} arguments, Asterisk keeps at most {MAX_ARGUMENTS}")
     parts = [verb, *(quote(a) for a in args)]
-    return (" ".join(parts) + "\n").encode("utf-8")
+    line = (" ".join(parts) + "\n").encode("utf-8")
+    if len(line) > MAX_COMMAND_BYTES:
+        raise AgiError(
+            f"{verb}: command of {len(line)} bytes refused; Asterisk reads at most "
+            f"{MAX_COMMAND_BYTES} as one command"
+        )
+    return line
 
 
 def check_variable_name(name: str) -> str:
@@ -219,6 +243,8 @@ class ResponseReader:
             if line.startswith("520 "):
                 usage, self._usage = self._usage, None
                 return AgiResult(code=520, result=-1, message="\n".join(usage))
+            if len(self._usage) >= _MAX_USAGE_LINES:
+                raise ProtocolError(f"AGI 520 usage text longer than {_MAX_USAGE_LINES} lines")
             self._usage.append(line)
             return NEED_DATA
         if line == "HANGUP":
@@ -232,7 +258,11 @@ class ResponseReader:
         match = _RESULT.match(line)
         if match:
             value = match.group(1)
-            result = int(value) if _INT.match(value) else 0
+            result = 0
+            if _INT.match(value):
+                if len(value.lstrip("-")) > _MAX_RESULT_DIGITS:
+                    raise ProtocolError(f"AGI result out of range: {line[:80]!r}")
+                result = int(value)
             fields = dict(
                 item.split("=", 1) for item in match.group(3).split() if "=" in item
             )
@@ -245,7 +275,7 @@ class ResponseReader:
                 hung_up=self._hangup_seen,
             )
         code_text = line[:3]
-        if code_text.isdigit() and code_text != "200":
+        if _CODE.match(line) and code_text != "200":
             code = int(code_text)
             return AgiResult(
                 code=code,
