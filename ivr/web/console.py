@@ -1,0 +1,261 @@
+"""The operator console: ``/console`` (page), ``/console/state`` (JSON), ``/console/ws``
+(screen pops over a WebSocket) and ``/console/transfer``.
+
+Who may open it: operators, and supervisors or admins whose account is linked to an operator
+(``User.operator_id``); the console always acts on that operator, never on one named in the
+request. Logging in, pausing and cases go through the REST API (``ivr.web.api``); the page's
+script calls it with the session's CSRF token.
+
+The WebSocket is authenticated by the session cookie, so it also checks ``Origin`` against the
+host (a browser sends cookies with cross-site WebSocket handshakes). It sends JSON frames:
+``{"type": "hello", "operator_id", "pop": pop|null}`` at once (the call in progress, if any),
+then ``{"type": "pop", "pop": {...}}`` for each call offered; a text frame ``ping`` from the
+page is answered with ``{"type": "pong"}``, and the server pings at the protocol level too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+import structlog
+from aiohttp import WSMsgType, web
+
+from ivr.errors import IvrError
+from ivr.figures._live import WRAP_UP_PAUSE_REASONS
+from ivr.routing import OperatorState
+from ivr.web.auth import current_user, json_error, require, role_rank
+from ivr.web.keys import HOTLINE
+
+if TYPE_CHECKING:
+    from ivr.app import Hotline
+    from ivr.edges.store import User
+    from ivr.queues import Presence
+    from ivr.screenpop import ScreenPop
+
+log = structlog.get_logger("ivr.web")
+
+HEARTBEAT_SECONDS = 20.0
+# Presence asks Asterisk (QueueStatus); hundreds of consoles polling share one answer a second.
+PRESENCE_TTL_SECONDS = 1.0
+# A department's number: digits, optionally led by + and with * or # (PBX feature codes).
+TRANSFER_TARGET = re.compile(r"^\+?[0-9*#]{2,32}$")
+PAUSE_REASONS = (
+    ("break", "Break"),
+    ("meal", "Meal"),
+    ("training", "Training"),
+    # Reported as wrap-up so live figures count the operator in wrap-up, not paused.
+    ("wrap-up", "After-call work"),
+    ("other", "Other"),
+)
+
+
+@dataclass(slots=True)
+class _PresenceCache:
+    at: float = -1.0
+    value: dict[str, Presence] | None = None
+    lock: asyncio.Lock | None = None
+
+
+_PRESENCE: web.AppKey[_PresenceCache] = web.AppKey("console_presence")
+_SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("console_sockets")
+
+
+async def _console_user(request: web.Request) -> tuple[User, str]:
+    """The user and their operator id, for JSON endpoints: 401/403 JSON, never a redirect."""
+    user = await current_user(request)
+    if user is None:
+        raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
+    if role_rank(user.role) < 0:
+        raise json_error(web.HTTPForbidden, "forbidden", "This needs an operator account.")
+    operator_id = user.operator_id
+    if not operator_id or operator_id not in request.app[HOTLINE].settings.operators:
+        raise json_error(web.HTTPForbidden, "not_an_operator",
+                         "This account is not linked to an operator.")
+    return user, operator_id
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def _presence(app: web.Application) -> dict[str, Presence]:
+    cache = app[_PRESENCE]
+    if cache.lock is None:
+        cache.lock = asyncio.Lock()
+    async with cache.lock:
+        now = time.monotonic()
+        if cache.value is None or now - cache.at >= PRESENCE_TTL_SECONDS:
+            cache.value = await app[HOTLINE].operators.presence()
+            cache.at = now
+        return cache.value
+
+
+def forget_presence(app: web.Application) -> None:
+    """Drop the cached presence (after the operator changed it, show the change at once)."""
+    app[_PRESENCE].value = None
+
+
+def operator_state(hotline: Hotline, presence: Presence | None) -> tuple[str, str]:
+    """(state, reason): logged_out, available, on_call, wrap_up or paused, as the console
+    shows it. Wrap-up is a pause with a wrap-up reason, or the queue's wrap-up time after a
+    call (known from live figures)."""
+    if presence is None or not presence.queues:
+        return "logged_out", ""
+    if presence.in_call:
+        return "on_call", ""
+    if presence.paused:
+        if presence.reason in WRAP_UP_PAUSE_REASONS:
+            return "wrap_up", presence.reason
+        return "paused", presence.reason or "no reason"
+    interface = presence.operator.interface
+    now = time.time()
+    states = set()
+    for queue in presence.queues:
+        state = hotline.figures.operator_states(queue, now).get(interface)
+        if state is not None:
+            states.add(state)
+    if OperatorState.ON_CALL in states:
+        return "on_call", ""
+    if OperatorState.WRAP_UP in states:
+        return "wrap_up", ""
+    return "available", ""
+
+
+def _departments(hotline: Hotline) -> list[str]:
+    return sorted({s.department for s in hotline.settings.skills.values() if s.department})
+
+
+def _pop_dict(pop: ScreenPop | None) -> dict[str, Any] | None:
+    return None if pop is None else pop.to_dict()
+
+
+@aiohttp_jinja2.template("console.html")
+async def console_page(request: web.Request) -> dict[str, Any]:
+    user = await require(request, "operator")
+    hotline = request.app[HOTLINE]
+    operator = hotline.settings.operators.get(user.operator_id or "")
+    return {
+        "operator": operator,
+        "skills": sorted(operator.skills) if operator else [],
+        "departments": _departments(hotline),
+        "pause_reasons": PAUSE_REASONS,
+    }
+
+
+async def console_state(request: web.Request) -> web.Response:
+    """The operator's state and skills, the departments, and the current pop."""
+    _, operator_id = await _console_user(request)
+    hotline = request.app[HOTLINE]
+    operator = hotline.settings.operators[operator_id]
+    if request.query.get("fresh"):  # the page just changed the state: ask Asterisk again
+        forget_presence(request.app)
+    try:
+        presence: Presence | None = (await _presence(request.app)).get(operator_id)
+        reachable = True
+    except IvrError as exc:  # AMI down: the console still shows the pop and case form
+        log.warning("console_presence_failed", operator=operator_id, error=str(exc))
+        presence, reachable = None, False
+    state, reason = operator_state(hotline, presence) if reachable else ("unknown", "")
+    return web.json_response({
+        "operator_id": operator_id,
+        "name": operator.name,
+        "state": state,
+        "reason": reason,
+        "queues": list(presence.queues) if presence else [],
+        "skills": dict(sorted(operator.skills.items())),
+        "departments": _departments(hotline),
+        "skill_departments": {
+            sid: s.department for sid, s in sorted(hotline.settings.skills.items())
+        },
+        "pop": _pop_dict(hotline.screen_pops.current(operator_id)),
+    }, dumps=_dumps)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Blind-transfer the operator's caller to a department number."""
+    # The CSRF token was checked by ivr.web.auth's middleware (header X-CSRF-Token).
+    user, operator_id = await _console_user(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from None
+    target = str(body.get("target", "")).strip() if isinstance(body, dict) else ""
+    if not TRANSFER_TARGET.match(target):
+        raise json_error(web.HTTPBadRequest, "bad_target",
+                         "Enter a number to transfer to (digits, * or #).")
+    try:
+        await request.app[HOTLINE].transfer(operator_id, target)
+    except IvrError as exc:
+        raise json_error(web.HTTPConflict, "transfer_failed", str(exc)) from None
+    log.info("console_transfer", user=user.username, operator=operator_id, target=target)
+    forget_presence(request.app)
+    return web.json_response({"transferred": True, "target": target})
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:  # not a browser: no ambient cookies to abuse
+        return True
+    parts = urlsplit(origin)
+    return bool(parts.netloc) and parts.netloc.lower() == request.host.lower()
+
+
+async def console_ws(request: web.Request) -> web.StreamResponse:
+    """Screen pops for the logged-in operator, as they are published."""
+    _, operator_id = await _console_user(request)
+    if not _same_origin(request):
+        raise json_error(web.HTTPForbidden, "cross_origin", "Cross-origin WebSocket refused.")
+    hotline = request.app[HOTLINE]
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+    await ws.prepare(request)
+    request.app[_SOCKETS].add(ws)
+    hub = hotline.screen_pops
+    async with hub.subscribe(operator_id) as pops:
+        await ws.send_str(_dumps({
+            "type": "hello", "operator_id": operator_id,
+            "pop": _pop_dict(hub.current(operator_id)),
+        }))
+        sender = asyncio.create_task(_send_pops(ws, pops))
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.TEXT and message.data == "ping":
+                    await ws.send_str('{"type": "pong"}')
+        finally:
+            request.app[_SOCKETS].discard(ws)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+    return ws
+
+
+async def _send_pops(ws: web.WebSocketResponse, pops: asyncio.Queue[ScreenPop]) -> None:
+    while not ws.closed:
+        pop = await pops.get()
+        try:
+            await ws.send_str(_dumps({"type": "pop", "pop": pop.to_dict()}))
+        except (ConnectionError, RuntimeError):  # the console went away mid-send
+            return
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets: set[web.WebSocketResponse] = app[_SOCKETS]
+    for ws in tuple(sockets):
+        await ws.close(code=1001, message=b"server shutdown")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/console", console_page)
+    app.router.add_get("/console/state", console_state)
+    app.router.add_get("/console/ws", console_ws)
+    app.router.add_post("/console/transfer", transfer)
+    app[_PRESENCE] = _PresenceCache()
+    app[_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)

@@ -1,0 +1,248 @@
+"""Reports for supervisors: ``/reports`` (page) and ``/reports.csv`` (download).
+
+A report covers whole local days ``from``..``to`` (the hotline's time zone), per hour or per
+day and per skill: offered, answered, abandoned, service level against the skill's target,
+average speed of answer, average handle time and satisfaction (survey scores), aggregated by
+``ivr.figures.build_report`` from the call records of the period (``store.calls_between``).
+A call counts in the period it arrived in. Below it, cases by category and status.
+
+``/reports.csv?from=...&to=...&period=hour|day`` has the same rows (``kind=cases`` gives the
+case counts instead). Cells a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return) are prefixed with ``'``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ivr.edges.store import CASE_STATUSES
+from ivr.figures import (
+    CallOutcome,
+    Outcome,
+    Period,
+    Report,
+    SurveyScore,
+    build_report,
+    to_csv_rows,
+)
+from ivr.figures._reports import MAX_SCORE, MIN_SCORE
+from ivr.web.auth import require
+from ivr.web.keys import HOTLINE
+
+if TYPE_CHECKING:
+    from ivr.app import Hotline
+    from ivr.edges.store import CallRecord
+
+ROLE = "supervisor"
+# Records are aggregated in memory; a longer range belongs in the data warehouse.
+MAX_DAYS = 31
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PERIODS = {"hour": Period.HOUR, "day": Period.DAY}
+
+
+class BadQuery(ValueError):
+    """The report's query string cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    first: date
+    last: date
+    period: Period
+
+    @property
+    def period_name(self) -> str:
+        return "hour" if self.period is Period.HOUR else "day"
+
+    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
+        """From local midnight of ``first`` to local midnight after ``last``."""
+        start = datetime.combine(self.first, time(), tzinfo=tz)
+        end = datetime.combine(self.last + timedelta(days=1), time(), tzinfo=tz)
+        return start, end
+
+
+def parse_query(query: dict[str, str] | Any, today: date) -> ReportQuery:
+    """``from``/``to`` (YYYY-MM-DD, default today) and ``period`` (hour, default, or day)."""
+    try:
+        first = date.fromisoformat(query.get("from") or today.isoformat())
+        last = date.fromisoformat(query.get("to") or first.isoformat())
+    except ValueError:
+        raise BadQuery("dates must be written YYYY-MM-DD") from None
+    if last < first:
+        raise BadQuery("the end date is before the start date")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise BadQuery(f"at most {MAX_DAYS} days per report")
+    name = query.get("period") or "hour"
+    if name not in PERIODS:
+        raise BadQuery("period must be hour or day")
+    return ReportQuery(first, last, PERIODS[name])
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def outcomes(records: Iterable[CallRecord]) -> tuple[list[CallOutcome], list[SurveyScore]]:
+    """Call records that reached a skill's queue, as report inputs; a call still waiting or
+    sent elsewhere counts as offered only. Surveys count in the period the call arrived in."""
+    calls, surveys = [], []
+    for r in records:
+        skill = r.skill or r.queue
+        if not skill:
+            continue  # handled in the IVR alone (self-service, hung up in a menu)
+        arrived = _epoch(r.arrived_at)
+        wait = max(0.0, r.wait_seconds or 0.0)
+        if r.answered_at is not None:
+            outcome = Outcome.ANSWERED
+        elif r.outcome == "abandoned":
+            outcome = Outcome.ABANDONED
+        else:
+            outcome = Outcome.LEFT
+        answered = outcome is Outcome.ANSWERED
+        calls.append(CallOutcome(
+            skill=skill, arrived_at=arrived, outcome=outcome, wait_seconds=wait,
+            talk_seconds=max(0.0, r.talk_seconds or 0.0) if answered else 0.0,
+            # Talk time is stored when the operator hangs up (set_call_completed).
+            completed=r.talk_seconds is not None or not answered,
+            uniqueid=r.call_id, operator=r.operator or "",
+        ))
+        if r.survey_score is not None and MIN_SCORE <= r.survey_score <= MAX_SCORE:
+            surveys.append(SurveyScore(skill, r.survey_score, arrived))
+    return calls, surveys
+
+
+def safe_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_text(rows: Iterable[Sequence[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()
+
+
+def case_rows(counts: dict[tuple[str, str], int]) -> tuple[list[str], list[list[str]]]:
+    """A pivot of case counts: header (category, statuses..., total) and one row a category."""
+    statuses = list(CASE_STATUSES) + sorted(
+        {s for _, s in counts} - set(CASE_STATUSES)
+    )
+    header = ["category", *statuses, "total"]
+    rows = []
+    for category in sorted({c for c, _ in counts}):
+        values = [counts.get((category, s), 0) for s in statuses]
+        rows.append([category, *(str(v) for v in values), str(sum(values))])
+    return header, rows
+
+
+def _tz(hotline: Hotline) -> tzinfo:
+    return ZoneInfo(hotline.settings.timezone)
+
+
+async def build(hotline: Hotline, query: ReportQuery) -> Report:
+    """The report for ``query`` from the store's call records (aggregated off the loop)."""
+    tz = _tz(hotline)
+    start, end = query.bounds(tz)
+    records = await hotline.store.calls_between(start, end)
+    targets = {sid: s.service_level for sid, s in hotline.settings.skills.items()}
+
+    def aggregate() -> Report:
+        calls, surveys = outcomes(records)
+        return build_report(calls, surveys, period=query.period, targets=targets, tz=tz)
+
+    return await asyncio.to_thread(aggregate)
+
+
+def _fmt(value: float | None, digits: int = 1, unit: str = "") -> str:
+    return "–" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _display(report: Report) -> list[dict[str, str]]:
+    out = []
+    for row in report.rows:
+        c = row.counts
+        label = row.start.strftime("%Y-%m-%d %H:%M" if row.period is Period.HOUR else "%Y-%m-%d")
+        out.append({
+            "start": label,
+            "skill": row.skill,
+            "offered": str(c.offered),
+            "answered": str(c.answered),
+            "abandoned": str(c.abandoned),
+            "service_level": _fmt(c.service_level_percent, 1, " %"),
+            "target": f"{row.target.percent:g} % in {row.target.seconds:g} s",
+            "asa": _fmt(c.average_speed_of_answer, 1, " s"),
+            "aht": _fmt(c.average_handle_time, 0, " s"),
+            "satisfaction": _fmt(row.satisfaction, 2),
+            "surveys": str(row.surveys),
+        })
+    return out
+
+
+def _today(hotline: Hotline) -> date:
+    return datetime.now(_tz(hotline)).date()
+
+
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    await require(request, ROLE)
+    hotline = request.app[HOTLINE]
+    today = _today(hotline)
+    context: dict[str, Any] = {
+        "first": request.query.get("from") or today.isoformat(),
+        "last": request.query.get("to") or request.query.get("from") or today.isoformat(),
+        "period": request.query.get("period") or "hour",
+        "error": "", "rows": [], "query_string": "", "case_header": [], "case_rows": [],
+    }
+    status = 200
+    try:
+        query = parse_query(request.query, today)
+    except BadQuery as exc:
+        context["error"], status = str(exc), 400
+    else:
+        report = await build(hotline, query)
+        context["rows"] = _display(report)
+        context["query_string"] = (
+            f"from={query.first.isoformat()}&to={query.last.isoformat()}"
+            f"&period={query.period_name}"
+        )
+    header, rows = case_rows(await hotline.store.case_counts())
+    context["case_header"], context["case_rows"] = header, rows
+    return aiohttp_jinja2.render_template("reports.html", request, context, status=status)
+
+
+async def reports_csv(request: web.Request) -> web.StreamResponse:
+    await require(request, ROLE)
+    hotline = request.app[HOTLINE]
+    if request.query.get("kind") == "cases":
+        header, rows = case_rows(await hotline.store.case_counts())
+        return _csv_response(csv_text([header, *rows]), "cases.csv")
+    try:
+        query = parse_query(request.query, _today(hotline))
+    except BadQuery as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    report = await build(hotline, query)
+    name = f"report-{query.first.isoformat()}-{query.last.isoformat()}-{query.period_name}.csv"
+    return _csv_response(csv_text(to_csv_rows(report)), name)
+
+
+def _csv_response(text: str, filename: str) -> web.Response:
+    return web.Response(
+        text=text, content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/reports", reports_page)
+    app.router.add_get("/reports.csv", reports_csv)

@@ -1,0 +1,272 @@
+// Operator console: state and buttons, screen pop over /console/ws, case form, transfer.
+// Caller data is only ever written with textContent or form values, never as markup.
+"use strict";
+
+(function () {
+  const root = document.getElementById("console");
+  if (!root) return;
+  const operatorId = root.dataset.operatorId;
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
+  const op = encodeURIComponent(operatorId);
+  const urls = {
+    state: "/console/state",
+    socket: "/console/ws",
+    transfer: "/console/transfer",
+    login: "/api/operators/" + op + "/login",
+    logout: "/api/operators/" + op + "/logout",
+    pause: "/api/operators/" + op + "/pause",
+    unpause: "/api/operators/" + op + "/unpause",
+    cases: "/api/cases",
+    caseOf: (number) => "/api/cases/" + encodeURIComponent(number),
+  };
+  const STATE_LABELS = {
+    logged_out: "Logged out",
+    available: "Available",
+    on_call: "On a call",
+    wrap_up: "Wrap-up",
+    paused: "Paused",
+    unknown: "Unknown (telephony link down)",
+  };
+  const $ = (id) => document.getElementById(id);
+  let skillDepartments = {};
+  let shownCall = "";
+  let savedCase = "";
+
+  function text(id, value) {
+    $(id).textContent = value == null ? "" : String(value);
+  }
+
+  async function send(method, url, body) {
+    const headers = { "Accept": "application/json", "X-CSRF-Token": csrf };
+    const init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      return { ok: false, status: 0, data: { message: "the server cannot be reached" } };
+    }
+    let data = {};
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = {};
+    }
+    if (!response.ok && !data.message) {
+      data.message = response.status === 401 ? "your session ended: log in again"
+        : "the server answered " + response.status;
+    }
+    return { ok: response.ok, status: response.status, data: data };
+  }
+
+  function errorOf(result) {
+    const data = result.data || {};
+    if (typeof data.message === "string") return data.message;
+    if (typeof data.error === "string") return data.error;
+    return "failed (" + result.status + ")";
+  }
+
+  // -- state -------------------------------------------------------------------------------
+
+  function showState(state) {
+    const el = $("state");
+    el.dataset.state = state.state;
+    el.textContent = STATE_LABELS[state.state] || state.state;
+    text("state-reason", state.reason ? "(" + state.reason + ")" : "");
+    const loggedIn = state.state !== "logged_out";
+    $("login").disabled = loggedIn;
+    $("logout").disabled = !loggedIn;
+    $("pause").disabled = !loggedIn || state.state === "paused";
+    $("unpause").disabled = !(state.state === "paused" || state.state === "wrap_up");
+    skillDepartments = state.skill_departments || {};
+    if (state.pop && state.pop.call_id !== shownCall) showPop(state.pop);
+  }
+
+  async function refreshState(fresh) {
+    const result = await send("GET", urls.state + (fresh ? "?fresh=1" : ""));
+    if (result.ok) {
+      showState(result.data);
+    } else {
+      text("status-error", errorOf(result));
+    }
+  }
+
+  async function act(url, body) {
+    text("status-error", "");
+    const result = await send("POST", url, body);
+    if (!result.ok) text("status-error", errorOf(result));
+    await refreshState(true);
+  }
+
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const skills = Array.from(document.querySelectorAll('#login-form input[name="skill"]:checked'))
+      .map((box) => box.value);
+    if (skills.length === 0) {
+      text("status-error", "choose at least one skill");
+      return;
+    }
+    act(urls.login, { skills: skills });
+  });
+  $("logout").addEventListener("click", () => act(urls.logout, {}));
+  $("pause-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(urls.pause, { reason: $("pause-reason").value });
+  });
+  $("unpause").addEventListener("click", () => act(urls.unpause, {}));
+
+  // -- screen pop --------------------------------------------------------------------------
+
+  function showPop(pop) {
+    shownCall = pop.call_id;
+    $("pop").dataset.callId = pop.call_id;
+    $("pop-empty").hidden = true;
+    $("pop-details").hidden = false;
+    text("pop-caller", pop.caller);
+    text("pop-caller-name", pop.caller_name);
+    text("pop-language", pop.language);
+    text("pop-queue", [pop.queue, pop.skill].filter(Boolean).join(" / "));
+    text("pop-category", [pop.category, pop.intent].filter(Boolean).join(" (intent: ") +
+      (pop.category && pop.intent ? ")" : ""));
+    text("pop-urgency", pop.urgency);
+    $("pop-urgency").className = pop.urgency && pop.urgency !== "normal" ? "urgent" : "";
+    text("pop-transcript", pop.transcript || "(keys only)");
+    const reasons = $("pop-reasons");
+    reasons.replaceChildren();
+    for (const reason of pop.route_reasons || []) {
+      const li = document.createElement("li");
+      li.textContent = reason;
+      reasons.appendChild(li);
+    }
+    const body = $("pop-cases").tBodies[0];
+    body.replaceChildren();
+    const cases = pop.previous_cases || [];
+    for (const c of cases) {
+      const tr = document.createElement("tr");
+      for (const key of ["number", "category", "status", "created_at"]) {
+        const td = document.createElement("td");
+        td.textContent = c[key] || "";
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+    $("pop-no-cases").hidden = cases.length > 0;
+    fillCase(pop);
+  }
+
+  function fillCase(pop) {
+    $("case-call-id").value = pop.call_id;
+    $("case-caller").value = pop.caller || "";
+    $("case-category").value = pop.category || pop.skill || "";
+    $("case-description").value = pop.transcript || "";
+    const department = skillDepartments[pop.skill];
+    if (department) $("case-department").value = department;
+    savedCase = "";
+    text("case-number", "");
+    text("case-error", "");
+    $("case-save").disabled = false;
+    $("case-dispatch").disabled = true;
+  }
+
+  let socket = null;
+  let retry = 1000;
+  let pinger = null;
+
+  function setLink(up) {
+    const el = $("link");
+    el.dataset.up = up ? "1" : "0";
+    el.textContent = up ? "● live" : "○ reconnecting";
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + urls.socket);
+    socket.addEventListener("open", () => {
+      retry = 1000;
+      setLink(true);
+      pinger = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.send("ping");
+      }, 25000);
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      if ((message.type === "pop" || message.type === "hello") && message.pop) {
+        showPop(message.pop);
+      }
+    });
+    socket.addEventListener("close", () => {
+      setLink(false);
+      clearInterval(pinger);
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    });
+  }
+
+  // -- case --------------------------------------------------------------------------------
+
+  $("case-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    text("case-error", "");
+    const body = {
+      caller: $("case-caller").value.trim(),
+      category: $("case-category").value.trim(),
+      description: $("case-description").value,
+    };
+    if ($("case-call-id").value) body.call_id = $("case-call-id").value;
+    $("case-save").disabled = true;
+    const result = await send("POST", urls.cases, body);
+    if (!result.ok) {
+      $("case-save").disabled = false;
+      text("case-error", errorOf(result));
+      return;
+    }
+    const created = result.data.case || result.data;
+    savedCase = created.number;
+    text("case-number", savedCase);
+    $("case-dispatch").disabled = false;
+  });
+
+  $("dispatch-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!savedCase) return;
+    text("case-error", "");
+    const department = $("case-department").value;
+    const result = await send("PATCH", urls.caseOf(savedCase),
+      { status: "dispatched", department: department });
+    if (!result.ok) {
+      text("case-error", errorOf(result));
+      return;
+    }
+    text("case-number", savedCase + " - dispatched to " + department);
+    $("case-dispatch").disabled = true;
+  });
+
+  // -- transfer ----------------------------------------------------------------------------
+
+  $("transfer-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    text("transfer-error", "");
+    text("transfer-result", "");
+    const target = $("transfer-target").value.trim();
+    const result = await send("POST", urls.transfer, { target: target });
+    if (result.ok) {
+      text("transfer-result", "Transferred to " + target);
+    } else {
+      text("transfer-error", errorOf(result));
+    }
+    refreshState(true);
+  });
+
+  connect();
+  refreshState(false);
+  setInterval(() => refreshState(false), 5000);
+})();

@@ -1,0 +1,158 @@
+// Wallboard: polls /wallboard/data every 2 s; per-skill table and SVG charts (no library).
+// All text goes in with textContent; the page's CSP allows no inline script or style.
+"use strict";
+
+(function () {
+  const root = document.getElementById("wallboard");
+  if (!root) return;
+  const refreshMs = Number(root.dataset.refreshMs) || 2000;
+  const SVG = "http://www.w3.org/2000/svg";
+  const $ = (id) => document.getElementById(id);
+
+  function seconds(value) {
+    if (value == null) return "–";
+    const s = Math.round(value);
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60);
+    return m + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function percent(value) {
+    return value == null ? "–" : value.toFixed(1) + " %";
+  }
+
+  function cell(tr, value, className) {
+    const td = document.createElement("td");
+    td.textContent = value;
+    if (className) td.className = className;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function row(skill) {
+    const tr = document.createElement("tr");
+    tr.dataset.skill = skill.skill;
+    const name = cell(tr, skill.name, "skill");
+    name.title = skill.skill + (skill.department ? " - " + skill.department : "");
+    cell(tr, String(skill.waiting), "waiting" + (skill.waiting > 0 ? " busy" : ""));
+    cell(tr, skill.waiting ? seconds(skill.longest_wait_seconds) : "–", "longest");
+    const level = cell(tr, percent(skill.service_level_percent), "level " +
+      skill.service_level_colour);
+    const target = document.createElement("small");
+    target.textContent = " (" + skill.target.percent + " % in " + skill.target.seconds + " s)";
+    level.appendChild(target);
+    cell(tr, percent(skill.window.abandon_rate_percent), "abandon");
+    cell(tr, seconds(skill.window.asa_seconds), "asa");
+    const ops = skill.operators;
+    cell(tr, String(ops.available), "available");
+    cell(tr, String(ops.busy), "ops-busy");
+    cell(tr, String(ops.wrap_up), "wrap-up");
+    cell(tr, String(ops.paused), "paused");
+    const st = skill.staffing;
+    const staffing = cell(tr, st.needed + " / " + st.staffed, "staffing" +
+      (st.shortfall > 0 ? " short" : ""));
+    staffing.title = "Erlang C: " + st.calls_per_hour + " calls/h, AHT " +
+      seconds(st.aht_seconds) + " (" + st.aht_source + "); expected service level with " +
+      st.staffed + " staffed: " + percent(st.expected_service_level_percent);
+    const t = skill.today;
+    cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    return tr;
+  }
+
+  function svg(name, attrs) {
+    const el = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
+    return el;
+  }
+
+  function timeLabel(epoch) {
+    const d = new Date(epoch * 1000);
+    return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  }
+
+  function chart(skill) {
+    const bars = skill.history;
+    const width = 360, height = 150, left = 28, right = 30, top = 18, bottom = 20;
+    const plotW = width - left - right, plotH = height - top - bottom;
+    const most = Math.max(1, ...bars.map((b) => b.offered));
+    const box = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
+      class: "chart", "data-skill": skill.skill });
+    const title = svg("title");
+    title.textContent = skill.name + ": calls per interval and service level";
+    box.appendChild(title);
+    const heading = svg("text", { x: left, y: 12, class: "chart-title" });
+    heading.textContent = skill.name;
+    box.appendChild(heading);
+    box.appendChild(svg("line", { x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH,
+      class: "axis" }));
+    const maxLabel = svg("text", { x: left - 4, y: top + 8, class: "tick", "text-anchor": "end" });
+    maxLabel.textContent = String(most);
+    box.appendChild(maxLabel);
+    const pct = svg("text", { x: left + plotW + 4, y: top + 8, class: "tick" });
+    pct.textContent = "100%";
+    box.appendChild(pct);
+    const slot = plotW / Math.max(1, bars.length);
+    const barW = Math.max(1, slot / 3 - 0.5);
+    const points = [];
+    bars.forEach((bar, i) => {
+      const x0 = left + i * slot;
+      [["offered", bar.offered], ["answered", bar.answered], ["abandoned", bar.abandoned]]
+        .forEach(([kind, value], k) => {
+          if (!value) return;
+          const h = plotH * value / most;
+          const rect = svg("rect", { x: (x0 + k * (barW + 0.5)).toFixed(1),
+            y: (top + plotH - h).toFixed(1), width: barW.toFixed(1), height: h.toFixed(1),
+            class: "bar " + kind });
+          const tip = svg("title");
+          tip.textContent = timeLabel(bar.start) + " " + kind + ": " + value;
+          rect.appendChild(tip);
+          box.appendChild(rect);
+        });
+      if (bar.service_level_percent != null) {
+        points.push((x0 + slot / 2).toFixed(1) + "," +
+          (top + plotH - plotH * bar.service_level_percent / 100).toFixed(1));
+      }
+      if (i % Math.max(1, Math.round(bars.length / 4)) === 0) {
+        const label = svg("text", { x: x0.toFixed(1), y: height - 5, class: "tick" });
+        label.textContent = timeLabel(bar.start);
+        box.appendChild(label);
+      }
+    });
+    const targetY = top + plotH - plotH * skill.target.percent / 100;
+    box.appendChild(svg("line", { x1: left, y1: targetY.toFixed(1), x2: left + plotW,
+      y2: targetY.toFixed(1), class: "target" }));
+    if (points.length > 0) {
+      box.appendChild(svg("polyline", { points: points.join(" "), class: "level-line" }));
+    }
+    return box;
+  }
+
+  function render(data) {
+    const body = $("board").tBodies[0];
+    body.replaceChildren(...data.skills.map(row));
+    $("charts").replaceChildren(...data.skills.map(chart));
+    $("interval-minutes").textContent = String(Math.round(data.interval_seconds / 60));
+    $("updated").textContent = "updated " + new Date(data.at * 1000).toLocaleTimeString();
+    $("updated").dataset.at = String(data.at);
+  }
+
+  async function refresh() {
+    try {
+      const response = await fetch("/wallboard/data", { credentials: "same-origin",
+        headers: { "Accept": "application/json" } });
+      if (!response.ok) {
+        $("wallboard-error").textContent = response.status === 401
+          ? "Your session ended: log in again." : "Figures unavailable (" + response.status + ")";
+        return;
+      }
+      render(await response.json());
+      $("wallboard-error").textContent = "";
+    } catch (err) {
+      $("wallboard-error").textContent = "The server cannot be reached.";
+    } finally {
+      setTimeout(refresh, refreshMs);
+    }
+  }
+
+  refresh();
+})();

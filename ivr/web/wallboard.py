@@ -1,0 +1,155 @@
+"""The supervisors' wallboard: ``/wallboard`` (page) and ``/wallboard/data`` (JSON, polled
+every 2 s by ``static/wallboard.js``).
+
+Per skill: callers waiting and the longest wait, the sliding window's service level against
+the skill's target, abandon rate and average speed of answer, operators by state, an Erlang C
+staffing hint (operators needed now for the target vs. staffed), and the last hours per
+interval (offered, answered, abandoned, service level) for the charts the page draws as SVG.
+Everything comes from ``hotline.figures`` (live, in memory); no database query per poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ivr.figures import Counts, IntervalFigures, SkillFigures, staffing_hint_for
+from ivr.web.auth import current_user, json_error, require, role_rank
+from ivr.web.keys import HOTLINE
+
+if TYPE_CHECKING:
+    from ivr.app import Hotline
+
+ROLE = "supervisor"
+DEFAULT_HOURS = 4.0
+MAX_HOURS = 24.0
+# Below the target by at most this many points: amber rather than red.
+NEAR_TARGET_POINTS = 10.0
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def level_colour(level: float | None, target_percent: float) -> str:
+    """green (target met), amber (within 10 points), red, or grey (nothing to measure)."""
+    if level is None:
+        return "grey"
+    if level >= target_percent:
+        return "green"
+    if level >= target_percent - NEAR_TARGET_POINTS:
+        return "amber"
+    return "red"
+
+
+def _counts(c: Counts) -> dict[str, Any]:
+    return {
+        "offered": c.offered,
+        "answered": c.answered,
+        "abandoned": c.abandoned,
+        "service_level_percent": _round(c.service_level_percent),
+        "abandon_rate_percent": _round(c.abandon_rate_percent),
+        "asa_seconds": _round(c.average_speed_of_answer),
+        "aht_seconds": _round(c.average_handle_time),
+    }
+
+
+def _bar(bar: IntervalFigures) -> dict[str, Any]:
+    return {"start": bar.start, "seconds": bar.seconds, **_counts(bar.counts)}
+
+
+def skill_board(hotline: Hotline, figures: SkillFigures, hours: float) -> dict[str, Any]:
+    """One skill's row of the wallboard, JSON-ready."""
+    skill = hotline.settings.skills.get(figures.skill)
+    language = hotline.settings.default_language
+    name = figures.skill
+    if skill is not None:
+        name = skill.names.get(language) or skill.names.get("en") or figures.skill
+    ops = figures.operators
+    hint = staffing_hint_for(figures)
+    level = figures.service_level_percent
+    return {
+        "skill": figures.skill,
+        "name": name,
+        "department": skill.department if skill is not None else "",
+        "target": {"percent": figures.target.percent, "seconds": figures.target.seconds},
+        "waiting": figures.waiting,
+        "longest_wait_seconds": _round(figures.longest_wait_seconds, 0),
+        "window_seconds": figures.window_seconds,
+        "window": _counts(figures.window),
+        "today": _counts(figures.today),
+        "service_level_percent": _round(level),
+        "service_level_colour": level_colour(level, figures.target.percent),
+        "operators": {
+            "available": ops.available,
+            "busy": ops.busy,
+            "on_call": ops.on_call,
+            "ringing": ops.ringing,
+            "wrap_up": ops.wrap_up,
+            "paused": ops.paused,
+            "unavailable": ops.unavailable,
+            "on_duty": ops.on_duty,
+            "staffed": ops.staffed,
+        },
+        "staffing": {
+            "needed": hint.needed,
+            "staffed": hint.staffed,
+            "on_duty": hint.on_duty,
+            "shortfall": hint.shortfall,
+            "calls_per_hour": _round(hint.calls_per_hour),
+            "aht_seconds": _round(hint.aht_seconds, 0),
+            "aht_source": hint.aht_source,
+            "expected_service_level_percent": _round(hint.expected_service_level_percent),
+        },
+        "history": [
+            _bar(bar) for bar in hotline.figures.history(figures.skill, figures.at, hours=hours)
+        ],
+    }
+
+
+def board(hotline: Hotline, now: float, hours: float = DEFAULT_HOURS) -> dict[str, Any]:
+    """The whole wallboard at ``now``: configured skills first (in settings order), then
+    queues only seen in AMI events."""
+    live = hotline.figures
+    names = list(hotline.settings.skills)
+    names += [skill for skill in live.skills() if skill not in hotline.settings.skills]
+    return {
+        "at": now,
+        "interval_seconds": live.interval_seconds,
+        "hours": hours,
+        "skills": [skill_board(hotline, live.figures(skill, now), hours) for skill in names],
+    }
+
+
+@aiohttp_jinja2.template("wallboard.html")
+async def wallboard_page(request: web.Request) -> dict[str, Any]:
+    await require(request, ROLE)
+    return {"refresh_ms": 2000}
+
+
+async def wallboard_data(request: web.Request) -> web.Response:
+    user = await current_user(request)
+    if user is None:
+        raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
+    if role_rank(user.role) < role_rank(ROLE):
+        raise json_error(web.HTTPForbidden, "forbidden", "This needs the supervisor role.")
+    try:
+        hours = float(request.query.get("hours", DEFAULT_HOURS))
+    except ValueError:
+        raise json_error(web.HTTPBadRequest, "bad_hours", "hours must be a number") from None
+    if not 0 < hours <= MAX_HOURS:
+        raise json_error(web.HTTPBadRequest, "bad_hours", f"hours must be in (0, {MAX_HOURS:g}]")
+    body = board(request.app[HOTLINE], time.time(), hours)
+    return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/wallboard", wallboard_page)
+    app.router.add_get("/wallboard/data", wallboard_data)

@@ -1,0 +1,138 @@
+"""Operator console over HTTP and WebSocket: who may open it, state, screen pops, transfer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from ivr.screenpop import ScreenPop
+from tests.web.conftest import ApiSession, WebHotline
+
+Client = TestClient[web.Request, web.Application]
+
+OP = "op1001"  # Wang Fang: skills report, suggestion
+
+
+def pop(call_id: str = "call-1", **fields: Any) -> ScreenPop:
+    values: dict[str, Any] = {
+        "caller": "13800138000", "language": "zh", "queue": "report", "skill": "report",
+        "transcript": "water leak", "intent": "water", "category": "water",
+    }
+    values.update(fields)
+    return ScreenPop(call_id, OP, **values)
+
+
+async def test_console_needs_a_login(anonymous: Client) -> None:
+    """Anonymous: the page sends to /login, the JSON and the WebSocket answer 401."""
+    page = await anonymous.get("/console", allow_redirects=False)
+    assert page.status == 302
+    assert page.headers["Location"].startswith("/login")
+    state = await anonymous.get("/console/state")
+    assert state.status == 401
+    assert (await state.json())["error"] == "not_logged_in"
+    ws = await anonymous.get("/console/ws")
+    assert ws.status == 401
+
+
+async def test_account_without_operator_is_told_so(api_as: Any) -> None:
+    """A supervisor not linked to an operator sees why; the console's JSON refuses them."""
+    sue: ApiSession = await api_as("supervisor")
+    page = await sue.get("/console")
+    assert page.status == 200
+    assert "not linked to an operator" in await page.text()
+    state = await sue.get("/console/state")
+    assert state.status == 403
+    assert (await state.json())["error"] == "not_an_operator"
+
+
+async def test_supervisor_linked_to_an_operator_may_use_the_console(api_as: Any) -> None:
+    """A supervisor whose account has an operator id gets that operator's console."""
+    sue: ApiSession = await api_as("supervisor", operator_id=OP)
+    state = await sue.get("/console/state")
+    assert state.status == 200
+    assert (await state.json())["operator_id"] == OP
+
+
+async def test_state_follows_login_pause_and_logout(api_as: Any) -> None:
+    """Logged out, then available with the chosen skill, paused with a reason, wrap-up."""
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+
+    async def state() -> dict[str, Any]:
+        await asyncio.sleep(1.05)  # presence is shared among consoles for one second
+        response = await wang.get("/console/state")
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
+
+    first = await state()
+    assert (first["state"], first["skills"]) == ("logged_out", {"report": 5, "suggestion": 3})
+    assert "Complaints Office" in first["departments"]
+    assert first["skill_departments"]["report"] == "Complaints Office"
+    api = f"/api/operators/{OP}"
+    response = await wang.post(f"{api}/login", json={"skills": ["report"]})
+    assert response.status == 200, await response.text()
+    available = await state()
+    assert (available["state"], available["queues"]) == ("available", ["report"])
+    await wang.post(f"{api}/pause", json={"reason": "meal"})
+    paused = await state()
+    assert (paused["state"], paused["reason"]) == ("paused", "meal")
+    await wang.post(f"{api}/pause", json={"reason": "wrap-up"})
+    assert (await state())["state"] == "wrap_up"
+    await wang.post(f"{api}/logout", json={})
+    assert (await state())["state"] == "logged_out"
+
+
+async def test_websocket_sends_current_pop_then_new_ones(
+    api_as: Any, hotline: WebHotline
+) -> None:
+    """A console gets the call in progress on connect and each new pop as it is published."""
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    async with wang.client.ws_connect("/console/ws") as ws:
+        hello = await ws.receive_json(timeout=2)
+        assert hello == {"type": "hello", "operator_id": OP, "pop": None}
+        assert hotline.screen_pops.publish(pop(transcript="<b>water</b> leak")) == 1
+        message = await ws.receive_json(timeout=2)
+        assert message["type"] == "pop"
+        assert message["pop"]["transcript"] == "<b>water</b> leak"
+        await ws.send_str("ping")
+        assert await ws.receive_json(timeout=2) == {"type": "pong"}
+    async with wang.client.ws_connect("/console/ws") as again:
+        hello = await again.receive_json(timeout=2)
+        assert hello["pop"]["call_id"] == "call-1"
+    hotline.screen_pops.clear(OP)
+    async with wang.client.ws_connect("/console/ws") as after:
+        assert (await after.receive_json(timeout=2))["pop"] is None
+
+
+async def test_websocket_from_another_site_is_refused(api_as: Any) -> None:
+    """A page on another origin cannot open the console's socket with the operator's cookie."""
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await wang.client.ws_connect("/console/ws", origin="http://evil.example")
+    assert refused.value.status == 403
+
+
+async def test_transfer_needs_a_call_a_number_and_the_csrf_token(
+    api_as: Any, hotline: WebHotline
+) -> None:
+    """Errors are clear JSON; with a call in progress the caller is transferred."""
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    no_token = await wang.client.post("/console/transfer", json={"target": "88001"})
+    assert no_token.status == 403
+    bad = await wang.post("/console/transfer", json={"target": "88a"})
+    assert bad.status == 400
+    assert "number" in (await bad.json())["message"]
+    no_call = await wang.post("/console/transfer", json={"target": "88001"})
+    assert no_call.status == 409
+    assert "no call" in (await no_call.json())["message"]
+    await hotline.operators.login(OP)
+    hotline.operators.state[OP] = dataclasses.replace(hotline.operators.state[OP], in_call=True)
+    done = await wang.post("/console/transfer", json={"target": "88001"})
+    assert done.status == 200
+    assert hotline.transfers == [(OP, "88001")]
