@@ -473,8 +473,9 @@ class LiveFigures:
                 members, entries = queues.setdefault(queue, ({}, []))
                 if message.name == "QueueMember":
                     interface = _field(message, "Location", "Interface", "StateInterface")
+                    update = _MemberUpdate.of(message)
                     member = _Member(message.get("Name") or message.get("MemberName"))
-                    _update_member(member, message)
+                    update.apply(member)
                     members[interface] = member
                 elif message.name == "QueueEntry":
                     uniqueid = _field(message, "Uniqueid")
@@ -522,10 +523,12 @@ class LiveFigures:
         )
 
     # -- handlers --------------------------------------------------------------------------
+    # Each handler reads and checks every field it needs before it changes anything, so a
+    # malformed event (``_Malformed``) leaves the figures exactly as they were.
 
     def _caller_joined(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        uniqueid = _field(event, "Uniqueid")
+        queue, uniqueid = _field(event, "Queue"), _field(event, "Uniqueid")
+        state = self._skill(queue)
         self._gone.pop(uniqueid, None)  # a caller put back in line is waiting again
         if uniqueid in state.waiting:
             return  # already counted (a repeated event or the snapshot saw them first)
@@ -534,14 +537,13 @@ class LiveFigures:
             tally.offered += 1
 
     def _caller_left(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        self._leave(state, _field(event, "Uniqueid"), at)
+        queue, uniqueid = _field(event, "Queue"), _field(event, "Uniqueid")
+        self._leave(self._skill(queue), uniqueid, at)
 
     def _caller_abandoned(self, event: AmiEvent, at: float) -> CallOutcome:
-        state = self._skill(_field(event, "Queue"))
-        uniqueid = _field(event, "Uniqueid")
-        waiting = state.waiting.get(uniqueid)
-        wait = self._wait(event, waiting, at)
+        queue, uniqueid = _field(event, "Queue"), _field(event, "Uniqueid")
+        wait = self._wait(event, self._waiting(queue, uniqueid), at)
+        state = self._skill(queue)
         self._leave(state, uniqueid, at)
         in_target = wait <= state.target.seconds
         for tally in self._tallies(state, at):
@@ -554,33 +556,36 @@ class LiveFigures:
         )
 
     def _operator_rung(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        member = self._member(state, event)
+        queue, interface = _field(event, "Queue"), _interface(event)
+        state = self._skill(queue)
+        member = self._member(state, interface, event)
         uniqueid = event.get("Uniqueid")
         member.ringing_for = uniqueid or "?"
         waiting = state.waiting.get(uniqueid)
         if waiting is not None:
-            waiting.ringing.append(_field(event, "Interface"))
+            waiting.ringing.append(interface)
 
     def _ring_not_answered(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        self._member(state, event).ringing_for = ""
+        queue, interface = _field(event, "Queue"), _interface(event)
+        state = self._skill(queue)
+        self._member(state, interface, event).ringing_for = ""
         for tally in self._tallies(state, at):
             tally.rings_unanswered += 1
 
     def _operator_dumped(self, event: AmiEvent, at: float) -> None:
         # The operator hung up during the announcement: the call ends as if completed
         # without talk; AgentComplete does not follow.
-        state = self._skill(_field(event, "Queue"))
-        member = self._member(state, event)
+        queue, interface = _field(event, "Queue"), _interface(event)
+        member = self._member(self._skill(queue), interface, event)
         member.in_call = False
         member.ringing_for = ""
 
     def _call_answered(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
+        queue, interface = _field(event, "Queue"), _interface(event)
         uniqueid = event.get("Uniqueid")
-        wait = self._wait(event, state.waiting.get(uniqueid), at)
-        member = self._member(state, event)
+        wait = self._wait(event, self._waiting(queue, uniqueid), at)
+        state = self._skill(queue)
+        member = self._member(state, interface, event)
         if uniqueid:
             self._leave(state, uniqueid, at)
         member.in_call = True
@@ -592,12 +597,13 @@ class LiveFigures:
             tally.answered_in_target += in_target
 
     def _call_completed(self, event: AmiEvent, at: float) -> CallOutcome:
-        state = self._skill(_field(event, "Queue"))
+        queue, interface = _field(event, "Queue"), _interface(event)
         talk = _seconds(event, "TalkTime")
         if talk is None:
             raise _Malformed("missing TalkTime")
         wait = _seconds(event, "HoldTime") or 0.0
-        member = self._member(state, event)
+        state = self._skill(queue)
+        member = self._member(state, interface, event)
         wrap_up = (
             member.wrap_up_seconds if member.wrap_up_seconds is not None
             else state.wrap_up_seconds
@@ -612,16 +618,17 @@ class LiveFigures:
         return CallOutcome(
             skill=state.name, arrived_at=at - talk - wait, outcome=Outcome.ANSWERED,
             wait_seconds=wait, talk_seconds=talk, wrap_up_seconds=wrap_up,
-            uniqueid=event.get("Uniqueid"), operator=member.name or _field(event, "Interface"),
+            uniqueid=event.get("Uniqueid"), operator=member.name or interface,
         )
 
     def _member_changed(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        _update_member(self._member(state, event), event)
+        queue, interface = _field(event, "Queue"), _interface(event)
+        update = _MemberUpdate.of(event)
+        update.apply(self._member(self._skill(queue), interface, event))
 
     def _member_removed(self, event: AmiEvent, at: float) -> None:
-        state = self._skill(_field(event, "Queue"))
-        state.members.pop(_field(event, "Interface", "StateInterface"), None)
+        queue, interface = _field(event, "Queue"), _interface(event)
+        self._skill(queue).members.pop(interface, None)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -644,8 +651,12 @@ class LiveFigures:
             state = self._skills[name] = self._new_skill(name)
         return state
 
-    def _member(self, state: _Skill, event: AmiEvent) -> _Member:
-        interface = _field(event, "Interface", "StateInterface")
+    def _waiting(self, queue: str, uniqueid: str) -> _Waiting | None:
+        """The waiting caller, looked up without creating the skill."""
+        state = self._skills.get(queue)
+        return state.waiting.get(uniqueid) if state is not None else None
+
+    def _member(self, state: _Skill, interface: str, event: AmiEvent) -> _Member:
         member = state.members.get(interface)
         if member is None:
             # An Agent* event for a member we never saw (its QueueMemberAdded was lost):
@@ -724,26 +735,52 @@ _ROUTING_STATE = {
 }
 
 
-def _update_member(member: _Member, event: AmiEvent) -> None:
-    """Copy the fields a QueueMember* event carries; absent fields keep their value."""
-    fields = event.fields
-    name = fields.get("MemberName") or fields.get("Name")
-    if name:
-        member.name = name
-    raw_status = fields.get("Status", "").strip()
-    if raw_status:
-        try:
-            member.status = int(raw_status)
-        except ValueError:
-            raise _Malformed("bad Status") from None
-        if member.status == DEVICE_NOT_INUSE:
-            member.ringing_for = ""  # the phone says it is idle: any ring we saw has ended
-    if "Paused" in fields:
-        member.paused = _flag(fields["Paused"])
-        member.pause_reason = fields.get("PausedReason", "") if member.paused else ""
-    if "InCall" in fields:
-        member.in_call = _flag(fields["InCall"])
-    wrap_up = _seconds(event, "Wrapuptime")
-    if wrap_up is not None:
-        # 0 means "the queue's wrap-up time" in app_queue.
-        member.wrap_up_seconds = wrap_up or None
+def _interface(event: AmiEvent) -> str:
+    return _field(event, "Interface", "StateInterface")
+
+
+@dataclass(frozen=True, slots=True)
+class _MemberUpdate:
+    """The fields a QueueMember* event carries, checked; ``None`` keeps the member's value."""
+
+    name: str
+    status: int | None
+    paused: bool | None
+    pause_reason: str
+    in_call: bool | None
+    wrap_up_seconds: float | None
+
+    @classmethod
+    def of(cls, event: AmiEvent) -> _MemberUpdate:
+        fields = event.fields
+        raw_status = fields.get("Status", "").strip()
+        status = None
+        if raw_status:
+            if not raw_status.isascii() or not raw_status.isdigit() or len(raw_status) > 3:
+                raise _Malformed("bad Status")
+            status = int(raw_status)
+        paused = _flag(fields["Paused"]) if "Paused" in fields else None
+        return cls(
+            name=fields.get("MemberName") or fields.get("Name") or "",
+            status=status,
+            paused=paused,
+            pause_reason=fields.get("PausedReason", "") if paused else "",
+            in_call=_flag(fields["InCall"]) if "InCall" in fields else None,
+            wrap_up_seconds=_seconds(event, "Wrapuptime"),
+        )
+
+    def apply(self, member: _Member) -> None:
+        if self.name:
+            member.name = self.name
+        if self.status is not None:
+            member.status = self.status
+            if self.status == DEVICE_NOT_INUSE:
+                member.ringing_for = ""  # the phone says it is idle: any ring we saw has ended
+        if self.paused is not None:
+            member.paused = self.paused
+            member.pause_reason = self.pause_reason
+        if self.in_call is not None:
+            member.in_call = self.in_call
+        if self.wrap_up_seconds is not None:
+            # 0 means "the queue's wrap-up time" in app_queue.
+            member.wrap_up_seconds = self.wrap_up_seconds or None

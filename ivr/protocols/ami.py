@@ -5,6 +5,15 @@ values verbatim, so a CR or LF inside a value (a caller name, a transcript) woul
 header early and smuggle in a second header or a whole second action. ``action_fields``
 refuses bad keys and replaces control characters in values with spaces before anything
 reaches the library.
+
+Asterisk reads an action line into a 1024-byte buffer (``inbuf`` in main/manager.c): a longer
+line is dropped with its whole action in current versions, and older ones took the tail as a
+header line of its own. ``action_fields`` therefore refuses, with ``AmiError``, a field whose
+line would not fit (``MAX_LINE_BYTES``), rather than cutting the value short.
+
+``channel_variable`` escapes what Asterisk's argument splitter reads in an Originate
+``Variable`` header (``,`` between variables, quotes, brackets and parentheses that group,
+``\\`` that escapes), so a value stays one variable and cannot swallow the next one.
 """
 
 from __future__ import annotations
@@ -14,33 +23,59 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ivr.errors import AmiError
+
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_()-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_APP_ARG_SPECIAL = re.compile(r'([\\,()\[\]"])')
 MAX_VALUE = 4096
+MAX_LINE_BYTES = 1024
+"""Longest action line Asterisk reads whole, ``Key: value`` and CRLF included."""
+
+
+def _one_line(value: object) -> str:
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", str(value)))
 
 
 def safe_value(value: object) -> str:
-    """One line, at most ``MAX_VALUE`` characters."""
-    return _CONTROL.sub(" ", str(value))[:MAX_VALUE]
+    """One line, at most ``MAX_VALUE`` characters (for events we read, where cutting is fine)."""
+    return _one_line(value)[:MAX_VALUE]
 
 
 def action_fields(name: str, fields: Mapping[str, object]) -> dict[str, str]:
-    """The fields of an AMI action, made safe; raises ValueError for a bad key or action name."""
+    """The fields of an AMI action, made safe.
+
+    Raises ValueError for a bad key or action name (our bug), ``AmiError`` for a value too long
+    for one AMI line (``MAX_LINE_BYTES``); a value is never cut short.
+    """
     if not _KEY.match(name):
         raise ValueError(f"not an AMI action name: {name!r}")
     out = {"Action": name}
     for key, value in fields.items():
         if not _KEY.match(key) or key.lower() in {"action", "actionid"}:
             raise ValueError(f"not an AMI header name: {key!r}")
-        out[key] = safe_value(value)
+        text = _one_line(value)
+        size = len(f"{key}: {text}\r\n".encode())
+        if size > MAX_LINE_BYTES:
+            raise AmiError(
+                f"{name}: {key} refused: {size} bytes, Asterisk reads at most "
+                f"{MAX_LINE_BYTES} per line"
+            )
+        out[key] = text
     return out
 
 
 def channel_variable(name: str, value: object) -> str:
-    """A ``Variable: NAME=value`` entry for Originate; the name must be an identifier."""
+    """A ``Variable: NAME=value`` entry for Originate; the name must be an identifier.
+
+    The value is escaped so that several entries joined with ``,`` split back into the same
+    variables in Asterisk.
+    """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"not a channel variable name: {name!r}")
-    return f"{name}={safe_value(value)}"
+    escaped = _APP_ARG_SPECIAL.sub(r"\\\1", _one_line(value))
+    return f"{name}={escaped}"
 
 
 @dataclass(frozen=True, slots=True)
