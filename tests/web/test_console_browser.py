@@ -1,0 +1,127 @@
+"""The operator console in a real headless Chromium: log in with skills, pause, the screen pop
+appears as text within 2 s, the pre-filled case is saved and dispatched, transfer errors show."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from ivr.screenpop import ScreenPop
+from tests.web.conftest import WebHotline, WebUser, browser_login
+
+OP = "op1001"  # Wang Fang: skills report, suggestion
+TRANSCRIPT = '<b>water</b> leak "quoted" <script>alert(1)</script>'
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Browser tests run on SQLite only; the console's HTTP tests cover both backends."""
+    return f"sqlite:///{tmp_path / 'web.sqlite3'}"
+
+
+async def open_console(page: Page, live_url: str, web_user: WebUser) -> None:
+    username, password = await web_user("operator", OP)
+    await browser_login(page, live_url, username, password, "/console")
+    await expect(page).to_have_url(f"{live_url}/console")
+    await expect(page.locator("#link")).to_have_attribute("data-up", "1")
+
+
+async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
+) -> None:
+    """The pop appears within 2 s, markup in the transcript stays text, Save stores the case,
+    Dispatch sends it to the department."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await open_console(page, live_url, web_user)
+    hotline.screen_pops.publish(ScreenPop(
+        "call-42", OP, caller="13800138000", caller_name="Zhao", language="zh",
+        queue="report", skill="report", transcript=TRANSCRIPT, intent="water",
+        category="water", urgency="normal", route_reasons=("repeat caller", "skill report"),
+        previous_cases=({"number": "6001000013", "category": "noise", "status": "resolved",
+                         "created_at": "2026-01-01T09:00:00+08:00"},),
+        at="2026-01-02T10:00:00+08:00",
+    ))
+    await expect(page.locator("#pop-transcript")).to_have_text(TRANSCRIPT, timeout=2000)
+    assert await page.locator("#pop-transcript b").count() == 0
+    assert await page.locator("#pop script").count() == 0
+    await expect(page.locator("#pop-caller")).to_have_text("13800138000")
+    await expect(page.locator("#pop-language")).to_have_text("zh")
+    await expect(page.locator("#pop-category")).to_contain_text("water")
+    await expect(page.locator("#pop-reasons li")).to_have_text(["repeat caller", "skill report"])
+    await expect(page.locator("#pop-cases tbody tr td").first).to_have_text("6001000013")
+    await expect(page.locator("#pop-cases tbody tr")).to_contain_text("resolved")
+
+    await expect(page.locator("#case-caller")).to_have_value("13800138000")
+    await expect(page.locator("#case-category")).to_have_value("water")
+    await expect(page.locator("#case-description")).to_have_value(TRANSCRIPT)
+    await expect(page.locator("#case-department")).to_have_value("Complaints Office")
+    await page.click("#case-save")
+    number = page.locator("#case-number")
+    await expect(number).to_have_text(re.compile(r"^\d{10}$"))
+    case = await hotline.store.get_case(await number.inner_text())
+    assert case is not None
+    assert (case.description, case.caller, case.call_id) == (
+        TRANSCRIPT, "13800138000", "call-42")
+
+    await page.select_option("#case-department", "Urban Management Commission")
+    await page.click("#case-dispatch")
+    await expect(number).to_contain_text("dispatched to Urban Management Commission")
+    dispatched = await hotline.store.get_case(case.number)
+    assert dispatched is not None
+    assert (dispatched.status, dispatched.department) == (
+        "dispatched", "Urban Management Commission")
+    assert dialogs == []
+
+
+async def test_console_opened_mid_call_shows_the_current_pop(
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
+) -> None:
+    """A console (re)loaded during a call still shows who is on the line."""
+    hotline.screen_pops.publish(ScreenPop("call-7", OP, caller="13900000007",
+                                          transcript="no heating"))
+    await open_console(page, live_url, web_user)
+    await expect(page.locator("#pop-caller")).to_have_text("13900000007")
+    await expect(page.locator("#case-description")).to_have_value("no heating")
+
+
+async def test_operator_logs_in_with_chosen_skills_pauses_and_comes_back(
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
+) -> None:
+    """Log in with one skill ticked, pause for a meal, become available, log out."""
+    await open_console(page, live_url, web_user)
+    state = page.locator("#state")
+    await expect(state).to_have_text("Logged out")
+    await page.uncheck('#login-form input[value="suggestion"]')
+    await page.click("#login")
+    await expect(state).to_have_text("Available")
+    assert hotline.operators.state[OP].queues == ("report",)
+    await page.select_option("#pause-reason", "meal")
+    await page.click("#pause")
+    await expect(state).to_have_text("Paused")
+    await expect(page.locator("#state-reason")).to_have_text("(meal)")
+    await page.click("#unpause")
+    await expect(state).to_have_text("Available")
+    await page.click("#logout")
+    await expect(state).to_have_text("Logged out")
+    assert [a for a, _ in hotline.operators.actions] == ["login", "pause", "unpause", "logout"]
+
+
+async def test_transfer_shows_why_it_failed_and_when_it_worked(
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
+) -> None:
+    """Without a call the error is shown; during one, the caller is transferred."""
+    await open_console(page, live_url, web_user)
+    await page.fill("#transfer-target", "88001")
+    await page.click("#transfer")
+    await expect(page.locator("#transfer-error")).to_contain_text("no call")
+    await hotline.operators.login(OP)
+    hotline.operators.state[OP] = dataclasses.replace(hotline.operators.state[OP], in_call=True)
+    await page.click("#transfer")
+    await expect(page.locator("#transfer-result")).to_have_text("Transferred to 88001")
+    await expect(page.locator("#transfer-error")).to_have_text("")
+    assert hotline.transfers == [(OP, "88001")]
