@@ -3,16 +3,27 @@ admin pages, all served by one aiohttp application on 127.0.0.1:8080 by default.
 
 aiohttp is imported only under this package. Each module registers its own routes in
 ``setup(app)``; this module assembles them (``build_app``) and runs the server.
+
+Pages are Jinja2 templates under ``templates/`` (autoescaped) extending ``base.html``; every
+template gets ``user``, ``csrf``, ``nav`` (the links the user's role reaches) and ``path``.
+Static files (plain JS and CSS, no build step) are under ``static/``. The Content Security
+Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
+import aiohttp_jinja2
+import jinja2
 import structlog
 from aiohttp import web
 
-from ivr.web import ops
+from ivr.web import admin, api, auth, ops
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -20,12 +31,84 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("ivr.web")
 
+HERE: Final = Path(__file__).resolve().parent
+TEMPLATES: Final = HERE / "templates"
+STATIC: Final = HERE / "static"
+
+# (href, label, lowest role): shown only when the route exists and the user's role reaches it.
+NAV: Final = (
+    ("/console", "Console", "operator"),
+    ("/wallboard", "Wallboard", "supervisor"),
+    ("/reports", "Reports", "supervisor"),
+    ("/admin/bulletins", "Bulletins", "supervisor"),
+    ("/admin/flows", "Flows", "admin"),
+    ("/admin/config", "Configuration", "admin"),
+    ("/admin/users", "Users", "admin"),
+    ("/admin/audit", "Audit", "admin"),
+)
+# Helper modules with pages of their own; each has ``setup(app)``.
+PAGE_MODULES: Final = ("ivr.web.console", "ivr.web.wallboard", "ivr.web.reports")
+
+
+def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
+    if role is None:
+        return []
+    routed = {r.resource.canonical for r in app.router.routes()
+              if r.method == "GET" and r.resource is not None}
+    rank = auth.role_rank(role)
+    return [(href, label) for href, label, least in NAV
+            if href in routed and rank >= auth.role_rank(least)]
+
+
+@web.middleware
+async def page_context(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Give every page's template ``user``, ``csrf``, ``nav`` and ``path``."""
+    if not (auth.is_api(request) or request.path.startswith("/static/")):
+        user = await auth.current_user(request)
+        context = {
+            "user": user,
+            "csrf": auth.csrf_token(request),
+            "nav": nav_for(request.app, user.role if user else None),
+            "path": request.path,
+        }
+        with warnings.catch_warnings():
+            # aiohttp_jinja2 reads its per-request context under a str key (its design).
+            warnings.simplefilter("ignore", web.NotAppKeyWarning)
+            request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = context
+    return await handler(request)
+
 
 def build_app(hotline: Hotline) -> web.Application:
     app = web.Application()
     app[HOTLINE] = hotline
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    )
+    app.middlewares.append(page_context)
     ops.setup(app)
+    auth.setup(app)
+    api.setup(app)
+    admin.setup(app)
+    for name in PAGE_MODULES:
+        _setup_optional(app, name)
+    app.router.add_static("/static", STATIC, append_version=False)
     return app
+
+
+def _setup_optional(app: web.Application, name: str) -> None:
+    # Until each page module lands; then these become plain imports.
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        log.debug("web_module_missing", module=name)
+        return
+    module.setup(app)
 
 
 class WebServer:

@@ -1,0 +1,63 @@
+"""Admin pages: flows, configuration, users, bulletins (supervisors too) and the audit log.
+
+The pages are shells: ``static/admin.js`` fills them from the JSON API (``ivr.web.api``)
+with ``fetch`` and the session's CSRF token, so every rule lives in one place, the API.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ivr.web.auth import ROLES, require
+from ivr.web.keys import HOTLINE
+
+CONFIG_NAMES: Final = ("skills", "operators", "schedules", "intents")
+
+
+async def flows_page(request: web.Request) -> web.StreamResponse:
+    await require(request, "admin")
+    hotline = request.app[HOTLINE]
+    return aiohttp_jinja2.render_template(
+        "admin_flows.html", request,
+        {"languages": hotline.settings.languages,
+         "default_language": hotline.settings.default_language},
+    )
+
+
+async def config_page(request: web.Request) -> web.StreamResponse:
+    await require(request, "admin")
+    return aiohttp_jinja2.render_template("admin_config.html", request,
+                                          {"names": CONFIG_NAMES})
+
+
+async def users_page(request: web.Request) -> web.StreamResponse:
+    await require(request, "admin")
+    hotline = request.app[HOTLINE]
+    return aiohttp_jinja2.render_template(
+        "admin_users.html", request,
+        {"roles": ROLES, "operators": sorted(hotline.settings.operators)},
+    )
+
+
+async def bulletins_page(request: web.Request) -> web.StreamResponse:
+    await require(request, "supervisor")
+    hotline = request.app[HOTLINE]
+    return aiohttp_jinja2.render_template(
+        "admin_bulletins.html", request, {"languages": hotline.settings.languages},
+    )
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    await require(request, "admin")
+    return aiohttp_jinja2.render_template("admin_audit.html", request, {})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/admin/flows", flows_page)
+    app.router.add_get("/admin/config", config_page)
+    app.router.add_get("/admin/users", users_page)
+    app.router.add_get("/admin/bulletins", bulletins_page)
+    app.router.add_get("/admin/audit", audit_page)

@@ -1,0 +1,402 @@
+"""Who is asking: passwords, server-side sessions, CSRF and roles.
+
+Theory of operation
+-------------------
+* Passwords are hashed with argon2id (``argon2-cffi``, wrapped here: hashing and checking run
+  in a thread, its exceptions never leave this module).
+* Logging in creates a session in the store: the browser gets a random token in the cookie
+  ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/), the store keeps only its sha256, so a
+  copy of the database opens no session. Sessions expire after 12 hours; two application
+  nodes on one database share them.
+* Every session has a CSRF token. A request that is not GET/HEAD/OPTIONS and carries a
+  session must send it (form field ``csrf`` or header ``X-CSRF-Token``), else 403. The login
+  form, which has no session yet, uses a double-submit cookie ``ivr_login_csrf``.
+* Roles are ordered operator < supervisor < admin: ``require(request, "supervisor")`` admits
+  supervisors and admins. The user is read from the store on every request, so a role change
+  or a disabled account takes effect at once.
+* Repeated login failures for one username are throttled (in memory, per process) whether
+  or not the user exists; the answer never says which part was wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
+
+import aiohttp_jinja2
+import argon2
+import structlog
+from aiohttp import web
+
+from ivr.errors import IvrError
+from ivr.web.keys import HOTLINE
+
+if TYPE_CHECKING:
+    from ivr.edges.store import User, WebSession
+
+log = structlog.get_logger("ivr.web.auth")
+
+SESSION_COOKIE: Final = "ivr_session"
+LOGIN_CSRF_COOKIE: Final = "ivr_login_csrf"
+CSRF_FIELD: Final = "csrf"
+CSRF_HEADER: Final = "X-CSRF-Token"
+SESSION_LIFETIME: Final = timedelta(hours=12)
+ROLES: Final = ("operator", "supervisor", "admin")
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+# Failures allowed before the back-off starts, its first step and its ceiling (seconds).
+FREE_FAILURES: Final = 3
+FIRST_DELAY: Final = 1.0
+MAX_DELAY: Final = 300.0
+LOGIN_FAILED: Final = "Wrong username or password."
+
+# Per request: the session and its user once looked up (None: looked up, there is none).
+_SESSION: web.RequestKey[tuple[WebSession, User] | None] = web.RequestKey("ivr_session")
+
+
+class PasswordError(IvrError):
+    """A password could not be hashed (argon2 failed); never raised for a wrong password."""
+
+
+_hasher = argon2.PasswordHasher()
+# Checked when the username is unknown, so a missing user costs the same time as a wrong
+# password (the answer must not tell them apart).
+_DUMMY_HASH: Final = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (computed in a thread)."""
+    try:
+        return await asyncio.to_thread(_hasher.hash, password)
+    except argon2.exceptions.HashingError as exc:
+        raise PasswordError(f"password could not be hashed: {exc}") from exc
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches; a malformed stored hash is logged and never matches."""
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except argon2.exceptions.VerifyMismatchError:
+        return False
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError) as exc:
+        log.warning("password_hash_unusable", error=str(exc))
+        return False
+
+
+def role_rank(role: str) -> int:
+    return ROLES.index(role) if role in ROLES else -1
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def json_error(status: type[web.HTTPException], error: str, message: str,
+               **extra: object) -> web.HTTPException:
+    """An HTTP error whose body is ``{"error": <stable id>, "message": ...}``."""
+    body = json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False)
+    return status(text=body, content_type="application/json")
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+async def _load(request: web.Request) -> tuple[WebSession, User] | None:
+    if _SESSION in request:
+        return request[_SESSION]
+    request[_SESSION] = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    store = request.app[HOTLINE].store
+    session = await store.get_session(token_hash(token), datetime.now(UTC))
+    if session is None:
+        return None
+    user = await store.get_user(session.username)
+    if user is None or user.disabled:
+        return None
+    request[_SESSION] = (session, user)
+    return session, user
+
+
+async def current_user(request: web.Request) -> User | None:
+    """The logged-in user, or None (no cookie, expired session, disabled account)."""
+    loaded = await _load(request)
+    return loaded[1] if loaded else None
+
+
+def csrf_token(request: web.Request) -> str:
+    """The session's CSRF token for templates (``""`` before ``current_user`` found one)."""
+    loaded = request.get(_SESSION)
+    return loaded[0].csrf_token if loaded else ""
+
+
+async def require(request: web.Request, *roles: str) -> User:
+    """The logged-in user if their role is at least the lowest of ``roles`` (any role when
+    none is given). API paths: 401/403 JSON; pages: redirect to /login, or a 403 page."""
+    user = await current_user(request)
+    if user is None:
+        if is_api(request):
+            raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
+        raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
+    needed = min((role_rank(r) for r in roles), default=0)
+    if role_rank(user.role) < needed:
+        least = ROLES[needed]
+        if is_api(request):
+            raise json_error(web.HTTPForbidden, "forbidden",
+                             f"This needs the {least} role or higher.")
+        raise forbidden_page(request, f"This page needs the {least} role or higher.")
+    return user
+
+
+def forbidden_page(request: web.Request, message: str) -> web.HTTPForbidden:
+    body = aiohttp_jinja2.render_string(
+        "error.html", request, {"status": 403, "title": "Not allowed", "message": message}
+    )
+    return web.HTTPForbidden(text=body, content_type="text/html")
+
+
+def _sent_csrf(request: web.Request, form: dict[str, str] | None) -> str:
+    return request.headers.get(CSRF_HEADER) or (form or {}).get(CSRF_FIELD, "")
+
+
+async def _form(request: web.Request) -> dict[str, str] | None:
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        data = await request.post()
+        return {k: v for k, v in data.items() if isinstance(v, str)}
+    return None
+
+
+@web.middleware
+async def csrf_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse a state-changing request of a session that lacks its CSRF token (403)."""
+    if request.method in SAFE_METHODS or request.path == "/login":
+        return await handler(request)
+    loaded = await _load(request)
+    if loaded is not None:
+        sent = _sent_csrf(request, await _form(request))
+        if not hmac.compare_digest(sent.encode(), loaded[0].csrf_token.encode()):
+            log.warning("csrf_refused", path=request.path, user=loaded[1].username)
+            if is_api(request):
+                raise json_error(web.HTTPForbidden, "csrf", "Missing or wrong CSRF token.")
+            raise forbidden_page(request, "The form expired; reload the page and try again.")
+    return await handler(request)
+
+
+# -- security headers ------------------------------------------------------------------------
+
+CSP: Final = ("default-src 'self'; base-uri 'none'; form-action 'self'; "
+              "frame-ancestors 'none'; object-src 'none'")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every response, errors and static files included."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/static/"):
+        # API answers and pages carry callers' data: never keep them in a cache.
+        response.headers["Cache-Control"] = "no-store"
+
+
+# -- login throttle --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int = 0
+    blocked_until: float = 0.0
+
+
+class LoginThrottle:
+    """Per-username back-off: after ``FREE_FAILURES`` failures each next one doubles the wait."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: dict[str, _Failures] = {}
+
+    def wait_left(self, username: str) -> float:
+        entry = self._failures.get(username.casefold())
+        return max(0.0, entry.blocked_until - self._clock()) if entry else 0.0
+
+    def failed(self, username: str) -> None:
+        entry = self._failures.setdefault(username.casefold(), _Failures())
+        entry.count += 1
+        if entry.count >= FREE_FAILURES:
+            delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (entry.count - FREE_FAILURES))
+            entry.blocked_until = self._clock() + delay
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username.casefold(), None)
+
+
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+
+
+# -- /login and /logout ----------------------------------------------------------------------
+
+
+def landing(user: User) -> str:
+    """Where a user goes after logging in when no page was asked for."""
+    return "/admin/flows" if user.role == "admin" else (
+        "/wallboard" if user.role == "supervisor" else "/console")
+
+
+def _safe_next(value: str) -> str | None:
+    # Only paths on this site: "//host" and "/\host" would leave it.
+    if value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return None
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    token = secrets.token_urlsafe(32)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request,
+        {"login_csrf": token, "next": request.query.get("next", ""), "error": "",
+         "username": ""},
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    return response
+
+
+async def start_session(request: web.Request, user: User) -> tuple[str, WebSession]:
+    """Create a session for ``user``; the raw token (for the cookie) and the stored session."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session = await request.app[HOTLINE].store.create_session(
+        token_hash(token), user.username, secrets.token_urlsafe(32), now, now + SESSION_LIFETIME
+    )
+    return token, session
+
+
+async def authenticate(request: web.Request, username: str, password: str) -> User:
+    """The user whose password this is; ``LoginRefused`` otherwise (throttled or wrong)."""
+    throttle = request.app[THROTTLE]
+    wait = throttle.wait_left(username)
+    if wait > 0:
+        raise LoginRefused(f"Too many failed attempts; try again in {int(wait) + 1} s.", 429)
+    user = await request.app[HOTLINE].store.get_user(username) if username else None
+    ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or user.disabled:
+        throttle.failed(username)
+        log.info("login_failed", username=username)
+        raise LoginRefused(LOGIN_FAILED, 401)
+    throttle.succeeded(username)
+    return user
+
+
+class LoginRefused(IvrError):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _set_session_cookie(response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        secure=False,  # served on loopback or behind a TLS proxy; the proxy adds Secure
+    )
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    if request.content_type == "application/json":
+        return await _login_json(request)
+    form = await _form(request) or {}
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    next_page = _safe_next(form.get("next", ""))
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = form.get(CSRF_FIELD, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        return _login_again(request, username, form.get("next", ""),
+                            "The login form expired; please try again.", 403)
+    try:
+        user = await authenticate(request, username, password)
+    except LoginRefused as exc:
+        return _login_again(request, username, form.get("next", ""), str(exc), exc.status)
+    token, _ = await start_session(request, user)
+    log.info("logged_in", username=user.username, role=user.role)
+    response = _see_other(next_page or landing(user))
+    _set_session_cookie(response, token)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    # Returned, not raised: the response carries cookies.
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _login_again(request: web.Request, username: str, next_page: str, error: str,
+                 status: int) -> web.StreamResponse:
+    token = secrets.token_urlsafe(32)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request,
+        {"login_csrf": token, "next": next_page, "error": error, "username": username},
+        status=status,
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    return response
+
+
+async def _login_json(request: web.Request) -> web.StreamResponse:
+    # A cross-site page cannot send a JSON body without a CORS preflight we never grant,
+    # so this form of login needs no CSRF cookie.
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from exc
+    if not isinstance(body, dict):
+        raise json_error(web.HTTPBadRequest, "bad_json", "The body must be a JSON object.")
+    username, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
+    try:
+        user = await authenticate(request, username, password)
+    except LoginRefused as exc:
+        status = web.HTTPTooManyRequests if exc.status == 429 else web.HTTPUnauthorized
+        raise json_error(status, "login_refused", str(exc)) from exc
+    token, session = await start_session(request, user)
+    log.info("logged_in", username=user.username, role=user.role)
+    response = web.json_response({"username": user.username, "role": user.role,
+                                  "csrf": session.csrf_token})
+    _set_session_cookie(response, token)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await request.app[HOTLINE].store.delete_session(token_hash(token))
+    response = _see_other("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    user = await require(request)
+    raise web.HTTPFound(landing(user))
+
+
+def setup(app: web.Application) -> None:
+    app[THROTTLE] = LoginThrottle()
+    app.middlewares.append(csrf_middleware)
+    app.on_response_prepare.append(security_headers)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", home)

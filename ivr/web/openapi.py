@@ -1,0 +1,186 @@
+"""The OpenAPI 3.1 document of ``/api`` (served at ``/api/openapi.json``).
+
+Maintained by hand next to the handlers in ``ivr.web.api``; a test checks that every
+``/api`` route registered is documented here and that nothing documented is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+JSON: Final = "application/json"
+
+
+def _obj(required: tuple[str, ...] = (), **props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+_S: Final = {"type": "string"}
+_I: Final = {"type": "integer"}
+_B: Final = {"type": "boolean"}
+_ANY_LIST: Final = {"type": "array", "items": {"type": "object"}}
+_ANY: Final = {"type": "object"}
+
+SCHEMAS: Final[dict[str, Any]] = {
+    "Error": _obj(("error", "message"), error=_S, message=_S,
+                  problems={"type": "array", "items": {"type": "object"}}),
+    "User": _obj(("username", "role"), username=_S,
+                 role={"enum": ["operator", "supervisor", "admin"]},
+                 operator_id={"type": ["string", "null"]}, disabled=_B, created_at=_S),
+    "FlowProblem": _obj(("line", "message"), line=_I, node=_S, message=_S, kind=_S),
+    "FlowText": _obj(("text",), text=_S, note=_S),
+    "Published": _obj(("name", "version", "version_id"), name=_S, version=_S,
+                      version_id=_I, digest=_S),
+    "ConfigText": _obj(("text",), text=_S),
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _op(summary: str, role: str, *, body: dict[str, Any] | None = None,
+        ok: dict[str, Any] | None = None, status: str = "200",
+        errors: tuple[int, ...] = ()) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        status: {"description": "OK", "content": {JSON: {"schema": ok or _ANY}}},
+        "401": {"description": "Not logged in", "content": {JSON: {"schema": _ref("Error")}}},
+    }
+    if role != "any":
+        responses["403"] = {"description": f"Needs the {role} role or higher (or CSRF token "
+                                           "missing)",
+                            "content": {JSON: {"schema": _ref("Error")}}}
+    for code in errors:
+        responses[str(code)] = {"description": _REASONS[code],
+                                "content": {JSON: {"schema": _ref("Error")}}}
+    op: dict[str, Any] = {"summary": summary, "x-role": role, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {JSON: {"schema": body}}}
+    return op
+
+
+_REASONS: Final = {
+    400: "Bad request body or query", 404: "Not found", 409: "Refused by the store",
+    422: "Does not validate; `problems` lists every problem", 503: "Asterisk unreachable",
+}
+_NUMBER: Final = {"name": "number", "in": "path", "required": True, "schema": _S}
+_ID: Final = {"name": "id", "in": "path", "required": True, "schema": _S}
+_LIMIT: Final = {"name": "limit", "in": "query", "schema": _I}
+
+
+def _operator_action(action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    op = _op(f"{action.capitalize()} an operator (operators: only themselves)", "operator",
+             errors=(404, 503))
+    op["parameters"] = [_ID]
+    if body is not None:
+        op["requestBody"] = {"required": False, "content": {JSON: {"schema": body}}}
+    return op
+
+
+def _with(op: dict[str, Any], *params: dict[str, Any]) -> dict[str, Any]:
+    return {**op, "parameters": list(params)}
+
+
+PATHS: Final[dict[str, dict[str, Any]]] = {
+    "/api/me": {"get": _op("The logged-in user and the session's CSRF token", "any")},
+    "/api/calls": {"get": _with(_op("Recent calls, newest first", "operator",
+                                    ok=_ANY_LIST), _LIMIT)},
+    "/api/cases": {
+        "get": _with(_op("Cases, newest first", "operator", ok=_ANY_LIST), _LIMIT,
+                     {"name": "status", "in": "query", "schema": _S},
+                     {"name": "offset", "in": "query", "schema": _I}),
+        "post": _op("Open a case", "operator", status="201", errors=(400, 409),
+                    body=_obj(("caller", "category"), caller=_S, category=_S, department=_S,
+                              description=_S, call_id=_S)),
+    },
+    "/api/cases/{number}": {
+        "get": _with(_op("One case with its history", "operator", errors=(404,)), _NUMBER),
+        "patch": _with(_op("Change a case (status steps forward; resolved may reopen)",
+                           "operator", errors=(400, 404, 409),
+                           body=_obj(status=_S, category=_S, department=_S, description=_S,
+                                     note=_S)), _NUMBER),
+    },
+    "/api/operators": {"get": _op("Operators and their presence", "operator",
+                                  ok=_ANY_LIST, errors=(503,))},
+    "/api/operators/{id}/login": {
+        "post": _operator_action("login", _obj(skills={"type": "array", "items": _S}))},
+    "/api/operators/{id}/logout": {"post": _operator_action("logout")},
+    "/api/operators/{id}/pause": {"post": _operator_action("pause", _obj(reason=_S))},
+    "/api/operators/{id}/unpause": {"post": _operator_action("unpause")},
+    "/api/figures": {"get": _op("Live figures per skill", "supervisor")},
+    "/api/flows/current": {"get": _op("The live flow and its text", "admin")},
+    "/api/flows/validate": {"post": _op(
+        "Check a flow text; problems with line numbers", "admin", body=_ref("FlowText"),
+        ok=_obj(("valid", "problems"), valid=_B,
+                problems={"type": "array", "items": _ref("FlowProblem")}))},
+    "/api/flows/simulate": {"post": _op(
+        "Walk a simulated call through a flow text (the live one by default)", "admin",
+        errors=(400, 422),
+        body=_obj(text=_S, digits=_S, say=_S, language=_S, at=_S, caller=_S),
+        ok=_obj(("transcript",), transcript=_S, outcome=_S,
+                path={"type": "array", "items": _S}))},
+    "/api/flows/diff": {"post": _op("Unified diff of a flow text against the live flow",
+                                    "admin", body=_ref("FlowText"),
+                                    ok=_obj(("diff",), changed=_B, diff=_S))},
+    "/api/flows/publish": {"post": _op(
+        "Validate and publish a flow text for new calls", "admin", body=_ref("FlowText"),
+        ok=_ref("Published"), errors=(422,))},
+    "/api/flows/versions": {"get": _op("Published versions, newest first", "admin",
+                                       ok=_ANY_LIST)},
+    "/api/flows/rollback": {"post": _op(
+        "Publish an earlier version again (the one before the live one by default)",
+        "admin", ok=_ref("Published"), errors=(404, 409, 422),
+        body=_obj(version_id=_I))},
+    "/api/bulletins": {
+        "get": _op("Bulletins, newest first", "supervisor", ok=_ANY_LIST),
+        "post": _op("Post a bulletin (text per language, expiry)", "supervisor",
+                    status="201", errors=(400, 409),
+                    body=_obj(("texts", "expires_at"),
+                              texts={"type": "object", "additionalProperties": _S},
+                              expires_at=_S)),
+    },
+    "/api/bulletins/{id}/withdraw": {"post": _with(
+        _op("Withdraw a bulletin", "supervisor", errors=(404,)), _ID)},
+    "/api/users": {
+        "get": _op("Web users", "admin", ok={"type": "array", "items": _ref("User")}),
+        "post": _op("Create a user; the generated password is in the answer, once", "admin",
+                    status="201", errors=(400, 409),
+                    body=_obj(("username", "role"), username=_S, role=_S, operator_id=_S)),
+    },
+    "/api/users/{username}": {"patch": _with(
+        _op("Change role, operator link, disabled; reset_password generates a new one",
+            "admin", errors=(400, 404, 409),
+            body=_obj(role=_S, operator_id={"type": ["string", "null"]}, disabled=_B,
+                      reset_password=_B)),
+        {"name": "username", "in": "path", "required": True, "schema": _S})},
+    "/api/config/{name}": {
+        "get": _with(_op("A configuration file's YAML text", "admin", errors=(404,)),
+                     {"name": "name", "in": "path", "required": True,
+                      "schema": {"enum": ["skills", "operators", "schedules", "intents"]}}),
+        "put": _with(_op("Replace a configuration file after validating the whole "
+                         "configuration with it", "admin", body=_ref("ConfigText"),
+                         errors=(404, 422)),
+                     {"name": "name", "in": "path", "required": True,
+                      "schema": {"enum": ["skills", "operators", "schedules", "intents"]}}),
+    },
+    "/api/audit": {"get": _with(_op("The audit log, newest first", "admin", ok=_ANY_LIST),
+                                _LIMIT)},
+    "/api/openapi.json": {"get": _op("This document", "any")},
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "12345 hotline API", "version": "1",
+                 "description": "Session cookie `ivr_session` (log in at /login); every "
+                                "request that is not GET sends the session's CSRF token in "
+                                "the X-CSRF-Token header."},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
+                                            "name": "ivr_session"}},
+        },
+        "security": [{"session": []}],
+        "paths": PATHS,
+    }
