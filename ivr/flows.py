@@ -83,6 +83,8 @@ class FlowLibrary:
         # Every version published since start-up, for calls that come back to the flow
         # (the survey) on the version they started with.
         self._by_id: dict[int, PublishedFlow] = {}
+        # One web publication (publish, rollback) at a time.
+        self._publishing = asyncio.Lock()
 
     def current(self) -> PublishedFlow:
         if self._current is None:
@@ -123,6 +125,29 @@ class FlowLibrary:
                           serving=self.current().flow.version)
             except OSError as exc:
                 log.error("flow_file_unreadable", path=str(self._path), error=str(exc))
+
+    async def publish_text(self, text: str, who: str, note: str) -> PublishedFlow:
+        """Validate ``text``; if valid, record it as a version by ``who``, write it to the
+        flow file atomically and make it current for new calls. ``FlowRejected`` if not:
+        then nothing changes (file, versions and the live flow stay as they were)."""
+        async with self._publishing:
+            flow, problems = await asyncio.to_thread(check_text, self._settings, text,
+                                                     str(self._path))
+            if flow is None:
+                raise FlowRejected(problems)
+            digest = digest_of(text)
+            version = await self._record(flow, text, digest, who, note)
+            await asyncio.to_thread(_atomic_write, self._path, text)
+            stat = await asyncio.to_thread(self._path.stat)
+            # The watcher must not publish our own write a second time as a "file edit".
+            self._seen = (stat.st_mtime, stat.st_size)
+            previous = self._current
+            self._current = PublishedFlow(flow, version.id, digest)
+            self._by_id[version.id] = self._current
+            log.info("flow_published", flow=flow.name, version=flow.version,
+                     version_id=version.id, by=who, note=note,
+                     replaced=previous.flow.version if previous else None)
+            return self._current
 
     async def _refresh(self, *, force: bool) -> PublishedFlow | None:
         stat = await asyncio.to_thread(self._path.stat)
