@@ -1,0 +1,350 @@
+// Admin pages: flows, configuration, users, bulletins, audit. Everything goes through the
+// JSON API (api.js adds the CSRF header); text from the server is set with textContent only.
+"use strict";
+(function () {
+  const {api, el} = window.ivr;
+  const $ = (selector) => document.querySelector(selector);
+
+  function say(message, kind) {
+    const status = $("#status");
+    if (!status) return;
+    status.textContent = message;
+    status.className = "status-line " + (kind || "");
+  }
+
+  function failed(error) {
+    say(error.message || String(error), "error");
+  }
+
+  // Select line `line` (1-based) of a textarea and scroll it into view.
+  function goToLine(textarea, line) {
+    const lines = textarea.value.split("\n");
+    let start = 0;
+    for (let i = 0; i < Math.min(line - 1, lines.length); i++) start += lines[i].length + 1;
+    const end = start + (lines[line - 1] || "").length;
+    textarea.focus();
+    textarea.setSelectionRange(start, end);
+    const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 18;
+    textarea.scrollTop = Math.max(0, (line - 5) * lineHeight);
+  }
+
+  function showFlowProblems(list, textarea, problems) {
+    list.replaceChildren();
+    for (const p of problems) {
+      const jump = el("button", {type: "button", class: "line"}, "line " + p.line);
+      jump.addEventListener("click", () => goToLine(textarea, p.line));
+      list.append(el("li", {class: "problem", dataset: {line: String(p.line)}},
+        jump, (p.node ? p.node + ": " : ""), p.message));
+    }
+  }
+
+  // -- flows ------------------------------------------------------------------------------
+
+  function flowsPage() {
+    const text = $("#flow-text");
+    const problems = $("#problems");
+    const diffOut = $("#diff-output");
+    const simOut = $("#sim-output");
+    let live = null;
+
+    function cursorLine() {
+      const line = text.value.slice(0, text.selectionStart).split("\n").length;
+      $("#cursor-line").textContent = "Line " + line;
+    }
+    text.addEventListener("keyup", cursorLine);
+    text.addEventListener("click", cursorLine);
+
+    async function loadLive(replaceText) {
+      live = await api("GET", "/api/flows/current");
+      $("#live-info").textContent = "Live: flow " + live.name + " version " + live.version +
+        " (#" + live.version_id + ", " + live.digest + ")";
+      if (replaceText) text.value = live.text;
+    }
+
+    async function loadVersions() {
+      const versions = await api("GET", "/api/flows/versions");
+      const body = $("#versions tbody");
+      body.replaceChildren();
+      for (const v of versions) {
+        const action = v.live ? el("strong", {}, "live") : el("button", {
+          type: "button", class: "rollback", dataset: {id: String(v.id)}}, "Roll back to this");
+        if (!v.live) {
+          action.addEventListener("click", () => rollback(v.id));
+        }
+        body.append(el("tr", {dataset: {id: String(v.id)}, class: v.live ? "live" : ""},
+          el("td", {}, "#" + v.id), el("td", {}, v.version), el("td", {}, v.published_at),
+          el("td", {}, v.published_by), el("td", {}, v.note), el("td", {}, action)));
+      }
+    }
+
+    async function validate() {
+      diffOut.classList.add("hidden");
+      const result = await api("POST", "/api/flows/validate", {text: text.value});
+      showFlowProblems(problems, text, result.problems);
+      if (result.valid) say("The flow is valid.", "ok");
+      else say(result.problems.length + " problem(s): nothing was published.", "error");
+      return result.valid;
+    }
+
+    async function publish() {
+      try {
+        const result = await api("POST", "/api/flows/publish",
+          {text: text.value, note: $("#publish-note").value});
+        problems.replaceChildren();
+        say("Published version " + result.version + " (#" + result.version_id +
+          "); new calls use it now.", "ok");
+        $("#publish-note").value = "";
+        await loadLive(false);
+        await loadVersions();
+      } catch (error) {
+        if (error.status === 422) {
+          showFlowProblems(problems, text, error.body.problems || []);
+          say(error.message, "error");
+        } else {
+          failed(error);
+        }
+      }
+    }
+
+    async function rollback(versionId) {
+      if (!window.confirm("Publish version #" + versionId + " again for new calls?")) return;
+      try {
+        const result = await api("POST", "/api/flows/rollback", {version_id: versionId});
+        say("Rolled back: version #" + result.rolled_back_to + " is live again (#" +
+          result.version_id + ").", "ok");
+        await loadLive(true);
+        await loadVersions();
+      } catch (error) {
+        if (error.status === 422) showFlowProblems(problems, text, error.body.problems || []);
+        failed(error);
+      }
+    }
+
+    async function diff() {
+      const result = await api("POST", "/api/flows/diff", {text: text.value});
+      diffOut.textContent = result.changed ? result.diff : "No change from the live flow.";
+      diffOut.classList.remove("hidden");
+    }
+
+    async function simulate(event) {
+      event.preventDefault();
+      const body = {text: text.value, digits: $("#sim-digits").value,
+                    language: $("#sim-language").value, caller: $("#sim-caller").value};
+      if ($("#sim-say").value) body.say = $("#sim-say").value;
+      if ($("#sim-at").value) body.at = $("#sim-at").value;
+      try {
+        const result = await api("POST", "/api/flows/simulate", body);
+        simOut.textContent = result.transcript;
+        simOut.classList.remove("hidden");
+      } catch (error) {
+        if (error.status === 422) showFlowProblems(problems, text, error.body.problems || []);
+        failed(error);
+      }
+    }
+
+    $("#validate").addEventListener("click", () => validate().catch(failed));
+    $("#publish").addEventListener("click", () => publish());
+    $("#diff").addEventListener("click", () => diff().catch(failed));
+    $("#revert").addEventListener("click", () => {
+      text.value = live ? live.text : text.value;
+      problems.replaceChildren();
+      say("Back to the live flow.");
+    });
+    $("#simulate-form").addEventListener("submit", simulate);
+    Promise.all([loadLive(true), loadVersions()]).then(() => {
+      document.body.dataset.ready = "1";
+    }).catch(failed);
+  }
+
+  // -- configuration ----------------------------------------------------------------------
+
+  function configPage() {
+    const text = $("#config-text");
+    const list = $("#config-problems");
+    let current = null;
+    let loaded = "";
+
+    async function open(name) {
+      const result = await api("GET", "/api/config/" + name);
+      current = name;
+      loaded = result.text;
+      text.value = result.text;
+      $("#config-file").textContent = result.file;
+      list.replaceChildren();
+      say("");
+      for (const tab of document.querySelectorAll(".config-tab")) {
+        tab.setAttribute("aria-selected", String(tab.dataset.name === name));
+      }
+    }
+
+    async function save() {
+      try {
+        const result = await api("PUT", "/api/config/" + current, {text: text.value});
+        loaded = text.value;
+        list.replaceChildren();
+        say("Saved " + result.file + "; the hotline uses it for new calls and logins.", "ok");
+      } catch (error) {
+        list.replaceChildren();
+        for (const p of (error.body && error.body.problems) || []) {
+          list.append(el("li", {class: "problem"}, p.file + ": " + p.key + ": " + p.message));
+        }
+        failed(error);
+      }
+    }
+
+    for (const tab of document.querySelectorAll(".config-tab")) {
+      tab.addEventListener("click", () => open(tab.dataset.name).catch(failed));
+    }
+    $("#config-save").addEventListener("click", save);
+    $("#config-revert").addEventListener("click", () => {
+      text.value = loaded;
+      list.replaceChildren();
+    });
+    const first = document.querySelector(".config-tab");
+    if (first) open(first.dataset.name).then(() => {
+      document.body.dataset.ready = "1";
+    }).catch(failed);
+  }
+
+  // -- users ------------------------------------------------------------------------------
+
+  function usersPage() {
+    const root = $("#admin-users");
+    const roles = root.dataset.roles.split(",");
+    const operators = root.dataset.operators ? root.dataset.operators.split(",") : [];
+    const secret = $("#new-password");
+
+    function showPassword(username, password) {
+      secret.textContent = "Password for " + username + " (shown once): " + password;
+      secret.classList.remove("hidden");
+    }
+
+    function select(options, value, blank) {
+      const node = el("select", {});
+      if (blank) node.append(el("option", {value: ""}, "(none)"));
+      for (const option of options) {
+        node.append(el("option", {value: option, selected: option === value}, option));
+      }
+      return node;
+    }
+
+    async function load() {
+      const users = await api("GET", "/api/users");
+      const body = $("#users tbody");
+      body.replaceChildren();
+      for (const u of users) {
+        const role = select(roles, u.role, false);
+        const operator = select(operators, u.operator_id || "", true);
+        const disabled = el("input", {type: "checkbox", checked: u.disabled});
+        const save = el("button", {type: "button"}, "Save");
+        const reset = el("button", {type: "button"}, "New password");
+        save.addEventListener("click", async () => {
+          try {
+            await api("PATCH", "/api/users/" + encodeURIComponent(u.username), {
+              role: role.value, operator_id: operator.value || null,
+              disabled: disabled.checked});
+            say("Saved " + u.username + ".", "ok");
+            await load();
+          } catch (error) { failed(error); }
+        });
+        reset.addEventListener("click", async () => {
+          try {
+            const result = await api("PATCH", "/api/users/" + encodeURIComponent(u.username),
+              {reset_password: true});
+            showPassword(u.username, result.password);
+          } catch (error) { failed(error); }
+        });
+        body.append(el("tr", {dataset: {username: u.username}},
+          el("td", {}, u.username), el("td", {}, role), el("td", {}, operator),
+          el("td", {}, disabled), el("td", {}, u.created_at), el("td", {}, save, " ", reset)));
+      }
+    }
+
+    $("#new-user").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      try {
+        const created = await api("POST", "/api/users", {
+          username: form.username.value, role: form.role.value,
+          operator_id: form.operator_id.value || null});
+        showPassword(created.username, created.password);
+        form.reset();
+        await load();
+      } catch (error) { failed(error); }
+    });
+    load().then(() => { document.body.dataset.ready = "1"; }).catch(failed);
+  }
+
+  // -- bulletins --------------------------------------------------------------------------
+
+  function bulletinsPage() {
+    async function load() {
+      const bulletins = await api("GET", "/api/bulletins");
+      const body = $("#bulletins tbody");
+      body.replaceChildren();
+      const now = new Date();
+      for (const b of bulletins) {
+        const texts = el("div", {});
+        for (const [lang, value] of Object.entries(b.texts)) {
+          texts.append(el("div", {}, el("strong", {}, lang + ": "), value));
+        }
+        let state = "active";
+        if (b.withdrawn_at) state = "withdrawn";
+        else if (new Date(b.expires_at) <= now) state = "expired";
+        let action = "";
+        if (state === "active") {
+          action = el("button", {type: "button", class: "danger"}, "Withdraw");
+          action.addEventListener("click", async () => {
+            try {
+              await api("POST", "/api/bulletins/" + b.id + "/withdraw");
+              say("Bulletin #" + b.id + " withdrawn.", "ok");
+              await load();
+            } catch (error) { failed(error); }
+          });
+        }
+        body.append(el("tr", {dataset: {id: String(b.id)}},
+          el("td", {}, "#" + b.id), el("td", {}, texts), el("td", {}, b.starts_at),
+          el("td", {}, b.expires_at), el("td", {}, b.created_by),
+          el("td", {class: "state"}, state), el("td", {}, action)));
+      }
+    }
+
+    $("#new-bulletin").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const texts = {};
+      for (const area of form.querySelectorAll("textarea[data-language]")) {
+        if (area.value.trim()) texts[area.dataset.language] = area.value.trim();
+      }
+      try {
+        const created = await api("POST", "/api/bulletins",
+          {texts: texts, expires_at: form.expires_at.value});
+        say("Bulletin #" + created.id + " posted.", "ok");
+        form.reset();
+        await load();
+      } catch (error) { failed(error); }
+    });
+    load().then(() => { document.body.dataset.ready = "1"; }).catch(failed);
+  }
+
+  // -- audit ------------------------------------------------------------------------------
+
+  function auditPage() {
+    api("GET", "/api/audit").then((entries) => {
+      const body = $("#audit tbody");
+      for (const e of entries) {
+        body.append(el("tr", {}, el("td", {}, e.at), el("td", {}, e.actor),
+          el("td", {}, e.action), el("td", {}, e.target),
+          el("td", {}, el("code", {}, JSON.stringify(e.detail)))));
+      }
+      document.body.dataset.ready = "1";
+    }).catch(failed);
+  }
+
+  const pages = {"admin-flows": flowsPage, "admin-config": configPage,
+                 "admin-users": usersPage, "admin-bulletins": bulletinsPage,
+                 "admin-audit": auditPage};
+  for (const [id, start] of Object.entries(pages)) {
+    if (document.getElementById(id)) start();
+  }
+})();
