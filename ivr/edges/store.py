@@ -36,7 +36,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -999,7 +1001,7 @@ class CallStore:
                 username=user.username, role=user.role, password_hash=user.password_hash,
                 created_at=user.created_at, operator_id=user.operator_id, disabled=False,
             ).on_conflict_do_nothing(index_elements=[_users.c.username])
-            if conn.execute(stmt).rowcount == 0:
+            if conn.execute(stmt.returning(_users.c.username)).first() is None:
                 raise StorageError(f"user {username!r} already exists")
             return user
         return await self._write(run)
@@ -1267,10 +1269,19 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        # WAL sticks to the file once set. Switching needs the file to itself and SQLite does
+        # not wait for that, so a process opening a new file next to another one retries.
+        deadline = time.monotonic() + 5
+        while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     finally:
         cursor.close()
 

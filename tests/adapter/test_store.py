@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,3 +177,391 @@ async def test_a_path_still_opens_an_sqlite_file(tmp_path: Path) -> None:
     await s.close()
     assert s.path == tmp_path / "sub" / "db.sqlite3"
     assert s.path.exists()
+
+
+# -- calls through the queue -----------------------------------------------------------------
+
+
+async def test_a_call_answered_then_completed_keeps_its_figures(store: CallStore) -> None:
+    """Operator, wait and talk time land on the call; the IVR saving it later loses nothing."""
+    ivr_copy = call("c1", queue="housing", skill="housing", outcome="routed")
+    await store.save(ivr_copy)
+    await store.set_call_answered("c1", "op7", NOW + timedelta(seconds=42), 42.5)
+    await store.set_call_completed("c1", NOW + timedelta(minutes=5), 257.5)
+    ivr_copy.path.append("survey")  # the IVR's stale copy, saved after the queue events
+    await store.save(ivr_copy)
+    record = await store.get("c1")
+    assert record is not None
+    assert (record.operator, record.wait_seconds, record.talk_seconds, record.skill) == (
+        "op7", 42.5, 257.5, "housing")
+    assert record.answered_at is not None
+    assert datetime.fromisoformat(record.answered_at) == NOW + timedelta(seconds=42)
+    assert record.outcome == "routed"
+    assert record.path == ["survey"]
+
+
+async def test_an_abandoned_call_says_so(store: CallStore) -> None:
+    """A caller who gave up in the queue: outcome abandoned, end time and wait recorded."""
+    await store.save(call("c1", queue="housing", outcome="routed"))
+    await store.set_call_abandoned("c1", NOW + timedelta(seconds=90), 88.0)
+    record = await store.get("c1")
+    assert record is not None
+    assert (record.outcome, record.wait_seconds, record.operator) == ("abandoned", 88.0, None)
+    assert record.ended_at is not None
+    assert datetime.fromisoformat(record.ended_at) == NOW + timedelta(seconds=90)
+    with pytest.raises(StorageError, match="no call"):
+        await store.set_call_answered("unknown", "op1", NOW, 1.0)
+
+
+async def test_calls_between_is_a_half_open_window_and_recent_is_newest_first(
+    store: CallStore,
+) -> None:
+    """calls_between takes [start, end) whatever the zone of its bounds; recent_calls is capped."""
+    for minute in range(5):
+        await store.save(call(f"c{minute}", arrived=NOW + timedelta(minutes=minute)))
+    start = (NOW + timedelta(minutes=1)).astimezone(SHANGHAI)  # same instants, local zone
+    end = (NOW + timedelta(minutes=3)).astimezone(SHANGHAI)
+    assert [r.call_id for r in await store.calls_between(start, end)] == ["c1", "c2"]
+    assert [r.call_id for r in await store.recent_calls(3)] == ["c4", "c3", "c2"]
+    assert len(await store.recent_calls()) == 5
+
+
+# -- cases: workflow, history, lists ------------------------------------------------------------
+
+FORWARD = [
+    ("new", "dispatched"), ("new", "in_progress"), ("new", "closed"),
+    ("dispatched", "resolved"), ("in_progress", "resolved"), ("resolved", "closed"),
+    ("resolved", "in_progress"),  # reopened
+]
+REFUSED = [
+    ("dispatched", "new"), ("in_progress", "dispatched"), ("resolved", "new"),
+    ("resolved", "dispatched"), ("closed", "in_progress"), ("closed", "resolved"),
+]
+
+
+async def _case_at(store: CallStore, status: str) -> str:
+    case = await store.create_case(caller="13800138000", category="housing", now=NOW)
+    if status != "new":
+        await store.set_case_status(case.number, status, NOW)
+    return case.number
+
+
+@pytest.mark.parametrize(("before", "after"), FORWARD)
+async def test_case_status_moves_forward_or_reopens(
+    store: CallStore, before: str, after: str
+) -> None:
+    """Forward steps (skipping allowed) and reopening a resolved case are accepted."""
+    number = await _case_at(store, before)
+    later = NOW + timedelta(hours=1)
+    case = await store.update_case(number, actor="alice", now=later, status=after)
+    assert case.status == after
+    assert case.updated_at == later.isoformat(timespec="seconds")
+    last = (await store.case_history(number))[-1]
+    assert (last.actor, last.status) == ("alice", after)
+    if before == "resolved" and after == "in_progress":
+        assert "reopened" in last.note
+
+
+@pytest.mark.parametrize(("before", "after"), REFUSED)
+async def test_case_status_never_goes_back(store: CallStore, before: str, after: str) -> None:
+    """A backward step is refused with a message naming both statuses; nothing changes."""
+    number = await _case_at(store, before)
+    history = await store.case_history(number)
+    with pytest.raises(StorageError, match=f"from {before} to {after}"):
+        await store.update_case(number, actor="alice", now=NOW, status=after)
+    stored = await store.get_case(number)
+    assert stored is not None
+    assert stored.status == before
+    assert await store.case_history(number) == history
+
+
+async def test_case_edits_are_written_to_its_history(store: CallStore) -> None:
+    """Creation, a reassignment with a note, and a status change each leave one history row."""
+    case = await store.create_case(caller="1", category="housing", department="Housing Bureau",
+                                   now=NOW, actor="ivr")
+    one = NOW + timedelta(minutes=5)
+    moved = await store.update_case(case.number, actor="alice", now=one, category="water",
+                                    department="Water Company", note="wrong desk")
+    assert (moved.category, moved.department, moved.status) == ("water", "Water Company", "new")
+    await store.update_case(case.number, actor="bob", now=one, status="dispatched")
+    unchanged = await store.update_case(case.number, actor="bob", now=one, category="water")
+    assert unchanged == await store.get_case(case.number)
+    history = await store.case_history(case.number)
+    assert [(e.actor, e.status) for e in history] == [
+        ("ivr", "new"), ("alice", "new"), ("bob", "dispatched")]
+    assert "wrong desk" in history[1].note
+    assert "housing -> water" in history[1].note
+    with pytest.raises(StorageError, match="no case 0000000000"):
+        await store.update_case("0000000000", actor="bob", now=one, status="closed")
+    with pytest.raises(StorageError, match="unknown case status"):
+        await store.update_case(case.number, actor="bob", now=one, status="done")
+
+
+async def test_cases_list_newest_first_by_status_with_paging(store: CallStore) -> None:
+    """The case list pages newest first, filters by status, and counts per category."""
+    numbers = []
+    for i in range(5):
+        case = await store.create_case(caller="1", category="housing" if i % 2 else "water",
+                                       now=NOW + timedelta(minutes=i))
+        numbers.append(case.number)
+    await store.update_case(numbers[0], actor="a", now=NOW, status="resolved")
+    assert [c.number for c in await store.cases()] == numbers[::-1]
+    assert [c.number for c in await store.cases(limit=2, offset=1)] == numbers[3:1:-1]
+    assert [c.number for c in await store.cases("resolved")] == [numbers[0]]
+    assert await store.case_counts() == {
+        ("water", "resolved"): 1, ("water", "new"): 2, ("housing", "new"): 2}
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+async def test_concurrent_cases_get_distinct_numbers(
+    database_url: str, tmp_path: Path, nodes: int
+) -> None:
+    """20 cases created at once (from one or two application nodes) get 20 distinct numbers."""
+    stores = [open_store(database_url, tmp_path) for _ in range(nodes)]
+    await asyncio.gather(*(s.open() for s in stores))  # two nodes migrate at once, too
+    try:
+        cases = await asyncio.gather(*(
+            stores[i % nodes].create_case(caller=f"1380000{i:04d}", category="housing", now=NOW)
+            for i in range(20)
+        ))
+    finally:
+        for s in stores:
+            await s.close()
+    numbers = {c.number for c in cases}
+    assert len(numbers) == 20
+    assert {int(n[4:9]) for n in numbers} == set(range(1, 21))
+
+
+# -- users and sessions ----------------------------------------------------------------------
+
+
+async def test_users_are_created_once_and_updated(store: CallStore) -> None:
+    """A user name is unique, a role must be known, and updates change only what is given."""
+    alice = await store.create_user("alice", "supervisor", "$argon2id$x", NOW)
+    assert await store.get_user("alice") == alice
+    assert (alice.disabled, alice.operator_id) == (False, None)
+    with pytest.raises(StorageError, match="user 'alice' already exists"):
+        await store.create_user("alice", "admin", "$argon2id$y", NOW)
+    with pytest.raises(StorageError, match="unknown role 'root'"):
+        await store.create_user("bob", "root", "$argon2id$y", NOW)
+    await store.create_user("bob", "operator", "$argon2id$b", NOW, operator_id="op7")
+    assert [u.username for u in await store.users()] == ["alice", "bob"]
+    bob = await store.update_user("bob", disabled=True, password_hash="$argon2id$new")
+    assert (bob.role, bob.operator_id, bob.disabled, bob.password_hash) == (
+        "operator", "op7", True, "$argon2id$new")
+    bob = await store.update_user("bob", operator_id="", disabled=False, role="supervisor")
+    assert (bob.role, bob.operator_id, bob.disabled) == ("supervisor", None, False)
+    assert await store.get_user("bob") == bob
+    assert await store.get_user("carol") is None
+    with pytest.raises(StorageError, match="no user 'carol'"):
+        await store.update_user("carol", disabled=True)
+    with pytest.raises(StorageError, match="unknown role"):
+        await store.update_user("bob", role="king")
+
+
+async def test_sessions_expire(store: CallStore) -> None:
+    """A session is found until it expires, then not; expired ones are swept and counted."""
+    await store.create_user("alice", "admin", "h", NOW)
+    expires = NOW + timedelta(hours=8)
+    session = await store.create_session("hash1", "alice", "csrf1", NOW, expires)
+    await store.create_session("hash2", "alice", "csrf2", NOW, NOW + timedelta(hours=1))
+    local_now = (NOW + timedelta(hours=2)).astimezone(SHANGHAI)
+    assert await store.get_session("hash1", local_now) == session
+    assert await store.get_session("hash2", local_now) is None
+    assert await store.get_session("hash1", expires) is None  # expired at the instant
+    assert await store.get_session("nope", NOW) is None
+    assert await store.delete_expired_sessions(local_now) == 1
+    assert await store.delete_expired_sessions(local_now) == 0
+    await store.delete_session("hash1")
+    assert await store.get_session("hash1", NOW) is None
+    with pytest.raises(StorageError, match="no user 'mallory'"):
+        await store.create_session("hash3", "mallory", "c", NOW, expires)
+
+
+# -- audit, bulletins, operator states ----------------------------------------------------------
+
+
+async def test_audit_log_is_newest_first_with_its_details(store: CallStore) -> None:
+    """Each action is kept with who, what, and a detail mapping that reads back as written."""
+    for i in range(3):
+        await store.audit("alice", "user.create", f"user{i}", {"role": "operator", "n": i},
+                          NOW + timedelta(seconds=i))
+    entries = await store.audit_log()
+    assert [e.target for e in entries] == ["user2", "user1", "user0"]
+    assert entries[0].detail == {"role": "operator", "n": 2}
+    assert (entries[0].actor, entries[0].action) == ("alice", "user.create")
+    assert [e.target for e in await store.audit_log(limit=1)] == ["user2"]
+
+
+async def test_bulletins_play_only_within_their_window(store: CallStore) -> None:
+    """Active means started, not expired, not withdrawn; newest first."""
+    morning = await store.add_bulletin({"zh": "停水", "en": "Water off"}, NOW,
+                                       NOW + timedelta(hours=4), "alice", NOW)
+    noon = await store.add_bulletin({"zh": "停电"}, NOW + timedelta(hours=2),
+                                    NOW + timedelta(hours=6), "alice", NOW)
+    assert await store.active_bulletins(NOW - timedelta(seconds=1)) == []
+    assert await store.active_bulletins(NOW) == [morning]
+    at_three = (NOW + timedelta(hours=3)).astimezone(SHANGHAI)
+    assert await store.active_bulletins(at_three) == [noon, morning]
+    assert await store.active_bulletins(NOW + timedelta(hours=4)) == [noon]
+    withdrawn = await store.withdraw_bulletin(noon.id, at_three)
+    assert withdrawn.withdrawn_at is not None
+    assert await store.active_bulletins(at_three) == [morning]
+    again = await store.withdraw_bulletin(noon.id, at_three + timedelta(minutes=5))
+    assert again.withdrawn_at == withdrawn.withdrawn_at
+    assert await store.bulletins() == [withdrawn, morning]
+    assert await store.bulletins(limit=1) == [withdrawn]
+    with pytest.raises(StorageError, match="no bulletin #999"):
+        await store.withdraw_bulletin(999, NOW)
+    with pytest.raises(StorageError, match="expire after it starts"):
+        await store.add_bulletin({"zh": "x"}, NOW, NOW, "alice", NOW)
+
+
+async def test_operator_state_history(store: CallStore) -> None:
+    """State changes since a moment, for everyone or one operator, oldest first."""
+    steps = [("op1", "available", ""), ("op2", "available", ""), ("op1", "on_call", "c1"),
+             ("op1", "paused", "lunch")]
+    for minute, (operator, state, reason) in enumerate(steps):
+        await store.record_operator_state(operator, state, reason,
+                                          NOW + timedelta(minutes=minute))
+    since = (NOW + timedelta(minutes=1)).astimezone(SHANGHAI)
+    assert [(c.operator_id, c.state) for c in await store.operator_states(since)] == [
+        ("op2", "available"), ("op1", "on_call"), ("op1", "paused")]
+    mine = await store.operator_states(NOW, "op1")
+    assert [(c.state, c.reason) for c in mine] == [
+        ("available", ""), ("on_call", "c1"), ("paused", "lunch")]
+    with pytest.raises(StorageError, match="unknown operator state 'asleep'"):
+        await store.record_operator_state("op1", "asleep", "", NOW)
+
+
+# -- URLs, errors, upgrades ----------------------------------------------------------------------
+
+
+def test_urls_resolve_and_mask_their_password(tmp_path: Path) -> None:
+    """Relative SQLite files live in the state dir; PostgreSQL uses psycopg; passwords hide."""
+    assert open_store("sqlite:///ivr.sqlite3", tmp_path).path == tmp_path / "ivr.sqlite3"
+    assert open_store(f"sqlite:///{tmp_path}/abs.db", Path("/elsewhere")).path == (
+        tmp_path / "abs.db")
+    pg = open_store("postgresql://ivr:s3cret@db.example:5433/hotline", tmp_path)
+    assert pg.path is None
+    assert pg.url == "postgresql+psycopg://ivr:***@db.example:5433/hotline"
+    for bad in ("mysql://u:s3cret@h/db", "sqlite://", "sqlite:///:memory:", "nonsense"):
+        with pytest.raises(StorageError) as caught:
+            open_store(bad, tmp_path)
+        assert "s3cret" not in str(caught.value)
+
+
+async def test_an_unreachable_database_is_a_storage_error_without_the_password(
+    tmp_path: Path,
+) -> None:
+    """Nobody listens on port 1: open fails with StorageError naming the server, not the secret."""
+    store = open_store("postgresql://ivr:s3cret@127.0.0.1:1/hotline", tmp_path)
+    with pytest.raises(StorageError) as caught:
+        await store.open()
+    await store.close()
+    assert "127.0.0.1" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    closed = open_store("sqlite:///x.db", tmp_path)
+    with pytest.raises(StorageError, match="not open"):
+        await closed.get("c1")
+    await closed.close()
+
+
+# The SQL of migrations 1-4 exactly as released (SQLite only), to build a version-4 file.
+RELEASED_V4 = [
+    """CREATE TABLE calls (call_id TEXT PRIMARY KEY, channel TEXT NOT NULL, caller TEXT NOT NULL,
+        caller_name TEXT NOT NULL DEFAULT '', language TEXT NOT NULL, arrived_at TEXT NOT NULL,
+        ended_at TEXT, path TEXT NOT NULL DEFAULT '[]', queue TEXT, priority INTEGER,
+        outcome TEXT NOT NULL, hangup_node TEXT, ivr_ms INTEGER);
+    CREATE INDEX calls_caller ON calls (caller);""",
+    """ALTER TABLE calls ADD COLUMN flow_version INTEGER;
+    ALTER TABLE calls ADD COLUMN variables TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE calls ADD COLUMN survey_score INTEGER;
+    CREATE TABLE cases (number TEXT PRIMARY KEY, call_id TEXT, caller TEXT NOT NULL,
+        category TEXT NOT NULL, department TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, satisfaction INTEGER);
+    CREATE INDEX cases_caller ON cases (caller);
+    CREATE INDEX cases_call ON cases (call_id);
+    CREATE TABLE case_sequence (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
+    CREATE TABLE flow_versions (id INTEGER PRIMARY KEY AUTOINCREMENT, flow TEXT NOT NULL,
+        version TEXT NOT NULL, digest TEXT NOT NULL, text TEXT NOT NULL,
+        published_by TEXT NOT NULL, published_at TEXT NOT NULL, note TEXT NOT NULL DEFAULT '');""",
+    "ALTER TABLE calls ADD COLUMN route_reasons TEXT NOT NULL DEFAULT '[]';",
+    """CREATE TABLE callbacks (id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL,
+        number TEXT NOT NULL, skill TEXT NOT NULL, priority INTEGER NOT NULL,
+        position INTEGER NOT NULL, arrived_at TEXT NOT NULL, requested_at TEXT NOT NULL,
+        status TEXT NOT NULL, attempts TEXT NOT NULL DEFAULT '[]');
+    CREATE INDEX callbacks_status ON callbacks (status);""",
+]
+
+
+def _write_version_4_file(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    for version, script in enumerate(RELEASED_V4, start=1):
+        db.executescript(f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); "  # noqa: S608
+                         "COMMIT;")
+    db.execute(
+        "INSERT INTO calls (call_id, channel, caller, language, arrived_at, outcome, path,"
+        " variables) VALUES ('old', 'PJSIP/1', '13800138000', 'zh', ?, 'routed', '[\"menu\"]',"
+        " '{\"k\": \"v\"}')", (NOW.isoformat(),))
+    db.execute(
+        "INSERT INTO cases (number, caller, category, status, created_at, updated_at)"
+        " VALUES (?, '13800138000', 'housing', 'dispatched', ?, ?)",
+        (case_number(352, 2026, 1), NOW.isoformat(), NOW.isoformat()))
+    db.execute("INSERT INTO case_sequence VALUES (?, 1)", (NOW.date().isoformat(),))
+    db.execute("INSERT INTO flow_versions (flow, version, digest, text, published_by,"
+               " published_at) VALUES ('12345', 'v1', 'd', 't', 'admin', ?)", (NOW.isoformat(),))
+    db.close()
+
+
+async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: Path) -> None:
+    """A file written by the previous release opens: old rows intact, new features work."""
+    path = tmp_path / "ivr.sqlite3"
+    await asyncio.to_thread(_write_version_4_file, path)
+    store = open_store("sqlite:///ivr.sqlite3", tmp_path)
+    await store.open()
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+        old = await store.get("old")
+        assert old is not None
+        assert (old.path, old.variables, old.operator) == (["menu"], {"k": "v"}, None)
+        await store.set_call_answered("old", "op1", NOW, 3.0)
+        number = case_number(352, 2026, 1)
+        history = await store.case_history(number)
+        assert [(e.status, e.actor) for e in history] == [("dispatched", "migration")]
+        await store.update_case(number, actor="alice", now=NOW, status="resolved")
+        nxt = await store.create_case(caller="1", category="housing", now=NOW)
+        assert nxt.number == case_number(352, 2026, 2)  # the day's sequence carried on
+        assert [v.version for v in await store.flow_versions("12345")] == ["v1"]
+        await store.create_user("alice", "admin", "h", NOW)
+    finally:
+        await store.close()
+    reopened = open_store("sqlite:///ivr.sqlite3", tmp_path)
+    await reopened.open()
+    assert await reopened.schema_version() == SCHEMA_VERSION
+    await reopened.close()
+
+
+async def test_a_newer_schema_is_refused(database_url: str, tmp_path: Path) -> None:
+    """A database migrated by a later release is not written to by this one."""
+    store = open_store(database_url, tmp_path)
+    await store.open()
+    await store.close()
+
+    def bump(url: str) -> None:
+        from sqlalchemy import create_engine, text  # noqa: PLC0415 - only this test needs it
+
+        engine = create_engine(open_store(url, tmp_path)._url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"),
+                         {"v": SCHEMA_VERSION + 1})
+        engine.dispose()
+
+    await asyncio.to_thread(bump, database_url)
+    again = open_store(database_url, tmp_path)
+    with pytest.raises(StorageError, match="newer than this release"):
+        await again.open()
+    await again.close()
