@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import math
 import os
 import re
 import secrets
@@ -187,9 +188,14 @@ class _Collector:
         value = data[key]
         ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
+            ok = abs(value) < 2**1023  # a 400-digit integer has no float (OverflowError)
+            value = float(value) if ok else value
         if not ok:
-            self.add(file, f"{where}.{key}", f"must be {kind.__name__}, got {value!r}")
+            self.add(file, f"{where}.{key}", f"must be {kind.__name__}, got {_shown(value)}")
+            return default
+        if kind is float and not math.isfinite(value):
+            # TOML allows nan and inf; a timeout of nan seconds would never fire.
+            self.add(file, f"{where}.{key}", f"must be a finite number, got {value!r}")
             return default
         return value
 
@@ -202,12 +208,22 @@ class _Collector:
             self.add(file, key, f"must be a TCP/UDP port (1-65535), got {value!r}")
 
 
+def _shown(value: Any) -> str:
+    """A wrong value as it is quoted in a problem: its repr, cut to one readable line."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def _read_toml(path: Path, c: _Collector) -> Mapping[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         c.add(str(path), "-", "file not found")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        c.add(str(path), "-", f"not valid TOML: {exc}")
+    except RecursionError:  # the parser recurses per nested array or table
+        c.add(str(path), "-", "not valid TOML: nested too deeply")
+    except ValueError as exc:  # an integer of more than 4300 digits
         c.add(str(path), "-", f"not valid TOML: {exc}")
     return {}
 
@@ -218,6 +234,10 @@ def _read_yaml(path: Path, c: _Collector) -> Any:
     except FileNotFoundError:
         c.add(str(path), "-", "file not found")
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        c.add(str(path), "-", f"not valid YAML: {exc}")
+    except RecursionError:  # PyYAML recurses per nested list or mapping
+        c.add(str(path), "-", "not valid YAML: nested too deeply")
+    except ValueError as exc:  # a 5000-digit integer, 2026-02-31: PyYAML lets these through
         c.add(str(path), "-", f"not valid YAML: {exc}")
     return None
 
@@ -311,12 +331,18 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         end_silence=c.get(f, sp, "end_silence", float, 0.8, "speech"),
         max_duration=c.get(f, sp, "max_duration", float, 15.0, "speech"),
         intents=Path(c.get(f, sp, "intents", str, "config/intents.yaml", "speech")),
-        grammar_only=tuple(c.get(f, sp, "grammar_only", list, [], "speech")),
+        grammar_only=tuple(
+            code for code in c.get(f, sp, "grammar_only", list, [], "speech")
+            if isinstance(code, str) and LANGUAGE.match(code)
+        ),
         models={str(k): str(v) for k, v in models.items()},
     )
     c.port(f, "speech.audiosocket_port", speech.audiosocket_port)
     for key in ("no_speech_timeout", "end_silence", "max_duration"):
         c.positive(f, f"speech.{key}", getattr(speech, key))
+    for code in c.get(f, sp, "grammar_only", list, [], "speech"):
+        if not isinstance(code, str) or not LANGUAGE.match(code):
+            c.add(f, "speech.grammar_only", f"not a language code: {_shown(code)}")
     if speech.workers < 0 or speech.capacity < 0:
         c.add(f, "speech.workers", "workers and capacity are 0 (automatic) or more")
 
@@ -329,10 +355,12 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
 
     lang = c.section(f, raw, "languages")
     default_language = c.get(f, lang, "default", str, "zh", "languages")
-    languages = tuple(c.get(f, lang, "enabled", list, ["zh", "en"], "languages"))
-    for code in languages:
+    enabled = c.get(f, lang, "enabled", list, ["zh", "en"], "languages")
+    for code in enabled:
         if not isinstance(code, str) or not LANGUAGE.match(code):
-            c.add(f, "languages.enabled", f"not a language code: {code!r}")
+            c.add(f, "languages.enabled", f"not a language code: {_shown(code)}")
+    # Only real codes go on: skills and operators look names up by language.
+    languages = tuple(code for code in enabled if isinstance(code, str) and LANGUAGE.match(code))
     if default_language not in languages:
         c.add(f, "languages.default", f"{default_language!r} is not in languages.enabled")
 
@@ -531,8 +559,15 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         operators_path, _read_yaml(operators_path, c), skills, svc["languages"], c
     )
     schedules_path = config_dir / "schedules.yaml"
-    schedules, schedule_problems = parse_schedules(_read_yaml(schedules_path, c), str(
-        schedules_path))
+    raw_schedules = _read_yaml(schedules_path, c)
+    try:
+        schedules, schedule_problems = parse_schedules(raw_schedules, str(schedules_path))
+    except (AttributeError, TypeError, ValueError) as exc:
+        # ivr.schedules expects mappings and lists where the file may have anything else.
+        schedules, schedule_problems = Schedules(), [ConfigProblem(
+            str(schedules_path), "-", f"calendars, schedules, hours and closed_on must be "
+            f"mappings or lists as documented ({type(exc).__name__}: {exc})",
+        )]
     c.problems += schedule_problems
     general = svc["menu"].general_queue
     if skills and general not in skills:
