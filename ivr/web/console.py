@@ -21,6 +21,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -28,10 +29,17 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 
-from ivr.errors import IvrError
+from ivr.errors import IvrError, StorageError
 from ivr.figures._live import WRAP_UP_PAUSE_REASONS
 from ivr.routing import OperatorState
-from ivr.web.auth import current_user, json_error, require, role_rank
+from ivr.web.auth import (
+    SESSION_COOKIE,
+    current_user,
+    json_error,
+    require,
+    role_rank,
+    token_hash,
+)
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -43,6 +51,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("ivr.web")
 
 HEARTBEAT_SECONDS = 20.0
+# How often an open console's session is checked again, and the close code when it ended.
+SESSION_RECHECK_SECONDS = 30.0
+SESSION_ENDED_CLOSE = 4401
 # Presence asks Asterisk (QueueStatus); hundreds of consoles polling share one answer a second.
 PRESENCE_TTL_SECONDS = 1.0
 # A department's number: digits, optionally led by + and with * or # (PBX feature codes).
@@ -223,17 +234,42 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
             "type": "hello", "operator_id": operator_id,
             "pop": _pop_dict(hub.current(operator_id)),
         }))
-        sender = asyncio.create_task(_send_pops(ws, pops))
+        tasks = [
+            asyncio.create_task(_send_pops(ws, pops)),
+            asyncio.create_task(_watch_session(request, ws, operator_id)),
+        ]
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT and message.data == "ping":
                     await ws.send_str('{"type": "pong"}')
         finally:
             request.app[_SOCKETS].discard(ws)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     return ws
+
+
+async def _watch_session(request: web.Request, ws: web.WebSocketResponse,
+                         operator_id: str) -> None:
+    """Close the socket once its session ends (logout, expiry) or the account is disabled or
+    unlinked from the operator: callers' data stops reaching that browser."""
+    token = token_hash(request.cookies.get(SESSION_COOKIE, ""))
+    store = request.app[HOTLINE].store
+    while not ws.closed:
+        await asyncio.sleep(SESSION_RECHECK_SECONDS)
+        try:
+            session = await store.get_session(token, datetime.now(UTC))
+            user = await store.get_user(session.username) if session is not None else None
+        except StorageError as exc:  # the database is away: keep the console, check again
+            log.warning("console_session_check_failed", error=str(exc))
+            continue
+        if user is None or user.disabled or user.operator_id != operator_id:
+            log.info("console_session_ended", operator=operator_id)
+            await ws.close(code=SESSION_ENDED_CLOSE, message=b"session ended")
+            return
 
 
 async def _send_pops(ws: web.WebSocketResponse, pops: asyncio.Queue[ScreenPop]) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ivr.screenpop import ScreenPop
+from ivr.web import console
 from tests.web.conftest import ApiSession, WebHotline
 
 Client = TestClient[web.Request, web.Application]
@@ -136,3 +137,20 @@ async def test_transfer_needs_a_call_a_number_and_the_csrf_token(
     done = await wang.post("/console/transfer", json={"target": "88001"})
     assert done.status == 200
     assert hotline.transfers == [(OP, "88001")]
+
+
+async def test_socket_closes_when_the_session_ends(
+    api_as: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After logging out, an open console stops receiving callers' data."""
+    monkeypatch.setattr(console, "SESSION_RECHECK_SECONDS", 0.05)
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    async with wang.client.ws_connect("/console/ws") as ws:
+        await ws.receive_json(timeout=2)
+        await asyncio.sleep(0.2)  # several checks pass while the session lives
+        assert not ws.closed
+        logout = await wang.post("/logout", allow_redirects=False)
+        assert logout.status == 303
+        message = await ws.receive(timeout=2)
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == console.SESSION_ENDED_CLOSE

@@ -203,9 +203,14 @@
         showPop(message.pop);
       }
     });
-    socket.addEventListener("close", () => {
-      setLink(false);
+    socket.addEventListener("close", (event) => {
       clearInterval(pinger);
+      if (event.code === 4401) {  // the session ended: no more caller data until logged in
+        $("link").dataset.up = "0";
+        $("link").textContent = "○ session ended - log in again";
+        return;
+      }
+      setLink(false);
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     });
