@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import create_engine, inspect, text
 
+from ivr import admin, settings
 from ivr.edges.store import (
     SCHEMA_VERSION,
     CallRecord,
     CallStore,
+    _meta,
     case_number,
     open_store,
 )
@@ -545,6 +549,25 @@ async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: P
     await reopened.close()
 
 
+async def test_queries_and_migrations_agree_on_every_column(
+    store: CallStore, database_url: str, tmp_path: Path
+) -> None:
+    """The tables the queries use are exactly what the migrations built, on both databases."""
+    def reflect() -> dict[str, set[str]]:
+        engine = create_engine(store._url)
+        try:
+            found = inspect(engine)
+            return {name: {c["name"] for c in found.get_columns(name)}
+                    for name in found.get_table_names()}
+        finally:
+            engine.dispose()
+
+    tables = await asyncio.to_thread(reflect)
+    declared = {t.name: {c.name for c in t.columns} for t in _meta.sorted_tables}
+    assert {name: tables.get(name) for name in declared} == declared
+    assert set(tables) == {*declared, "schema_version"}
+
+
 async def test_a_newer_schema_is_refused(database_url: str, tmp_path: Path) -> None:
     """A database migrated by a later release is not written to by this one."""
     store = open_store(database_url, tmp_path)
@@ -552,8 +575,6 @@ async def test_a_newer_schema_is_refused(database_url: str, tmp_path: Path) -> N
     await store.close()
 
     def bump(url: str) -> None:
-        from sqlalchemy import create_engine, text  # noqa: PLC0415 - only this test needs it
-
         engine = create_engine(open_store(url, tmp_path)._url)
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"),
@@ -565,3 +586,22 @@ async def test_a_newer_schema_is_refused(database_url: str, tmp_path: Path) -> N
     with pytest.raises(StorageError, match="newer than this release"):
         await again.open()
     await again.close()
+
+
+async def test_admin_cli_cases_work_on_either_database(database_url: str, tmp_path: Path) -> None:
+    """`ivr case add` / `ivr case show` go to whatever database the settings name."""
+    cfg = dataclasses.replace(await asyncio.to_thread(settings.load), state_dir=tmp_path,
+                              database_url=database_url)
+    text, code = await admin.case_add(cfg, caller="13800138000", category="housing",
+                                      description="leak", status="dispatched")
+    assert code == 0
+    number = text.split()[1]
+    assert case_number_valid(number)
+    text, code = await admin.case_show(cfg, number)
+    assert (code, text.split("\t")[:3]) == (0, [number, "dispatched", "housing"])
+    assert (await admin.case_show(cfg, "0000000000"))[1] == 1
+    store = open_store(database_url, tmp_path)
+    await store.open()
+    history = await store.case_history(number)
+    await store.close()
+    assert [e.status for e in history] == ["new", "dispatched"]
