@@ -1024,7 +1024,10 @@ class CallStore:
         self, username: str, *, role: str | None = None, password_hash: str | None = None,
         operator_id: str | None = None, disabled: bool | None = None,
     ) -> User:
-        """Change what is given; None leaves a field as it is (``operator_id=""`` clears it)."""
+        """Change what is given; None leaves a field as it is (``operator_id=""`` clears it).
+
+        Disabling a user also ends their sessions.
+        """
         if role is not None and role not in ROLES:
             raise StorageError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
         values: dict[str, object] = {}
@@ -1041,6 +1044,9 @@ class CallStore:
             if values:
                 conn.execute(update(_users).where(_users.c.username == username)
                              .values(**values))
+            if disabled:
+                # A disabled account is signed out everywhere at once, on every node.
+                conn.execute(delete(_sessions).where(_sessions.c.username == username))
             row = conn.execute(
                 select(*_USER_COLUMNS).where(_users.c.username == username)
             ).first()

@@ -382,6 +382,18 @@ async def test_sessions_expire(store: CallStore) -> None:
         await store.create_session("hash3", "mallory", "c", NOW, expires)
 
 
+async def test_disabling_a_user_signs_them_out(store: CallStore) -> None:
+    """A disabled account's sessions end at once; other people stay signed in."""
+    for name in ("alice", "bob"):
+        await store.create_user(name, "operator", "h", NOW)
+        await store.create_session(f"{name}-token", name, "c", NOW, NOW + timedelta(hours=8))
+    await store.update_user("alice", password_hash="h2")
+    assert await store.get_session("alice-token", NOW) is not None
+    await store.update_user("alice", disabled=True)
+    assert await store.get_session("alice-token", NOW) is None
+    assert await store.get_session("bob-token", NOW) is not None
+
+
 # -- audit, bulletins, operator states ----------------------------------------------------------
 
 
