@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import time
 from contextlib import AsyncExitStack
@@ -11,29 +12,36 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from ivr.asterisk_conf import WRAP_UP_SECONDS
+from ivr.asterisk_conf import POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
+from ivr.bulletins import BulletinDesk
 from ivr.callbacks import CallbackDesk
 from ivr.calls import CallHandler
 from ivr.edges.ami import AmiClient
 from ivr.edges.fastagi import FastAgiServer
-from ivr.edges.store import CallStore, sqlite_path
+from ivr.edges.store import open_store
+from ivr.errors import IvrError
 from ivr.figures import LiveFigures
 from ivr.flows import FlowLibrary
 from ivr.protocols.ami import AmiEvent
+from ivr.queue_events import QueueEvents
 from ivr.queues import OperatorDesk
+from ivr.routing import RoutingPolicy
+from ivr.screenpop import ScreenPopHub
 from ivr.settings import Settings
+from ivr.settings import load as load_settings
 from ivr.speech import SpeechService
 from ivr.web import WebServer
 
 log = structlog.get_logger("ivr.app")
+_TRANSFER_TARGET = re.compile(r"[0-9]{2,15}")
 
 
 class Hotline:
     """The running application: FastAGI, AMI and storage, started and stopped together."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, policy: RoutingPolicy = POLICY) -> None:
         self.settings = settings
-        self.store = CallStore(sqlite_path(settings.database_url, settings.state_dir))
+        self.store = open_store(settings.database_url, settings.state_dir)
         self.ami = AmiClient(settings.ami)
         self.operators = OperatorDesk(settings, self.ami)
         # Live per-skill figures (waiting, longest wait, operators by state, service level),
@@ -47,9 +55,13 @@ class Hotline:
         self.flows = FlowLibrary(settings, self.store)
         self.speech = SpeechService(settings)
         self.callbacks = CallbackDesk(settings, self.store, self.ami)
+        self.bulletins = BulletinDesk(settings, self.store)
+        # What app_queue does with each call: screen pops, answer/talk times, state history.
+        self.screen_pops = ScreenPopHub()
+        self.queue_events = QueueEvents(settings, self.store, self.screen_pops)
         self.calls = CallHandler(
             settings, self.store, self.flows, speech=self.speech, figures=self.figures,
-            callbacks=self.callbacks,
+            callbacks=self.callbacks, policy=policy, bulletins=self.bulletins,
         )
         self.agi = FastAgiServer(settings.agi, self.calls)
         self.web = WebServer(self, settings.web_host, settings.web_port)
@@ -57,6 +69,36 @@ class Hotline:
 
     def _on_ami_event(self, event: AmiEvent) -> None:
         self.figures.apply(event, time.time())
+        self.queue_events.handle(event)
+
+    async def transfer(self, operator_id: str, target: str) -> None:
+        """Send the citizen an operator is talking to, to a department's number."""
+        if not _TRANSFER_TARGET.fullmatch(target):
+            raise IvrError(f"not a department number: {target!r} (2 to 15 digits)")
+        channel = self.queue_events.caller_channel(operator_id)
+        if channel is None:
+            raise IvrError(f"{operator_id} is not on a call")
+        await self.ami.action("Redirect", {
+            "Channel": channel, "Context": TRANSFER_CONTEXT, "Exten": target, "Priority": 1,
+        })
+        log.info("call_transferred_by_operator", operator=operator_id, target=target)
+
+    async def reload_settings(self) -> Settings:
+        """Apply an edit of config/ to new calls and logins (calls in progress go on).
+
+        Operators' levels and skills take effect at once (queue penalties resynced); a new
+        skill or operator also needs its queue or SIP endpoint in Asterisk: `ivr sandbox up`
+        (or `ivr asterisk render` for an existing Asterisk) renders and reloads them.
+        """
+        fresh = await asyncio.to_thread(load_settings, project_dir=self.settings.project_dir)
+        self.settings = fresh
+        for part in (self.operators, self.calls, self.callbacks, self.bulletins,
+                     self.queue_events, self.flows):
+            part.reconfigure(fresh)
+        if self.ami.connected:
+            await self.operators.resync()
+        log.info("settings_reloaded", skills=len(fresh.skills), operators=len(fresh.operators))
+        return fresh
 
     async def _resync(self) -> None:
         await self.operators.resync()
@@ -81,9 +123,10 @@ class Hotline:
         self._stack.push_async_callback(self.callbacks.stop)
         await self.agi.start()
         self._stack.push_async_callback(self.agi.stop)
+        self._stack.push_async_callback(self.queue_events.drain)
         await self.web.start()
         self._stack.push_async_callback(self.web.stop)
-        log.info("hotline_started", agi_port=self.agi.port, database=str(self.store.path))
+        log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)
 
     async def stop(self) -> None:
         await self._stack.aclose()

@@ -21,6 +21,7 @@ PLACEHOLDERS = (
     "callback_endpoint",
 )
 TRANSFER_ENDPOINT = "departments"
+TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
 CALLBACK_ENDPOINT = "callbacks"
 
 

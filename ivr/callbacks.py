@@ -45,6 +45,9 @@ class CallbackDesk:
         self._tasks: set[asyncio.Task[None]] = set()
         ami.on_event(self._on_event)
 
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
+
     async def request(
         self, *, call_id: str, number: str, skill: str, priority: int, position: int,
         arrived_at: str,

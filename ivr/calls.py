@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from ivr.asterisk_conf import POLICY
+from ivr.bulletins import BulletinDesk
 from ivr.callbacks import CallbackDesk, CallbackRefused
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
@@ -59,6 +60,7 @@ from ivr.routing import OperatorState, RoutingPolicy, expected_wait, personal_qu
 from ivr.settings import Settings
 from ivr.speech import ALL_KEYS, SpeechService, speech_variables_for_operator
 
+BULLETIN_SOUNDS = "bulletins/"
 log = structlog.get_logger("ivr.calls")
 
 EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
@@ -89,14 +91,20 @@ class CallHandler:
         self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
         speech: SpeechService | None = None, figures: LiveFigures | None = None,
         callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
+        bulletins: BulletinDesk | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
+        self._bulletins = bulletins
         self._store = store
         self._flows = flows
         self._speech = speech
         self._figures = figures
         self._callbacks = callbacks
+        self._zone = ZoneInfo(settings.timezone)
+
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
         self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
@@ -206,6 +214,7 @@ class CallHandler:
                 now.date()),
             # Without a recogniser every menu is answered by keys.
             speech_available=self._speech is not None and self._speech.available,
+            bulletin=await self._bulletins.active() if self._bulletins is not None else None,
         )
 
     def _finish(
@@ -258,7 +267,8 @@ class CallHandler:
     ) -> Event | _Stop | None:
         match command:
             case PlayPrompt(prompts=prompts, interruptible=interruptible):
-                key = await self._play(channel, prompts, ALL_KEYS if interruptible else "")
+                key = await self._play(channel, prompts, ALL_KEYS if interruptible else "",
+                                       record)
                 return PromptPlayed(key or None)
             case CollectDigits():
                 return await self._collect(channel, command)
@@ -297,12 +307,30 @@ class CallHandler:
                 return _STOP
         raise AssertionError(f"unhandled command {command!r}")
 
-    async def _play(self, channel: AgiChannel, prompts: tuple[str, ...], keys: str) -> str:
-        """Play sounds in order; return the key that interrupted them ('' if none)."""
+    async def _play(
+        self, channel: AgiChannel, prompts: tuple[str, ...], keys: str,
+        record: CallRecord | None = None,
+    ) -> str:
+        """Play sounds in order; return the key that interrupted them ('' if none).
+
+        A sound Asterisk cannot play (missing file) is skipped, logged and noted on the call
+        record; a bulletin that was played is noted too (what the caller heard)."""
         for sound in prompts:
             result = await channel.stream_file(sound, keys)
             if result.hung_up:
                 return ""
+            if not result.ok:
+                # -1 is also what a caller hanging up mid-prompt gets: ask the channel.
+                status = await channel.command("CHANNEL STATUS")
+                if status.hung_up or not status.ok:
+                    return ""
+                log.error("prompt_failed", sound=sound, result=result.value or result.message)
+                if record is not None:
+                    failed = record.variables.get("prompts_failed", "")
+                    record.variables["prompts_failed"] = f"{failed} {sound}".strip()
+                continue
+            if record is not None and sound.startswith(BULLETIN_SOUNDS):
+                record.variables["bulletin_heard"] = sound.removeprefix(BULLETIN_SOUNDS)
             if result.digit:
                 return result.digit
         return ""

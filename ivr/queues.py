@@ -121,6 +121,13 @@ class OperatorDesk:
         self._ami = ami
         self._by_interface = {op.interface: op for op in settings.operators.values()}
 
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
+        self._by_interface = {op.interface: op for op in settings.operators.values()}
+
+    def operator_ids(self) -> list[str]:
+        return list(self._settings.operators)
+
     def operator(self, operator_id: str) -> Operator:
         try:
             return self._settings.operators[operator_id]

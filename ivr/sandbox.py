@@ -155,10 +155,10 @@ class Sandbox:
         if not audio.is_dir():
             return
         for lang_dir in sorted(p for p in audio.iterdir() if p.is_dir()):
-            target = self._resolve_inside(sounds / lang_dir.name)
+            target = self.resolve_inside(sounds / lang_dir.name)
             shutil.copytree(lang_dir, target, dirs_exist_ok=True)
 
-    def _resolve_inside(self, path: Path) -> Path:
+    def resolve_inside(self, path: Path) -> Path:
         """Follow symlinks as the chroot sees them (Debian links sounds/en via alternatives)."""
         for _ in range(16):
             if not path.is_symlink():

@@ -113,13 +113,14 @@ async def wait_until_free(ami: AmiClient, interface: str, timeout: float = 10.0)
 
 
 async def finished_record(
-    hotline: Hotline, caller: str, *, survey: bool = False, timeout: float = 5.0
+    hotline: Hotline, caller: str, *, survey: bool = False, timeout: float = 5.0,
+    earlier: tuple[str, ...] = (),
 ) -> CallRecord:
-    """The caller's one call record, once the IVR (and, with ``survey``, the survey after the
-    operator) has finished with it."""
+    """The caller's one call record (besides the ``earlier`` call ids), once the IVR (and,
+    with ``survey``, the survey after the operator) has finished with it."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        records = await hotline.store.by_caller(caller)
+        records = [r for r in await hotline.store.by_caller(caller) if r.call_id not in earlier]
         done = len(records) == 1 and records[0].ended_at is not None
         if done and (not survey or any(p.startswith("survey:") for p in records[0].path)):
             return records[0]
