@@ -86,6 +86,10 @@ class FlowLibrary:
         # One web publication (publish, rollback) at a time.
         self._publishing = asyncio.Lock()
 
+    def reconfigure(self, settings: Settings) -> None:
+        """New skills, schedules and languages: later edits are validated against them."""
+        self._settings = settings
+
     def current(self) -> PublishedFlow:
         if self._current is None:
             raise IvrError("no flow loaded yet")

@@ -146,6 +146,8 @@ class Settings:
     schedules: Schedules
     state_dir: Path
     prompts_dir: Path
+    # Where Asterisk reads sounds (bulletins are written there); None: the test bed's.
+    asterisk_sounds: Path | None
     database_url: str
     default_language: str
     languages: tuple[str, ...]
@@ -393,6 +395,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "languages": languages,
         "state_dir": c.get(f, p, "state_dir", str, "", "paths"),
         "prompts": c.get(f, p, "prompts", str, "prompts", "paths"),
+        "asterisk_sounds": c.get(f, p, "asterisk_sounds", str, "", "paths"),
         "database_url": c.get(f, d, "url", str, "sqlite:///ivr.sqlite3", "database"),
         "timezone": timezone,
         "web_host": web_host,
@@ -595,6 +598,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         schedules=schedules,
         state_dir=state_dir,
         prompts_dir=prompts_dir,
+        asterisk_sounds=Path(svc["asterisk_sounds"]) if svc["asterisk_sounds"] else None,
         database_url=database_url,
         default_language=svc["default_language"],
         languages=svc["languages"],
