@@ -60,7 +60,6 @@ TIME_WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 MIN_PRIORITY, MAX_PRIORITY = 0, 10
 MAX_DIGITS = 32
-_CONSTRUCT = yaml.constructor.SafeConstructor()
 _T = TypeVar("_T")
 
 _COMMON = {"kind"}
@@ -96,6 +95,13 @@ _CONDITION_KEYS = {
 
 def _line(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
+
+
+def _construct(node: yaml.ScalarNode) -> object:
+    """The scalar's YAML value (int, float, bool...). A fresh constructor each time: one shared
+    across files would keep every node it saw, and would refuse an alias of a node that once
+    failed as "recursive"."""
+    return yaml.constructor.SafeConstructor().construct_object(node)
 
 
 class _Fields:
@@ -135,7 +141,7 @@ class _Fields:
             return None
         try:
             return convert(value)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, yaml.YAMLError):  # YAMLError: an unknown !tag
             self.problem(self.at(name), f"{name} must be {what}, not {value.value!r}")
             return None
 
@@ -151,7 +157,7 @@ class _Fields:
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         def convert(v: yaml.ScalarNode) -> int:
-            got = _CONSTRUCT.construct_object(v)
+            got = _construct(v)
             if isinstance(got, bool) or not isinstance(got, int):
                 raise TypeError(got)
             return got
@@ -166,7 +172,7 @@ class _Fields:
 
     def number(self, name: str, default: float, low: float, high: float) -> float:
         def convert(v: yaml.ScalarNode) -> float:
-            got = _CONSTRUCT.construct_object(v)
+            got = _construct(v)
             if isinstance(got, bool) or not isinstance(got, int | float):
                 raise TypeError(got)
             return float(got)
@@ -181,7 +187,7 @@ class _Fields:
 
     def flag(self, name: str) -> bool | None:
         def convert(v: yaml.ScalarNode) -> bool:
-            got = _CONSTRUCT.construct_object(v)
+            got = _construct(v)
             if not isinstance(got, bool):
                 raise TypeError(got)
             return got
@@ -227,7 +233,14 @@ class _Reader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = int(mark.line) + 1 if mark is not None else 1
+            if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark
+                line = text.count("\n", 0, exc.position) + 1
             self.problems.append(FlowProblem(self.source, line, "", f"YAML syntax: {exc}"))
+            return None
+        except RecursionError:  # PyYAML's composer recurses once per nesting level
+            self.problems.append(
+                FlowProblem(self.source, 1, "", "YAML syntax: lists or mappings nested too deeply")
+            )
             return None
         if root is None:
             self.problems.append(FlowProblem(self.source, 1, "", "the file is empty"))
