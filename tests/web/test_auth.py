@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 
 
 async def test_login_form_logs_in_and_lands_on_the_asked_page(anonymous, web_user):
@@ -22,3 +24,129 @@ async def test_login_form_logs_in_and_lands_on_the_asked_page(anonymous, web_use
     assert cookie["path"] == "/"
     me = await anonymous.get("/api/me")
     assert (await me.json())["username"] == username
+
+
+async def test_unknown_user_and_wrong_password_get_the_same_answer(anonymous, web_user):
+    """The refusal never says whether the user exists."""
+    username, _ = await web_user("operator")
+    wrong = await anonymous.post("/login", json={"username": username, "password": "nope"})
+    unknown = await anonymous.post("/login", json={"username": "ghost", "password": "nope"})
+    assert wrong.status == unknown.status == 401
+    assert (await wrong.json())["message"] == (await unknown.json())["message"]
+
+
+async def test_repeated_failures_are_throttled_even_with_the_right_password(
+        anonymous, web_user):
+    """After three failures for a username, the next attempt is refused with 429."""
+    username, password = await web_user("admin")
+    for _ in range(3):
+        resp = await anonymous.post("/login", json={"username": username, "password": "x"})
+        assert resp.status == 401
+    resp = await anonymous.post("/login", json={"username": username, "password": password})
+    assert resp.status == 429
+    assert "try again" in (await resp.json())["message"]
+
+
+async def test_login_form_without_its_csrf_cookie_is_refused(anonymous, web_user):
+    """A login form posted from elsewhere (no matching CSRF cookie) logs nobody in."""
+    username, password = await web_user("admin")
+    resp = await anonymous.post("/login", data={
+        "username": username, "password": password, "csrf": "forged"}, allow_redirects=False)
+    assert resp.status == 403
+    assert "ivr_session" not in resp.cookies
+
+
+async def test_mutations_need_the_sessions_csrf_token(api_as):
+    """A logged-in POST without or with a wrong X-CSRF-Token is refused with 403."""
+    admin = await api_as("admin")
+    text = (await (await admin.get("/api/flows/current")).json())["text"]
+    for token in ("", "wrong"):
+        resp = await admin.client.post("/api/flows/validate", json={"text": text},
+                                       headers={"X-CSRF-Token": token})
+        assert resp.status == 403
+        assert (await resp.json())["error"] == "csrf"
+    resp = await admin.post("/api/flows/validate", json={"text": text})
+    assert resp.status == 200
+
+
+async def test_the_store_keeps_only_the_tokens_hash(api_as, hotline):
+    """The cookie's token is not in the store; its sha256 is."""
+    admin = await api_as("admin")
+    token = admin.client.session.cookie_jar.filter_cookies(
+        admin.client.make_url("/"))["ivr_session"].value
+    assert await hotline.store.get_session(token, datetime.now(UTC)) is None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    session = await hotline.store.get_session(digest, datetime.now(UTC))
+    assert session is not None
+    assert session.username == admin.username
+    expires = datetime.fromisoformat(session.expires_at) - datetime.fromisoformat(
+        session.created_at)
+    assert expires == timedelta(hours=12)
+
+
+async def test_logout_ends_the_session(api_as):
+    """After logging out the same cookie no longer works."""
+    admin = await api_as("admin")
+    jar = admin.client.session.cookie_jar
+    token = jar.filter_cookies(admin.client.make_url("/"))["ivr_session"].value
+    resp = await admin.post("/logout", allow_redirects=False)
+    assert resp.status == 303
+    jar.update_cookies({"ivr_session": token})
+    assert (await admin.get("/api/me")).status == 401
+
+
+async def test_an_expired_session_is_not_accepted(anonymous, web_user, hotline):
+    """A session past its 12 hours answers 401."""
+    username, _ = await web_user("admin")
+    now = datetime.now(UTC)
+    await hotline.store.create_session(
+        hashlib.sha256(b"old-token").hexdigest(), username, "csrf",
+        now - timedelta(hours=13), now - timedelta(hours=1))
+    anonymous.session.cookie_jar.update_cookies({"ivr_session": "old-token"})
+    assert (await anonymous.get("/api/me")).status == 401
+
+
+async def test_disabling_a_user_ends_their_access_at_once(api_as):
+    """An admin disables an operator: the operator's next request is 401."""
+    admin = await api_as("admin")
+    operator = await api_as("operator", "op1001")
+    assert (await operator.get("/api/me")).status == 200
+    resp = await admin.patch(f"/api/users/{operator.username}", json={"disabled": True})
+    assert resp.status == 200
+    assert (await operator.get("/api/me")).status == 401
+    resp = await operator.client.post("/login", json={"username": operator.username,
+                                                      "password": operator.password})
+    assert resp.status == 401
+
+
+async def test_security_headers_on_pages_and_api(api_as, anonymous):
+    """CSP self only, no framing, nosniff; API and pages are never cached."""
+    admin = await api_as("admin")
+    for resp in (await admin.get("/api/me"), await anonymous.get("/login"),
+                 await admin.get("/admin/flows")):
+        assert resp.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_login_never_redirects_off_site(anonymous, web_user):
+    """?next=//evil.example is ignored: the user lands on their own start page."""
+    username, password = await web_user("admin")
+    html = await (await anonymous.get("/login")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    resp = await anonymous.post("/login", data={
+        "username": username, "password": password, "csrf": token,
+        "next": "//evil.example/x"}, allow_redirects=False)
+    assert resp.headers["Location"] == "/admin/flows"
+
+
+async def test_me_tells_who_is_logged_in(api_as):
+    """/api/me: name, role, operator and the CSRF token; never the password hash."""
+    operator = await api_as("operator", "op1002")
+    body = await (await operator.get("/api/me")).json()
+    assert body["username"] == operator.username
+    assert body["role"] == "operator"
+    assert body["operator_id"] == "op1002"
+    assert body["csrf"] == operator.csrf
+    assert "password_hash" not in body
