@@ -244,6 +244,43 @@ def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace, cfg: settings.Settings) -> int:
+    text, code = asyncio.run(_users_action(args, cfg))
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+async def _users_action(args: argparse.Namespace, cfg: settings.Settings) -> tuple[str, int]:
+    from ivr.edges.store import open_store
+    from ivr.web import accounts
+
+    store = open_store(cfg.database_url, cfg.state_dir)
+    await store.open()
+    try:
+        if args.action == "list":
+            users = await store.users()
+            return "\n".join(
+                f"{u.username}\t{u.role}\t{u.operator_id or '-'}\t"
+                f"{'disabled' if u.disabled else 'enabled'}\t{u.created_at}" for u in users
+            ) or "no users yet", 0
+        if not args.name:
+            return f"ivr users {args.action}: name the user", 2
+        if args.action == "add":
+            if args.operator and args.operator not in cfg.operators:
+                return f"no operator {args.operator!r} in operators.yaml", 2
+            user, password = await accounts.create_account(
+                store, args.name, args.role, operator_id=args.operator)
+            linked = f", {user.operator_id}" if user.operator_id else ""
+            who = f"{user.username} ({user.role}{linked})"
+        else:
+            password = await accounts.reset_password(store, args.name)
+            who = args.name
+    finally:
+        await store.close()
+    # Shown once: only its hash is stored.
+    return f"{who}: password {password}", 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description="12345 citizen hotline")
     parser.add_argument("--config", help="config directory (default: config/ or $IVR_CONFIG_DIR)")
@@ -317,6 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["render"])
     p.add_argument("directory")
     p.set_defaults(run=_asterisk)
+
+    p = sub.add_parser("users", help="web accounts: add (prints a generated password once), "
+                       "list, passwd (new generated password)")
+    p.add_argument("action", choices=["add", "list", "passwd"])
+    p.add_argument("name", nargs="?", default="")
+    p.add_argument("--role", choices=["operator", "supervisor", "admin"], default="operator")
+    p.add_argument("--operator", help="operator id (operators.yaml) this account answers as")
+    p.set_defaults(run=_users)
 
     p = sub.add_parser("config", help="check the configuration and report every problem")
     p.add_argument("action", choices=["check"])
