@@ -144,6 +144,15 @@ def _departments(hotline: Hotline) -> list[str]:
     return sorted({s.department for s in hotline.settings.skills.values() if s.department})
 
 
+def _department_skills(hotline: Hotline) -> list[tuple[str, str]]:
+    """(department, its skill ids separated by spaces) for the dispatch select."""
+    skills: dict[str, list[str]] = {}
+    for sid, skill in hotline.settings.skills.items():
+        if skill.department:
+            skills.setdefault(skill.department, []).append(sid)
+    return [(department, " ".join(ids)) for department, ids in sorted(skills.items())]
+
+
 def _pop_dict(pop: ScreenPop | None) -> dict[str, Any] | None:
     return None if pop is None else pop.to_dict()
 
@@ -156,7 +165,7 @@ async def console_page(request: web.Request) -> dict[str, Any]:
     return {
         "operator": operator,
         "skills": sorted(operator.skills) if operator else [],
-        "departments": _departments(hotline),
+        "departments": _department_skills(hotline),
         "pause_reasons": PAUSE_REASONS,
     }
 

@@ -83,10 +83,12 @@ async def test_console_opened_mid_call_shows_the_current_pop(
 ) -> None:
     """A console (re)loaded during a call still shows who is on the line."""
     hotline.screen_pops.publish(ScreenPop("call-7", OP, caller="13900000007",
-                                          transcript="no heating"))
+                                          skill="suggestion", transcript="no heating"))
     await open_console(page, live_url, web_user)
     await expect(page.locator("#pop-caller")).to_have_text("13900000007")
     await expect(page.locator("#case-description")).to_have_value("no heating")
+    await expect(page.locator("#case-category")).to_have_value("suggestion")
+    await expect(page.locator("#case-department")).to_have_value("Public Feedback Office")
 
 
 async def test_operator_logs_in_with_chosen_skills_pauses_and_comes_back(

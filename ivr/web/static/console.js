@@ -29,7 +29,6 @@
     unknown: "Unknown (telephony link down)",
   };
   const $ = (id) => document.getElementById(id);
-  let skillDepartments = {};
   let shownCall = "";
   let savedCase = "";
 
@@ -82,7 +81,6 @@
     $("logout").disabled = !loggedIn;
     $("pause").disabled = !loggedIn || state.state === "paused";
     $("unpause").disabled = !(state.state === "paused" || state.state === "wrap_up");
-    skillDepartments = state.skill_departments || {};
     if (state.pop && state.pop.call_id !== shownCall) showPop(state.pop);
   }
 
@@ -129,7 +127,7 @@
     text("pop-caller", pop.caller);
     text("pop-caller-name", pop.caller_name);
     text("pop-language", pop.language);
-    text("pop-queue", [pop.queue, pop.skill].filter(Boolean).join(" / "));
+    text("pop-queue", Array.from(new Set([pop.queue, pop.skill].filter(Boolean))).join(" / "));
     text("pop-category", [pop.category, pop.intent].filter(Boolean).join(" (intent: ") +
       (pop.category && pop.intent ? ")" : ""));
     text("pop-urgency", pop.urgency);
@@ -163,8 +161,12 @@
     $("case-caller").value = pop.caller || "";
     $("case-category").value = pop.category || pop.skill || "";
     $("case-description").value = pop.transcript || "";
-    const department = skillDepartments[pop.skill];
-    if (department) $("case-department").value = department;
+    for (const option of $("case-department").options) {
+      if ((option.dataset.skills || "").split(" ").includes(pop.skill)) {
+        $("case-department").value = option.value;
+        break;
+      }
+    }
     savedCase = "";
     text("case-number", "");
     text("case-error", "");
