@@ -65,8 +65,8 @@ async def test_state_follows_login_pause_and_logout(api_as: Any) -> None:
     wang: ApiSession = await api_as("operator", operator_id=OP)
 
     async def state() -> dict[str, Any]:
-        await asyncio.sleep(1.05)  # presence is shared among consoles for one second
-        response = await wang.get("/console/state")
+        # fresh=1, as the page asks right after an action: no presence cached a moment ago
+        response = await wang.get("/console/state", params={"fresh": "1"})
         assert response.status == 200
         body: dict[str, Any] = await response.json()
         return body
@@ -87,6 +87,30 @@ async def test_state_follows_login_pause_and_logout(api_as: Any) -> None:
     assert (await state())["state"] == "wrap_up"
     await wang.post(f"{api}/logout", json={})
     assert (await state())["state"] == "logged_out"
+
+
+async def test_consoles_polling_share_one_presence_query_a_second(
+    api_as: Any, hotline: WebHotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many consoles polling at once cost Asterisk one QueueStatus, not one each."""
+    queries = 0
+    desk_presence = hotline.operators.presence
+
+    async def counted() -> dict[str, Any]:
+        nonlocal queries
+        queries += 1
+        return await desk_presence()
+
+    monkeypatch.setattr(hotline.operators, "presence", counted)
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    li: ApiSession = await api_as("operator", operator_id="op1002")
+    answers = await asyncio.gather(*(
+        session.get("/console/state") for session in (wang, li) * 5))
+    assert [a.status for a in answers] == [200] * 10
+    assert queries == 1
+    await asyncio.sleep(console.PRESENCE_TTL_SECONDS + 0.05)
+    assert (await wang.get("/console/state")).status == 200
+    assert queries == 2
 
 
 async def test_websocket_sends_current_pop_then_new_ones(

@@ -91,6 +91,26 @@ async def test_console_opened_mid_call_shows_the_current_pop(
     await expect(page.locator("#case-department")).to_have_value("Public Feedback Office")
 
 
+async def test_same_call_popped_again_keeps_the_operators_edits(
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
+) -> None:
+    """The pop repeated when the call is answered does not wipe the case being written; the
+    next call gets a fresh form."""
+    await open_console(page, live_url, web_user)
+    ringing = ScreenPop("call-1", OP, caller="13900000001", skill="report",
+                        transcript="bus late")
+    hotline.screen_pops.publish(ringing)
+    await expect(page.locator("#case-description")).to_have_value("bus late")
+    await page.fill("#case-description", "bus 52 late every morning")
+    hotline.screen_pops.publish(dataclasses.replace(ringing, urgency="elderly"))
+    await expect(page.locator("#pop-urgency")).to_have_text("elderly")
+    await expect(page.locator("#case-description")).to_have_value("bus 52 late every morning")
+    hotline.screen_pops.publish(ScreenPop("call-2", OP, caller="13900000002",
+                                          transcript="noise at night"))
+    await expect(page.locator("#case-description")).to_have_value("noise at night")
+    await expect(page.locator("#case-caller")).to_have_value("13900000002")
+
+
 async def test_operator_logs_in_with_chosen_skills_pauses_and_comes_back(
     page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
 ) -> None:

@@ -153,7 +153,9 @@
       body.appendChild(tr);
     }
     $("pop-no-cases").hidden = cases.length > 0;
-    fillCase(pop);
+    // The same call is popped again when answered and on every reconnect: keep what the
+    // operator has typed (and the case saved) for it.
+    if ($("case-call-id").value !== pop.call_id) fillCase(pop);
   }
 
   function fillCase(pop) {
