@@ -94,8 +94,8 @@ async def test_console_opened_mid_call_shows_the_current_pop(
 async def test_same_call_popped_again_keeps_the_operators_edits(
     page: Page, live_url: str, web_user: WebUser, hotline: WebHotline
 ) -> None:
-    """The pop repeated when the call is answered does not wipe the case being written; the
-    next call gets a fresh form."""
+    """The pop repeated when the call is answered does not wipe the case being written; when
+    the call ends the pop stays with a note; the next call gets a fresh form."""
     await open_console(page, live_url, web_user)
     ringing = ScreenPop("call-1", OP, caller="13900000001", skill="report",
                         transcript="bus late")
@@ -105,8 +105,12 @@ async def test_same_call_popped_again_keeps_the_operators_edits(
     hotline.screen_pops.publish(dataclasses.replace(ringing, urgency="elderly"))
     await expect(page.locator("#pop-urgency")).to_have_text("elderly")
     await expect(page.locator("#case-description")).to_have_value("bus 52 late every morning")
+    hotline.screen_pops.clear(OP, "call-1")
+    await expect(page.locator("#pop-ended")).to_be_visible(timeout=7000)
+    await expect(page.locator("#pop-caller")).to_have_text("13900000001")
     hotline.screen_pops.publish(ScreenPop("call-2", OP, caller="13900000002",
                                           transcript="noise at night"))
+    await expect(page.locator("#pop-ended")).to_be_hidden()
     await expect(page.locator("#case-description")).to_have_value("noise at night")
     await expect(page.locator("#case-caller")).to_have_value("13900000002")
 

@@ -82,6 +82,8 @@
     $("pause").disabled = !loggedIn || state.state === "paused";
     $("unpause").disabled = !(state.state === "paused" || state.state === "wrap_up");
     if (state.pop && state.pop.call_id !== shownCall) showPop(state.pop);
+    // The pop stays on screen for the case; only say the call is over.
+    $("pop-ended").hidden = !(shownCall && !state.pop);
   }
 
   async function refreshState(fresh) {
@@ -121,6 +123,7 @@
 
   function showPop(pop) {
     shownCall = pop.call_id;
+    $("pop-ended").hidden = true;
     $("pop").dataset.callId = pop.call_id;
     $("pop-empty").hidden = true;
     $("pop-details").hidden = false;
