@@ -120,11 +120,29 @@ def board(hotline: Hotline, now: float, hours: float = DEFAULT_HOURS) -> dict[st
     live = hotline.figures
     names = list(hotline.settings.skills)
     names += [skill for skill in live.skills() if skill not in hotline.settings.skills]
+    figures = [live.figures(skill, now) for skill in names]
     return {
         "at": now,
         "interval_seconds": live.interval_seconds,
         "hours": hours,
-        "skills": [skill_board(hotline, live.figures(skill, now), hours) for skill in names],
+        "skills": [skill_board(hotline, f, hours) for f in figures],
+        "total": total(figures),
+    }
+
+
+def total(figures: list[SkillFigures]) -> dict[str, Any]:
+    """All skills together: callers waiting, the longest wait, window and today's calls.
+    Operators are not summed (one operator serves several skills)."""
+    window, today = Counts(), Counts()
+    for f in figures:
+        window += f.window
+        today += f.today
+    return {
+        "waiting": sum(f.waiting for f in figures),
+        "longest_wait_seconds": _round(
+            max((f.longest_wait_seconds for f in figures if f.waiting), default=0.0), 0),
+        "window": _counts(window),
+        "today": _counts(today),
     }
 
 

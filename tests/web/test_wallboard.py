@@ -99,6 +99,10 @@ async def test_figures_per_skill_with_staffing_hint(api_as: Any, hotline: WebHot
     assert bars[-2]["offered"] == PREVIOUS_CALLS
     assert bars[-2]["service_level_percent"] == 100.0
     assert bars[-1]["abandoned"] == 1
+    everything = data["total"]
+    assert (everything["waiting"], everything["window"]["offered"]) == (1, 3)
+    assert everything["window"]["service_level_percent"] == 50.0
+    assert 29 <= everything["longest_wait_seconds"] <= 33
     quiet = skills["inquiry"]
     assert (quiet["waiting"], quiet["service_level_percent"]) == (0, None)
     assert quiet["service_level_colour"] == "grey"
@@ -127,6 +131,7 @@ async def test_wallboard_in_a_browser_shows_and_refreshes_the_figures(
     await expect(level).to_contain_text("50.0 %")
     await expect(level).to_have_class("level red")
     await expect(row.locator("td.ops-busy")).to_have_text("1")
+    await expect(page.locator("#board tfoot td.waiting")).to_have_text("1")
     await expect(row.locator("td.paused")).to_have_text("1")
     await expect(row.locator("td.staffing")).to_have_class("staffing short")
     chart = page.locator('#charts svg[data-skill="report"]')

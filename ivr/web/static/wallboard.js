@@ -59,6 +59,22 @@
     return tr;
   }
 
+  function totalRow(all) {
+    const tr = document.createElement("tr");
+    tr.className = "total";
+    cell(tr, "All skills", "skill");
+    cell(tr, String(all.waiting), "waiting");
+    cell(tr, all.waiting ? seconds(all.longest_wait_seconds) : "–", "longest");
+    cell(tr, percent(all.window.service_level_percent), "level");
+    cell(tr, percent(all.window.abandon_rate_percent), "abandon");
+    cell(tr, seconds(all.window.asa_seconds), "asa");
+    const ops = cell(tr, "", "operators");
+    ops.colSpan = 5;
+    const t = all.today;
+    cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    return tr;
+  }
+
   function svg(name, attrs) {
     const el = document.createElementNS(SVG, name);
     for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
@@ -130,6 +146,7 @@
   function render(data) {
     const body = $("board").tBodies[0];
     body.replaceChildren(...data.skills.map(row));
+    $("board").tFoot.replaceChildren(totalRow(data.total));
     $("charts").replaceChildren(...data.skills.map(chart));
     $("interval-minutes").textContent = String(Math.round(data.interval_seconds / 60));
     $("updated").textContent = "updated " + new Date(data.at * 1000).toLocaleTimeString();
