@@ -82,3 +82,13 @@ class AudioError(IvrError):
 
 class SippError(IvrError):
     """A simulated phone (SIPp) could not be run."""
+
+
+class BusError(IvrError):
+    """The event bus between application nodes failed (``ivr.edges.bus``): it is not running,
+    or the database refused an event or could not be reached."""
+
+
+class PayloadTooLarge(BusError):
+    """An event is larger than the bus carries (PostgreSQL NOTIFY); ``ivr.edges.bus.fit``
+    trims one to size."""
