@@ -363,6 +363,7 @@ class PostgresBus(EventBus):
         self.listening = True
         self._listener = asyncio.create_task(self._listen(self._listen_conn),
                                              name="ivr-bus-listen")
+        self._listener.add_done_callback(self._listener_ended)
         log.info("bus_started", server=self.url, node=self.node_id)
 
     async def close(self) -> None:
@@ -442,6 +443,11 @@ class PostgresBus(EventBus):
             self.reconnects += 1
             log.info("bus_reconnected", server=self.url, reconnects=self.reconnects)
             await self._run_reconnect_hooks()
+
+    def _listener_ended(self, task: asyncio.Task[None]) -> None:
+        self.listening = False
+        if not task.cancelled() and task.exception() is not None:
+            log.error("bus_listener_crashed", server=self.url, error=repr(task.exception()))
 
     async def _consume(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:

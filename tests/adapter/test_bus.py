@@ -6,10 +6,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 import pytest_asyncio
+from psycopg import sql
 
 from ivr.edges.bus import (
     MAX_PAYLOAD_BYTES,
@@ -25,7 +27,7 @@ from ivr.edges.bus import (
 from ivr.errors import BusError, PayloadTooLarge
 from ivr.screenpop import ScreenPop, ScreenPopHub
 from ivr.shared_pops import SharedScreenPops, pop_from_dict
-from tests.pgtools import pg_database
+from tests.pgtools import ADMIN_URL, pg_database
 
 TRICKY_TEXT = (
     "他说：\"路灯不亮\"，'三天了'\n第二行\tTab \\ backslash 😀🚑 "
@@ -96,15 +98,23 @@ async def bus(one_node_url: str) -> AsyncIterator[EventBus]:
     await b.close()
 
 
-async def terminate(url: str, application_name: str) -> int:
+async def terminate(application_name: str) -> int:
     """pg_terminate_backend every session with that application name; how many there were."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as admin:
+    async with await psycopg.AsyncConnection.connect(ADMIN_URL, autocommit=True) as admin:
         cursor = await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = %s",
             (application_name,),
         )
         return len(await cursor.fetchall())
+
+
+async def allow_connections(url: str, allowed: bool) -> None:
+    """Let new sessions into the test database or turn them away (superusers included)."""
+    name = urlsplit(url).path.lstrip("/")
+    async with await psycopg.AsyncConnection.connect(ADMIN_URL, autocommit=True) as admin:
+        await admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(name), sql.Literal(allowed)))
 
 
 # -- two nodes on PostgreSQL ----------------------------------------------------------------
@@ -190,7 +200,7 @@ async def test_largest_payload_crosses_postgresql(
 
 
 async def test_listen_connection_killed_bus_reconnects_and_resyncs(
-    pg_url: str, nodes: tuple[PostgresBus, PostgresBus],
+    nodes: tuple[PostgresBus, PostgresBus],
 ) -> None:
     """B's LISTEN session terminated: B reconnects, runs on_reconnect, and hears later events."""
     a, b = nodes
@@ -203,7 +213,7 @@ async def test_listen_connection_killed_bus_reconnects_and_resyncs(
         resynced.set()
 
     b.on_reconnect(resync)
-    assert await terminate(pg_url, f"ivr-bus-listen-{b.node_id}") == 1
+    assert await terminate(f"ivr-bus-listen-{b.node_id}") == 1
     await asyncio.wait_for(resynced.wait(), 5)
     assert b.reconnects == 1
     assert b.listening
@@ -215,7 +225,7 @@ async def test_listen_connection_killed_bus_reconnects_and_resyncs(
 
 
 async def test_listen_connection_killed_again_and_again(
-    pg_url: str, nodes: tuple[PostgresBus, PostgresBus],
+    nodes: tuple[PostgresBus, PostgresBus],
 ) -> None:
     """Each loss of B's LISTEN session is one reconnect and one resync; events still arrive."""
     a, b = nodes
@@ -228,7 +238,7 @@ async def test_listen_connection_killed_again_and_again(
 
     b.on_reconnect(resync)
     for kill in range(1, 4):
-        assert await terminate(pg_url, f"ivr-bus-listen-{b.node_id}") == 1
+        assert await terminate(f"ivr-bus-listen-{b.node_id}") == 1
         await eventually(lambda kill=kill: len(resyncs) == kill, 5)  # type: ignore[misc]
         await a.publish("cases", {"n": kill})
         await at_b.wait_for(kill)
@@ -236,14 +246,65 @@ async def test_listen_connection_killed_again_and_again(
     assert [p["n"] for p in at_b.items] == [1, 2, 3]
 
 
-async def test_notify_connection_killed_next_publish_still_arrives(
+async def test_events_while_a_node_is_cut_off_are_lost_until_it_is_back(
     pg_url: str, nodes: tuple[PostgresBus, PostgresBus],
+) -> None:
+    """B cut off and refused new sessions: it keeps retrying; what A sent meanwhile is lost,
+    B resyncs once back, and A's later events arrive."""
+    a, b = nodes
+    at_b = Inbox()
+    b.subscribe("cases", at_b)
+    resynced = asyncio.Event()
+
+    async def resync() -> None:
+        resynced.set()
+
+    b.on_reconnect(resync)
+    await allow_connections(pg_url, False)
+    try:
+        assert await terminate(f"ivr-bus-listen-{b.node_id}") == 1
+        await eventually(lambda: not b.listening, 5)
+        await a.publish("cases", {"n": "while cut off"})  # A's session is still open
+        await asyncio.sleep(0.5)  # several refused attempts
+        assert not resynced.is_set()
+    finally:
+        await allow_connections(pg_url, True)
+    await asyncio.wait_for(resynced.wait(), 5)
+    await a.publish("cases", {"n": "after"})
+    assert await at_b.wait_for(1) == [{"n": "after"}]
+    assert b.reconnects == 1
+
+
+async def test_publish_when_the_database_is_unreachable(
+    pg_url: str, nodes: tuple[PostgresBus, PostgresBus],
+) -> None:
+    """A's NOTIFY session lost and no new one possible: this node's consoles still get the
+    event, and publish says the other nodes did not; once possible again, events go out."""
+    a, b = nodes
+    at_a, at_b = Inbox(), Inbox()
+    a.subscribe("cases", at_a)
+    b.subscribe("cases", at_b)
+    await allow_connections(pg_url, False)
+    try:
+        assert await terminate(f"ivr-bus-notify-{a.node_id}") == 1
+        with pytest.raises(BusError, match="reached this node only"):
+            await a.publish("cases", {"n": 1})
+        assert at_a.items == [{"n": 1}]
+    finally:
+        await allow_connections(pg_url, True)
+    await a.publish("cases", {"n": 2})
+    assert await at_b.wait_for(1) == [{"n": 2}]
+    assert at_a.items == [{"n": 1}, {"n": 2}]
+
+
+async def test_notify_connection_killed_next_publish_still_arrives(
+    nodes: tuple[PostgresBus, PostgresBus],
 ) -> None:
     """A's NOTIFY session terminated: A's next publish reconnects and reaches B, no error."""
     a, b = nodes
     at_b = Inbox()
     b.subscribe("cases", at_b)
-    assert await terminate(pg_url, f"ivr-bus-notify-{a.node_id}") == 1
+    assert await terminate(f"ivr-bus-notify-{a.node_id}") == 1
     await a.publish("cases", {"n": 1})
     assert await at_b.wait_for(1) == [{"n": 1}]
 
