@@ -12,7 +12,6 @@ Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,7 +22,7 @@ import jinja2
 import structlog
 from aiohttp import web
 
-from ivr.web import admin, api, auth, ops
+from ivr.web import admin, api, auth, console, ops, reports, wallboard
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -46,8 +45,6 @@ NAV: Final = (
     ("/admin/users", "Users", "admin"),
     ("/admin/audit", "Audit", "admin"),
 )
-# Helper modules with pages of their own; each has ``setup(app)``.
-PAGE_MODULES: Final = ("ivr.web.console", "ivr.web.wallboard", "ivr.web.reports")
 
 
 def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
@@ -93,22 +90,11 @@ def build_app(hotline: Hotline) -> web.Application:
     auth.setup(app)
     api.setup(app)
     admin.setup(app)
-    for name in PAGE_MODULES:
-        _setup_optional(app, name)
+    console.setup(app)
+    wallboard.setup(app)
+    reports.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     return app
-
-
-def _setup_optional(app: web.Application, name: str) -> None:
-    # Until each page module lands; then these become plain imports.
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        log.debug("web_module_missing", module=name)
-        return
-    module.setup(app)
 
 
 class WebServer:

@@ -4,7 +4,8 @@ Handlers are thin: check the role, read the body, call the hotline's services, s
 Errors are ``{"error": <stable id>, "message": ...}`` with 400 (bad body), 401 (no session),
 403 (role or CSRF), 404 (unknown thing), 409 (the store refused a change), 422 (a flow or a
 config file that does not validate; ``problems`` lists every one) or 503 (Asterisk is not
-reachable). Every mutation writes an audit entry (actor, action, target, detail).
+reachable). Every mutation writes an audit entry (actor, action, target, detail); for
+bulletins the bulletin desk writes it.
 The routes are documented in ``ivr.web.openapi`` (served at ``/api/openapi.json``).
 """
 
@@ -510,11 +511,10 @@ async def post_bulletin(request: web.Request) -> web.Response:
     if expires <= _now():
         raise json_error(web.HTTPBadRequest, "bad_field", "'expires_at' is in the past.")
     try:
+        # The bulletin desk writes the audit entry (it knows the texts it accepted).
         bulletin = await hotline.bulletins.post(texts, expires, user.username)
     except IvrError as exc:
         raise json_error(web.HTTPConflict, "refused", str(exc)) from exc
-    await _audit(request, user, "bulletin.post", str(bulletin.id),
-                 languages=sorted(texts), expires_at=expires.isoformat())
     return web.json_response(_bulletin_json(bulletin), status=201)
 
 
@@ -529,7 +529,6 @@ async def withdraw_bulletin(request: web.Request) -> web.Response:
         bulletin = await _hotline(request).bulletins.withdraw(bulletin_id, user.username)
     except IvrError as exc:
         raise json_error(web.HTTPNotFound, "not_found", str(exc)) from exc
-    await _audit(request, user, "bulletin.withdraw", str(bulletin_id))
     return web.json_response(_bulletin_json(bulletin))
 
 

@@ -5,8 +5,8 @@ What is real: settings (``ivr.settings.load`` on a temporary copy of the reposit
 ``config/`` and flow), the store (SQLite file, and PostgreSQL through ``tests.pgtools``), the
 ``FlowLibrary``, ``LiveFigures``, ``ScreenPopHub``, passwords, sessions and CSRF. What is a
 double (there is no Asterisk here): the operator desk (``DeskDouble``, same methods as
-``ivr.queues.OperatorDesk``), bulletins (``BulletinsDouble``: stored in the real store, no
-audio) and ``transfer``.
+``ivr.queues.OperatorDesk``) and ``transfer``. Bulletins use the real ``BulletinDesk``, its
+audio written under the test's ``sounds/`` directory.
 
 Typical use::
 
@@ -24,8 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +36,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 
 from ivr import settings as settings_module
 from ivr.asterisk_conf import WRAP_UP_SECONDS
+from ivr.bulletins import BulletinDesk
 from ivr.edges.store import CallStore, open_store
 from ivr.errors import IvrError
 from ivr.figures import LiveFigures
@@ -75,7 +75,9 @@ def settings(project: Path, tmp_path: Path,
     monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("IVR_DATABASE_URL", raising=False)
     monkeypatch.setenv("IVR_CONFIG_DIR", str(project / "config"))
-    return settings_module.load(project / "config", project_dir=project)
+    loaded = settings_module.load(project / "config", project_dir=project)
+    # Bulletin audio goes here instead of the test bed's Asterisk.
+    return dataclasses.replace(loaded, asterisk_sounds=tmp_path / "sounds")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,23 +143,6 @@ class DeskDouble:
         self.actions.append(("unpause", operator_id))
 
 
-class BulletinsDouble:
-    """``hotline.bulletins`` kept in the real store, without synthesising audio."""
-
-    def __init__(self, store: CallStore) -> None:
-        self._store = store
-
-    async def post(self, texts: Mapping[str, str], expires_at: datetime, actor: str) -> Any:
-        now = datetime.now(UTC)
-        return await self._store.add_bulletin(texts, now, expires_at, actor, now)
-
-    async def withdraw(self, bulletin_id: int, actor: str) -> Any:
-        return await self._store.withdraw_bulletin(bulletin_id, datetime.now(UTC))
-
-    async def listing(self) -> list[Any]:
-        return await self._store.bulletins()
-
-
 class WebHotline:
     """What ``build_app`` needs of ``ivr.app.Hotline``, with real parts where they exist."""
 
@@ -172,7 +157,7 @@ class WebHotline:
             {s.id: s.service_level for s in settings.skills.values()},
             tz=ZoneInfo(settings.timezone), wrap_up_seconds=WRAP_UP_SECONDS,
         )
-        self.bulletins = BulletinsDouble(store)
+        self.bulletins = BulletinDesk(settings, store)
         self.screen_pops = ScreenPopHub()
         self.transfers: list[tuple[str, str]] = []
         self.reloads = 0
@@ -182,10 +167,15 @@ class WebHotline:
             raise IvrError(f"operator {operator_id} has no call to transfer")
         self.transfers.append((operator_id, target_number))
 
-    async def reload_settings(self) -> None:
-        self.settings = await asyncio.to_thread(
+    async def reload_settings(self) -> settings_module.Settings:
+        fresh = await asyncio.to_thread(
             settings_module.load, self.config_dir, project_dir=self.settings.project_dir)
+        fresh = dataclasses.replace(fresh, asterisk_sounds=self.settings.asterisk_sounds)
+        self.settings = fresh
+        self.flows.reconfigure(fresh)
+        self.bulletins.reconfigure(fresh)
         self.reloads += 1
+        return fresh
 
 
 @pytest.fixture

@@ -176,6 +176,10 @@ async def test_supervisor_posts_lists_and_withdraws_a_bulletin(api_as, hotline):
     assert resp.status == 201, await resp.text()
     bulletin = await resp.json()
     assert bulletin["texts"]["en"] == "Metro line 1 is closed"
+    sounds = hotline.settings.asterisk_sounds
+    for lang in ("zh", "en"):
+        audio = sounds / lang / "bulletins" / f"{bulletin['id']}.wav"
+        assert (await asyncio.to_thread(audio.stat)).st_size > 1000
     listed = await (await supervisor.get("/api/bulletins")).json()
     assert [b["id"] for b in listed] == [bulletin["id"]]
     assert len(await hotline.store.active_bulletins(datetime.now(UTC))) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr import cli
+from ivr import cli, logs
 from ivr.web.accounts import AccountError, create_account, ensure_first_admin
 from ivr.web.auth import verify_password
 from tests.web.conftest import REPO
@@ -35,6 +35,8 @@ async def test_first_admin_never_takes_over_another_users_name(store):
 def test_users_command_adds_lists_and_resets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]):
     """`ivr users add` prints a generated password once; passwd prints a different one."""
+    # The command's logging set-up would outlive this test (stderr captured here, then closed).
+    monkeypatch.setattr(logs, "configure", lambda *_args, **_kwargs: None)
     monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'users.db'}")
     config = ["--config", str(REPO / "config")]
