@@ -36,7 +36,9 @@ PostgreSQL theory of operation
     their order.
 
     The listening connection is checked with ``SELECT 1`` after ``heartbeat`` seconds without
-    notifications (and by TCP keep-alives), so a silent network loss is noticed too. When it
+    notifications (and by TCP keep-alives), so a silent network loss is noticed too; LISTEN,
+    NOTIFY and that check give up after ``answer_timeout`` seconds without an answer, so a
+    server or network that went quiet never hangs a ``publish`` or the listener. When it
     drops, the bus reconnects with exponential back-off (with jitter, up to ``max_backoff``),
     LISTENs again and then runs every ``on_reconnect`` hook. NOTIFY is not queued for absent
     listeners: events published by other nodes while this node was not listening are LOST.
@@ -302,6 +304,7 @@ class PostgresBus(EventBus):
         *,
         pg_channel: str = PG_CHANNEL,
         heartbeat: float = 15.0,
+        answer_timeout: float = 5.0,
         first_backoff: float = 0.1,
         max_backoff: float = 10.0,
         connect_timeout: int = 5,
@@ -335,6 +338,7 @@ class PostgresBus(EventBus):
         }
         self._pg_channel = pg_channel
         self._heartbeat = heartbeat
+        self._answer_timeout = answer_timeout
         self._first_backoff = first_backoff
         self._max_backoff = max_backoff
         self._listen_conn: psycopg.AsyncConnection[Any] | None = None
@@ -392,12 +396,33 @@ class PostgresBus(EventBus):
     async def _connect_listener(self) -> psycopg.AsyncConnection[Any]:
         conn = await self._connect("listen")
         try:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._pg_channel)))
-        except (psycopg.Error, OSError) as exc:
+            await self._execute(
+                conn, sql.SQL("LISTEN {}").format(sql.Identifier(self._pg_channel)))
+        except (psycopg.Error, OSError, TimeoutError) as exc:
             with contextlib.suppress(psycopg.Error, OSError):
                 await conn.close()
             raise self._error("cannot LISTEN", exc) from exc
         return conn
+
+    async def _execute(
+        self, conn: psycopg.AsyncConnection[Any], query: Any, params: Any = None
+    ) -> None:
+        """``conn.execute`` that gives up after ``answer_timeout`` (TimeoutError), closing
+        ``conn``: a server or network that went silent must not hang the bus. (Cancelling
+        psycopg's execute instead would first wait seconds for a server-side cancel.)"""
+        running = asyncio.ensure_future(conn.execute(query, params))
+        try:
+            done, _ = await asyncio.wait({running}, timeout=self._answer_timeout)
+        finally:
+            if not running.done():
+                await conn.close()  # the execute stops waiting for an answer
+                running.cancel()
+                await asyncio.wait({running})
+                if not running.cancelled():
+                    running.exception()  # seen: the connection is gone anyway
+        if not done:
+            raise TimeoutError(f"no answer within {self._answer_timeout} s")
+        running.result()
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -412,9 +437,12 @@ class PostgresBus(EventBus):
                 try:
                     if conn is None or conn.closed:
                         conn = self._notify_conn = await self._connect("notify")
-                    await conn.execute("SELECT pg_notify(%s, %s)", (self._pg_channel, envelope))
+                    await self._execute(
+                        conn, "SELECT pg_notify(%s, %s)", (self._pg_channel, envelope))
                 except BusError as exc:
                     raise BusError(f"{exc} (event {channel!r} reached this node only)") from exc
+                except TimeoutError as exc:
+                    raise self._error(f"event {channel!r} reached this node only", exc) from exc
                 except (psycopg.Error, OSError) as exc:
                     if attempt == 1 and conn is not None and conn.broken and self._running:
                         log.warning("bus_notify_connection_lost", server=self.url,
@@ -454,7 +482,7 @@ class PostgresBus(EventBus):
             async for note in conn.notifies(timeout=self._heartbeat):
                 self._received(note.channel, note.payload)
             # Quiet for a heartbeat: make sure the server is still there.
-            await asyncio.wait_for(conn.execute("SELECT 1"), self._heartbeat)
+            await self._execute(conn, "SELECT 1")
 
     async def _reconnect(self) -> psycopg.AsyncConnection[Any]:
         delay = self._first_backoff

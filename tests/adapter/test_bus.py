@@ -297,6 +297,82 @@ async def test_publish_when_the_database_is_unreachable(
     assert at_a.items == [{"n": 1}, {"n": 2}]
 
 
+class SilentLink:
+    """A TCP relay to the PostgreSQL server that can go silent (a lost network, no reset)."""
+
+    def __init__(self) -> None:
+        self.silent = False
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        address = urlsplit(ADMIN_URL)
+        up_reader, up_writer = await asyncio.open_connection(
+            address.hostname, address.port or 5432)
+        self._writers += [writer, up_writer]
+        born_silent = self.silent  # only the sessions open when the link went quiet lose it
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if self.silent and not born_silent:
+                    continue  # swallowed, like packets into a dead link
+                dst.write(data)
+                await dst.drain()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer),
+                             return_exceptions=True)
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_silent_network_loss_is_noticed_by_the_heartbeat(
+    pg_url: str, nodes: tuple[PostgresBus, PostgresBus],
+) -> None:
+    """B's and C's links go quiet without a reset: B's heartbeat notices, B reconnects and
+    resyncs; C's publish gives up quickly instead of hanging, and the next one goes out."""
+    a, _ = nodes
+    link = SilentLink()
+    port = await link.start()
+    behind_link = urlsplit(pg_url)._replace(netloc=f"postgres@127.0.0.1:{port}").geturl()
+    b, c = (PostgresBus(behind_link, heartbeat=0.3, answer_timeout=0.5, first_backoff=0.05)
+            for _ in range(2))
+    await b.start()
+    await c.start()
+    try:
+        at_b, at_c = Inbox(), Inbox()
+        b.subscribe("cases", at_b)
+        c.subscribe("cases", at_c)
+        resynced = asyncio.Event()
+
+        async def resync() -> None:
+            resynced.set()
+
+        b.on_reconnect(resync)
+        link.silent = True  # sessions open now hear nothing more; new ones work
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(BusError, match="reached this node only"):
+            await c.publish("cases", {"n": "lost"})
+        assert asyncio.get_running_loop().time() - started < 2
+        assert at_c.items == [{"n": "lost"}]
+        await asyncio.wait_for(resynced.wait(), 5)
+        await a.publish("cases", {"n": 1})
+        await c.publish("cases", {"n": 2})
+        assert await at_b.wait_for(2) == [{"n": 1}, {"n": 2}]
+    finally:
+        await b.close()
+        await c.close()
+        await link.close()
+
+
 async def test_notify_connection_killed_next_publish_still_arrives(
     nodes: tuple[PostgresBus, PostgresBus],
 ) -> None:
