@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,8 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     await browser_login(page, live_url, username, password, "/admin/flows")
     await expect(page.locator("body")).to_have_attribute("data-ready", "1")
     live_before = hotline.flows.current()
-    file_before = hotline.settings.flow_path.read_text(encoding="utf-8")
+    path = hotline.settings.flow_path
+    file_before = await asyncio.to_thread(path.read_text, encoding="utf-8")
     text = await page.locator("#flow-text").input_value()
     assert text == file_before
     broken = text.replace("next: choose_language", "next: choose_langauge", 1)
@@ -51,7 +53,7 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     await page.click("#publish")
     await expect(page.locator("#status")).to_contain_text("nothing was published")
     assert hotline.flows.current() == live_before
-    assert hotline.settings.flow_path.read_text(encoding="utf-8") == file_before
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == file_before
 
     fixed = text.replace('version: "2026-11-28.1"', 'version: "2026-11-28.2"', 1)
     await page.fill("#flow-text", fixed)
@@ -64,4 +66,98 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     await expect(newest).to_contain_text(username)
     await expect(newest).to_contain_text("live")
     assert hotline.flows.current().flow.version == "2026-11-28.2"
-    assert hotline.settings.flow_path.read_text(encoding="utf-8") == fixed
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == fixed
+
+
+async def test_admin_creates_a_user_and_sees_the_password_once(
+        page: Page, live_url: str, web_user, hotline):
+    """The new user's generated password is shown on the page and logs in."""
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/users")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    form = page.locator("#new-user")
+    await form.locator("input[name=username]").fill("zhao.lei")
+    await form.locator("select[name=role]").select_option("operator")
+    await form.locator("select[name=operator_id]").select_option("op1003")
+    await form.locator("button[type=submit]").click()
+    secret = page.locator("#new-password")
+    await expect(secret).to_contain_text("Password for zhao.lei (shown once): ")
+    shown = (await secret.text_content()).rsplit(": ", 1)[1].strip()
+    await expect(page.locator("#users tr[data-username='zhao.lei']")).to_contain_text("zhao.lei")
+    user = await hotline.store.get_user("zhao.lei")
+    assert user.operator_id == "op1003"
+
+    await page.click("header form button[type=submit]")  # log out
+    await expect(page).to_have_url(f"{live_url}/login")
+    await browser_login(page, live_url, "zhao.lei", shown)
+    await expect(page.locator("header .username")).to_have_text("zhao.lei")
+
+
+async def test_config_page_shows_every_problem_and_saves_a_valid_edit(
+        page: Page, live_url: str, web_user, hotline):
+    """Operators' YAML with two mistakes lists both; the corrected text is saved."""
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/config")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    await page.click(".config-tab[data-name=operators]")
+    await expect(page.locator("#config-file")).to_have_text("operators.yaml")
+    text = await page.locator("#config-text").input_value()
+    await page.fill("#config-text", text.replace(
+        "skills: {report: 5, suggestion: 3}", "skills: {report: 9, astrology: 3}", 1))
+    await page.click("#config-save")
+    await expect(page.locator("#status")).to_contain_text("nothing was changed")
+    problems = page.locator("#config-problems li")
+    await expect(problems).to_have_count(2)
+    await expect(problems.filter(has_text="astrology")).to_have_count(1)
+    assert hotline.reloads == 0
+
+    await page.fill("#config-text", text.replace("name: Wang Fang", "name: Wang Fang (day)", 1))
+    await page.click("#config-save")
+    await expect(page.locator("#status")).to_contain_text("Saved operators.yaml")
+    await expect(problems).to_have_count(0)
+    assert hotline.settings.operators["op1001"].name == "Wang Fang (day)"
+
+
+async def test_supervisor_posts_and_withdraws_a_bulletin(
+        page: Page, live_url: str, web_user, hotline):
+    """A supervisor reaches Bulletins (not Flows), posts one and withdraws it."""
+    username, password = await web_user("supervisor")
+    await browser_login(page, live_url, username, password, "/admin/bulletins")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    nav = page.locator("nav.mainnav")
+    await expect(nav.locator("a[href='/admin/bulletins']")).to_have_count(1)
+    await expect(nav.locator("a[href='/admin/flows']")).to_have_count(0)
+    await page.fill("textarea[data-language=en]", "Water is off in Chaoyang until 18:00")
+    await page.fill("input[name=expires_at]", "2099-01-01T18:00")
+    await page.click("#new-bulletin button[type=submit]")
+    await expect(page.locator("#status")).to_contain_text("posted")
+    row = page.locator("#bulletins tbody tr").first
+    await expect(row).to_contain_text("Water is off in Chaoyang until 18:00")
+    await expect(row.locator(".state")).to_have_text("active")
+    await row.locator("button", has_text="Withdraw").click()
+    await expect(row.locator(".state")).to_have_text("withdrawn")
+    assert await hotline.bulletins.active() is None
+
+
+async def test_admin_simulates_a_call_and_rolls_back_a_version(
+        page: Page, live_url: str, web_user, hotline):
+    """Simulate shows where keys 1,1 lead; Roll back makes the earlier version live again."""
+    text = await asyncio.to_thread(hotline.settings.flow_path.read_text, encoding="utf-8")
+    await hotline.flows.publish_text(
+        text.replace('version: "2026-11-28.1"', 'version: "2026-11-28.2"', 1), "ada", "v2")
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/flows")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    await expect(page.locator("#live-info")).to_contain_text("2026-11-28.2")
+
+    await page.fill("#sim-digits", "11")
+    await page.click("#simulate")
+    await expect(page.locator("#sim-output")).to_contain_text("decision: queue report")
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    older = page.locator("#versions tbody tr", has_text="2026-11-28.1")
+    await older.locator("button.rollback").click()
+    await expect(page.locator("#status")).to_contain_text("Rolled back")
+    await expect(page.locator("#live-info")).to_contain_text("2026-11-28.1")
+    assert hotline.flows.current().flow.version == "2026-11-28.1"
+    assert await page.locator("#flow-text").input_value() == text
