@@ -82,6 +82,7 @@ TRUNCATION_MARK = "…"
 TRUNCATED_KEY = "_truncated"
 """Key ``fit`` adds to a payload it trimmed: the paths of the shortened strings and lists."""
 PG_CHANNEL = "ivr_bus"
+_READABLE_CHARS = 200  # what fit keeps of each string before it drops list items
 
 Subscriber = Callable[[dict[str, Any]], None]
 ReconnectHook = Callable[[], Awaitable[None]]
@@ -118,14 +119,16 @@ def fit(payload: Mapping[str, object], limit: int = MAX_PAYLOAD_BYTES) -> dict[s
 
     A payload that fits comes back unchanged. Otherwise the longest strings, at any depth, are
     cut to a common length (as long as still fits) and end with ``TRUNCATION_MARK``; only if
-    even empty strings are not enough, the longest lists lose their last items too. The key
+    even empty strings are not enough, the longest lists lose their last items too (as many
+    as needed to keep the first 200 characters of each string, when that is possible). The key
     ``TRUNCATED_KEY`` then lists what was cut (``"transcript"``, ``"previous_cases[3].note"``,
     ``"previous_cases"``). Keys are never cut: ``PayloadTooLarge`` when nothing else helps.
     """
     data = json.loads(_encode(dict(payload)))
     if _fits(data, limit):
         return dict(data)
-    longest_string, longest_list = _extents(data)
+    # Nothing longer than ``limit`` characters or items can fit whole: this bounds every probe.
+    longest_string, longest_list = (min(extent, limit) for extent in _extents(data))
 
     def shaped(items: int | None, chars: int) -> dict[str, Any]:
         paths: list[str] = []
@@ -153,7 +156,11 @@ def fit(payload: Mapping[str, object], limit: int = MAX_PAYLOAD_BYTES) -> dict[s
                 f"the event payload cannot be trimmed to {limit} bytes: its keys alone take "
                 f"{payload_size(shaped(0, 0))}"
             )
-        items = largest(lambda n: _fits(shaped(n, 0), limit), longest_list)
+        # Keep the start of every string readable rather than more list items.
+        floor = min(longest_string, _READABLE_CHARS)
+        if not _fits(shaped(0, floor), limit):
+            floor = 0
+        items = largest(lambda n: _fits(shaped(n, floor), limit), longest_list)
     chars = largest(lambda n: _fits(shaped(items, n), limit), longest_string)
     return shaped(items, chars)
 

@@ -512,13 +512,21 @@ def test_fit_cuts_the_longest_strings_first() -> None:
 
 
 def test_fit_drops_list_items_when_strings_are_not_enough() -> None:
-    """Hundreds of earlier cases: the list is shortened, from the end, and marked."""
-    payload = {"call_id": "c1", "previous_cases": [{"n": str(i)} for i in range(2000)]}
-    fitted = fit(payload, limit=1000)
-    assert payload_size(fitted) <= 1000
-    assert fitted["previous_cases"][0] == {"n": "0"}
+    """Hundreds of earlier cases: the list loses its last items, and strings keep their start."""
+    payload = {
+        "call_id": "c1", "transcript": "路灯坏了" * 1000,
+        "previous_cases": [{"n": str(i), "category": "市政"} for i in range(2000)],
+    }
+    fitted = fit(payload)
+    assert payload_size(fitted) <= MAX_PAYLOAD_BYTES
+    assert fitted["previous_cases"][:2] == [{"n": "0", "category": "市政"},
+                                            {"n": "1", "category": "市政"}]
     assert 10 < len(fitted["previous_cases"]) < 2000
-    assert "previous_cases" in fitted[TRUNCATED_KEY]
+    assert len(fitted["transcript"]) >= 200
+    assert fitted[TRUNCATED_KEY] == ["previous_cases", "transcript"]
+    tiny = fit({"previous_cases": [{"n": str(i)} for i in range(2000)]}, limit=1000)
+    assert payload_size(tiny) <= 1000
+    assert tiny["previous_cases"][0] == {"n": "0"}
 
 
 def test_fit_gives_up_when_keys_alone_are_too_big() -> None:
