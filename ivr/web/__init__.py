@@ -87,8 +87,8 @@ def build_app(hotline: Hotline) -> web.Application:
     )
     app.middlewares.append(page_context)
     ops.setup(app)
+    api.setup(app)  # its error middleware wraps the session checks of auth's
     auth.setup(app)
-    api.setup(app)
     admin.setup(app)
     console.setup(app)
     wallboard.setup(app)

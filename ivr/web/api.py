@@ -3,9 +3,9 @@
 Handlers are thin: check the role, read the body, call the hotline's services, serialise.
 Errors are ``{"error": <stable id>, "message": ...}`` with 400 (bad body), 401 (no session),
 403 (role or CSRF), 404 (unknown thing), 409 (the store refused a change), 422 (a flow or a
-config file that does not validate; ``problems`` lists every one) or 503 (Asterisk is not
-reachable). Every mutation writes an audit entry (actor, action, target, detail); for
-bulletins the bulletin desk writes it.
+config file that does not validate; ``problems`` lists every one) or 503 (Asterisk or the
+database is not reachable). Every mutation writes an audit entry (actor, action, target,
+detail); for bulletins the bulletin desk writes it.
 The routes are documented in ``ivr.web.openapi`` (served at ``/api/openapi.json``).
 """
 
@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -35,7 +35,7 @@ from ivr.flow.simulate import describe_outcome
 from ivr.flows import FlowRejected, check_text, digest_of
 from ivr.intents import load_intents
 from ivr.web import accounts, openapi
-from ivr.web.auth import ROLES, csrf_token, hash_password, json_error, require
+from ivr.web.auth import ROLES, csrf_token, hash_password, is_api, json_error, require
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -731,5 +731,21 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(openapi.document())
 
 
+@web.middleware
+async def storage_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A database that fails under an API call answers 503 JSON, not a bare 500."""
+    if not is_api(request):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except StorageError as exc:
+        log.error("api_storage_error", path=request.path, error=str(exc))
+        raise json_error(web.HTTPServiceUnavailable, "storage_unavailable",
+                         "The database did not answer; try again.") from exc
+
+
 def setup(app: web.Application) -> None:
+    app.middlewares.append(storage_errors)
     app.router.add_routes(routes)

@@ -56,6 +56,7 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 FREE_FAILURES: Final = 3
 FIRST_DELAY: Final = 1.0
 MAX_DELAY: Final = 300.0
+MAX_TRACKED: Final = 10_000
 LOGIN_FAILED: Final = "Wrong username or password."
 
 # Per request: the session and its user once looked up (None: looked up, there is none).
@@ -235,6 +236,11 @@ class LoginThrottle:
         return max(0.0, entry.blocked_until - self._clock()) if entry else 0.0
 
     def failed(self, username: str) -> None:
+        if len(self._failures) >= MAX_TRACKED:
+            # Guessing many names must not grow memory without bound: forget the names
+            # that are not blocked right now.
+            now = self._clock()
+            self._failures = {k: v for k, v in self._failures.items() if v.blocked_until > now}
         entry = self._failures.setdefault(username.casefold(), _Failures())
         entry.count += 1
         if entry.count >= FREE_FAILURES:

@@ -6,6 +6,9 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
+from ivr.errors import StorageError
+from ivr.web.auth import LoginThrottle
+
 
 async def test_login_form_logs_in_and_lands_on_the_asked_page(anonymous, web_user):
     """The HTML form logs in (with its CSRF cookie) and goes to ?next."""
@@ -150,3 +153,34 @@ async def test_me_tells_who_is_logged_in(api_as):
     assert body["operator_id"] == "op1002"
     assert body["csrf"] == operator.csrf
     assert "password_hash" not in body
+
+
+def test_throttle_doubles_the_wait_and_forgets_after_a_success():
+    """Three free failures, then 1 s, 2 s, 4 s...; a success clears the name."""
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(2):
+        throttle.failed("Wang")
+    assert throttle.wait_left("wang") == 0
+    throttle.failed("wang")
+    assert throttle.wait_left("WANG") == 1.0
+    throttle.failed("wang")
+    assert throttle.wait_left("wang") == 2.0
+    now[0] += 2.0
+    assert throttle.wait_left("wang") == 0
+    throttle.succeeded("wang")
+    throttle.failed("wang")
+    assert throttle.wait_left("wang") == 0
+
+
+async def test_a_failing_database_answers_503_json(api_as, hotline, monkeypatch):
+    """The store failing under an API call is a clear 503, not a bare 500."""
+    operator = await api_as("operator", "op1001")
+
+    async def broken(*_args, **_kwargs):
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(hotline.store, "cases", broken)
+    resp = await operator.get("/api/cases")
+    assert resp.status == 503
+    assert (await resp.json())["error"] == "storage_unavailable"
