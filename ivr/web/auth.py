@@ -21,12 +21,13 @@ Theory of operation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -37,7 +38,7 @@ import argon2
 import structlog
 from aiohttp import web
 
-from ivr.errors import IvrError
+from ivr.errors import IvrError, StorageError
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -398,8 +399,34 @@ async def home(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(landing(user))
 
 
+SWEEP_INTERVAL: Final = 3600.0
+
+
+async def _sweep_sessions(app: web.Application) -> None:
+    store = app[HOTLINE].store
+    while True:
+        try:
+            removed = await store.delete_expired_sessions(datetime.now(UTC))
+        except StorageError as exc:
+            log.warning("session_sweep_failed", error=str(exc))
+        else:
+            if removed:
+                log.info("sessions_expired", removed=removed)
+        await asyncio.sleep(SWEEP_INTERVAL)
+
+
+async def session_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: expired sessions are deleted at start and then hourly."""
+    task = asyncio.create_task(_sweep_sessions(app), name="session-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def setup(app: web.Application) -> None:
     app[THROTTLE] = LoginThrottle()
+    app.cleanup_ctx.append(session_sweeper)
     app.middlewares.append(csrf_middleware)
     app.on_response_prepare.append(security_headers)
     app.router.add_get("/login", login_page)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestServer
 
 from ivr.errors import StorageError
 from ivr.web.auth import LoginThrottle
@@ -184,3 +187,25 @@ async def test_a_failing_database_answers_503_json(api_as, hotline, monkeypatch)
     resp = await operator.get("/api/cases")
     assert resp.status == 503
     assert (await resp.json())["error"] == "storage_unavailable"
+
+
+async def test_expired_sessions_are_swept_when_the_app_starts(app, hotline, web_user):
+    """The sweeper deletes sessions past their expiry when the app starts; live ones stay."""
+    username, _ = await web_user("admin")
+    now = datetime.now(UTC)
+    before_expiry = now - timedelta(hours=2)
+    await hotline.store.create_session("old", username, "c1", now - timedelta(hours=13),
+                                       now - timedelta(hours=1))
+    await hotline.store.create_session("new", username, "c2", now, now + timedelta(hours=1))
+    assert await hotline.store.get_session("old", before_expiry) is not None
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        for _ in range(100):
+            if await hotline.store.get_session("old", before_expiry) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await hotline.store.get_session("old", before_expiry) is None
+        assert await hotline.store.get_session("new", now) is not None
+    finally:
+        await server.close()
