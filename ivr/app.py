@@ -43,7 +43,7 @@ class Hotline:
         self.settings = settings
         self.store = open_store(settings.database_url, settings.state_dir)
         self.ami = AmiClient(settings.ami)
-        self.operators = OperatorDesk(settings, self.ami)
+        self.operators = OperatorDesk(settings, self.ami, self.store)
         # Live per-skill figures (waiting, longest wait, operators by state, service level),
         # fed by every AMI event and rebuilt from a snapshot after each (re)connect.
         self.figures = LiveFigures(
@@ -102,6 +102,7 @@ class Hotline:
 
     async def _resync(self) -> None:
         await self.operators.resync()
+        await self.callbacks.resume()
         snapshot = await self.ami.action("QueueStatus", as_list=True, timeout=10)
         loaded = self.figures.load_snapshot(
             [AmiEvent.from_message(m) for m in snapshot], time.time()

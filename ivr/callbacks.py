@@ -43,6 +43,7 @@ class CallbackDesk:
         self._store = store
         self._ami = ami
         self._tasks: set[asyncio.Task[None]] = set()
+        self._armed: set[int] = set()  # callbacks with an attempt or a retry in this process
         ami.on_event(self._on_event)
 
     def reconfigure(self, settings: Settings) -> None:
@@ -60,18 +61,64 @@ class CallbackDesk:
             requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         log.info("callback_requested", callback=request.id, skill=skill, position=position)
-        self._spawn(self._attempt(request))
+        self._spawn(self._attempt(request), request.id)
         return request
+
+    async def resume(self) -> int:
+        """After a (re)start or an AMI reconnect: re-arm every waiting callback this process is
+        not already handling. A stand-in still in Asterisk is left alone (its end is reported
+        by the IvrCallback event); a lost one is attempted again at the front of the line; a
+        failed attempt waiting for its retry gets the rest of its delay. Returns how many
+        were re-armed."""
+        live = {m.get("Channel", "").split(";")[0] for m in
+                await self._ami.action("CoreShowChannels", as_list=True, timeout=10)
+                if m.get("Event") == "CoreShowChannel"}
+        rearmed = 0
+        for request in await self._store.callbacks("waiting"):
+            if request.id in self._armed:
+                continue
+            stand_in = f"Local/{request.id}@callback-queue"
+            if any(channel.startswith(stand_in) for channel in live):
+                continue  # still waiting in line (or ringing): nothing to do
+            last = request.attempts[-1] if request.attempts else None
+            if last is None:
+                self._spawn(self._attempt(request), request.id)
+            elif last.get("result") in {"queued", "operator answered"}:
+                self._spawn(self._lost(request), request.id)
+            else:
+                self._spawn(self._retry(request, _since(last.get("at", ""))), request.id)
+            rearmed += 1
+        if rearmed:
+            log.info("callbacks_rearmed", count=rearmed)
+        return rearmed
+
+    async def _lost(self, request: CallbackRequest) -> None:
+        """The stand-in vanished without reaching the citizen: try again now (it still counts
+        as an attempt, so a callback cannot loop forever)."""
+        request.attempts[-1]["result"] = "lost: application or Asterisk restarted"
+        log.warning("callback_attempt_lost", callback=request.id, attempt=len(request.attempts))
+        if len(request.attempts) >= self._settings.callbacks.max_attempts:
+            request.status = "failed"
+            await self._store.update_callback(request)
+            return
+        await self._attempt(request)
+
+    async def _retry(self, request: CallbackRequest, waited: float) -> None:
+        await asyncio.sleep(max(0.0, self._settings.callbacks.retry_after - waited))
+        await self._attempt(request)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None], callback_id: int | None = None) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if callback_id is not None:
+            self._armed.add(callback_id)
+            task.add_done_callback(lambda _: self._armed.discard(callback_id))
 
     async def _attempt(self, request: CallbackRequest) -> None:
         first = not request.attempts
@@ -108,6 +155,7 @@ class CallbackDesk:
         if event.name == "UserEvent" and event.get("UserEvent") == "IvrCallback":
             self._spawn(self._citizen_leg_ended(event.get("Id"), event.get("Status")))
 
+
     async def _citizen_leg_ended(self, callback_id: str, status: str) -> None:
         requests = [r for r in await self._store.callbacks("waiting") if str(r.id) == callback_id]
         if not requests:
@@ -134,3 +182,11 @@ class CallbackDesk:
         await self._store.update_callback(request)
         await asyncio.sleep(self._settings.callbacks.retry_after)
         await self._attempt(request)
+
+
+def _since(iso: str) -> float:
+    """Seconds since an ISO time (0 if it cannot be read)."""
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+    except ValueError:
+        return 0.0

@@ -93,12 +93,15 @@ async def _simulate_operators(
 async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
                            reason: str) -> int:
     from ivr.edges.ami import AmiClient
+    from ivr.edges.store import open_store
     from ivr.queues import OperatorDesk
 
     ami = AmiClient(cfg.ami)
+    store = open_store(cfg.database_url, cfg.state_dir)
     await ami.start(wait=10)
+    await store.open()
     try:
-        desk = OperatorDesk(cfg, ami)
+        desk = OperatorDesk(cfg, ami, store)
         targets = ids or (list(cfg.operators) if action in ("login", "logout") else [])
         if action != "list" and not targets:
             print("name at least one operator", file=sys.stderr)
@@ -123,6 +126,7 @@ async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
                 print(f"{op.id}\t{op.name}\t{presence.state}\t{'/'.join(op.languages)}\t"
                       f"{levels}")
     finally:
+        await store.close()
         await ami.close()
     return 0
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
 from ivr.edges.ami import AmiClient
-from ivr.errors import AmiError, IvrError
+from ivr.edges.store import CallStore
+from ivr.errors import AmiError, IvrError, StorageError
 from ivr.routing import GENERAL_POOL_PENALTY, language_queue, personal_queue
 from ivr.settings import Operator, Settings
 
 log = structlog.get_logger("ivr.queues")
+LOGIN_NOTE = "login: "  # state-history reason of a login, followed by the skills taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +119,14 @@ def plan(
 class OperatorDesk:
     """Operator states through AMI; see the module docstring."""
 
-    def __init__(self, settings: Settings, ami: AmiClient) -> None:
+    def __init__(
+        self, settings: Settings, ami: AmiClient, store: CallStore | None = None
+    ) -> None:
         self._settings = settings
         self._ami = ami
+        # Where the skills each operator logged in with are written down (state history), so
+        # a resync after a reconnect or a restart restores exactly those.
+        self._store = store
         self._by_interface = {op.interface: op for op in settings.operators.values()}
 
     def reconfigure(self, settings: Settings) -> None:
@@ -186,6 +194,7 @@ class OperatorDesk:
         for queue, interface in have.keys() - wanted.keys():
             await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
         taken = tuple(sorted(set(op.skills if skills is None else skills)))
+        await self._note(op.id, "available", LOGIN_NOTE + ",".join(taken))
         log.info("operator_logged_in", operator=op.id, skills=list(taken))
         return taken
 
@@ -194,6 +203,7 @@ class OperatorDesk:
         for m in await self.members():
             if m.interface == op.interface:
                 await self._ami.action("QueueRemove", {"Queue": m.queue, "Interface": m.interface})
+        await self._note(op.id, "logged_out", "")
         log.info("operator_logged_out", operator=op.id)
 
     async def pause(self, operator_id: str, reason: str) -> None:
@@ -215,12 +225,11 @@ class OperatorDesk:
                    if m.interface in self._by_interface}
         logged_in = {m.interface for m in members}
         desired: dict[tuple[str, str], Membership] = {}
+        chosen = await self._logins()
         for op in self._settings.operators.values():
-            # The skills each operator logged in with are kept; stage queues are completed.
-            # (The general queue counts as a chosen skill only at a skill level's penalty.)
-            mine = [m.queue for m in members if m.interface == op.interface
-                    and m.queue in op.skills and m.penalty != GENERAL_POOL_PENALTY]
-            desired |= memberships(self._settings, op, mine)
+            # The skills each operator logged in with are restored (all of theirs when that
+            # was not written down); the later stages' queues are completed.
+            desired |= memberships(self._settings, op, chosen.get(op.id))
         todo = plan(desired, current, logged_in)
         for m in todo.add:
             await self._add(m)
@@ -233,6 +242,30 @@ class OperatorDesk:
         log.info("operators_resynced", logged_in=len(logged_in), added=len(todo.add),
                  repenalised=len(todo.repenalise), removed=len(todo.remove))
         return todo
+
+    async def _note(self, operator_id: str, state: str, reason: str) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.record_operator_state(operator_id, state, reason, datetime.now(UTC))
+        except StorageError as exc:
+            log.error("operator_state_not_stored", operator=operator_id, error=str(exc))
+
+    async def _logins(self) -> dict[str, list[str]]:
+        """The skills of each operator's last login, from the state history."""
+        if self._store is None:
+            return {}
+        try:
+            history = await self._store.operator_states(datetime(2000, 1, 1, tzinfo=UTC))
+        except StorageError as exc:
+            log.error("operator_logins_unavailable", error=str(exc))
+            return {}
+        out: dict[str, list[str]] = {}
+        for change in history:  # oldest first: the last login wins
+            if change.reason.startswith(LOGIN_NOTE):
+                out[change.operator_id] = [
+                    s for s in change.reason.removeprefix(LOGIN_NOTE).split(",") if s]
+        return out
 
     async def _add(self, m: Membership) -> None:
         try:

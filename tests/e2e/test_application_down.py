@@ -55,11 +55,13 @@ async def served(
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
+        for _ in range(100):  # waited for without holding the loop
+            if proc.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
             proc.kill()
-            proc.wait()
+            await asyncio.to_thread(proc.wait)
 
 
 async def test_half_a_header_does_not_slow_the_next_call(

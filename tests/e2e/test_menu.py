@@ -4,7 +4,7 @@ the report sub-menu, the case-status lookup and the survey; and the simulator ag
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,9 +97,9 @@ async def test_case_status_is_read_back_then_an_operator(
 ) -> None:
     """A citizen keys in a case number, hears its status, and presses 0 for an operator."""
     case = await hotline.store.create_case(
-        caller="13900000001", category="housing", department="Housing", now=datetime.now(),
+        caller="13900000001", category="housing", department="Housing", now=datetime.now(UTC),
     )
-    await hotline.store.set_case_status(case.number, "dispatched", datetime.now())
+    await hotline.store.set_case_status(case.number, "dispatched", datetime.now(UTC))
     await wait_until_free(hotline.ami, "PJSIP/op1003")
     caller = caller_number()
     steps: list[Step] = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -62,7 +62,7 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     """Two callers wait for inquiry; the one calling again about an open case, who arrived
     second, is answered first; the stored reasons name the rule, the levels and the skill."""
     case = await hotline.store.create_case(
-        caller="13822220003", category="inquiry", now=datetime.now()
+        caller="13822220003", category="inquiry", now=datetime.now(UTC)
     )
     desk = OperatorDesk(hotline.settings, ami)
     await wait_until_free(ami, "PJSIP/op1002")

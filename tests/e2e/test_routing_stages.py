@@ -21,7 +21,7 @@ from ivr import settings
 from ivr.app import Hotline
 from ivr.bulletins import sounds_dir
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallRecord
+from ivr.edges.store import CallRecord, open_store
 from ivr.queues import OperatorDesk
 from ivr.routing import RoutingPolicy, WideningStep
 from ivr.sandbox import Sandbox
@@ -248,3 +248,42 @@ async def _answered(hotline: Hotline, call_id: str, timeout: float = 5.0) -> Cal
             return record
         await asyncio.sleep(0.1)
     raise AssertionError(f"no operator recorded for {call_id}")
+
+
+async def test_a_callback_lost_in_a_restart_is_attempted_again(
+    cfg: settings.Settings, sandbox: Sandbox, phones: Phones,
+    operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """The application had sent a callback's stand-in when it died and Asterisk restarted
+    (the stand-in is gone). The next start finds the waiting request, records the lost
+    attempt and tries again: the operator is rung, then the citizen."""
+    store = open_store(cfg.database_url, cfg.state_dir)
+    await store.open()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    request = await store.add_callback(
+        call_id="lost-13822230009", number="13822230009", skill="inquiry", priority=0,
+        position=1, arrived_at=now, requested_at=now,
+    )
+    request.attempts.append({"n": "1", "at": now, "result": "queued"})
+    await store.update_callback(request)
+    await store.close()
+    await wait_until_free(ami, "PJSIP/op1002")
+    citizens = OperatorPhone(phones, "gateway", 5098, talk=1.0)
+    await citizens.start()
+    app = Hotline(cfg)
+    await app.start()
+    try:
+        await app.ami.wait_connected(10)
+        for _ in range(150):
+            [request] = [r for r in await app.store.callbacks() if r.id == request.id]
+            if request.status != "waiting":
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await app.stop()
+        await citizens.stop()
+    assert request.status == "done"
+    assert [a["result"] for a in request.attempts] == [
+        "lost: application or Asterisk restarted", "citizen: ANSWER"]
+    assert citizens.called() == ["13822230009"]
+    assert "13822230009" in operators["op1002"].calls()
