@@ -13,7 +13,7 @@ from ivr.figures import metrics_text
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
-    from ivr.app import Hotline
+    pass
 
 log = structlog.get_logger("ivr.web")
 
