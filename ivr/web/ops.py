@@ -4,16 +4,12 @@ scrapers without a session (they reveal no caller data)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 
 from ivr.figures import metrics_text
 from ivr.web.keys import HOTLINE
-
-if TYPE_CHECKING:
-    pass
 
 log = structlog.get_logger("ivr.web")
 
