@@ -17,6 +17,7 @@ from ivr.bulletins import BulletinDesk
 from ivr.callbacks import CallbackDesk
 from ivr.calls import CallHandler
 from ivr.edges.ami import AmiClient
+from ivr.edges.bus import open_bus
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.store import open_store
 from ivr.errors import IvrError
@@ -29,6 +30,7 @@ from ivr.routing import RoutingPolicy
 from ivr.screenpop import ScreenPopHub
 from ivr.settings import Settings
 from ivr.settings import load as load_settings
+from ivr.shared_pops import SharedScreenPops
 from ivr.speech import SpeechService
 from ivr.web import WebServer
 
@@ -58,7 +60,11 @@ class Hotline:
         self.bulletins = BulletinDesk(settings, self.store)
         # What app_queue does with each call: screen pops, answer/talk times, state history.
         self.screen_pops = ScreenPopHub()
-        self.queue_events = QueueEvents(settings, self.store, self.screen_pops)
+        # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
+        # on SQLite, which serves one node).
+        self.bus = open_bus(settings.database_url)
+        self.shared_pops = SharedScreenPops(self.screen_pops, self.bus)
+        self.queue_events = QueueEvents(settings, self.store, self.shared_pops)
         self.calls = CallHandler(
             settings, self.store, self.flows, speech=self.speech, figures=self.figures,
             callbacks=self.callbacks, policy=policy, bulletins=self.bulletins,
@@ -114,6 +120,8 @@ class Hotline:
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
+        await self.bus.start()
+        self._stack.push_async_callback(self.bus.close)
         await self.flows.load()
         watcher = asyncio.create_task(self.flows.watch(), name="flow-watcher")
         self._stack.push_async_callback(_cancel, watcher)

@@ -51,9 +51,43 @@ def _prompts(_args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+async def _first_accounts(cfg: settings.Settings, *, operators: bool) -> list[tuple[str, str]]:
+    """The web accounts a fresh set-up needs, with generated passwords (shown once): the
+    first admin, and with ``operators`` one account per configured operator (the demo)."""
+    from ivr.edges.store import open_store
+    from ivr.web.accounts import create_account, ensure_first_admin
+
+    store = open_store(cfg.database_url, cfg.state_dir)
+    await store.open()
+    try:
+        created = []
+        password = await ensure_first_admin(store)
+        if password is not None:
+            created.append(("admin", password))
+        if operators:
+            for op_id in cfg.operators:
+                if await store.get_user(op_id) is None:
+                    _, password = await create_account(store, op_id, "operator",
+                                                       operator_id=op_id)
+                    created.append((op_id, password))
+        return created
+    finally:
+        await store.close()
+
+
+def _print_accounts(created: list[tuple[str, str]], cfg: settings.Settings) -> None:
+    if not created:
+        return
+    print(f"Web accounts created (passwords shown this once; `ivr users passwd NAME` makes a "
+          f"new one), log in at http://{cfg.web_host}:{cfg.web_port}/login :")
+    for name, password in created:
+        print(f"  {name:10} {password}")
+
+
 def _serve(_args: argparse.Namespace, cfg: settings.Settings) -> int:
     from ivr.app import serve
 
+    _print_accounts(asyncio.run(_first_accounts(cfg, operators=False)), cfg)
     asyncio.run(serve(cfg))
     return 0
 
@@ -155,10 +189,13 @@ def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
     _build_prompts(cfg)
     Sandbox(cfg).up()
+    _print_accounts(asyncio.run(_first_accounts(cfg, operators=True)), cfg)
+    web = f"http://{cfg.web_host}:{cfg.web_port}"
     print(
         f"12345 hotline running: call it with `ivr call --digits 1` (SIP {cfg.sip.host}:"
-        f"{cfg.sip.port}, number {cfg.sip.service_number}); health and figures at "
-        f"http://{cfg.web_host}:{cfg.web_port}/healthz and /metrics; Ctrl-C stops it."
+        f"{cfg.sip.port}, number {cfg.sip.service_number}); operator console {web}/console, "
+        f"wallboard {web}/wallboard, admin {web}/admin/flows; health and figures at "
+        f"{web}/healthz and /metrics; Ctrl-C stops it."
     )
     asyncio.run(_demo(cfg, args.talk))
     return 0

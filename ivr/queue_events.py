@@ -1,7 +1,8 @@
 """What app_queue's AMI events mean for the call records, the consoles and the operators'
 history.
 
-* ``AgentCalled`` (an operator's phone rings for a caller): the screen pop for that operator,
+* ``AgentCalled`` (an operator's phone rings for a caller): the screen pop for that operator
+  (shared with the other application nodes through the event bus),
   built from the call record (what the caller said, intent, urgency, routing reasons) and the
   caller's previous cases;
 * ``AgentConnect`` / ``AgentComplete`` / ``QueueCallerAbandon``: who answered, after how long,
@@ -23,10 +24,11 @@ from typing import Any
 import structlog
 
 from ivr.edges.store import CallStore
-from ivr.errors import StorageError
+from ivr.errors import BusError, StorageError
 from ivr.protocols.ami import AmiEvent
-from ivr.screenpop import ScreenPop, ScreenPopHub
+from ivr.screenpop import ScreenPop
 from ivr.settings import Settings
+from ivr.shared_pops import SharedScreenPops
 
 log = structlog.get_logger("ivr.queue_events")
 
@@ -38,7 +40,7 @@ def _seconds(event: AmiEvent, name: str) -> float:
 
 
 class QueueEvents:
-    def __init__(self, settings: Settings, store: CallStore, pops: ScreenPopHub) -> None:
+    def __init__(self, settings: Settings, store: CallStore, pops: SharedScreenPops) -> None:
         self._store = store
         self._pops = pops
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
@@ -94,7 +96,7 @@ class QueueEvents:
                 await asyncio.gather(before, return_exceptions=True)
             try:
                 await work
-            except StorageError as exc:
+            except (StorageError, BusError) as exc:
                 log.error("queue_event_not_stored", key=key, error=str(exc))
 
         task = asyncio.create_task(run())
@@ -109,7 +111,7 @@ class QueueEvents:
         task.add_done_callback(done)
 
     def _forget_pop(self, operator: str, call_id: str) -> None:
-        self._pops.clear(operator, call_id)
+        self._spawn(operator, self._pops.clear(operator, call_id))
 
     async def _pop(self, event: AmiEvent, operator: str, call_id: str) -> None:
         record = await self._store.get(call_id)
@@ -132,8 +134,9 @@ class QueueEvents:
             ),
             at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        delivered = self._pops.publish(pop)
-        log.info("screen_pop", operator=operator, call=call_id, consoles=delivered)
+        # Every node's consoles get it (the operator's browser may be on another node).
+        await self._pops.publish(pop)
+        log.info("screen_pop", operator=operator, call=call_id)
 
     async def _answered(self, event: AmiEvent, operator: str, call_id: str) -> None:
         now = datetime.now(UTC)
