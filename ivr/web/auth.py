@@ -403,21 +403,26 @@ SWEEP_INTERVAL: Final = 3600.0
 
 
 async def _sweep_sessions(app: web.Application) -> None:
-    store = app[HOTLINE].store
+    try:
+        removed = await app[HOTLINE].store.delete_expired_sessions(datetime.now(UTC))
+    except StorageError as exc:
+        log.warning("session_sweep_failed", error=str(exc))
+    else:
+        if removed:
+            log.info("sessions_expired", removed=removed)
+
+
+async def _sweep_hourly(app: web.Application) -> None:
     while True:
-        try:
-            removed = await store.delete_expired_sessions(datetime.now(UTC))
-        except StorageError as exc:
-            log.warning("session_sweep_failed", error=str(exc))
-        else:
-            if removed:
-                log.info("sessions_expired", removed=removed)
         await asyncio.sleep(SWEEP_INTERVAL)
+        await _sweep_sessions(app)
 
 
 async def session_sweeper(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: expired sessions are deleted at start and then hourly."""
-    task = asyncio.create_task(_sweep_sessions(app), name="session-sweeper")
+    """cleanup_ctx: expired sessions are deleted at start (awaited, so no query is left
+    running when a short-lived app stops) and then hourly."""
+    await _sweep_sessions(app)
+    task = asyncio.create_task(_sweep_hourly(app), name="session-sweeper")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
