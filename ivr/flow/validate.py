@@ -403,6 +403,11 @@ def check_paths(
     except FlowError as exc:
         problems += exc.problems
         catalog = None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        # load_catalog lets a non-UTF-8 or too deeply nested file through as these.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        problems.append(FlowProblem(str(catalog_path), 1, "", f"cannot read catalog: {reason}"))
+        catalog = None
     for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8")

@@ -236,3 +236,21 @@ def test_hostile_text_as_names_and_targets(value: str) -> None:
     if flow_ is not None:
         problems += validate(flow_, load_catalog(CATALOG), SKILLS, SCHEDULES)
     assert all(1 <= p.line <= lines_of(text) for p in problems)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\xff\xfeprompts: {}\n", id="not_utf8"),
+        pytest.param(b"prompts:\n  a: " + b"[" * 1000 + b"]" * 1000 + b"\n", id="nested_too_deep"),
+    ],
+)
+def test_broken_catalog_is_a_problem_of_check_paths(tmp_path: Path, content: bytes) -> None:
+    """``ivr flow check`` with an unreadable catalog lists it as a problem, never a traceback."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_bytes(content)
+    flow_path = tmp_path / "flow.yaml"
+    flow_path.write_text(flow(), encoding="utf-8")
+    problems = check_paths([flow_path], catalog, SKILLS, SCHEDULES)
+    assert [(p.file, p.line) for p in problems] == [(str(catalog), 1)]
+    assert "cannot read catalog" in problems[0].message
