@@ -210,6 +210,28 @@ class _Collector:
             self.add(file, key, f"must be a TCP/UDP port (1-65535), got {value!r}")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``safe_load`` keeps the last of two equal keys (a second ``skills:`` hides the first);
+    this loader refuses the file instead, naming the key and its line."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *defaults" merges; explicit keys may override merged ones
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _shown(value: Any) -> str:
     """A wrong value as it is quoted in a problem: its repr, cut to one readable line."""
     text = repr(value)
@@ -232,7 +254,8 @@ def _read_toml(path: Path, c: _Collector) -> Mapping[str, Any]:
 
 def _read_yaml(path: Path, c: _Collector) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         c.add(str(path), "-", "file not found")
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

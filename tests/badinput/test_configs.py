@@ -77,6 +77,11 @@ BROKEN = [
                  "is not an enabled language", id="operator_language_mapping"),
     pytest.param("schedules.yaml", "- 2026-01-01", "- 2026-02-31", "not valid YAML",
                  id="impossible_date"),
+    pytest.param("skills.yaml", "skills:", "skills: []\nskills:", "key 'skills' given twice",
+                 id="duplicate_top_level_key"),
+    pytest.param("operators.yaml", "skills: {report: 5, suggestion: 3}",
+                 "skills: {report: 5, report: 1}", "key 'report' given twice",
+                 id="duplicate_skill_level"),
     pytest.param("schedules.yaml", "calendars:", "calendars: [1, 2]\nold_calendars:",
                  "calendars, schedules, hours and closed_on must be", id="calendars_list"),
     pytest.param("schedules.yaml", "closed_on: [cn_public_holidays]", "closed_on: 5",
@@ -123,7 +128,7 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
         assert isinstance(old, str)
         assert isinstance(new, str)
         assert isinstance(says, str)
-        if (file, old) in seen or "not valid" in says:
+        if (file, old) in seen or "not valid" in says or "given twice" in says:
             continue  # one edit per spot; a file that does not parse hides its other problems
         if file == "schedules.yaml":
             continue  # its structure errors stop that file's own checks
@@ -149,6 +154,19 @@ def test_hostile_text_in_string_settings(tmp_path: Path, value: str) -> None:
     problems = problems_of(config)
     assert problems
     assert all("\n" not in p.split(": ", 2)[1] for p in problems if p.count(": ") >= 2)
+
+
+def test_yaml_merge_keys_still_load(tmp_path: Path) -> None:
+    """Refusing duplicate keys does not refuse a merge (``<<``) that an explicit key overrides."""
+    config = broken_copy(tmp_path, [(
+        "skills.yaml", "skills:",
+        "defaults: &sl {percent: 80, seconds: 20}\nskills:",
+    ), (
+        "skills.yaml", "service_level: {percent: 80, seconds: 20}",
+        "service_level: {<<: *sl, seconds: 25}",
+    )])
+    loaded = settings.load(config)
+    assert loaded.skills["hotline"].service_level == settings.ServiceLevel(80, 25)
 
 
 def test_binary_junk_in_every_file(tmp_path: Path) -> None:
