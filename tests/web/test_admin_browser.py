@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     problem = page.locator("#problems li").first
     await expect(problem).to_contain_text("choose_langauge")
     await expect(problem.locator("button.line")).to_have_text(f"line {broken_line}")
+    marked = page.locator("#gutter span.bad")
+    await expect(marked.first).to_have_attribute("data-line", str(broken_line))
+    await expect(marked.first).to_have_attribute("title", re.compile("choose_langauge"))
     await page.click("#publish")
     await expect(page.locator("#status")).to_contain_text("nothing was published")
     assert hotline.flows.current() == live_before
@@ -61,6 +65,7 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     await page.click("#publish")
     await expect(page.locator("#status")).to_contain_text("Published version 2026-11-28.2")
     await expect(page.locator("#problems li")).to_have_count(0)
+    await expect(page.locator("#gutter span.bad")).to_have_count(0)
     newest = page.locator("#versions tbody tr").first
     await expect(newest).to_contain_text("2026-11-28.2")
     await expect(newest).to_contain_text(username)

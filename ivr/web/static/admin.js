@@ -26,9 +26,31 @@
     textarea.setSelectionRange(start, end);
     const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 18;
     textarea.scrollTop = Math.max(0, (line - 5) * lineHeight);
+    const where = document.getElementById("cursor-line");
+    if (where) where.textContent = "Line " + line;
+  }
+
+  // The line numbers beside the editor; lines with problems are marked (title: why).
+  function drawGutter(textarea, problems) {
+    const gutter = document.getElementById("gutter");
+    if (!gutter) return;
+    const why = {};
+    for (const p of problems || []) {
+      why[p.line] = (why[p.line] ? why[p.line] + "\n" : "") + p.message;
+    }
+    const count = textarea.value.split("\n").length;
+    const lines = [];
+    for (let n = 1; n <= count; n++) {
+      lines.push(el("span", {class: why[n] ? "bad" : null, title: why[n] || null,
+                             dataset: {line: String(n)}}, String(n)));
+    }
+    gutter.replaceChildren(...lines);
+    gutter.scrollTop = textarea.scrollTop;
   }
 
   function showFlowProblems(list, textarea, problems) {
+    textarea.ivrProblems = problems;
+    drawGutter(textarea, problems);
     list.replaceChildren();
     for (const p of problems) {
       const jump = el("button", {type: "button", class: "line"}, "line " + p.line);
@@ -53,12 +75,20 @@
     }
     text.addEventListener("keyup", cursorLine);
     text.addEventListener("click", cursorLine);
+    // The last check's problems stay on their lines while typing, until the next check.
+    text.addEventListener("input", () => drawGutter(text, text.ivrProblems));
+    text.addEventListener("scroll", () => {
+      $("#gutter").scrollTop = text.scrollTop;
+    });
 
     async function loadLive(replaceText) {
       live = await api("GET", "/api/flows/current");
       $("#live-info").textContent = "Live: flow " + live.name + " version " + live.version +
         " (#" + live.version_id + ", " + live.digest + ")";
-      if (replaceText) text.value = live.text;
+      if (replaceText) {
+        text.value = live.text;
+        showFlowProblems(problems, text, []);
+      }
     }
 
     async function loadVersions() {
@@ -90,7 +120,7 @@
       try {
         const result = await api("POST", "/api/flows/publish",
           {text: text.value, note: $("#publish-note").value});
-        problems.replaceChildren();
+        showFlowProblems(problems, text, []);
         say("Published version " + result.version + " (#" + result.version_id +
           "); new calls use it now.", "ok");
         $("#publish-note").value = "";
@@ -147,7 +177,7 @@
     $("#diff").addEventListener("click", () => diff().catch(failed));
     $("#revert").addEventListener("click", () => {
       text.value = live ? live.text : text.value;
-      problems.replaceChildren();
+      showFlowProblems(problems, text, []);
       say("Back to the live flow.");
     });
     $("#simulate-form").addEventListener("submit", simulate);
