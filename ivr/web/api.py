@@ -587,7 +587,8 @@ async def update_user(request: web.Request) -> web.Response:
     if "role" in body:
         changes["role"] = _role(body, required=True)
     if "operator_id" in body:
-        changes["operator_id"] = _operator_id(hotline, body)
+        # null or "" unlinks the account from its operator ("" is the store's "clear").
+        changes["operator_id"] = _operator_id(hotline, body) or ""
     if "disabled" in body:
         if not isinstance(body["disabled"], bool):
             raise json_error(web.HTTPBadRequest, "bad_field", "'disabled' must be true/false.")

@@ -64,6 +64,18 @@ async def test_role_change_applies_to_the_open_session(api_as):
     assert (await supervisor.get("/api/audit")).status == 200
 
 
+async def test_an_operator_link_is_changed_and_cleared(api_as, hotline):
+    """operator_id moves the account to another operator; null unlinks it."""
+    admin = await api_as("admin")
+    operator = await api_as("operator", "op1001")
+    resp = await admin.patch(f"/api/users/{operator.username}", json={"operator_id": "op1002"})
+    assert (await resp.json())["operator_id"] == "op1002"
+    resp = await admin.patch(f"/api/users/{operator.username}", json={"operator_id": None})
+    assert (await resp.json())["operator_id"] is None
+    assert (await hotline.store.get_user(operator.username)).operator_id is None
+    assert (await operator.post("/api/operators/op1001/login", json={})).status == 403
+
+
 async def test_an_admin_cannot_lock_themselves_out(api_as):
     """Disabling or demoting one's own account is refused."""
     admin = await api_as("admin")
