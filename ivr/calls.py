@@ -56,6 +56,7 @@ from ivr.flow import (
     say_number,
 )
 from ivr.flows import FlowLibrary
+from ivr.record_queue import PendingWrites
 from ivr.routing import OperatorState, RoutingPolicy, expected_wait, personal_queue, plan_stages
 from ivr.settings import Settings
 from ivr.speech import ALL_KEYS, SpeechService, speech_variables_for_operator
@@ -91,9 +92,10 @@ class CallHandler:
         self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
         speech: SpeechService | None = None, figures: LiveFigures | None = None,
         callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
-        bulletins: BulletinDesk | None = None,
+        bulletins: BulletinDesk | None = None, writes: PendingWrites | None = None,
     ) -> None:
         self._settings = settings
+        self._writes = writes
         self._policy = policy
         self._bulletins = bulletins
         self._store = store
@@ -241,6 +243,10 @@ class CallHandler:
             record.hangup_node = run.node
 
     async def _save(self, record: CallRecord) -> None:
+        if self._writes is not None:
+            # Kept and written when the database takes it: returns at once even if it is down.
+            await self._writes.save(record)
+            return
         try:
             await self._store.save(record)
         except StorageError as exc:

@@ -11,6 +11,10 @@ history.
 
 AMI handlers are synchronous; the store writes they cause run as tasks, chained per call (and
 per operator) so they land in order; a failed write is logged, the call is not affected.
+Given ``writes`` (``ivr.record_queue.PendingWrites``), the writes go through it instead: kept
+while the database is down and written when it is back, none lost. A call's record is then
+looked up in the writes still waiting first; if the database cannot be asked, the fact is
+written anyway (the buffer drops it, logged, if the call turns out to be unknown).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Any
 
 import structlog
 
-from ivr.edges.store import CallStore
+from ivr.edges.store import CallRecord, CallStore
 from ivr.errors import BusError, StorageError
 from ivr.protocols.ami import AmiEvent
+from ivr.record_queue import PendingWrites
 from ivr.screenpop import ScreenPop
 from ivr.settings import Settings
 from ivr.shared_pops import SharedScreenPops
@@ -40,8 +45,13 @@ def _seconds(event: AmiEvent, name: str) -> float:
 
 
 class QueueEvents:
-    def __init__(self, settings: Settings, store: CallStore, pops: SharedScreenPops) -> None:
+    def __init__(
+        self, settings: Settings, store: CallStore, pops: SharedScreenPops,
+        writes: PendingWrites | None = None,
+    ) -> None:
         self._store = store
+        self._writes = writes
+        self._writer: CallStore | PendingWrites = writes if writes is not None else store
         self._pops = pops
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -73,7 +83,7 @@ class QueueEvents:
             self._spawn(operator, self._state(operator, "wrap_up", ""))
             self._forget_pop(operator, call_id)
         elif name == "QueueCallerAbandon" and call_id:
-            self._spawn(call_id, self._abandoned(call_id))
+            self._spawn(call_id, self._abandoned(event, call_id))
         elif name == "QueueMemberPause" and operator:
             paused = event.get("Paused") == "1"
             reason = event.get("PausedReason") or event.get("Reason") or ""
@@ -138,33 +148,52 @@ class QueueEvents:
         await self._pops.publish(pop)
         log.info("screen_pop", operator=operator, call=call_id)
 
+    async def _call(self, call_id: str) -> tuple[bool, CallRecord | None]:
+        """Whether the call is known (or may be: the database is down), and its record."""
+        if self._writes is None:
+            record = await self._store.get(call_id)
+            return record is not None, record
+        record = self._writes.pending_record(call_id)
+        if record is not None:
+            return True, record
+        try:
+            record = await self._store.get(call_id)
+        except StorageError:
+            return True, None
+        return record is not None, record
+
     async def _answered(self, event: AmiEvent, operator: str, call_id: str) -> None:
         now = datetime.now(UTC)
-        record = await self._store.get(call_id)
-        if record is None:
+        known, record = await self._call(call_id)
+        if not known:
             return  # a callback stand-in or a call the IVR never saw
         waited = _seconds(event, "HoldTime")
-        with contextlib.suppress(ValueError):
-            waited = max(waited, (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
-                         - (record.ivr_ms or 0) / 1000)
-        await self._store.set_call_answered(call_id, operator, now, round(waited, 1))
+        if record is not None:
+            with contextlib.suppress(ValueError):
+                waited = max(waited,
+                             (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
+                             - (record.ivr_ms or 0) / 1000)
+        await self._writer.set_call_answered(call_id, operator, now, round(waited, 1))
 
     async def _completed(self, event: AmiEvent, call_id: str) -> None:
-        if await self._store.get(call_id) is not None:
-            await self._store.set_call_completed(call_id, datetime.now(UTC),
-                                                 _seconds(event, "TalkTime"))
+        known, _ = await self._call(call_id)
+        if known:
+            await self._writer.set_call_completed(call_id, datetime.now(UTC),
+                                                  _seconds(event, "TalkTime"))
 
-    async def _abandoned(self, call_id: str) -> None:
+    async def _abandoned(self, event: AmiEvent, call_id: str) -> None:
         now = datetime.now(UTC)
-        record = await self._store.get(call_id)
-        if record is None:
+        known, record = await self._call(call_id)
+        if not known:
             return
-        try:
-            waited = (now - datetime.fromisoformat(record.arrived_at)
-                      - timedelta(milliseconds=record.ivr_ms or 0)).total_seconds()
-        except ValueError:
-            waited = 0.0
-        await self._store.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
+        waited = _seconds(event, "HoldTime")  # when the record cannot be read
+        if record is not None:
+            try:
+                waited = (now - datetime.fromisoformat(record.arrived_at)
+                          - timedelta(milliseconds=record.ivr_ms or 0)).total_seconds()
+            except ValueError:
+                waited = 0.0
+        await self._writer.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
 
     async def _state(self, operator: str, state: str, reason: str) -> None:
-        await self._store.record_operator_state(operator, state, reason, datetime.now(UTC))
+        await self._writer.record_operator_state(operator, state, reason, datetime.now(UTC))

@@ -1,0 +1,368 @@
+"""Writes kept while the database is away: a real PostgreSQL cut off by a TCP proxy, and a real
+SQLite file locked by another connection. Nothing is lost or reordered when it comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import stat
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import pytest_asyncio
+import structlog
+
+from ivr.edges.store import CallRecord, CallStore, open_store
+from ivr.record_queue import SPILL_FILE, PendingWrites
+from tests.pgtools import pg_database
+
+NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
+FIRST_TRY = 0.3
+AT_ONCE = 0.1  # a write made while the database is known to be down returns within this
+# SQLite waits 5 s (busy_timeout) for a lock before it fails: its outage must be longer.
+SQLITE_OUTAGE = 6.5
+PG_OUTAGE = 3.0
+
+
+# -- simulated outages ----------------------------------------------------------------------
+
+
+class Proxy:
+    """A TCP relay in front of PostgreSQL that can cut every link and refuse new ones."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._parts = parts
+        self._server: asyncio.Server | None = None
+        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.up = True
+        self.url = ""
+        self.kind = "postgresql"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        user = f"{self._parts.username}@" if self._parts.username else ""
+        self.url = urlunsplit(self._parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            if not self.up:
+                writer.transport.abort()
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*self._target)
+            except OSError:
+                writer.transport.abort()
+                return
+            link = (writer, up_writer)
+            self._links.add(link)
+            pipes = {asyncio.create_task(_pipe(reader, up_writer)),
+                     asyncio.create_task(_pipe(up_reader, writer))}
+            try:
+                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._links.discard(link)
+                for pipe in pipes:
+                    pipe.cancel()
+                await asyncio.gather(*pipes, return_exceptions=True)
+                writer.transport.abort()
+                up_writer.transport.abort()
+        finally:
+            self._handlers.discard(task)
+
+    async def begin(self) -> None:
+        """The database goes away: open connections are cut, new ones refused."""
+        self.up = False
+        for client, server in list(self._links):
+            client.transport.abort()
+            server.transport.abort()
+
+    async def end(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        await self.begin()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*list(self._handlers), return_exceptions=True)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+
+
+class SqliteLock:
+    """Another connection holding the SQLite file's write lock: the store's writes fail."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._conn: sqlite3.Connection | None = None
+
+    async def begin(self) -> None:
+        def hold() -> sqlite3.Connection:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=5)
+            conn.execute("BEGIN EXCLUSIVE")
+            return conn
+        self._conn = await asyncio.to_thread(hold)
+
+    async def end(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            def release() -> None:
+                conn.execute("ROLLBACK")
+                conn.close()
+            await asyncio.to_thread(release)
+
+    async def close(self) -> None:
+        await self.end()
+
+
+Outage = Proxy | SqliteLock
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'calls.sqlite3'}"
+    else:
+        with pg_database() as url:
+            yield url
+
+
+@pytest_asyncio.fixture
+async def outage(database_url: str, tmp_path: Path) -> AsyncIterator[Outage]:
+    made: Outage
+    if database_url.startswith("sqlite"):
+        made = SqliteLock(tmp_path / "calls.sqlite3")
+    else:
+        made = Proxy(database_url)
+        await made.start()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+@pytest_asyncio.fixture
+async def store(outage: Outage, tmp_path: Path) -> AsyncIterator[CallStore]:
+    s = open_store(outage.url, tmp_path)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def buffer(store: CallStore, state_dir: Path, **options: float) -> PendingWrites:
+    return PendingWrites(store, state_dir, first_try=FIRST_TRY, min_backoff=0.1,
+                         max_backoff=1.0, **options)  # type: ignore[arg-type]
+
+
+def call(call_id: str, **fields: object) -> CallRecord:
+    return CallRecord(call_id, f"PJSIP/{call_id}", "13800138000", "zh",
+                      NOW.isoformat(timespec="milliseconds"), **fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class Timed:
+    """How long each write took the caller."""
+
+    durations: list[float]
+
+    async def __call__(self, write: object) -> None:
+        started = time.monotonic()
+        await write  # type: ignore[misc]
+        self.durations.append(time.monotonic() - started)
+
+
+async def a_day_of_calls(writes: PendingWrites, calls: int, time_it: Timed) -> None:
+    """Each call: a first and a final record, then answered+completed or abandoned; an
+    operator state change after each call (all at the same moment: only their order tells)."""
+    for i in range(calls):
+        cid = f"c{i:04d}"
+        await time_it(writes.save(call(cid)))
+        await time_it(writes.save(call(cid, outcome="routed", queue="water",
+                                       path=["menu", "water"], ivr_ms=1000 + i)))
+        if i % 3 == 2:
+            await time_it(writes.set_call_abandoned(cid, NOW + timedelta(minutes=1), 7.0))
+        else:
+            await time_it(writes.set_call_answered(cid, f"op{i % 5}", NOW, 3.0 + i))
+            await time_it(writes.set_call_completed(cid, NOW + timedelta(minutes=2), 60.0 + i))
+        await time_it(writes.record_operator_state("op1", "available", f"r{i}", NOW))
+
+
+async def assert_day_landed(store: CallStore, calls: int) -> None:
+    """Every call's latest record and its queue facts are there; states in the order made."""
+    rows = {r.call_id: r for r in await store.calls_between(NOW, NOW + timedelta(seconds=1))
+            if r.call_id.startswith("c")}
+    assert sorted(rows) == [f"c{i:04d}" for i in range(calls)]
+    for i in range(calls):
+        r = rows[f"c{i:04d}"]
+        assert (r.queue, r.path, r.ivr_ms) == ("water", ["menu", "water"], 1000 + i)
+        if i % 3 == 2:
+            assert (r.outcome, r.wait_seconds, r.operator) == ("abandoned", 7.0, None)
+        else:
+            assert (r.outcome, r.operator, r.wait_seconds, r.talk_seconds) == (
+                "routed", f"op{i % 5}", 3.0 + i, 60.0 + i)
+            assert (r.ended_at or "").startswith("2026-12-18T10:32:00")
+    states = await store.operator_states(NOW - timedelta(seconds=1), "op1")
+    assert [s.reason for s in states] == [f"r{i}" for i in range(calls)]
+
+
+def outage_seconds(outage: Outage) -> float:
+    return SQLITE_OUTAGE if outage.kind == "sqlite" else PG_OUTAGE
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+async def test_healthy_database_takes_writes_at_once(store: CallStore, tmp_path: Path) -> None:
+    """With the database up nothing is kept: each write is in the database when it returns."""
+    writes = buffer(store, tmp_path)
+    await writes.save(call("ok"))
+    await writes.set_call_answered("ok", "op1", NOW, 4.0)
+    assert (await store.get("ok")).operator == "op1"  # type: ignore[union-attr]
+    assert (writes.pending, writes.flushed, writes.down) == (0, 0, False)
+    await writes.close()
+    assert not (tmp_path / SPILL_FILE).exists()
+
+
+async def test_outage_writes_return_at_once_and_all_land_in_order(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """During the outage every write returns at once; when the database is back every record
+    (its latest version), answered/completed/abandoned fact and operator state is there, in
+    the order made; the outage and the return are logged with the number of writes flushed."""
+    calls = 150 if outage.kind == "postgresql" else 60
+    writes = buffer(store, tmp_path)
+    await writes.save(call("before"))
+    time_it = Timed([])
+    with structlog.testing.capture_logs() as logs:
+        await outage.begin()
+        down_at = time.monotonic()
+        await a_day_of_calls(writes, calls, time_it)
+        await writes.set_call_answered("before", "op9", NOW, 1.5)
+        # The latest version of a record still waiting is what is kept.
+        assert writes.pending_record("c0000").outcome == "routed"  # type: ignore[union-attr]
+        kept = writes.pending
+        assert kept >= calls * 3
+        await asyncio.sleep(max(0.0, outage_seconds(outage) - (time.monotonic() - down_at)))
+        assert writes.pending == kept
+        assert writes.retried >= 1
+        await outage.end()
+        back_at = time.monotonic()
+        assert await writes.wait_flushed(15)
+        flush_seconds = time.monotonic() - back_at
+    first, rest = time_it.durations[0], time_it.durations[1:]
+    assert first < FIRST_TRY + 0.25
+    assert max(rest) < AT_ONCE, f"slowest write during the outage: {max(rest):.3f} s"
+    await assert_day_landed(store, calls)
+    assert (await store.get("before")).operator == "op9"  # type: ignore[union-attr]
+    assert (writes.flushed, writes.dropped, writes.down) == (kept, 0, False)
+    events = {e["event"]: e for e in logs}
+    assert "store_down" in events
+    assert events["store_back"]["flushed"] == kept
+    print(f"\n{outage.kind}: outage {back_at - down_at:.1f} s, {kept} writes kept, "
+          f"flushed in {flush_seconds:.2f} s, {writes.retried} retries")
+    await writes.close()
+    assert not (tmp_path / SPILL_FILE).exists()
+
+
+async def test_bound_reached_spills_to_file_applied_first(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """Past the bound, pending writes go to the spill file (0600); when the database is back
+    the file's writes land before the newer ones kept in memory, and the file is deleted."""
+    writes = buffer(store, tmp_path, limit=20)
+    await outage.begin()
+    time_it = Timed([])
+    await a_day_of_calls(writes, 30, time_it)  # 30 * ~4.7 writes, past the bound 20 many times
+    spill = tmp_path / SPILL_FILE
+    assert spill.exists()
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o600
+    lines = (await asyncio.to_thread(spill.read_text)).splitlines()
+    assert writes.spilled == len(lines) >= 100
+    assert max(time_it.durations[1:]) < 0.5  # a spill is a file write, off the event loop
+    if outage.kind == "sqlite":
+        await asyncio.sleep(SQLITE_OUTAGE - 2)
+    await outage.end()
+    assert await writes.wait_flushed(15)
+    await assert_day_landed(store, 30)
+    assert writes.replayed == writes.spilled
+    assert writes.dropped == 0
+    assert not spill.exists()
+    await writes.close()
+
+
+async def test_close_during_outage_spills_and_next_start_replays(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """Stopping during the outage puts every pending write in the spill file; the next start
+    (a new store, a new buffer) replays them in order, then deletes the file."""
+    writes = buffer(store, tmp_path)
+    await outage.begin()
+    await a_day_of_calls(writes, 12, Timed([]))
+    pending = writes.pending
+    await writes.close()
+    spill = tmp_path / SPILL_FILE
+    lines = (await asyncio.to_thread(spill.read_text)).splitlines()
+    assert len(lines) == pending == writes.spilled
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o600
+    # A call ending after the shut-down began is not lost either.
+    await writes.record_operator_state("op2", "paused", "late", NOW)
+    assert len((await asyncio.to_thread(spill.read_text)).splitlines()) == pending + 1
+    await outage.end()
+    await store.close()  # the process stops (a write still running in the store finishes)
+
+    again = open_store(outage.url, tmp_path)
+    await again.open()
+    try:
+        next_run = buffer(again, tmp_path)
+        assert await next_run.replay() == pending + 1
+        await next_run.save(call("new"))  # a new write waits behind the replayed ones
+        assert await next_run.wait_flushed(15)
+        await assert_day_landed(again, 12)
+        late = await again.operator_states(NOW - timedelta(seconds=1), "op2")
+        assert [s.reason for s in late] == ["late"]
+        assert await again.get("new") is not None
+        assert next_run.replayed == pending + 1
+        assert not spill.exists()
+        await next_run.close()
+    finally:
+        await again.close()
+
+
+async def test_a_write_the_database_refuses_is_dropped_not_blocking(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """A kept write the answering database refuses (a call it does not know) is logged and
+    dropped; the writes behind it still land."""
+    writes = buffer(store, tmp_path)
+    await outage.begin()
+    await writes.set_call_answered("nobody", "op1", NOW, 1.0)
+    await writes.save(call("somebody"))
+    await outage.end()
+    with structlog.testing.capture_logs() as logs:
+        assert await writes.wait_flushed(15)
+    assert await store.get("somebody") is not None
+    assert writes.dropped == 1
+    assert any(e["event"] == "pending_write_refused" and e["key"] == "nobody" for e in logs)
+    await writes.close()
