@@ -31,6 +31,7 @@ log = structlog.get_logger("ivr.callbacks")
 CALLBACK_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # The stand-in may wait long in a busy queue; the Originate answers when an operator picks up.
 STAND_IN_TIMEOUT_S = 4 * 3600
+STAND_IN_RETRY_S = 3.0  # a stand-in lost before the citizen was called goes back this soon
 
 
 class CallbackRefused(IvrError):
@@ -139,13 +140,27 @@ class CallbackDesk:
                 "Context": "callback-dial", "Exten": request.number, "Priority": 1,
                 "CallerID": f"{request.number} <{request.number}>",
                 "Timeout": STAND_IN_TIMEOUT_S * 1000, "Async": "true", "Variable": variables,
-            }, timeout=STAND_IN_TIMEOUT_S + 60)
+            # as_list: wait for the OriginateResponse (the stand-in answered or gone), not just
+            # Asterisk's "successfully queued".
+            }, as_list=True, timeout=STAND_IN_TIMEOUT_S + 60)
         except AmiError as exc:
+            if not self._ami.connected:
+                # The link dropped: whether the stand-in is in line is unknown. The attempt
+                # stays "queued"; the resync after the reconnect looks for the stand-in and
+                # tries again only if it is gone, so nobody is called back twice.
+                log.warning("callback_attempt_unknown", callback=request.id, reason=str(exc))
+                return
             await self._attempt_failed(request, f"originate: {exc}")
             return
         response = next((m for m in messages if m.get("Event") == "OriginateResponse"), {})
+        if not response and not self._ami.connected:
+            log.warning("callback_attempt_unknown", callback=request.id, reason="link lost")
+            return
         if response.get("Response") != "Success":
-            await self._attempt_failed(request, f"stand-in ended: {response.get('Reason', '?')}")
+            # The citizen was not called: the stand-in left the line (Asterisk restarting, for
+            # one). It goes back in line soon; the retry delay is for citizens not answering.
+            await self._attempt_failed(request, f"stand-in ended: {response.get('Reason', '?')}",
+                                       delay=STAND_IN_RETRY_S)
             return
         attempt["result"] = "operator answered"
         await self._store.update_callback(request)
@@ -170,7 +185,9 @@ class CallbackDesk:
             return
         await self._attempt_failed(request, f"citizen: {status}")
 
-    async def _attempt_failed(self, request: CallbackRequest, why: str) -> None:
+    async def _attempt_failed(
+        self, request: CallbackRequest, why: str, delay: float | None = None
+    ) -> None:
         if request.attempts:
             request.attempts[-1]["result"] = why
         log.warning("callback_attempt_failed", callback=request.id, reason=why,
@@ -180,7 +197,7 @@ class CallbackDesk:
             await self._store.update_callback(request)
             return
         await self._store.update_callback(request)
-        await asyncio.sleep(self._settings.callbacks.retry_after)
+        await asyncio.sleep(self._settings.callbacks.retry_after if delay is None else delay)
         await self._attempt(request)
 
 

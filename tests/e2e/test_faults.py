@@ -1,0 +1,125 @@
+"""Faults on the real test bed: a caller hanging up at every node of the flow, a caller giving
+up in the queue, and Asterisk restarted while a callback waits in line."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from datetime import UTC, datetime
+
+import pytest
+
+from ivr.app import Hotline
+from ivr.edges.ami import AmiClient
+from ivr.queues import OperatorDesk
+from ivr.sandbox import Sandbox
+from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+
+from .conftest import answered_by, finished_record, wait_until_free
+
+pytestmark = pytest.mark.asterisk
+
+
+def greeting_seconds(hotline: Hotline) -> float:
+    path = hotline.settings.prompts_dir / "audio" / "zh" / "ivr" / "greeting.wav"
+    with wave.open(str(path)) as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+CASES: dict[str, list[Step]] = {
+    "greeting": [Wait(0.5), HangUp()],
+    "main_menu": [Wait(1.0), Press("1"), Wait(1.5), HangUp()],
+    "report_menu": [Wait(1.0), Press("1"), Wait(1.5), Press("1"), Wait(1.5), HangUp()],
+    "case_number": [Wait(1.0), Press("1"), Wait(1.5), Press("3"), Wait(1.5), HangUp()],
+    "open_cases_hint": [Wait(1.0), Press("1"), Wait(0.8), HangUp()],
+}
+
+
+@pytest.mark.parametrize("node", [*CASES, "choose_language"])
+async def test_a_hang_up_at_any_node_is_recorded_there_and_the_line_goes_on(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], node: str,
+) -> None:
+    caller = f"1387777{sum(map(ord, node)) % 10000:04d}"
+    if node == "open_cases_hint":
+        await hotline.store.create_case(caller=caller, category="housing",
+                                        now=datetime.now(UTC))
+    steps = CASES.get(node) or [Wait(greeting_seconds(hotline) + 1.0), HangUp()]
+    assert (await phones.call(steps, caller=caller)).ok
+    record = await finished_record(hotline, caller)
+    assert record.outcome == "caller_hung_up"
+    assert record.hangup_node == node, record.path
+    assert record.queue is None
+    assert answered_by(operators, caller) == []
+    for _ in range(30):
+        if hotline.agi.active_sessions == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert hotline.agi.active_sessions == 0  # nothing left hanging in the application
+
+
+async def test_a_caller_giving_up_in_the_queue_is_recorded_as_abandoned(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    desk = OperatorDesk(hotline.settings, ami)
+    await desk.pause("op1002", "meeting")
+    try:
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(5.0), HangUp()]
+        assert (await phones.call(steps, caller="13877770100")).ok
+    finally:
+        await desk.unpause("op1002")
+    record = await finished_record(hotline, "13877770100")
+    for _ in range(50):
+        stored = await hotline.store.get(record.call_id)
+        if stored is not None and stored.outcome == "abandoned":
+            break
+        await asyncio.sleep(0.1)
+    assert stored is not None
+    assert stored.outcome == "abandoned"
+    assert 3 <= (stored.wait_seconds or 0) <= 8
+
+
+async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
+    hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+    sandbox: Sandbox,
+) -> None:
+    """A citizen asked for a callback; its stand-in waits in line when Asterisk restarts. The
+    application reconnects, finds the stand-in gone, tries again once; when the operator is
+    free the citizen is called back exactly once, and operators are still logged in."""
+    desk = OperatorDesk(hotline.settings, ami)
+    await wait_until_free(ami, "PJSIP/op1002")
+    await desk.pause("op1002", "meeting")
+    citizens = OperatorPhone(phones, "gateway", 5098, talk=1.0)
+    await citizens.start()
+    try:
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(9.5),
+                             Press("1"), AwaitHangUp(30)]
+        assert (await phones.call(steps, caller="13877770200")).ok
+        [request] = [r for r in await hotline.store.callbacks() if r.number == "13877770200"]
+        assert request.status == "waiting"
+        reconnects = hotline.ami.reconnects
+        await asyncio.to_thread(sandbox.asterisk_cli, "core restart now")
+        for _ in range(300):
+            if hotline.ami.reconnects > reconnects and hotline.ami.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert hotline.ami.connected
+        presence = await hotline.operators.presence()
+        assert presence["op1002"].paused  # persistent members: still logged in, still paused
+        assert "inquiry" in presence["op1002"].queues
+        await asyncio.sleep(1.0)  # the resync re-arms the callback
+        await hotline.operators.unpause("op1002")
+        for _ in range(150):
+            [request] = [r for r in await hotline.store.callbacks()
+                         if r.number == "13877770200"]
+            if request.status != "waiting":
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2.0)  # a duplicate would ring the citizen again by now
+    finally:
+        await citizens.stop()
+        await desk.unpause("op1002")
+    assert request.status == "done", request.attempts
+    results = [a["result"] for a in request.attempts]
+    assert results[-1] == "citizen: ANSWER"
+    assert len(results) == 2, results  # the lost stand-in, then the callback
+    assert citizens.called() == ["13877770200"]
