@@ -18,8 +18,14 @@ import pytest
 import pytest_asyncio
 import structlog
 
+from ivr import settings
+from ivr.edges.bus import LocalBus
 from ivr.edges.store import CallRecord, CallStore, open_store
+from ivr.protocols.ami import AmiEvent
+from ivr.queue_events import QueueEvents
 from ivr.record_queue import SPILL_FILE, PendingWrites
+from ivr.screenpop import ScreenPopHub
+from ivr.shared_pops import SharedScreenPops
 from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
@@ -366,3 +372,58 @@ async def test_a_write_the_database_refuses_is_dropped_not_blocking(
     assert writes.dropped == 1
     assert any(e["event"] == "pending_write_refused" and e["key"] == "nobody" for e in logs)
     await writes.close()
+
+
+async def test_queue_events_during_an_outage_land_when_it_is_back(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """app_queue's events during the outage (answered, completed, abandoned, paused) are not
+    lost: they are kept and written after the records of their calls."""
+    cfg = await asyncio.to_thread(settings.load)
+    ops = list(cfg.operators.values())[:3]
+    bus = LocalBus()
+    await bus.start()
+    writes = buffer(store, tmp_path)
+    events = QueueEvents(cfg, store, SharedScreenPops(ScreenPopHub(), bus), writes)
+    await writes.save(call("q1"))  # in the database before the outage
+    await outage.begin()
+    started = time.monotonic()
+    await writes.save(call("q2", ivr_ms=2000))  # only in the buffer
+    await writes.save(call("q3"))
+    for name, fields in (
+        ("AgentConnect", {"Interface": ops[0].interface, "Uniqueid": "q1", "HoldTime": "12",
+                          "Channel": "PJSIP/citizen-1"}),
+        ("AgentConnect", {"Interface": ops[1].interface, "Uniqueid": "q2", "HoldTime": "4",
+                          "Channel": "PJSIP/citizen-2"}),
+        ("AgentComplete", {"Interface": ops[0].interface, "Uniqueid": "q1", "TalkTime": "30"}),
+        ("QueueCallerAbandon", {"Uniqueid": "q3", "HoldTime": "9"}),
+        ("QueueMemberPause", {"Interface": ops[2].interface, "Paused": "1",
+                              "PausedReason": "lunch"}),
+    ):
+        events.handle(AmiEvent(name, fields))
+    # (On SQLite the store's one thread is held by a write waiting out the lock: the read of
+    # q1's record waits behind it. The AMI handler itself never waits.)
+    await events.drain()
+    assert writes.pending >= 7
+    await asyncio.sleep(max(0.0, outage_seconds(outage) - (time.monotonic() - started)))
+    await outage.end()
+    assert await writes.wait_flushed(15)
+    q1, q2, q3 = [await store.get(c) for c in ("q1", "q2", "q3")]
+    assert q1 is not None
+    assert (q1.operator, q1.talk_seconds) == (ops[0].id, 30.0)
+    assert q1.wait_seconds is not None
+    assert q1.wait_seconds >= 12.0
+    assert q2 is not None
+    assert (q2.operator, q2.ivr_ms) == (ops[1].id, 2000)
+    assert q3 is not None
+    assert q3.outcome == "abandoned"
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    states = {
+        op.id: [(s.state, s.reason) for s in await store.operator_states(since, op.id)]
+        for op in ops
+    }
+    assert states == {ops[0].id: [("on_call", ""), ("wrap_up", "")],
+                      ops[1].id: [("on_call", "")], ops[2].id: [("paused", "lunch")]}
+    assert writes.dropped == 0
+    await writes.close()
+    await bus.close()
