@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import re
 import signal
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -43,6 +46,8 @@ class Hotline:
 
     def __init__(self, settings: Settings, *, policy: RoutingPolicy = POLICY) -> None:
         self.settings = settings
+        # Where config/ is read from (and where the admin pages write their edits).
+        self.config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
         self.store = open_store(settings.database_url, settings.state_dir)
         self.ami = AmiClient(settings.ami)
         self.operators = OperatorDesk(settings, self.ami, self.store)
@@ -96,8 +101,15 @@ class Hotline:
         skill or operator also needs its queue or SIP endpoint in Asterisk: `ivr sandbox up`
         (or `ivr asterisk render` for an existing Asterisk) renders and reloads them.
         """
-        fresh = await asyncio.to_thread(load_settings, project_dir=self.settings.project_dir)
+        fresh = await asyncio.to_thread(load_settings, self.config_dir,
+                                        project_dir=self.settings.project_dir)
+        # Paths that were overridden for this process (tests, several nodes) stay as they are.
+        fresh = dataclasses.replace(fresh, database_url=self.settings.database_url,
+                                    state_dir=self.settings.state_dir,
+                                    prompts_dir=self.settings.prompts_dir,
+                                    flow_path=self.settings.flow_path)
         self.settings = fresh
+        await self.speech.reload_intents(fresh)
         for part in (self.operators, self.calls, self.callbacks, self.bulletins,
                      self.queue_events, self.flows):
             part.reconfigure(fresh)

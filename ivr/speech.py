@@ -73,6 +73,13 @@ class SpeechService:
         """True when at least one language can take speech turns."""
         return any(self.models.loaded(lang) for lang in self.models.languages)
 
+    async def reload_intents(self, settings: Settings) -> None:
+        """Take an edited intents file (and skill list) for the next speech turns."""
+        self._settings = settings
+        self.intents = await asyncio.to_thread(
+            load_intents, settings.speech.intents, set(settings.skills)
+        )
+
     async def start(self) -> None:
         self.intents = await asyncio.to_thread(
             load_intents, self._settings.speech.intents, set(self._settings.skills)

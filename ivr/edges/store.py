@@ -662,10 +662,12 @@ class CallStore:
         )
 
     async def close(self) -> None:
-        if self._engine is not None:
-            engine, self._engine = self._engine, None
-            await self._run(engine.dispose)
-        self._pool.shutdown(wait=True)
+        engine, self._engine = self._engine, None
+        # Queries still running finish (and give their connection back) before the pool of
+        # connections is closed: none is left open.
+        await asyncio.to_thread(self._pool.shutdown, True)
+        if engine is not None:
+            await asyncio.to_thread(engine.dispose)
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -1044,8 +1046,9 @@ class CallStore:
             if values:
                 conn.execute(update(_users).where(_users.c.username == username)
                              .values(**values))
-            if disabled:
-                # A disabled account is signed out everywhere at once, on every node.
+            if disabled or password_hash is not None:
+                # A disabled account, or one whose password was reset, is signed out
+                # everywhere at once, on every node.
                 conn.execute(delete(_sessions).where(_sessions.c.username == username))
             row = conn.execute(
                 select(*_USER_COLUMNS).where(_users.c.username == username)

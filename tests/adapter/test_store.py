@@ -383,12 +383,16 @@ async def test_sessions_expire(store: CallStore) -> None:
 
 
 async def test_disabling_a_user_signs_them_out(store: CallStore) -> None:
-    """A disabled account's sessions end at once; other people stay signed in."""
+    """A disabled account's sessions, or those of one whose password was reset, end at once;
+    other people stay signed in."""
     for name in ("alice", "bob"):
         await store.create_user(name, "operator", "h", NOW)
         await store.create_session(f"{name}-token", name, "c", NOW, NOW + timedelta(hours=8))
-    await store.update_user("alice", password_hash="h2")
+    await store.update_user("alice", role="supervisor")
     assert await store.get_session("alice-token", NOW) is not None
+    await store.update_user("alice", password_hash="h2")
+    assert await store.get_session("alice-token", NOW) is None
+    await store.create_session("alice-token", "alice", "c", NOW, NOW + timedelta(hours=8))
     await store.update_user("alice", disabled=True)
     assert await store.get_session("alice-token", NOW) is None
     assert await store.get_session("bob-token", NOW) is not None
