@@ -68,10 +68,15 @@ async def test_wallboard_is_for_supervisors(anonymous: Client, api_as: Any) -> N
     assert (await wang.get("/wallboard/data")).status == 403
 
 
-async def test_figures_per_skill_with_staffing_hint(api_as: Any, hotline: WebHotline) -> None:
+async def test_figures_per_skill_with_staffing_hint(
+    api_as: Any, hotline: WebHotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Waiting, longest wait, service level and its colour, abandon rate, ASA, operators by
     state, the Erlang C hint from the previous interval, and the history bars."""
-    feed(hotline.figures, time.time())
+    # The middle of a 15-minute interval, so "the last minute" never straddles two of them.
+    now = (time.time() // 900) * 900 + 450
+    monkeypatch.setattr("ivr.web.wallboard.time.time", lambda: now)
+    feed(hotline.figures, now)
     sue: ApiSession = await api_as("supervisor")
     response = await sue.get("/wallboard/data", params={"hours": "2"})
     assert response.status == 200
