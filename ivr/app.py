@@ -8,6 +8,7 @@ import dataclasses
 import os
 import re
 import signal
+import socket
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -47,6 +48,8 @@ class Hotline:
     def __init__(self, settings: Settings, *, policy: RoutingPolicy = POLICY) -> None:
         self.settings = settings
         # Where config/ is read from (and where the admin pages write their edits).
+        # This node's name (several nodes may share the database and one Asterisk).
+        self.node = f"{socket.gethostname()}:{settings.agi.port}"
         self.config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
         self.store = open_store(settings.database_url, settings.state_dir)
         self.ami = AmiClient(settings.ami)
@@ -61,26 +64,48 @@ class Hotline:
         self.ami.on_ready(self._resync)
         self.flows = FlowLibrary(settings, self.store)
         self.speech = SpeechService(settings)
-        self.callbacks = CallbackDesk(settings, self.store, self.ami)
+        # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
+        # on SQLite, which serves one node), and which node leads the one-at-a-time duties.
+        self.bus = open_bus(settings.database_url)
+        self.bus.on_leadership(self._leadership_changed)
+        self.callbacks = CallbackDesk(settings, self.store, self.ami,
+                                      leads=lambda: self.bus.is_leader)
         self.bulletins = BulletinDesk(settings, self.store)
         # What app_queue does with each call: screen pops, answer/talk times, state history.
         self.screen_pops = ScreenPopHub()
-        # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
-        # on SQLite, which serves one node).
-        self.bus = open_bus(settings.database_url)
         self.shared_pops = SharedScreenPops(self.screen_pops, self.bus)
         self.queue_events = QueueEvents(settings, self.store, self.shared_pops)
         self.calls = CallHandler(
             settings, self.store, self.flows, speech=self.speech, figures=self.figures,
             callbacks=self.callbacks, policy=policy, bulletins=self.bulletins,
+            node=self.node,
         )
         self.agi = FastAgiServer(settings.agi, self.calls)
         self.web = WebServer(self, settings.web_host, settings.web_port)
         self._stack = AsyncExitStack()
+        self._background: set[asyncio.Task[None]] = set()
 
     def _on_ami_event(self, event: AmiEvent) -> None:
+        # Every node keeps its own live figures (its wallboard is right on its own) and knows
+        # who talks to whom (transfers from the consoles it serves); the leader alone writes
+        # what app_queue did to the records and raises the screen pops (shared by the bus).
         self.figures.apply(event, time.time())
-        self.queue_events.handle(event)
+        self.queue_events.track(event)
+        if self.bus.is_leader:
+            self.queue_events.handle(event)
+
+    def _leadership_changed(self, leading: bool) -> None:
+        if leading and self.ami.connected:
+            # Taking over from a node that died: pick up the callbacks it was following.
+            task = asyncio.create_task(self._take_over(), name="take-over")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _take_over(self) -> None:
+        try:
+            await self.callbacks.resume()
+        except IvrError as exc:
+            log.error("take_over_failed", error=str(exc))
 
     async def transfer(self, operator_id: str, target: str) -> None:
         """Send the citizen an operator is talking to, to a department's number."""

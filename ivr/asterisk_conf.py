@@ -17,8 +17,8 @@ STATIC_FILES = (
 # How the acceptable operators widen as a caller waits (level 4+ first, 2+ after 30 s, ...).
 POLICY = RoutingPolicy()
 PLACEHOLDERS = (
-    "agi_url", "service_number", "general_queue", "default_language", "transfer_endpoint",
-    "callback_endpoint",
+    "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
+    "transfer_endpoint", "callback_endpoint",
 )
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
@@ -140,6 +140,8 @@ def render_dialplan(settings: Settings) -> str:
     text = (settings.project_dir / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
     values = {
         "agi_url": agi_url(settings),
+        "agi_failover_url": (f"agi://{settings.agi.failover}/ivr" if settings.agi.failover
+                             else ""),
         "service_number": settings.sip.service_number,
         "general_queue": settings.menu.general_queue,
         "default_language": settings.default_language,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 
 import structlog
@@ -39,8 +39,14 @@ class CallbackRefused(IvrError):
 
 
 class CallbackDesk:
-    def __init__(self, settings: Settings, store: CallStore, ami: AmiClient) -> None:
+    def __init__(
+        self, settings: Settings, store: CallStore, ami: AmiClient,
+        leads: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._settings = settings
+        # With several application nodes, the leader alone follows callbacks through Asterisk's
+        # events and re-arms them (the node a caller pressed 1 on makes the first attempt).
+        self._leads = leads
         self._store = store
         self._ami = ami
         self._tasks: set[asyncio.Task[None]] = set()
@@ -71,6 +77,8 @@ class CallbackDesk:
         by the IvrCallback event); a lost one is attempted again at the front of the line; a
         failed attempt waiting for its retry gets the rest of its delay. Returns how many
         were re-armed."""
+        if not self._leads():
+            return 0
         live = {m.get("Channel", "").split(";")[0] for m in
                 await self._ami.action("CoreShowChannels", as_list=True, timeout=10)
                 if m.get("Event") == "CoreShowChannel"}
@@ -167,6 +175,8 @@ class CallbackDesk:
         log.info("callback_operator_answered", callback=request.id)
 
     def _on_event(self, event: AmiEvent) -> None:
+        if not self._leads():
+            return
         if event.name == "UserEvent" and event.get("UserEvent") == "IvrCallback":
             self._spawn(self._citizen_leg_ended(event.get("Id"), event.get("Status")))
 

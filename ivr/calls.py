@@ -93,11 +93,13 @@ class CallHandler:
         speech: SpeechService | None = None, figures: LiveFigures | None = None,
         callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
         bulletins: BulletinDesk | None = None, writes: PendingWrites | None = None,
+        node: str = "ivr",
     ) -> None:
         self._settings = settings
         self._writes = writes
         self._policy = policy
         self._bulletins = bulletins
+        self._node = node
         self._store = store
         self._flows = flows
         self._speech = speech
@@ -111,6 +113,9 @@ class CallHandler:
 
     async def __call__(self, channel: AgiChannel) -> None:
         env = channel.env
+        # Hello: from now on the dialplan knows this node took the call, so a failure later
+        # sends the caller to the general queue instead of to another node's menu.
+        await channel.set_variable("IVR_NODE", self._node)
         if env.arguments[:1] == (CALLBACK_ENTRY,):
             await self._callback(channel)
             return

@@ -65,7 +65,16 @@ class QueueEvents:
         """The channel of the citizen the operator is talking to (for a transfer)."""
         return self._talking.get(operator_id)
 
+    def track(self, event: AmiEvent) -> None:
+        """Who is talking to whom (every node: transfers from the consoles it serves)."""
+        operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
+        if operator and event.name == "AgentConnect":
+            self._talking[operator] = event.get("Channel")
+        elif operator and event.name == "AgentComplete":
+            self._talking.pop(operator, None)
+
     def handle(self, event: AmiEvent) -> None:
+        """The records, pops and state history (the leading node only)."""
         name = event.name
         operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
         call_id = event.get("Uniqueid")
@@ -74,11 +83,9 @@ class QueueEvents:
         elif name == "AgentRingNoAnswer" and operator:
             self._forget_pop(operator, call_id)
         elif name == "AgentConnect" and operator and call_id:
-            self._talking[operator] = event.get("Channel")
             self._spawn(call_id, self._answered(event, operator, call_id))
             self._spawn(operator, self._state(operator, "on_call", ""))
         elif name == "AgentComplete" and operator and call_id:
-            self._talking.pop(operator, None)
             self._spawn(call_id, self._completed(event, call_id))
             self._spawn(operator, self._state(operator, "wrap_up", ""))
             self._forget_pop(operator, call_id)

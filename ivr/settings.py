@@ -78,6 +78,9 @@ class AgiSettings:
     handshake_timeout: float = 5.0
     handshake_max_bytes: int = 16384
     command_timeout: float = 60.0
+    # host:port of another application node's FastAGI, tried by the dialplan when this
+    # node cannot be reached at all ("" = none).
+    failover: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,8 +285,11 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         handshake_timeout=c.get(f, a, "handshake_timeout", float, 5.0, "agi"),
         handshake_max_bytes=c.get(f, a, "handshake_max_bytes", int, 16384, "agi"),
         command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
+        failover=c.get(f, a, "failover", str, "", "agi"),
     )
     c.port(f, "agi.port", agi.port)
+    if agi.failover and not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]{1,5}", agi.failover):
+        c.add(f, "agi.failover", f"not host:port: {agi.failover!r}")
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
     c.positive(f, "agi.command_timeout", agi.command_timeout)

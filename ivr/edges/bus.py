@@ -205,6 +205,11 @@ def _cut(value: Any, items: int | None, chars: int, path: str, paths: list[str])
     return value
 
 
+LEAD_LOCK_KEY = 0x1234_5000_0001
+"""The advisory lock that makes a node the leader (one deployment per database)."""
+LEAD_RETRY = 2.0
+
+
 class EventBus(ABC):
     """Real-time events between the nodes of one deployment; see the module docstring."""
 
@@ -220,6 +225,24 @@ class EventBus(ABC):
         """Events from other nodes delivered here."""
         self.reconnects = 0
         """Times the link to the other nodes was re-established after a loss."""
+        self.is_leader = False
+        """Whether this node does the deployment's one-at-a-time duties now (see ``lead``)."""
+        self._leadership_hooks: list[Callable[[bool], None]] = []
+
+    def on_leadership(self, hook: Callable[[bool], None]) -> None:
+        """Call ``hook(leading)`` whenever this node becomes, or stops being, the leader."""
+        self._leadership_hooks.append(hook)
+
+    def _set_leader(self, leading: bool) -> None:
+        if leading == self.is_leader:
+            return
+        self.is_leader = leading
+        log.info("leadership_changed", node=self.node_id, leading=leading)
+        for hook in list(self._leadership_hooks):
+            try:
+                hook(leading)
+            except Exception:
+                log.exception("leadership_hook_failed")
 
     @abstractmethod
     async def start(self) -> None:
@@ -286,13 +309,15 @@ class EventBus(ABC):
 
 
 class LocalBus(EventBus):
-    """One node (SQLite): events reach this process's subscribers only."""
+    """One node (SQLite): events reach this process's subscribers only; it always leads."""
 
     async def start(self) -> None:
         self._running = True
+        self._set_leader(True)
 
     async def close(self) -> None:
         self._running = False
+        self._set_leader(False)
 
     async def _send(self, channel: str, body: str) -> None:
         return
@@ -341,7 +366,7 @@ class PostgresBus(EventBus):
         self._conninfo = {
             role: make_conninfo(database_url, application_name=f"ivr-bus-{role}-{self.node_id}",
                                 **options)
-            for role in ("listen", "notify")
+            for role in ("listen", "notify", "lead")
         }
         self._pg_channel = pg_channel
         self._heartbeat = heartbeat
@@ -352,6 +377,7 @@ class PostgresBus(EventBus):
         self._notify_conn: psycopg.AsyncConnection[Any] | None = None
         self._notify_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._leading: asyncio.Task[None] | None = None
         self.listening = False
         """Whether the LISTEN connection is up now."""
 
@@ -375,17 +401,57 @@ class PostgresBus(EventBus):
         self._listener = asyncio.create_task(self._listen(self._listen_conn),
                                              name="ivr-bus-listen")
         self._listener.add_done_callback(self._listener_ended)
+        self._leading = asyncio.create_task(self._lead(), name="ivr-bus-lead")
         log.info("bus_started", server=self.url, node=self.node_id)
 
     async def close(self) -> None:
         self._running = False
         self.listening = False
+        if self._leading is not None:
+            self._leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leading
+            self._leading = None
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
         await self._drop_connections()
+
+    async def _lead(self) -> None:
+        """Leader election: the node holding a PostgreSQL advisory lock (on a session of its
+        own) leads. A leader whose session is lost (node dead, network cut) loses the lock
+        with it on the server, and the next node to ask takes over within ``LEAD_RETRY`` s.
+        The leader checks its session every ``LEAD_RETRY`` s and steps down when it fails."""
+        delay = LEAD_RETRY
+        while self._running:
+            conn: psycopg.AsyncConnection[Any] | None = None
+            try:
+                conn = await self._connect("lead")
+                while self._running:
+                    cur = await asyncio.wait_for(
+                        conn.execute("SELECT pg_try_advisory_lock(%s)", (LEAD_LOCK_KEY,)),
+                        self._answer_timeout)
+                    row = await cur.fetchone()
+                    if row and row[0]:
+                        break
+                    await asyncio.sleep(LEAD_RETRY)
+                self._set_leader(True)
+                while self._running:
+                    await asyncio.sleep(LEAD_RETRY)
+                    await asyncio.wait_for(conn.execute("SELECT 1"), self._answer_timeout)
+                delay = LEAD_RETRY
+            except (BusError, psycopg.Error, OSError, TimeoutError) as exc:
+                log.warning("leadership_link_lost", error=str(exc)[:200])
+                delay = min(delay * 2, self._max_backoff)
+            finally:
+                self._set_leader(False)
+                if conn is not None:
+                    with contextlib.suppress(psycopg.Error, OSError):
+                        await conn.close()
+            if self._running:
+                await asyncio.sleep(delay)
 
     async def _drop_connections(self) -> None:
         for conn in (self._listen_conn, self._notify_conn):

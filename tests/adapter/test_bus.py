@@ -623,3 +623,28 @@ def test_pop_survives_json() -> None:
     data = json.loads(pop.to_json())
     data["added_by_a_newer_node"] = "x"
     assert pop_from_dict(data) == pop
+
+
+# -- leadership ---------------------------------------------------------------------------
+
+
+async def test_one_node_leads_and_the_other_takes_over_when_it_goes(
+    nodes: tuple[PostgresBus, PostgresBus],
+) -> None:
+    """Exactly one of two nodes leads; when the leader's session dies (the node is gone), the
+    other takes over within a few seconds and its hook is told."""
+    a, b = nodes
+    await eventually(lambda: a.is_leader or b.is_leader, timeout=5.0)
+    leader, other = (a, b) if a.is_leader else (b, a)
+    await asyncio.sleep(2.5)  # the other has asked again meanwhile and been refused
+    assert not other.is_leader
+    told: list[bool] = []
+    other.on_leadership(told.append)
+    assert await terminate(f"ivr-bus-lead-{leader.node_id}") == 1
+    await leader.close()  # the node is gone
+    await eventually(lambda: other.is_leader, timeout=8.0)
+    assert told == [True]
+
+
+async def test_a_single_node_leads(bus: EventBus) -> None:
+    await eventually(lambda: bus.is_leader, timeout=5.0)
