@@ -122,6 +122,8 @@ class CallHandler:
         entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
         record = await self._record_for(channel, entry)
+        if entry is None:
+            record.variables["node"] = self._node  # which application node served the IVR
         # A call that comes back (the survey) finishes on the version it started with.
         published = await self._flows.version(record.flow_version)
         if entry is not None and entry not in published.flow.entries:

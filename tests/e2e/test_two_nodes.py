@@ -1,0 +1,184 @@
+"""Two application nodes sharing the real PostgreSQL, in front of the real Asterisk: node 1 is
+killed under load; new calls are served by node 2 (the dialplan's FastAGI failover), node 2
+takes over the leader's duties, its figures stay right, and no call record is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from ivr import settings
+from ivr.edges.ami import AmiClient
+from ivr.edges.store import CallRecord, open_store
+from ivr.sandbox import Sandbox
+from ivr.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from tests.pgtools import pg_database
+
+from .conftest import answered_by, wait_until_free
+
+pytestmark = pytest.mark.asterisk
+
+NODE2_AGI, NODE2_WEB, NODE2_SPEECH = 4574, 8081, 9093
+
+
+@dataclasses.dataclass
+class Node:
+    name: str
+    agi_port: int
+    web_port: int
+    proc: subprocess.Popen[bytes]
+
+
+def open_port(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def node_config(tmp: Path, name: str, agi: int, web: int, speech: int, failover: str) -> Path:
+    """A copy of config/ for one node: its own ports, the failover address."""
+    folder = tmp / f"config-{name}"
+    shutil.copytree(Path(settings.PROJECT_DIR) / "config", folder)
+    text = (folder / "ivr.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^\[agi\]\n", f'[agi]\nfailover = "{failover}"\n', text)
+    text = re.sub(r"(?ms)^(\[agi\].*?^port = )\d+", rf"\g<1>{agi}", text, count=1)
+    text = re.sub(r"(?ms)^(\[web\].*?^port = )\d+", rf"\g<1>{web}", text, count=1)
+    text = re.sub(r"(?m)^audiosocket_port = \d+", f"audiosocket_port = {speech}", text)
+    (folder / "ivr.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def failover_bed(cfg: settings.Settings, sandbox: Sandbox) -> Iterator[settings.Settings]:
+    """Asterisk's dialplan with node 2 as the FastAGI failover; put back afterwards."""
+    two = dataclasses.replace(cfg, agi=dataclasses.replace(cfg.agi,
+                                                           failover=f"127.0.0.1:{NODE2_AGI}"))
+    Sandbox(two).up()
+    yield two
+    Sandbox(cfg).up()
+
+
+@pytest_asyncio.fixture
+async def nodes(
+    failover_bed: settings.Settings, database: str, tmp_path: Path
+) -> AsyncIterator[list[Node]]:
+    started = []
+    plan = [("node1", failover_bed.agi.port, failover_bed.web_port, 9092,
+             f"127.0.0.1:{NODE2_AGI}"),
+            ("node2", NODE2_AGI, NODE2_WEB, NODE2_SPEECH, "")]
+    for name, agi, web, speech, failover in plan:
+        state = tmp_path / f"state-{name}"
+        state.mkdir()
+        shutil.copy(failover_bed.secrets_file, state / "secrets.json")
+        env = {**os.environ, "IVR_DATABASE_URL": database, "IVR_STATE_DIR": str(state),
+               "IVR_CONFIG_DIR": str(node_config(tmp_path, name, agi, web, speech, failover))}
+        log = (tmp_path / f"{name}.log").open("wb")
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a plain child we signal, not a pipe
+            [sys.executable, "-m", "ivr", "serve"], env=env, stdout=log, stderr=log)
+        started.append(Node(name, agi, web, proc))
+        for _ in range(150):
+            if open_port(agi) and open_port(web):
+                break
+            await asyncio.sleep(0.1)
+        assert open_port(agi), (tmp_path / f"{name}.log").read_text(errors="replace")[-2000:]
+    await asyncio.sleep(1.0)  # AMI logins, resync, leadership
+    yield started
+    for node in started:
+        if node.proc.poll() is None:
+            node.proc.send_signal(signal.SIGTERM)
+    for _ in range(100):
+        if all(node.proc.poll() is not None for node in started):
+            break
+        await asyncio.sleep(0.1)
+    for node in started:
+        if node.proc.poll() is None:
+            node.proc.kill()
+
+
+def inquiry(then: float) -> list[Step]:
+    return [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(then), HangUp()]
+
+
+async def records(database: str, callers: list[str]) -> dict[str, list[CallRecord]]:
+    store = open_store(database, Path("/nonexistent"))
+    await store.open()
+    try:
+        return {c: await store.by_caller(c) for c in callers}
+    finally:
+        await store.close()
+
+
+async def answered_today(web_port: int, skill: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{web_port}/metrics") as response:
+        text = await response.text()
+    match = re.search(
+        rf'ivr_skill_calls_today{{skill="{skill}",outcome="answered"}} (\d+)', text)
+    return int(match.group(1)) if match else -1
+
+
+async def test_node_1_killed_under_load_node_2_serves_and_nothing_is_lost(
+    nodes: list[Node], database: str, phones: Phones, operators: dict[str, OperatorPhone],
+    ami: AmiClient,
+) -> None:
+    node1, node2 = nodes
+    await wait_until_free(ami, "PJSIP/op1002")
+    before = [f"1386660{n:04d}" for n in range(2)]
+    for caller in before:
+        await wait_until_free(ami, "PJSIP/op1002")
+        assert (await phones.call(inquiry(3.0), caller=caller)).ok
+    # Under load: calls arriving every second; node 1 is killed in the middle of them.
+    during = [f"1386661{n:04d}" for n in range(4)]
+    calls = []
+    for n, caller in enumerate(during):
+        calls.append(asyncio.create_task(phones.call(inquiry(3.0), caller=caller)))
+        await asyncio.sleep(1.0)
+        if n == 1:
+            node1.proc.send_signal(signal.SIGKILL)
+    results = await asyncio.gather(*calls)
+    assert all(r.ok for r in results), [r.output for r in results if not r.ok]
+    after = [f"1386662{n:04d}" for n in range(2)]
+    for caller in after:
+        await wait_until_free(ami, "PJSIP/op1002")
+        assert (await phones.call(inquiry(3.0), caller=caller)).ok
+
+    # Every caller reached an operator: the IVR on node 1, node 2, or the general queue for
+    # the one node 1 dropped mid-menu.
+    for caller in before + during + after:
+        assert answered_by(operators, caller), caller
+    stored = await records(database, before + during + after)
+    assert all(len(stored[c]) == 1 for c in before + after), stored
+    node2_name = f"{socket.gethostname()}:{NODE2_AGI}"
+    for caller in after:
+        [record] = stored[caller]
+        assert record.variables["node"] == node2_name
+        assert record.outcome == "routed"
+        assert record.queue == "inquiry"
+    # Node 2 took over the leader's duties: who answered is written for its calls.
+    for _ in range(50):
+        stored = await records(database, after)
+        if all(stored[c][0].operator == "op1002" for c in after):
+            break
+        await asyncio.sleep(0.2)
+    assert [stored[c][0].operator for c in after] == ["op1002", "op1002"]
+    # Node 2's figures saw every answered inquiry call since it started, node 1's too.
+    assert await answered_today(node2.web_port, "inquiry") >= len(before + during + after) - 1
