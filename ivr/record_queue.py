@@ -132,6 +132,7 @@ class PendingWrites:
         self._closed = False
         self._in_hand: _Write | None = None
         self._helpers: set[asyncio.Task[Any]] = set()
+        self._attempts: set[asyncio.Task[None]] = set()  # direct tries still running
         self._down_since: float | None = None
         self._back_at: float | None = None
         self._flushed_since_down = 0
@@ -250,6 +251,8 @@ class PendingWrites:
             await self._keep(write)
             return
         attempt = asyncio.create_task(self._apply(write), name=f"store-{write.op}")
+        self._attempts.add(attempt)
+        attempt.add_done_callback(self._attempts.discard)
         attempt.add_done_callback(_retrieve)
         done, _ = await asyncio.wait({attempt}, timeout=self._first_try)
         if attempt in done:
@@ -279,7 +282,7 @@ class PendingWrites:
             await self._spill(moving, "limit")
 
     def _forget(self, write: _Write) -> None:
-        del self._queue[write.seq]
+        self._queue.pop(write.seq, None)
         if write.op == "save" and self._records.get(write.key) == write.seq:
             del self._records[write.key]
 
@@ -316,18 +319,22 @@ class PendingWrites:
             write = await self._next()
             if write is None:
                 break
+            # The oldest write stays in hand until the store takes it: it is neither replaced
+            # nor spilled meanwhile, and nothing newer overtakes it.
             self._in_hand = write
             try:
-                outcome = await self._attempt(write)
+                while not self._stopping.is_set():
+                    outcome = await self._attempt(write)
+                    if outcome in {_Outcome.APPLIED, _Outcome.DROPPED}:
+                        self._done(write, applied=outcome is _Outcome.APPLIED)
+                        delay = self._min_backoff
+                        break
+                    if outcome is _Outcome.WAIT:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stopping.wait(), delay)
+                        delay = min(delay * 2, self._max_backoff)
             finally:
                 self._in_hand = None
-            if outcome in {_Outcome.APPLIED, _Outcome.DROPPED}:
-                self._done(write, applied=outcome is _Outcome.APPLIED)
-                delay = self._min_backoff
-            elif outcome is _Outcome.WAIT:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                delay = min(delay * 2, self._max_backoff)
         if not self.pending and self._down_since is not None:
             now = time.monotonic()
             back = self._back_at or now
@@ -373,6 +380,9 @@ class PendingWrites:
                 attempt, write.attempt = write.attempt, None
                 await attempt
             else:
+                # A direct try spilled with its write may still be running: it lands first.
+                if self._attempts:
+                    await asyncio.wait(set(self._attempts))
                 self.retried += 1
                 await self._apply(write)
         except StorageError as exc:
