@@ -84,9 +84,6 @@ class _Write:
     def key(self) -> str:
         return str(self.args.get("call_id") or self.args.get("operator_id") or "")
 
-    def line(self) -> str:
-        return json.dumps({"op": self.op, "args": self.args}, ensure_ascii=False) + "\n"
-
 
 class _Outcome(Enum):
     APPLIED = 1
@@ -438,7 +435,7 @@ class PendingWrites:
     async def replay(self) -> int:
         """Queue the writes an earlier run left in the spill file ahead of any new write; the
         background task applies them and deletes the file. Returns how many there are."""
-        found = await self._file_op(lambda: _count_lines(self.path), lambda _: None)
+        found = await self._file_op(lambda: _count_lines(self.path), _ignore)
         self._file_total += found
         self._settle()
         if found:
@@ -490,9 +487,9 @@ class PendingWrites:
             return
         self._file_total += len(writes)  # counted at once: the worker reads the file next
         self._empty.clear()
-        text = "".join(w.line() for w in writes)
+        entries = [(w.op, w.args) for w in writes]  # serialised in the thread, off the loop
         try:
-            await self._file_op(lambda: _append(self.path, text), lambda _: None)
+            await self._file_op(functools.partial(_append, self.path, entries), _ignore)
         except OSError as exc:
             self._file_total -= len(writes)
             if self._closed:
@@ -585,8 +582,17 @@ def _drop_head(path: Path, n: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def _append(path: Path, text: str) -> None:
-    _write_atomically(path, "".join(line + "\n" for line in _lines(path)) + text)
+def _append(path: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    lines = [*_lines(path), *(_line(op, args) for op, args in entries)]
+    _write_atomically(path, "".join(line + "\n" for line in lines))
+
+
+def _line(op: str, args: dict[str, Any]) -> str:
+    return json.dumps({"op": op, "args": args}, ensure_ascii=False)
+
+
+def _ignore(_: object) -> None:
+    return None
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import stat
 import time
@@ -23,7 +24,7 @@ from ivr.edges.bus import LocalBus
 from ivr.edges.store import CallRecord, CallStore, open_store
 from ivr.protocols.ami import AmiEvent
 from ivr.queue_events import QueueEvents
-from ivr.record_queue import SPILL_FILE, PendingWrites
+from ivr.record_queue import LIMIT, SPILL_FILE, PendingWrites
 from ivr.screenpop import ScreenPopHub
 from ivr.shared_pops import SharedScreenPops
 from tests.pgtools import pg_database
@@ -428,3 +429,46 @@ async def test_queue_events_during_an_outage_land_when_it_is_back(
     assert writes.dropped == 0
     await writes.close()
     await bus.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_database() as url:
+        yield url
+
+
+async def test_a_long_outage_at_the_default_bound_keeps_the_loop_free(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """100,000 writes kept (the default bound) go to the spill file without holding the event
+    loop; stopping keeps every one of them, and the next start finds them all."""
+    proxy = Proxy(pg_url)
+    await proxy.start()
+    store = open_store(proxy.url, tmp_path)
+    await store.open()
+    try:
+        writes = PendingWrites(store, tmp_path, min_backoff=0.1)
+        await proxy.begin()
+        total = LIMIT + 500
+        started = time.monotonic()
+        for i in range(total):
+            await writes.record_operator_state(f"op{i % 40}", "available", f"r{i}", NOW)
+            if i % 2000 == 0:
+                await asyncio.sleep(0)
+        spilled_at = time.monotonic() - started
+        assert writes.pending == total
+        assert writes.spilled >= LIMIT - 1
+        await writes.close()
+        spill = tmp_path / SPILL_FILE
+        lines = (await asyncio.to_thread(spill.read_text)).splitlines()
+        assert len(lines) == total
+        assert json.loads(lines[-1])["args"]["reason"] == f"r{total - 1}"
+        next_run = PendingWrites(store, tmp_path, min_backoff=0.1)
+        assert await next_run.replay() == total
+        await next_run.close()  # still down: the file is left as it was
+        assert len((await asyncio.to_thread(spill.read_text)).splitlines()) == total
+        print(f"\n{total} writes kept in {spilled_at:.1f} s, spill file "
+              f"{spill.stat().st_size / 1e6:.1f} MB")
+    finally:
+        await store.close()
+        await proxy.close()
