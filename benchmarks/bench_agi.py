@@ -558,7 +558,8 @@ def run(levels: list[int], seconds: float) -> dict[str, Any]:
     }
 
 
-COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
+Column = tuple[str, str, Callable[[Any], str]]
+CALL_COLUMNS: list[Column] = [
     ("sessions", "sessions", str),
     ("calls", "calls", str),
     ("failed", "failed_calls", str),
@@ -569,12 +570,23 @@ COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("rt p99 ms", "round_trip_p99_ms", "{:.3f}".format),
     ("call p50 ms", "call_p50_ms", "{:.1f}".format),
     ("call p99 ms", "call_p99_ms", "{:.1f}".format),
+]
+PROCESS_COLUMNS: list[Column] = [
+    ("sessions", "sessions", str),
     ("app CPU ms/call", "app_cpu_ms_per_call", "{:.2f}".format),
     ("app CPU", "app_cpu_share", "{:.0%}".format),
     ("app peak RSS MB", "app_peak_rss_mb", "{:.1f}".format),
-    ("loop lag ms", "app_max_loop_lag_ms", "{:.1f}".format),
-    ("Asterisk CPU", "asterisk_cpu_share", "{:.0%}".format),
+    ("app loop lag ms", "app_max_loop_lag_ms", "{:.1f}".format),
+    ("fake Asterisk CPU", "asterisk_cpu_share", "{:.0%}".format),
 ]
+
+
+def print_columns(columns: list[Column], rows: list[dict[str, Any]]) -> None:
+    widths = [max(len(title), 6) + 2 for title, _, _ in columns]
+    print("".join(f"{title:>{w}}" for (title, _, _), w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("".join(f"{fmt(row[key]):>{w}}"
+                      for (_, key, fmt), w in zip(columns, widths, strict=True)))
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -583,11 +595,12 @@ def print_table(result: dict[str, Any]) -> None:
           f"speech off; {result['seconds_per_level']:g} s per level; Python "
           f"{machine['python']}, {machine['cpus']} CPUs")
     print("fake Asterisk (this process) -> FastAGI on loopback -> application (own process)")
-    header = "".join(f"{title:>{max(len(title), 6) + 2}}" for title, _, _ in COLUMNS)
-    print(header)
-    for level in result["fastagi"]["levels"]:
-        print("".join(f"{fmt(level[key]):>{max(len(title), 6) + 2}}"
-                      for title, key, fmt in COLUMNS))
+    print()
+    print("calls, as the fake Asterisk sees them (rt: one command round trip):")
+    print_columns(CALL_COLUMNS, result["fastagi"]["levels"])
+    print()
+    print("the application process (loop lag: the longest its event loop was late):")
+    print_columns(PROCESS_COLUMNS, result["fastagi"]["levels"])
     agi = result["fastagi"]
     print(f"records saved by the application: {agi['records_saved']} of {agi['calls_made']} "
           f"calls, {agi['records_routed']} routed")
