@@ -251,7 +251,12 @@ class PendingWrites:
         self._attempts.add(attempt)
         attempt.add_done_callback(self._attempts.discard)
         attempt.add_done_callback(_retrieve)
-        done, _ = await asyncio.wait({attempt}, timeout=self._first_try)
+        try:
+            done, _ = await asyncio.wait({attempt}, timeout=self._first_try)
+        except asyncio.CancelledError:
+            write.attempt = attempt  # the caller went away; the write is still kept
+            self._enqueue(write)
+            raise
         if attempt in done:
             error = attempt.exception()
             if error is None:
@@ -263,13 +268,7 @@ class PendingWrites:
         await self._keep(write)
 
     async def _keep(self, write: _Write) -> None:
-        self._seq += 1
-        write.seq = self._seq
-        self._queue[write.seq] = write
-        self._empty.clear()
-        if write.op == "save":
-            self._records[write.key] = write.seq
-        self._ensure_worker()
+        self._enqueue(write)
         if len(self._queue) >= self._limit:
             moving = [w for w in self._queue.values() if w is not self._in_hand]
             for w in moving:
@@ -277,6 +276,15 @@ class PendingWrites:
             log.warning("pending_writes_spilled", writes=len(moving), reason="limit",
                         limit=self._limit)
             await self._spill(moving, "limit")
+
+    def _enqueue(self, write: _Write) -> None:
+        self._seq += 1
+        write.seq = self._seq
+        self._queue[write.seq] = write
+        self._empty.clear()
+        if write.op == "save":
+            self._records[write.key] = write.seq
+        self._ensure_worker()
 
     def _forget(self, write: _Write) -> None:
         self._queue.pop(write.seq, None)
@@ -496,13 +504,14 @@ class PendingWrites:
                 log.critical("pending_writes_lost", error=str(exc), writes=len(writes),
                              path=str(self.path))
                 return
-            # Kept in memory past the bound rather than lost; the next spill tries again.
+            # Kept in memory past the bound rather than lost, in their place (the oldest);
+            # the next spill tries again.
             log.error("pending_writes_not_spilled", error=str(exc), writes=len(writes),
                       path=str(self.path))
+            self._queue = {**{w.seq: w for w in writes}, **self._queue}
             for write in writes:
-                self._seq += 1
-                write.seq = self._seq
-                self._queue[write.seq] = write
+                if write.op == "save":
+                    self._records.setdefault(write.key, write.seq)
             return
         self.spilled += len(writes)
 

@@ -472,3 +472,22 @@ async def test_a_long_outage_at_the_default_bound_keeps_the_loop_free(
     finally:
         await store.close()
         await proxy.close()
+
+
+async def test_spill_file_that_cannot_be_written_keeps_writes_in_memory(
+    store: CallStore, outage: Outage, tmp_path: Path
+) -> None:
+    """When the spill file cannot be written (here a directory is in its way), writes stay in
+    memory past the bound, in order, and land when the database is back."""
+    (tmp_path / SPILL_FILE).mkdir()
+    writes = buffer(store, tmp_path, limit=10)
+    await outage.begin()
+    with structlog.testing.capture_logs() as logs:
+        await a_day_of_calls(writes, 12, Timed([]))
+    assert any(e["event"] == "pending_writes_not_spilled" for e in logs)
+    assert writes.spilled == 0
+    assert writes.pending > 10
+    await outage.end()
+    assert await writes.wait_flushed(15)
+    await assert_day_landed(store, 12)
+    await writes.close()
