@@ -27,8 +27,10 @@ Measured for each number of concurrent sessions, for ``--seconds`` each:
   (or the handshake) to reading the application's next command, p50 and p99; and of a whole
   call;
 * the application process's CPU seconds per call (user + system, ``getrusage``, store thread
-  included) and its share of one core; its peak RSS (high-water mark so far); the longest
-  its event loop was late (a 10 ms ticker), which must stay small: nothing blocks the loop;
+  included), the part of it spent on the event loop's thread, and its share of one core; its
+  peak RSS (high-water mark so far); the longest its event loop was late (a 10 ms ticker:
+  how long a caller's next prompt could be held up by other calls' work) and its longest
+  garbage collection pause, the usual cause of that lateness;
 * the fake Asterisk's own CPU share, to tell when the load generator, not the application,
   is the limit (both share this machine's cores).
 
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -197,6 +200,20 @@ class LagMeter:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
+class GcMeter:
+    """The longest garbage collection pause: it holds the loop like blocking work does."""
+
+    def __init__(self) -> None:
+        self.max_pause = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.max_pause = max(self.max_pause, time.perf_counter() - self._started)
+
+
 async def build_handler(cfg: settings.Settings) -> tuple[CallHandler, CallStore]:
     """The call path as ``ivr run`` composes it (no AMI, no speech, no callbacks)."""
     store = CallStore(cfg.database_url, cfg.state_dir)
@@ -233,15 +250,20 @@ async def serve(state_dir: Path) -> None:
     await server.start()
     lag = LagMeter()
     lag.start()
+    collections = GcMeter()
+    gc.callbacks.append(collections)
     started_at = datetime.now(UTC)
     report({"port": server.port, "pid": os.getpid()})
     try:
         while True:
             line = (await asyncio.to_thread(sys.stdin.readline)).strip()
             if line == "mark":
-                report({"cpu": cpu_seconds(), "peak_rss_mb": peak_rss_mb(),
-                         "max_lag_ms": lag.max_lag * 1000, "calls": handled})
-                lag.max_lag = 0.0
+                # thread_time here is the event loop thread's: this coroutine runs on it.
+                report({"cpu": cpu_seconds(), "loop_cpu": time.thread_time(),
+                        "peak_rss_mb": peak_rss_mb(),
+                         "max_lag_ms": lag.max_lag * 1000, "calls": handled,
+                        "max_gc_ms": collections.max_pause * 1000})
+                lag.max_lag = collections.max_pause = 0.0
             else:  # "quit", or the load generator went away
                 break
         await server.stop()
@@ -418,8 +440,11 @@ def level_figures(sessions: int, tally: Tally, wall: float, *, before: dict[str,
         "call_p99_ms": round(percentile(whole, 0.99) * 1000, 2),
         "app_cpu_ms_per_call": round(app_cpu / calls * 1000, 3),
         "app_cpu_share": round(app_cpu / wall, 2),
+        "app_loop_thread_cpu_ms_per_call": round(
+            (after["loop_cpu"] - before["loop_cpu"]) / calls * 1000, 3),
         "app_peak_rss_mb": round(after["peak_rss_mb"], 1),
         "app_max_loop_lag_ms": round(after["max_lag_ms"], 1),
+        "app_max_gc_pause_ms": round(after["max_gc_ms"], 1),
         "asterisk_cpu_share": round(own_cpu / wall, 2),
     }
 
@@ -574,9 +599,11 @@ CALL_COLUMNS: list[Column] = [
 PROCESS_COLUMNS: list[Column] = [
     ("sessions", "sessions", str),
     ("app CPU ms/call", "app_cpu_ms_per_call", "{:.2f}".format),
+    ("on loop thread", "app_loop_thread_cpu_ms_per_call", "{:.2f}".format),
     ("app CPU", "app_cpu_share", "{:.0%}".format),
     ("app peak RSS MB", "app_peak_rss_mb", "{:.1f}".format),
     ("app loop lag ms", "app_max_loop_lag_ms", "{:.1f}".format),
+    ("app GC pause ms", "app_max_gc_pause_ms", "{:.1f}".format),
     ("fake Asterisk CPU", "asterisk_cpu_share", "{:.0%}".format),
 ]
 
@@ -599,7 +626,8 @@ def print_table(result: dict[str, Any]) -> None:
     print("calls, as the fake Asterisk sees them (rt: one command round trip):")
     print_columns(CALL_COLUMNS, result["fastagi"]["levels"])
     print()
-    print("the application process (loop lag: the longest its event loop was late):")
+    print("the application process (loop lag: the longest its event loop was late; GC pause:")
+    print("the longest garbage collection, which holds the loop as blocking work would):")
     print_columns(PROCESS_COLUMNS, result["fastagi"]["levels"])
     agi = result["fastagi"]
     print(f"records saved by the application: {agi['records_saved']} of {agi['calls_made']} "

@@ -14,12 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 LEVEL_FIGURES = [
     "calls_per_second", "commands_per_call", "commands_per_second", "round_trip_p50_ms",
     "round_trip_p99_ms", "call_p50_ms", "call_p99_ms", "app_cpu_ms_per_call", "app_cpu_share",
-    "app_peak_rss_mb", "asterisk_cpu_share",
+    "app_peak_rss_mb", "asterisk_cpu_share", "app_loop_thread_cpu_ms_per_call",
 ]
 CALL_COLUMNS = ["sessions", "calls", "failed", "calls/s", "cmds/call", "cmds/s", "rt p50 ms",
                 "rt p99 ms", "call p50 ms", "call p99 ms"]
-PROCESS_COLUMNS = ["sessions", "app CPU ms/call", "app CPU", "app peak RSS MB",
-                   "app loop lag ms", "fake Asterisk CPU"]
+PROCESS_COLUMNS = ["sessions", "app CPU ms/call", "on loop thread", "app CPU", "app peak RSS MB",
+                   "app loop lag ms", "app GC pause ms", "fake Asterisk CPU"]
 NUMBER = r"[0-9]+(?:\.[0-9]+)?%?"
 
 
@@ -47,6 +47,7 @@ def test_json_reports_every_figure_for_every_level() -> None:
         for figure in LEVEL_FIGURES:
             assert level[figure] > 0, figure
         assert level["app_max_loop_lag_ms"] >= 0
+        assert level["app_max_gc_pause_ms"] >= 0
         assert level["round_trip_p50_ms"] <= level["round_trip_p99_ms"]
         assert level["call_p50_ms"] <= level["call_p99_ms"]
         # ANSWER, greeting, language menu and key, language, main menu and key, the queue
