@@ -376,7 +376,11 @@ async def calls_at(port: int, sessions: int, seconds: float, first: int) -> tupl
 
     async def caller() -> None:
         while time.perf_counter() < deadline:
-            await asyncio.wait_for(fake_call(port, next(numbers), tally), CALL_TIMEOUT)
+            try:
+                await asyncio.wait_for(fake_call(port, next(numbers), tally), CALL_TIMEOUT)
+            except TimeoutError:  # the application never finished the call: a failed call
+                tally.calls += 1
+                tally.failed += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(sessions)))
