@@ -386,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi (figures "
-                       "printed; script options after --, e.g. ivr bench agi -- --json --seconds 2)")
+                       "printed); script options go after --, e.g. "
+                       "ivr bench agi -- --json --seconds 2")
     p.add_argument("what", choices=["routing", "figures", "speech", "agi"])
     p.add_argument("--json", action="store_true")
     p.add_argument("extra", nargs="*", help="options passed to the benchmark script")
