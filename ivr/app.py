@@ -11,6 +11,7 @@ import signal
 import socket
 import time
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,12 +25,13 @@ from ivr.edges.ami import AmiClient
 from ivr.edges.bus import open_bus
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.store import open_store
-from ivr.errors import IvrError
+from ivr.errors import IvrError, StorageError
 from ivr.figures import LiveFigures
 from ivr.flows import FlowLibrary
 from ivr.protocols.ami import AmiEvent
 from ivr.queue_events import QueueEvents
 from ivr.queues import OperatorDesk
+from ivr.record_queue import PendingWrites
 from ivr.routing import RoutingPolicy
 from ivr.screenpop import ScreenPopHub
 from ivr.settings import Settings
@@ -39,6 +41,7 @@ from ivr.speech import SpeechService
 from ivr.web import WebServer
 
 log = structlog.get_logger("ivr.app")
+RECONCILE_LOOKBACK = 5000  # recent call records looked at for ones left "in progress"
 _TRANSFER_TARGET = re.compile(r"[0-9]{2,15}")
 
 
@@ -52,6 +55,8 @@ class Hotline:
         self.node = f"{socket.gethostname()}:{settings.agi.port}"
         self.config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
         self.store = open_store(settings.database_url, settings.state_dir)
+        # Call records, queue facts and operator states are kept while the database is down.
+        self.writes = PendingWrites(self.store, settings.state_dir)
         self.ami = AmiClient(settings.ami)
         self.operators = OperatorDesk(settings, self.ami, self.store)
         # Live per-skill figures (waiting, longest wait, operators by state, service level),
@@ -74,16 +79,17 @@ class Hotline:
         # What app_queue does with each call: screen pops, answer/talk times, state history.
         self.screen_pops = ScreenPopHub()
         self.shared_pops = SharedScreenPops(self.screen_pops, self.bus)
-        self.queue_events = QueueEvents(settings, self.store, self.shared_pops)
+        self.queue_events = QueueEvents(settings, self.store, self.shared_pops, self.writes)
         self.calls = CallHandler(
             settings, self.store, self.flows, speech=self.speech, figures=self.figures,
             callbacks=self.callbacks, policy=policy, bulletins=self.bulletins,
-            node=self.node,
+            node=self.node, writes=self.writes,
         )
         self.agi = FastAgiServer(settings.agi, self.calls)
         self.web = WebServer(self, settings.web_host, settings.web_port)
         self._stack = AsyncExitStack()
         self._background: set[asyncio.Task[None]] = set()
+        self._reconciled = False
 
     def _on_ami_event(self, event: AmiEvent) -> None:
         # Every node keeps its own live figures (its wallboard is right on its own) and knows
@@ -146,6 +152,9 @@ class Hotline:
     async def _resync(self) -> None:
         await self.operators.resync()
         await self.callbacks.resume()
+        if not self._reconciled:
+            self._reconciled = True
+            await self._reconcile()
         snapshot = await self.ami.action("QueueStatus", as_list=True, timeout=10)
         loaded = self.figures.load_snapshot(
             [AmiEvent.from_message(m) for m in snapshot], time.time()
@@ -153,10 +162,37 @@ class Hotline:
         log.info("figures_resynced", queues=loaded.queues, members=loaded.members,
                  waiting=loaded.waiting)
 
+    async def _reconcile(self) -> None:
+        """At start: calls this node had in its IVR when it last stopped (killed, crashed)
+        are still "in progress" in the records. Asterisk sent them to the general queue; the
+        record now says so, or that the caller has gone since."""
+        started = datetime.now(UTC)
+        try:
+            live = {m.get("Channel", "") for m in
+                    await self.ami.action("CoreShowChannels", as_list=True, timeout=10)
+                    if m.get("Event") == "CoreShowChannel"}
+            stale = [r for r in await self.store.recent_calls(RECONCILE_LOOKBACK)
+                     if r.outcome == "in_progress" and r.variables.get("node") == self.node
+                     and r.arrived_at < started.isoformat()]
+            for record in stale:
+                record.outcome = ("interrupted:general_queue" if record.channel in live
+                                  else "interrupted")
+                if record.channel not in live:
+                    record.ended_at = started.isoformat(timespec="milliseconds")
+                await self.writes.save(record)
+        except (IvrError, StorageError) as exc:
+            log.error("reconcile_failed", error=str(exc))
+            return
+        if stale:
+            log.warning("calls_reconciled", count=len(stale),
+                        still_in_queue=sum(r.channel in live for r in stale))
+
     async def start(self) -> None:
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
         self._stack.push_async_callback(self.store.close)
+        await self.writes.replay()
+        self._stack.push_async_callback(self.writes.close)
         await self.bus.start()
         self._stack.push_async_callback(self.bus.close)
         await self.flows.load()

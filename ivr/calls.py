@@ -160,7 +160,11 @@ class CallHandler:
         """The caller pressed 1 while waiting: call them back, keeping their place."""
         record = await self._store.get(channel.env.unique_id or channel.env.channel)
         if record is None or record.queue is None or self._callbacks is None:
+            # E.g. a caller in the general queue after the application was down: no routed
+            # call to call back. They stay in line (the dialplan re-queues them).
             log.warning("callback_without_queued_call")
+            await channel.stream_file("ivr/callback-unavailable")
+            await channel.set_variable("IVR_CALLBACK", "refused")
             return
         position = await channel.get_variable("QUEUEPOSITION") or "1"
         # The stage of the wait the caller was in: the stand-in keeps that place.
@@ -184,6 +188,7 @@ class CallHandler:
         record.outcome = "callback_requested"
         await self._save(record)
         await channel.stream_file("ivr/callback-confirmed")
+        await channel.set_variable("IVR_CALLBACK", "requested")
 
     # -- facts and records ----------------------------------------------------------------
 

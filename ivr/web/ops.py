@@ -23,6 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
         "flow": flow.flow.name, "flow_version": flow.flow.version,
         "calls_in_ivr": hotline.agi.active_sessions,
         "speech_available": hotline.speech.available,
+        "database_down": hotline.writes.down, "pending_writes": hotline.writes.pending,
     }
     return web.json_response(body, status=200 if hotline.ami.connected else 503)
 
@@ -50,6 +51,7 @@ async def metrics(request: web.Request) -> web.Response:
         "# HELP ivr_speech_turns_rejected_total Speech turns sent to keys: the pool was full.",
         "# TYPE ivr_speech_turns_rejected_total counter",
         f"ivr_speech_turns_rejected_total {pool.rejected}",
+        *hotline.writes.metrics_lines(),
     ]
     return web.Response(text=text.rstrip("\n") + "\n" + "\n".join(extra) + "\n",
                         content_type="text/plain", charset="utf-8")

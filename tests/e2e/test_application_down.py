@@ -17,6 +17,7 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.edges.ami import AmiClient
+from ivr.edges.store import open_store
 from ivr.sandbox import Sandbox
 from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Wait
 
@@ -91,7 +92,7 @@ async def test_half_a_header_does_not_slow_the_next_call(
 
 async def test_application_killed_mid_menu_call_reaches_general_queue(
     served: subprocess.Popen[bytes], phones: Phones, operators: dict[str, OperatorPhone],
-    ami: AmiClient,
+    ami: AmiClient, cfg: settings.Settings,
 ) -> None:
     """Kill -9 the application while a caller is in the menu: the caller still gets an operator."""
     caller = "13800990002"
@@ -105,6 +106,32 @@ async def test_application_killed_mid_menu_call_reaches_general_queue(
     # Asterisk sees the FastAGI socket close at once, ends the AGI and the dialplan's
     # fallback queues the caller in the general queue, whose first operator answers.
     assert answered_by(operators, caller) == [GENERAL_QUEUE_FIRST]
+    # The record the killed application left "in progress" is reconciled at its next start.
+    store = open_store(cfg.database_url, cfg.state_dir)
+    await store.open()
+    try:
+        [left] = await store.by_caller(caller)
+        assert left.outcome == "in_progress"
+        env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
+        again = subprocess.Popen(  # noqa: ASYNC220 - stopped below without a pipe
+            [sys.executable, "-m", "ivr", "serve"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                [left] = await store.by_caller(caller)
+                if left.outcome != "in_progress":
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            again.send_signal(signal.SIGTERM)
+            for _ in range(100):
+                if again.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await store.close()
+    assert left.outcome == "interrupted"  # the caller was answered and has gone since
+    assert left.ended_at is not None
 
 
 async def test_application_down_calls_reach_general_queue(
