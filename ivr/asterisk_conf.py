@@ -153,7 +153,23 @@ def render_dialplan(settings: Settings) -> str:
     return text
 
 
-def render_all(settings: Settings, secret: str) -> dict[str, str]:
+REFERENCE_NUMBER = "12399"  # the plain-dialplan reference IVR (test bed only)
+
+
+def render_reference_ivr(settings: Settings) -> str:
+    """The benchmark's plain-dialplan IVR, and the citizens' extension that reaches it."""
+    text = (settings.project_dir / "dialplans" / "reference-ivr.conf").read_text(
+        encoding="utf-8")
+    for key, value in (("reference_number", REFERENCE_NUMBER),
+                       ("default_language", settings.default_language),
+                       ("general_queue", settings.menu.general_queue)):
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def render_all(
+    settings: Settings, secret: str, *, reference_ivr: bool = False
+) -> dict[str, str]:
     static_dir: Path = settings.project_dir / "config" / "asterisk"
     files = {name: (static_dir / name).read_text(encoding="utf-8") for name in STATIC_FILES}
     files["manager.conf"] = render_manager(settings, secret)
@@ -161,4 +177,10 @@ def render_all(settings: Settings, secret: str) -> dict[str, str]:
     files["queues.conf"] = render_queues(settings)
     files["queuerules.conf"] = render_queuerules(POLICY)
     files["extensions.conf"] = render_dialplan(settings)
+    if reference_ivr:
+        # The reference number joins the citizens' context (which ends where [queue-exit]
+        # begins); its contexts follow.
+        entry = f"exten => {REFERENCE_NUMBER},1,Goto(reference-ivr,s,1)\n\n"
+        dialplan = files["extensions.conf"].replace("[queue-exit]", entry + "[queue-exit]", 1)
+        files["extensions.conf"] = dialplan + "\n" + render_reference_ivr(settings)
     return files

@@ -385,10 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi (figures "
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load (figures "
                        "printed); script options go after --, e.g. "
                        "ivr bench agi -- --json --seconds 2")
-    p.add_argument("what", choices=["routing", "figures", "speech", "agi"])
+    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load"])
     p.add_argument("--json", action="store_true")
     p.add_argument("extra", nargs="*", help="options passed to the benchmark script")
     p.set_defaults(run=_bench)

@@ -138,7 +138,7 @@ class Sandbox:
         secret = ensure_secret(self.settings.state_dir)
         uid, gid = self._asterisk_ids()
         etc = self.root / "etc/asterisk"
-        for name, text in render_all(self.settings, secret).items():
+        for name, text in render_all(self.settings, secret, reference_ivr=True).items():
             path = etc / name
             path.write_text(text, encoding="utf-8")
             os.chown(path, uid, gid)

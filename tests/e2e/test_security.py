@@ -1,0 +1,62 @@
+"""Security by default on the running test bed: every listener on loopback, an AMI user that
+cannot run CLI commands or touch the configuration, secrets generated and private."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from ivr.app import Hotline
+from ivr.errors import AmiError
+
+pytestmark = pytest.mark.asterisk
+
+
+def listening(port: int, kind: str = "tcp") -> set[str]:
+    """Local addresses with a socket bound to ``port`` (TCP in LISTEN, or UDP)."""
+    out = set()
+    for table in (kind, f"{kind}6"):
+        path = Path("/proc/net") / table
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            address, port_hex = local.rsplit(":", 1)
+            if int(port_hex, 16) != port or (kind == "tcp" and state != "0A"):
+                continue
+            raw = bytes.fromhex(address)
+            if len(raw) == 4:
+                out.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+            else:
+                words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                out.add(socket.inet_ntop(socket.AF_INET6, b"".join(words)))
+    return out
+
+
+async def test_every_listener_is_on_loopback(hotline: Hotline) -> None:
+    s = hotline.settings
+    for port in (s.agi.port, s.speech.audiosocket_port, s.web_port, s.ami.port):
+        assert listening(port) == {"127.0.0.1"}, port
+    assert listening(s.sip.port, "udp") == {"127.0.0.1"}
+
+
+async def test_the_ami_user_cannot_run_commands_or_read_config(hotline: Hotline) -> None:
+    for action, fields in (("Command", {"Command": "core show version"}),
+                           ("GetConfig", {"Filename": "manager.conf"}),
+                           ("UpdateConfig", {"SrcFilename": "manager.conf",
+                                             "DstFilename": "manager.conf"})):
+        with pytest.raises(AmiError, match=r"(?i)permission denied"):
+            await hotline.ami.action(action, fields)
+    # What it needs still works.
+    assert await hotline.ami.action("QueueStatus", as_list=True)
+
+
+async def test_secrets_are_generated_and_private(hotline: Hotline) -> None:
+    secrets_file = hotline.settings.secrets_file
+    mode = stat.S_IMODE(secrets_file.stat().st_mode)
+    assert mode == 0o600
+    assert len(hotline.settings.ami.secret) >= 24
+    assert hotline.settings.ami.secret not in (
+        hotline.settings.project_dir / "config" / "ivr.toml").read_text()
