@@ -69,7 +69,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def asterisk_pid(box: Sandbox) -> int:
-    return int((box.root / "var/run/asterisk/asterisk.pid").read_text().strip())
+    """The test bed's Asterisk: the process named asterisk whose root is the sandbox."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if ((proc / "comm").read_text().strip() == "asterisk"
+                    and os.readlink(proc / "root") == str(box.root)):
+                return int(proc.name)
+    raise SystemExit("the test bed's Asterisk is not running: `ivr sandbox up`")
 
 
 def port_open(port: int) -> bool:
