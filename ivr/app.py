@@ -95,9 +95,12 @@ class Hotline:
         # Every node keeps its own live figures (its wallboard is right on its own) and knows
         # who talks to whom (transfers from the consoles it serves); the leader alone writes
         # what app_queue did to the records and raises the screen pops (shared by the bus).
+        # Cut off from the database, and so from the other nodes, a node does that for its
+        # own consoles and records (kept until the database is back): operators keep their
+        # pops through a database outage.
         self.figures.apply(event, time.time())
         self.queue_events.track(event)
-        if self.bus.is_leader:
+        if self.bus.is_leader or self.bus.isolated:
             self.queue_events.handle(event)
 
     def _leadership_changed(self, leading: bool) -> None:
@@ -151,7 +154,10 @@ class Hotline:
 
     async def _resync(self) -> None:
         await self.operators.resync()
-        await self.callbacks.resume()
+        try:
+            await self.callbacks.resume()
+        except StorageError as exc:  # the database is down: the next reconnect tries again
+            log.error("callbacks_not_resumed", error=str(exc))
         if not self._reconciled:
             self._reconciled = True
             await self._reconcile()

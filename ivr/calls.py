@@ -158,7 +158,7 @@ class CallHandler:
 
     async def _callback(self, channel: AgiChannel) -> None:
         """The caller pressed 1 while waiting: call them back, keeping their place."""
-        record = await self._store.get(channel.env.unique_id or channel.env.channel)
+        record = await self._stored(channel.env.unique_id or channel.env.channel)
         if record is None or record.queue is None or self._callbacks is None:
             # E.g. a caller in the general queue after the application was down: no routed
             # call to call back. They stay in line (the dialplan re-queues them).
@@ -192,11 +192,23 @@ class CallHandler:
 
     # -- facts and records ----------------------------------------------------------------
 
+    async def _stored(self, call_id: str) -> CallRecord | None:
+        """The call's record: the version still waiting for the database if there is one,
+        else the stored one; None when neither can be had (the database is down)."""
+        pending = self._writes.pending_record(call_id) if self._writes is not None else None
+        if pending is not None:
+            return pending
+        try:
+            return await self._store.get(call_id)
+        except StorageError as exc:
+            log.error("call_record_unavailable", error=str(exc))
+            return None
+
     async def _record_for(self, channel: AgiChannel, entry: str | None) -> CallRecord:
         env = channel.env
         call_id = env.unique_id or env.channel
         if entry is not None:
-            existing = await self._store.get(call_id)
+            existing = await self._stored(call_id)
             if existing is not None:
                 return existing
         return CallRecord(

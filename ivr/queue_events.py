@@ -131,9 +131,14 @@ class QueueEvents:
         self._spawn(operator, self._pops.clear(operator, call_id))
 
     async def _pop(self, event: AmiEvent, operator: str, call_id: str) -> None:
-        record = await self._store.get(call_id)
+        # The pop goes out even when the database is down: with what is at hand.
+        _, record = await self._call(call_id)
         caller = record.caller if record else event.get("CallerIDNum")
-        cases = await self._store.cases_of(caller) if caller else []
+        try:
+            cases = await self._store.cases_of(caller) if caller else []
+        except StorageError as exc:
+            log.warning("pop_without_previous_cases", error=str(exc))
+            cases = []
         variables = record.variables if record else {}
         pop = ScreenPop(
             call_id=call_id, operator_id=operator, caller=caller,

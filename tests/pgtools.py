@@ -23,6 +23,7 @@ There is no skip: when PostgreSQL cannot be reached or started, the test fails a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -94,3 +95,77 @@ def pg_database(prefix: str = "ivr_test") -> Iterator[str]:
         with _connect() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
+
+
+class Proxy:
+    """A TCP relay in front of PostgreSQL that can cut every link and refuse new ones."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self._parts = parts
+        self._server: asyncio.Server | None = None
+        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.up = True
+        self.url = ""
+        self.kind = "postgresql"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        user = f"{self._parts.username}@" if self._parts.username else ""
+        self.url = urlunsplit(self._parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            if not self.up:
+                writer.transport.abort()
+                return
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*self._target)
+            except OSError:
+                writer.transport.abort()
+                return
+            link = (writer, up_writer)
+            self._links.add(link)
+            pipes = {asyncio.create_task(_pipe(reader, up_writer)),
+                     asyncio.create_task(_pipe(up_reader, writer))}
+            try:
+                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._links.discard(link)
+                for pipe in pipes:
+                    pipe.cancel()
+                await asyncio.gather(*pipes, return_exceptions=True)
+                writer.transport.abort()
+                up_writer.transport.abort()
+        finally:
+            self._handlers.discard(task)
+
+    async def begin(self) -> None:
+        """The database goes away: open connections are cut, new ones refused."""
+        self.up = False
+        for client, server in list(self._links):
+            client.transport.abort()
+            server.transport.abort()
+
+    async def end(self) -> None:
+        self.up = True
+
+    async def close(self) -> None:
+        await self.begin()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        await asyncio.gather(*list(self._handlers), return_exceptions=True)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()

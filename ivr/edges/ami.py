@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from panoramisk import Manager
 
-from ivr.errors import AmiError, AmiTimeout
+from ivr.errors import AmiError, AmiTimeout, IvrError
 from ivr.protocols.ami import AmiEvent, action_fields
 from ivr.settings import AmiSettings
 
@@ -196,10 +196,14 @@ class AmiClient:
         self._connected.set()
         log.info("ami_connected", host=s.host, port=s.port, reconnects=self.reconnects)
         for hook in self._ready_hooks:
+            # A resync that fails (Asterisk slow, the database down) is logged; the link
+            # stays up and the next reconnect tries again.
             try:
                 await hook()
-            except AmiError as exc:
+            except IvrError as exc:
                 log.warning("ami_resync_failed", error=str(exc))
+            except Exception:
+                log.exception("ami_resync_crashed")
 
     async def _run_while_alive(self) -> None:
         s = self._settings

@@ -229,6 +229,12 @@ class EventBus(ABC):
         """Whether this node does the deployment's one-at-a-time duties now (see ``lead``)."""
         self._leadership_hooks: list[Callable[[bool], None]] = []
 
+    @property
+    def isolated(self) -> bool:
+        """Cut off from the other nodes (the database is unreachable): each node then does the
+        local part of the leader's duties itself (its own consoles' pops, its own facts)."""
+        return False
+
     def on_leadership(self, hook: Callable[[bool], None]) -> None:
         """Call ``hook(leading)`` whenever this node becomes, or stops being, the leader."""
         self._leadership_hooks.append(hook)
@@ -380,6 +386,10 @@ class PostgresBus(EventBus):
         self._leading: asyncio.Task[None] | None = None
         self.listening = False
         """Whether the LISTEN connection is up now."""
+
+    @property
+    def isolated(self) -> bool:
+        return self._running and not self.listening
 
     def _error(self, what: str, exc: BaseException) -> BusError:
         message = " ".join(str(exc).split()) or type(exc).__name__
