@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from ivr.speech import SpeechService
 from ivr.web import WebServer
 
 log = structlog.get_logger("ivr.app")
+STOP_SECONDS = 20.0  # longest wait for one part to stop at shut-down
 RECONCILE_LOOKBACK = 5000  # recent call records looked at for ones left "in progress"
 _TRANSFER_TARGET = re.compile(r"[0-9]{2,15}")
 
@@ -196,27 +198,40 @@ class Hotline:
     async def start(self) -> None:
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
-        self._stack.push_async_callback(self.store.close)
+        self._on_stop("store", self.store.close)
         await self.writes.replay()
-        self._stack.push_async_callback(self.writes.close)
+        self._on_stop("pending writes", self.writes.close)
         await self.bus.start()
-        self._stack.push_async_callback(self.bus.close)
+        self._on_stop("event bus", self.bus.close)
         await self.flows.load()
         watcher = asyncio.create_task(self.flows.watch(), name="flow-watcher")
-        self._stack.push_async_callback(_cancel, watcher)
+        self._on_stop("flow watcher", lambda: _cancel(watcher))
         await self.speech.start()
-        self._stack.push_async_callback(self.speech.stop)
+        self._on_stop("speech", self.speech.stop)
         await self.ami.start()
-        self._stack.push_async_callback(self.ami.close)
-        self._stack.push_async_callback(self.callbacks.stop)
+        self._on_stop("AMI", self.ami.close)
+        self._on_stop("callbacks", self.callbacks.stop)
         await self.agi.start()
-        self._stack.push_async_callback(self.agi.stop)
-        self._stack.push_async_callback(self.queue_events.drain)
+        self._on_stop("FastAGI", self.agi.stop)
+        self._on_stop("queue events", self.queue_events.drain)
         await self.web.start()
-        self._stack.push_async_callback(self.web.stop)
+        self._on_stop("web", self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)
 
+    def _on_stop(self, part: str, stop: Callable[[], Awaitable[None]]) -> None:
+        """Stop ``part`` at shut-down, in reverse order of start, each within STOP_SECONDS: a
+        part that hangs is logged and left, so SIGTERM always ends the process."""
+        async def bounded() -> None:
+            try:
+                await asyncio.wait_for(stop(), STOP_SECONDS)
+            except TimeoutError:
+                log.error("stop_timed_out", part=part, seconds=STOP_SECONDS)
+        self._stack.push_async_callback(bounded)
+
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._stack.aclose()
         log.info("hotline_stopped")
 

@@ -36,6 +36,7 @@ from ivr.settings import Settings
 from ivr.shared_pops import SharedScreenPops
 
 log = structlog.get_logger("ivr.queue_events")
+DRAIN_ROUNDS = 5
 
 def _seconds(event: AmiEvent, name: str) -> float:
     try:
@@ -98,8 +99,11 @@ class QueueEvents:
                                               reason if paused else ""))
 
     async def drain(self) -> None:
-        """Wait for the writes in flight (at shut-down, and in tests)."""
-        while self._tasks:
+        """Wait for the writes in flight (at shut-down, and in tests); events still arriving
+        meanwhile add a few more rounds at most."""
+        for _ in range(DRAIN_ROUNDS):
+            if not self._tasks:
+                return
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- the work -------------------------------------------------------------------------

@@ -35,7 +35,15 @@ from ivr.flow.simulate import describe_outcome
 from ivr.flows import FlowRejected, check_text, digest_of
 from ivr.intents import load_intents
 from ivr.web import accounts, openapi
-from ivr.web.auth import ROLES, csrf_token, hash_password, is_api, json_error, require
+from ivr.web.auth import (
+    ROLES,
+    csrf_token,
+    hash_password,
+    is_api,
+    json_body,
+    json_error,
+    require,
+)
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
@@ -62,14 +70,6 @@ def _hotline(request: web.Request) -> Hotline:
     return request.app[HOTLINE]
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from exc
-    if not isinstance(body, dict):
-        raise json_error(web.HTTPBadRequest, "bad_json", "The body must be a JSON object.")
-    return body
 
 
 def _text(body: Mapping[str, Any], key: str, *, required: bool = False,
@@ -158,7 +158,7 @@ async def list_cases(request: web.Request) -> web.Response:
 @routes.post("/api/cases")
 async def create_case(request: web.Request) -> web.Response:
     user = await require(request, "operator")
-    body = await _body(request)
+    body = await json_body(request)
     hotline = _hotline(request)
     category = _text(body, "category", required=True)
     skill = hotline.settings.skills.get(category)
@@ -191,7 +191,7 @@ async def get_case(request: web.Request) -> web.Response:
 @routes.patch("/api/cases/{number}")
 async def update_case(request: web.Request) -> web.Response:
     user = await require(request, "operator")
-    body = await _body(request)
+    body = await json_body(request)
     number = request.match_info["number"]
     hotline = _hotline(request)
     changes = {k: _text(body, k) or None
@@ -242,7 +242,7 @@ async def _operator_action(request: web.Request, action: str) -> web.Response:
                          "Operators may change only their own state.")
     if operator_id not in hotline.settings.operators:
         raise json_error(web.HTTPNotFound, "not_found", f"No operator {operator_id}.")
-    body = await _body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.can_read_body else {}
     desk = hotline.operators
     detail: dict[str, object] = {}
     try:
@@ -332,7 +332,7 @@ async def _check(hotline: Hotline, text: str) -> list[FlowProblem]:
 @routes.post("/api/flows/validate")
 async def flow_validate(request: web.Request) -> web.Response:
     await require(request, "admin")
-    text = _text(await _body(request), "text", required=True)
+    text = _text(await json_body(request), "text", required=True)
     problems = await _check(_hotline(request), text)
     return web.json_response({"valid": not problems, "problems": _problems_json(problems)})
 
@@ -340,7 +340,7 @@ async def flow_validate(request: web.Request) -> web.Response:
 @routes.post("/api/flows/simulate")
 async def flow_simulate(request: web.Request) -> web.Response:
     await require(request, "admin")
-    body = await _body(request)
+    body = await json_body(request)
     hotline = _hotline(request)
     settings = hotline.settings
     text = _text(body, "text") or await _live_text(hotline)
@@ -389,7 +389,7 @@ async def flow_simulate(request: web.Request) -> web.Response:
 @routes.post("/api/flows/diff")
 async def flow_diff(request: web.Request) -> web.Response:
     await require(request, "admin")
-    text = _text(await _body(request), "text", required=True)
+    text = _text(await json_body(request), "text", required=True)
     live = await _live_text(_hotline(request))
     diff = "".join(difflib.unified_diff(
         live.splitlines(keepends=True), text.splitlines(keepends=True),
@@ -401,7 +401,7 @@ async def flow_diff(request: web.Request) -> web.Response:
 @routes.post("/api/flows/publish")
 async def flow_publish(request: web.Request) -> web.Response:
     user = await require(request, "admin")
-    body = await _body(request)
+    body = await json_body(request)
     text = _text(body, "text", required=True)
     note = _text(body, "note") or "published from the web"
     hotline = _hotline(request)
@@ -437,7 +437,7 @@ async def flow_versions(request: web.Request) -> web.Response:
 async def flow_rollback(request: web.Request) -> web.Response:
     """Publish an earlier version again: the one given, else the one before the live one."""
     user = await require(request, "admin")
-    body = await _body(request) if request.can_read_body else {}
+    body = await json_body(request) if request.can_read_body else {}
     hotline = _hotline(request)
     published = hotline.flows.current()
     versions = await hotline.store.flow_versions(published.flow.name)
@@ -486,7 +486,7 @@ async def bulletins(request: web.Request) -> web.Response:
 @routes.post("/api/bulletins")
 async def post_bulletin(request: web.Request) -> web.Response:
     user = await require(request, "supervisor")
-    body = await _body(request)
+    body = await json_body(request)
     hotline = _hotline(request)
     texts = body.get("texts")
     if not isinstance(texts, dict) or not all(
@@ -559,7 +559,7 @@ def _role(body: Mapping[str, Any], *, required: bool) -> str | None:
 @routes.post("/api/users")
 async def create_user(request: web.Request) -> web.Response:
     admin = await require(request, "admin")
-    body = await _body(request)
+    body = await json_body(request)
     hotline = _hotline(request)
     username = _text(body, "username", required=True).strip()
     role = _role(body, required=True)
@@ -578,7 +578,7 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.patch("/api/users/{username}")
 async def update_user(request: web.Request) -> web.Response:
     admin = await require(request, "admin")
-    body = await _body(request)
+    body = await json_body(request)
     hotline = _hotline(request)
     username = request.match_info["username"]
     if await hotline.store.get_user(username) is None:
@@ -699,7 +699,7 @@ async def get_config(request: web.Request) -> web.Response:
 async def put_config(request: web.Request) -> web.Response:
     user = await require(request, "admin")
     name = _config_name(request)
-    text = _text(await _body(request), "text", required=True)
+    text = _text(await json_body(request), "text", required=True)
     hotline = _hotline(request)
     path = config_path(hotline, name)
     flow_text = await _live_text(hotline)

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -362,15 +362,21 @@ def _login_again(request: web.Request, username: str, next_page: str, error: str
     return response
 
 
-async def _login_json(request: web.Request) -> web.StreamResponse:
-    # A cross-site page cannot send a JSON body without a CORS preflight we never grant,
-    # so this form of login needs no CSRF cookie.
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or 400 with a reason."""
     try:
         body = await request.json()
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from exc
     if not isinstance(body, dict):
         raise json_error(web.HTTPBadRequest, "bad_json", "The body must be a JSON object.")
+    return body
+
+
+async def _login_json(request: web.Request) -> web.StreamResponse:
+    # A cross-site page cannot send a JSON body without a CORS preflight we never grant,
+    # so this form of login needs no CSRF cookie.
+    body = await json_body(request)
     username, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
     try:
         user = await authenticate(request, username, password)

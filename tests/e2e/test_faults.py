@@ -1,9 +1,11 @@
 """Faults on the real test bed: a caller hanging up at every node of the flow, a caller giving
-up in the queue, and Asterisk restarted while a callback waits in line."""
+up in the queue, Asterisk restarted while a callback waits in line, bad peers on the
+AudioSocket port."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import wave
 from datetime import UTC, datetime
 
@@ -13,11 +15,13 @@ from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
 from ivr.queues import OperatorDesk
 from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
+from .test_speech import PROMPT_SECONDS, korean_cfg, korean_line, spoken
 
 pytestmark = pytest.mark.asterisk
+__all__ = ["korean_cfg", "korean_line"]  # fixtures, used by name below
 
 
 def greeting_seconds(hotline: Hotline) -> float:
@@ -123,3 +127,31 @@ async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
     assert results[-1] == "citizen: ANSWER"
     assert len(results) == 2, results  # the lost stand-in, then the callback
     assert citizens.called() == ["13877770200"]
+
+
+async def test_bad_audiosocket_peers_cost_nothing_and_callers_are_still_heard(
+    korean_line: Hotline, phones: Phones, operators: dict[str, OperatorPhone],
+) -> None:
+    """A truncated frame, random bytes, and a peer that connects and says nothing, on the
+    AudioSocket port: the next caller's words are heard and routed as usual."""
+    port = korean_line.settings.speech.audiosocket_port
+    _, truncated = await asyncio.open_connection("127.0.0.1", port)
+    truncated.write(b"\x01\x00")  # a frame header cut short
+    await truncated.drain()
+    truncated.close()
+    _, garbage = await asyncio.open_connection("127.0.0.1", port)
+    garbage.write(os.urandom(512))
+    await garbage.drain()
+    garbage.close()
+    _, silent = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await wait_until_free(korean_line.ami, "PJSIP/op1005")
+        wav, seconds = spoken(phones, "환경")
+        steps: list[Step] = [Wait(PROMPT_SECONDS + 0.5), Say(wav, seconds), AwaitHangUp(30)]
+        assert (await phones.call(steps, caller="13877770300")).ok
+        record = await finished_record(korean_line, "13877770300")
+        assert record.variables["transcript"] == "환경"
+        assert record.queue == "environment"
+        assert answered_by(operators, "13877770300") == ["op1005"]
+    finally:
+        silent.close()
