@@ -12,6 +12,7 @@ Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -94,7 +95,20 @@ def build_app(hotline: Hotline) -> web.Application:
     wallboard.setup(app)
     reports.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
+    app.on_startup.append(_compile_templates)
     return app
+
+
+async def _compile_templates(app: web.Application) -> None:
+    """Compile every page template at start, off the event loop (Jinja compiles a template
+    the first time it is used, which would otherwise hold the loop on the first request)."""
+    env = aiohttp_jinja2.get_env(app)
+
+    def compile_all() -> None:
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
+
+    await asyncio.to_thread(compile_all)
 
 
 class WebServer:
