@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import re
 import signal
 import socket
 import time
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from ivr.asterisk_conf import POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
+from ivr.asterisk_conf import DEPARTMENT_NUMBER, POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
 from ivr.bulletins import BulletinDesk
 from ivr.callbacks import CallbackDesk
 from ivr.calls import CallHandler
@@ -44,7 +43,6 @@ from ivr.web import WebServer
 log = structlog.get_logger("ivr.app")
 STOP_SECONDS = 20.0  # longest wait for one part to stop at shut-down
 RECONCILE_LOOKBACK = 5000  # recent call records looked at for ones left "in progress"
-_TRANSFER_TARGET = re.compile(r"[0-9]{2,15}")
 
 
 class Hotline:
@@ -52,9 +50,9 @@ class Hotline:
 
     def __init__(self, settings: Settings, *, policy: RoutingPolicy = POLICY) -> None:
         self.settings = settings
-        # Where config/ is read from (and where the admin pages write their edits).
         # This node's name (several nodes may share the database and one Asterisk).
         self.node = f"{socket.gethostname()}:{settings.agi.port}"
+        # Where config/ is read from (and where the admin pages write their edits).
         self.config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
         self.store = open_store(settings.database_url, settings.state_dir)
         # Call records, queue facts and operator states are kept while the database is down.
@@ -120,7 +118,7 @@ class Hotline:
 
     async def transfer(self, operator_id: str, target: str) -> None:
         """Send the citizen an operator is talking to, to a department's number."""
-        if not _TRANSFER_TARGET.fullmatch(target):
+        if not DEPARTMENT_NUMBER.fullmatch(target):
             raise IvrError(f"not a department number: {target!r} (2 to 15 digits)")
         channel = self.queue_events.caller_channel(operator_id)
         if channel is None:

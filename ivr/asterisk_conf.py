@@ -6,6 +6,7 @@ Pure: settings in, ``{file name: text}`` out. Used by the sandbox and by
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ivr.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
@@ -22,6 +23,8 @@ PLACEHOLDERS = (
 )
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
+# What that context's `_X!` pattern takes: a department's number, digits only.
+DEPARTMENT_NUMBER = re.compile(r"[0-9]{2,15}")
 CALLBACK_ENDPOINT = "callbacks"
 
 

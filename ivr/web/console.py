@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,12 +28,14 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 
+from ivr.asterisk_conf import DEPARTMENT_NUMBER
 from ivr.errors import IvrError, StorageError
 from ivr.figures._live import WRAP_UP_PAUSE_REASONS
 from ivr.routing import OperatorState
 from ivr.web.auth import (
     SESSION_COOKIE,
     current_user,
+    json_body,
     json_error,
     require,
     role_rank,
@@ -57,7 +58,6 @@ SESSION_ENDED_CLOSE = 4401
 # Presence asks Asterisk (QueueStatus); hundreds of consoles polling share one answer a second.
 PRESENCE_TTL_SECONDS = 1.0
 # A department's number: digits, optionally led by + and with * or # (PBX feature codes).
-TRANSFER_TARGET = re.compile(r"^\+?[0-9*#]{2,32}$")
 PAUSE_REASONS = (
     ("break", "Break"),
     ("meal", "Meal"),
@@ -203,14 +203,11 @@ async def transfer(request: web.Request) -> web.Response:
     """Blind-transfer the operator's caller to a department number."""
     # The CSRF token was checked by ivr.web.auth's middleware (header X-CSRF-Token).
     user, operator_id = await _console_user(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from None
-    target = str(body.get("target", "")).strip() if isinstance(body, dict) else ""
-    if not TRANSFER_TARGET.match(target):
+    body = await json_body(request)
+    target = str(body.get("target", "")).strip()
+    if not DEPARTMENT_NUMBER.fullmatch(target):
         raise json_error(web.HTTPBadRequest, "bad_target",
-                         "Enter a number to transfer to (digits, * or #).")
+                         "Enter a department number to transfer to (2 to 15 digits).")
     try:
         await request.app[HOTLINE].transfer(operator_id, target)
     except IvrError as exc:
