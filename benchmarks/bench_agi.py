@@ -66,12 +66,10 @@ ROOT = SCRIPT.parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr import logs, settings  # noqa: E402 - after the path set-up for a plain script
-from ivr.bulletins import BulletinDesk  # noqa: E402
-from ivr.calls import CallHandler  # noqa: E402
-from ivr.edges.fastagi import AgiChannel, FastAgiServer  # noqa: E402
-from ivr.edges.store import CallStore  # noqa: E402
-from ivr.figures import LiveFigures  # noqa: E402
-from ivr.flow import (  # noqa: E402
+from ivr.bulletins.desk import BulletinDesk  # noqa: E402
+from ivr.calls.agi_driver import CallHandler  # noqa: E402
+from ivr.core.figures import LiveFigures  # noqa: E402
+from ivr.core.flow import (  # noqa: E402
     CallFacts,
     CaseLookedUp,
     CollectDigits,
@@ -86,8 +84,10 @@ from ivr.flow import (  # noqa: E402
     RouteToQueue,
     load_flow_file,
 )
-from ivr.flows import FlowLibrary  # noqa: E402
-from ivr.protocols.agi import AgiResult, ResponseReader, encode_command, parse_handshake  # noqa: E402
+from ivr.core.protocols.agi import AgiResult, ResponseReader, encode_command, parse_handshake  # noqa: E402
+from ivr.edges.fastagi import AgiChannel, FastAgiServer  # noqa: E402
+from ivr.edges.store import CallStore  # noqa: E402
+from ivr.flows.library import FlowLibrary  # noqa: E402
 
 HOST = "127.0.0.1"
 LEVELS = (1, 10, 50)

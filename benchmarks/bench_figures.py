@@ -34,8 +34,8 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
-from ivr.figures import LiveFigures, Target, staffing_hint
-from ivr.protocols.ami import AmiEvent
+from ivr.core.figures import LiveFigures, Target, staffing_hint
+from ivr.core.protocols.ami import AmiEvent
 
 OPERATORS = 700
 SKILLS = ["general", "report", "inquiry", "case_status", "suggestion"] + [

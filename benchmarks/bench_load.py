@@ -39,9 +39,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ivr import settings
-from ivr.asterisk_conf import REFERENCE_NUMBER
-from ivr.sandbox import Sandbox
-from ivr.sipp import HangUp, Phones, Press, Wait, free_media_port, free_port, render_citizen
+from ivr.core.asterisk_render import REFERENCE_NUMBER
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import HangUp, Phones, Press, Wait, free_media_port, free_port, render_citizen
 
 STEPS = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(2.0), HangUp()]
 TICK = os.sysconf("SC_CLK_TCK")

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from ivr.routing import (
+from ivr.core.routing import (
     CallFacts,
     OpenCase,
     OperatorIndex,

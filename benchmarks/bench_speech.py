@@ -39,15 +39,15 @@ import structlog
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.edges.speech import (  # noqa: E402 - after the path set-up for a plain script
+from ivr.core.intents import IntentCatalog, load_intents  # noqa: E402
+from ivr.core.protocols.audiosocket import EndpointerSettings  # noqa: E402
+from ivr.edges.vosk import (  # noqa: E402 - after the path set-up for a plain script
     Mode,
     ModelRegistry,
     ModelSource,
     SpeechRecognizer,
     SpeechTurn,
 )
-from ivr.intents import IntentCatalog, load_intents  # noqa: E402
-from ivr.protocols.audiosocket import EndpointerSettings  # noqa: E402
 
 CHUNK = 1600 * 2  # 100 ms of 8 kHz 16-bit audio
 FIXTURES = ROOT / "tests" / "fixtures" / "speech"

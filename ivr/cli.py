@@ -17,7 +17,7 @@ log = structlog.get_logger("ivr.cli")
 
 
 def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.sandbox import Sandbox
+    from ivr.testbed.sandbox import Sandbox
 
     box = Sandbox(cfg)
     if args.action == "up":
@@ -35,14 +35,14 @@ def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _build_prompts(cfg: settings.Settings) -> None:
-    from ivr.prompts import build
+    from ivr.tools.prompts import build
 
     report = build(cfg.prompts_dir, cfg.languages)
     log.info("prompts_built", built=len(report.built), unchanged=report.unchanged)
 
 
 def _prompts(_args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.prompts import build
+    from ivr.tools.prompts import build
 
     report = build(cfg.prompts_dir, cfg.languages)
     for name in report.built:
@@ -93,7 +93,7 @@ def _serve(_args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.testcall import place_call
+    from ivr.testbed.testcall import place_call
 
     report = asyncio.run(
         place_call(cfg, args.digits, caller=args.caller, hang_up_after=args.hang_up_after,
@@ -107,9 +107,9 @@ async def _simulate_operators(
     cfg: settings.Settings, talk: float, stop: asyncio.Event | None = None
 ) -> None:
     from ivr.app import stop_on_signals
-    from ivr.sandbox import Sandbox
-    from ivr.sipp import Phones
-    from ivr.testcall import operator_phones
+    from ivr.testbed.sandbox import Sandbox
+    from ivr.testbed.sipp import Phones
+    from ivr.testbed.testcall import operator_phones
 
     phones = operator_phones(cfg, Phones(Sandbox(cfg).root), talk)
     for phone in phones:
@@ -128,7 +128,7 @@ async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
                            reason: str) -> int:
     from ivr.edges.ami import AmiClient
     from ivr.edges.store import open_store
-    from ivr.queues import OperatorDesk
+    from ivr.operators.desk import OperatorDesk
 
     ami = AmiClient(cfg.ami)
     store = open_store(cfg.database_url, cfg.state_dir)
@@ -185,7 +185,7 @@ async def _demo(cfg: settings.Settings, talk: float) -> None:
 
 
 def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.sandbox import Sandbox
+    from ivr.testbed.sandbox import Sandbox
 
     _build_prompts(cfg)
     Sandbox(cfg).up()
@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _flow(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr import admin
+    from ivr.tools import admin
 
     if args.action == "check":
         text, code = admin.flow_check(cfg, args.paths)
@@ -220,7 +220,7 @@ def _flow(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr import admin
+    from ivr.tools import admin
 
     if args.action == "add":
         text, code = asyncio.run(admin.case_add(
@@ -234,7 +234,7 @@ def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _models(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.edges.speech import ModelRegistry, ModelSource
+    from ivr.edges.vosk import ModelRegistry, ModelSource
 
     registry = ModelRegistry(
         ModelSource.from_config(lang, value) for lang, value in cfg.speech.models.items()
@@ -274,7 +274,7 @@ def _bench(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from ivr.asterisk_conf import render_all
+    from ivr.core.asterisk_render import render_all
 
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@
     ├── AmiError               the AMI link failed or an action was refused
     │   └── AmiTimeout         an action got no answer within its deadline
     ├── StorageError           the database refused or lost a write
-    ├── SpeechError            speech recognition failed (ivr.edges.speech)
+    ├── SpeechError            speech recognition failed (ivr.edges.vosk)
     │   └── ModelUnavailable   a language's model is missing or cannot be loaded
     ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time (ivr.edges.audiosocket)
     ├── AudioError             a prompt could not be synthesised or converted

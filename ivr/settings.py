@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ivr.core.schedules import Schedules
+from ivr.core.schedules import parse as parse_schedules
 from ivr.errors import ConfigError, ConfigProblem
-from ivr.schedules import Schedules
-from ivr.schedules import parse as parse_schedules
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -595,7 +595,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     try:
         schedules, schedule_problems = parse_schedules(raw_schedules, str(schedules_path))
     except (AttributeError, TypeError, ValueError) as exc:
-        # ivr.schedules expects mappings and lists where the file may have anything else.
+        # ivr.core.schedules expects mappings and lists where the file may have anything else.
         schedules, schedule_problems = Schedules(), [ConfigProblem(
             str(schedules_path), "-", f"calendars, schedules, hours and closed_on must be "
             f"mappings or lists as documented ({type(exc).__name__}: {exc})",

@@ -23,8 +23,8 @@ from typing import Any
 import structlog
 from panoramisk import Manager
 
+from ivr.core.protocols.ami import AmiEvent, action_fields
 from ivr.errors import AmiError, AmiTimeout, IvrError
-from ivr.protocols.ami import AmiEvent, action_fields
 from ivr.settings import AmiSettings
 
 log = structlog.get_logger("ivr.ami")

@@ -39,8 +39,7 @@ from pathlib import Path
 
 import structlog
 
-from ivr.errors import AudioError, IvrError, ProtocolError
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.audiosocket import (
     CLOSED,
     FRAME_MS,
     NEED_DATA,
@@ -57,6 +56,7 @@ from ivr.protocols.audiosocket import (
     encode_hangup,
     split_frames,
 )
+from ivr.errors import AudioError, IvrError, ProtocolError
 
 log = structlog.get_logger("ivr.audiosocket")
 

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from ivr.errors import HandshakeError, ProtocolError
-from ivr.protocols.agi import (
+from ivr.core.protocols.agi import (
     AgiEnvironment,
     AgiResult,
     HandshakeReader,
@@ -24,6 +23,7 @@ from ivr.protocols.agi import (
     check_variable_name,
     encode_command,
 )
+from ivr.errors import HandshakeError, ProtocolError
 from ivr.settings import AgiSettings
 
 log = structlog.get_logger("ivr.fastagi")

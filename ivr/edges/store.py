@@ -69,8 +69,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from ivr.core.flow.engine import luhn_check_digit
 from ivr.errors import StorageError
-from ivr.flow.engine import luhn_check_digit
 
 T = TypeVar("T")
 

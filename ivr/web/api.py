@@ -28,12 +28,12 @@ import structlog
 from aiohttp import web
 
 from ivr import settings as settings_module
+from ivr.core.flow import CallFacts, format_report, simulate
+from ivr.core.flow.model import FlowProblem
+from ivr.core.flow.simulate import describe_outcome
+from ivr.core.intents import load_intents
 from ivr.errors import AmiError, ConfigError, IvrError, StorageError
-from ivr.flow import CallFacts, format_report, simulate
-from ivr.flow.model import FlowProblem
-from ivr.flow.simulate import describe_outcome
-from ivr.flows import FlowRejected, check_text, digest_of
-from ivr.intents import load_intents
+from ivr.flows.library import FlowRejected, check_text, digest_of
 from ivr.web import accounts, openapi
 from ivr.web.auth import (
     ROLES,

@@ -28,10 +28,10 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 
-from ivr.asterisk_conf import DEPARTMENT_NUMBER
+from ivr.core.asterisk_render import DEPARTMENT_NUMBER
+from ivr.core.figures._live import WRAP_UP_PAUSE_REASONS
+from ivr.core.routing import OperatorState
 from ivr.errors import IvrError, StorageError
-from ivr.figures._live import WRAP_UP_PAUSE_REASONS
-from ivr.routing import OperatorState
 from ivr.web.auth import (
     SESSION_COOKIE,
     current_user,
@@ -46,8 +46,8 @@ from ivr.web.keys import HOTLINE
 if TYPE_CHECKING:
     from ivr.app import Hotline
     from ivr.edges.store import User
-    from ivr.queues import Presence
-    from ivr.screenpop import ScreenPop
+    from ivr.operators.desk import Presence
+    from ivr.operators.screen_pops import ScreenPop
 
 log = structlog.get_logger("ivr.web")
 

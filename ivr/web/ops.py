@@ -8,7 +8,7 @@ import time
 import structlog
 from aiohttp import web
 
-from ivr.figures import metrics_text
+from ivr.core.figures import metrics_text
 from ivr.web.keys import HOTLINE
 
 log = structlog.get_logger("ivr.web")

@@ -3,7 +3,7 @@
 A report covers whole local days ``from``..``to`` (the hotline's time zone), per hour or per
 day and per skill: offered, answered, abandoned, service level against the skill's target,
 average speed of answer, average handle time and satisfaction (survey scores), aggregated by
-``ivr.figures.build_report`` from the call records of the period (``store.calls_between``).
+``ivr.core.figures.build_report`` from the call records of the period (``store.calls_between``).
 A call counts in the period it arrived in. Below it, cases by category and status.
 
 ``/reports.csv?from=...&to=...&period=hour|day`` has the same rows (``kind=cases`` gives the
@@ -25,8 +25,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from ivr.edges.store import CASE_STATUSES
-from ivr.figures import (
+from ivr.core.figures import (
     CallOutcome,
     Outcome,
     Period,
@@ -35,7 +34,8 @@ from ivr.figures import (
     build_report,
     to_csv_rows,
 )
-from ivr.figures._reports import MAX_SCORE, MIN_SCORE
+from ivr.core.figures._reports import MAX_SCORE, MIN_SCORE
+from ivr.edges.store import CASE_STATUSES
 from ivr.web.auth import require
 from ivr.web.keys import HOTLINE
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from ivr.figures import Counts, IntervalFigures, SkillFigures, staffing_hint_for
+from ivr.core.figures import Counts, IntervalFigures, SkillFigures, staffing_hint_for
 from ivr.web.auth import current_user, json_error, require, role_rank
 from ivr.web.keys import HOTLINE
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 
+from ivr.core.protocols.ami import AmiEvent
 from ivr.edges.ami import AmiClient
 from ivr.errors import AmiError, AmiTimeout
-from ivr.protocols.ami import AmiEvent
 from ivr.settings import AmiSettings
 
 

@@ -14,16 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr.edges.audiosocket import (
-    AudioSocketServer,
-    AudioStream,
-    StreamNotConnected,
-    StreamRegistry,
-    read_prompt_pcm,
-)
-from ivr.edges.speech import ScriptedSpeech, listen
-from ivr.errors import AudioError
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.audiosocket import (
     CLOSED,
     FRAME_BYTES,
     NEED_DATA,
@@ -38,6 +29,15 @@ from ivr.protocols.audiosocket import (
     encode_hangup,
     encode_uuid,
 )
+from ivr.edges.audiosocket import (
+    AudioSocketServer,
+    AudioStream,
+    StreamNotConnected,
+    StreamRegistry,
+    read_prompt_pcm,
+)
+from ivr.edges.vosk import ScriptedSpeech, listen
+from ivr.errors import AudioError
 
 VOICE = struct.pack("<160h", *([3000, -3000] * 80))
 

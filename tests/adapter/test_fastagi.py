@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from ivr.core.protocols.agi import AgiResult
 from ivr.edges.fastagi import AgiChannel, FastAgiServer
-from ivr.protocols.agi import AgiResult
 from ivr.settings import AgiSettings
 
 HANDSHAKE = (

@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.edges.store import CallStore
-from ivr.flows import FlowLibrary, FlowRejected, rollback
+from ivr.flows.library import FlowLibrary, FlowRejected, rollback
 
 BASE = settings.load()
 

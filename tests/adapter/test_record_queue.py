@@ -18,13 +18,13 @@ import pytest_asyncio
 import structlog
 
 from ivr import settings
+from ivr.calls.pending_writes import LIMIT, SPILL_FILE, PendingWrites
+from ivr.core.protocols.ami import AmiEvent
 from ivr.edges.bus import LocalBus
 from ivr.edges.store import CallRecord, CallStore, open_store
-from ivr.protocols.ami import AmiEvent
-from ivr.queue_events import QueueEvents
-from ivr.record_queue import LIMIT, SPILL_FILE, PendingWrites
-from ivr.screenpop import ScreenPopHub
-from ivr.shared_pops import SharedScreenPops
+from ivr.operators.queue_events import QueueEvents
+from ivr.operators.screen_pops import ScreenPopHub
+from ivr.operators.shared_pops import SharedScreenPops
 from tests.pgtools import Proxy, pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)

@@ -15,18 +15,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry
-from ivr.edges.speech import (
-    ModelRegistry,
-    ModelSource,
-    ModelUnavailable,
-    SpeechRecognizer,
-    SpeechTurn,
-    Transcript,
-    listen,
-)
-from ivr.intents import load_intents
-from ivr.protocols.audiosocket import (
+from ivr.core.intents import load_intents
+from ivr.core.protocols.audiosocket import (
     FRAME_BYTES,
     SILENCE_FRAME,
     Audio,
@@ -38,6 +28,16 @@ from ivr.protocols.audiosocket import (
     encode_hangup,
     encode_uuid,
     split_frames,
+)
+from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry
+from ivr.edges.vosk import (
+    ModelRegistry,
+    ModelSource,
+    ModelUnavailable,
+    SpeechRecognizer,
+    SpeechTurn,
+    Transcript,
+    listen,
 )
 
 # Menu words of the Korean test locale that this small model hears reliably from espeak-ng.

@@ -15,6 +15,7 @@ import pytest_asyncio
 from sqlalchemy import create_engine, inspect, text
 
 from ivr import admin, settings
+from ivr.core.flow import case_number_valid
 from ivr.edges.store import (
     SCHEMA_VERSION,
     CallRecord,
@@ -24,7 +25,6 @@ from ivr.edges.store import (
     open_store,
 )
 from ivr.errors import StorageError
-from ivr.flow import case_number_valid
 from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)

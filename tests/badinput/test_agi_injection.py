@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.errors import AgiError, HandshakeError, ProtocolError
-from ivr.protocols.agi import (
+from ivr.core.protocols.agi import (
     MAX_COMMAND_BYTES,
     NEED_DATA,
     AgiEnvironment,
@@ -20,6 +19,7 @@ from ivr.protocols.agi import (
     encode_command,
     sanitize,
 )
+from ivr.errors import AgiError, HandshakeError, ProtocolError
 from tests.badinput.asterisk import agi_parse_args, agi_read_commands
 from tests.badinput.corpus import CALLER_TEXT, DTMF_FLOODS, RAW_BYTES
 

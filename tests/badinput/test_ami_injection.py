@@ -12,15 +12,15 @@ import re
 
 import pytest
 
-from ivr.errors import AmiError
-from ivr.figures import LiveFigures, Target
-from ivr.protocols.ami import (
+from ivr.core.figures import LiveFigures, Target
+from ivr.core.protocols.ami import (
     MAX_LINE_BYTES,
     MAX_VALUE,
     AmiEvent,
     action_fields,
     channel_variable,
 )
+from ivr.errors import AmiError
 from tests.badinput.asterisk import app_separate_args, manager_read_actions, panoramisk_bytes
 from tests.badinput.corpus import CALLER_TEXT, CALLER_TEXT_VALUES, DTMF_FLOODS
 

@@ -1,6 +1,6 @@
 """AudioSocket: hostile frames end their stream with ProtocolError; key floods decode in order.
 
-The codec's design (``ivr.protocols.audiosocket``): an error is for that stream only and the
+The codec's design (``ivr.core.protocols.audiosocket``): an error is for that stream only and the
 reader stays broken, so garbage can never be resynchronised on; frames that arrived before the
 garbage are still delivered, and the next stream (a new reader) is unaffected.
 """
@@ -11,8 +11,7 @@ import uuid
 
 import pytest
 
-from ivr.errors import ProtocolError
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.audiosocket import (
     CLOSED,
     DTMF_KEYS,
     MAX_AUDIO_BYTES,
@@ -32,6 +31,7 @@ from ivr.protocols.audiosocket import (
     encode_hangup,
     encode_uuid,
 )
+from ivr.errors import ProtocolError
 from tests.badinput.corpus import DTMF_FLOODS, DTMF_INVALID
 
 CALL = uuid.UUID("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")

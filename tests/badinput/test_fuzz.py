@@ -14,10 +14,9 @@ import uuid
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ivr.errors import AgiError, AmiError, HandshakeError, ProtocolError
-from ivr.figures import LiveFigures, Target
-from ivr.flow import parse_flow
-from ivr.protocols.agi import (
+from ivr.core.figures import LiveFigures, Target
+from ivr.core.flow import parse_flow
+from ivr.core.protocols.agi import (
     MAX_COMMAND_BYTES,
     NEED_DATA,
     AgiEnvironment,
@@ -28,8 +27,8 @@ from ivr.protocols.agi import (
     parse_handshake,
     sanitize,
 )
-from ivr.protocols.ami import MAX_LINE_BYTES, AmiEvent, action_fields, channel_variable
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.ami import MAX_LINE_BYTES, AmiEvent, action_fields, channel_variable
+from ivr.core.protocols.audiosocket import (
     CLOSED,
     DTMF_KEYS,
     MAX_AUDIO_BYTES,
@@ -45,9 +44,10 @@ from ivr.protocols.audiosocket import (
     encode_hangup,
     encode_uuid,
 )
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.audiosocket import (
     NEED_DATA as NEED_AUDIO,
 )
+from ivr.errors import AgiError, AmiError, HandshakeError, ProtocolError
 from tests.badinput.asterisk import (
     agi_parse_args,
     agi_read_commands,

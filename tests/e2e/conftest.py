@@ -18,11 +18,11 @@ from ivr import logs, settings
 from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord
-from ivr.prompts import build
-from ivr.queues import OperatorDesk
-from ivr.sandbox import Sandbox
-from ivr.sipp import OperatorPhone, Phones
-from ivr.testcall import operator_phones
+from ivr.operators.desk import OperatorDesk
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import OperatorPhone, Phones
+from ivr.testbed.testcall import operator_phones
+from ivr.tools.prompts import build
 
 pytestmark = pytest.mark.asterisk
 WRAP_UP_SECONDS = 3  # queues.conf wrapuptime

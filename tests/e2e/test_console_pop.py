@@ -15,8 +15,8 @@ from playwright.async_api import async_playwright, expect
 
 from ivr import settings
 from ivr.app import Hotline
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 from ivr.web.accounts import create_account
 from tests.web.conftest import CHROMIUM_ARGS
 

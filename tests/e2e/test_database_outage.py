@@ -14,8 +14,8 @@ from ivr import settings
 from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import open_store
-from ivr.sandbox import Sandbox
-from ivr.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
 from tests.pgtools import Proxy, pg_database
 
 from .conftest import answered_by, wait_until_free

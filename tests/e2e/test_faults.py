@@ -13,9 +13,9 @@ import pytest
 
 from ivr.app import Hotline
 from ivr.edges.ami import AmiClient
-from ivr.queues import OperatorDesk
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
+from ivr.operators.desk import OperatorDesk
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
 from .test_speech import PROMPT_SECONDS, korean_cfg, korean_line, spoken

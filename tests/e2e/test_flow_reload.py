@@ -12,8 +12,8 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.app import Hotline
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
 

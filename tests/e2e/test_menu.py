@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr import settings
-from ivr.admin import flow_check
 from ivr.app import Hotline
-from ivr.flow import CallFacts, Routed, load_flow_file, simulate
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.core.flow import CallFacts, Routed, load_flow_file, simulate
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.tools.admin import flow_check
 
 from .conftest import answered_by, finished_record, wait_until_free
 

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from ivr.app import Hotline
+from ivr.core.routing import OperatorState
 from ivr.edges.ami import AmiClient
-from ivr.queues import OperatorDesk
-from ivr.routing import OperatorState
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.operators.desk import OperatorDesk
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
 

@@ -19,13 +19,13 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.app import Hotline
-from ivr.bulletins import sounds_dir
+from ivr.bulletins.desk import sounds_dir
+from ivr.core.routing import RoutingPolicy, WideningStep
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord, open_store
-from ivr.queues import OperatorDesk
-from ivr.routing import RoutingPolicy, WideningStep
-from ivr.sandbox import Sandbox
-from ivr.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.operators.desk import OperatorDesk
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
 

@@ -19,9 +19,9 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.app import Hotline
-from ivr.prompts import build
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Say, Step, Wait
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Say, Step, Wait
+from ivr.tools.prompts import build
 
 from .conftest import answered_by, finished_record, wait_until_free
 

@@ -24,8 +24,8 @@ import pytest_asyncio
 from ivr import settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord, open_store
-from ivr.sandbox import Sandbox
-from ivr.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 from tests.pgtools import pg_database
 
 from .conftest import answered_by, wait_until_free

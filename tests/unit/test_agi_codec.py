@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.errors import HandshakeError, ProtocolError
-from ivr.protocols.agi import (
+from ivr.core.protocols.agi import (
     NEED_DATA,
     AgiEnvironment,
     AgiResult,
@@ -15,6 +14,7 @@ from ivr.protocols.agi import (
     encode_command,
     quote,
 )
+from ivr.errors import HandshakeError, ProtocolError
 
 HANDSHAKE = (
     b"agi_network: yes\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.protocols.ami import AmiEvent, action_fields, channel_variable, safe_value
+from ivr.core.protocols.ami import AmiEvent, action_fields, channel_variable, safe_value
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr import settings
-from ivr.asterisk_conf import render_all
+from ivr.core.asterisk_render import render_all
 
 CFG = settings.load()
 

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.errors import ProtocolError
-from ivr.protocols.audiosocket import (
+from ivr.core.protocols.audiosocket import (
     CLOSED,
     FRAME_BYTES,
     NEED_DATA,
@@ -35,6 +34,7 @@ from ivr.protocols.audiosocket import (
     rms,
     split_frames,
 )
+from ivr.errors import ProtocolError
 
 CALL = uuid.UUID("3f2a4c1e-0b7d-4e55-9a8c-123456789abc")
 VOICE = struct.pack("<160h", *([4000, -4000] * 80))  # a loud 20 ms square wave

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from ivr.figures import (
+from ivr.core.figures import (
     LiveFigures,
     Target,
     agents_needed,
@@ -17,7 +17,7 @@ from ivr.figures import (
     service_level,
     staffing_hint,
 )
-from ivr.protocols.ami import AmiEvent
+from ivr.core.protocols.ami import AmiEvent
 
 T0 = 1_767_225_600.0
 

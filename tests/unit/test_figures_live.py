@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.figures import (
+from ivr.core.figures import (
     CallOutcome,
     LiveFigures,
     Outcome,
@@ -17,8 +17,8 @@ from ivr.figures import (
     Target,
     metrics_text,
 )
-from ivr.protocols.ami import AmiEvent
-from ivr.routing import OperatorState
+from ivr.core.protocols.ami import AmiEvent
+from ivr.core.routing import OperatorState
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 Q = "report"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.figures import (
+from ivr.core.figures import (
     CSV_HEADER,
     CallOutcome,
     Outcome,

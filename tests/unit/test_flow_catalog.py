@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow import FlowError, announce_wait, load_catalog, say_digits, say_number
-from ivr.flow.catalog import number_prompt_names
+from ivr.core.flow import FlowError, announce_wait, load_catalog, say_digits, say_number
+from ivr.core.flow.catalog import number_prompt_names
 
 CATALOG = Path(__file__).resolve().parents[2] / "prompts" / "catalog.yaml"
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from ivr.flow import (
+from ivr.core.flow import (
     SAFETY_SKILL,
     CallerHungUp,
     CallerLeft,
@@ -34,7 +34,7 @@ from ivr.flow import (
     load_flow,
     luhn_check_digit,
 )
-from ivr.flow.engine import FINAL_COMMANDS, WAITING_COMMANDS
+from ivr.core.flow.engine import FINAL_COMMANDS, WAITING_COMMANDS
 
 WEDNESDAY_NOON = datetime(2026, 12, 16, 12, 0)
 SATURDAY_NIGHT = datetime(2026, 12, 19, 23, 30)

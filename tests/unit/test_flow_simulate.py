@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.flow import (
+from ivr.core.flow import (
     FINAL_COMMANDS,
     WAITING_COMMANDS,
     ActiveBulletin,
@@ -27,7 +27,7 @@ from ivr.flow import (
     luhn_check_digit,
     simulate,
 )
-from ivr.flow.simulate import format_report
+from ivr.core.flow.simulate import format_report
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW_PATH = ROOT / "dialplans" / "12345.yaml"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flow import (
+from ivr.core.flow import (
     FlowError,
     FlowProblem,
     check_paths,

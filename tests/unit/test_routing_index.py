@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.routing import (
+from ivr.core.routing import (
     DEFAULT_WIDENING,
     CallFacts,
     OperatorIndex,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.routing import (
+from ivr.core.routing import (
     DEFAULT_WIDENING,
     GENERAL_POOL_PENALTY,
     LANGUAGE_PENALTY,
@@ -47,7 +47,7 @@ def test_step_max_penalty(step: WideningStep, max_penalty: int) -> None:
 def test_render_default_queuerules() -> None:
     """The default schedule renders as relative penaltychange lines after a stated start."""
     assert render_queuerules(RoutingPolicy()) == (
-        "; Rendered from ivr.routing.RoutingPolicy: edit the policy, not this file.\n"
+        "; Rendered from ivr.core.routing.RoutingPolicy: edit the policy, not this file.\n"
         "; Member penalty = 5 - skill level; 5 = speaks the language, other skill; "
         "6 = general pool.\n"
         "; Start: the dialplan sets QUEUE_MAX_PENALTY=1 (level 4+).\n"

@@ -3,7 +3,7 @@ caller's own operator first."""
 
 from __future__ import annotations
 
-from ivr.routing import RoutingPolicy, plan_stages
+from ivr.core.routing import RoutingPolicy, plan_stages
 
 POLICY = RoutingPolicy()  # level 4+, level 2+ at 30 s, language at 90 s, pool at 180 s
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.routing import CallbackRequest, WaitingCall, expected_wait, line_for, next_in_line
+from ivr.core.routing import CallbackRequest, WaitingCall, expected_wait, line_for, next_in_line
 
 
 def waiting(

@@ -12,7 +12,7 @@ import pytest
 
 from ivr import settings
 from ivr.errors import SandboxError
-from ivr.sandbox import Sandbox
+from ivr.testbed.sandbox import Sandbox
 
 
 def sandbox_in(tmp_path: Path, mirror: str = "http://deb.debian.org/debian") -> Sandbox:

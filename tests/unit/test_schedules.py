@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ivr import settings
-from ivr.schedules import parse
+from ivr.core.schedules import parse
 
 CFG = settings.load()
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivr.screenpop import ScreenPop, ScreenPopHub
+from ivr.operators.screen_pops import ScreenPop, ScreenPopHub
 
 
 def pop(call_id: str = "c1", operator_id: str = "op1", **fields: object) -> ScreenPop:

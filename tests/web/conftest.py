@@ -5,7 +5,7 @@ What is real: settings (``ivr.settings.load`` on a temporary copy of the reposit
 ``config/`` and flow), the store (SQLite file, and PostgreSQL through ``tests.pgtools``), the
 ``FlowLibrary``, ``LiveFigures``, ``ScreenPopHub``, passwords, sessions and CSRF. What is a
 double (there is no Asterisk here): the operator desk (``DeskDouble``, same methods as
-``ivr.queues.OperatorDesk``) and ``transfer``. Bulletins use the real ``BulletinDesk``, its
+``ivr.operators.desk.OperatorDesk``) and ``transfer``. Bulletins use the real ``BulletinDesk``, its
 audio written under the test's ``sounds/`` directory.
 
 Typical use::
@@ -35,14 +35,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from ivr import settings as settings_module
-from ivr.asterisk_conf import WRAP_UP_SECONDS
-from ivr.bulletins import BulletinDesk
+from ivr.bulletins.desk import BulletinDesk
+from ivr.core.asterisk_render import WRAP_UP_SECONDS
+from ivr.core.figures import LiveFigures
 from ivr.edges.store import CallStore, open_store
 from ivr.errors import IvrError
-from ivr.figures import LiveFigures
-from ivr.flows import FlowLibrary
-from ivr.queues import Presence
-from ivr.screenpop import ScreenPopHub
+from ivr.flows.library import FlowLibrary
+from ivr.operators.desk import Presence
+from ivr.operators.screen_pops import ScreenPopHub
 from ivr.web import build_app
 from ivr.web.accounts import create_account
 from tests.pgtools import pg_database

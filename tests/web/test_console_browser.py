@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from ivr.screenpop import ScreenPop
+from ivr.operators.screen_pops import ScreenPop
 from tests.web.conftest import WebHotline, WebUser, browser_login
 
 OP = "op1001"  # Wang Fang: skills report, suggestion

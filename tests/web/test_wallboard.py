@@ -12,9 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 
-from ivr.asterisk_conf import WRAP_UP_SECONDS
-from ivr.figures import LiveFigures, agents_needed
-from ivr.protocols.ami import AmiEvent
+from ivr.core.asterisk_render import WRAP_UP_SECONDS
+from ivr.core.figures import LiveFigures, agents_needed
+from ivr.core.protocols.ami import AmiEvent
 from tests.web.conftest import ApiSession, WebHotline, WebUser, browser_login
 
 Client = TestClient[web.Request, web.Application]

@@ -1,0 +1,1 @@
+"""Emergency bulletins posted by supervisors and played to callers."""

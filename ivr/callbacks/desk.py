@@ -1,0 +1,219 @@
+"""Callbacks that keep their place in line.
+
+A caller waiting in a skill queue presses 1. The dialplan hands the call back to us; we store
+the request with the caller's original arrival, priority and position, and put a stand-in in
+the queue at that same position (an AMI Originate of a Local channel that runs ``Queue``).
+When the stand-in reaches the front, the operator who answers it is rung first and then
+connected to the citizen, whose phone rings next. The outcome of each attempt is recorded;
+a failed attempt is retried a bounded number of times, at the front of the line.
+
+An Originate is sent exactly once per attempt: the AMI client never re-sends an action after
+a reconnect, and an attempt is written down before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+
+import structlog
+
+from ivr.core.protocols.ami import AmiEvent, channel_variable
+from ivr.edges.ami import AmiClient
+from ivr.edges.store import CallbackRequest, CallStore
+from ivr.errors import AmiError, IvrError
+from ivr.settings import Settings
+
+log = structlog.get_logger("ivr.callbacks.desk")
+
+CALLBACK_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+# The stand-in may wait long in a busy queue; the Originate answers when an operator picks up.
+STAND_IN_TIMEOUT_S = 4 * 3600
+STAND_IN_RETRY_S = 3.0  # a stand-in lost before the citizen was called goes back this soon
+
+
+class CallbackRefused(IvrError):
+    """The caller's number cannot be called back."""
+
+
+class CallbackDesk:
+    def __init__(
+        self, settings: Settings, store: CallStore, ami: AmiClient,
+        leads: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._settings = settings
+        # With several application nodes, the leader alone follows callbacks through Asterisk's
+        # events and re-arms them (the node a caller pressed 1 on makes the first attempt).
+        self._leads = leads
+        self._store = store
+        self._ami = ami
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._armed: set[int] = set()  # callbacks with an attempt or a retry in this process
+        ami.on_event(self._on_event)
+
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def request(
+        self, *, call_id: str, number: str, skill: str, priority: int, position: int,
+        arrived_at: str,
+    ) -> CallbackRequest:
+        if not CALLBACK_NUMBER.match(number):
+            raise CallbackRefused(f"cannot call back {number!r}")
+        request = await self._store.add_callback(
+            call_id=call_id, number=number, skill=skill, priority=priority,
+            position=max(1, position), arrived_at=arrived_at,
+            requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        log.info("callback_requested", callback=request.id, skill=skill, position=position)
+        self._spawn(self._attempt(request), request.id)
+        return request
+
+    async def resume(self) -> int:
+        """After a (re)start or an AMI reconnect: re-arm every waiting callback this process is
+        not already handling. A stand-in still in Asterisk is left alone (its end is reported
+        by the IvrCallback event); a lost one is attempted again at the front of the line; a
+        failed attempt waiting for its retry gets the rest of its delay. Returns how many
+        were re-armed."""
+        if not self._leads():
+            return 0
+        live = {m.get("Channel", "").split(";")[0] for m in
+                await self._ami.action("CoreShowChannels", as_list=True, timeout=10)
+                if m.get("Event") == "CoreShowChannel"}
+        rearmed = 0
+        for request in await self._store.callbacks("waiting"):
+            if request.id in self._armed:
+                continue
+            stand_in = f"Local/{request.id}@callback-queue"
+            if any(channel.startswith(stand_in) for channel in live):
+                continue  # still waiting in line (or ringing): nothing to do
+            last = request.attempts[-1] if request.attempts else None
+            if last is None:
+                self._spawn(self._attempt(request), request.id)
+            elif last.get("result") in {"queued", "operator answered"}:
+                self._spawn(self._lost(request), request.id)
+            else:
+                self._spawn(self._retry(request, _since(last.get("at", ""))), request.id)
+            rearmed += 1
+        if rearmed:
+            log.info("callbacks_rearmed", count=rearmed)
+        return rearmed
+
+    async def _lost(self, request: CallbackRequest) -> None:
+        """The stand-in vanished without reaching the citizen: try again now (it still counts
+        as an attempt, so a callback cannot loop forever)."""
+        request.attempts[-1]["result"] = "lost: application or Asterisk restarted"
+        log.warning("callback_attempt_lost", callback=request.id, attempt=len(request.attempts))
+        if len(request.attempts) >= self._settings.callbacks.max_attempts:
+            request.status = "failed"
+            await self._store.update_callback(request)
+            return
+        await self._attempt(request)
+
+    async def _retry(self, request: CallbackRequest, waited: float) -> None:
+        await asyncio.sleep(max(0.0, self._settings.callbacks.retry_after - waited))
+        await self._attempt(request)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[object, object, None], callback_id: int | None = None) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if callback_id is not None:
+            self._armed.add(callback_id)
+            task.add_done_callback(lambda _: self._armed.discard(callback_id))
+
+    async def _attempt(self, request: CallbackRequest) -> None:
+        first = not request.attempts
+        attempt = {"n": str(len(request.attempts) + 1),
+                   "at": datetime.now(UTC).isoformat(timespec="seconds"), "result": "queued"}
+        request.attempts.append(attempt)
+        await self._store.update_callback(request)  # written down before it is sent
+        variables = ",".join([
+            channel_variable("IVR_CALLBACK_ID", request.id),
+            # Inherited by the Local channel's other half, which waits in the queue.
+            channel_variable("__IVR_CALLBACK_QUEUE", request.skill),
+            channel_variable("__IVR_CALLBACK_PRIORITY", request.priority),
+            channel_variable("__IVR_CALLBACK_POSITION", request.position if first else 1),
+        ])
+        try:
+            messages = await self._ami.action("Originate", {
+                "Channel": f"Local/{request.id}@callback-queue",
+                "Context": "callback-dial", "Exten": request.number, "Priority": 1,
+                "CallerID": f"{request.number} <{request.number}>",
+                "Timeout": STAND_IN_TIMEOUT_S * 1000, "Async": "true", "Variable": variables,
+            # as_list: wait for the OriginateResponse (the stand-in answered or gone), not just
+            # Asterisk's "successfully queued".
+            }, as_list=True, timeout=STAND_IN_TIMEOUT_S + 60)
+        except AmiError as exc:
+            if not self._ami.connected:
+                # The link dropped: whether the stand-in is in line is unknown. The attempt
+                # stays "queued"; the resync after the reconnect looks for the stand-in and
+                # tries again only if it is gone, so nobody is called back twice.
+                log.warning("callback_attempt_unknown", callback=request.id, reason=str(exc))
+                return
+            await self._attempt_failed(request, f"originate: {exc}")
+            return
+        response = next((m for m in messages if m.get("Event") == "OriginateResponse"), {})
+        if not response and not self._ami.connected:
+            log.warning("callback_attempt_unknown", callback=request.id, reason="link lost")
+            return
+        if response.get("Response") != "Success":
+            # The citizen was not called: the stand-in left the line (Asterisk restarting, for
+            # one). It goes back in line soon; the retry delay is for citizens not answering.
+            await self._attempt_failed(request, f"stand-in ended: {response.get('Reason', '?')}",
+                                       delay=STAND_IN_RETRY_S)
+            return
+        attempt["result"] = "operator answered"
+        await self._store.update_callback(request)
+        log.info("callback_operator_answered", callback=request.id)
+
+    def _on_event(self, event: AmiEvent) -> None:
+        if not self._leads():
+            return
+        if event.name == "UserEvent" and event.get("UserEvent") == "IvrCallback":
+            self._spawn(self._citizen_leg_ended(event.get("Id"), event.get("Status")))
+
+
+    async def _citizen_leg_ended(self, callback_id: str, status: str) -> None:
+        requests = [r for r in await self._store.callbacks("waiting") if str(r.id) == callback_id]
+        if not requests:
+            return
+        request = requests[0]
+        if request.attempts:
+            request.attempts[-1]["result"] = f"citizen: {status}"
+        if status == "ANSWER":
+            request.status = "done"
+            await self._store.update_callback(request)
+            log.info("callback_done", callback=request.id, attempts=len(request.attempts))
+            return
+        await self._attempt_failed(request, f"citizen: {status}")
+
+    async def _attempt_failed(
+        self, request: CallbackRequest, why: str, delay: float | None = None
+    ) -> None:
+        if request.attempts:
+            request.attempts[-1]["result"] = why
+        log.warning("callback_attempt_failed", callback=request.id, reason=why,
+                    attempt=len(request.attempts))
+        if len(request.attempts) >= self._settings.callbacks.max_attempts:
+            request.status = "failed"
+            await self._store.update_callback(request)
+            return
+        await self._store.update_callback(request)
+        await asyncio.sleep(self._settings.callbacks.retry_after if delay is None else delay)
+        await self._attempt(request)
+
+
+def _since(iso: str) -> float:
+    """Seconds since an ISO time (0 if it cannot be read)."""
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+    except ValueError:
+        return 0.0

@@ -1,0 +1,521 @@
+"""Running one citizen's call: the flow engine's commands carried out over AGI.
+
+The engine (``ivr.core.flow``) decides; this driver only plays, collects and reports back. The
+dialplan reads the decision through channel variables: ``IVR_QUEUE`` and ``IVR_PRIORITY``
+(queue the caller), ``IVR_TRANSFER`` (dial out), ``IVR_ACTION=hangup``. ``IVR_QUEUE`` is set
+last, only once the decision is made: if the application dies half way, the dialplan sends
+the caller to the general queue.
+
+The same call comes back with the AGI argument ``survey`` after the operator hangs up; the
+run then starts at the flow's ``survey`` entry and the score is stored with the call and its
+case.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from ivr.bulletins.desk import BulletinDesk
+from ivr.callbacks.desk import CallbackDesk, CallbackRefused
+from ivr.calls.pending_writes import PendingWrites
+from ivr.core.asterisk_render import POLICY
+from ivr.core.figures import LiveFigures
+from ivr.core.flow import (
+    CallerHungUp,
+    CallerLeft,
+    CallFacts,
+    CaseLookedUp,
+    CollectDigits,
+    Command,
+    DigitsCollected,
+    Event,
+    FlowHungUp,
+    FlowRun,
+    Hangup,
+    ListenForSpeech,
+    LookupCase,
+    PlayPrompt,
+    PromptPlayed,
+    RecordSurvey,
+    Routed,
+    RouteToQueue,
+    SetLanguage,
+    SetVariable,
+    SpeechHeard,
+    Transferred,
+    TransferTo,
+    announce_wait,
+    say_number,
+)
+from ivr.core.routing import (
+    OperatorState,
+    RoutingPolicy,
+    expected_wait,
+    personal_queue,
+    plan_stages,
+)
+from ivr.edges.fastagi import AgiChannel
+from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
+from ivr.errors import StorageError
+from ivr.flows.library import FlowLibrary
+from ivr.settings import Settings
+from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_operator
+
+BULLETIN_SOUNDS = "bulletins/"
+log = structlog.get_logger("ivr.calls.agi_driver")
+
+EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
+REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
+DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
+SURVEY_ENTRY = "survey"
+CALLBACK_ENTRY = "callback"
+_TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
+# How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
+CASE_STATUS_READBACK = {
+    "new": "received", "dispatched": "processing", "in_progress": "processing",
+    "resolved": "resolved", "closed": "closed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """The call left the IVR: routed, transferred, hung up by the flow or by the caller."""
+
+
+_STOP = _Stop()
+
+
+class CallHandler:
+    """Handles every call the FastAGI server accepts; one instance for the process."""
+
+    def __init__(
+        self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
+        speech: SpeechService | None = None, figures: LiveFigures | None = None,
+        callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
+        bulletins: BulletinDesk | None = None, writes: PendingWrites | None = None,
+        node: str = "ivr",
+    ) -> None:
+        self._settings = settings
+        self._writes = writes
+        self._policy = policy
+        self._bulletins = bulletins
+        self._node = node
+        self._store = store
+        self._flows = flows
+        self._speech = speech
+        self._figures = figures
+        self._callbacks = callbacks
+        self._zone = ZoneInfo(settings.timezone)
+
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
+        self._zone = ZoneInfo(settings.timezone)
+
+    async def __call__(self, channel: AgiChannel) -> None:
+        env = channel.env
+        # Hello: from now on the dialplan knows this node took the call, so a failure later
+        # sends the caller to the general queue instead of to another node's menu.
+        await channel.set_variable("IVR_NODE", self._node)
+        if env.arguments[:1] == (CALLBACK_ENTRY,):
+            await self._callback(channel)
+            return
+        entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
+        started = time.monotonic()
+        record = await self._record_for(channel, entry)
+        if entry is None:
+            record.variables["node"] = self._node  # which application node served the IVR
+        # A call that comes back (the survey) finishes on the version it started with.
+        published = await self._flows.version(record.flow_version)
+        if entry is not None and entry not in published.flow.entries:
+            log.info("flow_has_no_entry", entry=entry, flow=published.flow.name)
+            return  # e.g. a flow without a survey: the dialplan hangs up
+        record.flow_version = published.version_id
+        facts = await self._facts(record)
+        run = FlowRun(published.flow, facts, entry)
+        with structlog.contextvars.bound_contextvars(
+            flow=published.flow.name, flow_version=published.flow.version, entry=entry
+        ):
+            try:
+                if entry is None:
+                    await self._save(record)
+                    if (await channel.answer()).hung_up:
+                        return
+                commands = run.start()
+                while commands:
+                    event = await self._carry_out(channel, commands, record, run)
+                    if isinstance(event, _Stop) or run.finished:
+                        break
+                    commands = run.handle(event)
+            finally:
+                self._finish(record, run, channel, entry)
+                record.ivr_ms = int((time.monotonic() - started) * 1000)
+                await self._save(record)
+                log.info(
+                    "call_finished", outcome=record.outcome, queue=record.queue,
+                    priority=record.priority, hangup_node=record.hangup_node,
+                    path=record.path, survey_score=record.survey_score, ivr_ms=record.ivr_ms,
+                )
+
+    async def _callback(self, channel: AgiChannel) -> None:
+        """The caller pressed 1 while waiting: call them back, keeping their place."""
+        record = await self._stored(channel.env.unique_id or channel.env.channel)
+        if record is None or record.queue is None or self._callbacks is None:
+            # E.g. a caller in the general queue after the application was down: no routed
+            # call to call back. They stay in line (the dialplan re-queues them).
+            log.warning("callback_without_queued_call")
+            await channel.stream_file("ivr/callback-unavailable")
+            await channel.set_variable("IVR_CALLBACK", "refused")
+            return
+        position = await channel.get_variable("QUEUEPOSITION") or "1"
+        # The stage of the wait the caller was in: the stand-in keeps that place.
+        queue = await channel.get_variable("IVR_QUEUE_NOW") or record.queue
+        prio = await channel.get_variable("QUEUE_PRIO") or ""
+        try:
+            request = await self._callbacks.request(
+                call_id=record.call_id, number=record.caller, skill=queue,
+                priority=int(prio) if prio.isdigit() else record.priority or 0,
+                position=int(position) if position.isdigit() else 1,
+                arrived_at=record.arrived_at,
+            )
+        except (CallbackRefused, StorageError) as exc:
+            log.warning("callback_refused", reason=str(exc))
+            await channel.stream_file("ivr/callback-unavailable")
+            # Back into the queue: the dialplan's queue-exit context re-queues the caller.
+            await channel.set_variable("IVR_CALLBACK", "refused")
+            return
+        record.path.append("callback:requested")
+        record.variables["callback_id"] = str(request.id)
+        record.outcome = "callback_requested"
+        await self._save(record)
+        await channel.stream_file("ivr/callback-confirmed")
+        await channel.set_variable("IVR_CALLBACK", "requested")
+
+    # -- facts and records ----------------------------------------------------------------
+
+    async def _stored(self, call_id: str) -> CallRecord | None:
+        """The call's record: the version still waiting for the database if there is one,
+        else the stored one; None when neither can be had (the database is down)."""
+        pending = self._writes.pending_record(call_id) if self._writes is not None else None
+        if pending is not None:
+            return pending
+        try:
+            return await self._store.get(call_id)
+        except StorageError as exc:
+            log.error("call_record_unavailable", error=str(exc))
+            return None
+
+    async def _record_for(self, channel: AgiChannel, entry: str | None) -> CallRecord:
+        env = channel.env
+        call_id = env.unique_id or env.channel
+        if entry is not None:
+            existing = await self._stored(call_id)
+            if existing is not None:
+                return existing
+        return CallRecord(
+            call_id=call_id, channel=env.channel, caller=env.caller_number,
+            caller_name=env.caller_name,
+            language=env.language or self._settings.default_language,
+            arrived_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+
+    async def _facts(self, record: CallRecord) -> CallFacts:
+        now = datetime.now(self._zone)
+        open_cases, known = 0, False
+        if record.caller:
+            try:
+                cases = await self._store.cases_of(record.caller)
+                previous = await self._store.by_caller(record.caller)
+            except StorageError as exc:
+                log.error("caller_history_unavailable", error=str(exc))
+                cases, previous = [], []
+            open_cases = sum(1 for c in cases if c.status in OPEN_CASE_STATUSES)
+            known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+        schedules = self._settings.schedules
+        language = record.language if record.language in self._settings.languages else (
+            self._settings.default_language)
+        return CallFacts(
+            caller=record.caller, language=language, now=now, caller_known=known,
+            open_cases=open_cases, variables=dict(record.variables),
+            open_schedules=schedules.open_at(now), holidays_today=schedules.holidays_on(
+                now.date()),
+            # Without a recogniser every menu is answered by keys.
+            speech_available=self._speech is not None and self._speech.available,
+            bulletin=await self._bulletins.active() if self._bulletins is not None else None,
+        )
+
+    def _finish(
+        self, record: CallRecord, run: FlowRun, channel: AgiChannel, entry: str | None
+    ) -> None:
+        record.path += [f"{entry}:{n}" if entry else n for n in run.path]
+        record.variables.update(run.variables)
+        record.language = run.language
+        record.ended_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        outcome = run.outcome
+        if entry is not None:
+            return  # the survey does not change how the call itself ended
+        if isinstance(outcome, Routed) and record.queue is not None:
+            record.outcome = "routed"
+        elif isinstance(outcome, Transferred):
+            record.outcome = "transferred"
+        elif isinstance(outcome, FlowHungUp):
+            record.outcome = f"ivr_hung_up:{outcome.reason}"
+        elif isinstance(outcome, CallerLeft) or channel.hung_up:
+            record.outcome = "caller_hung_up"
+            record.hangup_node = run.node or "answer"
+        elif record.outcome == "in_progress":
+            record.outcome = "ivr_failed"
+            record.hangup_node = run.node
+
+    async def _save(self, record: CallRecord) -> None:
+        if self._writes is not None:
+            # Kept and written when the database takes it: returns at once even if it is down.
+            await self._writes.save(record)
+            return
+        try:
+            await self._store.save(record)
+        except StorageError as exc:
+            # Routing a citizen matters more than the record; the failure is logged loudly.
+            log.error("call_record_not_saved", error=str(exc))
+
+    # -- carrying out commands ------------------------------------------------------------
+
+    async def _carry_out(
+        self, channel: AgiChannel, commands: list[Command], record: CallRecord, run: FlowRun
+    ) -> Event | _Stop:
+        """Run one batch; return the event answering its waiting command, or _STOP."""
+        for command in commands:
+            event = await self._one(channel, command, record, run.node)
+            if channel.hung_up:
+                run.handle(CallerHungUp())
+                return _STOP
+            if event is not None:
+                return event
+        return _STOP
+
+    async def _one(
+        self, channel: AgiChannel, command: Command, record: CallRecord, node: str
+    ) -> Event | _Stop | None:
+        match command:
+            case PlayPrompt(prompts=prompts, interruptible=interruptible):
+                key = await self._play(channel, prompts, ALL_KEYS if interruptible else "",
+                                       record)
+                return PromptPlayed(key or None)
+            case CollectDigits():
+                return await self._collect(channel, command)
+            case ListenForSpeech(prompts=prompts):
+                if self._speech is None:  # not sent while speech is unavailable
+                    key = await self._play(channel, prompts, ALL_KEYS)
+                    return DigitsCollected(key) if key else SpeechHeard("", None, 0.0)
+                event, variables = await self._speech.turn(channel, command, record.language)
+                record.variables.update(variables)
+                return event
+            case LookupCase(number=number):
+                return await self._lookup(number)
+            case SetVariable(name=name, value=value):
+                record.variables[name] = value
+                return None
+            case SetLanguage(code=code):
+                await channel.set_variable("CHANNEL(language)", code)
+                record.language = code
+                return None
+            case RecordSurvey(score=score):
+                record.survey_score = score
+                try:
+                    await self._store.record_survey(record.call_id, score)
+                except StorageError as exc:
+                    log.error("survey_not_saved", error=str(exc), score=score)
+                return None
+            case RouteToQueue(skill=skill, priority=priority):
+                await self._route(channel, record, skill, priority, node)
+                return _STOP
+            case TransferTo(number=number):
+                await self._transfer(channel, record, number)
+                return _STOP
+            case Hangup(reason=reason):
+                await channel.set_variable("IVR_ACTION", "hangup")
+                log.info("ivr_hung_up", reason=reason)
+                return _STOP
+        raise AssertionError(f"unhandled command {command!r}")
+
+    async def _play(
+        self, channel: AgiChannel, prompts: tuple[str, ...], keys: str,
+        record: CallRecord | None = None,
+    ) -> str:
+        """Play sounds in order; return the key that interrupted them ('' if none).
+
+        A sound Asterisk cannot play (missing file) is skipped, logged and noted on the call
+        record; a bulletin that was played is noted too (what the caller heard)."""
+        for sound in prompts:
+            result = await channel.stream_file(sound, keys)
+            if result.hung_up:
+                return ""
+            if not result.ok:
+                # -1 is also what a caller hanging up mid-prompt gets: ask the channel.
+                status = await channel.command("CHANNEL STATUS")
+                if status.hung_up or not status.ok:
+                    return ""
+                log.error("prompt_failed", sound=sound, result=result.value or result.message)
+                if record is not None:
+                    failed = record.variables.get("prompts_failed", "")
+                    record.variables["prompts_failed"] = f"{failed} {sound}".strip()
+                continue
+            if record is not None and sound.startswith(BULLETIN_SOUNDS):
+                record.variables["bulletin_heard"] = sound.removeprefix(BULLETIN_SOUNDS)
+            if result.digit:
+                return result.digit
+        return ""
+
+    async def _collect(self, channel: AgiChannel, command: CollectDigits) -> DigitsCollected:
+        digits = await self._play(channel, command.prompts, ALL_KEYS)
+        timed_out = False
+        timeout_ms = int(command.timeout * 1000)
+        # With a terminator, the key after the last digit is taken too: otherwise the "#"
+        # the prompt asked for would cut the next prompt short.
+        limit = command.max_digits + (1 if command.terminator else 0)
+        while (
+            len(digits) < limit
+            and not (command.terminator and digits.endswith(command.terminator))
+            and not channel.hung_up
+        ):
+            result = await channel.wait_for_digit(timeout_ms)
+            if not result.digit:
+                timed_out = True
+                break
+            digits += result.digit
+        return DigitsCollected(digits, timed_out)
+
+    async def _lookup(self, number: str) -> CaseLookedUp:
+        try:
+            case = await self._store.get_case(number)
+        except StorageError as exc:
+            log.error("case_lookup_failed", error=str(exc))
+            case = None
+        if case is None:
+            return CaseLookedUp(number, False)
+        return CaseLookedUp(number, True, CASE_STATUS_READBACK.get(case.status, "unknown"))
+
+    async def _route(
+        self, channel: AgiChannel, record: CallRecord, skill: str, priority: int, node: str
+    ) -> None:
+        queue = skill if skill in self._settings.skills else self._settings.menu.general_queue
+        reasons = [f"flow node {node}: skill {skill}, priority {priority}"]
+        if queue != skill:
+            log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=queue)
+            reasons.append(f"skill {skill} is not configured: general queue {queue}")
+        priority, more = await self._priority_rules(record, priority)
+        reasons += more
+        reasons.append(self._queue_reason(queue))
+        reasons.append("widening: " + "; ".join(
+            f"{step.describe(record.language)} after {step.after_seconds:g} s"
+            if step.after_seconds else f"{step.describe(record.language)} at once"
+            for step in self._policy.widening
+        ))
+        stages = plan_stages(
+            queue=queue, general_queue=self._settings.menu.general_queue,
+            language=record.language, languages=self._settings.languages, priority=priority,
+            policy=self._policy, emergency_priority=EMERGENCY_PRIORITY,
+            previous_operator=await self._previous_operator(record),
+        )
+        reasons += [f"stage {n}: {stage.reason}" for n, stage in enumerate(stages, 1)]
+        record.route_reasons = reasons
+        await self._announce_wait(channel, queue, record)
+        # What the caller said travels with the call to the operator who answers.
+        for name, value in speech_variables_for_operator(record.variables).items():
+            await channel.set_variable(name, value)
+        for n, stage in enumerate(stages, 1):
+            await channel.set_variable(f"IVR_STAGE_{n}", stage.variable())
+        await channel.set_variable("IVR_STAGES", str(len(stages)))
+        if (await channel.set_variable("IVR_QUEUE", stages[0].queue)).ok:
+            record.queue, record.priority = queue, priority
+            log.info("call_routed", queue=queue, priority=priority,
+                     stages=[s.variable() for s in stages])
+
+    async def _previous_operator(self, record: CallRecord) -> str | None:
+        """The operator who handled the caller's latest open case, if they are free now."""
+        if not record.caller or self._figures is None:
+            return None
+        try:
+            calls = [c.call_id for c in await self._store.cases_of(record.caller)
+                     if c.status in OPEN_CASE_STATUSES and c.call_id]
+            handled = await self._store.get(calls[-1]) if calls else None
+        except StorageError:
+            return None
+        operator = handled.operator if handled is not None else None
+        if operator is None or operator not in self._settings.operators:
+            return None
+        op = self._settings.operators[operator]
+        states = self._figures.operator_states(personal_queue(operator), time.time())
+        return operator if states.get(op.interface) == OperatorState.AVAILABLE else None
+
+    async def _announce_wait(self, channel: AgiChannel, queue: str, record: CallRecord) -> None:
+        """Tell a caller who will not be answered at once their place and expected wait."""
+        if self._figures is None:
+            return
+        now = time.time()
+        figures = self._figures.figures(queue, now)
+        if figures.waiting < 1:
+            return
+        position = figures.waiting + 1
+        handle = figures.today.average_handle_time or DEFAULT_HANDLE_SECONDS
+        seconds = expected_wait(position, figures.operators.staffed, handle)
+        record.variables["queue_position"] = str(position)
+        if seconds is None:
+            # Nobody staffs the skill right now: the place in line, but no made-up estimate.
+            sounds = ("ivr/queue-position-is", *say_number(position, record.language))
+            record.variables["expected_wait_minutes"] = "unknown"
+        else:
+            minutes = max(1, round(seconds / 60))
+            sounds = announce_wait(position, minutes, record.language)
+            record.variables["expected_wait_minutes"] = str(minutes)
+        log.info("wait_announced", queue=queue, position=position,
+                 minutes=record.variables["expected_wait_minutes"])
+        for sound in sounds:
+            if (await channel.stream_file(sound)).hung_up:
+                return
+
+    async def _priority_rules(self, record: CallRecord, priority: int) -> tuple[int, list[str]]:
+        """Who goes ahead in the queue, and why: emergencies first, then repeat callers."""
+        reasons = []
+        if record.variables.get("urgency") == "emergency":
+            evidence = record.variables.get("intent_evidence", "")
+            reasons.append(f"emergency cue {evidence!r}: priority {EMERGENCY_PRIORITY}")
+            return EMERGENCY_PRIORITY, reasons
+        if record.caller:
+            try:
+                cases = await self._store.cases_of(record.caller)
+            except StorageError:
+                cases = []
+            open_cases = [c for c in cases if c.status in OPEN_CASE_STATUSES]
+            if open_cases:
+                case = open_cases[-1]
+                bumped = min(priority + REPEAT_CALLER_BONUS, EMERGENCY_PRIORITY - 1)
+                reasons.append(
+                    f"repeat caller with open case {case.number} ({case.category}, "
+                    f"{case.status}): priority {priority} -> {bumped}"
+                )
+                priority = bumped
+        return priority, reasons
+
+    def _queue_reason(self, queue: str) -> str:
+        levels = sorted(
+            ((op.skills[queue], op.id) for op in self._settings.operators.values()
+             if queue in op.skills), reverse=True,
+        )
+        who = ", ".join(f"{op_id} level {level}" for level, op_id in levels) or "nobody"
+        return (f"queue {queue}: highest level rings first (penalty 5 - level), then the "
+                f"longest idle; skilled operators: {who}")
+
+    async def _transfer(self, channel: AgiChannel, record: CallRecord, number: str) -> None:
+        if not _TRANSFER_NUMBER.match(number):
+            log.error("transfer_number_invalid", number=number)
+            await self._route(channel, record, self._settings.menu.general_queue, 5, "transfer")
+            return
+        await channel.set_variable("IVR_TRANSFER", number)
+        await channel.set_variable("IVR_ACTION", "transfer")
+        log.info("call_transferred", number=number)

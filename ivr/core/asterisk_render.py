@@ -1,0 +1,189 @@
+"""Render the Asterisk configuration the hotline needs from ``config/`` and ``dialplans/``.
+
+Pure: settings in, ``{file name: text}`` out. Used by the sandbox and by
+``ivr asterisk render DIR`` for an existing Asterisk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ivr.core.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
+from ivr.settings import Operator, Settings
+
+STATIC_FILES = (
+    "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
+)
+# How the acceptable operators widen as a caller waits (level 4+ first, 2+ after 30 s, ...).
+POLICY = RoutingPolicy()
+PLACEHOLDERS = (
+    "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
+    "transfer_endpoint", "callback_endpoint",
+)
+TRANSFER_ENDPOINT = "departments"
+TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
+# What that context's `_X!` pattern takes: a department's number, digits only.
+DEPARTMENT_NUMBER = re.compile(r"[0-9]{2,15}")
+CALLBACK_ENDPOINT = "callbacks"
+
+
+def agi_url(settings: Settings) -> str:
+    return f"agi://{settings.agi.host}:{settings.agi.port}/ivr"
+
+
+def render_manager(settings: Settings, secret: str) -> str:
+    if not secret:
+        raise ValueError("no AMI secret: run `ivr sandbox up` or set IVR_AMI_SECRET")
+    a = settings.ami
+    # Only the classes the application uses: no system, command or config.
+    return (
+        "[general]\nenabled = yes\n"
+        f"port = {a.port}\nbindaddr = {a.host}\ndisplayconnects = no\n"
+        "authtimeout = 10\nauthlimit = 20\n\n"
+        f"[{a.username}]\nsecret = {secret}\n"
+        "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
+        "read = call,agent,reporting,user,dialplan\n"
+        # originate: callbacks ring an operator, then the citizen.
+        "write = call,agent,reporting,originate\n"
+    )
+
+
+_ENDPOINT_COMMON = (
+    "disallow = all\nallow = ulaw,alaw\n"
+    "direct_media = no\nsend_connected_line = no\nrtp_symmetric = yes\n"
+    # No DNS here: a fixed media address avoids per-call look-ups (see TESTBED.md).
+    "media_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
+    "dtmf_mode = rfc4733\nice_support = no\n"
+)
+
+
+def _operator_pjsip(op: Operator) -> str:
+    return (
+        f"; {op.name}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
+        f"aors = {op.endpoint}\ncallerid = {op.id} <{op.id}>\n{_ENDPOINT_COMMON}\n"
+        f"[{op.endpoint}]\ntype = aor\ncontact = {op.contact}\nmax_contacts = 1\n"
+        "qualify_frequency = 0\n\n"
+    )
+
+
+def render_pjsip(settings: Settings) -> str:
+    sip = settings.sip
+    parts = [
+        "[global]\ntype = global\nuser_agent = 12345-hotline\n\n",
+        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {sip.host}:{sip.port}\n\n",
+        # Citizens arrive from the SIP trunk / proxy; in the sandbox, SIPp phones on loopback.
+        f"[citizens]\ntype = endpoint\ncontext = citizens\n{_ENDPOINT_COMMON}\n",
+        "[citizens-identify]\ntype = identify\nendpoint = citizens\nmatch = 127.0.0.1\n\n",
+    ]
+    parts += [_operator_pjsip(op) for op in settings.operators.values()]
+    # Transfers from the flow dial <number>@departments (the city departments' gateway);
+    # callbacks dial <citizen number>@callbacks (the gateway out to citizens' phones).
+    for name, contact in ((TRANSFER_ENDPOINT, settings.sip.transfer_contact),
+                          (CALLBACK_ENDPOINT, settings.sip.callback_contact)):
+        parts.append(
+            f"[{name}]\ntype = endpoint\ncontext = operators\n"
+            f"aors = {name}\n{_ENDPOINT_COMMON}\n"
+            f"[{name}]\ntype = aor\ncontact = {contact}\nqualify_frequency = 0\n\n"
+        )
+    return "".join(parts)
+
+
+WRAP_UP_SECONDS = 3
+
+
+def _queue(name: str, comment: str, settings: Settings, service_level: int) -> str:
+    return (
+        f"; {comment}\n[{name}]\n"
+        "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
+        f"wrapuptime = {WRAP_UP_SECONDS}\n"
+        # An operator who lets a call ring out is paused in every queue (with a reason).
+        "autopause = all\nautopausedelay = 0\n"
+        f"defaultrule = {POLICY.rule_name}\n"
+        # While waiting, every offer_every seconds: "press 1 to be called back instead".
+        "context = queue-exit\nperiodic-announce = ivr/callback-offer\n"
+        f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
+        "relative-periodic-announce = yes\n"
+        "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
+        f"servicelevel = {service_level}\nannounce-frequency = 0\n\n"
+    )
+
+
+def render_queues(settings: Settings) -> str:
+    """One queue per skill, plus the later stages of a caller's wait (ivr.core.routing.plan_stages):
+    ``lang-<language>`` (every operator speaking it) and ``op-<id>`` (one operator, for the
+    repeat caller whose open case they handled); the general queue is a skill queue where
+    every operator is a member."""
+    # Operators are dynamic members, added at login through AMI. They are persistent
+    # (astdb), so a restart of Asterisk keeps who is logged in, and the general queue keeps
+    # working as the fallback even while the application is down.
+    header = (
+        "[general]\npersistentmembers = yes\nautofill = yes\nshared_lastcall = yes\n"
+        "log_membername_as_agent = yes\n\n"
+    )
+    general_sl = settings.skills[settings.menu.general_queue].service_level.seconds
+    queues = [
+        _queue(skill.id, f"{skill.names.get('en', skill.id)} ({skill.department})", settings,
+               skill.service_level.seconds)
+        for skill in settings.skills.values()
+    ]
+    queues += [
+        _queue(language_queue(lang), f"any operator speaking {lang}", settings, general_sl)
+        for lang in settings.languages
+    ]
+    queues += [
+        _queue(personal_queue(op.id), f"{op.name} alone (a repeat caller's operator)", settings,
+               general_sl)
+        for op in settings.operators.values()
+    ]
+    return header + "".join(queues)
+
+
+def render_dialplan(settings: Settings) -> str:
+    text = (settings.project_dir / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
+    values = {
+        "agi_url": agi_url(settings),
+        "agi_failover_url": (f"agi://{settings.agi.failover}/ivr" if settings.agi.failover
+                             else ""),
+        "service_number": settings.sip.service_number,
+        "general_queue": settings.menu.general_queue,
+        "default_language": settings.default_language,
+        "transfer_endpoint": TRANSFER_ENDPOINT,
+        "callback_endpoint": CALLBACK_ENDPOINT,
+    }
+    for key in PLACEHOLDERS:
+        text = text.replace("{{" + key + "}}", values[key])
+    return text
+
+
+REFERENCE_NUMBER = "12399"  # the plain-dialplan reference IVR (test bed only)
+
+
+def render_reference_ivr(settings: Settings) -> str:
+    """The benchmark's plain-dialplan IVR, and the citizens' extension that reaches it."""
+    text = (settings.project_dir / "dialplans" / "reference-ivr.conf").read_text(
+        encoding="utf-8")
+    for key, value in (("reference_number", REFERENCE_NUMBER),
+                       ("default_language", settings.default_language),
+                       ("general_queue", settings.menu.general_queue)):
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def render_all(
+    settings: Settings, secret: str, *, reference_ivr: bool = False
+) -> dict[str, str]:
+    static_dir: Path = settings.project_dir / "config" / "asterisk"
+    files = {name: (static_dir / name).read_text(encoding="utf-8") for name in STATIC_FILES}
+    files["manager.conf"] = render_manager(settings, secret)
+    files["pjsip.conf"] = render_pjsip(settings)
+    files["queues.conf"] = render_queues(settings)
+    files["queuerules.conf"] = render_queuerules(POLICY)
+    files["extensions.conf"] = render_dialplan(settings)
+    if reference_ivr:
+        # The reference number joins the citizens' context (which ends where [queue-exit]
+        # begins); its contexts follow.
+        entry = f"exten => {REFERENCE_NUMBER},1,Goto(reference-ivr,s,1)\n\n"
+        dialplan = files["extensions.conf"].replace("[queue-exit]", entry + "[queue-exit]", 1)
+        files["extensions.conf"] = dialplan + "\n" + render_reference_ivr(settings)
+    return files

@@ -1,0 +1,82 @@
+"""Live figures, Erlang C staffing and reports for the hotline's skills: pure, no I/O.
+
+No asyncio, no clock: the shell passes the time in (epoch seconds when an AMI event was
+received) and feeds AMI events as ``ivr.core.protocols.ami.AmiEvent``. The public surface:
+
+* live: ``LiveFigures`` (``apply(event, at)``, ``load_snapshot(QueueStatus messages, at)``
+  after every AMI reconnect, ``figures(skill, now)``, ``history(skill, now)``),
+  ``SkillFigures``, ``OperatorCounts``, ``IntervalFigures``, ``SnapshotLoaded``;
+* counts: ``Counts`` (service level, abandon rate, ASA, AHT), ``Target``, ``CallOutcome``,
+  ``Outcome``;
+* staffing: ``erlang_b``, ``erlang_c``, ``service_level``, ``average_speed_of_answer``,
+  ``agents_needed``, ``staffing_hint``, ``staffing_hint_for``, ``StaffingHint``;
+* ``/metrics``: ``metrics_text(all_figures, ignored)``;
+* reports: ``build_report``, ``Report``, ``ReportRow``, ``Period``, ``SurveyScore``,
+  ``to_csv_rows``.
+"""
+
+from ivr.core.figures._counts import (
+    DEFAULT_TARGET,
+    CallOutcome,
+    Counts,
+    Outcome,
+    ServiceTarget,
+    Target,
+)
+from ivr.core.figures._erlang import (
+    StaffingHint,
+    agents_needed,
+    average_speed_of_answer,
+    erlang_b,
+    erlang_c,
+    service_level,
+    staffing_hint,
+    staffing_hint_for,
+)
+from ivr.core.figures._live import (
+    IntervalFigures,
+    LiveFigures,
+    OperatorCounts,
+    SkillFigures,
+    SnapshotLoaded,
+)
+from ivr.core.figures._metrics import metrics_text
+from ivr.core.figures._reports import (
+    CSV_HEADER,
+    Period,
+    Report,
+    ReportRow,
+    SurveyScore,
+    build_report,
+    to_csv_rows,
+)
+
+__all__ = [
+    "CSV_HEADER",
+    "DEFAULT_TARGET",
+    "CallOutcome",
+    "Counts",
+    "IntervalFigures",
+    "LiveFigures",
+    "OperatorCounts",
+    "Outcome",
+    "Period",
+    "Report",
+    "ReportRow",
+    "ServiceTarget",
+    "SkillFigures",
+    "SnapshotLoaded",
+    "StaffingHint",
+    "SurveyScore",
+    "Target",
+    "agents_needed",
+    "average_speed_of_answer",
+    "build_report",
+    "erlang_b",
+    "erlang_c",
+    "metrics_text",
+    "service_level",
+    "staffing_hint",
+    "staffing_hint_for",
+    "to_csv_rows",
+]

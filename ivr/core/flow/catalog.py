@@ -1,0 +1,200 @@
+"""The prompt catalog (``prompts/catalog.yaml``) and reading numbers back as prompt names.
+
+The catalog maps each prompt name (an Asterisk sound name relative to the language's sound
+directory, e.g. ``ivr/main-menu``) to its text per language; ``ivr prompts build`` turns that
+text into audio. The engine never plays text: numbers and digit strings are expanded here into
+sequences of catalog prompts (``ivr/digit-4``, ``ivr/num-20``...) so the driver only plays files.
+
+Number words per language (``say_number``), 0-9999; larger numbers are read digit by digit:
+
+- ``zh``: 二十三 -> num-2 num-10 num-3; 十五 -> num-10 num-5; 一百零五 -> num-1 num-100 num-0 num-5;
+  一千零二十 -> num-1 num-1000 num-0 num-2 num-10.
+- ``en``: twenty three -> num-20 num-3; one hundred five -> num-1 num-100 num-5.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ivr.core.flow.model import DUPLICATE_KEY, SYNTAX, FlowError, FlowProblem, Prompts
+
+PROMPT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
+LANGUAGES_WITH_NUMBER_WORDS = ("zh", "en")
+# Statuses a case can have; anything else is read back as ``unknown``.
+CASE_STATUSES = ("received", "processing", "resolved", "closed", "unknown")
+_DIGIT_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PromptCatalog:
+    """Prompt name -> language -> text. ``source`` is the file it was read from."""
+
+    prompts: Mapping[str, Mapping[str, str]]
+    source: str = "<catalog>"
+
+    def has(self, name: str, language: str) -> bool:
+        """True when the prompt exists with non-empty text in that language."""
+        return bool(self.prompts.get(name, {}).get(language))
+
+    def text(self, name: str, language: str) -> str:
+        """The prompt's text; KeyError when it is missing in that language."""
+        return self.prompts[name][language]
+
+    def missing(self, names: Iterable[str], languages: Iterable[str]) -> list[tuple[str, str]]:
+        """(name, language) pairs that are not in the catalog, in the order asked."""
+        langs = tuple(languages)
+        return [(n, lang) for n in names for lang in langs if not self.has(n, lang)]
+
+
+def parse_catalog(text: str, source: str) -> PromptCatalog:
+    """Parse catalog YAML (``prompts: {name: {lang: text}}``); FlowError with every problem."""
+    problems: list[FlowProblem] = []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise FlowError([FlowProblem(source, line, "", f"YAML syntax: {exc}")]) from exc
+    if not isinstance(root, yaml.MappingNode):
+        raise FlowError([FlowProblem(source, 1, "", "catalog must be a mapping with 'prompts'")])
+    prompts_node = next((v for k, v in root.value if k.value == "prompts"), None)
+    if not isinstance(prompts_node, yaml.MappingNode):
+        raise FlowError([FlowProblem(source, 1, "", "'prompts' must be a mapping name -> texts")])
+    prompts: dict[str, dict[str, str]] = {}
+    for key, value in prompts_node.value:
+        name, line = str(key.value), key.start_mark.line + 1
+        if name in prompts:
+            problems.append(FlowProblem(source, line, "", f"prompt {name!r} twice", DUPLICATE_KEY))
+            continue
+        if not PROMPT_NAME.match(name):
+            problems.append(FlowProblem(source, line, "", f"bad prompt name {name!r}", SYNTAX))
+        if not isinstance(value, yaml.MappingNode):
+            problems.append(FlowProblem(source, line, "", f"{name}: expected lang: text", SYNTAX))
+            continue
+        texts: dict[str, str] = {}
+        for lk, lv in value.value:
+            if not isinstance(lv, yaml.ScalarNode) or not str(lv.value).strip():
+                problems.append(
+                    FlowProblem(source, lk.start_mark.line + 1, "", f"{name}.{lk.value}: empty")
+                )
+                continue
+            texts[str(lk.value)] = str(lv.value)
+        prompts[name] = texts
+    if problems:
+        raise FlowError(problems)
+    return PromptCatalog(prompts, source)
+
+
+def load_catalog(path: str | Path) -> PromptCatalog:
+    """Read and parse the catalog file; FlowError (never OSError) when unreadable or invalid."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([FlowProblem(str(path), 1, "", f"cannot read catalog: {exc}")]) from exc
+    return parse_catalog(text, str(path))
+
+
+def say_digits(digits: str) -> Prompts:
+    """A digit string read one digit at a time: "409" -> ivr/digit-4 ivr/digit-0 ivr/digit-9."""
+    return tuple(f"ivr/digit-{d}" for d in digits if d.isdigit())
+
+
+def _num(n: int) -> str:
+    return f"ivr/num-{n}"
+
+
+def _zh_below_100(n: int, *, leading: bool) -> list[str]:
+    # 十五 at the head of a number, but 一百一十五 inside one: the "one" is spoken then.
+    tens, units = divmod(n, 10)
+    if tens == 0:
+        return [_num(units)]
+    out = [] if tens == 1 and leading else [_num(tens)]
+    out.append(_num(10))
+    if units:
+        out.append(_num(units))
+    return out
+
+
+def _zh(n: int) -> list[str]:
+    if n < 100:
+        return _zh_below_100(n, leading=True)
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        out = [_num(hundreds), _num(100)]
+        if rest == 0:
+            return out
+        if rest < 10:
+            return [*out, _num(0), _num(rest)]
+        return out + _zh_below_100(rest, leading=False)
+    thousands, rest = divmod(n, 1000)
+    out = [_num(thousands), _num(1000)]
+    if rest == 0:
+        return out
+    if rest < 100:
+        return [*out, _num(0), *_zh_below_100(rest, leading=False)]
+    hundreds, rest2 = divmod(rest, 100)
+    out += [_num(hundreds), _num(100)]
+    if rest2 == 0:
+        return out
+    if rest2 < 10:
+        return [*out, _num(0), _num(rest2)]
+    return out + _zh_below_100(rest2, leading=False)
+
+
+def _en_below_100(n: int) -> list[str]:
+    if n < 20:
+        return [_num(n)]
+    tens, units = divmod(n, 10)
+    return [_num(tens * 10)] + ([_num(units)] if units else [])
+
+
+def _en(n: int) -> list[str]:
+    if n < 100:
+        return _en_below_100(n)
+    out: list[str] = []
+    thousands, rest = divmod(n, 1000)
+    if thousands:
+        out += [_num(thousands), _num(1000)]
+    hundreds, rest = divmod(rest, 100)
+    if hundreds:
+        out += [_num(hundreds), _num(100)]
+    if rest:
+        out += _en_below_100(rest)
+    return out
+
+
+def say_number(n: int, language: str) -> Prompts:
+    """A non-negative count (queue position, minutes) as number-word prompts in ``language``.
+
+    Numbers of 10,000 or more, and languages without number rules, are read digit by digit.
+    """
+    if n < 0:
+        raise ValueError(f"cannot read a negative number: {n}")
+    if n >= _DIGIT_LIMIT or language not in LANGUAGES_WITH_NUMBER_WORDS:
+        return say_digits(str(n))
+    return tuple(_zh(n) if language == "zh" else _en(n))
+
+
+def number_prompt_names() -> frozenset[str]:
+    """Every prompt ``say_number``/``say_digits`` can produce (the catalog must hold them all)."""
+    names = {f"ivr/digit-{d}" for d in range(10)}
+    names |= {_num(n) for n in range(20)}
+    names |= {_num(n) for n in range(20, 100, 10)}
+    names |= {_num(100), _num(1000)}
+    return frozenset(names)
+
+
+def announce_wait(position: int, minutes: int, language: str) -> Prompts:
+    """Queue read-back: "you are number N in line, expected wait about M minutes"."""
+    return (
+        "ivr/queue-position-is",
+        *say_number(position, language),
+        "ivr/queue-wait-is",
+        *say_number(minutes, language),
+        "ivr/queue-minutes",
+    )

@@ -1,0 +1,186 @@
+"""The routing policy: priorities and how the acceptable operators widen as a caller waits.
+
+The same policy drives both executors of a decision, so they cannot disagree:
+
+* the application, which picks the operator itself (``decide``), and
+* Asterisk ``app_queue``, where each operator is a member of a skill's queue with a penalty
+  (``penalty_for``) and ``QUEUE_MAX_PENALTY`` is raised over time by a ``queuerules.conf``
+  rule (``render_queuerules``).
+
+Penalty ladder (lower rings first)::
+
+    skill level 5 4 3 2 1      speaks the language, other skill   anyone (general pool)
+    penalty     0 1 2 3 4      5                                    6
+
+so each widening step is exactly "max penalty <= N".
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ivr.core.routing._model import MAX_LEVEL, MIN_LEVEL, Urgency
+
+LANGUAGE_PENALTY = MAX_LEVEL - MIN_LEVEL + 1
+"""Member penalty for an operator who speaks the caller's language but lacks the skill."""
+
+GENERAL_POOL_PENALTY = LANGUAGE_PENALTY + 1
+"""Member penalty for any other operator: the last resort after the longest wait."""
+
+
+def penalty_for(level: int) -> int:
+    """Queue member penalty for a skill level: level 5 rings first (0), level 1 last (4)."""
+    if not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise ValueError(f"skill level {level} is outside {MIN_LEVEL}..{MAX_LEVEL}")
+    return MAX_LEVEL - level
+
+
+@dataclass(frozen=True, slots=True)
+class WideningStep:
+    """From ``after_seconds`` of waiting on, which operators may take the call.
+
+    ``min_level``: operators holding the call's skill at this level or above.
+    ``any_skill_with_language``: also any operator speaking the caller's language.
+    ``general_pool``: also any operator at all (the caller's language is still preferred).
+    """
+
+    after_seconds: float
+    min_level: int
+    any_skill_with_language: bool = False
+    general_pool: bool = False
+
+    def __post_init__(self) -> None:
+        # app_queue rules count whole seconds; a fractional step could not be rendered.
+        if (
+            not math.isfinite(self.after_seconds)
+            or self.after_seconds < 0
+            or not float(self.after_seconds).is_integer()
+        ):
+            raise ValueError(
+                f"after_seconds must be whole seconds >= 0, got {self.after_seconds!r}"
+            )
+        penalty_for(self.min_level)  # validates the level
+
+    @property
+    def max_penalty(self) -> int:
+        """``QUEUE_MAX_PENALTY`` that admits exactly this step's operators in app_queue."""
+        if self.general_pool:
+            return GENERAL_POOL_PENALTY
+        if self.any_skill_with_language:
+            return LANGUAGE_PENALTY
+        return penalty_for(self.min_level)
+
+    def describe(self, language: str) -> str:
+        """The step in plain words, for reasons and the wallboard."""
+        if self.general_pool:
+            return f"the general pool (any available operator, {language} speakers first)"
+        if self.any_skill_with_language:
+            return f"any operator speaking {language}"
+        return f"level {self.min_level}+ operators speaking {language}"
+
+
+DEFAULT_WIDENING: tuple[WideningStep, ...] = (
+    WideningStep(0, min_level=4),
+    WideningStep(30, min_level=2),
+    WideningStep(90, min_level=1, any_skill_with_language=True),
+    WideningStep(180, min_level=1, any_skill_with_language=True, general_pool=True),
+)
+
+DEFAULT_PRIORITIES: Mapping[Urgency, int] = MappingProxyType(
+    {Urgency.EMERGENCY: 10, Urgency.ELDERLY: 5, Urgency.NORMAL: 0}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPolicy:
+    """Priorities (``QUEUE_PRIO``, higher is served first) and the widening schedule.
+
+    ``widening`` starts at 0 s, its times strictly increase and it only ever widens (levels
+    never rise, flags never switch off), so a caller who waits longer is never worse off.
+    A repeat caller's priority is ``max(urgency priority, repeat_caller_priority)``: being a
+    repeat caller lifts a normal call but never lowers an emergency.
+    ``offer_callback_after``: seconds of waiting after which the caller is offered a
+    callback that keeps their place (None: never offered).
+    """
+
+    widening: tuple[WideningStep, ...] = DEFAULT_WIDENING
+    priorities: Mapping[Urgency, int] = field(default_factory=lambda: DEFAULT_PRIORITIES)
+    repeat_caller_priority: int = 3
+    rule_name: str = "widening"
+    offer_callback_after: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        steps = self.widening
+        if not steps or steps[0].after_seconds != 0:
+            raise ValueError("the widening schedule must start with a step at 0 s")
+        for before, after in itertools.pairwise(steps):
+            if after.after_seconds <= before.after_seconds:
+                raise ValueError("widening steps must be in strictly increasing time order")
+            if (
+                after.min_level > before.min_level
+                or before.any_skill_with_language > after.any_skill_with_language
+                or before.general_pool > after.general_pool
+            ):
+                raise ValueError(
+                    f"widening step at {after.after_seconds:g} s narrows the step before it"
+                )
+        if self.offer_callback_after is not None and not (
+            math.isfinite(self.offer_callback_after) and self.offer_callback_after >= 0
+        ):
+            raise ValueError(
+                f"offer_callback_after must be >= 0 seconds, got {self.offer_callback_after!r}"
+            )
+        missing = [u.value for u in Urgency if u not in self.priorities]
+        if missing:
+            raise ValueError(f"priorities missing for urgency {', '.join(missing)}")
+        if not self.rule_name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"rule_name {self.rule_name!r} is not a queuerules.conf section")
+        object.__setattr__(self, "widening", tuple(steps))
+        object.__setattr__(self, "priorities", MappingProxyType(dict(self.priorities)))
+
+    def step_at(self, waited: float) -> tuple[int, WideningStep]:
+        """The step (index, step) in force after ``waited`` seconds (negative counts as 0)."""
+        index = 0
+        for i, step in enumerate(self.widening):
+            if step.after_seconds <= waited:
+                index = i
+            else:
+                break
+        return index, self.widening[index]
+
+
+def render_queuerules(policy: RoutingPolicy) -> str:
+    """``queuerules.conf`` text: one section raising ``QUEUE_MAX_PENALTY`` as the caller waits.
+
+    app_queue applies a rule only once the caller has waited its time, so the first step is
+    not a rule: the dialplan sets ``QUEUE_MAX_PENALTY`` to its value (stated in the header)
+    when the call joins the queue, and each later step raises it relative to the one before.
+    """
+    first, *later = policy.widening
+    lines = [
+        "; Rendered from ivr.core.routing.RoutingPolicy: edit the policy, not this file.",
+        "; Member penalty = 5 - skill level; "
+        f"{LANGUAGE_PENALTY} = speaks the language, other skill; "
+        f"{GENERAL_POOL_PENALTY} = general pool.",
+        f"; Start: the dialplan sets QUEUE_MAX_PENALTY={first.max_penalty} ({_plain(first)}).",
+        f"[{policy.rule_name}]",
+    ]
+    previous = first.max_penalty
+    for step in later:
+        raise_by = step.max_penalty - previous
+        previous = step.max_penalty
+        lines.append(f"penaltychange => {int(step.after_seconds)},+{raise_by}  ; {_plain(step)}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(step: WideningStep) -> str:
+    """A step in a few words for a config comment (no caller language is known there)."""
+    if step.general_pool:
+        return "general pool"
+    if step.any_skill_with_language:
+        return "any operator with the language"
+    return f"level {step.min_level}+"

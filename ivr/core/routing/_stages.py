@@ -1,0 +1,113 @@
+"""The queues a caller passes through while waiting: how the routing policy runs on app_queue.
+
+app_queue widens *within* a queue (``QUEUE_MAX_PENALTY`` raised by a ``queuerules.conf`` rule)
+but a queue's members and penalties are the same for every caller, so "any operator speaking
+the caller's language" and "the general pool" cannot be rules of a skill's queue. They are
+*stages*: the dialplan runs ``Queue()`` with a timeout per stage and, when it expires, moves
+the caller to the next stage's queue:
+
+1. ``op-<id>`` (only for a repeat caller whose case's operator is free right now): the operator
+   who handled the open case, for a few seconds;
+2. the skill's queue, widening level 4+ -> level 2+ by rule, until the language step;
+3. ``lang-<language>``: every logged-in operator speaking the caller's language, until the
+   general-pool step;
+4. the general queue, where every logged-in operator is a member (skilled ones at their level's
+   penalty, the others at the general-pool penalty), with no timeout.
+
+A caller moved to a later stage has already waited: each later stage raises their priority by
+one so they go ahead of callers who only just arrived there (never to emergency level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ivr.core.routing._policy import GENERAL_POOL_PENALTY, RoutingPolicy
+
+PREVIOUS_OPERATOR_SECONDS = 20
+"""How long the operator who handled a repeat caller's open case is tried alone."""
+
+
+def language_queue(language: str) -> str:
+    return f"lang-{language}"
+
+
+def personal_queue(operator_id: str) -> str:
+    return f"op-{operator_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStage:
+    """One ``Queue()`` of the caller's wait. ``timeout`` None: wait there until answered."""
+
+    queue: str
+    timeout: int | None
+    priority: int
+    max_penalty: int
+    reason: str
+
+    def variable(self) -> str:
+        """The dialplan's ``IVR_STAGE_<n>`` value: ``queue:timeout:priority:max_penalty``."""
+        timeout = "" if self.timeout is None else str(self.timeout)
+        return f"{self.queue}:{timeout}:{self.priority}:{self.max_penalty}"
+
+
+def _step_time(policy: RoutingPolicy, *, general: bool) -> int | None:
+    for step in policy.widening:
+        if (step.general_pool if general else step.any_skill_with_language):
+            return int(step.after_seconds)
+    return None
+
+
+def plan_stages(
+    *,
+    queue: str,
+    general_queue: str,
+    language: str,
+    languages: Sequence[str],
+    priority: int,
+    policy: RoutingPolicy,
+    emergency_priority: int,
+    previous_operator: str | None = None,
+) -> tuple[QueueStage, ...]:
+    """The stages of one call's wait, each with the reason it exists (pure)."""
+    stages: list[QueueStage] = []
+    elapsed = 0
+    if previous_operator is not None:
+        stages.append(QueueStage(
+            personal_queue(previous_operator), PREVIOUS_OPERATOR_SECONDS, priority, 0,
+            f"{previous_operator} handled the caller's open case and is free: tried alone "
+            f"for {PREVIOUS_OPERATOR_SECONDS} s",
+        ))
+        elapsed = PREVIOUS_OPERATOR_SECONDS
+    lang_at = _step_time(policy, general=False)
+    pool_at = _step_time(policy, general=True)
+    has_language_queue = language in languages and lang_at is not None
+    first_end = lang_at if has_language_queue else pool_at
+    if queue == general_queue and not has_language_queue:
+        first_end = None  # the general queue already holds everyone
+    start = policy.widening[0]
+    stages.append(QueueStage(
+        queue, None if first_end is None else max(1, first_end - elapsed), priority,
+        start.max_penalty,
+        f"queue {queue} from {elapsed} s: level {start.min_level}+ first, widened by rule "
+        f"'{policy.rule_name}'",
+    ))
+
+    def later(name: str, until: int | None, since: int, why: str) -> QueueStage:
+        bump = len(stages) - (1 if previous_operator is None else 2)
+        raised = priority if priority >= emergency_priority else min(
+            priority + bump + 1, emergency_priority - 1)
+        return QueueStage(
+            name, None if until is None else until - since, raised, GENERAL_POOL_PENALTY,
+            f"{why} from {since} s (priority {priority} -> {raised}: the wait already served "
+            "counts)",
+        )
+
+    if has_language_queue and lang_at is not None:
+        stages.append(later(language_queue(language), pool_at, lang_at,
+                            f"any operator speaking {language}"))
+    if first_end is not None and pool_at is not None:
+        stages.append(later(general_queue, None, pool_at, "the general pool"))
+    return tuple(stages)

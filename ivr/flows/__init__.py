@@ -1,0 +1,1 @@
+"""The flow library: the live IVR flow, its files, versions and publication."""

@@ -1,0 +1,1 @@
+"""Operators: their desk (login, pause), what app_queue does with them, screen pops, transfers."""

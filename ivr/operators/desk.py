@@ -1,0 +1,278 @@
+"""Operators in Asterisk's skill queues: login, logout, pause, unpause, and resync.
+
+Asterisk is the source of truth for who is logged in and who is paused: an operator is logged
+in when they are a member of their skill queues, paused when Asterisk says so. Members are
+dynamic and persistent (queues.conf ``persistentmembers``), so they survive a restart of
+Asterisk; the application rebuilds its view from ``QueueStatus`` at start-up and after every
+AMI reconnect (``resync``), adding the skill queues a logged-in operator is missing, fixing
+penalties (``5 - level``) and removing queues they no longer have the skill for. It never logs
+anybody in by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+
+from ivr.core.routing import GENERAL_POOL_PENALTY, language_queue, personal_queue
+from ivr.edges.ami import AmiClient
+from ivr.edges.store import CallStore
+from ivr.errors import AmiError, IvrError, StorageError
+from ivr.settings import Operator, Settings
+
+log = structlog.get_logger("ivr.operators.desk")
+LOGIN_NOTE = "login: "  # state-history reason of a login, followed by the skills taken
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    queue: str
+    interface: str
+    penalty: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One queue membership as Asterisk reports it."""
+
+    queue: str
+    interface: str
+    penalty: int
+    paused: bool
+    reason: str
+    in_call: bool
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """An operator's state as Asterisk has it."""
+
+    operator: Operator
+    queues: tuple[str, ...] = ()
+    paused: bool = False
+    reason: str = ""
+    in_call: bool = False
+
+    @property
+    def state(self) -> str:
+        if not self.queues:
+            return "logged out"
+        if self.in_call:
+            return "on a call"
+        return f"paused ({self.reason or 'no reason'})" if self.paused else "available"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    add: tuple[Membership, ...] = ()
+    repenalise: tuple[Membership, ...] = ()
+    remove: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def memberships(
+    settings: Settings, op: Operator, skills: Iterable[str] | None = None
+) -> dict[tuple[str, str], Membership]:
+    """The queues a logged-in operator belongs to (see ivr.core.routing.plan_stages).
+
+    Their skill queues (``skills``: the ones they logged in with, default all) at penalty
+    5 - level; ``lang-<language>`` for each enabled language they speak; the general queue
+    (at their level if they have that skill, else at the general-pool penalty); ``op-<id>``.
+    """
+    chosen = set(op.skills if skills is None else skills) & set(op.skills)
+    general = settings.menu.general_queue
+
+    def member(queue: str, penalty: int) -> tuple[tuple[str, str], Membership]:
+        return (queue, op.interface), Membership(queue, op.interface, penalty, op.name)
+
+    out = dict(member(skill, op.penalty(skill)) for skill in chosen if skill in settings.skills)
+    out |= dict(member(language_queue(lang), 0) for lang in op.languages
+                if lang in settings.languages)
+    if (general, op.interface) not in out:
+        out |= dict([member(general, GENERAL_POOL_PENALTY)])
+    out |= dict([member(personal_queue(op.id), 0)])
+    return out
+
+
+def plan(
+    desired: Mapping[tuple[str, str], Membership],
+    current: Mapping[tuple[str, str], int],
+    logged_in: set[str],
+) -> SyncPlan:
+    """Pure: bring logged-in operators' memberships in line with their configured skills.
+
+    ``current`` maps (queue, interface) to penalty. Operators not logged in (``logged_in``
+    holds interfaces) are left alone: resync never logs anybody in.
+    """
+    add = tuple(m for key, m in desired.items()
+                if key not in current and m.interface in logged_in)
+    repenalise = tuple(m for key, m in desired.items()
+                       if key in current and current[key] != m.penalty)
+    remove = tuple(key for key in current if key not in desired)
+    return SyncPlan(add, repenalise, remove)
+
+
+class OperatorDesk:
+    """Operator states through AMI; see the module docstring."""
+
+    def __init__(
+        self, settings: Settings, ami: AmiClient, store: CallStore | None = None
+    ) -> None:
+        self._settings = settings
+        self._ami = ami
+        # Where the skills each operator logged in with are written down (state history), so
+        # a resync after a reconnect or a restart restores exactly those.
+        self._store = store
+        self._by_interface = {op.interface: op for op in settings.operators.values()}
+
+    def reconfigure(self, settings: Settings) -> None:
+        self._settings = settings
+        self._by_interface = {op.interface: op for op in settings.operators.values()}
+
+    def operator_ids(self) -> list[str]:
+        return list(self._settings.operators)
+
+    def operator(self, operator_id: str) -> Operator:
+        try:
+            return self._settings.operators[operator_id]
+        except KeyError:
+            raise IvrError(f"no operator {operator_id!r} in operators.yaml") from None
+
+    async def members(self) -> list[Member]:
+        messages = await self._ami.action("QueueStatus", as_list=True, timeout=10)
+        return [
+            Member(
+                queue=m.get("Queue", ""),
+                interface=m.get("StateInterface") or m.get("Location", ""),
+                penalty=int(m.get("Penalty", "0") or 0),
+                paused=m.get("Paused", "0") == "1",
+                reason=m.get("PausedReason", ""),
+                in_call=m.get("InCall", "0") == "1",
+                status=int(m.get("Status", "0") or 0),
+            )
+            for m in messages if m.get("Event") == "QueueMember"
+        ]
+
+    async def presence(self) -> dict[str, Presence]:
+        members = await self.members()
+        out = {}
+        for op in self._settings.operators.values():
+            mine = [m for m in members if m.interface == op.interface]
+            out[op.id] = Presence(
+                op, tuple(sorted(m.queue for m in mine)),
+                paused=any(m.paused for m in mine),
+                reason=next((m.reason for m in mine if m.paused), ""),
+                in_call=any(m.in_call for m in mine),
+            )
+        return out
+
+    async def login(
+        self, operator_id: str, skills: Sequence[str] | None = None
+    ) -> tuple[str, ...]:
+        """Join the skill queues the operator logs in with (default: all of theirs) and the
+        later stages' queues; returns the skills taken."""
+        op = self.operator(operator_id)
+        unknown = sorted(set(skills or ()) - set(op.skills))
+        if unknown:
+            raise IvrError(f"{op.id} has no skill {', '.join(unknown)}")
+        if skills is not None and not skills:
+            raise IvrError("log in with at least one skill")
+        wanted = memberships(self._settings, op, skills)
+        have = {(m.queue, m.interface): m.penalty for m in await self.members()
+                if m.interface == op.interface}
+        for key, want in wanted.items():
+            if key not in have:
+                await self._add(want)
+            elif have[key] != want.penalty:
+                await self._ami.action("QueuePenalty", {
+                    "Queue": want.queue, "Interface": want.interface, "Penalty": want.penalty})
+        # Logging in again with fewer skills leaves the others.
+        for queue, interface in have.keys() - wanted.keys():
+            await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
+        taken = tuple(sorted(set(op.skills if skills is None else skills)))
+        await self._note(op.id, "available", LOGIN_NOTE + ",".join(taken))
+        log.info("operator_logged_in", operator=op.id, skills=list(taken))
+        return taken
+
+    async def logout(self, operator_id: str) -> None:
+        op = self.operator(operator_id)
+        for m in await self.members():
+            if m.interface == op.interface:
+                await self._ami.action("QueueRemove", {"Queue": m.queue, "Interface": m.interface})
+        await self._note(op.id, "logged_out", "")
+        log.info("operator_logged_out", operator=op.id)
+
+    async def pause(self, operator_id: str, reason: str) -> None:
+        op = self.operator(operator_id)
+        # No Queue field: paused in every queue at once, with the reason Asterisk reports.
+        await self._ami.action(
+            "QueuePause", {"Interface": op.interface, "Paused": "true", "Reason": reason}
+        )
+        log.info("operator_paused", operator=op.id, reason=reason)
+
+    async def unpause(self, operator_id: str) -> None:
+        op = self.operator(operator_id)
+        await self._ami.action("QueuePause", {"Interface": op.interface, "Paused": "false"})
+        log.info("operator_unpaused", operator=op.id)
+
+    async def resync(self) -> SyncPlan:
+        members = await self.members()
+        current = {(m.queue, m.interface): m.penalty for m in members
+                   if m.interface in self._by_interface}
+        logged_in = {m.interface for m in members}
+        desired: dict[tuple[str, str], Membership] = {}
+        chosen = await self._logins()
+        for op in self._settings.operators.values():
+            # The skills each operator logged in with are restored (all of theirs when that
+            # was not written down); the later stages' queues are completed.
+            desired |= memberships(self._settings, op, chosen.get(op.id))
+        todo = plan(desired, current, logged_in)
+        for m in todo.add:
+            await self._add(m)
+        for m in todo.repenalise:
+            await self._ami.action(
+                "QueuePenalty", {"Queue": m.queue, "Interface": m.interface, "Penalty": m.penalty}
+            )
+        for queue, interface in todo.remove:
+            await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
+        log.info("operators_resynced", logged_in=len(logged_in), added=len(todo.add),
+                 repenalised=len(todo.repenalise), removed=len(todo.remove))
+        return todo
+
+    async def _note(self, operator_id: str, state: str, reason: str) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.record_operator_state(operator_id, state, reason, datetime.now(UTC))
+        except StorageError as exc:
+            log.error("operator_state_not_stored", operator=operator_id, error=str(exc))
+
+    async def _logins(self) -> dict[str, list[str]]:
+        """The skills of each operator's last login, from the state history."""
+        if self._store is None:
+            return {}
+        try:
+            history = await self._store.operator_states(datetime(2000, 1, 1, tzinfo=UTC))
+        except StorageError as exc:
+            log.error("operator_logins_unavailable", error=str(exc))
+            return {}
+        out: dict[str, list[str]] = {}
+        for change in history:  # oldest first: the last login wins
+            if change.reason.startswith(LOGIN_NOTE):
+                out[change.operator_id] = [
+                    s for s in change.reason.removeprefix(LOGIN_NOTE).split(",") if s]
+        return out
+
+    async def _add(self, m: Membership) -> None:
+        try:
+            await self._ami.action("QueueAdd", {
+                "Queue": m.queue, "Interface": m.interface, "Penalty": m.penalty,
+                "MemberName": m.name, "StateInterface": m.interface,
+            })
+        except AmiError as exc:
+            if "already there" not in str(exc).lower():
+                raise

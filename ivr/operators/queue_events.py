@@ -1,0 +1,215 @@
+"""What app_queue's AMI events mean for the call records, the consoles and the operators'
+history.
+
+* ``AgentCalled`` (an operator's phone rings for a caller): the screen pop for that operator
+  (shared with the other application nodes through the event bus),
+  built from the call record (what the caller said, intent, urgency, routing reasons) and the
+  caller's previous cases;
+* ``AgentConnect`` / ``AgentComplete`` / ``QueueCallerAbandon``: who answered, after how long,
+  how long they talked, or that the caller gave up - written to the call record;
+* ``QueueMemberPause`` / ``AgentConnect`` / ``AgentComplete``: the operator's state history.
+
+AMI handlers are synchronous; the store writes they cause run as tasks, chained per call (and
+per operator) so they land in order; a failed write is logged, the call is not affected.
+Given ``writes`` (``ivr.calls.pending_writes.PendingWrites``), the writes go through it
+instead: kept while the database is down and written when it is back, none lost. A call's
+record is then looked up in the writes still waiting first; if the database cannot be asked,
+the fact is written anyway (the buffer drops it, logged, if the call turns out to be unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from ivr.calls.pending_writes import PendingWrites
+from ivr.core.protocols.ami import AmiEvent
+from ivr.edges.store import CallRecord, CallStore
+from ivr.errors import BusError, StorageError
+from ivr.operators.screen_pops import ScreenPop
+from ivr.operators.shared_pops import SharedScreenPops
+from ivr.settings import Settings
+
+log = structlog.get_logger("ivr.operators.queue_events")
+DRAIN_ROUNDS = 5
+
+def _seconds(event: AmiEvent, name: str) -> float:
+    try:
+        return max(0.0, float(event.get(name) or 0))
+    except ValueError:
+        return 0.0
+
+
+class QueueEvents:
+    def __init__(
+        self, settings: Settings, store: CallStore, pops: SharedScreenPops,
+        writes: PendingWrites | None = None,
+    ) -> None:
+        self._store = store
+        self._writes = writes
+        self._writer: CallStore | PendingWrites = writes if writes is not None else store
+        self._pops = pops
+        self._by_interface = {op.interface: op.id for op in settings.operators.values()}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last: dict[str, asyncio.Task[None]] = {}
+        self._talking: dict[str, str] = {}  # operator -> the caller's channel
+
+    def reconfigure(self, settings: Settings) -> None:
+        self._by_interface = {op.interface: op.id for op in settings.operators.values()}
+
+    def caller_channel(self, operator_id: str) -> str | None:
+        """The channel of the citizen the operator is talking to (for a transfer)."""
+        return self._talking.get(operator_id)
+
+    def track(self, event: AmiEvent) -> None:
+        """Who is talking to whom (every node: transfers from the consoles it serves)."""
+        operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
+        if operator and event.name == "AgentConnect":
+            self._talking[operator] = event.get("Channel")
+        elif operator and event.name == "AgentComplete":
+            self._talking.pop(operator, None)
+
+    def handle(self, event: AmiEvent) -> None:
+        """The records, pops and state history (the leading node only)."""
+        name = event.name
+        operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
+        call_id = event.get("Uniqueid")
+        if name == "AgentCalled" and operator and call_id:
+            self._spawn(call_id, self._pop(event, operator, call_id))
+        elif name == "AgentRingNoAnswer" and operator:
+            self._forget_pop(operator, call_id)
+        elif name == "AgentConnect" and operator and call_id:
+            self._spawn(call_id, self._answered(event, operator, call_id))
+            self._spawn(operator, self._state(operator, "on_call", ""))
+        elif name == "AgentComplete" and operator and call_id:
+            self._spawn(call_id, self._completed(event, call_id))
+            self._spawn(operator, self._state(operator, "wrap_up", ""))
+            self._forget_pop(operator, call_id)
+        elif name == "QueueCallerAbandon" and call_id:
+            self._spawn(call_id, self._abandoned(event, call_id))
+        elif name == "QueueMemberPause" and operator:
+            paused = event.get("Paused") == "1"
+            reason = event.get("PausedReason") or event.get("Reason") or ""
+            self._spawn(operator, self._state(operator, "paused" if paused else "available",
+                                              reason if paused else ""))
+
+    async def drain(self) -> None:
+        """Wait for the writes in flight (at shut-down, and in tests); events still arriving
+        meanwhile add a few more rounds at most."""
+        for _ in range(DRAIN_ROUNDS):
+            if not self._tasks:
+                return
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the work -------------------------------------------------------------------------
+
+    def _spawn(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the work already queued for the same call or operator."""
+        before = self._last.get(key)
+
+        async def run() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            try:
+                await work
+            except (StorageError, BusError) as exc:
+                log.error("queue_event_not_stored", key=key, error=str(exc))
+
+        task = asyncio.create_task(run())
+        self._last[key] = task
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if self._last.get(key) is t:
+                del self._last[key]
+
+        task.add_done_callback(done)
+
+    def _forget_pop(self, operator: str, call_id: str) -> None:
+        self._spawn(operator, self._pops.clear(operator, call_id))
+
+    async def _pop(self, event: AmiEvent, operator: str, call_id: str) -> None:
+        # The pop goes out even when the database is down: with what is at hand.
+        _, record = await self._call(call_id)
+        caller = record.caller if record else event.get("CallerIDNum")
+        try:
+            cases = await self._store.cases_of(caller) if caller else []
+        except StorageError as exc:
+            log.warning("pop_without_previous_cases", error=str(exc))
+            cases = []
+        variables = record.variables if record else {}
+        pop = ScreenPop(
+            call_id=call_id, operator_id=operator, caller=caller,
+            caller_name=record.caller_name if record else event.get("CallerIDName"),
+            language=record.language if record else "",
+            queue=event.get("Queue"), skill=(record.queue or "") if record else "",
+            transcript=variables.get("transcript", ""), intent=variables.get("intent_skill", ""),
+            category=variables.get("intent_category", ""),
+            urgency=variables.get("urgency", "") or "normal",
+            route_reasons=tuple(record.route_reasons) if record else (),
+            previous_cases=tuple(
+                {"number": c.number, "category": c.category, "status": c.status,
+                 "created_at": c.created_at}
+                for c in reversed(cases[-10:])
+            ),
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        # Every node's consoles get it (the operator's browser may be on another node).
+        await self._pops.publish(pop)
+        log.info("screen_pop", operator=operator, call=call_id)
+
+    async def _call(self, call_id: str) -> tuple[bool, CallRecord | None]:
+        """Whether the call is known (or may be: the database is down), and its record."""
+        if self._writes is None:
+            record = await self._store.get(call_id)
+            return record is not None, record
+        record = self._writes.pending_record(call_id)
+        if record is not None:
+            return True, record
+        try:
+            record = await self._store.get(call_id)
+        except StorageError:
+            return True, None
+        return record is not None, record
+
+    async def _answered(self, event: AmiEvent, operator: str, call_id: str) -> None:
+        now = datetime.now(UTC)
+        known, record = await self._call(call_id)
+        if not known:
+            return  # a callback stand-in or a call the IVR never saw
+        waited = _seconds(event, "HoldTime")
+        if record is not None:
+            with contextlib.suppress(ValueError):
+                waited = max(waited,
+                             (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
+                             - (record.ivr_ms or 0) / 1000)
+        await self._writer.set_call_answered(call_id, operator, now, round(waited, 1))
+
+    async def _completed(self, event: AmiEvent, call_id: str) -> None:
+        known, _ = await self._call(call_id)
+        if known:
+            await self._writer.set_call_completed(call_id, datetime.now(UTC),
+                                                  _seconds(event, "TalkTime"))
+
+    async def _abandoned(self, event: AmiEvent, call_id: str) -> None:
+        now = datetime.now(UTC)
+        known, record = await self._call(call_id)
+        if not known:
+            return
+        waited = _seconds(event, "HoldTime")  # when the record cannot be read
+        if record is not None:
+            try:
+                waited = (now - datetime.fromisoformat(record.arrived_at)
+                          - timedelta(milliseconds=record.ivr_ms or 0)).total_seconds()
+            except ValueError:
+                waited = 0.0
+        await self._writer.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
+
+    async def _state(self, operator: str, state: str, reason: str) -> None:
+        await self._writer.record_operator_state(operator, state, reason, datetime.now(UTC))

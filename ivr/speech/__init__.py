@@ -1,0 +1,1 @@
+"""The speech service: speech turns on live calls (AudioSocket, Vosk, intents)."""

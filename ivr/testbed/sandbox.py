@@ -1,0 +1,238 @@
+"""The Asterisk test bed: Asterisk 22, SIPp and espeak-ng in a Debian chroot.
+
+Built once with debootstrap into ``sandbox.cache_dir`` (outside the repository, keyed by the
+package list so a change of packages builds a new root) and reused by later runs. ``up``
+renders the project's Asterisk configuration into it, starts Asterisk as its own user and
+waits until it is fully booted; ``down`` stops it cleanly. Both are idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from ivr.core.asterisk_render import render_all
+from ivr.errors import SandboxError
+from ivr.settings import Settings, ensure_secret
+
+log = structlog.get_logger("ivr.testbed.sandbox")
+
+PACKAGES = ("asterisk", "sip-tester", "espeak-ng", "sox", "procps")
+RUN_DIRS = (
+    "var/run/asterisk", "var/log/asterisk", "var/spool/asterisk", "var/lib/asterisk",
+    "usr/share/asterisk/moh",
+)
+BOOT_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxStatus:
+    root: Path
+    built: bool
+    running: bool
+    detail: str
+
+
+class Sandbox:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        s = settings.sandbox
+        key = hashlib.sha256(f"{s.suite} {s.mirror} {' '.join(PACKAGES)}".encode()).hexdigest()
+        self.root = s.cache_dir / f"root-{key[:12]}"
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _chroot(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                ["chroot", str(self.root), *args],
+                capture_output=True, text=True, timeout=timeout, check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"{' '.join(args)} did not finish in {timeout:g} s") from exc
+
+    def asterisk_cli(self, command: str, timeout: float = 30.0) -> str:
+        """Run one Asterisk CLI command in the sandbox (used by tests and `status`)."""
+        done = self._chroot("asterisk", "-rx", command, timeout=timeout)
+        if done.returncode != 0:
+            raise SandboxError(f"asterisk -rx {command!r}: {done.stderr.strip() or done.stdout}")
+        return done.stdout
+
+    @property
+    def built(self) -> bool:
+        return (self.root / ".ivr-ready").exists()
+
+    def running(self) -> bool:
+        if not self.built or not self._proc_mounted():
+            return False
+        done = self._chroot("asterisk", "-rx", "core show uptime", timeout=10)
+        return done.returncode == 0 and "uptime" in done.stdout.lower()
+
+    def _proc_mounted(self) -> bool:
+        target = str((self.root / "proc").resolve())
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            return any(line.split()[1] == target for line in mounts if len(line.split()) > 1)
+
+    @staticmethod
+    def _require_host() -> None:
+        if os.geteuid() != 0:
+            raise SandboxError("the Asterisk test bed needs root (chroot, mount): run as root")
+        for tool in ("debootstrap", "chroot", "mount"):
+            if shutil.which(tool) is None:
+                raise SandboxError(
+                    f"{tool} is not installed: `apt-get install debootstrap` (see README)"
+                )
+
+    # -- build --------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Build the chroot once; a no-op when the cached root is ready."""
+        self._require_host()
+        if self.built:
+            return
+        s = self.settings.sandbox
+        s.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.root.with_name(self.root.name + ".building")
+        if tmp.exists():
+            self._umount(tmp / "proc")
+            shutil.rmtree(tmp)
+        log.info("sandbox_building", root=str(self.root), suite=s.suite, mirror=s.mirror)
+        started = time.monotonic()
+        logfile = s.cache_dir / "debootstrap.log"
+        with logfile.open("w", encoding="utf-8") as out:
+            done = subprocess.run(
+                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+                 s.suite, str(tmp), s.mirror],
+                stdout=out, stderr=subprocess.STDOUT, check=False, timeout=1800,
+            )
+        if done.returncode != 0:
+            tail = logfile.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+            hint = ""
+            if any("Failed getting release file" in t or "Could not" in t for t in tail):
+                hint = f" (no network to the Debian registry {s.mirror}?)"
+            raise SandboxError(
+                f"debootstrap failed{hint}; see {logfile}:\n" + "\n".join(tail)
+            )
+        (tmp / ".ivr-ready").write_text(" ".join(PACKAGES) + "\n", encoding="utf-8")
+        tmp.rename(self.root)
+        log.info("sandbox_built", root=str(self.root), seconds=round(time.monotonic() - started))
+
+    # -- configuration ------------------------------------------------------------------
+
+    def _asterisk_ids(self) -> tuple[int, int]:
+        for line in (self.root / "etc/passwd").read_text(encoding="utf-8").splitlines():
+            fields = line.split(":")
+            if fields[0] == "asterisk":
+                return int(fields[2]), int(fields[3])
+        raise SandboxError("the sandbox has no asterisk user; delete it and run `up` again")
+
+    def render(self) -> None:
+        """Write the project's Asterisk configuration and prompts into the sandbox."""
+        secret = ensure_secret(self.settings.state_dir)
+        uid, gid = self._asterisk_ids()
+        etc = self.root / "etc/asterisk"
+        for name, text in render_all(self.settings, secret, reference_ivr=True).items():
+            path = etc / name
+            path.write_text(text, encoding="utf-8")
+            os.chown(path, uid, gid)
+            path.chmod(0o640)
+        for rel in RUN_DIRS:
+            d = self.root / rel
+            d.mkdir(parents=True, exist_ok=True)
+            os.chown(d, uid, gid)
+        self.install_prompts()
+
+    def install_prompts(self) -> None:
+        audio = self.settings.prompts_dir / "audio"
+        sounds = self.root / "usr/share/asterisk/sounds"
+        if not audio.is_dir():
+            return
+        for lang_dir in sorted(p for p in audio.iterdir() if p.is_dir()):
+            target = self.resolve_inside(sounds / lang_dir.name)
+            shutil.copytree(lang_dir, target, dirs_exist_ok=True)
+
+    def resolve_inside(self, path: Path) -> Path:
+        """Follow symlinks as the chroot sees them (Debian links sounds/en via alternatives)."""
+        for _ in range(16):
+            if not path.is_symlink():
+                return path
+            link = os.readlink(path)
+            path = self.root / link.lstrip("/") if link.startswith("/") else path.parent / link
+        raise SandboxError(f"too many symlinks at {path}")
+
+    # -- run ----------------------------------------------------------------------------
+
+    def _umount(self, path: Path) -> None:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+    def up(self) -> None:
+        self.build()
+        self.render()
+        if self.running():
+            self.asterisk_cli("core reload")
+            self.asterisk_cli("queue reload all")
+            log.info("sandbox_reloaded", root=str(self.root))
+            return
+        if not self._proc_mounted():
+            subprocess.run(["mount", "-t", "proc", "proc", str(self.root / "proc")], check=True)
+        for stale in ("asterisk.ctl", "asterisk.pid"):
+            (self.root / "var/run/asterisk" / stale).unlink(missing_ok=True)
+        logfile = self.root / "var/log/asterisk/console.log"
+        with logfile.open("ab") as out:
+            # setsid -f: Asterisk runs in its own session, detached from this process, which
+            # may exit (`ivr sandbox up`) while Asterisk goes on.
+            subprocess.run(
+                ["setsid", "-f", "chroot", str(self.root), "asterisk", "-U", "asterisk",
+                 "-G", "asterisk", "-f"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+            )
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            done = self._chroot("asterisk", "-rx", "core waitfullybooted", timeout=BOOT_TIMEOUT)
+            if done.returncode == 0 and "fully booted" in done.stdout.lower():
+                log.info("sandbox_up", root=str(self.root))
+                return
+            time.sleep(0.5)
+        raise SandboxError(f"Asterisk did not boot within {BOOT_TIMEOUT:g} s; see {logfile}")
+
+    def down(self) -> None:
+        if self.built and self.running():
+            self._chroot("asterisk", "-rx", "core stop now", timeout=30)
+        pidfile = self.root / "var/run/asterisk/asterisk.pid"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self._asterisk_pid(pidfile):
+            time.sleep(0.2)
+        pid = self._asterisk_pid(pidfile)
+        if pid:
+            os.kill(pid, 9)
+        if self.built and self._proc_mounted():
+            # sipp phones run in the chroot too; they must not outlive the sandbox.
+            subprocess.run(["pkill", "-f", f"chroot {self.root} "], check=False)
+            self._umount(self.root / "proc")
+        log.info("sandbox_down", root=str(self.root))
+
+    @staticmethod
+    def _asterisk_pid(pidfile: Path) -> int | None:
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def status(self) -> SandboxStatus:
+        if not self.built:
+            return SandboxStatus(self.root, False, False, "not built: run `ivr sandbox up`")
+        if not self.running():
+            return SandboxStatus(self.root, True, False, "built, Asterisk stopped")
+        return SandboxStatus(self.root, True, True, self.asterisk_cli("core show uptime").strip())

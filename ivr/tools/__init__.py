@@ -1,0 +1,1 @@
+"""Tools for admins on the command line: flows, cases, prompt audio, Asterisk files."""
