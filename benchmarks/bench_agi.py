@@ -70,7 +70,7 @@ from ivr.bulletins.desk import BulletinDesk  # noqa: E402
 from ivr.calls.agi_driver import CallHandler  # noqa: E402
 from ivr.core.figures import LiveFigures  # noqa: E402
 from ivr.core.flow import (  # noqa: E402
-    CallFacts,
+    ArrivalFacts,
     CaseLookedUp,
     CollectDigits,
     Command,
@@ -85,6 +85,7 @@ from ivr.core.flow import (  # noqa: E402
     load_flow_file,
 )
 from ivr.core.protocols.agi import AgiResult, ResponseReader, encode_command, parse_handshake  # noqa: E402
+from ivr.core.settings import Settings  # noqa: E402
 from ivr.edges.fastagi import AgiChannel, FastAgiServer  # noqa: E402
 from ivr.edges.store import CallStore  # noqa: E402
 from ivr.flows.library import FlowLibrary  # noqa: E402
@@ -150,7 +151,7 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_settings(state_dir: Path) -> settings.Settings:
+def bench_settings(state_dir: Path) -> Settings:
     """The shipped configuration and flow, with storage in ``state_dir`` and an ephemeral port."""
     base = settings.load()
     return dataclasses.replace(
@@ -214,7 +215,7 @@ class GcMeter:
             self.max_pause = max(self.max_pause, time.perf_counter() - self._started)
 
 
-async def build_handler(cfg: settings.Settings) -> tuple[CallHandler, CallStore]:
+async def build_handler(cfg: Settings) -> tuple[CallHandler, CallStore]:
     """The call path as ``ivr run`` composes it (no AMI, no speech, no callbacks)."""
     store = CallStore(cfg.database_url, cfg.state_dir)
     await store.open()
@@ -456,10 +457,10 @@ def level_figures(sessions: int, tally: Tally, wall: float, *, before: dict[str,
 # ---------------------------------------------------------------- without sockets
 
 
-def engine_facts(cfg: settings.Settings, zone: ZoneInfo, n: int) -> CallFacts:
+def engine_facts(cfg: Settings, zone: ZoneInfo, n: int) -> ArrivalFacts:
     """What ``CallHandler`` gives the engine for a new caller (no history, no bulletin)."""
     now = datetime.now(zone)
-    return CallFacts(
+    return ArrivalFacts(
         caller=f"139{n:08d}", language=cfg.default_language, now=now,
         open_schedules=cfg.schedules.open_at(now),
         holidays_today=cfg.schedules.holidays_on(now.date()), speech_available=False,
@@ -479,7 +480,7 @@ def engine_event(command: Command) -> Event | None:
             return None
 
 
-def engine_only(cfg: settings.Settings, seconds: float) -> dict[str, Any]:
+def engine_only(cfg: Settings, seconds: float) -> dict[str, Any]:
     """The flow engine alone: one call after the other, in this process."""
     flow = load_flow_file(cfg.flow_path)
     zone = ZoneInfo(cfg.timezone)

@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass
 
 from ivr.core.routing import (
-    CallFacts,
     OpenCase,
     OperatorIndex,
     OperatorState,
     OperatorStateChanged,
     OperatorStatus,
+    RoutingFacts,
     RoutingPolicy,
     Urgency,
     decide,
@@ -90,13 +90,13 @@ def build_operators(rng: random.Random, now: float) -> list[OperatorStatus]:
     return statuses
 
 
-def build_calls(rng: random.Random, now: float) -> list[CallFacts]:
+def build_calls(rng: random.Random, now: float) -> list[RoutingFacts]:
     """1,000 waiting calls: waits up to 5 minutes, some urgent, some repeat callers."""
     calls = []
     for n in range(WAITING_CALLS):
         repeat = rng.random() < 0.2
         calls.append(
-            CallFacts(
+            RoutingFacts(
                 call_id=f"call{n}",
                 skill=rng.choice(SKILLS),
                 language="en" if rng.random() < 0.05 else "zh",

@@ -25,6 +25,7 @@ from ivr.core.asterisk_render import DEPARTMENT_NUMBER, POLICY, TRANSFER_CONTEXT
 from ivr.core.figures import LiveFigures
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.routing import RoutingPolicy
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.bus import open_bus
 from ivr.edges.fastagi import FastAgiServer
@@ -35,7 +36,6 @@ from ivr.operators.desk import OperatorDesk
 from ivr.operators.queue_events import QueueEvents
 from ivr.operators.screen_pops import ScreenPopHub
 from ivr.operators.shared_pops import SharedScreenPops
-from ivr.settings import Settings
 from ivr.settings import load as load_settings
 from ivr.speech.service import SpeechService
 from ivr.web import WebServer

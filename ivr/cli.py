@@ -11,12 +11,13 @@ from pathlib import Path
 import structlog
 
 from ivr import logs, settings
+from ivr.core.settings import Settings
 from ivr.errors import ConfigError, IvrError
 
 log = structlog.get_logger("ivr.cli")
 
 
-def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _sandbox(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
 
     box = Sandbox(cfg)
@@ -34,14 +35,14 @@ def _sandbox(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _build_prompts(cfg: settings.Settings) -> None:
+def _build_prompts(cfg: Settings) -> None:
     from ivr.tools.prompts import build
 
     report = build(cfg.prompts_dir, cfg.languages)
     log.info("prompts_built", built=len(report.built), unchanged=report.unchanged)
 
 
-def _prompts(_args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _prompts(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.tools.prompts import build
 
     report = build(cfg.prompts_dir, cfg.languages)
@@ -51,7 +52,7 @@ def _prompts(_args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-async def _first_accounts(cfg: settings.Settings, *, operators: bool) -> list[tuple[str, str]]:
+async def _first_accounts(cfg: Settings, *, operators: bool) -> list[tuple[str, str]]:
     """The web accounts a fresh set-up needs, with generated passwords (shown once): the
     first admin, and with ``operators`` one account per configured operator (the demo)."""
     from ivr.edges.store import open_store
@@ -75,7 +76,7 @@ async def _first_accounts(cfg: settings.Settings, *, operators: bool) -> list[tu
         await store.close()
 
 
-def _print_accounts(created: list[tuple[str, str]], cfg: settings.Settings) -> None:
+def _print_accounts(created: list[tuple[str, str]], cfg: Settings) -> None:
     if not created:
         return
     print(f"Web accounts created (passwords shown this once; `ivr users passwd NAME` makes a "
@@ -84,7 +85,7 @@ def _print_accounts(created: list[tuple[str, str]], cfg: settings.Settings) -> N
         print(f"  {name:10} {password}")
 
 
-def _serve(_args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
     _print_accounts(asyncio.run(_first_accounts(cfg, operators=False)), cfg)
@@ -92,7 +93,7 @@ def _serve(_args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _call(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.testcall import place_call
 
     report = asyncio.run(
@@ -104,7 +105,7 @@ def _call(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 async def _simulate_operators(
-    cfg: settings.Settings, talk: float, stop: asyncio.Event | None = None
+    cfg: Settings, talk: float, stop: asyncio.Event | None = None
 ) -> None:
     from ivr.app import stop_on_signals
     from ivr.testbed.sandbox import Sandbox
@@ -124,7 +125,7 @@ async def _simulate_operators(
             await phone.stop()
 
 
-async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
+async def _operator_action(cfg: Settings, action: str, ids: list[str],
                            reason: str) -> int:
     from ivr.edges.ami import AmiClient
     from ivr.edges.store import open_store
@@ -165,14 +166,14 @@ async def _operator_action(cfg: settings.Settings, action: str, ids: list[str],
     return 0
 
 
-def _operators(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _operators(args: argparse.Namespace, cfg: Settings) -> int:
     if args.action == "simulate":
         asyncio.run(_simulate_operators(cfg, args.talk))
         return 0
     return asyncio.run(_operator_action(cfg, args.action, args.ids, args.reason))
 
 
-async def _demo(cfg: settings.Settings, talk: float) -> None:
+async def _demo(cfg: Settings, talk: float) -> None:
     from ivr.app import serve, stop_on_signals
 
     stop = stop_on_signals()
@@ -184,7 +185,7 @@ async def _demo(cfg: settings.Settings, talk: float) -> None:
         await asyncio.gather(operators, return_exceptions=True)
 
 
-def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _run(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
 
     _build_prompts(cfg)
@@ -201,7 +202,7 @@ def _run(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _flow(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _flow(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.tools import admin
 
     if args.action == "check":
@@ -219,7 +220,7 @@ def _flow(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return code
 
 
-def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _cases(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.tools import admin
 
     if args.action == "add":
@@ -233,7 +234,7 @@ def _cases(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return code
 
 
-def _models(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _models(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.edges.vosk import ModelRegistry, ModelSource
 
     registry = ModelRegistry(
@@ -257,7 +258,7 @@ def _models(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _bench(args: argparse.Namespace, cfg: Settings) -> int:
     """Benchmarks live in benchmarks/ (plain scripts, figures printed side by side)."""
     import runpy
 
@@ -273,7 +274,7 @@ def _bench(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _asterisk(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.core.asterisk_render import render_all
 
     target = Path(args.directory)
@@ -285,13 +286,13 @@ def _asterisk(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
-def _users(args: argparse.Namespace, cfg: settings.Settings) -> int:
+def _users(args: argparse.Namespace, cfg: Settings) -> int:
     text, code = asyncio.run(_users_action(args, cfg))
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
 
-async def _users_action(args: argparse.Namespace, cfg: settings.Settings) -> tuple[str, int]:
+async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, int]:
     from ivr.edges.store import open_store
     from ivr.web import accounts
 
@@ -412,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_ok(cfg: settings.Settings) -> int:
+def _config_ok(cfg: Settings) -> int:
     print(f"config ok: {len(cfg.skills)} skills, {len(cfg.operators)} operators")
     return 0
 

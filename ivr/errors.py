@@ -1,26 +1,44 @@
-"""The project's exception tree.
+"""The project's exception tree: every error this package raises on purpose, in one module.
 
     IvrError
-    ├── ConfigError            settings files are invalid (carries every problem found)
-    ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
+    ├── ConfigError            settings files are invalid (carries every ConfigProblem)
+    ├── ConfigRejected         an edit of a config file would break the configuration
+    ├── FlowError              a flow or prompt catalog file is invalid (carries FlowProblems)
+    ├── FlowRejected           a flow edit failed validation; the live flow is unchanged
+    ├── FlowStateError         the driver fed the flow engine an event it did not ask for
+    ├── Refused                the hotline's rules refuse a request
+    │   ├── AccountError       a bad username or role for a web account
+    │   ├── CallbackRefused    the caller's number cannot be called back
+    │   └── RecordRefused      a record may not change that way (also a StorageError)
+    ├── TransferFailed         an operator's caller could not be transferred
+    ├── StorageError           the database failed, or refused or could not find a record
+    │   ├── RecordNotFound     no such call, case, user or bulletin
+    │   └── RecordRefused      (see Refused)
+    ├── BusError               the event bus between nodes failed
+    │   └── PayloadTooLarge    an event is larger than the bus carries
     ├── ProtocolError          bytes from a peer do not follow its protocol (remote's fault)
     │   └── HandshakeError     a FastAGI peer sent a bad, truncated or oversized handshake
     ├── AgiError               an AGI command could not be carried out on a live channel
     ├── AmiError               the AMI link failed or an action was refused
     │   └── AmiTimeout         an action got no answer within its deadline
-    ├── StorageError           the database refused or lost a write
-    ├── SpeechError            speech recognition failed (ivr.edges.vosk)
+    ├── SpeechError            speech recognition failed
     │   └── ModelUnavailable   a language's model is missing or cannot be loaded
-    ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time (ivr.edges.audiosocket)
+    ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time
     ├── AudioError             a prompt could not be synthesised or converted
+    ├── PasswordError          a password could not be hashed
+    ├── LoginRefused           a web login was refused (wrong, or throttled)
+    ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
     └── SippError              a simulated phone (SIPp) could not be run
 
-A caller hanging up is *not* an error: it is reported as ``AgiResult.hung_up``
-and becomes a ``CallerHungUp`` fact for the call.
+The REST API answers each with a stable error id (``ivr.web.errors``). Errors of a peer or a
+library are translated at the edge that met them (``raise X from exc``). A caller hanging up is
+*not* an error: it is reported as ``AgiResult.hung_up`` and becomes a ``CallerHungUp`` fact for
+the call. ``tests/unit/test_architecture.py`` checks this drawing against the classes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -40,6 +58,23 @@ class ConfigProblem:
         return f"{self.file}: {self.key}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class FlowProblem:
+    """One problem in one flow or catalog file: where (file, 1-based line, node id or ""),
+    what, which kind (the stable kinds are in ``ivr.core.flow.model``)."""
+
+    file: str
+    line: int
+    node: str
+    message: str
+    kind: str = "syntax"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        node = f" [{self.node}]" if self.node else ""
+        return f"{where}:{node} {self.message} ({self.kind})"
+
+
 class ConfigError(IvrError):
     """Settings are invalid; ``problems`` lists every problem found, not just the first."""
 
@@ -48,8 +83,72 @@ class ConfigError(IvrError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class SandboxError(IvrError):
-    """The Asterisk test bed cannot be built, started or stopped."""
+class ConfigRejected(IvrError):
+    """An edit of a config file would leave the configuration (or the live flow) invalid;
+    ``problems`` lists each as {file, key, message}. Nothing was changed."""
+
+    def __init__(self, problems: Sequence[dict[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{len(self.problems)} problem(s); nothing was changed.")
+
+
+class FlowError(IvrError):
+    """A flow or catalog file is invalid; ``problems`` lists every problem found, not the first."""
+
+    def __init__(self, problems: list[FlowProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class FlowRejected(IvrError):
+    """A flow edit failed validation; ``problems`` says why. The running flow is unchanged."""
+
+    def __init__(self, problems: Sequence[FlowProblem], message: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__(message or "\n".join(f"{p.file}:{p.line}: {p.node}: {p.message}"
+                                              for p in self.problems))
+
+
+class FlowStateError(IvrError):
+    """The driver sent an event the run is not waiting for, or sent one after the call ended."""
+
+
+class Refused(IvrError):
+    """The hotline's rules refuse the request; the message says which rule."""
+
+
+class AccountError(Refused):
+    """An account request that cannot be carried out (bad name or role)."""
+
+
+class CallbackRefused(Refused):
+    """The caller's number cannot be called back."""
+
+
+class TransferFailed(IvrError):
+    """The citizen an operator talks to could not be transferred (no call, Asterisk refused)."""
+
+
+class StorageError(IvrError):
+    """The database failed (unreachable, lost the connection), or refused a record."""
+
+
+class RecordNotFound(StorageError):
+    """No call, case, user or bulletin of that id."""
+
+
+class RecordRefused(Refused, StorageError):
+    """A record may not be written so: a case moving backwards, a name already taken."""
+
+
+class BusError(IvrError):
+    """The event bus between application nodes failed (``ivr.edges.bus``): it is not running,
+    or the database refused an event or could not be reached."""
+
+
+class PayloadTooLarge(BusError):
+    """An event is larger than the bus carries (PostgreSQL NOTIFY); ``ivr.edges.bus.fit``
+    trims one to size."""
 
 
 class ProtocolError(IvrError):
@@ -72,23 +171,38 @@ class AmiTimeout(AmiError):
     """An AMI action got no answer within its deadline."""
 
 
-class StorageError(IvrError):
-    """The database refused or lost a write."""
+class SpeechError(IvrError):
+    """Speech recognition failed: a model could not be loaded or Vosk failed during a turn."""
+
+
+class ModelUnavailable(SpeechError):
+    """A language's model is not configured, not installed, or cannot be loaded."""
+
+
+class StreamNotConnected(IvrError):
+    """Asterisk did not open the AudioSocket stream for a call within the deadline."""
 
 
 class AudioError(IvrError):
     """A prompt could not be synthesised or converted."""
 
 
+class PasswordError(IvrError):
+    """A password could not be hashed (argon2 failed); never raised for a wrong password."""
+
+
+class LoginRefused(IvrError):
+    """A login was refused: the password is wrong (``status`` 401) or the username is
+    throttled after repeated failures (429)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SandboxError(IvrError):
+    """The Asterisk test bed cannot be built, started or stopped."""
+
+
 class SippError(IvrError):
     """A simulated phone (SIPp) could not be run."""
-
-
-class BusError(IvrError):
-    """The event bus between application nodes failed (``ivr.edges.bus``): it is not running,
-    or the database refused an event or could not be reached."""
-
-
-class PayloadTooLarge(BusError):
-    """An event is larger than the bus carries (PostgreSQL NOTIFY); ``ivr.edges.bus.fit``
-    trims one to size."""

@@ -1,4 +1,4 @@
-"""Settings: loaded and validated once at start-up.
+"""Loading the settings: ``config/`` read and validated once, into ``ivr.core.settings`` values.
 
 Every problem in every file is collected and reported together (file, key, reason) in one
 ``ConfigError``; nothing is half-loaded. Secrets never live in ``config/``: they come from the
@@ -17,15 +17,28 @@ import re
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ivr.core.routing import MAX_LEVEL, MIN_LEVEL
 from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
+from ivr.core.settings import (
+    AgiSettings,
+    AmiSettings,
+    CallbackSettings,
+    MenuSettings,
+    Operator,
+    SandboxSettings,
+    ServiceLevel,
+    Settings,
+    SipSettings,
+    Skill,
+    SpeechSettings,
+)
 from ivr.errors import ConfigError, ConfigProblem
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -33,140 +46,8 @@ SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
-MIN_LEVEL, MAX_LEVEL = 1, 5
 # Each skill is an app_queue queue named after it; these section names mean something else.
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceLevel:
-    percent: int
-    seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class Skill:
-    id: str
-    names: Mapping[str, str]
-    department: str
-    service_level: ServiceLevel
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    id: str
-    name: str
-    endpoint: str
-    contact: str
-    languages: tuple[str, ...]
-    skills: Mapping[str, int]
-
-    @property
-    def interface(self) -> str:
-        return f"PJSIP/{self.endpoint}"
-
-    def penalty(self, skill: str) -> int:
-        """Queue penalty for a skill: level 5 rings first (penalty 0), level 1 last (penalty 4)."""
-        return MAX_LEVEL - self.skills.get(skill, MIN_LEVEL)
-
-
-@dataclass(frozen=True, slots=True)
-class AgiSettings:
-    host: str = "127.0.0.1"
-    port: int = 4573
-    allowed_peers: tuple[str, ...] = ("127.0.0.1",)
-    handshake_timeout: float = 5.0
-    handshake_max_bytes: int = 16384
-    command_timeout: float = 60.0
-    # host:port of another application node's FastAGI, tried by the dialplan when this
-    # node cannot be reached at all ("" = none).
-    failover: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AmiSettings:
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "ivr"
-    secret: str = field(default="", repr=False)
-    action_timeout: float = 5.0
-    ping_interval: float = 5.0
-    ping_timeout: float = 3.0
-    reconnect_min: float = 0.5
-    reconnect_max: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class SipSettings:
-    host: str = "127.0.0.1"
-    port: int = 5060
-    service_number: str = "12345"
-    transfer_contact: str = "sip:127.0.0.1:5099"
-    callback_contact: str = "sip:127.0.0.1:5098"
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackSettings:
-    offer_every: int = 30
-    max_attempts: int = 3
-    retry_after: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class MenuSettings:
-    general_queue: str = "hotline"
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechSettings:
-    audiosocket_host: str = "127.0.0.1"
-    audiosocket_port: int = 9092
-    workers: int = 0
-    capacity: int = 0
-    no_speech_timeout: float = 5.0
-    end_silence: float = 0.8
-    max_duration: float = 15.0
-    intents: Path = Path("config/intents.yaml")
-    grammar_only: tuple[str, ...] = ()
-    models: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxSettings:
-    cache_dir: Path = Path("/var/cache/ivr-sandbox")
-    mirror: str = "http://deb.debian.org/debian"
-    suite: str = "sid"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    project_dir: Path
-    web_host: str
-    web_port: int
-    timezone: str
-    flow_path: Path
-    flow_reload_interval: float
-    schedules: Schedules
-    state_dir: Path
-    prompts_dir: Path
-    # Where Asterisk reads sounds (bulletins are written there); None: the test bed's.
-    asterisk_sounds: Path | None
-    database_url: str
-    default_language: str
-    languages: tuple[str, ...]
-    agi: AgiSettings
-    ami: AmiSettings
-    sip: SipSettings
-    menu: MenuSettings
-    callbacks: CallbackSettings
-    speech: SpeechSettings
-    sandbox: SandboxSettings
-    skills: Mapping[str, Skill]
-    operators: Mapping[str, Operator]
-
-    @property
-    def secrets_file(self) -> Path:
-        return self.state_dir / "secrets.json"
 
 
 class _Collector:

@@ -19,9 +19,9 @@ from pathlib import Path
 import structlog
 
 from ivr.core.flow import ActiveBulletin
+from ivr.core.settings import Settings
 from ivr.edges.store import Bulletin, CallStore
 from ivr.errors import AudioError, IvrError, StorageError
-from ivr.settings import Settings
 from ivr.tools.prompts import VOICES, speak
 
 log = structlog.get_logger("ivr.bulletins.desk")

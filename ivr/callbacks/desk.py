@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 import structlog
 
 from ivr.core.protocols.ami import AmiEvent, channel_variable
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallbackRequest, CallStore
 from ivr.errors import AmiError, IvrError
-from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.callbacks.desk")
 

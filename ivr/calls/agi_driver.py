@@ -27,9 +27,9 @@ from ivr.calls.pending_writes import PendingWrites
 from ivr.core.asterisk_render import POLICY
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
+    ArrivalFacts,
     CallerHungUp,
     CallerLeft,
-    CallFacts,
     CaseLookedUp,
     CollectDigits,
     Command,
@@ -37,7 +37,7 @@ from ivr.core.flow import (
     Event,
     FlowHungUp,
     FlowRun,
-    Hangup,
+    HangUpCall,
     ListenForSpeech,
     LookupCase,
     PlayPrompt,
@@ -60,11 +60,11 @@ from ivr.core.routing import (
     personal_queue,
     plan_stages,
 )
+from ivr.core.settings import Settings
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
 from ivr.errors import StorageError
 from ivr.flows.library import FlowLibrary
-from ivr.settings import Settings
 from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_operator
 
 BULLETIN_SOUNDS = "bulletins/"
@@ -224,7 +224,7 @@ class CallHandler:
             arrived_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
 
-    async def _facts(self, record: CallRecord) -> CallFacts:
+    async def _facts(self, record: CallRecord) -> ArrivalFacts:
         now = datetime.now(self._zone)
         open_cases, known = 0, False
         if record.caller:
@@ -239,7 +239,7 @@ class CallHandler:
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
-        return CallFacts(
+        return ArrivalFacts(
             caller=record.caller, language=language, now=now, caller_known=known,
             open_cases=open_cases, variables=dict(record.variables),
             open_schedules=schedules.open_at(now), holidays_today=schedules.holidays_on(
@@ -337,7 +337,7 @@ class CallHandler:
             case TransferTo(number=number):
                 await self._transfer(channel, record, number)
                 return _STOP
-            case Hangup(reason=reason):
+            case HangUpCall(reason=reason):
                 await channel.set_variable("IVR_ACTION", "hangup")
                 log.info("ivr_hung_up", reason=reason)
                 return _STOP

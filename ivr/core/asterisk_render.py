@@ -1,16 +1,16 @@
-"""Render the Asterisk configuration the hotline needs from ``config/`` and ``dialplans/``.
+"""Render the Asterisk configuration the hotline needs from its settings and templates.
 
-Pure: settings in, ``{file name: text}`` out. Used by the sandbox and by
-``ivr asterisk render DIR`` for an existing Asterisk.
+Pure: settings, the AMI secret and the template files' texts (``config/asterisk/`` and
+``dialplans/extensions.conf``, read by ``ivr.tools.asterisk_files``) in, ``{file name: text}``
+out. Used by the test bed and by ``ivr asterisk render DIR`` for an existing Asterisk.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from collections.abc import Mapping
 
 from ivr.core.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
-from ivr.settings import Operator, Settings
+from ivr.core.settings import Operator, Settings
 
 STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
@@ -23,8 +23,6 @@ PLACEHOLDERS = (
 )
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
-# What that context's `_X!` pattern takes: a department's number, digits only.
-DEPARTMENT_NUMBER = re.compile(r"[0-9]{2,15}")
 CALLBACK_ENDPOINT = "callbacks"
 
 
@@ -139,8 +137,8 @@ def render_queues(settings: Settings) -> str:
     return header + "".join(queues)
 
 
-def render_dialplan(settings: Settings) -> str:
-    text = (settings.project_dir / "dialplans" / "extensions.conf").read_text(encoding="utf-8")
+def render_dialplan(settings: Settings, template: str) -> str:
+    """``dialplans/extensions.conf`` (``template``) with this installation's values."""
     values = {
         "agi_url": agi_url(settings),
         "agi_failover_url": (f"agi://{settings.agi.failover}/ivr" if settings.agi.failover
@@ -151,39 +149,19 @@ def render_dialplan(settings: Settings) -> str:
         "transfer_endpoint": TRANSFER_ENDPOINT,
         "callback_endpoint": CALLBACK_ENDPOINT,
     }
+    text = template
     for key in PLACEHOLDERS:
         text = text.replace("{{" + key + "}}", values[key])
     return text
 
 
-REFERENCE_NUMBER = "12399"  # the plain-dialplan reference IVR (test bed only)
-
-
-def render_reference_ivr(settings: Settings) -> str:
-    """The benchmark's plain-dialplan IVR, and the citizens' extension that reaches it."""
-    text = (settings.project_dir / "dialplans" / "reference-ivr.conf").read_text(
-        encoding="utf-8")
-    for key, value in (("reference_number", REFERENCE_NUMBER),
-                       ("default_language", settings.default_language),
-                       ("general_queue", settings.menu.general_queue)):
-        text = text.replace("{{" + key + "}}", value)
-    return text
-
-
-def render_all(
-    settings: Settings, secret: str, *, reference_ivr: bool = False
-) -> dict[str, str]:
-    static_dir: Path = settings.project_dir / "config" / "asterisk"
-    files = {name: (static_dir / name).read_text(encoding="utf-8") for name in STATIC_FILES}
+def render_all(settings: Settings, secret: str, templates: Mapping[str, str]) -> dict[str, str]:
+    """Every file Asterisk reads: ``templates`` holds the static files (``STATIC_FILES``) and
+    ``extensions.conf``, the dialplan template, by file name."""
+    files = {name: templates[name] for name in STATIC_FILES}
     files["manager.conf"] = render_manager(settings, secret)
     files["pjsip.conf"] = render_pjsip(settings)
     files["queues.conf"] = render_queues(settings)
     files["queuerules.conf"] = render_queuerules(POLICY)
-    files["extensions.conf"] = render_dialplan(settings)
-    if reference_ivr:
-        # The reference number joins the citizens' context (which ends where [queue-exit]
-        # begins); its contexts follow.
-        entry = f"exten => {REFERENCE_NUMBER},1,Goto(reference-ivr,s,1)\n\n"
-        dialplan = files["extensions.conf"].replace("[queue-exit]", entry + "[queue-exit]", 1)
-        files["extensions.conf"] = dialplan + "\n" + render_reference_ivr(settings)
+    files["extensions.conf"] = render_dialplan(settings, templates["extensions.conf"])
     return files

@@ -24,8 +24,8 @@ import structlog
 from panoramisk import Manager
 
 from ivr.core.protocols.ami import AmiEvent, action_fields
+from ivr.core.settings import AmiSettings
 from ivr.errors import AmiError, AmiTimeout, IvrError
-from ivr.settings import AmiSettings
 
 log = structlog.get_logger("ivr.ami")
 

@@ -48,9 +48,9 @@ from ivr.core.protocols.audiosocket import (
     SILENCE_AUDIO_FRAME,
     Audio,
     FrameReader,
-    Hangup,
     KeyPressed,
     PeerError,
+    StreamHungUp,
     StreamStarted,
     encode_audio,
     encode_hangup,
@@ -459,7 +459,7 @@ class AudioSocketServer:
             if isinstance(frame, Audio | KeyPressed):
                 stream._received(frame)
                 continue
-            if isinstance(frame, Hangup) or frame is CLOSED:
+            if isinstance(frame, StreamHungUp) or frame is CLOSED:
                 return "Asterisk ended the stream"
             if isinstance(frame, PeerError):
                 return f"Asterisk reported error {frame.code}"

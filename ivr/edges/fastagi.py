@@ -23,8 +23,8 @@ from ivr.core.protocols.agi import (
     check_variable_name,
     encode_command,
 )
+from ivr.core.settings import AgiSettings
 from ivr.errors import HandshakeError, ProtocolError
-from ivr.settings import AgiSettings
 
 log = structlog.get_logger("ivr.fastagi")
 

@@ -24,9 +24,9 @@ import structlog
 
 from ivr.core.flow import CallFlow, FlowProblem, load_catalog, parse_flow, validate
 from ivr.core.flow.model import FlowError
+from ivr.core.settings import Settings
 from ivr.edges.store import CallStore, FlowVersion
 from ivr.errors import IvrError
-from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.flows.library")
 

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 import structlog
 
 from ivr.core.routing import GENERAL_POOL_PENALTY, language_queue, personal_queue
+from ivr.core.settings import Operator, Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallStore
 from ivr.errors import AmiError, IvrError, StorageError
-from ivr.settings import Operator, Settings
 
 log = structlog.get_logger("ivr.operators.desk")
 LOGIN_NOTE = "login: "  # state-history reason of a login, followed by the skills taken

@@ -29,11 +29,11 @@ import structlog
 
 from ivr.calls.pending_writes import PendingWrites
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.settings import Settings
 from ivr.edges.store import CallRecord, CallStore
 from ivr.errors import BusError, StorageError
 from ivr.operators.screen_pops import ScreenPop
 from ivr.operators.shared_pops import SharedScreenPops
-from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.operators.queue_events")
 DRAIN_ROUNDS = 5

@@ -21,6 +21,7 @@ import structlog
 from ivr.core.flow import DigitsCollected, Event, ListenForSpeech, SpeechHeard
 from ivr.core.intents import IntentCatalog, load_intents
 from ivr.core.protocols.audiosocket import EndpointerSettings
+from ivr.core.settings import Settings
 from ivr.edges.audiosocket import (
     AudioSocketServer,
     StreamNotConnected,
@@ -36,7 +37,6 @@ from ivr.edges.vosk import (
     listen,
 )
 from ivr.errors import AudioError
-from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.speech.service")
 

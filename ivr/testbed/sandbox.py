@@ -19,8 +19,9 @@ from pathlib import Path
 import structlog
 
 from ivr.core.asterisk_render import render_all
+from ivr.core.settings import Settings
 from ivr.errors import SandboxError
-from ivr.settings import Settings, ensure_secret
+from ivr.settings import ensure_secret
 
 log = structlog.get_logger("ivr.testbed.sandbox")
 

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field
 
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 

@@ -11,11 +11,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.calls.agi_driver import CASE_STATUS_READBACK
-from ivr.core.flow import CallFacts, check_paths, format_report, load_flow_file, simulate
+from ivr.core.flow import ArrivalFacts, check_paths, format_report, load_flow_file, simulate
 from ivr.core.flow.model import FlowError
+from ivr.core.settings import Settings
 from ivr.edges.store import CallStore, open_store
 from ivr.flows.library import FlowRejected, rollback
-from ivr.settings import Settings
 
 _CASE_NUMBER = re.compile(r"\d{10}")
 
@@ -64,7 +64,7 @@ async def flow_simulate(
                     lookup[number] = CASE_STATUS_READBACK.get(case.status, "unknown")
         finally:
             await store.close()
-    facts = CallFacts(
+    facts = ArrivalFacts(
         caller=caller, language=lang or settings.default_language, now=now,
         caller_known=known, open_cases=open_cases,
         open_schedules=settings.schedules.open_at(now),

@@ -28,7 +28,7 @@ import structlog
 from aiohttp import web
 
 from ivr import settings as settings_module
-from ivr.core.flow import CallFacts, format_report, simulate
+from ivr.core.flow import ArrivalFacts, format_report, simulate
 from ivr.core.flow.model import FlowProblem
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.intents import load_intents
@@ -48,8 +48,8 @@ from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
+    from ivr.core.settings import Settings
     from ivr.edges.store import User
-    from ivr.settings import Settings
 
 log = structlog.get_logger("ivr.web.api")
 
@@ -359,7 +359,7 @@ async def flow_simulate(request: web.Request) -> web.Response:
     if language not in settings.languages:
         raise json_error(web.HTTPBadRequest, "bad_field", f"Unknown language {language!r}.")
     say = _text(body, "say") or None
-    facts = CallFacts(
+    facts = ArrivalFacts(
         caller=_text(body, "caller"), language=language, now=now,
         open_schedules=settings.schedules.open_at(now),
         holidays_today=settings.schedules.holidays_on(now.date()),

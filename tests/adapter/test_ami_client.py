@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.settings import AmiSettings
 from ivr.edges.ami import AmiClient
 from ivr.errors import AmiError, AmiTimeout
-from ivr.settings import AmiSettings
 
 
 @dataclass

@@ -22,8 +22,8 @@ from ivr.core.protocols.audiosocket import (
     Audio,
     EndpointerSettings,
     FrameReader,
-    Hangup,
     KeyPressed,
+    StreamHungUp,
     encode_audio,
     encode_dtmf,
     encode_hangup,
@@ -169,7 +169,7 @@ async def test_normal_stream(server: AudioSocketServer) -> None:
 
     await stream.close()
     tail = await peer.read_for(1.0)
-    assert Hangup() in tail
+    assert StreamHungUp() in tail
     assert tail[-1] is CLOSED
     assert stream.end_reason == "closed by the application"
 

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 
 from ivr.core.protocols.agi import AgiResult
+from ivr.core.settings import AgiSettings
 from ivr.edges.fastagi import AgiChannel, FastAgiServer
-from ivr.settings import AgiSettings
 
 HANDSHAKE = (
     "agi_network: yes\nagi_request: agi://127.0.0.1/ivr\nagi_channel: PJSIP/citizens-1\n"

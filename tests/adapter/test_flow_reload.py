@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from ivr import settings
+from ivr.core.settings import Settings
 from ivr.edges.store import CallStore
 from ivr.flows.library import FlowLibrary, FlowRejected, rollback
 
@@ -21,7 +22,7 @@ BASE = settings.load()
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> settings.Settings:
+def cfg(tmp_path: Path) -> Settings:
     flow = tmp_path / "12345.yaml"
     flow.write_text(BASE.flow_path.read_text(encoding="utf-8"), encoding="utf-8")
     return dataclasses.replace(
@@ -31,14 +32,14 @@ def cfg(tmp_path: Path) -> settings.Settings:
 
 
 @pytest_asyncio.fixture
-async def store(cfg: settings.Settings) -> AsyncIterator[CallStore]:
+async def store(cfg: Settings) -> AsyncIterator[CallStore]:
     s = CallStore(cfg.state_dir / "db.sqlite3")
     await s.open()
     yield s
     await s.close()
 
 
-def edit(cfg: settings.Settings, *changes: tuple[str, str]) -> None:
+def edit(cfg: Settings, *changes: tuple[str, str]) -> None:
     """Apply the changes in one write, as an editor saving the file would."""
     text = cfg.flow_path.read_text(encoding="utf-8")
     for old, new in changes:
@@ -53,7 +54,7 @@ INQUIRY_FIRST = ("skill: inquiry\n    priority: 5", "skill: inquiry\n    priorit
 
 
 async def test_valid_edit_swaps_in_and_is_versioned(
-    cfg: settings.Settings, store: CallStore
+    cfg: Settings, store: CallStore
 ) -> None:
     """An edit is validated, published for new calls and recorded; the old flow object stays
     intact for calls already running on it."""
@@ -76,7 +77,7 @@ async def test_valid_edit_swaps_in_and_is_versioned(
 
 
 async def test_invalid_edit_is_rejected_and_the_old_flow_keeps_serving(
-    cfg: settings.Settings, store: CallStore
+    cfg: Settings, store: CallStore
 ) -> None:
     """An edit pointing at a node that does not exist is refused with its problems."""
     library = FlowLibrary(cfg, store)
@@ -89,7 +90,7 @@ async def test_invalid_edit_is_rejected_and_the_old_flow_keeps_serving(
 
 
 async def test_rollback_restores_the_previous_version(
-    cfg: settings.Settings, store: CallStore
+    cfg: Settings, store: CallStore
 ) -> None:
     """Rollback writes the previous version's text back and records who did it."""
     library = FlowLibrary(cfg, store)
@@ -106,7 +107,7 @@ async def test_rollback_restores_the_previous_version(
     assert len(await store.flow_versions("12345")) == 3  # no duplicate from the watcher
 
 
-async def test_start_refuses_an_invalid_flow(cfg: settings.Settings, store: CallStore) -> None:
+async def test_start_refuses_an_invalid_flow(cfg: Settings, store: CallStore) -> None:
     """With no valid flow there is nothing to serve: start-up fails with the problems."""
     edit(cfg, ("start: greeting", "start: nowhere"))
     with pytest.raises(FlowRejected, match="nowhere"):

@@ -21,9 +21,9 @@ from ivr.core.protocols.audiosocket import (
     Audio,
     FrameKind,
     FrameReader,
-    Hangup,
     KeyPressed,
     PeerError,
+    StreamHungUp,
     StreamStarted,
     encode_audio,
     encode_dtmf,
@@ -173,7 +173,7 @@ def test_dtmf_floods_decode_every_key_in_order(keys: str, chunk: int) -> None:
     reader.receive_data(b"")
     frames += drain(reader)
     assert reader.next_frame() is CLOSED
-    assert frames == [StreamStarted(CALL), *(KeyPressed(k) for k in keys), Hangup()]
+    assert frames == [StreamStarted(CALL), *(KeyPressed(k) for k in keys), StreamHungUp()]
 
 
 def test_dtmf_interleaved_with_audio() -> None:

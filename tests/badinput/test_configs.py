@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ivr import settings
+from ivr.core.settings import ServiceLevel
 from ivr.errors import ConfigError
 from tests.badinput.corpus import CALLER_TEXT
 
@@ -166,7 +167,7 @@ def test_yaml_merge_keys_still_load(tmp_path: Path) -> None:
         "service_level: {<<: *sl, seconds: 25}",
     )])
     loaded = settings.load(config)
-    assert loaded.skills["hotline"].service_level == settings.ServiceLevel(80, 25)
+    assert loaded.skills["hotline"].service_level == ServiceLevel(80, 25)
 
 
 def test_binary_junk_in_every_file(tmp_path: Path) -> None:

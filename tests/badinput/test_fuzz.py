@@ -34,9 +34,9 @@ from ivr.core.protocols.audiosocket import (
     MAX_AUDIO_BYTES,
     Audio,
     FrameReader,
-    Hangup,
     KeyPressed,
     PeerError,
+    StreamHungUp,
     StreamStarted,
     encode_audio,
     encode_dtmf,
@@ -303,7 +303,7 @@ def test_an_ignored_event_never_changes_the_figures(
 # ------------------------------------------------------------------------------ AudioSocket
 
 FRAMES = st.one_of(
-    st.builds(Hangup),
+    st.builds(StreamHungUp),
     st.builds(StreamStarted, st.uuids()),
     st.builds(KeyPressed, st.sampled_from(sorted(DTMF_KEYS))),
     st.builds(
@@ -318,7 +318,7 @@ FRAMES = st.one_of(
 
 def encode(frame: object) -> bytes:
     match frame:
-        case Hangup():
+        case StreamHungUp():
             return encode_hangup()
         case StreamStarted(call_id=call_id):
             return encode_uuid(call_id)
@@ -360,7 +360,7 @@ def test_one_corrupted_byte_is_a_protocol_error_or_other_valid_frames(
     wire[position] = data.draw(st.integers(min_value=0, max_value=255))
     with contextlib.suppress(ProtocolError):
         for frame in decode(bytes(wire), data.draw(st.integers(min_value=1, max_value=64))):
-            assert isinstance(frame, Hangup | StreamStarted | KeyPressed | Audio | PeerError)
+            assert isinstance(frame, StreamHungUp | StreamStarted | KeyPressed | Audio | PeerError)
 
 
 @FAST

@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from ivr import logs, settings
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord
 from ivr.operators.desk import OperatorDesk
@@ -29,14 +30,14 @@ WRAP_UP_SECONDS = 3  # queues.conf wrapuptime
 
 
 @pytest.fixture(scope="session")
-def cfg(tmp_path_factory: pytest.TempPathFactory) -> settings.Settings:
+def cfg(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     base = settings.load()
     db = tmp_path_factory.mktemp("db") / "calls.sqlite3"
     return dataclasses.replace(base, database_url=f"sqlite:///{db}")
 
 
 @pytest.fixture(scope="session")
-def sandbox(cfg: settings.Settings) -> Iterator[Sandbox]:
+def sandbox(cfg: Settings) -> Iterator[Sandbox]:
     logs.configure("WARNING")
     build(cfg.prompts_dir, cfg.languages)
     box = Sandbox(cfg)
@@ -48,13 +49,13 @@ def sandbox(cfg: settings.Settings) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def phones(sandbox: Sandbox, cfg: settings.Settings) -> Phones:
+def phones(sandbox: Sandbox, cfg: Settings) -> Phones:
     return Phones(sandbox.root, cfg.sip.host, cfg.sip.port)
 
 
 @pytest_asyncio.fixture
 async def operators(
-    phones: Phones, cfg: settings.Settings, ami: AmiClient
+    phones: Phones, cfg: Settings, ami: AmiClient
 ) -> AsyncIterator[dict[str, OperatorPhone]]:
     """Every configured operator's phone, answering after 0.3 s and talking 1 s; every
     operator logged in with their skills and not paused."""
@@ -69,7 +70,7 @@ async def operators(
 
 
 @pytest_asyncio.fixture
-async def hotline(cfg: settings.Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
+async def hotline(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
     app = Hotline(cfg)
     await app.start()
     await app.ami.wait_connected(10)
@@ -83,7 +84,7 @@ def answered_by(operators: dict[str, OperatorPhone], caller: str) -> list[str]:
 
 
 @pytest_asyncio.fixture
-async def ami(cfg: settings.Settings, sandbox: Sandbox) -> AsyncIterator[AmiClient]:
+async def ami(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[AmiClient]:
     """An AMI link of the test's own, for watching Asterisk when the application is down."""
     client = AmiClient(cfg.ami)
     await client.start(wait=10)

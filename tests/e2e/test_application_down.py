@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr import settings
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import open_store
 from ivr.testbed.sandbox import Sandbox
@@ -40,7 +40,7 @@ def agi_port_open(port: int) -> bool:
 
 @pytest_asyncio.fixture
 async def served(
-    cfg: settings.Settings, sandbox: Sandbox
+    cfg: Settings, sandbox: Sandbox
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`ivr serve` in its own process, as in production."""
     env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
@@ -67,7 +67,7 @@ async def served(
 
 async def test_half_a_header_does_not_slow_the_next_call(
     served: subprocess.Popen[bytes], phones: Phones, operators: dict[str, OperatorPhone],
-    cfg: settings.Settings, ami: AmiClient,
+    cfg: Settings, ami: AmiClient,
 ) -> None:
     """A peer that sends half an AGI header and closes costs nothing; the next call is normal."""
     _, writer = await asyncio.open_connection("127.0.0.1", cfg.agi.port)
@@ -92,7 +92,7 @@ async def test_half_a_header_does_not_slow_the_next_call(
 
 async def test_application_killed_mid_menu_call_reaches_general_queue(
     served: subprocess.Popen[bytes], phones: Phones, operators: dict[str, OperatorPhone],
-    ami: AmiClient, cfg: settings.Settings,
+    ami: AmiClient, cfg: Settings,
 ) -> None:
     """Kill -9 the application while a caller is in the menu: the caller still gets an operator."""
     caller = "13800990002"
@@ -135,7 +135,7 @@ async def test_application_killed_mid_menu_call_reaches_general_queue(
 
 
 async def test_application_down_calls_reach_general_queue(
-    sandbox: Sandbox, phones: Phones, operators: dict[str, OperatorPhone], cfg: settings.Settings,
+    sandbox: Sandbox, phones: Phones, operators: dict[str, OperatorPhone], cfg: Settings,
     ami: AmiClient,
 ) -> None:
     """With no application listening at all, 12345 still answers and queues the caller."""

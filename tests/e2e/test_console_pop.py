@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from ivr import settings
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 from ivr.web.accounts import create_account
@@ -29,7 +29,7 @@ __all__ = ["korean_cfg"]  # a fixture, used below by name
 
 
 async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone(
-    korean_cfg: settings.Settings, cfg: settings.Settings, sandbox: Sandbox, phones: Phones,
+    korean_cfg: Settings, cfg: Settings, sandbox: Sandbox, phones: Phones,
     operators: dict[str, OperatorPhone], tmp_path: Path,
 ) -> None:
     line = Hotline(korean_cfg)

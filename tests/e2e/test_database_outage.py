@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr import settings
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import open_store
 from ivr.testbed.sandbox import Sandbox
@@ -30,7 +30,7 @@ def database() -> Iterator[str]:
 
 
 async def test_calls_go_on_while_the_database_is_down_and_nothing_is_lost(
-    cfg: settings.Settings, sandbox: Sandbox, phones: Phones,
+    cfg: Settings, sandbox: Sandbox, phones: Phones,
     operators: dict[str, OperatorPhone], ami: AmiClient, database: str, tmp_path: Path,
 ) -> None:
     proxy = Proxy(database)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr import settings
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Step, Wait
 
@@ -25,7 +25,7 @@ INQUIRY_TO_SUGGESTION = 'skill: suggestion\n    priority: 5'
 
 @pytest_asyncio.fixture
 async def editable(
-    cfg: settings.Settings, sandbox: Sandbox, tmp_path: Path
+    cfg: Settings, sandbox: Sandbox, tmp_path: Path
 ) -> AsyncIterator[Hotline]:
     """The hotline serving a copy of the shipped flow that the test edits."""
     flow = tmp_path / "12345.yaml"

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr import settings
 from ivr.app import Hotline
-from ivr.core.flow import CallFacts, Routed, load_flow_file, simulate
+from ivr.core.flow import ArrivalFacts, Routed, load_flow_file, simulate
+from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 from ivr.tools.admin import flow_check
@@ -48,9 +48,9 @@ def played(sandbox: Sandbox, channel: str, caller: str) -> list[str]:
             for line in lines[start:] if marker in line]
 
 
-def simulated(cfg: settings.Settings, keys: str) -> Routed:
+def simulated(cfg: Settings, keys: str) -> Routed:
     flow = load_flow_file(cfg.flow_path)
-    facts = CallFacts(caller="13800000000", language="zh",
+    facts = ArrivalFacts(caller="13800000000", language="zh",
                       now=datetime.now(ZoneInfo(cfg.timezone)), speech_available=False)
     outcome = simulate(flow, facts, keys).outcome
     assert isinstance(outcome, Routed)
@@ -74,7 +74,7 @@ def simulated(cfg: settings.Settings, keys: str) -> Routed:
 )
 async def test_every_branch_reaches_its_operator_and_the_survey_is_stored(
     hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone],
-    cfg: settings.Settings, keys: list[str], queue: str, operator: str,
+    cfg: Settings, keys: list[str], queue: str, operator: str,
 ) -> None:
     """Each branch routes to its skill's best operator; the 1-5 score after the call is kept;
     `ivr flow simulate` with the same keys makes the same decision."""
@@ -168,7 +168,7 @@ async def test_no_input_and_invalid_input_retry_then_reach_an_operator(
     assert answered_by(operators, caller) == ["op1004"]
 
 
-def test_shipped_flow_passes_the_check(cfg: settings.Settings) -> None:
+def test_shipped_flow_passes_the_check(cfg: Settings) -> None:
     """`ivr flow check` on the shipped flow finds nothing."""
     text, code = flow_check(cfg, [str(Path(cfg.flow_path))])
     assert code == 0, text

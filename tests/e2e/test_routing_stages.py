@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from ivr import settings
 from ivr.app import Hotline
 from ivr.bulletins.desk import sounds_dir
 from ivr.core.routing import RoutingPolicy, WideningStep
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord, open_store
 from ivr.operators.desk import OperatorDesk
@@ -40,7 +40,7 @@ FAST = RoutingPolicy(widening=(
 
 
 @pytest_asyncio.fixture
-async def fast(cfg: settings.Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
+async def fast(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
     app = Hotline(cfg, policy=FAST)
     await app.start()
     await app.ami.wait_connected(10)
@@ -251,7 +251,7 @@ async def _answered(hotline: Hotline, call_id: str, timeout: float = 5.0) -> Cal
 
 
 async def test_a_callback_lost_in_a_restart_is_attempted_again(
-    cfg: settings.Settings, sandbox: Sandbox, phones: Phones,
+    cfg: Settings, sandbox: Sandbox, phones: Phones,
     operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
     """The application had sent a callback's stand-in when it died and Asterisk restarted

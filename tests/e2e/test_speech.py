@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr import settings
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 from ivr.tools.prompts import build
@@ -32,8 +32,8 @@ SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 
 @pytest.fixture(scope="module")
 def korean_cfg(
-    cfg: settings.Settings, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
-) -> settings.Settings:
+    cfg: Settings, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """The installation with Korean enabled, its prompts built and installed in Asterisk."""
     prompts = tmp_path_factory.mktemp("prompts")
     shutil.copy(KOREAN / "catalog.yaml", prompts / "catalog.yaml")
@@ -47,7 +47,7 @@ def korean_cfg(
 
 
 @pytest_asyncio.fixture
-async def korean_line(korean_cfg: settings.Settings) -> AsyncIterator[Hotline]:
+async def korean_line(korean_cfg: Settings) -> AsyncIterator[Hotline]:
     app = Hotline(korean_cfg)
     await app.start()
     await app.ami.wait_connected(10)

@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from ivr import settings
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.store import CallRecord, open_store
 from ivr.testbed.sandbox import Sandbox
@@ -70,7 +71,7 @@ def database() -> Iterator[str]:
 
 
 @pytest.fixture
-def failover_bed(cfg: settings.Settings, sandbox: Sandbox) -> Iterator[settings.Settings]:
+def failover_bed(cfg: Settings, sandbox: Sandbox) -> Iterator[Settings]:
     """Asterisk's dialplan with node 2 as the FastAGI failover; put back afterwards."""
     two = dataclasses.replace(cfg, agi=dataclasses.replace(cfg.agi,
                                                            failover=f"127.0.0.1:{NODE2_AGI}"))
@@ -81,7 +82,7 @@ def failover_bed(cfg: settings.Settings, sandbox: Sandbox) -> Iterator[settings.
 
 @pytest_asyncio.fixture
 async def nodes(
-    failover_bed: settings.Settings, database: str, tmp_path: Path
+    failover_bed: Settings, database: str, tmp_path: Path
 ) -> AsyncIterator[list[Node]]:
     started = []
     plan = [("node1", failover_bed.agi.port, failover_bed.web_port, 9092,

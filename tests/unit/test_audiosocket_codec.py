@@ -20,10 +20,10 @@ from ivr.core.protocols.audiosocket import (
     EndpointerSettings,
     Frame,
     FrameReader,
-    Hangup,
     KeyPressed,
     PeerError,
     SpeechEndpointer,
+    StreamHungUp,
     StreamStarted,
     Utterance,
     encode_audio,
@@ -58,7 +58,7 @@ def read_all(data: bytes, chunk: int = 4096, eof: bool = True) -> list[Frame]:
 
 
 GOOD = [
-    pytest.param(b"\x00\x00\x00", Hangup(), id="hangup"),
+    pytest.param(b"\x00\x00\x00", StreamHungUp(), id="hangup"),
     pytest.param(b"\x01\x00\x10" + CALL.bytes, StreamStarted(CALL), id="uuid"),
     pytest.param(b"\x03\x00\x015", KeyPressed("5"), id="dtmf-5"),
     pytest.param(b"\x03\x00\x01#", KeyPressed("#"), id="dtmf-hash"),
@@ -81,7 +81,7 @@ def test_stream_in_any_chunking(chunk: int) -> None:
     wire = encode_uuid(CALL) + encode_audio(VOICE) * 3 + encode_dtmf("1") + encode_hangup()
     frames = read_all(wire, chunk)
     assert frames == [StreamStarted(CALL), Audio(VOICE), Audio(VOICE), Audio(VOICE),
-                      KeyPressed("1"), Hangup()]
+                      KeyPressed("1"), StreamHungUp()]
 
 
 def test_partial_frame_needs_data() -> None:

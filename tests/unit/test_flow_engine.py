@@ -8,16 +8,16 @@ import pytest
 
 from ivr.core.flow import (
     SAFETY_SKILL,
+    ArrivalFacts,
     CallerHungUp,
     CallerLeft,
-    CallFacts,
     CaseLookedUp,
     CollectDigits,
     Command,
     DigitsCollected,
     FlowRun,
     FlowStateError,
-    Hangup,
+    HangUpCall,
     ListenForSpeech,
     LookupCase,
     PlayPrompt,
@@ -45,7 +45,7 @@ def run_of(nodes: str, **facts: object) -> FlowRun:
     values: dict[str, object] = {"caller": "13800138000", "language": "zh",
                                  "now": WEDNESDAY_NOON}
     values.update(facts)
-    return FlowRun(load_flow(text, "t.yaml"), CallFacts(**values))  # type: ignore[arg-type]
+    return FlowRun(load_flow(text, "t.yaml"), ArrivalFacts(**values))  # type: ignore[arg-type]
 
 
 def assert_one_wait_last(batch: list[Command]) -> None:
@@ -164,8 +164,9 @@ COLLECT_CASE = """\
 @pytest.mark.parametrize(
     ("event", "batch"),
     [
-        (DigitsCollected(GOOD_CASE + "#"), [SetVariable("case_number", GOOD_CASE), Hangup("ok")]),
-        (DigitsCollected(GOOD_CASE), [SetVariable("case_number", GOOD_CASE), Hangup("ok")]),
+        (DigitsCollected(GOOD_CASE + "#"),
+         [SetVariable("case_number", GOOD_CASE), HangUpCall("ok")]),
+        (DigitsCollected(GOOD_CASE), [SetVariable("case_number", GOOD_CASE), HangUpCall("ok")]),
         (DigitsCollected(BAD_CASE + "#"), [RouteToQueue("hotline", 5)]),
         (DigitsCollected(GOOD_CASE[:8], True), [RouteToQueue("hotline", 5)]),
         (DigitsCollected("", True), [RouteToQueue("hotline", 5)]),
@@ -222,7 +223,7 @@ def test_case_lookup_found_reads_status_then_goes_on() -> None:
     assert isinstance(batch[1], PlayPrompt)
     assert batch[1].prompts[-1] == "ivr/case-status-processing"
     assert batch[1].prompts[1:11] == tuple(f"ivr/digit-{d}" for d in "1234567897")
-    assert run.handle(PromptPlayed()) == [Hangup("found")]
+    assert run.handle(PromptPlayed()) == [HangUpCall("found")]
 
 
 @pytest.mark.parametrize(
@@ -246,7 +247,7 @@ def test_case_lookup_without_number_goes_to_not_found() -> None:
         "  a: {kind: case_status, found: f, not_found: nf}\n"
         "  f: {kind: hangup, reason: found}\n  nf: {kind: hangup, reason: nf}\n"
     )
-    assert run.start() == [Hangup("nf")]
+    assert run.start() == [HangUpCall("nf")]
 
 
 BRANCH = """\
@@ -287,7 +288,7 @@ BRANCH = """\
 def test_branch_conditions_first_match_wins(facts: dict[str, object], reason: str) -> None:
     """Holiday, weekday, time window, schedule, caller facts, language and variables decide."""
     run = run_of(BRANCH, **facts)
-    assert run.start() == [Hangup(reason)]
+    assert run.start() == [HangUpCall(reason)]
 
 
 @pytest.mark.parametrize(
@@ -371,13 +372,13 @@ def test_speech_turn(event: SpeechHeard | DigitsCollected, last: Command) -> Non
 def test_survey_records_score() -> None:
     """The survey entry asks 1-5, records the score and thanks the caller."""
     text = "name: t\nversion: '1'\nstart: a\nentries: {survey: s}\nnodes:\n" + MENU
-    run = FlowRun(load_flow(text, "t"), CallFacts("1", "zh", WEDNESDAY_NOON), entry="survey")
+    run = FlowRun(load_flow(text, "t"), ArrivalFacts("1", "zh", WEDNESDAY_NOON), entry="survey")
     assert run.start() == [CollectDigits(("ivr/survey-rate",), 1, 1, 6.0, None)]
     assert run.handle(DigitsCollected("4")) == [
         SetVariable("survey_score", "4"), RecordSurvey(4),
         PlayPrompt(("ivr/survey-thanks",), True),
     ]
-    assert run.handle(PromptPlayed()) == [Hangup("flow_end")]
+    assert run.handle(PromptPlayed()) == [HangUpCall("flow_end")]
 
 
 @pytest.mark.parametrize("at", ["start", "after_one_failure"])

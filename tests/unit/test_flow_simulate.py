@@ -13,8 +13,8 @@ from ivr.core.flow import (
     FINAL_COMMANDS,
     WAITING_COMMANDS,
     ActiveBulletin,
+    ArrivalFacts,
     CallerLeft,
-    CallFacts,
     CallFlow,
     CollectDigits,
     FlowHungUp,
@@ -40,10 +40,10 @@ def flow() -> CallFlow:
     return load_flow(FLOW_PATH.read_text(encoding="utf-8"), str(FLOW_PATH))
 
 
-def facts(**overrides: object) -> CallFacts:
+def facts(**overrides: object) -> ArrivalFacts:
     values: dict[str, object] = {"caller": "13800138000", "language": "zh", "now": NIGHT}
     values.update(overrides)
-    return CallFacts(**values)  # type: ignore[arg-type]
+    return ArrivalFacts(**values)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.core.routing import (
-    CallFacts,
     OpenCase,
     OperatorIndex,
     OperatorState,
     OperatorStatus,
     RouteDecision,
+    RoutingFacts,
     RoutingPolicy,
     Urgency,
     decide,
@@ -55,8 +55,8 @@ def call(
     waited: float = 0.0,
     urgency: Urgency = Urgency.NORMAL,
     open_case: OpenCase | None = None,
-) -> CallFacts:
-    return CallFacts("call-1", skill, language, NOW - waited, "13800138000", urgency, open_case)
+) -> RoutingFacts:
+    return RoutingFacts("call-1", skill, language, NOW - waited, "13800138000", urgency, open_case)
 
 
 @pytest.fixture(params=["index", "scan"])
@@ -70,7 +70,7 @@ def prepare(request: pytest.FixtureRequest) -> Callable[[list[OperatorStatus]], 
 def route(
     prepare: Callable[[list[OperatorStatus]], Operators],
     statuses: list[OperatorStatus],
-    facts: CallFacts,
+    facts: RoutingFacts,
     policy: RoutingPolicy = POLICY,
 ) -> RouteDecision:
     return decide(facts, prepare(statuses), NOW, policy)
@@ -404,7 +404,7 @@ calls_strategy = st.builds(
 
 @settings(max_examples=300, deadline=None)
 @given(statuses=statuses_strategy, facts=calls_strategy)
-def test_index_agrees_with_full_scan(statuses: list[OperatorStatus], facts: CallFacts) -> None:
+def test_index_agrees_with_full_scan(statuses: list[OperatorStatus], facts: RoutingFacts) -> None:
     """The incremental index decides exactly as a scan of every operator does."""
     indexed = decide(facts, OperatorIndex(statuses), NOW, POLICY)
     scanned = decide(facts, iter(statuses), NOW, POLICY)

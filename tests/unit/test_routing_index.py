@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from ivr.core.routing import (
     DEFAULT_WIDENING,
-    CallFacts,
     OperatorIndex,
     OperatorState,
     OperatorStateChanged,
     OperatorStatus,
+    RoutingFacts,
     RoutingPolicy,
     decide,
 )
@@ -161,5 +161,5 @@ def test_index_after_any_history_agrees_with_scan(
     now = clock + 300
     policy = RoutingPolicy()
     for skill in ("report", "inquiry"):
-        facts = CallFacts("c", skill, "zh", now - waited)
+        facts = RoutingFacts("c", skill, "zh", now - waited)
         assert decide(facts, index, now, policy) == decide(facts, truth.values(), now, policy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.core.routing import CallbackRequest, WaitingCall, expected_wait, line_for, next_in_line
+from ivr.core.routing import WaitingCall, WaitingCallback, expected_wait, line_for, next_in_line
 
 
 def waiting(
@@ -15,7 +15,7 @@ def waiting(
 
 def callback(
     call_id: str, arrived_at: float, priority: int = 0, requested_at: float = 500.0
-) -> CallbackRequest:
+) -> WaitingCallback:
     return waiting(call_id, arrived_at, priority).to_callback(requested_at, "13800138000")
 
 
@@ -50,7 +50,7 @@ LINES = [
 
 @pytest.mark.parametrize(("calls", "callbacks", "order"), LINES)
 def test_callbacks_keep_their_place(
-    calls: list[WaitingCall], callbacks: list[CallbackRequest], order: list[str]
+    calls: list[WaitingCall], callbacks: list[WaitingCallback], order: list[str]
 ) -> None:
     """Live calls and callbacks share one line by priority, then original arrival."""
     line = line_for(calls, callbacks, "report")

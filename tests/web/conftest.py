@@ -38,6 +38,7 @@ from ivr import settings as settings_module
 from ivr.bulletins.desk import BulletinDesk
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
+from ivr.core.settings import Settings
 from ivr.edges.store import CallStore, open_store
 from ivr.errors import IvrError
 from ivr.flows.library import FlowLibrary
@@ -71,7 +72,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(project: Path, tmp_path: Path,
-             monkeypatch: pytest.MonkeyPatch) -> settings_module.Settings:
+             monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("IVR_DATABASE_URL", raising=False)
     monkeypatch.setenv("IVR_CONFIG_DIR", str(project / "config"))
@@ -107,7 +108,7 @@ async def store(database_url: str, tmp_path: Path) -> AsyncIterator[CallStore]:
 class DeskDouble:
     """``OperatorDesk``'s methods over in-memory presence (no Asterisk in these tests)."""
 
-    def __init__(self, settings: settings_module.Settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.state = {op_id: Presence(op) for op_id, op in settings.operators.items()}
         self.actions: list[tuple[str, str]] = []
@@ -146,7 +147,7 @@ class DeskDouble:
 class WebHotline:
     """What ``build_app`` needs of ``ivr.app.Hotline``, with real parts where they exist."""
 
-    def __init__(self, settings: settings_module.Settings, store: CallStore,
+    def __init__(self, settings: Settings, store: CallStore,
                  config_dir: Path) -> None:
         self.settings = settings
         self.store = store
@@ -167,7 +168,7 @@ class WebHotline:
             raise IvrError(f"operator {operator_id} has no call to transfer")
         self.transfers.append((operator_id, target_number))
 
-    async def reload_settings(self) -> settings_module.Settings:
+    async def reload_settings(self) -> Settings:
         fresh = await asyncio.to_thread(
             settings_module.load, self.config_dir, project_dir=self.settings.project_dir)
         fresh = dataclasses.replace(fresh, asterisk_sounds=self.settings.asterisk_sounds)
@@ -179,7 +180,7 @@ class WebHotline:
 
 
 @pytest.fixture
-async def hotline(settings: settings_module.Settings, store: CallStore,
+async def hotline(settings: Settings, store: CallStore,
                   project: Path) -> WebHotline:
     built = WebHotline(settings, store, project / "config")
     await built.flows.load()

@@ -26,7 +26,7 @@ from typing import Protocol
 
 
 class ServiceTarget(Protocol):
-    """A skill's service-level target (``ivr.settings.ServiceLevel`` fits)."""
+    """A skill's service-level target (``ivr.core.settings.ServiceLevel`` fits)."""
 
     @property
     def percent(self) -> float: ...

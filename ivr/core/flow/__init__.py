@@ -1,23 +1,21 @@
-"""The IVR flow engine: flow files, the prompt catalog, validation and simulation. Pure code.
+"""The IVR flow engine: flows, the prompt catalog, validation and simulation. Pure code.
 
 Public surface (the submodules hold the details; import from here):
 
-- read: ``load_flow(text, source) -> CallFlow``, ``load_flow_file(path)``,
-  ``load_catalog(path) -> PromptCatalog``
+- read: ``load_flow(text, source) -> CallFlow``, ``parse_flow(text, source)``,
+  ``parse_catalog(text, source) -> PromptCatalog`` (reading the files is the flow library's:
+  ``ivr.flows.files``)
 - run one call: ``FlowRun(flow, facts, entry=None)``, ``.start()``, ``.handle(event)``,
   ``.outcome``, ``.path``; the commands, events, facts and outcomes below
-- check: ``validate(flow, catalog, skills, schedules)``, ``check_paths(paths, catalog_path,
-  skills, schedules)`` -> ``list[FlowProblem]``
+- check: ``validate(flow, catalog, skills, schedules)`` -> ``list[FlowProblem]``
 - try: ``simulate(flow, facts, digits, say, case_lookup) -> SimulationReport``,
   ``format_report(report) -> str``
 - read numbers back: ``say_number(n, language)``, ``say_digits(text)``, ``announce_wait``
 """
 
 from ivr.core.flow.catalog import (
-    CASE_STATUSES,
     PromptCatalog,
     announce_wait,
-    load_catalog,
     parse_catalog,
     say_digits,
     say_number,
@@ -27,9 +25,9 @@ from ivr.core.flow.engine import (
     SAFETY_SKILL,
     WAITING_COMMANDS,
     ActiveBulletin,
+    ArrivalFacts,
     CallerHungUp,
     CallerLeft,
-    CallFacts,
     CaseLookedUp,
     CollectDigits,
     Command,
@@ -37,7 +35,7 @@ from ivr.core.flow.engine import (
     Event,
     FlowHungUp,
     FlowRun,
-    Hangup,
+    HangUpCall,
     ListenForSpeech,
     LookupCase,
     Outcome,
@@ -51,11 +49,9 @@ from ivr.core.flow.engine import (
     SpeechHeard,
     Transferred,
     TransferTo,
-    case_number_valid,
-    luhn_check_digit,
 )
-from ivr.core.flow.loader import load_flow, load_flow_file, parse_flow
-from ivr.core.flow.model import CallFlow, FlowError, FlowProblem, FlowStateError
+from ivr.core.flow.loader import load_flow, parse_flow
+from ivr.core.flow.model import CallFlow
 from ivr.core.flow.simulate import (
     SimulationReport,
     SimulationStep,
@@ -65,15 +61,14 @@ from ivr.core.flow.simulate import (
     format_report,
     simulate,
 )
-from ivr.core.flow.validate import check_paths, validate
+from ivr.core.flow.validate import validate
 
 __all__ = [
-    "CASE_STATUSES",
     "FINAL_COMMANDS",
     "SAFETY_SKILL",
     "WAITING_COMMANDS",
     "ActiveBulletin",
-    "CallFacts",
+    "ArrivalFacts",
     "CallFlow",
     "CallerHungUp",
     "CallerLeft",
@@ -82,12 +77,9 @@ __all__ = [
     "Command",
     "DigitsCollected",
     "Event",
-    "FlowError",
     "FlowHungUp",
-    "FlowProblem",
     "FlowRun",
-    "FlowStateError",
-    "Hangup",
+    "HangUpCall",
     "ListenForSpeech",
     "LookupCase",
     "Outcome",
@@ -105,16 +97,11 @@ __all__ = [
     "TransferTo",
     "Transferred",
     "announce_wait",
-    "case_number_valid",
-    "check_paths",
     "describe_command",
     "describe_event",
     "describe_outcome",
     "format_report",
-    "load_catalog",
     "load_flow",
-    "load_flow_file",
-    "luhn_check_digit",
     "parse_catalog",
     "parse_flow",
     "say_digits",

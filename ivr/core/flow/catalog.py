@@ -17,16 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
-from ivr.core.flow.model import DUPLICATE_KEY, SYNTAX, FlowError, FlowProblem, Prompts
+from ivr.core.flow.model import DUPLICATE_KEY, SYNTAX, Prompts
+from ivr.errors import FlowError, FlowProblem
 
 PROMPT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 LANGUAGES_WITH_NUMBER_WORDS = ("zh", "en")
-# Statuses a case can have; anything else is read back as ``unknown``.
-CASE_STATUSES = ("received", "processing", "resolved", "closed", "unknown")
 _DIGIT_LIMIT = 10_000
 
 
@@ -88,15 +86,6 @@ def parse_catalog(text: str, source: str) -> PromptCatalog:
     if problems:
         raise FlowError(problems)
     return PromptCatalog(prompts, source)
-
-
-def load_catalog(path: str | Path) -> PromptCatalog:
-    """Read and parse the catalog file; FlowError (never OSError) when unreadable or invalid."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FlowError([FlowProblem(str(path), 1, "", f"cannot read catalog: {exc}")]) from exc
-    return parse_catalog(text, str(path))
 
 
 def say_digits(digits: str) -> Prompts:

@@ -4,14 +4,14 @@ Theory of operation
 -------------------
 A ``FlowRun`` is a pure state machine for one call, in the style of h11. It never touches a
 socket, a clock or a file: the driver (the FastAGI session) passes the call's facts in once
-(``CallFacts``, including ``now``), calls ``start()``, carries out the commands it gets back, and
+(``ArrivalFacts``, including ``now``), calls ``start()``, carries out the commands it gets back, and
 reports what happened with ``handle(event)``.
 
 Every batch of commands returned ends with exactly one *waiting* command (``PlayPrompt``,
 ``CollectDigits``, ``ListenForSpeech``, ``LookupCase``: the driver must answer it with an event)
-or exactly one *final* command (``RouteToQueue``, ``TransferTo``, ``Hangup``: the IVR is over and
-``outcome`` is set). Non-waiting commands (``SetVariable``, ``SetLanguage``, ``RecordSurvey``)
-come before it and need no answer.
+or exactly one *final* command (``RouteToQueue``, ``TransferTo``, ``HangUpCall``: the IVR is
+over and ``outcome`` is set). Non-waiting commands (``SetVariable``, ``SetLanguage``,
+``RecordSurvey``) come before it and need no answer.
 
     command it waits on      events it accepts
     ---------------------    -------------------------------------------------
@@ -41,16 +41,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ivr.core.flow.catalog import CASE_STATUSES, say_digits
+from ivr.core.cases import READBACK_STATUSES, case_number_valid
+from ivr.core.flow.catalog import say_digits
 from ivr.core.flow.model import (
     Branch,
-    Bulletin,
+    BulletinNode,
     CallFlow,
-    CaseStatus,
+    CaseStatusNode,
     Collect,
     Condition,
-    FlowStateError,
-    HangUp,
+    HangUpNode,
     Menu,
     Node,
     Play,
@@ -61,35 +61,13 @@ from ivr.core.flow.model import (
     Survey,
     Transfer,
 )
+from ivr.errors import FlowStateError
 
 SAFETY_SKILL = "hotline"  # the general queue of config/ivr.toml [menu] general_queue
 SAFETY_PRIORITY = 5
 MAX_INSTANT_STEPS = 100
-CASE_NUMBER_LENGTH = 10
 _DTMF = re.compile(r"^[0-9*#A-D]*$")
 SURVEY_MIN, SURVEY_MAX = 1, 5
-
-
-def case_number_valid(number: str) -> bool:
-    """A case number is 10 digits whose last digit is the Luhn check digit of the first 9."""
-    if len(number) != CASE_NUMBER_LENGTH or not number.isdigit():
-        return False
-    return luhn_check_digit(number[:-1]) == number[-1]
-
-
-def luhn_check_digit(payload: str) -> str:
-    """The Luhn digit that makes ``payload + digit`` pass the Luhn check."""
-    total = 0
-    # Double every second digit counting from the right of the payload (the check digit
-    # will be position 0, so the payload's rightmost digit is doubled).
-    for i, ch in enumerate(reversed(payload)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 # ---------------------------------------------------------------- commands (engine -> driver)
@@ -196,7 +174,7 @@ class TransferTo:
 
 
 @dataclass(frozen=True, slots=True)
-class Hangup:
+class HangUpCall:
     """Final: hang up the call."""
 
     reason: str
@@ -212,10 +190,10 @@ Command = (
     | RecordSurvey
     | RouteToQueue
     | TransferTo
-    | Hangup
+    | HangUpCall
 )
 WAITING_COMMANDS = (PlayPrompt, CollectDigits, ListenForSpeech, LookupCase)
-FINAL_COMMANDS = (RouteToQueue, TransferTo, Hangup)
+FINAL_COMMANDS = (RouteToQueue, TransferTo, HangUpCall)
 
 
 # ---------------------------------------------------------------- events (driver -> engine)
@@ -261,7 +239,8 @@ class SpeechHeard:
 
 @dataclass(frozen=True, slots=True)
 class CaseLookedUp:
-    """Result of LookupCase: found or not, and its status (see CASE_STATUSES)."""
+    """Result of LookupCase: found or not, and its status (a word of
+    ``ivr.core.cases.READBACK_STATUSES``)."""
 
     number: str
     found: bool
@@ -296,7 +275,7 @@ class ActiveBulletin:
 
 
 @dataclass(frozen=True, slots=True)
-class CallFacts:
+class ArrivalFacts:
     """Everything the flow may ask about the call, fixed when the call arrives.
 
     ``now`` is the call's local time (never read from a clock here). ``open_schedules`` and
@@ -371,7 +350,7 @@ class FlowRun:
     hung up); by default the run begins at ``flow.start``.
     """
 
-    def __init__(self, flow: CallFlow, facts: CallFacts, entry: str | None = None) -> None:
+    def __init__(self, flow: CallFlow, facts: ArrivalFacts, entry: str | None = None) -> None:
         if entry is not None and entry not in flow.entries:
             raise ValueError(f"flow {flow.name!r} has no entry {entry!r}")
         self.flow = flow
@@ -493,7 +472,7 @@ class FlowRun:
                 out.append(TransferTo(node.number))
                 self.outcome = Transferred(node.id, node.number)
                 return _WAIT
-            case CaseStatus():
+            case CaseStatusNode():
                 number = self.variables.get(node.variable, "")
                 if not number:
                     return node.not_found
@@ -503,15 +482,15 @@ class FlowRun:
             case Survey():
                 self._typeahead = None
                 return self._ask_survey(node, (), out)
-            case Bulletin():
+            case BulletinNode():
                 bulletin = self.facts.bulletin
                 if bulletin is None or not bulletin.text.get(self.language):
                     return node.next
                 self._typeahead = None
                 out.append(PlayPrompt(("ivr/bulletin-intro", bulletin.sound), node.interruptible))
                 return _WAIT
-            case HangUp():
-                out.append(Hangup(node.reason))
+            case HangUpNode():
+                out.append(HangUpCall(node.reason))
                 self.outcome = FlowHungUp(node.id, node.reason)
                 return _WAIT
 
@@ -519,7 +498,7 @@ class FlowRun:
 
     def _answer(self, node: Node, event: Event, out: list[Command]) -> _Step:
         match node, event:
-            case (Play() | Bulletin()), PromptPlayed():
+            case (Play() | BulletinNode()), PromptPlayed():
                 if event.interrupted_by is not None:
                     self._typeahead = event.interrupted_by
                 return node.next
@@ -537,9 +516,9 @@ class FlowRun:
                 # and let that key answer the fallback menu.
                 self._typeahead = event.digits[:1] or None
                 return node.fallback
-            case CaseStatus(), CaseLookedUp() if self._phase == "lookup":
+            case CaseStatusNode(), CaseLookedUp() if self._phase == "lookup":
                 return self._looked_up(node, event, out)
-            case CaseStatus(), PromptPlayed() if self._phase == "readback":
+            case CaseStatusNode(), PromptPlayed() if self._phase == "readback":
                 if event.interrupted_by is not None:
                     self._typeahead = event.interrupted_by
                 return node.found
@@ -637,11 +616,11 @@ class FlowRun:
                 return node.routes[event.skill]
         return node.next if node.next is not None else node.fallback
 
-    def _looked_up(self, node: CaseStatus, event: CaseLookedUp, out: list[Command]) -> _Step:
+    def _looked_up(self, node: CaseStatusNode, event: CaseLookedUp, out: list[Command]) -> _Step:
         if not event.found:
             self._set("case_status", "not_found", out)
             return node.not_found
-        status = event.status if event.status in CASE_STATUSES else "unknown"
+        status = event.status if event.status in READBACK_STATUSES else "unknown"
         self._set("case_status", status, out)
         self._phase = "readback"
         out.append(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -32,14 +31,12 @@ from ivr.core.flow.model import (
     DUPLICATE_KEY,
     SYNTAX,
     Branch,
-    Bulletin,
+    BulletinNode,
     CallFlow,
-    CaseStatus,
+    CaseStatusNode,
     Collect,
     Condition,
-    FlowError,
-    FlowProblem,
-    HangUp,
+    HangUpNode,
     Menu,
     Node,
     Play,
@@ -51,6 +48,7 @@ from ivr.core.flow.model import (
     TimeWindow,
     Transfer,
 )
+from ivr.errors import FlowError, FlowProblem
 
 DTMF_KEYS = frozenset("0123456789*#")
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -459,8 +457,8 @@ class _Reader:
             f.problem(f.at("number"), f"number must be digits (optionally +), not {number!r}")
         return Transfer(nid, line, number, f.text("schedule"), f.target("closed"), f.lines)
 
-    def _case_status(self, nid: str, line: int, f: _Fields) -> CaseStatus:
-        return CaseStatus(
+    def _case_status(self, nid: str, line: int, f: _Fields) -> CaseStatusNode:
+        return CaseStatusNode(
             nid, line, f.text("variable") or "case_number", f.target("found"),
             f.target("not_found"), f.lines,
         )
@@ -472,12 +470,12 @@ class _Reader:
             f.prompts("thanks_prompts", default=("ivr/survey-thanks",)), f.lines,
         )
 
-    def _bulletin(self, nid: str, line: int, f: _Fields) -> Bulletin:
+    def _bulletin(self, nid: str, line: int, f: _Fields) -> BulletinNode:
         interruptible = f.flag("interruptible")
-        return Bulletin(nid, line, bool(interruptible), f.target("next"), f.lines)
+        return BulletinNode(nid, line, bool(interruptible), f.target("next"), f.lines)
 
-    def _hangup(self, nid: str, line: int, f: _Fields) -> HangUp:
-        return HangUp(nid, line, f.text("reason") or "flow_end", f.lines)
+    def _hangup(self, nid: str, line: int, f: _Fields) -> HangUpNode:
+        return HangUpNode(nid, line, f.text("reason") or "flow_end", f.lines)
 
 
 def parse_window(text: str) -> TimeWindow | None:
@@ -503,15 +501,6 @@ def parse_flow(text: str, source: str) -> tuple[CallFlow | None, list[FlowProble
     reader = _Reader(source)
     flow = reader.flow(text)
     return flow, reader.problems
-
-
-def load_flow_file(path: str | Path) -> CallFlow:
-    """Read and parse a flow file; FlowError (never OSError) when unreadable or invalid."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowError([FlowProblem(str(path), 1, "", f"cannot read flow: {exc}")]) from exc
-    return load_flow(text, str(path))
 
 
 def load_flow(text: str, source: str) -> CallFlow:

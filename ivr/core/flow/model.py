@@ -5,11 +5,8 @@ the YAML line it was written on (``line``) and the line of each field that names
 (``lines``, keyed like the labels ``edges()`` returns), so that every problem found later, by the
 loader or by the validator, points an admin at the exact place to fix.
 
-Errors:
-
-    IvrError
-    ├── FlowError        a flow or prompt catalog file is invalid (carries every FlowProblem)
-    └── FlowStateError   the driver fed the engine an event it did not ask for (our fault)
+Problems are ``ivr.errors.FlowProblem`` values (the kinds below are stable: tests and the CLI
+key on them); a file with problems raises ``ivr.errors.FlowError``.
 """
 
 from __future__ import annotations
@@ -17,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-
-from ivr.errors import IvrError
 
 Prompts = tuple[str, ...]
 Validation = Literal["none", "case_number"]
@@ -36,34 +31,6 @@ SCHEDULE_GAP = "schedule-gap"
 UNKNOWN_SCHEDULE = "unknown-schedule"
 LOOP_WITHOUT_EXIT = "loop-without-exit"
 NOT_AN_OPERATOR = "exhausted-not-operator"
-
-
-@dataclass(frozen=True, slots=True)
-class FlowProblem:
-    """One problem in one file: where (file, 1-based line, node id or ""), what, which kind."""
-
-    file: str
-    line: int
-    node: str
-    message: str
-    kind: str = SYNTAX
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}"
-        node = f" [{self.node}]" if self.node else ""
-        return f"{where}:{node} {self.message} ({self.kind})"
-
-
-class FlowError(IvrError):
-    """A flow or catalog file is invalid; ``problems`` lists every problem found, not the first."""
-
-    def __init__(self, problems: list[FlowProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-class FlowStateError(IvrError):
-    """The driver sent an event the run is not waiting for, or sent one after the call ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +189,7 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
-class CaseStatus:
+class CaseStatusNode:
     """Look up the case number held in ``variable``; read its status back when found."""
 
     id: str
@@ -248,7 +215,7 @@ class Survey:
 
 
 @dataclass(frozen=True, slots=True)
-class Bulletin:
+class BulletinNode:
     """Play the active emergency bulletin, if there is one in the caller's language."""
 
     id: str
@@ -259,7 +226,7 @@ class Bulletin:
 
 
 @dataclass(frozen=True, slots=True)
-class HangUp:
+class HangUpNode:
     """End of the IVR: hang up with a reason recorded on the call."""
 
     id: str
@@ -277,13 +244,13 @@ Node = (
     | SetVariables
     | Route
     | Transfer
-    | CaseStatus
+    | CaseStatusNode
     | Survey
-    | Bulletin
-    | HangUp
+    | BulletinNode
+    | HangUpNode
 )
 # Nodes where the IVR ends for this call: the call is routed, transferred or hung up.
-TERMINAL_KINDS = (Route, Transfer, HangUp)
+TERMINAL_KINDS = (Route, Transfer, HangUpNode)
 
 
 def edges(node: Node) -> list[tuple[str, str | None]]:
@@ -292,7 +259,7 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
     Labels are the keys of ``node.lines`` so a problem about an edge points at its line.
     """
     match node:
-        case Play() | SetVariables() | Bulletin() | Survey():
+        case Play() | SetVariables() | BulletinNode() | Survey():
             return [("next", node.next)]
         case Menu():
             out: list[tuple[str, str | None]] = [
@@ -323,9 +290,9 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return out
         case Transfer():
             return [("closed", node.closed)] if node.schedule is not None else []
-        case CaseStatus():
+        case CaseStatusNode():
             return [("found", node.found), ("not_found", node.not_found)]
-        case Route() | HangUp():
+        case Route() | HangUpNode():
             return []
 
 

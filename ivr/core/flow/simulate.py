@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ivr.core.flow.engine import (
+    ArrivalFacts,
     CallerHungUp,
     CallerLeft,
-    CallFacts,
     CaseLookedUp,
     CollectDigits,
     Command,
@@ -30,7 +30,7 @@ from ivr.core.flow.engine import (
     Event,
     FlowHungUp,
     FlowRun,
-    Hangup,
+    HangUpCall,
     ListenForSpeech,
     LookupCase,
     Outcome,
@@ -67,7 +67,7 @@ class SimulationReport:
 
     flow: str
     version: str
-    facts: CallFacts
+    facts: ArrivalFacts
     steps: tuple[SimulationStep, ...]
     outcome: Outcome | None
     path: tuple[str, ...]
@@ -115,7 +115,7 @@ class _Caller:
 
 def simulate(
     flow: CallFlow,
-    facts: CallFacts,
+    facts: ArrivalFacts,
     digits: str,
     say: str | None = None,
     case_lookup: Mapping[str, str] | None = None,
@@ -217,7 +217,7 @@ def describe_command(command: Command) -> str:
             return f"QUEUE {command.skill} priority {command.priority}"
         case TransferTo():
             return f"TRANSFER to {command.number}"
-        case Hangup():
+        case HangUpCall():
             return f"HANG UP ({command.reason})"
 
 

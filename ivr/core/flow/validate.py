@@ -20,10 +20,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
-from pathlib import Path
 
-from ivr.core.flow.catalog import CASE_STATUSES, PromptCatalog, load_catalog, number_prompt_names
-from ivr.core.flow.loader import WEEKDAYS, parse_flow
+from ivr.core.cases import READBACK_STATUSES
+from ivr.core.flow.catalog import PromptCatalog, number_prompt_names
+from ivr.core.flow.loader import WEEKDAYS
 from ivr.core.flow.model import (
     DEAD_END,
     LOOP_WITHOUT_EXIT,
@@ -38,13 +38,11 @@ from ivr.core.flow.model import (
     UNKNOWN_SKILL,
     UNREACHABLE,
     Branch,
-    Bulletin,
+    BulletinNode,
     CallFlow,
-    CaseStatus,
+    CaseStatusNode,
     Collect,
     Condition,
-    FlowError,
-    FlowProblem,
     Menu,
     Node,
     Route,
@@ -54,18 +52,19 @@ from ivr.core.flow.model import (
     edges,
     prompts_of,
 )
+from ivr.errors import FlowProblem
 
 _Add = Callable[[int, str, str, str], None]  # (line, node, message, kind)
 _DAY = 24 * 60
 _WEEK = 7 * _DAY
 _DAY_NAMES = {v: k for k, v in WEEKDAYS.items()}
-_INSTANT = (Branch, SetVariables, Bulletin, Transfer)
+_INSTANT = (Branch, SetVariables, BulletinNode, Transfer)
 
 # Prompts the engine plays on its own for some node kinds.
 _CASE_READBACK = (
     "ivr/case-number-is",
     "ivr/case-status-is",
-    *(f"ivr/case-status-{s}" for s in CASE_STATUSES),
+    *(f"ivr/case-status-{s}" for s in READBACK_STATUSES),
 )
 _BULLETIN = ("ivr/bulletin-intro",)
 
@@ -247,9 +246,9 @@ def _prompts(
 ) -> None:
     for node in flow.nodes.values():
         needed: list[str] = list(prompts_of(node))
-        if isinstance(node, CaseStatus):
+        if isinstance(node, CaseStatusNode):
             needed += [*_CASE_READBACK, *sorted(number_prompt_names())]
-        if isinstance(node, Bulletin):
+        if isinstance(node, BulletinNode):
             needed += _BULLETIN
         label = "prompts" if "prompts" in node.lines else "prompt"
         seen: set[tuple[str, str]] = set()
@@ -383,39 +382,3 @@ def _windows(node: Branch, add: _Add) -> None:
     if len(covered) < _WEEK:
         add(node.line, node.id,
             f"no time window covers {_gaps(covered)} and the branch has no else", SCHEDULE_GAP)
-
-
-def check_paths(
-    paths: Sequence[str | Path],
-    catalog_path: str | Path,
-    skills: Collection[str],
-    schedules: Collection[str] = (),
-    languages: Collection[str] = (),
-) -> list[FlowProblem]:
-    """Parse and validate each flow file against the catalog; every problem of every file.
-
-    Unreadable files and catalog problems are problems too, never exceptions. An empty list
-    means every file may be published.
-    """
-    problems: list[FlowProblem] = []
-    try:
-        catalog: PromptCatalog | None = load_catalog(catalog_path)
-    except FlowError as exc:
-        problems += exc.problems
-        catalog = None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        # load_catalog lets a non-UTF-8 or too deeply nested file through as these.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        problems.append(FlowProblem(str(catalog_path), 1, "", f"cannot read catalog: {reason}"))
-        catalog = None
-    for path in paths:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(FlowProblem(str(path), 1, "", f"cannot read flow: {exc}"))
-            continue
-        flow, found = parse_flow(text, str(path))
-        problems += found
-        if flow is not None and catalog is not None:
-            problems += validate(flow, catalog, skills, schedules, languages)
-    return problems

@@ -76,7 +76,7 @@ CLOSED: Final = _Sentinel.CLOSED
 
 
 @dataclass(frozen=True, slots=True)
-class Hangup:
+class StreamHungUp:
     """The peer ends the stream (the caller hung up, or the application is done)."""
 
 
@@ -123,7 +123,7 @@ class PeerError:
     code: int | None = None
 
 
-Frame = Hangup | StreamStarted | KeyPressed | Audio | PeerError
+Frame = StreamHungUp | StreamStarted | KeyPressed | Audio | PeerError
 
 
 def _payload_length_ok(kind: FrameKind, length: int) -> bool:
@@ -140,7 +140,7 @@ def _payload_length_ok(kind: FrameKind, length: int) -> bool:
 
 def _decode(kind: FrameKind, payload: bytes) -> Frame:
     if kind is FrameKind.HANGUP:
-        return Hangup()
+        return StreamHungUp()
     if kind is FrameKind.UUID:
         return StreamStarted(uuid.UUID(bytes=payload))
     if kind is FrameKind.DTMF:

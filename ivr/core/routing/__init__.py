@@ -2,13 +2,13 @@
 
 No I/O, no asyncio, no clock: the shell passes the time in. The public surface:
 
-* facts: ``OperatorStatus``, ``OperatorState``, ``OperatorStateChanged``, ``CallFacts``,
+* facts: ``OperatorStatus``, ``OperatorState``, ``OperatorStateChanged``, ``RoutingFacts``,
   ``Urgency``, ``OpenCase``;
 * policy: ``RoutingPolicy``, ``WideningStep``, ``penalty_for``, ``render_queuerules``;
 * state: ``OperatorIndex`` (``apply`` each change; ``best_available`` in microseconds);
 * decision: ``decide(call, operators, now, policy) -> RouteDecision`` with its reasons;
 * on app_queue: ``plan_stages`` (the queues a caller passes through while waiting);
-* the line: ``WaitingCall``, ``CallbackRequest``, ``line_for``, ``next_in_line``,
+* the line: ``WaitingCall``, ``WaitingCallback``, ``line_for``, ``next_in_line``,
   ``expected_wait``.
 """
 
@@ -17,12 +17,12 @@ from ivr.core.routing._index import Candidate, OperatorIndex, acceptable, member
 from ivr.core.routing._model import (
     MAX_LEVEL,
     MIN_LEVEL,
-    CallFacts,
     OpenCase,
     OperatorRecord,
     OperatorState,
     OperatorStateChanged,
     OperatorStatus,
+    RoutingFacts,
     Urgency,
 )
 from ivr.core.routing._policy import (
@@ -43,9 +43,9 @@ from ivr.core.routing._stages import (
     plan_stages,
 )
 from ivr.core.routing._waiting import (
-    CallbackRequest,
     InLine,
     WaitingCall,
+    WaitingCallback,
     expected_wait,
     line_for,
     next_in_line,
@@ -59,8 +59,6 @@ __all__ = [
     "MAX_LEVEL",
     "MIN_LEVEL",
     "PREVIOUS_OPERATOR_SECONDS",
-    "CallFacts",
-    "CallbackRequest",
     "Candidate",
     "InLine",
     "OpenCase",
@@ -71,9 +69,11 @@ __all__ = [
     "OperatorStatus",
     "QueueStage",
     "RouteDecision",
+    "RoutingFacts",
     "RoutingPolicy",
     "Urgency",
     "WaitingCall",
+    "WaitingCallback",
     "WideningStep",
     "acceptable",
     "decide",

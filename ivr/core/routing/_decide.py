@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ivr.core.routing._index import Candidate, OperatorIndex, member_penalty, rank
-from ivr.core.routing._model import CallFacts, OpenCase, OperatorState, OperatorStatus, Urgency
+from ivr.core.routing._model import OpenCase, OperatorState, OperatorStatus, RoutingFacts, Urgency
 from ivr.core.routing._policy import RoutingPolicy, WideningStep
 
 _URGENCY_CUE = {
@@ -69,7 +69,7 @@ class RouteDecision:
 
 
 def decide(
-    call: CallFacts,
+    call: RoutingFacts,
     operators: OperatorIndex | Iterable[OperatorStatus],
     now: float,
     policy: RoutingPolicy,
@@ -147,7 +147,7 @@ def _waiting_reason(
 
 
 def _preferred(
-    call: CallFacts,
+    call: RoutingFacts,
     previous: OperatorStatus | None,
     operator_id: str,
     case: OpenCase,
@@ -183,7 +183,7 @@ def _preferred(
 
 
 def _choice_reason(
-    call: CallFacts,
+    call: RoutingFacts,
     chosen: Candidate | None,
     now: float,
     widens_in: float | None,
@@ -210,7 +210,7 @@ def _find(operators: Iterable[OperatorStatus], operator_id: str) -> OperatorStat
 
 def _scan(
     operators: Iterable[OperatorStatus],
-    call: CallFacts,
+    call: RoutingFacts,
     step: WideningStep,
     department: str | None,
 ) -> Candidate | None:

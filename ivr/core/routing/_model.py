@@ -43,7 +43,7 @@ def check_time(name: str, value: float) -> None:
 
 
 class OperatorRecord(Protocol):
-    """What routing reads from a configured operator (``ivr.settings.Operator`` fits)."""
+    """What routing reads from a configured operator (``ivr.core.settings.Operator`` fits)."""
 
     @property
     def id(self) -> str: ...
@@ -150,7 +150,7 @@ class OpenCase:
 
 
 @dataclass(frozen=True, slots=True)
-class CallFacts:
+class RoutingFacts:
     """What the router knows about one waiting call.
 
     ``skill`` comes from the menu or from speech; ``arrived_at`` is when the caller joined the

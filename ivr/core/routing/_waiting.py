@@ -1,7 +1,7 @@
 """The waiting line of a skill: who is next, and how long a caller should expect to wait.
 
 A caller who asks for a callback leaves Asterisk's queue but not the line: the
-``CallbackRequest`` keeps the arrival time and priority the call had, and ``line_for``
+``WaitingCallback`` keeps the arrival time and priority the call had, and ``line_for``
 orders live calls and callbacks together by (priority desc, arrival asc). So a callback
 neither loses its place (re-queued at the back) nor jumps it (served before callers who were
 already waiting when it arrived).
@@ -28,9 +28,9 @@ class WaitingCall:
     def __post_init__(self) -> None:
         check_time("arrived_at", self.arrived_at)
 
-    def to_callback(self, requested_at: float, callback_number: str) -> CallbackRequest:
+    def to_callback(self, requested_at: float, callback_number: str) -> WaitingCallback:
         """The callback this caller asked for at ``requested_at``, keeping their place."""
-        return CallbackRequest(
+        return WaitingCallback(
             call_id=self.call_id,
             skill=self.skill,
             priority=self.priority,
@@ -41,7 +41,7 @@ class WaitingCall:
 
 
 @dataclass(frozen=True, slots=True)
-class CallbackRequest:
+class WaitingCallback:
     """A caller to be called back; ``arrived_at`` is their original arrival in ``skill``.
 
     ``requested_at`` (when they pressed 1) is kept for the record only: it never moves
@@ -64,7 +64,7 @@ class CallbackRequest:
             raise ValueError(f"{self.call_id}: callback_number must not be empty")
 
 
-InLine = WaitingCall | CallbackRequest
+InLine = WaitingCall | WaitingCallback
 
 
 def _place(entry: InLine) -> tuple[int, float, str]:
@@ -73,7 +73,7 @@ def _place(entry: InLine) -> tuple[int, float, str]:
 
 
 def line_for(
-    waiting_calls: Iterable[WaitingCall], callbacks: Iterable[CallbackRequest], skill: str
+    waiting_calls: Iterable[WaitingCall], callbacks: Iterable[WaitingCallback], skill: str
 ) -> tuple[InLine, ...]:
     """``skill``'s line, first to be served first: priority desc, then arrival asc."""
     entries: list[InLine] = [c for c in waiting_calls if c.skill == skill]
@@ -83,7 +83,7 @@ def line_for(
 
 
 def next_in_line(
-    waiting_calls: Iterable[WaitingCall], callbacks: Iterable[CallbackRequest], skill: str
+    waiting_calls: Iterable[WaitingCall], callbacks: Iterable[WaitingCallback], skill: str
 ) -> InLine | None:
     """Who ``skill``'s next free operator should serve, live call or callback; None if nobody."""
     entries: list[InLine] = [c for c in waiting_calls if c.skill == skill]

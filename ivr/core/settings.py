@@ -1,0 +1,145 @@
+"""The hotline's configuration as values: what ``ivr.settings.load`` validated, once.
+
+Frozen dataclasses, no I/O: the loader reads and checks ``config/``; everything else is handed
+these values (and a fresh ``Settings`` after an edit of ``config/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivr.core.routing import MAX_LEVEL, MIN_LEVEL
+from ivr.core.schedules import Schedules
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevel:
+    percent: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skill:
+    id: str
+    names: Mapping[str, str]
+    department: str
+    service_level: ServiceLevel
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    id: str
+    name: str
+    endpoint: str
+    contact: str
+    languages: tuple[str, ...]
+    skills: Mapping[str, int]
+
+    @property
+    def interface(self) -> str:
+        return f"PJSIP/{self.endpoint}"
+
+    def penalty(self, skill: str) -> int:
+        """Queue penalty for a skill: level 5 rings first (penalty 0), level 1 last (penalty 4)."""
+        return MAX_LEVEL - self.skills.get(skill, MIN_LEVEL)
+
+
+@dataclass(frozen=True, slots=True)
+class AgiSettings:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    allowed_peers: tuple[str, ...] = ("127.0.0.1",)
+    handshake_timeout: float = 5.0
+    handshake_max_bytes: int = 16384
+    command_timeout: float = 60.0
+    # host:port of another application node's FastAGI, tried by the dialplan when this
+    # node cannot be reached at all ("" = none).
+    failover: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "ivr"
+    secret: str = field(default="", repr=False)
+    action_timeout: float = 5.0
+    ping_interval: float = 5.0
+    ping_timeout: float = 3.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    host: str = "127.0.0.1"
+    port: int = 5060
+    service_number: str = "12345"
+    transfer_contact: str = "sip:127.0.0.1:5099"
+    callback_contact: str = "sip:127.0.0.1:5098"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSettings:
+    offer_every: int = 30
+    max_attempts: int = 3
+    retry_after: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class MenuSettings:
+    general_queue: str = "hotline"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSettings:
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 9092
+    workers: int = 0
+    capacity: int = 0
+    no_speech_timeout: float = 5.0
+    end_silence: float = 0.8
+    max_duration: float = 15.0
+    intents: Path = Path("config/intents.yaml")
+    grammar_only: tuple[str, ...] = ()
+    models: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    cache_dir: Path = Path("/var/cache/ivr-sandbox")
+    mirror: str = "http://deb.debian.org/debian"
+    suite: str = "sid"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    project_dir: Path
+    web_host: str
+    web_port: int
+    timezone: str
+    flow_path: Path
+    flow_reload_interval: float
+    schedules: Schedules
+    state_dir: Path
+    prompts_dir: Path
+    # Where Asterisk reads sounds (bulletins are written there); None: the test bed's.
+    asterisk_sounds: Path | None
+    database_url: str
+    default_language: str
+    languages: tuple[str, ...]
+    agi: AgiSettings
+    ami: AmiSettings
+    sip: SipSettings
+    menu: MenuSettings
+    callbacks: CallbackSettings
+    speech: SpeechSettings
+    sandbox: SandboxSettings
+    skills: Mapping[str, Skill]
+    operators: Mapping[str, Operator]
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
