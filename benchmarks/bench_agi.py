@@ -9,7 +9,7 @@ Two processes, so the application's CPU is its own:
 
 * the *application* (this script with ``--serve``): the real ``FastAgiServer`` on an ephemeral
   loopback port, the real ``CallHandler`` running the shipped flow (``dialplans/12345.yaml``
-  through ``FlowLibrary``) with a real SQLite ``CallStore`` in a temporary directory, live
+  through ``FlowLibrary``) with a real SQLite ``Store`` in a temporary directory, live
   figures and the bulletin desk as ``ivr run`` wires them, speech disabled, INFO logs written
   as JSON lines to a file;
 * the *fake Asterisk* (this process): N concurrent FastAGI sessions, each a full call: an
@@ -82,12 +82,12 @@ from ivr.core.flow import (  # noqa: E402
     PlayPrompt,
     PromptPlayed,
     RouteToQueue,
-    load_flow_file,
 )
 from ivr.core.protocols.agi import AgiResult, ResponseReader, encode_command, parse_handshake  # noqa: E402
 from ivr.core.settings import Settings  # noqa: E402
 from ivr.edges.fastagi import AgiChannel, FastAgiServer  # noqa: E402
-from ivr.edges.store import CallStore  # noqa: E402
+from ivr.edges.storage.store import open_store  # noqa: E402
+from ivr.flows.files import load_flow_file  # noqa: E402
 from ivr.flows.library import FlowLibrary  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -215,9 +215,9 @@ class GcMeter:
             self.max_pause = max(self.max_pause, time.perf_counter() - self._started)
 
 
-async def build_handler(cfg: Settings) -> tuple[CallHandler, CallStore]:
+async def build_handler(cfg: Settings) -> tuple[CallHandler, Store]:
     """The call path as ``ivr run`` composes it (no AMI, no speech, no callbacks)."""
-    store = CallStore(cfg.database_url, cfg.state_dir)
+    store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
     flows = FlowLibrary(cfg, store)
     await flows.load()
@@ -269,7 +269,7 @@ async def serve(state_dir: Path) -> None:
                 break
         await server.stop()
         await lag.stop()
-        records = await store.calls_between(started_at, datetime.now(UTC))
+        records = await store.calls.between(started_at, datetime.now(UTC))
         if line == "quit":
             report({"records": len(records),
                     "routed": sum(1 for r in records if r.outcome == "routed")})

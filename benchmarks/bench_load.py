@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ivr import settings
-from ivr.core.asterisk_render import REFERENCE_NUMBER
+from ivr.testbed.reference_ivr import REFERENCE_NUMBER
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import HangUp, Phones, Press, Wait, free_media_port, free_port, render_citizen
 

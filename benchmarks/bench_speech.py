@@ -39,7 +39,7 @@ import structlog
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.core.intents import IntentCatalog, load_intents  # noqa: E402
+from ivr.core.intents import IntentCatalog  # noqa: E402
 from ivr.core.protocols.audiosocket import EndpointerSettings  # noqa: E402
 from ivr.edges.vosk import (  # noqa: E402 - after the path set-up for a plain script
     Mode,
@@ -48,6 +48,7 @@ from ivr.edges.vosk import (  # noqa: E402 - after the path set-up for a plain s
     SpeechRecognizer,
     SpeechTurn,
 )
+from ivr.speech.intents_file import load_intents  # noqa: E402
 
 CHUNK = 1600 * 2  # 100 ms of 8 kHz 16-bit audio
 FIXTURES = ROOT / "tests" / "fixtures" / "speech"

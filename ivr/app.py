@@ -21,21 +21,22 @@ from ivr.bulletins.desk import BulletinDesk
 from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.asterisk_render import DEPARTMENT_NUMBER, POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
+from ivr.core.asterisk_render import POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
+from ivr.core.numbers import DEPARTMENT_NUMBER
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.bus import open_bus
 from ivr.edges.fastagi import FastAgiServer
-from ivr.edges.store import open_store
+from ivr.edges.storage.store import open_store
 from ivr.errors import IvrError, StorageError
 from ivr.flows.library import FlowLibrary
 from ivr.operators.desk import OperatorDesk
 from ivr.operators.queue_events import QueueEvents
 from ivr.operators.screen_pops import ScreenPopHub
-from ivr.operators.shared_pops import SharedScreenPops
+from ivr.operators.screen_pops import SharedScreenPops
 from ivr.settings import load as load_settings
 from ivr.speech.service import SpeechService
 from ivr.web import WebServer

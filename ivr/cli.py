@@ -55,7 +55,7 @@ def _prompts(_args: argparse.Namespace, cfg: Settings) -> int:
 async def _first_accounts(cfg: Settings, *, operators: bool) -> list[tuple[str, str]]:
     """The web accounts a fresh set-up needs, with generated passwords (shown once): the
     first admin, and with ``operators`` one account per configured operator (the demo)."""
-    from ivr.edges.store import open_store
+    from ivr.edges.storage.store import open_store
     from ivr.web.accounts import create_account, ensure_first_admin
 
     store = open_store(cfg.database_url, cfg.state_dir)
@@ -67,7 +67,7 @@ async def _first_accounts(cfg: Settings, *, operators: bool) -> list[tuple[str, 
             created.append(("admin", password))
         if operators:
             for op_id in cfg.operators:
-                if await store.get_user(op_id) is None:
+                if await store.users.get(op_id) is None:
                     _, password = await create_account(store, op_id, "operator",
                                                        operator_id=op_id)
                     created.append((op_id, password))
@@ -128,7 +128,7 @@ async def _simulate_operators(
 async def _operator_action(cfg: Settings, action: str, ids: list[str],
                            reason: str) -> int:
     from ivr.edges.ami import AmiClient
-    from ivr.edges.store import open_store
+    from ivr.edges.storage.store import open_store
     from ivr.operators.desk import OperatorDesk
 
     ami = AmiClient(cfg.ami)
@@ -275,12 +275,12 @@ def _bench(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 def _asterisk(args: argparse.Namespace, cfg: Settings) -> int:
-    from ivr.core.asterisk_render import render_all
+    from ivr.tools.asterisk_files import asterisk_files
 
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)
     secret = settings.ensure_secret(cfg.state_dir)
-    for name, text in render_all(cfg, secret).items():
+    for name, text in asterisk_files(cfg, secret).items():
         (target / name).write_text(text, encoding="utf-8")
         print(f"wrote {target / name}")
     return 0
@@ -293,14 +293,14 @@ def _users(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, int]:
-    from ivr.edges.store import open_store
+    from ivr.edges.storage.store import open_store
     from ivr.web import accounts
 
     store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
     try:
         if args.action == "list":
-            users = await store.users()
+            users = await store.users.all()
             return "\n".join(
                 f"{u.username}\t{u.role}\t{u.operator_id or '-'}\t"
                 f"{'disabled' if u.disabled else 'enabled'}\t{u.created_at}" for u in users

@@ -14,44 +14,47 @@ a reconnect, and an attempt is written down before it is sent.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 
+from ivr.core.numbers import EXTERNAL_NUMBER
 from ivr.core.protocols.ami import AmiEvent, channel_variable
+from ivr.core.records import CallbackRequest
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallbackRequest, CallStore
-from ivr.errors import AmiError, IvrError
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.callbacks import Callbacks
+from ivr.errors import AmiError, CallbackRefused, IvrError, StorageError
 
 log = structlog.get_logger("ivr.callbacks.desk")
 
-CALLBACK_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 # The stand-in may wait long in a busy queue; the Originate answers when an operator picks up.
 STAND_IN_TIMEOUT_S = 4 * 3600
 STAND_IN_RETRY_S = 3.0  # a stand-in lost before the citizen was called goes back this soon
 
 
-class CallbackRefused(IvrError):
-    """The caller's number cannot be called back."""
-
-
 class CallbackDesk:
+    """Callbacks requested on this node and followed where it leads; see the module docstring.
+
+    Wire ``on_event`` to the AMI client's events, ``resume_after_login`` to its ``on_ready``
+    and ``on_leadership`` to the event bus's leadership changes.
+    """
+
     def __init__(
-        self, settings: Settings, store: CallStore, ami: AmiClient,
-        leads: Callable[[], bool] = lambda: True,
+        self, settings: Settings, callbacks: Callbacks, ami: AmiClient,
+        leads: Callable[[], bool] = lambda: True, clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         # With several application nodes, the leader alone follows callbacks through Asterisk's
         # events and re-arms them (the node a caller pressed 1 on makes the first attempt).
         self._leads = leads
-        self._store = store
+        self._callbacks = callbacks
         self._ami = ami
+        self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
         self._armed: set[int] = set()  # callbacks with an attempt or a retry in this process
-        ami.on_event(self._on_event)
 
     def reconfigure(self, settings: Settings) -> None:
         self._settings = settings
@@ -60,12 +63,12 @@ class CallbackDesk:
         self, *, call_id: str, number: str, skill: str, priority: int, position: int,
         arrived_at: str,
     ) -> CallbackRequest:
-        if not CALLBACK_NUMBER.match(number):
+        if not EXTERNAL_NUMBER.match(number):
             raise CallbackRefused(f"cannot call back {number!r}")
-        request = await self._store.add_callback(
+        request = await self._callbacks.add(
             call_id=call_id, number=number, skill=skill, priority=priority,
             position=max(1, position), arrived_at=arrived_at,
-            requested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            requested_at=self._clock.now().isoformat(timespec="seconds"),
         )
         log.info("callback_requested", callback=request.id, skill=skill, position=position)
         self._spawn(self._attempt(request), request.id)
@@ -83,7 +86,7 @@ class CallbackDesk:
                 await self._ami.action("CoreShowChannels", as_list=True, timeout=10)
                 if m.get("Event") == "CoreShowChannel"}
         rearmed = 0
-        for request in await self._store.callbacks("waiting"):
+        for request in await self._callbacks.listing("waiting"):
             if request.id in self._armed:
                 continue
             stand_in = f"Local/{request.id}@callback-queue"
@@ -95,11 +98,30 @@ class CallbackDesk:
             elif last.get("result") in {"queued", "operator answered"}:
                 self._spawn(self._lost(request), request.id)
             else:
-                self._spawn(self._retry(request, _since(last.get("at", ""))), request.id)
+                self._spawn(self._retry(request, self._since(last.get("at", ""))), request.id)
             rearmed += 1
         if rearmed:
             log.info("callbacks_rearmed", count=rearmed)
         return rearmed
+
+    async def resume_after_login(self) -> None:
+        """``resume`` after each AMI login; a database that is down is logged and the next
+        reconnect tries again."""
+        try:
+            await self.resume()
+        except StorageError as exc:
+            log.error("callbacks_not_resumed", error=str(exc))
+
+    def on_leadership(self, leading: bool) -> None:
+        """This node took over from a leader that died: pick up the callbacks it followed."""
+        if leading and self._ami.connected:
+            self._spawn(self._take_over())
+
+    async def _take_over(self) -> None:
+        try:
+            await self.resume()
+        except IvrError as exc:
+            log.error("take_over_failed", error=str(exc))
 
     async def _lost(self, request: CallbackRequest) -> None:
         """The stand-in vanished without reaching the citizen: try again now (it still counts
@@ -108,7 +130,7 @@ class CallbackDesk:
         log.warning("callback_attempt_lost", callback=request.id, attempt=len(request.attempts))
         if len(request.attempts) >= self._settings.callbacks.max_attempts:
             request.status = "failed"
-            await self._store.update_callback(request)
+            await self._callbacks.update(request)
             return
         await self._attempt(request)
 
@@ -132,9 +154,9 @@ class CallbackDesk:
     async def _attempt(self, request: CallbackRequest) -> None:
         first = not request.attempts
         attempt = {"n": str(len(request.attempts) + 1),
-                   "at": datetime.now(UTC).isoformat(timespec="seconds"), "result": "queued"}
+                   "at": self._clock.now().isoformat(timespec="seconds"), "result": "queued"}
         request.attempts.append(attempt)
-        await self._store.update_callback(request)  # written down before it is sent
+        await self._callbacks.update(request)  # written down before it is sent
         variables = ",".join([
             channel_variable("IVR_CALLBACK_ID", request.id),
             # Inherited by the Local channel's other half, which waits in the queue.
@@ -171,10 +193,10 @@ class CallbackDesk:
                                        delay=STAND_IN_RETRY_S)
             return
         attempt["result"] = "operator answered"
-        await self._store.update_callback(request)
+        await self._callbacks.update(request)
         log.info("callback_operator_answered", callback=request.id)
 
-    def _on_event(self, event: AmiEvent) -> None:
+    def on_event(self, event: AmiEvent) -> None:
         if not self._leads():
             return
         if event.name == "UserEvent" and event.get("UserEvent") == "IvrCallback":
@@ -182,7 +204,8 @@ class CallbackDesk:
 
 
     async def _citizen_leg_ended(self, callback_id: str, status: str) -> None:
-        requests = [r for r in await self._store.callbacks("waiting") if str(r.id) == callback_id]
+        waiting = await self._callbacks.listing("waiting")
+        requests = [r for r in waiting if str(r.id) == callback_id]
         if not requests:
             return
         request = requests[0]
@@ -190,10 +213,17 @@ class CallbackDesk:
             request.attempts[-1]["result"] = f"citizen: {status}"
         if status == "ANSWER":
             request.status = "done"
-            await self._store.update_callback(request)
+            await self._callbacks.update(request)
             log.info("callback_done", callback=request.id, attempts=len(request.attempts))
             return
         await self._attempt_failed(request, f"citizen: {status}")
+
+    def _since(self, iso: str) -> float:
+        """Seconds since an ISO time (0 if it cannot be read)."""
+        try:
+            return (self._clock.now() - datetime.fromisoformat(iso)).total_seconds()
+        except ValueError:
+            return 0.0
 
     async def _attempt_failed(
         self, request: CallbackRequest, why: str, delay: float | None = None
@@ -204,16 +234,8 @@ class CallbackDesk:
                     attempt=len(request.attempts))
         if len(request.attempts) >= self._settings.callbacks.max_attempts:
             request.status = "failed"
-            await self._store.update_callback(request)
+            await self._callbacks.update(request)
             return
-        await self._store.update_callback(request)
+        await self._callbacks.update(request)
         await asyncio.sleep(self._settings.callbacks.retry_after if delay is None else delay)
         await self._attempt(request)
-
-
-def _since(iso: str) -> float:
-    """Seconds since an ISO time (0 if it cannot be read)."""
-    try:
-        return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
-    except ValueError:
-        return 0.0

@@ -13,18 +13,17 @@ case.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from ivr.bulletins.desk import BulletinDesk
-from ivr.callbacks.desk import CallbackDesk, CallbackRefused
+from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.pending_writes import PendingWrites
 from ivr.core.asterisk_render import POLICY
+from ivr.core.cases import Case
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
     ArrivalFacts,
@@ -53,6 +52,8 @@ from ivr.core.flow import (
     announce_wait,
     say_number,
 )
+from ivr.core.numbers import EXTERNAL_NUMBER
+from ivr.core.records import CallRecord
 from ivr.core.routing import (
     OperatorState,
     RoutingPolicy,
@@ -61,9 +62,11 @@ from ivr.core.routing import (
     plan_stages,
 )
 from ivr.core.settings import Settings
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import AgiChannel
-from ivr.edges.store import OPEN_CASE_STATUSES, CallRecord, CallStore
-from ivr.errors import StorageError
+from ivr.edges.storage.calls import CallRecords
+from ivr.edges.storage.cases import Cases
+from ivr.errors import CallbackRefused, StorageError
 from ivr.flows.library import FlowLibrary
 from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_operator
 
@@ -75,12 +78,6 @@ REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
 DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
 SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
-_TRANSFER_NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
-# How the IVR reads a case's status back (the engine's vocabulary) from its stored status.
-CASE_STATUS_READBACK = {
-    "new": "received", "dispatched": "processing", "in_progress": "processing",
-    "resolved": "resolved", "closed": "closed",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +92,21 @@ class CallHandler:
     """Handles every call the FastAGI server accepts; one instance for the process."""
 
     def __init__(
-        self, settings: Settings, store: CallStore, flows: FlowLibrary, *,
-        speech: SpeechService | None = None, figures: LiveFigures | None = None,
-        callbacks: CallbackDesk | None = None, policy: RoutingPolicy = POLICY,
-        bulletins: BulletinDesk | None = None, writes: PendingWrites | None = None,
-        node: str = "ivr",
+        self, settings: Settings, calls: CallRecords, cases: Cases, flows: FlowLibrary,
+        writes: PendingWrites, *, speech: SpeechService | None = None,
+        figures: LiveFigures | None = None, callbacks: CallbackDesk | None = None,
+        policy: RoutingPolicy = POLICY, bulletins: BulletinDesk | None = None,
+        node: str = "ivr", clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
+        # Call records are written through ``writes``: kept while the database is down.
         self._writes = writes
         self._policy = policy
         self._bulletins = bulletins
         self._node = node
-        self._store = store
+        self._calls = calls
+        self._cases = cases
+        self._clock = clock
         self._flows = flows
         self._speech = speech
         self._figures = figures
@@ -201,11 +201,11 @@ class CallHandler:
     async def _stored(self, call_id: str) -> CallRecord | None:
         """The call's record: the version still waiting for the database if there is one,
         else the stored one; None when neither can be had (the database is down)."""
-        pending = self._writes.pending_record(call_id) if self._writes is not None else None
+        pending = self._writes.pending_record(call_id)
         if pending is not None:
             return pending
         try:
-            return await self._store.get(call_id)
+            return await self._calls.get(call_id)
         except StorageError as exc:
             log.error("call_record_unavailable", error=str(exc))
             return None
@@ -221,20 +221,20 @@ class CallHandler:
             call_id=call_id, channel=env.channel, caller=env.caller_number,
             caller_name=env.caller_name,
             language=env.language or self._settings.default_language,
-            arrived_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            arrived_at=self._clock.now().isoformat(timespec="milliseconds"),
         )
 
     async def _facts(self, record: CallRecord) -> ArrivalFacts:
-        now = datetime.now(self._zone)
+        now = self._clock.now(self._zone)
         open_cases, known = 0, False
         if record.caller:
             try:
-                cases = await self._store.cases_of(record.caller)
-                previous = await self._store.by_caller(record.caller)
+                cases = await self._cases.of_caller(record.caller)
+                previous = await self._calls.by_caller(record.caller)
             except StorageError as exc:
                 log.error("caller_history_unavailable", error=str(exc))
                 cases, previous = [], []
-            open_cases = sum(1 for c in cases if c.status in OPEN_CASE_STATUSES)
+            open_cases = sum(1 for c in cases if c.is_open)
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
@@ -255,7 +255,7 @@ class CallHandler:
         record.path += [f"{entry}:{n}" if entry else n for n in run.path]
         record.variables.update(run.variables)
         record.language = run.language
-        record.ended_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        record.ended_at = self._clock.now().isoformat(timespec="milliseconds")
         outcome = run.outcome
         if entry is not None:
             return  # the survey does not change how the call itself ended
@@ -273,15 +273,8 @@ class CallHandler:
             record.hangup_node = run.node
 
     async def _save(self, record: CallRecord) -> None:
-        if self._writes is not None:
-            # Kept and written when the database takes it: returns at once even if it is down.
-            await self._writes.save(record)
-            return
-        try:
-            await self._store.save(record)
-        except StorageError as exc:
-            # Routing a citizen matters more than the record; the failure is logged loudly.
-            log.error("call_record_not_saved", error=str(exc))
+        # Kept and written when the database takes it: returns at once even if it is down.
+        await self._writes.save(record)
 
     # -- carrying out commands ------------------------------------------------------------
 
@@ -327,7 +320,7 @@ class CallHandler:
             case RecordSurvey(score=score):
                 record.survey_score = score
                 try:
-                    await self._store.record_survey(record.call_id, score)
+                    await self._calls.record_survey(record.call_id, score)
                 except StorageError as exc:
                     log.error("survey_not_saved", error=str(exc), score=score)
                 return None
@@ -392,13 +385,13 @@ class CallHandler:
 
     async def _lookup(self, number: str) -> CaseLookedUp:
         try:
-            case = await self._store.get_case(number)
+            case: Case | None = await self._cases.get(number)
         except StorageError as exc:
             log.error("case_lookup_failed", error=str(exc))
             case = None
         if case is None:
             return CaseLookedUp(number, False)
-        return CaseLookedUp(number, True, CASE_STATUS_READBACK.get(case.status, "unknown"))
+        return CaseLookedUp(number, True, case.readback)
 
     async def _route(
         self, channel: AgiChannel, record: CallRecord, skill: str, priority: int, node: str
@@ -441,23 +434,23 @@ class CallHandler:
         if not record.caller or self._figures is None:
             return None
         try:
-            calls = [c.call_id for c in await self._store.cases_of(record.caller)
-                     if c.status in OPEN_CASE_STATUSES and c.call_id]
-            handled = await self._store.get(calls[-1]) if calls else None
+            calls = [c.call_id for c in await self._cases.of_caller(record.caller)
+                     if c.is_open and c.call_id]
+            handled = await self._calls.get(calls[-1]) if calls else None
         except StorageError:
             return None
         operator = handled.operator if handled is not None else None
         if operator is None or operator not in self._settings.operators:
             return None
         op = self._settings.operators[operator]
-        states = self._figures.operator_states(personal_queue(operator), time.time())
+        states = self._figures.operator_states(personal_queue(operator), self._clock.time())
         return operator if states.get(op.interface) == OperatorState.AVAILABLE else None
 
     async def _announce_wait(self, channel: AgiChannel, queue: str, record: CallRecord) -> None:
         """Tell a caller who will not be answered at once their place and expected wait."""
         if self._figures is None:
             return
-        now = time.time()
+        now = self._clock.time()
         figures = self._figures.figures(queue, now)
         if figures.waiting < 1:
             return
@@ -488,10 +481,10 @@ class CallHandler:
             return EMERGENCY_PRIORITY, reasons
         if record.caller:
             try:
-                cases = await self._store.cases_of(record.caller)
+                cases = await self._cases.of_caller(record.caller)
             except StorageError:
                 cases = []
-            open_cases = [c for c in cases if c.status in OPEN_CASE_STATUSES]
+            open_cases = [c for c in cases if c.is_open]
             if open_cases:
                 case = open_cases[-1]
                 bumped = min(priority + REPEAT_CALLER_BONUS, EMERGENCY_PRIORITY - 1)
@@ -512,7 +505,7 @@ class CallHandler:
                 f"longest idle; skilled operators: {who}")
 
     async def _transfer(self, channel: AgiChannel, record: CallRecord, number: str) -> None:
-        if not _TRANSFER_NUMBER.match(number):
+        if not EXTERNAL_NUMBER.match(number):
             log.error("transfer_number_invalid", number=number)
             await self._route(channel, record, self._settings.menu.general_queue, 5, "transfer")
             return

@@ -52,7 +52,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from ivr.edges.store import CallRecord, CallStore
+from ivr.core.records import CallRecord
+from ivr.edges.storage.store import Store
 from ivr.errors import StorageError
 
 log = structlog.get_logger("ivr.calls.pending_writes")
@@ -101,7 +102,7 @@ class PendingWrites:
     """
 
     def __init__(
-        self, store: CallStore, state_dir: Path, *, limit: int = LIMIT,
+        self, store: Store, state_dir: Path, *, limit: int = LIMIT,
         first_try: float = FIRST_TRY, min_backoff: float = MIN_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
@@ -200,7 +201,7 @@ class PendingWrites:
     # -- the writes -----------------------------------------------------------------------
 
     async def save(self, record: CallRecord) -> None:
-        """``store.save(record)``, now or later; the record is copied as it is now."""
+        """``store.calls.save(record)``, now or later; the record is copied as it is now."""
         args = dataclasses.asdict(record)
         seq = self._records.get(record.call_id)
         waiting = self._queue.get(seq) if seq is not None else None
@@ -295,18 +296,18 @@ class PendingWrites:
         a, store = write.args, self._store
         match write.op:
             case "save":
-                await store.save(_record(a))
+                await store.calls.save(_record(a))
             case "answered":
-                await store.set_call_answered(a["call_id"], a["operator"],
+                await store.calls.set_answered(a["call_id"], a["operator"],
                                               _moment(a["answered_at"]), a["wait_seconds"])
             case "completed":
-                await store.set_call_completed(a["call_id"], _moment(a["ended_at"]),
+                await store.calls.set_completed(a["call_id"], _moment(a["ended_at"]),
                                                a["talk_seconds"])
             case "abandoned":
-                await store.set_call_abandoned(a["call_id"], _moment(a["ended_at"]),
+                await store.calls.set_abandoned(a["call_id"], _moment(a["ended_at"]),
                                                a["wait_seconds"])
             case "operator_state":
-                await store.record_operator_state(a["operator_id"], a["state"], a["reason"],
+                await store.operator_states.record(a["operator_id"], a["state"], a["reason"],
                                                   _moment(a["at"]))
             case _:
                 raise StorageError(f"unknown pending write {write.op!r}")
@@ -419,7 +420,7 @@ class PendingWrites:
     async def _store_writes(self) -> bool:
         """Whether the store takes a write (one that changes nothing) right now."""
         try:
-            await self._store.delete_expired_sessions(_EPOCH)
+            await self._store.sessions.delete_expired(_EPOCH)
         except StorageError:
             return False
         return True

@@ -1,6 +1,7 @@
 """Intent matching: what a caller's words are about (skill, category) and how urgent they are.
 
-Pure: no I/O except ``load_intents`` reading its YAML file once at start-up.
+Pure: ``IntentCatalog.from_mapping`` takes the parsed ``config/intents.yaml``
+(``ivr.speech.intents_file.load_intents`` reads it).
 
 Theory of operation
 -------------------
@@ -30,10 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal
-
-import yaml
 
 from ivr.errors import ConfigError, ConfigProblem
 
@@ -110,7 +108,7 @@ def normalise(text: str, matching: Matching) -> str:
 
 
 class IntentCatalog:
-    """Every language's intents, ready to match; build with ``from_mapping``/``load_intents``."""
+    """Every language's intents, ready to match; build with ``from_mapping``."""
 
     def __init__(self, languages: Iterable[LanguageIntents], threshold: float) -> None:
         if not 0.0 <= threshold <= 1.0:
@@ -290,12 +288,3 @@ def _index(lang: LanguageIntents) -> list[_Phrase]:
     ]
     # Longest first, so the most specific phrase claims its words before a shorter one.
     return sorted(phrases, key=lambda p: -len(p.key))
-
-
-def load_intents(path: Path, known_skills: Iterable[str] | None = None) -> IntentCatalog:
-    """Read and validate ``config/intents.yaml`` (blocking: call at start-up or in a thread)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError([ConfigProblem(str(path), "(file)", str(exc))]) from exc
-    return IntentCatalog.from_mapping(data, str(path), known_skills)

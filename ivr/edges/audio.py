@@ -1,10 +1,14 @@
-"""Audio conversion: the only module that imports pydub (and so ffmpeg/audioop).
+"""Prompt audio: speech synthesis (espeak-ng, run as a program) and conversion, the only
+module that imports pydub (and so ffmpeg/audioop).
 
 Blocking by nature: callers on the event loop run these through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,6 +21,8 @@ with warnings.catch_warnings():
     from pydub.exceptions import CouldntDecodeError
 
 TELEPHONY_RATE = 8000
+# espeak-ng voice per language code used in flows.
+VOICES = {"zh": "cmn", "en": "en-us", "ko": "ko"}
 
 
 def to_telephony_wav(source: Path, target: Path) -> float:
@@ -35,3 +41,22 @@ def to_telephony_wav(source: Path, target: Path) -> float:
     except (CouldntDecodeError, OSError, ValueError) as exc:
         raise AudioError(f"cannot convert {source} to telephony WAV: {exc}") from exc
     return len(audio) / 1000.0
+
+
+def speak(text: str, language: str, target: Path) -> None:
+    """espeak-ng -> 8 kHz WAV at ``target``."""
+    voice = VOICES.get(language)
+    if voice is None:
+        raise AudioError(f"no espeak-ng voice configured for language {language!r}")
+    if shutil.which("espeak-ng") is None:
+        raise AudioError("espeak-ng is not installed: `apt-get install espeak-ng`")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        # Text goes through stdin, never through a shell or an argument that could be an option.
+        done = subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), "--stdin"],
+            input=text.encode("utf-8"), capture_output=True, check=False, timeout=60,
+        )
+        if done.returncode != 0 or not raw.exists():
+            raise AudioError(f"espeak-ng failed for {language}: {done.stderr.decode()[:200]}")
+        to_telephony_wav(raw, target)

@@ -56,7 +56,7 @@ from ivr.core.protocols.audiosocket import (
     encode_hangup,
     split_frames,
 )
-from ivr.errors import AudioError, IvrError, ProtocolError
+from ivr.errors import AudioError, ProtocolError, StreamNotConnected
 
 log = structlog.get_logger("ivr.audiosocket")
 
@@ -83,10 +83,6 @@ def read_prompt_pcm(path: Path) -> bytes:
             return wav.readframes(wav.getnframes())
     except (OSError, EOFError, wave.Error) as exc:
         raise AudioError(f"cannot read prompt {path}: {exc}") from exc
-
-
-class StreamNotConnected(IvrError):
-    """Asterisk did not open the AudioSocket stream for a call within the deadline."""
 
 
 class AudioStream:

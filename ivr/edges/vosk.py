@@ -59,7 +59,7 @@ from ivr.core.protocols.audiosocket import (
     Utterance,
 )
 from ivr.edges.audiosocket import AudioStream
-from ivr.errors import IvrError
+from ivr.errors import ModelUnavailable, SpeechError
 
 log = structlog.get_logger("ivr.speech")
 
@@ -72,14 +72,6 @@ DECODE_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_BYTES // 10
 # under 1 s at p95 for ~23 grammar streams and 1-2 free ones. A free turn costs 8 units.
 DEFAULT_COSTS: Mapping[str, int] = {"grammar": 1, "free": 8}
 GRAMMAR_TURNS_PER_WORKER = 24
-
-
-class SpeechError(IvrError):
-    """Speech recognition failed: a model could not be loaded or Vosk failed during a turn."""
-
-
-class ModelUnavailable(SpeechError):
-    """A language's model is not configured, not installed, or cannot be loaded."""
 
 
 # ---------------------------------------------------------------- models

@@ -5,39 +5,31 @@ until they end, so an edit never changes a call in progress. An edit of the flow
 picked up by ``watch()``: it is validated with the same checks as ``ivr flow check``; if it is
 valid it becomes current for the next call and is stored as a new version (who and when);
 if it is not, the problems are logged and the running version keeps serving.
-``rollback`` writes the previous version back to the file and records it.
+``rollback_target`` says which version a rollback brings back: the live library publishes it
+(the admin pages), or ``rollback`` writes it to the file for the watcher (``ivr flow rollback``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 import pwd
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
-from ivr.core.flow import CallFlow, FlowProblem, load_catalog, parse_flow, validate
-from ivr.core.flow.model import FlowError
+from ivr.core.flow import CallFlow, parse_flow, validate
+from ivr.core.records import FlowVersion
 from ivr.core.settings import Settings
-from ivr.edges.store import CallStore, FlowVersion
-from ivr.errors import IvrError
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.files import replace_text
+from ivr.edges.storage.flow_versions import FlowVersions
+from ivr.errors import FlowError, FlowProblem, FlowRejected, IvrError, Refused
+from ivr.flows.files import load_catalog
 
 log = structlog.get_logger("ivr.flows.library")
-
-
-class FlowRejected(IvrError):
-    """A flow edit failed validation; ``problems`` says why. The running flow is unchanged."""
-
-    def __init__(self, problems: Sequence[FlowProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(f"{p.file}:{p.line}: {p.node}: {p.message}"
-                                   for p in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +65,22 @@ def file_owner(path: Path) -> str:
         return "unknown"
 
 
+def rollback_target(versions: Sequence[FlowVersion], live_digest: str) -> FlowVersion:
+    """The version published before the live one (``versions`` oldest first); ``Refused``
+    when there is none."""
+    live = [i for i, v in enumerate(versions) if v.digest == live_digest]
+    if not live or live[-1] == 0:
+        raise Refused("no earlier published version to roll back to")
+    return versions[live[-1] - 1]
+
+
 class FlowLibrary:
-    def __init__(self, settings: Settings, store: CallStore) -> None:
+    def __init__(
+        self, settings: Settings, versions: FlowVersions, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._settings = settings
-        self._store = store
+        self._versions = versions
+        self._clock = clock
         self._path = settings.flow_path
         self._current: PublishedFlow | None = None
         self._seen: tuple[float, int] | None = None
@@ -101,7 +105,7 @@ class FlowLibrary:
             return self.current()
         if version_id not in self._by_id:
             flow_name = self.current().flow.name
-            stored = [v for v in await self._store.flow_versions(flow_name) if v.id == version_id]
+            stored = [v for v in await self._versions.of(flow_name) if v.id == version_id]
             flow, _ = (await asyncio.to_thread(parse_flow, stored[0].text, str(self._path))
                        if stored else (None, []))
             if flow is None:
@@ -109,6 +113,19 @@ class FlowLibrary:
                 return self.current()
             self._by_id[version_id] = PublishedFlow(flow, version_id, stored[0].digest)
         return self._by_id[version_id]
+
+    async def live_text(self) -> str:
+        """The text of the flow serving new calls (as published, else the flow file's)."""
+        published = self.current()
+        for version in await self._versions.of(published.flow.name):
+            if version.id == published.version_id:
+                return version.text
+        text: str = await asyncio.to_thread(self._path.read_text, encoding="utf-8")
+        return text
+
+    async def versions(self) -> list[FlowVersion]:
+        """Every published version of the live flow, oldest first."""
+        return await self._versions.of(self.current().flow.name)
 
     async def load(self) -> PublishedFlow:
         """Publish the flow file at start-up; refuse to start on an invalid one."""
@@ -141,7 +158,7 @@ class FlowLibrary:
                 raise FlowRejected(problems)
             digest = digest_of(text)
             version = await self._record(flow, text, digest, who, note)
-            await asyncio.to_thread(_atomic_write, self._path, text)
+            await asyncio.to_thread(replace_text, self._path, text)
             stat = await asyncio.to_thread(self._path.stat)
             # The watcher must not publish our own write a second time as a "file edit".
             self._seen = (stat.st_mtime, stat.st_size)
@@ -179,42 +196,31 @@ class FlowLibrary:
     async def _record(
         self, flow: CallFlow, text: str, digest: str, who: str, note: str
     ) -> FlowVersion:
-        versions = await self._store.flow_versions(flow.name)
+        versions = await self._versions.of(flow.name)
         if versions and versions[-1].digest == digest:
             return versions[-1]  # already recorded (e.g. by `ivr flow rollback`)
-        return await self._store.add_flow_version(
+        return await self._versions.add(
             flow=flow.name, version=flow.version, digest=digest, text=text,
-            published_by=who, published_at=datetime.now(UTC), note=note,
+            published_by=who, published_at=self._clock.now(), note=note,
         )
 
 
-async def rollback(settings: Settings, store: CallStore, who: str) -> FlowVersion:
+async def rollback(
+    settings: Settings, versions: FlowVersions, who: str, clock: Clock = SYSTEM_CLOCK
+) -> FlowVersion:
     """Write the version before the live one back to the flow file and record it."""
     path = settings.flow_path
     text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     flow, problems = parse_flow(text, str(path))
-    name = flow.name if flow is not None else None
-    versions = await store.flow_versions(name) if name else []
-    live_digest = digest_of(text)
-    live = [i for i, v in enumerate(versions) if v.digest == live_digest]
-    if not live or live[-1] == 0:
-        raise IvrError("no earlier published version to roll back to")
-    target = versions[live[-1] - 1]
+    published = await versions.of(flow.name) if flow is not None else []
+    target = rollback_target(published, digest_of(text))
     checked, problems = check_text(settings, target.text, str(path))
     if checked is None:
         raise FlowRejected(problems)
-    version = await store.add_flow_version(
+    version = await versions.add(
         flow=target.flow, version=target.version, digest=target.digest, text=target.text,
-        published_by=who, published_at=datetime.now(UTC),
+        published_by=who, published_at=clock.now(),
         note=f"rollback to version #{target.id}",
     )
-    await asyncio.to_thread(_atomic_write, path, target.text)
+    await asyncio.to_thread(replace_text, path, target.text)
     return version
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    with contextlib.suppress(OSError):
-        os.chown(tmp, path.stat().st_uid, path.stat().st_gid)
-    tmp.replace(path)

@@ -11,122 +11,35 @@ anybody in by itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import structlog
 
-from ivr.core.routing import GENERAL_POOL_PENALTY, language_queue, personal_queue
+from ivr.core.operators import LOGIN_NOTE, Member, Membership, Presence, SyncPlan, memberships, plan
+from ivr.core.routing import OperatorState
 from ivr.core.settings import Operator, Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallStore
-from ivr.errors import AmiError, IvrError, StorageError
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.operator_states import OperatorStates
+from ivr.errors import AmiError, Refused, StorageError
 
 log = structlog.get_logger("ivr.operators.desk")
-LOGIN_NOTE = "login: "  # state-history reason of a login, followed by the skills taken
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    queue: str
-    interface: str
-    penalty: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One queue membership as Asterisk reports it."""
-
-    queue: str
-    interface: str
-    penalty: int
-    paused: bool
-    reason: str
-    in_call: bool
-    status: int
-
-
-@dataclass(frozen=True, slots=True)
-class Presence:
-    """An operator's state as Asterisk has it."""
-
-    operator: Operator
-    queues: tuple[str, ...] = ()
-    paused: bool = False
-    reason: str = ""
-    in_call: bool = False
-
-    @property
-    def state(self) -> str:
-        if not self.queues:
-            return "logged out"
-        if self.in_call:
-            return "on a call"
-        return f"paused ({self.reason or 'no reason'})" if self.paused else "available"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPlan:
-    add: tuple[Membership, ...] = ()
-    repenalise: tuple[Membership, ...] = ()
-    remove: tuple[tuple[str, str], ...] = field(default_factory=tuple)
-
-
-def memberships(
-    settings: Settings, op: Operator, skills: Iterable[str] | None = None
-) -> dict[tuple[str, str], Membership]:
-    """The queues a logged-in operator belongs to (see ivr.core.routing.plan_stages).
-
-    Their skill queues (``skills``: the ones they logged in with, default all) at penalty
-    5 - level; ``lang-<language>`` for each enabled language they speak; the general queue
-    (at their level if they have that skill, else at the general-pool penalty); ``op-<id>``.
-    """
-    chosen = set(op.skills if skills is None else skills) & set(op.skills)
-    general = settings.menu.general_queue
-
-    def member(queue: str, penalty: int) -> tuple[tuple[str, str], Membership]:
-        return (queue, op.interface), Membership(queue, op.interface, penalty, op.name)
-
-    out = dict(member(skill, op.penalty(skill)) for skill in chosen if skill in settings.skills)
-    out |= dict(member(language_queue(lang), 0) for lang in op.languages
-                if lang in settings.languages)
-    if (general, op.interface) not in out:
-        out |= dict([member(general, GENERAL_POOL_PENALTY)])
-    out |= dict([member(personal_queue(op.id), 0)])
-    return out
-
-
-def plan(
-    desired: Mapping[tuple[str, str], Membership],
-    current: Mapping[tuple[str, str], int],
-    logged_in: set[str],
-) -> SyncPlan:
-    """Pure: bring logged-in operators' memberships in line with their configured skills.
-
-    ``current`` maps (queue, interface) to penalty. Operators not logged in (``logged_in``
-    holds interfaces) are left alone: resync never logs anybody in.
-    """
-    add = tuple(m for key, m in desired.items()
-                if key not in current and m.interface in logged_in)
-    repenalise = tuple(m for key, m in desired.items()
-                       if key in current and current[key] != m.penalty)
-    remove = tuple(key for key in current if key not in desired)
-    return SyncPlan(add, repenalise, remove)
 
 
 class OperatorDesk:
     """Operator states through AMI; see the module docstring."""
 
     def __init__(
-        self, settings: Settings, ami: AmiClient, store: CallStore | None = None
+        self, settings: Settings, ami: AmiClient, states: OperatorStates | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         self._ami = ami
         # Where the skills each operator logged in with are written down (state history), so
         # a resync after a reconnect or a restart restores exactly those.
-        self._store = store
+        self._states = states
+        self._clock = clock
         self._by_interface = {op.interface: op for op in settings.operators.values()}
 
     def reconfigure(self, settings: Settings) -> None:
@@ -140,7 +53,7 @@ class OperatorDesk:
         try:
             return self._settings.operators[operator_id]
         except KeyError:
-            raise IvrError(f"no operator {operator_id!r} in operators.yaml") from None
+            raise Refused(f"no operator {operator_id!r} in operators.yaml") from None
 
     async def members(self) -> list[Member]:
         messages = await self._ami.action("QueueStatus", as_list=True, timeout=10)
@@ -178,9 +91,9 @@ class OperatorDesk:
         op = self.operator(operator_id)
         unknown = sorted(set(skills or ()) - set(op.skills))
         if unknown:
-            raise IvrError(f"{op.id} has no skill {', '.join(unknown)}")
+            raise Refused(f"{op.id} has no skill {', '.join(unknown)}")
         if skills is not None and not skills:
-            raise IvrError("log in with at least one skill")
+            raise Refused("log in with at least one skill")
         wanted = memberships(self._settings, op, skills)
         have = {(m.queue, m.interface): m.penalty for m in await self.members()
                 if m.interface == op.interface}
@@ -194,7 +107,7 @@ class OperatorDesk:
         for queue, interface in have.keys() - wanted.keys():
             await self._ami.action("QueueRemove", {"Queue": queue, "Interface": interface})
         taken = tuple(sorted(set(op.skills if skills is None else skills)))
-        await self._note(op.id, "available", LOGIN_NOTE + ",".join(taken))
+        await self._note(op.id, OperatorState.AVAILABLE, LOGIN_NOTE + ",".join(taken))
         log.info("operator_logged_in", operator=op.id, skills=list(taken))
         return taken
 
@@ -203,7 +116,7 @@ class OperatorDesk:
         for m in await self.members():
             if m.interface == op.interface:
                 await self._ami.action("QueueRemove", {"Queue": m.queue, "Interface": m.interface})
-        await self._note(op.id, "logged_out", "")
+        await self._note(op.id, OperatorState.LOGGED_OUT, "")
         log.info("operator_logged_out", operator=op.id)
 
     async def pause(self, operator_id: str, reason: str) -> None:
@@ -243,20 +156,20 @@ class OperatorDesk:
                  repenalised=len(todo.repenalise), removed=len(todo.remove))
         return todo
 
-    async def _note(self, operator_id: str, state: str, reason: str) -> None:
-        if self._store is None:
+    async def _note(self, operator_id: str, state: OperatorState, reason: str) -> None:
+        if self._states is None:
             return
         try:
-            await self._store.record_operator_state(operator_id, state, reason, datetime.now(UTC))
+            await self._states.record(operator_id, state.value, reason, self._clock.now())
         except StorageError as exc:
             log.error("operator_state_not_stored", operator=operator_id, error=str(exc))
 
     async def _logins(self) -> dict[str, list[str]]:
         """The skills of each operator's last login, from the state history."""
-        if self._store is None:
+        if self._states is None:
             return {}
         try:
-            history = await self._store.operator_states(datetime(2000, 1, 1, tzinfo=UTC))
+            history = await self._states.since(datetime(2000, 1, 1, tzinfo=UTC))
         except StorageError as exc:
             log.error("operator_logins_unavailable", error=str(exc))
             return {}

@@ -9,34 +9,44 @@ history.
   how long they talked, or that the caller gave up - written to the call record;
 * ``QueueMemberPause`` / ``AgentConnect`` / ``AgentComplete``: the operator's state history.
 
-AMI handlers are synchronous; the store writes they cause run as tasks, chained per call (and
-per operator) so they land in order; a failed write is logged, the call is not affected.
-Given ``writes`` (``ivr.calls.pending_writes.PendingWrites``), the writes go through it
-instead: kept while the database is down and written when it is back, none lost. A call's
-record is then looked up in the writes still waiting first; if the database cannot be asked,
-the fact is written anyway (the buffer drops it, logged, if the call turns out to be unknown).
+Every node tracks who talks to whom (``track``: transfers from the consoles it serves); the
+leader alone writes what app_queue did and raises the screen pops (``handle``, shared by the
+bus). Cut off from the database, and so from the other nodes, a node does that for its own
+consoles and records (kept until the database is back): ``leads`` says whether this node
+handles the events now.
+
+AMI handlers are synchronous; the writes they cause run as tasks, chained per call (and per
+operator) so they land in order, through ``writes`` (``ivr.calls.pending_writes``): kept while
+the database is down and written when it is back, none lost. A call's record is looked up in
+the writes still waiting first; if the database cannot be asked, the fact is written anyway
+(the buffer drops it, logged, if the call turns out to be unknown).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
 from ivr.calls.pending_writes import PendingWrites
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.records import CallRecord
+from ivr.core.routing import OperatorState
+from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
-from ivr.edges.store import CallRecord, CallStore
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.calls import CallRecords
+from ivr.edges.storage.cases import Cases
 from ivr.errors import BusError, StorageError
-from ivr.operators.screen_pops import ScreenPop
-from ivr.operators.shared_pops import SharedScreenPops
+from ivr.operators.screen_pops import SharedScreenPops
 
 log = structlog.get_logger("ivr.operators.queue_events")
 DRAIN_ROUNDS = 5
+
 
 def _seconds(event: AmiEvent, name: str) -> float:
     try:
@@ -46,14 +56,19 @@ def _seconds(event: AmiEvent, name: str) -> float:
 
 
 class QueueEvents:
+    """app_queue's events made into records, pops and state history; see the module docstring."""
+
     def __init__(
-        self, settings: Settings, store: CallStore, pops: SharedScreenPops,
-        writes: PendingWrites | None = None,
+        self, settings: Settings, calls: CallRecords, cases: Cases, pops: SharedScreenPops,
+        writes: PendingWrites, *, leads: Callable[[], bool] = lambda: True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._store = store
+        self._calls = calls
+        self._cases = cases
         self._writes = writes
-        self._writer: CallStore | PendingWrites = writes if writes is not None else store
         self._pops = pops
+        self._leads = leads
+        self._clock = clock
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, asyncio.Task[None]] = {}
@@ -65,6 +80,12 @@ class QueueEvents:
     def caller_channel(self, operator_id: str) -> str | None:
         """The channel of the citizen the operator is talking to (for a transfer)."""
         return self._talking.get(operator_id)
+
+    def on_event(self, event: AmiEvent) -> None:
+        """Every AMI event: tracked on every node, handled where this node leads."""
+        self.track(event)
+        if self._leads():
+            self.handle(event)
 
     def track(self, event: AmiEvent) -> None:
         """Who is talking to whom (every node: transfers from the consoles it serves)."""
@@ -85,18 +106,18 @@ class QueueEvents:
             self._forget_pop(operator, call_id)
         elif name == "AgentConnect" and operator and call_id:
             self._spawn(call_id, self._answered(event, operator, call_id))
-            self._spawn(operator, self._state(operator, "on_call", ""))
+            self._spawn(operator, self._state(operator, OperatorState.ON_CALL, ""))
         elif name == "AgentComplete" and operator and call_id:
             self._spawn(call_id, self._completed(event, call_id))
-            self._spawn(operator, self._state(operator, "wrap_up", ""))
+            self._spawn(operator, self._state(operator, OperatorState.WRAP_UP, ""))
             self._forget_pop(operator, call_id)
         elif name == "QueueCallerAbandon" and call_id:
             self._spawn(call_id, self._abandoned(event, call_id))
         elif name == "QueueMemberPause" and operator:
             paused = event.get("Paused") == "1"
             reason = event.get("PausedReason") or event.get("Reason") or ""
-            self._spawn(operator, self._state(operator, "paused" if paused else "available",
-                                              reason if paused else ""))
+            state = OperatorState.PAUSED if paused else OperatorState.AVAILABLE
+            self._spawn(operator, self._state(operator, state, reason if paused else ""))
 
     async def drain(self) -> None:
         """Wait for the writes in flight (at shut-down, and in tests); events still arriving
@@ -139,7 +160,7 @@ class QueueEvents:
         _, record = await self._call(call_id)
         caller = record.caller if record else event.get("CallerIDNum")
         try:
-            cases = await self._store.cases_of(caller) if caller else []
+            cases = await self._cases.of_caller(caller) if caller else []
         except StorageError as exc:
             log.warning("pop_without_previous_cases", error=str(exc))
             cases = []
@@ -158,7 +179,7 @@ class QueueEvents:
                  "created_at": c.created_at}
                 for c in reversed(cases[-10:])
             ),
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            at=self._clock.now().isoformat(timespec="seconds"),
         )
         # Every node's consoles get it (the operator's browser may be on another node).
         await self._pops.publish(pop)
@@ -166,20 +187,17 @@ class QueueEvents:
 
     async def _call(self, call_id: str) -> tuple[bool, CallRecord | None]:
         """Whether the call is known (or may be: the database is down), and its record."""
-        if self._writes is None:
-            record = await self._store.get(call_id)
-            return record is not None, record
         record = self._writes.pending_record(call_id)
         if record is not None:
             return True, record
         try:
-            record = await self._store.get(call_id)
+            record = await self._calls.get(call_id)
         except StorageError:
             return True, None
         return record is not None, record
 
     async def _answered(self, event: AmiEvent, operator: str, call_id: str) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
             return  # a callback stand-in or a call the IVR never saw
@@ -189,16 +207,16 @@ class QueueEvents:
                 waited = max(waited,
                              (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
                              - (record.ivr_ms or 0) / 1000)
-        await self._writer.set_call_answered(call_id, operator, now, round(waited, 1))
+        await self._writes.set_call_answered(call_id, operator, now, round(waited, 1))
 
     async def _completed(self, event: AmiEvent, call_id: str) -> None:
         known, _ = await self._call(call_id)
         if known:
-            await self._writer.set_call_completed(call_id, datetime.now(UTC),
+            await self._writes.set_call_completed(call_id, self._clock.now(),
                                                   _seconds(event, "TalkTime"))
 
     async def _abandoned(self, event: AmiEvent, call_id: str) -> None:
-        now = datetime.now(UTC)
+        now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
             return
@@ -209,7 +227,8 @@ class QueueEvents:
                           - timedelta(milliseconds=record.ivr_ms or 0)).total_seconds()
             except ValueError:
                 waited = 0.0
-        await self._writer.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
+        await self._writes.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
 
-    async def _state(self, operator: str, state: str, reason: str) -> None:
-        await self._writer.record_operator_state(operator, state, reason, datetime.now(UTC))
+    async def _state(self, operator: str, state: OperatorState, reason: str) -> None:
+        await self._writes.record_operator_state(operator, state.value, reason,
+                                                 self._clock.now())

@@ -1,93 +1,46 @@
-"""Screen pops: what an operator's console shows the moment app_queue rings them.
+"""Screen pops on this node's consoles, and shared with every other node.
 
-The application publishes a ``ScreenPop`` when Asterisk offers a caller to an operator
-(``AgentCalled``, again at ``AgentConnect``); every console the operator has open receives it
-through ``ScreenPopHub.subscribe``. The hub keeps the last pop per operator so a console opened
-or reloaded in the middle of the call still shows it, until ``clear`` at the end of the call.
+The application publishes a ``ScreenPop`` (``ivr.core.screen_pops``) when Asterisk offers a
+caller to an operator (``AgentCalled``, again at ``AgentConnect``); every console the operator
+has open receives it through ``ScreenPopHub.subscribe``. The hub keeps the last pop per
+operator so a console opened or reloaded in the middle of the call still shows it, until
+``clear`` at the end of the call.
 
 Theory of operation: each subscription owns a bounded ``asyncio.Queue``. ``publish`` never
 waits: when a console does not keep up (a frozen browser tab), the oldest pop in its queue is
 dropped and counted in ``dropped``, so one slow console cannot hold up the AMI event loop or
 the operator's other consoles. No aiohttp here; the web layer turns pops into WebSocket frames.
+
+With two nodes, the AMI events that raise an operator's pop may reach node 1 while the
+operator's browser is connected to node 2. ``SharedScreenPops`` sits in front of this node's
+hub: ``publish`` and ``clear`` go over the event bus (channels ``screen_pop`` and
+``screen_pop_clear``) and every node, this one included, applies them to its own hub; so
+``hub.current(operator)`` and ``hub.subscribe(operator)`` work the same on every node. The
+application publishes through ``SharedScreenPops`` only, never on the hub directly.
+
+A pop travels as ``ScreenPop.to_dict()`` trimmed by ``ivr.edges.bus.fit``: a long transcript
+arrives cut and ending with "…". Pops are live state: one published while a node was not
+listening is lost there (see ``ivr.edges.bus``), and a ringing call is over before anyone could
+replay it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
+from ivr.core.screen_pops import ScreenPop, pop_from_dict
+from ivr.edges.bus import EventBus, fit
+
+log = structlog.get_logger("ivr.operators.screen_pops")
+
 DEFAULT_QUEUE_SIZE = 16
-
-
-@dataclass(frozen=True, slots=True)
-class ScreenPop:
-    """One call offered to one operator, with what the IVR learnt about the caller.
-
-    ``transcript`` is what the caller said (empty for keys only), ``intent`` the recognised
-    intent, ``category`` the case category suggested for it, ``urgency`` e.g. "normal" or
-    "emergency". ``previous_cases`` holds the caller's earlier cases as string maps (number,
-    category, status, created_at). ``at`` is when the pop was made (ISO 8601).
-    """
-
-    call_id: str
-    operator_id: str
-    caller: str
-    caller_name: str = ""
-    language: str = ""
-    queue: str = ""
-    skill: str = ""
-    transcript: str = ""
-    intent: str = ""
-    category: str = ""
-    urgency: str = "normal"
-    route_reasons: tuple[str, ...] = ()
-    previous_cases: tuple[dict[str, str], ...] = field(default=())
-    at: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.call_id:
-            raise ValueError("call_id must not be empty")
-        if not self.operator_id:
-            raise ValueError("operator_id must not be empty")
-        # Callers may hand lists or mappings of any kind; keep immutable, string-only copies so
-        # a pop already queued for a console cannot change under it.
-        object.__setattr__(self, "route_reasons", tuple(str(r) for r in self.route_reasons))
-        object.__setattr__(
-            self,
-            "previous_cases",
-            tuple(_string_map(case) for case in self.previous_cases),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (lists for the tuples)."""
-        return {
-            "call_id": self.call_id,
-            "operator_id": self.operator_id,
-            "caller": self.caller,
-            "caller_name": self.caller_name,
-            "language": self.language,
-            "queue": self.queue,
-            "skill": self.skill,
-            "transcript": self.transcript,
-            "intent": self.intent,
-            "category": self.category,
-            "urgency": self.urgency,
-            "route_reasons": list(self.route_reasons),
-            "previous_cases": [dict(case) for case in self.previous_cases],
-            "at": self.at,
-        }
-
-    def to_json(self) -> str:
-        """The pop as JSON text (UTF-8 characters kept as they are)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False)
-
-
-def _string_map(case: Mapping[str, object]) -> dict[str, str]:
-    return {str(key): "" if value is None else str(value) for key, value in case.items()}
+POP_CHANNEL = "screen_pop"
+CLEAR_CHANNEL = "screen_pop_clear"
 
 
 class ScreenPopHub:
@@ -151,3 +104,51 @@ class ScreenPopHub:
             return False
         del self._current[operator_id]
         return True
+
+
+class SharedScreenPops:
+    """This node's ``hub`` fed by the pops of every node on ``bus``; see the module docstring.
+
+    Subscribes at construction; ``close()`` ends the subscriptions (not the bus or the hub).
+    """
+
+    def __init__(self, hub: ScreenPopHub, bus: EventBus) -> None:
+        self.hub = hub
+        self.bus = bus
+        self.rejected = 0
+        """Events on the pop channels that were not pops (logged, dropped)."""
+        self._unsubscribe: list[Callable[[], None]] = [
+            bus.subscribe(POP_CHANNEL, self._pop_arrived),
+            bus.subscribe(CLEAR_CHANNEL, self._clear_arrived),
+        ]
+
+    async def publish(self, pop: ScreenPop) -> None:
+        """Show ``pop`` on the operator's consoles, on every node. This node's hub has it
+        when this returns; ``BusError`` when the other nodes could not be reached."""
+        await self.bus.publish(POP_CHANNEL, fit(pop.to_dict()))
+
+    async def clear(self, operator_id: str, call_id: str | None = None) -> None:
+        """``ScreenPopHub.clear`` on every node (the call ended)."""
+        await self.bus.publish(CLEAR_CHANNEL, {"operator_id": operator_id, "call_id": call_id})
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+
+    def _pop_arrived(self, payload: dict[str, Any]) -> None:
+        try:
+            pop = pop_from_dict(payload)
+        except (TypeError, ValueError) as exc:
+            self.rejected += 1
+            log.warning("screen_pop_rejected", error=str(exc))
+            return
+        self.hub.publish(pop)
+
+    def _clear_arrived(self, payload: dict[str, Any]) -> None:
+        operator_id, call_id = payload.get("operator_id"), payload.get("call_id")
+        if not isinstance(operator_id, str) or not (call_id is None or isinstance(call_id, str)):
+            self.rejected += 1
+            log.warning("screen_pop_clear_rejected")
+            return
+        self.hub.clear(operator_id, call_id)

@@ -19,24 +19,14 @@ from typing import Literal
 import structlog
 
 from ivr.core.flow import DigitsCollected, Event, ListenForSpeech, SpeechHeard
-from ivr.core.intents import IntentCatalog, load_intents
+from ivr.core.intents import IntentCatalog
 from ivr.core.protocols.audiosocket import EndpointerSettings
 from ivr.core.settings import Settings
-from ivr.edges.audiosocket import (
-    AudioSocketServer,
-    StreamNotConnected,
-    StreamRegistry,
-    read_prompt_pcm,
-)
+from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry, read_prompt_pcm
 from ivr.edges.fastagi import AgiChannel
-from ivr.edges.vosk import (
-    ModelRegistry,
-    ModelSource,
-    SpeechError,
-    SpeechRecognizer,
-    listen,
-)
-from ivr.errors import AudioError
+from ivr.edges.vosk import ModelRegistry, SpeechRecognizer, listen
+from ivr.errors import AudioError, SpeechError, StreamNotConnected
+from ivr.speech.intents_file import load_intents
 
 log = structlog.get_logger("ivr.speech.service")
 
@@ -47,24 +37,19 @@ NOTHING_HEARD = SpeechHeard("", None, 0.0)
 
 
 class SpeechService:
-    def __init__(self, settings: Settings) -> None:
-        s = settings.speech
+    """Speech turns for the call handler; the composition root hands it the AudioSocket server
+    and its stream registry, the models and the recogniser's pool."""
+
+    def __init__(
+        self, settings: Settings, *, streams: StreamRegistry, server: AudioSocketServer,
+        models: ModelRegistry, recognizer: SpeechRecognizer, endpointing: EndpointerSettings,
+    ) -> None:
         self._settings = settings
-        self.streams = StreamRegistry()
-        self.server = AudioSocketServer(self.streams, host=s.audiosocket_host,
-                                        port=s.audiosocket_port)
-        self.models = ModelRegistry(
-            ModelSource.from_config(lang, value) for lang, value in s.models.items()
-            if lang in settings.languages
-        )
-        self.endpointing = EndpointerSettings(
-            no_speech_timeout=s.no_speech_timeout, end_silence=s.end_silence,
-            max_duration=s.max_duration,
-        )
-        self.recognizer = SpeechRecognizer(
-            self.models, workers=s.workers or None, capacity=s.capacity or None,
-            endpointing=self.endpointing,
-        )
+        self.streams = streams
+        self.server = server
+        self.models = models
+        self.recognizer = recognizer
+        self.endpointing = endpointing
         self.intents: IntentCatalog | None = None
         self._prompts: dict[tuple[str, str], bytes] = {}
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import structlog
 
-from ivr.core.asterisk_render import render_all
 from ivr.core.settings import Settings
 from ivr.errors import SandboxError
 from ivr.settings import ensure_secret
+from ivr.testbed.reference_ivr import with_reference_ivr
+from ivr.tools.asterisk_files import asterisk_files
 
 log = structlog.get_logger("ivr.testbed.sandbox")
 
@@ -139,7 +140,9 @@ class Sandbox:
         secret = ensure_secret(self.settings.state_dir)
         uid, gid = self._asterisk_ids()
         etc = self.root / "etc/asterisk"
-        for name, text in render_all(self.settings, secret, reference_ivr=True).items():
+        files = asterisk_files(self.settings, secret)
+        files["extensions.conf"] = with_reference_ivr(self.settings, files["extensions.conf"])
+        for name, text in files.items():
             path = etc / name
             path.write_text(text, encoding="utf-8")
             os.chown(path, uid, gid)

@@ -11,11 +11,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.calls.agi_driver import CASE_STATUS_READBACK
-from ivr.core.flow import ArrivalFacts, check_paths, format_report, load_flow_file, simulate
-from ivr.core.flow.model import FlowError
+from ivr.core.flow import ArrivalFacts, format_report, simulate
 from ivr.core.settings import Settings
-from ivr.edges.store import CallStore, open_store
-from ivr.flows.library import FlowRejected, rollback
+from ivr.edges.storage.store import Store, open_store
+from ivr.errors import FlowError, FlowRejected
+from ivr.flows.files import check_paths, load_flow_file
+from ivr.flows.library import rollback
 
 _CASE_NUMBER = re.compile(r"\d{10}")
 
@@ -32,7 +33,7 @@ def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
     return "\n".join([*lines, f"{len(problems)} problem(s)"]), 1
 
 
-def _store(settings: Settings) -> CallStore:
+def _store(settings: Settings) -> Store:
     return open_store(settings.database_url, settings.state_dir)
 
 
@@ -55,11 +56,11 @@ async def flow_simulate(
     if store.path is None or store.path.exists():
         await store.open()
         try:
-            cases = await store.cases_of(caller) if caller else []
-            known = bool(cases) or bool(caller and await store.by_caller(caller))
+            cases = await store.cases.of_caller(caller) if caller else []
+            known = bool(cases) or bool(caller and await store.calls.by_caller(caller))
             open_cases = sum(1 for c in cases if c.status in ("new", "dispatched", "in_progress"))
             for number in _CASE_NUMBER.findall(digits):
-                case = await store.get_case(number)
+                case = await store.cases.get(number)
                 if case is not None:
                     lookup[number] = CASE_STATUS_READBACK.get(case.status, "unknown")
         finally:
@@ -81,7 +82,7 @@ async def flow_versions(settings: Settings) -> tuple[str, int]:
     store = _store(settings)
     await store.open()
     try:
-        versions = await store.flow_versions(flow.name)
+        versions = await store.flow_versions.of(flow.name)
     finally:
         await store.close()
     if not versions:
@@ -114,12 +115,12 @@ async def case_add(
         now = datetime.now(ZoneInfo(settings.timezone))
         department = settings.skills[category].department if category in settings.skills else ""
         who = getpass.getuser()
-        case = await store.create_case(
+        case = await store.cases.create(
             caller=caller, category=category, department=department,
             description=description, now=now, actor=who,
         )
         if status != "new":
-            await store.set_case_status(case.number, status, now, actor=who)
+            await store.cases.set_status(case.number, status, now, actor=who)
     finally:
         await store.close()
     return f"case {case.number} ({category}, {status}) for {caller}", 0
@@ -129,7 +130,7 @@ async def case_show(settings: Settings, number: str) -> tuple[str, int]:
     store = _store(settings)
     await store.open()
     try:
-        case = await store.get_case(number)
+        case = await store.cases.get(number)
     finally:
         await store.close()
     if case is None:

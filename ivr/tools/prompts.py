@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.core.flow.catalog import PromptCatalog, parse_catalog
-from ivr.edges.audio import to_telephony_wav
-from ivr.errors import AudioError
-
-# espeak-ng voice per language code used in flows.
-VOICES = {"zh": "cmn", "en": "en-us", "ko": "ko"}
+from ivr.edges.audio import VOICES, speak
+from ivr.flows.files import load_catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,40 +24,12 @@ class BuildReport:
     unchanged: int
 
 
-def load_catalog(prompts_dir: Path) -> PromptCatalog:
-    path = prompts_dir / "catalog.yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise AudioError(f"no prompt catalog at {path}") from exc
-    return parse_catalog(text, str(path))
-
-
-def speak(text: str, language: str, target: Path) -> None:
-    """espeak-ng -> 8 kHz WAV at ``target``."""
-    voice = VOICES.get(language)
-    if voice is None:
-        raise AudioError(f"no espeak-ng voice configured for language {language!r}")
-    if shutil.which("espeak-ng") is None:
-        raise AudioError("espeak-ng is not installed: `apt-get install espeak-ng`")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        # Text goes through stdin, never through a shell or an argument that could be an option.
-        done = subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), "--stdin"],
-            input=text.encode("utf-8"), capture_output=True, check=False, timeout=60,
-        )
-        if done.returncode != 0 or not raw.exists():
-            raise AudioError(f"espeak-ng failed for {language}: {done.stderr.decode()[:200]}")
-        to_telephony_wav(raw, target)
-
-
 def _digest(text: str, language: str) -> str:
     return hashlib.sha256(f"{VOICES.get(language)}\0{text}".encode()).hexdigest()[:16]
 
 
 def build(prompts_dir: Path, languages: Iterable[str], workers: int = 2) -> BuildReport:
-    catalog = load_catalog(prompts_dir)
+    catalog = load_catalog(prompts_dir / "catalog.yaml")
     audio_dir = prompts_dir / "audio"
     manifest_path = audio_dir / "manifest.json"
     try:

@@ -11,19 +11,16 @@ import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from ivr.errors import IvrError
+from ivr.errors import AccountError
 from ivr.web.auth import ROLES, hash_password
 
 if TYPE_CHECKING:
-    from ivr.edges.store import CallStore, User
+    from ivr.core.records import User
+    from ivr.edges.storage.store import Store
 
 USERNAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FIRST_ADMIN: Final = "admin"
 PASSWORD_BYTES: Final = 15  # 20 URL-safe characters
-
-
-class AccountError(IvrError):
-    """An account request that cannot be carried out (bad name or role)."""
 
 
 def generate_password() -> str:
@@ -31,7 +28,7 @@ def generate_password() -> str:
 
 
 async def create_account(
-    store: CallStore, username: str, role: str, *, operator_id: str | None = None,
+    store: Store, username: str, role: str, *, operator_id: str | None = None,
 ) -> tuple[User, str]:
     """Create a user with a generated password; returns the user and the password (once)."""
     if not USERNAME.match(username):
@@ -40,27 +37,27 @@ async def create_account(
     if role not in ROLES:
         raise AccountError(f"role {role!r}: must be one of {', '.join(ROLES)}")
     password = generate_password()
-    user = await store.create_user(username, role, await hash_password(password),
+    user = await store.users.create(username, role, await hash_password(password),
                                    datetime.now(UTC), operator_id=operator_id)
     return user, password
 
 
-async def reset_password(store: CallStore, username: str) -> str:
+async def reset_password(store: Store, username: str) -> str:
     """Give ``username`` a new generated password and return it (once)."""
-    if await store.get_user(username) is None:
+    if await store.users.get(username) is None:
         raise AccountError(f"no user {username!r}")
     password = generate_password()
-    await store.update_user(username, password_hash=await hash_password(password))
+    await store.users.update(username, password_hash=await hash_password(password))
     return password
 
 
-async def ensure_first_admin(store: CallStore) -> str | None:
+async def ensure_first_admin(store: Store) -> str | None:
     """Create user "admin" with a generated password when no enabled admin exists.
 
     Returns the password (print it once) or None when an admin already exists. If a user
     named "admin" exists without the admin role, it is left alone and an error is raised.
     """
-    existing = await store.users()
+    existing = await store.users.all()
     if any(u.role == "admin" and not u.disabled for u in existing):
         return None
     if any(u.username == FIRST_ADMIN for u in existing):

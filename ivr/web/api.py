@@ -29,11 +29,10 @@ from aiohttp import web
 
 from ivr import settings as settings_module
 from ivr.core.flow import ArrivalFacts, format_report, simulate
-from ivr.core.flow.model import FlowProblem
 from ivr.core.flow.simulate import describe_outcome
-from ivr.core.intents import load_intents
-from ivr.errors import AmiError, ConfigError, IvrError, StorageError
-from ivr.flows.library import FlowRejected, check_text, digest_of
+from ivr.errors import AmiError, ConfigError, FlowProblem, FlowRejected, IvrError, StorageError
+from ivr.flows.library import check_text, digest_of
+from ivr.speech.intents_file import load_intents
 from ivr.web import accounts, openapi
 from ivr.web.auth import (
     ROLES,
@@ -48,8 +47,8 @@ from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
+    from ivr.core.records import User
     from ivr.core.settings import Settings
-    from ivr.edges.store import User
 
 log = structlog.get_logger("ivr.web.api")
 
@@ -114,7 +113,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 async def _audit(request: web.Request, actor: User, action: str, target: str,
                  **detail: object) -> None:
-    await _hotline(request).store.audit(actor.username, action, target, detail, _now())
+    await _hotline(request).store.audit.record(actor.username, action, target, detail, _now())
     log.info("audited", actor=actor.username, action=action, target=target)
 
 
@@ -139,7 +138,7 @@ async def me(request: web.Request) -> web.Response:
 @routes.get("/api/calls")
 async def calls(request: web.Request) -> web.Response:
     await require(request, "operator")
-    records = await _hotline(request).store.recent_calls(_limit(request, 50))
+    records = await _hotline(request).store.calls.recent(_limit(request, 50))
     return web.json_response(_plain(records))
 
 
@@ -151,7 +150,7 @@ async def list_cases(request: web.Request) -> web.Response:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_query", "offset must be a number.") from exc
-    found = await _hotline(request).store.cases(status, _limit(request, 100), offset)
+    found = await _hotline(request).store.cases.page(status, _limit(request, 100), offset)
     return web.json_response(_plain(found))
 
 
@@ -164,7 +163,7 @@ async def create_case(request: web.Request) -> web.Response:
     skill = hotline.settings.skills.get(category)
     department = _text(body, "department", default=skill.department if skill else "")
     try:
-        case = await hotline.store.create_case(
+        case = await hotline.store.cases.create(
             caller=_text(body, "caller", required=True), category=category,
             department=department, description=_text(body, "description"),
             call_id=_text(body, "call_id") or None, now=_local_now(hotline.settings),
@@ -181,10 +180,10 @@ async def get_case(request: web.Request) -> web.Response:
     await require(request, "operator")
     store = _hotline(request).store
     number = request.match_info["number"]
-    case = await store.get_case(number)
+    case = await store.cases.get(number)
     if case is None:
         raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
-    history = await store.case_history(number)
+    history = await store.cases.history(number)
     return web.json_response({**_plain(case), "history": _plain(history)})
 
 
@@ -196,10 +195,10 @@ async def update_case(request: web.Request) -> web.Response:
     hotline = _hotline(request)
     changes = {k: _text(body, k) or None
                for k in ("category", "department", "description", "status")}
-    if await hotline.store.get_case(number) is None:
+    if await hotline.store.cases.get(number) is None:
         raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
     try:
-        case = await hotline.store.update_case(
+        case = await hotline.store.cases.update(
             number, actor=user.username, now=_local_now(hotline.settings),
             note=_text(body, "note"), **changes,
         )
@@ -303,7 +302,7 @@ async def figures(request: web.Request) -> web.Response:
 
 async def _live_text(hotline: Hotline) -> str:
     published = hotline.flows.current()
-    versions = await hotline.store.flow_versions(published.flow.name)
+    versions = await hotline.store.flow_versions.of(published.flow.name)
     for version in versions:
         if version.id == published.version_id:
             return version.text
@@ -424,7 +423,7 @@ async def flow_versions(request: web.Request) -> web.Response:
     await require(request, "admin")
     hotline = _hotline(request)
     published = hotline.flows.current()
-    versions = await hotline.store.flow_versions(published.flow.name)
+    versions = await hotline.store.flow_versions.of(published.flow.name)
     return web.json_response([
         {"id": v.id, "flow": v.flow, "version": v.version, "digest": v.digest,
          "published_by": v.published_by, "published_at": v.published_at, "note": v.note,
@@ -440,7 +439,7 @@ async def flow_rollback(request: web.Request) -> web.Response:
     body = await json_body(request) if request.can_read_body else {}
     hotline = _hotline(request)
     published = hotline.flows.current()
-    versions = await hotline.store.flow_versions(published.flow.name)
+    versions = await hotline.store.flow_versions.of(published.flow.name)
     wanted = body.get("version_id")
     if wanted is not None:
         if not isinstance(wanted, int) or isinstance(wanted, bool):
@@ -538,7 +537,7 @@ async def withdraw_bulletin(request: web.Request) -> web.Response:
 @routes.get("/api/users")
 async def users(request: web.Request) -> web.Response:
     await require(request, "admin")
-    return web.json_response([user_json(u) for u in await _hotline(request).store.users()])
+    return web.json_response([user_json(u) for u in await _hotline(request).store.users.all()])
 
 
 def _operator_id(hotline: Hotline, body: Mapping[str, Any]) -> str | None:
@@ -581,7 +580,7 @@ async def update_user(request: web.Request) -> web.Response:
     body = await json_body(request)
     hotline = _hotline(request)
     username = request.match_info["username"]
-    if await hotline.store.get_user(username) is None:
+    if await hotline.store.users.get(username) is None:
         raise json_error(web.HTTPNotFound, "not_found", f"No user {username}.")
     changes: dict[str, Any] = {}
     if "role" in body:
@@ -602,7 +601,7 @@ async def update_user(request: web.Request) -> web.Response:
         password = accounts.generate_password()
         changes["password_hash"] = await hash_password(password)
     try:
-        user = await hotline.store.update_user(username, **changes)
+        user = await hotline.store.users.update(username, **changes)
     except StorageError as exc:
         raise _storage_refused(exc) from exc
     await _audit(request, admin, "user.update", username,
@@ -722,7 +721,7 @@ async def put_config(request: web.Request) -> web.Response:
 @routes.get("/api/audit")
 async def audit_log(request: web.Request) -> web.Response:
     await require(request, "admin")
-    entries = await _hotline(request).store.audit_log(_limit(request, 200))
+    entries = await _hotline(request).store.audit.latest(_limit(request, 200))
     return web.json_response(_plain(entries))
 
 

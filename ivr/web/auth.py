@@ -38,11 +38,11 @@ import argon2
 import structlog
 from aiohttp import web
 
-from ivr.errors import IvrError, StorageError
+from ivr.errors import LoginRefused, PasswordError, StorageError
 from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
-    from ivr.edges.store import User, WebSession
+    from ivr.core.records import User, WebSession
 
 log = structlog.get_logger("ivr.web.auth")
 
@@ -62,10 +62,6 @@ LOGIN_FAILED: Final = "Wrong username or password."
 
 # Per request: the session and its user once looked up (None: looked up, there is none).
 _SESSION: web.RequestKey[tuple[WebSession, User] | None] = web.RequestKey("ivr_session")
-
-
-class PasswordError(IvrError):
-    """A password could not be hashed (argon2 failed); never raised for a wrong password."""
 
 
 _hasher = argon2.PasswordHasher()
@@ -123,10 +119,10 @@ async def _load(request: web.Request) -> tuple[WebSession, User] | None:
     if not token:
         return None
     store = request.app[HOTLINE].store
-    session = await store.get_session(token_hash(token), datetime.now(UTC))
+    session = await store.sessions.get(token_hash(token), datetime.now(UTC))
     if session is None:
         return None
-    user = await store.get_user(session.username)
+    user = await store.users.get(session.username)
     if user is None or user.disabled:
         return None
     request[_SESSION] = (session, user)
@@ -286,7 +282,7 @@ async def start_session(request: web.Request, user: User) -> tuple[str, WebSessi
     """Create a session for ``user``; the raw token (for the cookie) and the stored session."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    session = await request.app[HOTLINE].store.create_session(
+    session = await request.app[HOTLINE].store.sessions.create(
         token_hash(token), user.username, secrets.token_urlsafe(32), now, now + SESSION_LIFETIME
     )
     return token, session
@@ -298,7 +294,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     wait = throttle.wait_left(username)
     if wait > 0:
         raise LoginRefused(f"Too many failed attempts; try again in {int(wait) + 1} s.", 429)
-    user = await request.app[HOTLINE].store.get_user(username) if username else None
+    user = await request.app[HOTLINE].store.users.get(username) if username else None
     ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or user.disabled:
         throttle.failed(username)
@@ -306,12 +302,6 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
         raise LoginRefused(LOGIN_FAILED, 401)
     throttle.succeeded(username)
     return user
-
-
-class LoginRefused(IvrError):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _set_session_cookie(response: web.StreamResponse, token: str) -> None:
@@ -394,7 +384,7 @@ async def _login_json(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.app[HOTLINE].store.delete_session(token_hash(token))
+        await request.app[HOTLINE].store.sessions.delete(token_hash(token))
     response = _see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -410,7 +400,7 @@ SWEEP_INTERVAL: Final = 3600.0
 
 async def _sweep_sessions(app: web.Application) -> None:
     try:
-        removed = await app[HOTLINE].store.delete_expired_sessions(datetime.now(UTC))
+        removed = await app[HOTLINE].store.sessions.delete_expired(datetime.now(UTC))
     except StorageError as exc:
         log.warning("session_sweep_failed", error=str(exc))
     else:

@@ -28,8 +28,8 @@ import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 
-from ivr.core.asterisk_render import DEPARTMENT_NUMBER
 from ivr.core.figures._live import WRAP_UP_PAUSE_REASONS
+from ivr.core.numbers import DEPARTMENT_NUMBER
 from ivr.core.routing import OperatorState
 from ivr.errors import IvrError, StorageError
 from ivr.web.auth import (
@@ -45,9 +45,9 @@ from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
-    from ivr.edges.store import User
-    from ivr.operators.desk import Presence
-    from ivr.operators.screen_pops import ScreenPop
+    from ivr.core.records import User
+    from ivr.core.operators import Presence
+    from ivr.core.screen_pops import ScreenPop
 
 log = structlog.get_logger("ivr.web")
 
@@ -267,8 +267,8 @@ async def _watch_session(request: web.Request, ws: web.WebSocketResponse,
     while not ws.closed:
         await asyncio.sleep(SESSION_RECHECK_SECONDS)
         try:
-            session = await store.get_session(token, datetime.now(UTC))
-            user = await store.get_user(session.username) if session is not None else None
+            session = await store.sessions.get(token, datetime.now(UTC))
+            user = await store.users.get(session.username) if session is not None else None
         except StorageError as exc:  # the database is away: keep the console, check again
             log.warning("console_session_check_failed", error=str(exc))
             continue

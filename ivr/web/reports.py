@@ -41,7 +41,7 @@ from ivr.web.keys import HOTLINE
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
-    from ivr.edges.store import CallRecord
+    from ivr.core.records import CallRecord
 
 ROLE = "supervisor"
 # Records are aggregated in memory; a longer range belongs in the data warehouse.
@@ -155,7 +155,7 @@ async def build(hotline: Hotline, query: ReportQuery) -> Report:
     """The report for ``query`` from the store's call records (aggregated off the loop)."""
     tz = _tz(hotline)
     start, end = query.bounds(tz)
-    records = await hotline.store.calls_between(start, end)
+    records = await hotline.store.calls.between(start, end)
     targets = {sid: s.service_level for sid, s in hotline.settings.skills.items()}
 
     def aggregate() -> Report:
@@ -216,7 +216,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             f"from={query.first.isoformat()}&to={query.last.isoformat()}"
             f"&period={query.period_name}"
         )
-    header, rows = case_rows(await hotline.store.case_counts())
+    header, rows = case_rows(await hotline.store.cases.counts())
     context["case_header"], context["case_rows"] = header, rows
     return aiohttp_jinja2.render_template("reports.html", request, context, status=status)
 
@@ -225,7 +225,7 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
     await require(request, ROLE)
     hotline = request.app[HOTLINE]
     if request.query.get("kind") == "cases":
-        header, rows = case_rows(await hotline.store.case_counts())
+        header, rows = case_rows(await hotline.store.cases.counts())
         return _csv_response(csv_text([header, *rows]), "cases.csv")
     try:
         query = parse_query(request.query, _today(hotline))

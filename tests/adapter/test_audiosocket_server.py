@@ -29,15 +29,9 @@ from ivr.core.protocols.audiosocket import (
     encode_hangup,
     encode_uuid,
 )
-from ivr.edges.audiosocket import (
-    AudioSocketServer,
-    AudioStream,
-    StreamNotConnected,
-    StreamRegistry,
-    read_prompt_pcm,
-)
+from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry, read_prompt_pcm
 from ivr.edges.vosk import ScriptedSpeech, listen
-from ivr.errors import AudioError
+from ivr.errors import AudioError, StreamNotConnected
 
 VOICE = struct.pack("<160h", *([3000, -3000] * 80))
 

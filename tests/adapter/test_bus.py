@@ -25,8 +25,10 @@ from ivr.edges.bus import (
     payload_size,
 )
 from ivr.errors import BusError, PayloadTooLarge
-from ivr.operators.screen_pops import ScreenPop, ScreenPopHub
-from ivr.operators.shared_pops import SharedScreenPops, pop_from_dict
+from ivr.operators.screen_pops import ScreenPopHub
+from ivr.core.screen_pops import ScreenPop
+from ivr.operators.screen_pops import SharedScreenPops
+from ivr.core.screen_pops import pop_from_dict
 from tests.pgtools import ADMIN_URL, pg_database
 
 TRICKY_TEXT = (

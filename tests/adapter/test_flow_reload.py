@@ -15,8 +15,9 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.core.settings import Settings
-from ivr.edges.store import CallStore
-from ivr.flows.library import FlowLibrary, FlowRejected, rollback
+from ivr.edges.storage.store import Store, open_store
+from ivr.errors import FlowRejected
+from ivr.flows.library import FlowLibrary, rollback
 
 BASE = settings.load()
 
@@ -32,8 +33,8 @@ def cfg(tmp_path: Path) -> Settings:
 
 
 @pytest_asyncio.fixture
-async def store(cfg: Settings) -> AsyncIterator[CallStore]:
-    s = CallStore(cfg.state_dir / "db.sqlite3")
+async def store(cfg: Settings) -> AsyncIterator[Store]:
+    s = open_store(cfg.state_dir / "db.sqlite3")
     await s.open()
     yield s
     await s.close()
@@ -54,7 +55,7 @@ INQUIRY_FIRST = ("skill: inquiry\n    priority: 5", "skill: inquiry\n    priorit
 
 
 async def test_valid_edit_swaps_in_and_is_versioned(
-    cfg: Settings, store: CallStore
+    cfg: Settings, store: Store
 ) -> None:
     """An edit is validated, published for new calls and recorded; the old flow object stays
     intact for calls already running on it."""
@@ -70,14 +71,14 @@ async def test_valid_edit_swaps_in_and_is_versioned(
         assert library.current().flow.version == "2026-11-28.2"
         assert first.flow.nodes["route_inquiry"].priority == 5  # type: ignore[union-attr]
         assert library.current().flow.nodes["route_inquiry"].priority == 8  # type: ignore[union-attr]
-        versions = await store.flow_versions("12345")
+        versions = await store.flow_versions.of("12345")
         assert [v.version for v in versions] == ["2026-11-28.1", "2026-11-28.2"]
     finally:
         watcher.cancel()
 
 
 async def test_invalid_edit_is_rejected_and_the_old_flow_keeps_serving(
-    cfg: Settings, store: CallStore
+    cfg: Settings, store: Store
 ) -> None:
     """An edit pointing at a node that does not exist is refused with its problems."""
     library = FlowLibrary(cfg, store)
@@ -86,11 +87,11 @@ async def test_invalid_edit_is_rejected_and_the_old_flow_keeps_serving(
     with pytest.raises(FlowRejected, match="nowhere"):
         await library._refresh(force=False)
     assert library.current() is first
-    assert len(await store.flow_versions("12345")) == 1
+    assert len(await store.flow_versions.of("12345")) == 1
 
 
 async def test_rollback_restores_the_previous_version(
-    cfg: Settings, store: CallStore
+    cfg: Settings, store: Store
 ) -> None:
     """Rollback writes the previous version's text back and records who did it."""
     library = FlowLibrary(cfg, store)
@@ -104,10 +105,10 @@ async def test_rollback_restores_the_previous_version(
     assert version.note.startswith("rollback to version #1")
     await library._refresh(force=False)
     assert library.current().flow.version == "2026-11-28.1"
-    assert len(await store.flow_versions("12345")) == 3  # no duplicate from the watcher
+    assert len(await store.flow_versions.of("12345")) == 3  # no duplicate from the watcher
 
 
-async def test_start_refuses_an_invalid_flow(cfg: Settings, store: CallStore) -> None:
+async def test_start_refuses_an_invalid_flow(cfg: Settings, store: Store) -> None:
     """With no valid flow there is nothing to serve: start-up fails with the problems."""
     edit(cfg, ("start: greeting", "start: nowhere"))
     with pytest.raises(FlowRejected, match="nowhere"):

@@ -20,11 +20,11 @@ import structlog
 from ivr import settings
 from ivr.calls.pending_writes import LIMIT, SPILL_FILE, PendingWrites
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.records import CallRecord
 from ivr.edges.bus import LocalBus
-from ivr.edges.store import CallRecord, CallStore, open_store
+from ivr.edges.storage.store import Store, open_store
 from ivr.operators.queue_events import QueueEvents
-from ivr.operators.screen_pops import ScreenPopHub
-from ivr.operators.shared_pops import SharedScreenPops
+from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
 from tests.pgtools import Proxy, pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
@@ -95,14 +95,14 @@ async def outage(database_url: str, tmp_path: Path) -> AsyncIterator[Outage]:
 
 
 @pytest_asyncio.fixture
-async def store(outage: Outage, tmp_path: Path) -> AsyncIterator[CallStore]:
+async def store(outage: Outage, tmp_path: Path) -> AsyncIterator[Store]:
     s = open_store(outage.url, tmp_path)
     await s.open()
     yield s
     await s.close()
 
 
-def buffer(store: CallStore, state_dir: Path, **options: float) -> PendingWrites:
+def buffer(store: Store, state_dir: Path, **options: float) -> PendingWrites:
     return PendingWrites(store, state_dir, first_try=FIRST_TRY, min_backoff=0.1,
                          max_backoff=1.0, **options)  # type: ignore[arg-type]
 
@@ -141,9 +141,9 @@ async def a_day_of_calls(writes: PendingWrites, calls: int, time_it: Timed) -> N
         await asyncio.sleep(0)  # calls come one after another: the retrying task runs between
 
 
-async def assert_day_landed(store: CallStore, calls: int) -> None:
+async def assert_day_landed(store: Store, calls: int) -> None:
     """Every call's latest record and its queue facts are there; states in the order made."""
-    rows = {r.call_id: r for r in await store.calls_between(NOW, NOW + timedelta(seconds=1))
+    rows = {r.call_id: r for r in await store.calls.between(NOW, NOW + timedelta(seconds=1))
             if r.call_id.startswith("c")}
     assert sorted(rows) == [f"c{i:04d}" for i in range(calls)]
     for i in range(calls):
@@ -155,7 +155,7 @@ async def assert_day_landed(store: CallStore, calls: int) -> None:
             assert (r.outcome, r.operator, r.wait_seconds, r.talk_seconds) == (
                 "routed", f"op{i % 5}", 3.0 + i, 60.0 + i)
             assert (r.ended_at or "").startswith("2026-12-18T10:32:00")
-    states = await store.operator_states(NOW - timedelta(seconds=1), "op1")
+    states = await store.operator_states.since(NOW - timedelta(seconds=1), "op1")
     assert [s.reason for s in states] == [f"r{i}" for i in range(calls)]
 
 
@@ -166,19 +166,19 @@ def outage_seconds(outage: Outage) -> float:
 # -- the tests ------------------------------------------------------------------------------
 
 
-async def test_healthy_database_takes_writes_at_once(store: CallStore, tmp_path: Path) -> None:
+async def test_healthy_database_takes_writes_at_once(store: Store, tmp_path: Path) -> None:
     """With the database up nothing is kept: each write is in the database when it returns."""
     writes = buffer(store, tmp_path)
     await writes.save(call("ok"))
     await writes.set_call_answered("ok", "op1", NOW, 4.0)
-    assert (await store.get("ok")).operator == "op1"  # type: ignore[union-attr]
+    assert (await store.calls.get("ok")).operator == "op1"  # type: ignore[union-attr]
     assert (writes.pending, writes.flushed, writes.down) == (0, 0, False)
     await writes.close()
     assert not (tmp_path / SPILL_FILE).exists()
 
 
 async def test_outage_writes_return_at_once_and_all_land_in_order(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """During the outage every write returns at once; when the database is back every record
     (its latest version), answered/completed/abandoned fact and operator state is there, in
@@ -207,7 +207,7 @@ async def test_outage_writes_return_at_once_and_all_land_in_order(
     assert first < FIRST_TRY + 0.25
     assert max(rest) < AT_ONCE, f"slowest write during the outage: {max(rest):.3f} s"
     await assert_day_landed(store, calls)
-    assert (await store.get("before")).operator == "op9"  # type: ignore[union-attr]
+    assert (await store.calls.get("before")).operator == "op9"  # type: ignore[union-attr]
     assert (writes.flushed, writes.dropped, writes.down) == (kept, 0, False)
     events = {e["event"]: e for e in logs}
     assert "store_down" in events
@@ -219,7 +219,7 @@ async def test_outage_writes_return_at_once_and_all_land_in_order(
 
 
 async def test_bound_reached_spills_to_file_applied_first(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """Past the bound, pending writes go to the spill file (0600); when the database is back
     the file's writes land before the newer ones kept in memory, and the file is deleted."""
@@ -245,7 +245,7 @@ async def test_bound_reached_spills_to_file_applied_first(
 
 
 async def test_close_during_outage_spills_and_next_start_replays(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """Stopping during the outage puts every pending write in the spill file; the next start
     (a new store, a new buffer) replays them in order, then deletes the file."""
@@ -283,7 +283,7 @@ async def test_close_during_outage_spills_and_next_start_replays(
 
 
 async def test_a_write_the_database_refuses_is_dropped_not_blocking(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """A kept write the answering database refuses (a call it does not know) is logged and
     dropped; the writes behind it still land."""
@@ -294,14 +294,14 @@ async def test_a_write_the_database_refuses_is_dropped_not_blocking(
     await outage.end()
     with structlog.testing.capture_logs() as logs:
         assert await writes.wait_flushed(15)
-    assert await store.get("somebody") is not None
+    assert await store.calls.get("somebody") is not None
     assert writes.dropped == 1
     assert any(e["event"] == "pending_write_refused" and e["key"] == "nobody" for e in logs)
     await writes.close()
 
 
 async def test_queue_events_during_an_outage_land_when_it_is_back(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """app_queue's events during the outage (answered, completed, abandoned, paused) are not
     lost: they are kept and written after the records of their calls."""
@@ -310,7 +310,8 @@ async def test_queue_events_during_an_outage_land_when_it_is_back(
     bus = LocalBus()
     await bus.start()
     writes = buffer(store, tmp_path)
-    events = QueueEvents(cfg, store, SharedScreenPops(ScreenPopHub(), bus), writes)
+    events = QueueEvents(cfg, store.calls, store.cases, SharedScreenPops(ScreenPopHub(), bus),
+                         writes)
     await writes.save(call("q1"))  # in the database before the outage
     await outage.begin()
     started = time.monotonic()
@@ -334,7 +335,7 @@ async def test_queue_events_during_an_outage_land_when_it_is_back(
     await asyncio.sleep(max(0.0, outage_seconds(outage) - (time.monotonic() - started)))
     await outage.end()
     assert await writes.wait_flushed(15)
-    q1, q2, q3 = [await store.get(c) for c in ("q1", "q2", "q3")]
+    q1, q2, q3 = [await store.calls.get(c) for c in ("q1", "q2", "q3")]
     assert q1 is not None
     assert (q1.operator, q1.talk_seconds) == (ops[0].id, 30.0)
     assert q1.wait_seconds is not None
@@ -345,7 +346,7 @@ async def test_queue_events_during_an_outage_land_when_it_is_back(
     assert q3.outcome == "abandoned"
     since = datetime.now(UTC) - timedelta(minutes=5)
     states = {
-        op.id: [(s.state, s.reason) for s in await store.operator_states(since, op.id)]
+        op.id: [(s.state, s.reason) for s in await store.operator_states.since(since, op.id)]
         for op in ops
     }
     assert states == {ops[0].id: [("on_call", ""), ("wrap_up", "")],
@@ -399,7 +400,7 @@ async def test_a_long_outage_at_the_default_bound_keeps_the_loop_free(
 
 
 async def test_spill_file_that_cannot_be_written_keeps_writes_in_memory(
-    store: CallStore, outage: Outage, tmp_path: Path
+    store: Store, outage: Outage, tmp_path: Path
 ) -> None:
     """When the spill file cannot be written (here a directory is in its way), writes stay in
     memory past the bound, in order, and land when the database is back."""

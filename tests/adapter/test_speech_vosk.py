@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr.core.intents import load_intents
 from ivr.core.protocols.audiosocket import (
     FRAME_BYTES,
     SILENCE_FRAME,
@@ -33,12 +32,13 @@ from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry
 from ivr.edges.vosk import (
     ModelRegistry,
     ModelSource,
-    ModelUnavailable,
     SpeechRecognizer,
     SpeechTurn,
     Transcript,
     listen,
 )
+from ivr.errors import ModelUnavailable
+from ivr.speech.intents_file import load_intents
 
 # Menu words of the Korean test locale that this small model hears reliably from espeak-ng.
 MENU = ["상담원 연결", "환경", "노동", "문의", "처리 현황", "제안"]

@@ -15,15 +15,11 @@ import pytest_asyncio
 from sqlalchemy import create_engine, inspect, text
 
 from ivr import admin, settings
-from ivr.core.flow import case_number_valid
-from ivr.edges.store import (
-    SCHEMA_VERSION,
-    CallRecord,
-    CallStore,
-    _meta,
-    case_number,
-    open_store,
-)
+from ivr.core.cases import case_number, case_number_valid
+from ivr.core.records import CallRecord
+from ivr.edges.storage.migrations import SCHEMA_VERSION
+from ivr.edges.storage.store import Store, open_store
+from ivr.edges.storage.tables import metadata
 from ivr.errors import StorageError
 from tests.pgtools import pg_database
 
@@ -42,7 +38,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest_asyncio.fixture
-async def store(database_url: str, tmp_path: Path) -> AsyncIterator[CallStore]:
+async def store(database_url: str, tmp_path: Path) -> AsyncIterator[Store]:
     s = open_store(database_url, tmp_path)
     await s.open()
     yield s
@@ -59,16 +55,16 @@ def call(call_id: str, *, caller: str = "13800138000", arrived: datetime = NOW,
 # -- what existed before PostgreSQL ---------------------------------------------------------
 
 
-async def test_case_numbers_are_valid_and_unique_per_day(store: CallStore) -> None:
+async def test_case_numbers_are_valid_and_unique_per_day(store: Store) -> None:
     """Every case number passes the checksum the IVR checks, and none repeats."""
     numbers = [
-        (await store.create_case(caller="13800138000", category="housing", now=NOW)).number
+        (await store.cases.create(caller="13800138000", category="housing", now=NOW)).number
         for _ in range(25)
     ]
     assert len(set(numbers)) == 25
     assert all(case_number_valid(n) for n in numbers)
     assert numbers[0].startswith("6352")  # 2026, day 352
-    tomorrow = await store.create_case(caller="1", category="housing",
+    tomorrow = await store.cases.create(caller="1", category="housing",
                                        now=NOW + timedelta(days=1))
     assert tomorrow.number[:9] == "635300001"  # a new day starts at 1
 
@@ -80,32 +76,32 @@ def test_case_number_layout() -> None:
         case_number(1, 2027, 100_000)
 
 
-async def test_survey_is_stored_with_the_call_and_its_case(store: CallStore) -> None:
+async def test_survey_is_stored_with_the_call_and_its_case(store: Store) -> None:
     """The 1-5 score lands on the call record and on the case opened for that call."""
-    await store.save(call("c1"))
-    case = await store.create_case(caller="13800138000", category="traffic", call_id="c1",
+    await store.calls.save(call("c1"))
+    case = await store.cases.create(caller="13800138000", category="traffic", call_id="c1",
                                    now=NOW)
-    await store.record_survey("c1", 4)
-    record = await store.get("c1")
+    await store.calls.record_survey("c1", 4)
+    record = await store.calls.get("c1")
     assert record is not None
     assert record.survey_score == 4
-    stored = await store.get_case(case.number)
+    stored = await store.cases.get(case.number)
     assert stored is not None
     assert stored.satisfaction == 4
 
 
-async def test_a_saved_call_reads_back_whole_and_updates_in_place(store: CallStore) -> None:
+async def test_a_saved_call_reads_back_whole_and_updates_in_place(store: Store) -> None:
     """Path, variables and routing reasons survive the round trip; saving again updates."""
     record = call("c1", queue="housing", priority=2, path=["welcome", "menu"],
                   variables={"case": "6352000019"}, route_reasons=["repeat caller"])
-    await store.save(record)
+    await store.calls.save(record)
     record.outcome, record.ended_at = "routed", NOW.isoformat()
     record.path.append("queue")
-    await store.save(record)
-    assert await store.get("c1") == record
-    assert await store.get("nobody") is None
-    await store.save(call("c2", arrived=NOW + timedelta(minutes=1)))
-    assert [r.call_id for r in await store.by_caller("13800138000")] == ["c1", "c2"]
+    await store.calls.save(record)
+    assert await store.calls.get("c1") == record
+    assert await store.calls.get("nobody") is None
+    await store.calls.save(call("c2", arrived=NOW + timedelta(minutes=1)))
+    assert [r.call_id for r in await store.calls.by_caller("13800138000")] == ["c1", "c2"]
 
 
 HOSTILE = [
@@ -117,67 +113,67 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("nasty", HOSTILE)
-async def test_caller_data_is_stored_verbatim(store: CallStore, nasty: str) -> None:
+async def test_caller_data_is_stored_verbatim(store: Store, nasty: str) -> None:
     """Quotes, newlines, SQL and any unicode in caller data are data, never SQL."""
-    await store.save(call("c2", caller_name=nasty, variables={"said": nasty}))
-    record = await store.get("c2")
+    await store.calls.save(call("c2", caller_name=nasty, variables={"said": nasty}))
+    record = await store.calls.get("c2")
     assert record is not None
     assert (record.caller_name, record.variables) == (nasty, {"said": nasty})
-    case = await store.create_case(caller=nasty, category="water", description=nasty, now=NOW)
-    assert await store.cases_of(nasty) == [case]
-    updated = await store.update_case(case.number, actor=nasty, now=NOW, note=nasty)
+    case = await store.cases.create(caller=nasty, category="water", description=nasty, now=NOW)
+    assert await store.cases.of_caller(nasty) == [case]
+    updated = await store.cases.update(case.number, actor=nasty, now=NOW, note=nasty)
     assert updated.description == nasty
-    assert (await store.case_history(case.number))[-1].note == nasty
-    await store.audit(nasty, "case.update", nasty, {"note": nasty}, NOW)
-    assert (await store.audit_log())[0].detail == {"note": nasty}
-    bulletin = await store.add_bulletin({"zh": nasty}, NOW, NOW + timedelta(hours=1), nasty,
+    assert (await store.cases.history(case.number))[-1].note == nasty
+    await store.audit.record(nasty, "case.update", nasty, {"note": nasty}, NOW)
+    assert (await store.audit.latest())[0].detail == {"note": nasty}
+    bulletin = await store.bulletins.add({"zh": nasty}, NOW, NOW + timedelta(hours=1), nasty,
                                         NOW)
-    assert (await store.active_bulletins(NOW))[0].texts == {"zh": nasty} == bulletin.texts
+    assert (await store.bulletins.active(NOW))[0].texts == {"zh": nasty} == bulletin.texts
 
 
-async def test_flow_versions_keep_who_and_when(store: CallStore) -> None:
+async def test_flow_versions_keep_who_and_when(store: Store) -> None:
     """Published versions are listed oldest first with their publisher."""
     for i in (1, 2):
-        await store.add_flow_version(flow="12345", version=f"v{i}", digest=f"d{i}", text="t",
+        await store.flow_versions.add(flow="12345", version=f"v{i}", digest=f"d{i}", text="t",
                                      published_by="admin", published_at=NOW)
-    await store.add_flow_version(flow="other", version="x", digest="d", text="t",
+    await store.flow_versions.add(flow="other", version="x", digest="d", text="t",
                                  published_by="admin", published_at=NOW)
-    versions = await store.flow_versions("12345")
+    versions = await store.flow_versions.of("12345")
     assert [(v.version, v.published_by) for v in versions] == [("v1", "admin"), ("v2", "admin")]
     assert versions[0].id < versions[1].id
 
 
-async def test_callbacks_keep_their_attempts(store: CallStore) -> None:
+async def test_callbacks_keep_their_attempts(store: Store) -> None:
     """A callback is listed while waiting, and its attempts and status are written back."""
-    request = await store.add_callback(call_id="c1", number="13800138000", skill="housing",
+    request = await store.callbacks.add(call_id="c1", number="13800138000", skill="housing",
                                        priority=1, position=3, arrived_at=NOW.isoformat(),
                                        requested_at=NOW.isoformat())
-    assert await store.callbacks("waiting") == [request]
+    assert await store.callbacks.listing("waiting") == [request]
     request.attempts.append({"at": NOW.isoformat(), "result": "no answer"})
     request.status = "failed"
-    await store.update_callback(request)
-    assert await store.callbacks("waiting") == []
-    assert await store.callbacks() == [request]
+    await store.callbacks.update(request)
+    assert await store.callbacks.listing("waiting") == []
+    assert await store.callbacks.listing() == [request]
 
 
 async def test_reopening_keeps_data_and_schema(database_url: str, tmp_path: Path) -> None:
     """Migrations run once; a second open finds the data."""
     s = open_store(database_url, tmp_path)
     await s.open()
-    await s.save(call("c3"))
+    await s.calls.save(call("c3"))
     await s.close()
     again = open_store(database_url, tmp_path)
     await again.open()
-    assert await again.get("c3") is not None
+    assert await again.calls.get("c3") is not None
     assert await again.schema_version() == SCHEMA_VERSION
     await again.close()
 
 
 async def test_a_path_still_opens_an_sqlite_file(tmp_path: Path) -> None:
-    """CallStore(path) as the callers wrote it before URLs: the file appears there."""
-    s = CallStore(tmp_path / "sub" / "db.sqlite3")
+    """open_store(path) as the callers wrote it before URLs: the file appears there."""
+    s = open_store(tmp_path / "sub" / "db.sqlite3")
     await s.open()
-    await s.save(call("c4"))
+    await s.calls.save(call("c4"))
     await s.close()
     assert s.path == tmp_path / "sub" / "db.sqlite3"
     assert s.path.exists()
@@ -186,15 +182,15 @@ async def test_a_path_still_opens_an_sqlite_file(tmp_path: Path) -> None:
 # -- calls through the queue -----------------------------------------------------------------
 
 
-async def test_a_call_answered_then_completed_keeps_its_figures(store: CallStore) -> None:
+async def test_a_call_answered_then_completed_keeps_its_figures(store: Store) -> None:
     """Operator, wait and talk time land on the call; the IVR saving it later loses nothing."""
     ivr_copy = call("c1", queue="housing", skill="housing", outcome="routed")
-    await store.save(ivr_copy)
-    await store.set_call_answered("c1", "op7", NOW + timedelta(seconds=42), 42.5)
-    await store.set_call_completed("c1", NOW + timedelta(minutes=5), 257.5)
+    await store.calls.save(ivr_copy)
+    await store.calls.set_answered("c1", "op7", NOW + timedelta(seconds=42), 42.5)
+    await store.calls.set_completed("c1", NOW + timedelta(minutes=5), 257.5)
     ivr_copy.path.append("survey")  # the IVR's stale copy, saved after the queue events
-    await store.save(ivr_copy)
-    record = await store.get("c1")
+    await store.calls.save(ivr_copy)
+    record = await store.calls.get("c1")
     assert record is not None
     assert (record.operator, record.wait_seconds, record.talk_seconds, record.skill) == (
         "op7", 42.5, 257.5, "housing")
@@ -204,30 +200,30 @@ async def test_a_call_answered_then_completed_keeps_its_figures(store: CallStore
     assert record.path == ["survey"]
 
 
-async def test_an_abandoned_call_says_so(store: CallStore) -> None:
+async def test_an_abandoned_call_says_so(store: Store) -> None:
     """A caller who gave up in the queue: outcome abandoned, end time and wait recorded."""
-    await store.save(call("c1", queue="housing", outcome="routed"))
-    await store.set_call_abandoned("c1", NOW + timedelta(seconds=90), 88.0)
-    record = await store.get("c1")
+    await store.calls.save(call("c1", queue="housing", outcome="routed"))
+    await store.calls.set_abandoned("c1", NOW + timedelta(seconds=90), 88.0)
+    record = await store.calls.get("c1")
     assert record is not None
     assert (record.outcome, record.wait_seconds, record.operator) == ("abandoned", 88.0, None)
     assert record.ended_at is not None
     assert datetime.fromisoformat(record.ended_at) == NOW + timedelta(seconds=90)
     with pytest.raises(StorageError, match="no call"):
-        await store.set_call_answered("unknown", "op1", NOW, 1.0)
+        await store.calls.set_answered("unknown", "op1", NOW, 1.0)
 
 
 async def test_calls_between_is_a_half_open_window_and_recent_is_newest_first(
-    store: CallStore,
+    store: Store,
 ) -> None:
     """calls_between takes [start, end) whatever the zone of its bounds; recent_calls is capped."""
     for minute in range(5):
-        await store.save(call(f"c{minute}", arrived=NOW + timedelta(minutes=minute)))
+        await store.calls.save(call(f"c{minute}", arrived=NOW + timedelta(minutes=minute)))
     start = (NOW + timedelta(minutes=1)).astimezone(SHANGHAI)  # same instants, local zone
     end = (NOW + timedelta(minutes=3)).astimezone(SHANGHAI)
-    assert [r.call_id for r in await store.calls_between(start, end)] == ["c1", "c2"]
-    assert [r.call_id for r in await store.recent_calls(3)] == ["c4", "c3", "c2"]
-    assert len(await store.recent_calls()) == 5
+    assert [r.call_id for r in await store.calls.between(start, end)] == ["c1", "c2"]
+    assert [r.call_id for r in await store.calls.recent(3)] == ["c4", "c3", "c2"]
+    assert len(await store.calls.recent()) == 5
 
 
 # -- cases: workflow, history, lists ------------------------------------------------------------
@@ -243,76 +239,76 @@ REFUSED = [
 ]
 
 
-async def _case_at(store: CallStore, status: str) -> str:
-    case = await store.create_case(caller="13800138000", category="housing", now=NOW)
+async def _case_at(store: Store, status: str) -> str:
+    case = await store.cases.create(caller="13800138000", category="housing", now=NOW)
     if status != "new":
-        await store.set_case_status(case.number, status, NOW)
+        await store.cases.set_status(case.number, status, NOW)
     return case.number
 
 
 @pytest.mark.parametrize(("before", "after"), FORWARD)
 async def test_case_status_moves_forward_or_reopens(
-    store: CallStore, before: str, after: str
+    store: Store, before: str, after: str
 ) -> None:
     """Forward steps (skipping allowed) and reopening a resolved case are accepted."""
     number = await _case_at(store, before)
     later = NOW + timedelta(hours=1)
-    case = await store.update_case(number, actor="alice", now=later, status=after)
+    case = await store.cases.update(number, actor="alice", now=later, status=after)
     assert case.status == after
     assert case.updated_at == later.isoformat(timespec="seconds")
-    last = (await store.case_history(number))[-1]
+    last = (await store.cases.history(number))[-1]
     assert (last.actor, last.status) == ("alice", after)
     if before == "resolved" and after == "in_progress":
         assert "reopened" in last.note
 
 
 @pytest.mark.parametrize(("before", "after"), REFUSED)
-async def test_case_status_never_goes_back(store: CallStore, before: str, after: str) -> None:
+async def test_case_status_never_goes_back(store: Store, before: str, after: str) -> None:
     """A backward step is refused with a message naming both statuses; nothing changes."""
     number = await _case_at(store, before)
-    history = await store.case_history(number)
+    history = await store.cases.history(number)
     with pytest.raises(StorageError, match=f"from {before} to {after}"):
-        await store.update_case(number, actor="alice", now=NOW, status=after)
-    stored = await store.get_case(number)
+        await store.cases.update(number, actor="alice", now=NOW, status=after)
+    stored = await store.cases.get(number)
     assert stored is not None
     assert stored.status == before
-    assert await store.case_history(number) == history
+    assert await store.cases.history(number) == history
 
 
-async def test_case_edits_are_written_to_its_history(store: CallStore) -> None:
+async def test_case_edits_are_written_to_its_history(store: Store) -> None:
     """Creation, a reassignment with a note, and a status change each leave one history row."""
-    case = await store.create_case(caller="1", category="housing", department="Housing Bureau",
+    case = await store.cases.create(caller="1", category="housing", department="Housing Bureau",
                                    now=NOW, actor="ivr")
     one = NOW + timedelta(minutes=5)
-    moved = await store.update_case(case.number, actor="alice", now=one, category="water",
+    moved = await store.cases.update(case.number, actor="alice", now=one, category="water",
                                     department="Water Company", note="wrong desk")
     assert (moved.category, moved.department, moved.status) == ("water", "Water Company", "new")
-    await store.update_case(case.number, actor="bob", now=one, status="dispatched")
-    unchanged = await store.update_case(case.number, actor="bob", now=one, category="water")
-    assert unchanged == await store.get_case(case.number)
-    history = await store.case_history(case.number)
+    await store.cases.update(case.number, actor="bob", now=one, status="dispatched")
+    unchanged = await store.cases.update(case.number, actor="bob", now=one, category="water")
+    assert unchanged == await store.cases.get(case.number)
+    history = await store.cases.history(case.number)
     assert [(e.actor, e.status) for e in history] == [
         ("ivr", "new"), ("alice", "new"), ("bob", "dispatched")]
     assert "wrong desk" in history[1].note
     assert "housing -> water" in history[1].note
     with pytest.raises(StorageError, match="no case 0000000000"):
-        await store.update_case("0000000000", actor="bob", now=one, status="closed")
+        await store.cases.update("0000000000", actor="bob", now=one, status="closed")
     with pytest.raises(StorageError, match="unknown case status"):
-        await store.update_case(case.number, actor="bob", now=one, status="done")
+        await store.cases.update(case.number, actor="bob", now=one, status="done")
 
 
-async def test_cases_list_newest_first_by_status_with_paging(store: CallStore) -> None:
+async def test_cases_list_newest_first_by_status_with_paging(store: Store) -> None:
     """The case list pages newest first, filters by status, and counts per category."""
     numbers = []
     for i in range(5):
-        case = await store.create_case(caller="1", category="housing" if i % 2 else "water",
+        case = await store.cases.create(caller="1", category="housing" if i % 2 else "water",
                                        now=NOW + timedelta(minutes=i))
         numbers.append(case.number)
-    await store.update_case(numbers[0], actor="a", now=NOW, status="resolved")
-    assert [c.number for c in await store.cases()] == numbers[::-1]
-    assert [c.number for c in await store.cases(limit=2, offset=1)] == numbers[3:1:-1]
-    assert [c.number for c in await store.cases("resolved")] == [numbers[0]]
-    assert await store.case_counts() == {
+    await store.cases.update(numbers[0], actor="a", now=NOW, status="resolved")
+    assert [c.number for c in await store.cases.page()] == numbers[::-1]
+    assert [c.number for c in await store.cases.page(limit=2, offset=1)] == numbers[3:1:-1]
+    assert [c.number for c in await store.cases.page("resolved")] == [numbers[0]]
+    assert await store.cases.counts() == {
         ("water", "resolved"): 1, ("water", "new"): 2, ("housing", "new"): 2}
 
 
@@ -339,119 +335,119 @@ async def test_concurrent_cases_get_distinct_numbers(
 # -- users and sessions ----------------------------------------------------------------------
 
 
-async def test_users_are_created_once_and_updated(store: CallStore) -> None:
+async def test_users_are_created_once_and_updated(store: Store) -> None:
     """A user name is unique, a role must be known, and updates change only what is given."""
-    alice = await store.create_user("alice", "supervisor", "$argon2id$x", NOW)
-    assert await store.get_user("alice") == alice
+    alice = await store.users.create("alice", "supervisor", "$argon2id$x", NOW)
+    assert await store.users.get("alice") == alice
     assert (alice.disabled, alice.operator_id) == (False, None)
     with pytest.raises(StorageError, match="user 'alice' already exists"):
-        await store.create_user("alice", "admin", "$argon2id$y", NOW)
+        await store.users.create("alice", "admin", "$argon2id$y", NOW)
     with pytest.raises(StorageError, match="unknown role 'root'"):
-        await store.create_user("bob", "root", "$argon2id$y", NOW)
-    await store.create_user("bob", "operator", "$argon2id$b", NOW, operator_id="op7")
-    assert [u.username for u in await store.users()] == ["alice", "bob"]
-    bob = await store.update_user("bob", disabled=True, password_hash="$argon2id$new")
+        await store.users.create("bob", "root", "$argon2id$y", NOW)
+    await store.users.create("bob", "operator", "$argon2id$b", NOW, operator_id="op7")
+    assert [u.username for u in await store.users.all()] == ["alice", "bob"]
+    bob = await store.users.update("bob", disabled=True, password_hash="$argon2id$new")
     assert (bob.role, bob.operator_id, bob.disabled, bob.password_hash) == (
         "operator", "op7", True, "$argon2id$new")
-    bob = await store.update_user("bob", operator_id="", disabled=False, role="supervisor")
+    bob = await store.users.update("bob", operator_id="", disabled=False, role="supervisor")
     assert (bob.role, bob.operator_id, bob.disabled) == ("supervisor", None, False)
-    assert await store.get_user("bob") == bob
-    assert await store.get_user("carol") is None
+    assert await store.users.get("bob") == bob
+    assert await store.users.get("carol") is None
     with pytest.raises(StorageError, match="no user 'carol'"):
-        await store.update_user("carol", disabled=True)
+        await store.users.update("carol", disabled=True)
     with pytest.raises(StorageError, match="unknown role"):
-        await store.update_user("bob", role="king")
+        await store.users.update("bob", role="king")
 
 
-async def test_sessions_expire(store: CallStore) -> None:
+async def test_sessions_expire(store: Store) -> None:
     """A session is found until it expires, then not; expired ones are swept and counted."""
-    await store.create_user("alice", "admin", "h", NOW)
+    await store.users.create("alice", "admin", "h", NOW)
     expires = NOW + timedelta(hours=8)
-    session = await store.create_session("hash1", "alice", "csrf1", NOW, expires)
-    await store.create_session("hash2", "alice", "csrf2", NOW, NOW + timedelta(hours=1))
+    session = await store.sessions.create("hash1", "alice", "csrf1", NOW, expires)
+    await store.sessions.create("hash2", "alice", "csrf2", NOW, NOW + timedelta(hours=1))
     local_now = (NOW + timedelta(hours=2)).astimezone(SHANGHAI)
-    assert await store.get_session("hash1", local_now) == session
-    assert await store.get_session("hash2", local_now) is None
-    assert await store.get_session("hash1", expires) is None  # expired at the instant
-    assert await store.get_session("nope", NOW) is None
-    assert await store.delete_expired_sessions(local_now) == 1
-    assert await store.delete_expired_sessions(local_now) == 0
-    await store.delete_session("hash1")
-    assert await store.get_session("hash1", NOW) is None
+    assert await store.sessions.get("hash1", local_now) == session
+    assert await store.sessions.get("hash2", local_now) is None
+    assert await store.sessions.get("hash1", expires) is None  # expired at the instant
+    assert await store.sessions.get("nope", NOW) is None
+    assert await store.sessions.delete_expired(local_now) == 1
+    assert await store.sessions.delete_expired(local_now) == 0
+    await store.sessions.delete("hash1")
+    assert await store.sessions.get("hash1", NOW) is None
     with pytest.raises(StorageError, match="no user 'mallory'"):
-        await store.create_session("hash3", "mallory", "c", NOW, expires)
+        await store.sessions.create("hash3", "mallory", "c", NOW, expires)
 
 
-async def test_disabling_a_user_signs_them_out(store: CallStore) -> None:
+async def test_disabling_a_user_signs_them_out(store: Store) -> None:
     """A disabled account's sessions, or those of one whose password was reset, end at once;
     other people stay signed in."""
     for name in ("alice", "bob"):
-        await store.create_user(name, "operator", "h", NOW)
-        await store.create_session(f"{name}-token", name, "c", NOW, NOW + timedelta(hours=8))
-    await store.update_user("alice", role="supervisor")
-    assert await store.get_session("alice-token", NOW) is not None
-    await store.update_user("alice", password_hash="h2")
-    assert await store.get_session("alice-token", NOW) is None
-    await store.create_session("alice-token", "alice", "c", NOW, NOW + timedelta(hours=8))
-    await store.update_user("alice", disabled=True)
-    assert await store.get_session("alice-token", NOW) is None
-    assert await store.get_session("bob-token", NOW) is not None
+        await store.users.create(name, "operator", "h", NOW)
+        await store.sessions.create(f"{name}-token", name, "c", NOW, NOW + timedelta(hours=8))
+    await store.users.update("alice", role="supervisor")
+    assert await store.sessions.get("alice-token", NOW) is not None
+    await store.users.update("alice", password_hash="h2")
+    assert await store.sessions.get("alice-token", NOW) is None
+    await store.sessions.create("alice-token", "alice", "c", NOW, NOW + timedelta(hours=8))
+    await store.users.update("alice", disabled=True)
+    assert await store.sessions.get("alice-token", NOW) is None
+    assert await store.sessions.get("bob-token", NOW) is not None
 
 
 # -- audit, bulletins, operator states ----------------------------------------------------------
 
 
-async def test_audit_log_is_newest_first_with_its_details(store: CallStore) -> None:
+async def test_audit_log_is_newest_first_with_its_details(store: Store) -> None:
     """Each action is kept with who, what, and a detail mapping that reads back as written."""
     for i in range(3):
-        await store.audit("alice", "user.create", f"user{i}", {"role": "operator", "n": i},
+        await store.audit.record("alice", "user.create", f"user{i}", {"role": "operator", "n": i},
                           NOW + timedelta(seconds=i))
-    entries = await store.audit_log()
+    entries = await store.audit.latest()
     assert [e.target for e in entries] == ["user2", "user1", "user0"]
     assert entries[0].detail == {"role": "operator", "n": 2}
     assert (entries[0].actor, entries[0].action) == ("alice", "user.create")
-    assert [e.target for e in await store.audit_log(limit=1)] == ["user2"]
+    assert [e.target for e in await store.audit.latest(limit=1)] == ["user2"]
 
 
-async def test_bulletins_play_only_within_their_window(store: CallStore) -> None:
+async def test_bulletins_play_only_within_their_window(store: Store) -> None:
     """Active means started, not expired, not withdrawn; newest first."""
-    morning = await store.add_bulletin({"zh": "停水", "en": "Water off"}, NOW,
+    morning = await store.bulletins.add({"zh": "停水", "en": "Water off"}, NOW,
                                        NOW + timedelta(hours=4), "alice", NOW)
-    noon = await store.add_bulletin({"zh": "停电"}, NOW + timedelta(hours=2),
+    noon = await store.bulletins.add({"zh": "停电"}, NOW + timedelta(hours=2),
                                     NOW + timedelta(hours=6), "alice", NOW)
-    assert await store.active_bulletins(NOW - timedelta(seconds=1)) == []
-    assert await store.active_bulletins(NOW) == [morning]
+    assert await store.bulletins.active(NOW - timedelta(seconds=1)) == []
+    assert await store.bulletins.active(NOW) == [morning]
     at_three = (NOW + timedelta(hours=3)).astimezone(SHANGHAI)
-    assert await store.active_bulletins(at_three) == [noon, morning]
-    assert await store.active_bulletins(NOW + timedelta(hours=4)) == [noon]
-    withdrawn = await store.withdraw_bulletin(noon.id, at_three)
+    assert await store.bulletins.active(at_three) == [noon, morning]
+    assert await store.bulletins.active(NOW + timedelta(hours=4)) == [noon]
+    withdrawn = await store.bulletins.withdraw(noon.id, at_three)
     assert withdrawn.withdrawn_at is not None
-    assert await store.active_bulletins(at_three) == [morning]
-    again = await store.withdraw_bulletin(noon.id, at_three + timedelta(minutes=5))
+    assert await store.bulletins.active(at_three) == [morning]
+    again = await store.bulletins.withdraw(noon.id, at_three + timedelta(minutes=5))
     assert again.withdrawn_at == withdrawn.withdrawn_at
-    assert await store.bulletins() == [withdrawn, morning]
-    assert await store.bulletins(limit=1) == [withdrawn]
+    assert await store.bulletins.latest() == [withdrawn, morning]
+    assert await store.bulletins.latest(limit=1) == [withdrawn]
     with pytest.raises(StorageError, match="no bulletin #999"):
-        await store.withdraw_bulletin(999, NOW)
+        await store.bulletins.withdraw(999, NOW)
     with pytest.raises(StorageError, match="expire after it starts"):
-        await store.add_bulletin({"zh": "x"}, NOW, NOW, "alice", NOW)
+        await store.bulletins.add({"zh": "x"}, NOW, NOW, "alice", NOW)
 
 
-async def test_operator_state_history(store: CallStore) -> None:
+async def test_operator_state_history(store: Store) -> None:
     """State changes since a moment, for everyone or one operator, oldest first."""
     steps = [("op1", "available", ""), ("op2", "available", ""), ("op1", "on_call", "c1"),
              ("op1", "paused", "lunch")]
     for minute, (operator, state, reason) in enumerate(steps):
-        await store.record_operator_state(operator, state, reason,
+        await store.operator_states.record(operator, state, reason,
                                           NOW + timedelta(minutes=minute))
     since = (NOW + timedelta(minutes=1)).astimezone(SHANGHAI)
-    assert [(c.operator_id, c.state) for c in await store.operator_states(since)] == [
+    assert [(c.operator_id, c.state) for c in await store.operator_states.since(since)] == [
         ("op2", "available"), ("op1", "on_call"), ("op1", "paused")]
-    mine = await store.operator_states(NOW, "op1")
+    mine = await store.operator_states.since(NOW, "op1")
     assert [(c.state, c.reason) for c in mine] == [
         ("available", ""), ("on_call", "c1"), ("paused", "lunch")]
     with pytest.raises(StorageError, match="unknown operator state 'asleep'"):
-        await store.record_operator_state("op1", "asleep", "", NOW)
+        await store.operator_states.record("op1", "asleep", "", NOW)
 
 
 # -- URLs, errors, upgrades ----------------------------------------------------------------------
@@ -483,7 +479,7 @@ async def test_an_unreachable_database_is_a_storage_error_without_the_password(
     assert "s3cret" not in str(caught.value)
     closed = open_store("sqlite:///x.db", tmp_path)
     with pytest.raises(StorageError, match="not open"):
-        await closed.get("c1")
+        await closed.calls.get("c1")
     await closed.close()
 
 
@@ -545,18 +541,18 @@ async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: P
     await store.open()
     try:
         assert await store.schema_version() == SCHEMA_VERSION
-        old = await store.get("old")
+        old = await store.calls.get("old")
         assert old is not None
         assert (old.path, old.variables, old.operator) == (["menu"], {"k": "v"}, None)
-        await store.set_call_answered("old", "op1", NOW, 3.0)
+        await store.calls.set_answered("old", "op1", NOW, 3.0)
         number = case_number(352, 2026, 1)
-        history = await store.case_history(number)
+        history = await store.cases.history(number)
         assert [(e.status, e.actor) for e in history] == [("dispatched", "migration")]
-        await store.update_case(number, actor="alice", now=NOW, status="resolved")
-        nxt = await store.create_case(caller="1", category="housing", now=NOW)
+        await store.cases.update(number, actor="alice", now=NOW, status="resolved")
+        nxt = await store.cases.create(caller="1", category="housing", now=NOW)
         assert nxt.number == case_number(352, 2026, 2)  # the day's sequence carried on
-        assert [v.version for v in await store.flow_versions("12345")] == ["v1"]
-        await store.create_user("alice", "admin", "h", NOW)
+        assert [v.version for v in await store.flow_versions.of("12345")] == ["v1"]
+        await store.users.create("alice", "admin", "h", NOW)
     finally:
         await store.close()
     reopened = open_store("sqlite:///ivr.sqlite3", tmp_path)
@@ -566,11 +562,11 @@ async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: P
 
 
 async def test_queries_and_migrations_agree_on_every_column(
-    store: CallStore, database_url: str, tmp_path: Path
+    store: Store, database_url: str, tmp_path: Path
 ) -> None:
     """The tables the queries use are exactly what the migrations built, on both databases."""
     def reflect() -> dict[str, set[str]]:
-        engine = create_engine(store._url)
+        engine = create_engine(store.database.url.sqlalchemy)
         try:
             found = inspect(engine)
             return {name: {c["name"] for c in found.get_columns(name)}
@@ -579,7 +575,7 @@ async def test_queries_and_migrations_agree_on_every_column(
             engine.dispose()
 
     tables = await asyncio.to_thread(reflect)
-    declared = {t.name: {c.name for c in t.columns} for t in _meta.sorted_tables}
+    declared = {t.name: {c.name for c in t.columns} for t in metadata.sorted_tables}
     assert {name: tables.get(name) for name in declared} == declared
     assert set(tables) == {*declared, "schema_version"}
 
@@ -591,7 +587,7 @@ async def test_a_newer_schema_is_refused(database_url: str, tmp_path: Path) -> N
     await store.close()
 
     def bump(url: str) -> None:
-        engine = create_engine(open_store(url, tmp_path)._url)
+        engine = create_engine(open_store(url, tmp_path).database.url.sqlalchemy)
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"),
                          {"v": SCHEMA_VERSION + 1})
@@ -618,6 +614,6 @@ async def test_admin_cli_cases_work_on_either_database(database_url: str, tmp_pa
     assert (await admin.case_show(cfg, "0000000000"))[1] == 1
     store = open_store(database_url, tmp_path)
     await store.open()
-    history = await store.case_history(number)
+    history = await store.cases.history(number)
     await store.close()
     assert [e.status for e in history] == ["new", "dispatched"]

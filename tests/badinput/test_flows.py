@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.flow import (
-    FlowError,
-    FlowProblem,
-    check_paths,
-    load_catalog,
-    load_flow,
-    parse_flow,
-    validate,
-)
+from ivr.core.flow import load_flow, parse_flow, validate
+from ivr.errors import FlowError, FlowProblem
+from ivr.flows.files import check_paths, load_catalog
 from tests.badinput.corpus import CALLER_TEXT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ import pytest_asyncio
 
 from ivr import logs, settings
 from ivr.app import Hotline
+from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallRecord
 from ivr.operators.desk import OperatorDesk
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import OperatorPhone, Phones
@@ -121,7 +121,7 @@ async def finished_record(
     with ``survey``, the survey after the operator) has finished with it."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        records = [r for r in await hotline.store.by_caller(caller) if r.call_id not in earlier]
+        records = [r for r in await hotline.store.calls.by_caller(caller) if r.call_id not in earlier]
         done = len(records) == 1 and records[0].ended_at is not None
         if done and (not survey or any(p.startswith("survey:") for p in records[0].path)):
             return records[0]

@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import open_store
+from ivr.edges.storage.store import open_store
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Wait
 
@@ -110,7 +110,7 @@ async def test_application_killed_mid_menu_call_reaches_general_queue(
     store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
     try:
-        [left] = await store.by_caller(caller)
+        [left] = await store.calls.by_caller(caller)
         assert left.outcome == "in_progress"
         env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
         again = subprocess.Popen(  # noqa: ASYNC220 - stopped below without a pipe
@@ -118,7 +118,7 @@ async def test_application_killed_mid_menu_call_reaches_general_queue(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
-                [left] = await store.by_caller(caller)
+                [left] = await store.calls.by_caller(caller)
                 if left.outcome != "in_progress":
                     break
                 await asyncio.sleep(0.1)

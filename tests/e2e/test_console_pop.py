@@ -78,7 +78,7 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
             finally:
                 await browser.close()
         call = await finished_record(line, caller)
-        case = await line.store.get_case(number)
+        case = await line.store.cases.get(number)
         assert case is not None
         assert case.call_id == call.call_id
         assert case.caller == caller

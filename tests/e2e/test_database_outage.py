@@ -13,7 +13,7 @@ import pytest
 from ivr.app import Hotline
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import open_store
+from ivr.edges.storage.store import open_store
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
 from tests.pgtools import Proxy, pg_database
@@ -64,7 +64,7 @@ async def test_calls_go_on_while_the_database_is_down_and_nothing_is_lost(
     await store.open()
     try:
         for caller in callers:
-            [record] = await store.by_caller(caller)
+            [record] = await store.calls.by_caller(caller)
             assert record.outcome == "routed"
             assert record.queue == "inquiry"
             assert record.operator == "op1002"

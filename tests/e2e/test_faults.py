@@ -45,7 +45,7 @@ async def test_a_hang_up_at_any_node_is_recorded_there_and_the_line_goes_on(
 ) -> None:
     caller = f"1387777{sum(map(ord, node)) % 10000:04d}"
     if node == "open_cases_hint":
-        await hotline.store.create_case(caller=caller, category="housing",
+        await hotline.store.cases.create(caller=caller, category="housing",
                                         now=datetime.now(UTC))
     steps = CASES.get(node) or [Wait(greeting_seconds(hotline) + 1.0), HangUp()]
     assert (await phones.call(steps, caller=caller)).ok
@@ -73,7 +73,7 @@ async def test_a_caller_giving_up_in_the_queue_is_recorded_as_abandoned(
         await desk.unpause("op1002")
     record = await finished_record(hotline, "13877770100")
     for _ in range(50):
-        stored = await hotline.store.get(record.call_id)
+        stored = await hotline.store.calls.get(record.call_id)
         if stored is not None and stored.outcome == "abandoned":
             break
         await asyncio.sleep(0.1)
@@ -98,7 +98,7 @@ async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
         steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(9.5),
                              Press("1"), AwaitHangUp(30)]
         assert (await phones.call(steps, caller="13877770200")).ok
-        [request] = [r for r in await hotline.store.callbacks() if r.number == "13877770200"]
+        [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13877770200"]
         assert request.status == "waiting"
         reconnects = hotline.ami.reconnects
         await asyncio.to_thread(sandbox.asterisk_cli, "core restart now")
@@ -113,7 +113,7 @@ async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
         await asyncio.sleep(1.0)  # the resync re-arms the callback
         await hotline.operators.unpause("op1002")
         for _ in range(150):
-            [request] = [r for r in await hotline.store.callbacks()
+            [request] = [r for r in await hotline.store.callbacks.listing()
                          if r.number == "13877770200"]
             if request.status != "waiting":
                 break

@@ -83,7 +83,7 @@ async def test_edit_applies_to_the_next_call_not_to_the_one_in_the_menu(
     await wait_until_free(app.ami, "PJSIP/op1003")
     assert (await phones.call(inquiry_call(), caller="13811110003")).ok
     assert answered_by(operators, "13811110003") == ["op1003"]
-    versions = await app.store.flow_versions("12345")
+    versions = await app.store.flow_versions.of("12345")
     assert [v.id for v in versions][-2:] == [first.version_id, second.version_id]
 
 

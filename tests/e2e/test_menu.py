@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.app import Hotline
-from ivr.core.flow import ArrivalFacts, Routed, load_flow_file, simulate
+from ivr.core.flow import ArrivalFacts, Routed, simulate
 from ivr.core.settings import Settings
+from ivr.flows.files import load_flow_file
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 from ivr.tools.admin import flow_check
@@ -96,10 +97,10 @@ async def test_case_status_is_read_back_then_an_operator(
     hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], sandbox: Sandbox,
 ) -> None:
     """A citizen keys in a case number, hears its status, and presses 0 for an operator."""
-    case = await hotline.store.create_case(
+    case = await hotline.store.cases.create(
         caller="13900000001", category="housing", department="Housing", now=datetime.now(UTC),
     )
-    await hotline.store.set_case_status(case.number, "dispatched", datetime.now(UTC))
+    await hotline.store.cases.set_status(case.number, "dispatched", datetime.now(UTC))
     await wait_until_free(hotline.ami, "PJSIP/op1003")
     caller = caller_number()
     steps: list[Step] = [

@@ -61,7 +61,7 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
 ) -> None:
     """Two callers wait for inquiry; the one calling again about an open case, who arrived
     second, is answered first; the stored reasons name the rule, the levels and the skill."""
-    case = await hotline.store.create_case(
+    case = await hotline.store.cases.create(
         caller="13822220003", category="inquiry", now=datetime.now(UTC)
     )
     desk = OperatorDesk(hotline.settings, ami)
@@ -147,9 +147,9 @@ async def test_callback_keeps_its_place_and_rings_the_operator_then_the_citizen(
         await citizens.stop()
     assert operators["op1002"].calls()[:2] == ["13822220005", "13822220006"]
     assert citizens.called() == ["13822220005"]
-    [request] = [r for r in await hotline.store.callbacks() if r.number == "13822220005"]
+    [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13822220005"]
     for _ in range(50):
-        [request] = [r for r in await hotline.store.callbacks() if r.number == "13822220005"]
+        [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13822220005"]
         if request.status != "waiting":
             break
         await asyncio.sleep(0.2)

@@ -19,10 +19,11 @@ import pytest_asyncio
 
 from ivr.app import Hotline
 from ivr.bulletins.desk import sounds_dir
+from ivr.core.records import CallRecord
 from ivr.core.routing import RoutingPolicy, WideningStep
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallRecord, open_store
+from ivr.edges.storage.store import open_store
 from ivr.operators.desk import OperatorDesk
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
@@ -124,9 +125,9 @@ async def test_repeat_caller_reaches_the_operator_who_handled_the_open_case(
     earlier = CallRecord(call_id="earlier-13822230003", channel="PJSIP/citizens-0",
                          caller="13822230003", language="zh",
                          arrived_at=datetime.now(UTC).isoformat())
-    await fast.store.save(earlier)
-    await fast.store.set_call_answered(earlier.call_id, "op1001", datetime.now(UTC), 5.0)
-    case = await fast.store.create_case(caller="13822230003", category="suggestion",
+    await fast.store.calls.save(earlier)
+    await fast.store.calls.set_answered(earlier.call_id, "op1001", datetime.now(UTC), 5.0)
+    case = await fast.store.cases.create(caller="13822230003", category="suggestion",
                                         now=datetime.now(UTC), call_id=earlier.call_id)
     for op in ("op1001", "op1003"):
         await wait_until_free(ami, f"PJSIP/{op}")
@@ -156,7 +157,7 @@ async def test_an_operator_who_lets_a_call_ring_out_is_paused_automatically(
         presence = (await desk.presence())["op1002"]
         assert presence.paused
         assert "auto" in presence.reason.lower(), presence.reason
-        history = await hotline.store.operator_states(datetime.now(UTC) - timedelta(minutes=1),
+        history = await hotline.store.operator_states.since(datetime.now(UTC) - timedelta(minutes=1),
                                                       "op1002")
         assert any(h.state == "paused" for h in history), history
     finally:
@@ -171,7 +172,7 @@ async def test_screen_pop_then_answer_times_then_a_transfer_by_the_operator(
     """The inquiry operator's console gets the pop when the phone rings (caller, reasons,
     previous cases); the record gets who answered; the operator transfers the citizen to a
     department number and the departments' gateway receives the citizen's call."""
-    await hotline.store.create_case(caller="13822230006", category="housing",
+    await hotline.store.cases.create(caller="13822230006", category="housing",
                                     now=datetime.now(UTC), description="earlier case")
     await wait_until_free(ami, "PJSIP/op1002")
     await operators["op1002"].stop()
@@ -236,14 +237,14 @@ async def test_an_emergency_bulletin_is_played_until_withdrawn(
     assert (await phones.call(call("zh", "2", then=4.0), caller="13822230008")).ok
     after = await finished_record(hotline, "13822230008")
     assert "bulletin_heard" not in after.variables
-    [entry] = [a for a in await hotline.store.audit_log() if a.action == "bulletin.post"
+    [entry] = [a for a in await hotline.store.audit.latest() if a.action == "bulletin.post"
                and a.target == f"bulletin {bulletin.id}"]
     assert entry.actor == "supervisor1"
 
 
 async def _answered(hotline: Hotline, call_id: str, timeout: float = 5.0) -> CallRecord:
     for _ in range(int(timeout * 10)):
-        record = await hotline.store.get(call_id)
+        record = await hotline.store.calls.get(call_id)
         if record is not None and record.operator:
             return record
         await asyncio.sleep(0.1)
@@ -260,12 +261,12 @@ async def test_a_callback_lost_in_a_restart_is_attempted_again(
     store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    request = await store.add_callback(
+    request = await store.callbacks.add(
         call_id="lost-13822230009", number="13822230009", skill="inquiry", priority=0,
         position=1, arrived_at=now, requested_at=now,
     )
     request.attempts.append({"n": "1", "at": now, "result": "queued"})
-    await store.update_callback(request)
+    await store.callbacks.update(request)
     await store.close()
     await wait_until_free(ami, "PJSIP/op1002")
     citizens = OperatorPhone(phones, "gateway", 5098, talk=1.0)
@@ -275,7 +276,7 @@ async def test_a_callback_lost_in_a_restart_is_attempted_again(
     try:
         await app.ami.wait_connected(10)
         for _ in range(150):
-            [request] = [r for r in await app.store.callbacks() if r.id == request.id]
+            [request] = [r for r in await app.store.callbacks.listing() if r.id == request.id]
             if request.status != "waiting":
                 break
             await asyncio.sleep(0.2)

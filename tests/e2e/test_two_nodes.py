@@ -22,9 +22,10 @@ import pytest
 import pytest_asyncio
 
 from ivr import settings
+from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.store import CallRecord, open_store
+from ivr.edges.storage.store import open_store
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 from tests.pgtools import pg_database
@@ -133,7 +134,7 @@ async def records(database: str, callers: list[str]) -> dict[str, list[CallRecor
     store = open_store(database, Path("/nonexistent"))
     await store.open()
     try:
-        return {c: await store.by_caller(c) for c in callers}
+        return {c: await store.calls.by_caller(c) for c in callers}
     finally:
         await store.close()
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from ivr import settings
-from ivr.core.asterisk_render import render_all
+from ivr.tools.asterisk_files import asterisk_files
 
 CFG = settings.load()
 
 
 def test_manager_is_loopback_and_least_privilege() -> None:
     """AMI listens on loopback, with the generated secret and no system/command/config."""
-    text = render_all(CFG, "s3cret")["manager.conf"]
+    text = asterisk_files(CFG, "s3cret")["manager.conf"]
     assert "bindaddr = 127.0.0.1" in text
     assert "secret = s3cret" in text
     classes = {
@@ -24,7 +24,7 @@ def test_manager_is_loopback_and_least_privilege() -> None:
 
 def test_every_operator_is_an_endpoint_with_its_contact() -> None:
     """Each operator of operators.yaml becomes a PJSIP endpoint at its own contact."""
-    text = render_all(CFG, "x")["pjsip.conf"]
+    text = asterisk_files(CFG, "x")["pjsip.conf"]
     for op in CFG.operators.values():
         assert f"[{op.endpoint}]\ntype = endpoint" in text
         assert f"contact = {op.contact}" in text
@@ -34,21 +34,21 @@ def test_every_operator_is_an_endpoint_with_its_contact() -> None:
 
 def test_one_queue_per_skill_with_persistent_dynamic_members() -> None:
     """Every skill has a queue; members are added at login and survive an Asterisk restart."""
-    text = render_all(CFG, "x")["queues.conf"]
+    text = asterisk_files(CFG, "x")["queues.conf"]
     for skill in CFG.skills:
         assert f"\n[{skill}]\n" in text
     assert "persistentmembers = yes" in text
     assert "member =>" not in text
     assert "autopause = all" in text
     assert "defaultrule = widening" in text
-    rules = render_all(CFG, "x")["queuerules.conf"]
+    rules = asterisk_files(CFG, "x")["queuerules.conf"]
     assert "[widening]" in rules
     assert "penaltychange => 30,+2" in rules
 
 
 def test_dialplan_falls_back_to_the_general_queue() -> None:
     """12345 runs the AGI and, without a decision, queues in the general queue."""
-    text = render_all(CFG, "x")["extensions.conf"]
+    text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
     assert "AGI(agi://127.0.0.1:4573/ivr)" in text
     assert f"Queue({CFG.menu.general_queue},t)" in text

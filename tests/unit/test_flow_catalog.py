@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.flow import FlowError, announce_wait, load_catalog, say_digits, say_number
+from ivr.core.flow import announce_wait, say_digits, say_number
 from ivr.core.flow.catalog import number_prompt_names
+from ivr.errors import FlowError
+from ivr.flows.files import load_catalog
 
 CATALOG = Path(__file__).resolve().parents[2] / "prompts" / "catalog.yaml"
 

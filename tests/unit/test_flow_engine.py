@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from ivr.core.cases import case_number_valid, luhn_check_digit
 from ivr.core.flow import (
     SAFETY_SKILL,
     ArrivalFacts,
@@ -16,7 +17,6 @@ from ivr.core.flow import (
     Command,
     DigitsCollected,
     FlowRun,
-    FlowStateError,
     HangUpCall,
     ListenForSpeech,
     LookupCase,
@@ -30,11 +30,10 @@ from ivr.core.flow import (
     SpeechHeard,
     Transferred,
     TransferTo,
-    case_number_valid,
     load_flow,
-    luhn_check_digit,
 )
 from ivr.core.flow.engine import FINAL_COMMANDS, WAITING_COMMANDS
+from ivr.errors import FlowStateError
 
 WEDNESDAY_NOON = datetime(2026, 12, 16, 12, 0)
 SATURDAY_NIGHT = datetime(2026, 12, 19, 23, 30)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ivr.core.cases import luhn_check_digit
 from ivr.core.flow import (
     FINAL_COMMANDS,
     WAITING_COMMANDS,
@@ -24,7 +25,6 @@ from ivr.core.flow import (
     Routed,
     SetLanguage,
     load_flow,
-    luhn_check_digit,
     simulate,
 )
 from ivr.core.flow.simulate import format_report

@@ -6,17 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.flow import (
-    FlowError,
-    FlowProblem,
-    check_paths,
-    load_catalog,
-    load_flow,
-    load_flow_file,
-    parse_catalog,
-    parse_flow,
-    validate,
-)
+from ivr.core.flow import load_flow, parse_catalog, parse_flow, validate
+from ivr.errors import FlowError, FlowProblem
+from ivr.flows.files import check_paths, load_catalog, load_flow_file
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = Path(__file__).resolve().parent / "flows"

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr.core.intents import IntentCatalog, load_intents
+from ivr.core.intents import IntentCatalog
 from ivr.errors import ConfigError
+from ivr.speech.intents_file import load_intents
 
 ROOT = Path(__file__).resolve().parents[2]
 SKILLS = [s["id"] for s in yaml.safe_load((ROOT / "config" / "skills.yaml").read_text())["skills"]]

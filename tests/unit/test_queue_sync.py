@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr import settings
-from ivr.operators.desk import Membership, memberships, plan
+from ivr.core.operators import Membership, memberships, plan
 
 CFG = settings.load()
 

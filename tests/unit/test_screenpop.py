@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from ivr.operators.screen_pops import ScreenPop, ScreenPopHub
+from ivr.operators.screen_pops import ScreenPopHub
+from ivr.core.screen_pops import ScreenPop
 
 
 def pop(call_id: str = "c1", operator_id: str = "op1", **fields: object) -> ScreenPop:

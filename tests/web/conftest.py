@@ -39,10 +39,10 @@ from ivr.bulletins.desk import BulletinDesk
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
 from ivr.core.settings import Settings
-from ivr.edges.store import CallStore, open_store
+from ivr.edges.storage.store import Store, open_store
 from ivr.errors import IvrError
 from ivr.flows.library import FlowLibrary
-from ivr.operators.desk import Presence
+from ivr.core.operators import Presence
 from ivr.operators.screen_pops import ScreenPopHub
 from ivr.web import build_app
 from ivr.web.accounts import create_account
@@ -93,7 +93,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-async def store(database_url: str, tmp_path: Path) -> AsyncIterator[CallStore]:
+async def store(database_url: str, tmp_path: Path) -> AsyncIterator[Store]:
     opened = open_store(database_url, tmp_path / "state")
     await opened.open()
     try:
@@ -147,7 +147,7 @@ class DeskDouble:
 class WebHotline:
     """What ``build_app`` needs of ``ivr.app.Hotline``, with real parts where they exist."""
 
-    def __init__(self, settings: Settings, store: CallStore,
+    def __init__(self, settings: Settings, store: Store,
                  config_dir: Path) -> None:
         self.settings = settings
         self.store = store
@@ -180,7 +180,7 @@ class WebHotline:
 
 
 @pytest.fixture
-async def hotline(settings: Settings, store: CallStore,
+async def hotline(settings: Settings, store: Store,
                   project: Path) -> WebHotline:
     built = WebHotline(settings, store, project / "config")
     await built.flows.load()
@@ -198,7 +198,7 @@ WebUser = Callable[..., Awaitable[tuple[str, str]]]
 
 
 @pytest.fixture
-def web_user(store: CallStore) -> WebUser:
+def web_user(store: Store) -> WebUser:
     """``await web_user("admin", operator_id=None, username=None)`` -> (username, password)."""
     counter = iter(range(1, 1000))
 

@@ -89,7 +89,7 @@ async def test_admin_creates_a_user_and_sees_the_password_once(
     await expect(secret).to_contain_text("Password for zhao.lei (shown once): ")
     shown = (await secret.text_content()).rsplit(": ", 1)[1].strip()
     await expect(page.locator("#users tr[data-username='zhao.lei']")).to_contain_text("zhao.lei")
-    user = await hotline.store.get_user("zhao.lei")
+    user = await hotline.store.users.get("zhao.lei")
     assert user.operator_id == "op1003"
 
     await page.click("header form button[type=submit]")  # log out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from ivr.edges.store import CallRecord
+from ivr.core.records import CallRecord
 from tests.web.conftest import api_login
 
 # -- users -----------------------------------------------------------------------------------
@@ -21,13 +21,13 @@ async def test_admin_creates_a_user_whose_generated_password_works_once_shown(
     created = await resp.json()
     assert len(created["password"]) >= 16
     assert created["operator_id"] == "op1002"
-    stored = await hotline.store.get_user("li.wei")
+    stored = await hotline.store.users.get("li.wei")
     assert created["password"] not in stored.password_hash
     assert await api_login(anonymous, "li.wei", created["password"])
     listed = await (await admin.get("/api/users")).json()
     assert {u["username"] for u in listed} == {admin.username, "li.wei"}
     assert all("password" not in u and "password_hash" not in u for u in listed)
-    entry = (await hotline.store.audit_log())[0]
+    entry = (await hotline.store.audit.latest())[0]
     assert (entry.actor, entry.action, entry.target) == (admin.username, "user.create",
                                                          "li.wei")
 
@@ -72,7 +72,7 @@ async def test_an_operator_link_is_changed_and_cleared(api_as, hotline):
     assert (await resp.json())["operator_id"] == "op1002"
     resp = await admin.patch(f"/api/users/{operator.username}", json={"operator_id": None})
     assert (await resp.json())["operator_id"] is None
-    assert (await hotline.store.get_user(operator.username)).operator_id is None
+    assert (await hotline.store.users.get(operator.username)).operator_id is None
     assert (await operator.post("/api/operators/op1001/login", json={})).status == 403
 
 
@@ -104,7 +104,7 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api_as, ho
     path = hotline.config_dir / "operators.yaml"
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
     assert hotline.reloads == 0
-    assert await hotline.store.audit_log() == []
+    assert await hotline.store.audit.latest() == []
 
 
 async def test_removing_a_skill_in_use_is_refused_with_the_operators_problems(api_as):
@@ -152,7 +152,7 @@ async def test_valid_config_is_written_audited_and_reloaded(api_as, hotline):
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == edited
     assert hotline.reloads == 1
     assert hotline.settings.operators["op1001"].name == "Wang Fang (day shift)"
-    entry = (await hotline.store.audit_log())[0]
+    entry = (await hotline.store.audit.latest())[0]
     assert (entry.action, entry.target) == ("config.update", "operators.yaml")
 
 
@@ -194,12 +194,12 @@ async def test_supervisor_posts_lists_and_withdraws_a_bulletin(api_as, hotline):
         assert (await asyncio.to_thread(audio.stat)).st_size > 1000
     listed = await (await supervisor.get("/api/bulletins")).json()
     assert [b["id"] for b in listed] == [bulletin["id"]]
-    assert len(await hotline.store.active_bulletins(datetime.now(UTC))) == 1
+    assert len(await hotline.store.bulletins.active(datetime.now(UTC))) == 1
     resp = await supervisor.post(f"/api/bulletins/{bulletin['id']}/withdraw")
     assert resp.status == 200
     assert (await resp.json())["withdrawn_at"]
-    assert await hotline.store.active_bulletins(datetime.now(UTC)) == []
-    actions = [e.action for e in await hotline.store.audit_log()]
+    assert await hotline.store.bulletins.active(datetime.now(UTC)) == []
+    actions = [e.action for e in await hotline.store.audit.latest()]
     assert actions == ["bulletin.withdraw", "bulletin.post"]
 
 
@@ -241,7 +241,7 @@ async def test_supervisor_acts_for_any_operator_and_it_is_audited(api_as, hotlin
     assert (await resp.json())["skills"] == ["inquiry"]
     assert (await supervisor.post("/api/operators/op1002/logout")).status == 200
     assert (await supervisor.post("/api/operators/op4242/logout")).status == 404
-    entries = await hotline.store.audit_log()
+    entries = await hotline.store.audit.latest()
     assert [(e.actor, e.action, e.target) for e in entries] == [
         (supervisor.username, "operator.logout", "op1002"),
         (supervisor.username, "operator.login", "op1002")]
@@ -287,7 +287,7 @@ async def test_operator_opens_and_moves_a_case_with_history(api_as):
 async def test_recent_calls_newest_first(api_as, hotline):
     """/api/calls lists what the store has, newest first, limited."""
     for n in range(3):
-        await hotline.store.save(CallRecord(
+        await hotline.store.calls.save(CallRecord(
             call_id=f"c{n}", channel=f"PJSIP/x-{n}", caller="1380000000{n}", language="zh",
             arrived_at=(datetime(2026, 11, 28, 9, tzinfo=UTC) + timedelta(minutes=n)
                         ).isoformat()))

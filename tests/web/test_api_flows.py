@@ -32,7 +32,7 @@ async def test_publishing_an_invalid_flow_changes_nothing(api_as, hotline):
     admin = await api_as("admin")
     text = await live_text(admin)
     live = hotline.flows.current()
-    versions = await hotline.store.flow_versions(live.flow.name)
+    versions = await hotline.store.flow_versions.of(live.flow.name)
     resp = await admin.post("/api/flows/publish",
                             json={"text": text.replace("kind: menu", "kind: mneu", 1)})
     assert resp.status == 422
@@ -40,9 +40,9 @@ async def test_publishing_an_invalid_flow_changes_nothing(api_as, hotline):
     assert body["error"] == "invalid_flow"
     assert body["problems"]
     assert hotline.flows.current() == live
-    assert await hotline.store.flow_versions(live.flow.name) == versions
+    assert await hotline.store.flow_versions.of(live.flow.name) == versions
     assert await asyncio.to_thread(hotline.settings.flow_path.read_text, encoding="utf-8") == text
-    assert await hotline.store.audit_log() == []
+    assert await hotline.store.audit.latest() == []
 
 
 async def test_publish_then_rollback(api_as, hotline):
@@ -77,7 +77,7 @@ async def test_publish_then_rollback(api_as, hotline):
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == text
     versions = await (await admin.get("/api/flows/versions")).json()
     assert versions[0]["note"] == f"rollback to version #{versions[-1]['id']}"
-    actions = [e.action for e in await hotline.store.audit_log()]
+    actions = [e.action for e in await hotline.store.audit.latest()]
     assert actions == ["flow.rollback", "flow.publish"]
 
 

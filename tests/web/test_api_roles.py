@@ -49,12 +49,12 @@ async def test_operator_session_gets_403_on_every_supervisor_and_admin_route(
         api_as, hotline, method, path, role):
     """An operator (with a valid CSRF token) is refused every route above their role."""
     operator = await api_as("operator", "op1001")
-    versions_before = await hotline.store.flow_versions(hotline.flows.current().flow.name)
+    versions_before = await hotline.store.flow_versions.of(hotline.flows.current().flow.name)
     resp = await operator.request(method, concrete(path), json={})
     assert resp.status == 403, await resp.text()
     assert (await resp.json())["error"] == "forbidden"
-    assert await hotline.store.audit_log() == []
-    assert await hotline.store.flow_versions(hotline.flows.current().flow.name) == versions_before
+    assert await hotline.store.audit.latest() == []
+    assert await hotline.store.flow_versions.of(hotline.flows.current().flow.name) == versions_before
 
 
 @pytest.mark.parametrize(("method", "path", "role"), [r for r in ROUTES if r[2] == "admin"])

@@ -80,9 +80,9 @@ async def test_the_store_keeps_only_the_tokens_hash(api_as, hotline):
     admin = await api_as("admin")
     token = admin.client.session.cookie_jar.filter_cookies(
         admin.client.make_url("/"))["ivr_session"].value
-    assert await hotline.store.get_session(token, datetime.now(UTC)) is None
+    assert await hotline.store.sessions.get(token, datetime.now(UTC)) is None
     digest = hashlib.sha256(token.encode()).hexdigest()
-    session = await hotline.store.get_session(digest, datetime.now(UTC))
+    session = await hotline.store.sessions.get(digest, datetime.now(UTC))
     assert session is not None
     assert session.username == admin.username
     expires = datetime.fromisoformat(session.expires_at) - datetime.fromisoformat(
@@ -105,7 +105,7 @@ async def test_an_expired_session_is_not_accepted(anonymous, web_user, hotline):
     """A session past its 12 hours answers 401."""
     username, _ = await web_user("admin")
     now = datetime.now(UTC)
-    await hotline.store.create_session(
+    await hotline.store.sessions.create(
         hashlib.sha256(b"old-token").hexdigest(), username, "csrf",
         now - timedelta(hours=13), now - timedelta(hours=1))
     anonymous.session.cookie_jar.update_cookies({"ivr_session": "old-token"})
@@ -194,18 +194,18 @@ async def test_expired_sessions_are_swept_when_the_app_starts(app, hotline, web_
     username, _ = await web_user("admin")
     now = datetime.now(UTC)
     before_expiry = now - timedelta(hours=2)
-    await hotline.store.create_session("old", username, "c1", now - timedelta(hours=13),
+    await hotline.store.sessions.create("old", username, "c1", now - timedelta(hours=13),
                                        now - timedelta(hours=1))
-    await hotline.store.create_session("new", username, "c2", now, now + timedelta(hours=1))
-    assert await hotline.store.get_session("old", before_expiry) is not None
+    await hotline.store.sessions.create("new", username, "c2", now, now + timedelta(hours=1))
+    assert await hotline.store.sessions.get("old", before_expiry) is not None
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         for _ in range(100):
-            if await hotline.store.get_session("old", before_expiry) is None:
+            if await hotline.store.sessions.get("old", before_expiry) is None:
                 break
             await asyncio.sleep(0.05)
-        assert await hotline.store.get_session("old", before_expiry) is None
-        assert await hotline.store.get_session("new", now) is not None
+        assert await hotline.store.sessions.get("old", before_expiry) is None
+        assert await hotline.store.sessions.get("new", now) is not None
     finally:
         await server.close()

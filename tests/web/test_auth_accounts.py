@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ivr import cli, logs
-from ivr.web.accounts import AccountError, create_account, ensure_first_admin
+from ivr.errors import AccountError
+from ivr.web.accounts import create_account, ensure_first_admin
 from ivr.web.auth import verify_password
 from tests.web.conftest import REPO
 
@@ -18,7 +19,7 @@ async def test_first_admin_is_created_once_with_a_generated_password(store):
     password = await ensure_first_admin(store)
     assert password
     assert len(password) >= 16
-    admin = await store.get_user("admin")
+    admin = await store.users.get("admin")
     assert admin.role == "admin"
     assert await verify_password(admin.password_hash, password)
     assert not await verify_password(admin.password_hash, "admin")

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from ivr.operators.screen_pops import ScreenPop
+from ivr.core.screen_pops import ScreenPop
 from ivr.web import console
 from tests.web.conftest import ApiSession, WebHotline
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from ivr.operators.screen_pops import ScreenPop
+from ivr.core.screen_pops import ScreenPop
 from tests.web.conftest import WebHotline, WebUser, browser_login
 
 OP = "op1001"  # Wang Fang: skills report, suggestion
@@ -63,7 +63,7 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     await page.click("#case-save")
     number = page.locator("#case-number")
     await expect(number).to_have_text(re.compile(r"^\d{10}$"))
-    case = await hotline.store.get_case(await number.inner_text())
+    case = await hotline.store.cases.get(await number.inner_text())
     assert case is not None
     assert (case.description, case.caller, case.call_id) == (
         TRANSCRIPT, "13800138000", "call-42")
@@ -71,7 +71,7 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     await page.select_option("#case-department", "Urban Management Commission")
     await page.click("#case-dispatch")
     await expect(number).to_contain_text("dispatched to Urban Management Commission")
-    dispatched = await hotline.store.get_case(case.number)
+    dispatched = await hotline.store.cases.get(case.number)
     assert dispatched is not None
     assert (dispatched.status, dispatched.department) == (
         "dispatched", "Urban Management Commission")

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from ivr.edges.store import CallRecord, CallStore
+from ivr.core.records import CallRecord
+from ivr.edges.storage.store import Store
 from ivr.web.reports import safe_cell
 from tests.web.conftest import ApiSession, WebHotline
 
@@ -25,27 +26,27 @@ def local(day: str, hh_mm: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{hh_mm}:00").replace(tzinfo=TZ)
 
 
-async def call(store: CallStore, call_id: str, arrived: datetime, skill: str | None, *,
+async def call(store: Store, call_id: str, arrived: datetime, skill: str | None, *,
                wait: float = 0.0, talk: float | None = None, abandoned: bool = False,
                survey: int | None = None) -> None:
     """One call as the application records it: arrival, then answered/completed or
     abandoned in the skill's queue, then the survey."""
-    await store.save(CallRecord(
+    await store.calls.save(CallRecord(
         call_id, f"PJSIP/citizen-{call_id}", "13800138000", "zh",
         arrived.astimezone(UTC).isoformat(timespec="milliseconds"),
         queue=skill, skill=skill, outcome="routed" if skill else "caller_hung_up",
     ))
     if abandoned:
-        await store.set_call_abandoned(call_id, arrived + timedelta(seconds=wait), wait)
+        await store.calls.set_abandoned(call_id, arrived + timedelta(seconds=wait), wait)
     elif talk is not None:
         answered = arrived + timedelta(seconds=wait)
-        await store.set_call_answered(call_id, "op1001", answered, wait)
-        await store.set_call_completed(call_id, answered + timedelta(seconds=talk), talk)
+        await store.calls.set_answered(call_id, "op1001", answered, wait)
+        await store.calls.set_completed(call_id, answered + timedelta(seconds=talk), talk)
     if survey is not None:
-        await store.record_survey(call_id, survey)
+        await store.calls.record_survey(call_id, survey)
 
 
-async def calls_of_a_day(store: CallStore) -> None:
+async def calls_of_a_day(store: Store) -> None:
     await call(store, "a", local(DAY, "09:05"), "report", wait=10, talk=200, survey=5)
     await call(store, "b", local(DAY, "09:20"), "report", wait=30, talk=100, survey=3)
     await call(store, "c", local(DAY, "09:40"), "report", wait=50, abandoned=True)
@@ -122,10 +123,10 @@ async def test_report_page_shows_rows_cases_and_a_csv_link(
     category and status."""
     await calls_of_a_day(hotline.store)
     now = local(DAY, "11:00")
-    water = await hotline.store.create_case(caller="1", category="water", now=now)
-    await hotline.store.create_case(caller="2", category="water", now=now)
-    await hotline.store.create_case(caller="3", category="noise", now=now)
-    await hotline.store.update_case(water.number, actor="sue", now=now, status="dispatched")
+    water = await hotline.store.cases.create(caller="1", category="water", now=now)
+    await hotline.store.cases.create(caller="2", category="water", now=now)
+    await hotline.store.cases.create(caller="3", category="noise", now=now)
+    await hotline.store.cases.update(water.number, actor="sue", now=now, status="dispatched")
     sue: ApiSession = await api_as("supervisor")
     response = await sue.get("/reports", params={"from": DAY, "to": DAY, "period": "hour"})
     assert response.status == 200
@@ -160,8 +161,8 @@ async def test_bad_ranges_are_refused_with_a_reason(api_as: Any) -> None:
 async def test_csv_cells_never_run_as_formulas(api_as: Any, hotline: WebHotline) -> None:
     """A queue or case category starting with = + - @ is exported as text (leading ')."""
     await call(hotline.store, "f", local(DAY, "09:00"), "=HYPERLINK(1)", wait=1, talk=10)
-    await hotline.store.create_case(caller="1", category="@SUM(A1)", now=local(DAY, "09:00"))
-    await hotline.store.create_case(caller="1", category="-2+3", now=local(DAY, "09:00"))
+    await hotline.store.cases.create(caller="1", category="@SUM(A1)", now=local(DAY, "09:00"))
+    await hotline.store.cases.create(caller="1", category="-2+3", now=local(DAY, "09:00"))
     sue: ApiSession = await api_as("supervisor")
     rows = rows_of(await (await sue.get("/reports.csv", params={"from": DAY})).text())
     assert [r["skill"] for r in rows] == ["'=HYPERLINK(1)"]

@@ -34,6 +34,7 @@ from ivr.core.figures._erlang import (
     staffing_hint_for,
 )
 from ivr.core.figures._live import (
+    WRAP_UP_PAUSE_REASONS,
     IntervalFigures,
     LiveFigures,
     OperatorCounts,
@@ -43,6 +44,8 @@ from ivr.core.figures._live import (
 from ivr.core.figures._metrics import metrics_text
 from ivr.core.figures._reports import (
     CSV_HEADER,
+    MAX_SCORE,
+    MIN_SCORE,
     Period,
     Report,
     ReportRow,
@@ -54,6 +57,9 @@ from ivr.core.figures._reports import (
 __all__ = [
     "CSV_HEADER",
     "DEFAULT_TARGET",
+    "MAX_SCORE",
+    "MIN_SCORE",
+    "WRAP_UP_PAUSE_REASONS",
     "CallOutcome",
     "Counts",
     "IntervalFigures",

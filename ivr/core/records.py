@@ -1,0 +1,155 @@
+"""What the hotline keeps, as values: call records, callbacks, flow versions, web accounts and
+sessions, the audit log, bulletins and operators' state history. Pure.
+
+The storage edge (``ivr.edges.storage``) reads and writes these; the rest of the shell and the
+web use them. Cases have their own module (``ivr.core.cases``): they carry a lifecycle.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ivr.errors import RecordRefused
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What the IVR did with one call, and what the queue did with it afterwards."""
+
+    call_id: str
+    channel: str
+    caller: str
+    language: str
+    arrived_at: str
+    caller_name: str = ""
+    ended_at: str | None = None
+    path: list[str] = field(default_factory=list)
+    queue: str | None = None
+    priority: int | None = None
+    outcome: str = "in_progress"
+    hangup_node: str | None = None
+    ivr_ms: int | None = None
+    flow_version: int | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    survey_score: int | None = None
+    route_reasons: list[str] = field(default_factory=list)
+    operator: str | None = None
+    answered_at: str | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    skill: str | None = None
+
+
+@dataclass(slots=True)
+class CallbackRequest:
+    """A citizen who chose to be called back instead of waiting; keeps their place (its entry
+    in the line is ``ivr.core.routing.WaitingCallback``)."""
+
+    id: int
+    call_id: str
+    number: str
+    skill: str
+    priority: int
+    position: int
+    arrived_at: str
+    requested_at: str
+    status: str  # waiting (in the queue as a stand-in), done, failed
+    attempts: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    id: int
+    flow: str
+    version: str
+    digest: str
+    text: str
+    published_by: str
+    published_at: str
+    note: str = ""
+
+
+class Role(enum.StrEnum):
+    """What a web account may do; each role may do what the ones before it may."""
+
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """The role named ``text``; ``RecordRefused`` for a word that is not one."""
+        try:
+            return cls(text)
+        except ValueError:
+            names = ", ".join(cls)
+            raise RecordRefused(f"unknown role {text!r} (one of {names})") from None
+
+    @classmethod
+    def rank_of(cls, text: str) -> int:
+        """0 for an operator, 1 for a supervisor, 2 for an admin; -1 for anything else."""
+        return _RANKS.get(text, -1)
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+
+_RANKS = {role.value: n for n, role in enumerate(Role)}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Someone who signs in to the web console; ``operator_id`` ties an operator to a phone."""
+
+    username: str
+    role: str
+    password_hash: str
+    created_at: str
+    operator_id: str | None = None
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A signed-in browser, stored server-side so every application node knows it."""
+
+    token_hash: str
+    username: str
+    csrf_token: str
+    created_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Bulletin:
+    """A message played to callers between ``starts_at`` and ``expires_at`` (language -> text)."""
+
+    id: int
+    texts: dict[str, str]
+    starts_at: str
+    expires_at: str
+    created_by: str
+    created_at: str
+    withdrawn_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStateChange:
+    """An operator's state (an ``ivr.core.routing.OperatorState`` value) from ``at`` on."""
+
+    operator_id: str
+    state: str
+    reason: str
+    at: str

@@ -1,0 +1,151 @@
+"""Web accounts and their server-side sessions (shared by every application node)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from ivr.core.records import Role, User, WebSession
+from ivr.edges.storage import tables
+from ivr.edges.storage.database import Database
+from ivr.edges.storage.tables import utc_text
+from ivr.errors import RecordNotFound, RecordRefused
+
+_users = tables.users
+_sessions = tables.sessions
+_USER_COLUMNS = (
+    _users.c.username, _users.c.role, _users.c.password_hash, _users.c.created_at,
+    _users.c.operator_id, _users.c.disabled,
+)
+
+
+class Users:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, username: str, role: str, password_hash: str, now: datetime,
+        operator_id: str | None = None,
+    ) -> User:
+        role = Role.parse(role).value
+        if not username:
+            raise RecordRefused("a user needs a name")
+        user = User(username, role, password_hash, utc_text(now), operator_id or None, False)
+
+        def run(conn: Connection) -> User:
+            stmt = self._db.insert(_users).values(
+                username=user.username, role=user.role, password_hash=user.password_hash,
+                created_at=user.created_at, operator_id=user.operator_id, disabled=False,
+            ).on_conflict_do_nothing(index_elements=[_users.c.username])
+            if conn.execute(stmt.returning(_users.c.username)).first() is None:
+                raise RecordRefused(f"user {username!r} already exists")
+            return user
+        return await self._db.write(run)
+
+    async def get(self, username: str) -> User | None:
+        def run(conn: Connection) -> User | None:
+            found = conn.execute(select(*_USER_COLUMNS).where(_users.c.username == username))
+            row = found.first()
+            return _user(row) if row is not None else None
+        return await self._db.read(run)
+
+    async def all(self) -> list[User]:
+        """Every user, by name."""
+        def run(conn: Connection) -> list[User]:
+            rows = conn.execute(select(*_USER_COLUMNS).order_by(_users.c.username))
+            return [_user(row) for row in rows]
+        return await self._db.read(run)
+
+    async def update(
+        self, username: str, *, role: str | None = None, password_hash: str | None = None,
+        operator_id: str | None = None, disabled: bool | None = None,
+    ) -> User:
+        """Change what is given; None leaves a field as it is (``operator_id=""`` clears it).
+
+        Disabling a user, or resetting their password, also ends their sessions.
+        """
+        values: dict[str, object] = {}
+        if role is not None:
+            values["role"] = Role.parse(role).value
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if operator_id is not None:
+            values["operator_id"] = operator_id or None
+        if disabled is not None:
+            values["disabled"] = disabled
+
+        def run(conn: Connection) -> User:
+            if values:
+                conn.execute(update(_users).where(_users.c.username == username)
+                             .values(**values))
+            if disabled or password_hash is not None:
+                # A disabled account, or one whose password was reset, is signed out
+                # everywhere at once, on every node.
+                conn.execute(delete(_sessions).where(_sessions.c.username == username))
+            row = conn.execute(
+                select(*_USER_COLUMNS).where(_users.c.username == username)
+            ).first()
+            if row is None:
+                raise RecordNotFound(f"no user {username!r}")
+            return _user(row)
+        return await self._db.write(run)
+
+
+class Sessions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, token_hash: str, username: str, csrf_token: str, now: datetime,
+        expires_at: datetime,
+    ) -> WebSession:
+        session = WebSession(token_hash, username, csrf_token, utc_text(now),
+                             utc_text(expires_at))
+
+        def run(conn: Connection) -> WebSession:
+            known = conn.execute(
+                select(_users.c.username).where(_users.c.username == username)
+            ).first()
+            if known is None:
+                raise RecordNotFound(f"no user {username!r}")
+            conn.execute(_sessions.insert().values(
+                token_hash=token_hash, username=username, csrf_token=csrf_token,
+                created_at=session.created_at, expires_at=session.expires_at,
+            ))
+            return session
+        return await self._db.write(run)
+
+    async def get(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The session, or None when unknown or expired."""
+        stamp = utc_text(now)
+
+        def run(conn: Connection) -> WebSession | None:
+            t = _sessions
+            row = conn.execute(
+                select(t.c.token_hash, t.c.username, t.c.csrf_token, t.c.created_at,
+                       t.c.expires_at)
+                .where((t.c.token_hash == token_hash) & (t.c.expires_at > stamp))
+            ).first()
+            return WebSession(*row) if row is not None else None
+        return await self._db.read(run)
+
+    async def delete(self, token_hash: str) -> None:
+        await self._db.write(
+            lambda conn: conn.execute(delete(_sessions)
+                                      .where(_sessions.c.token_hash == token_hash))
+        )
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Forget sessions expired at ``now``; returns how many went."""
+        stamp = utc_text(now)
+        return await self._db.write(
+            lambda conn: int(conn.execute(delete(_sessions)
+                                          .where(_sessions.c.expires_at <= stamp)).rowcount)
+        )
+
+
+def _user(row: Any) -> User:
+    return User(row.username, row.role, row.password_hash, row.created_at, row.operator_id,
+                bool(row.disabled))

@@ -1,0 +1,124 @@
+"""Call records: what the IVR did with each call and what the queue did with it afterwards."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.engine import RowMapping
+
+from ivr.core.records import CallRecord
+from ivr.edges.storage import tables
+from ivr.edges.storage.database import Database
+from ivr.edges.storage.tables import json_text, utc_text
+from ivr.errors import RecordNotFound
+
+_t = tables.calls
+# The IVR's in-memory record does not know what the queue did later (operator,
+# answered_at...): what it leaves unset keeps the stored value.
+_QUEUE_FACTS = frozenset({"operator", "answered_at", "wait_seconds", "talk_seconds", "skill"})
+_FIXED = frozenset({"call_id", "channel", "caller", "caller_name", "arrived_at"})
+
+
+class CallRecords:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(self, record: CallRecord) -> None:
+        """Insert or update the call; queue facts already stored are kept when unset here."""
+        await self._db.write(self._save, _values(record))
+
+    def _save(self, conn: Connection, values: dict[str, Any]) -> None:
+        stmt = self._db.insert(_t).values(**values)
+        excluded = stmt.excluded
+        changes = {
+            name: (func.coalesce(excluded[name], _t.c[name]) if name in _QUEUE_FACTS
+                   else excluded[name])
+            for name in values if name not in _FIXED
+        }
+        conn.execute(stmt.on_conflict_do_update(index_elements=[_t.c.call_id], set_=changes))
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        rows = await self._db.read(self._where, _t.c.call_id == call_id, None, None)
+        return rows[0] if rows else None
+
+    async def by_caller(self, caller: str) -> list[CallRecord]:
+        return await self._db.read(self._where, _t.c.caller == caller, [_t.c.arrived_at], None)
+
+    async def between(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """Calls that arrived in [start, end), oldest first."""
+        return await self._db.read(
+            self._where,
+            (_t.c.arrived_at >= utc_text(start)) & (_t.c.arrived_at < utc_text(end)),
+            [_t.c.arrived_at, _t.c.call_id], None,
+        )
+
+    async def recent(self, limit: int = 50) -> list[CallRecord]:
+        """The latest calls to arrive, newest first."""
+        return await self._db.read(
+            self._where, None, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit,
+        )
+
+    @staticmethod
+    def _where(
+        conn: Connection, where: Any, order: list[Any] | None, limit: int | None
+    ) -> list[CallRecord]:
+        query = select(_t)
+        if where is not None:
+            query = query.where(where)
+        if order:
+            query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(max(0, limit))
+        return [_record(row._mapping) for row in conn.execute(query)]
+
+    async def set_answered(
+        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float
+    ) -> None:
+        await self._update(call_id, operator=operator, answered_at=utc_text(answered_at),
+                           wait_seconds=wait_seconds)
+
+    async def set_completed(self, call_id: str, ended_at: datetime, talk_seconds: float) -> None:
+        await self._update(call_id, ended_at=utc_text(ended_at), talk_seconds=talk_seconds)
+
+    async def set_abandoned(self, call_id: str, ended_at: datetime, wait_seconds: float) -> None:
+        """The caller hung up while waiting in the queue."""
+        await self._update(call_id, ended_at=utc_text(ended_at), wait_seconds=wait_seconds,
+                           outcome="abandoned")
+
+    async def _update(self, call_id: str, **values: object) -> None:
+        def run(conn: Connection) -> None:
+            done = conn.execute(update(_t).where(_t.c.call_id == call_id).values(**values))
+            if done.rowcount == 0:
+                raise RecordNotFound(f"no call {call_id!r}")
+        await self._db.write(run)
+
+    async def record_survey(self, call_id: str, score: int) -> None:
+        """The 1-5 satisfaction score, stored with the call and with the case it opened."""
+        def run(conn: Connection) -> None:
+            conn.execute(update(_t).where(_t.c.call_id == call_id).values(survey_score=score))
+            conn.execute(update(tables.cases).where(tables.cases.c.call_id == call_id)
+                         .values(satisfaction=score))
+        await self._db.write(run)
+
+
+def _values(r: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": r.call_id, "channel": r.channel, "caller": r.caller,
+        "caller_name": r.caller_name, "language": r.language, "arrived_at": r.arrived_at,
+        "ended_at": r.ended_at, "path": json_text(r.path), "queue": r.queue,
+        "priority": r.priority, "outcome": r.outcome, "hangup_node": r.hangup_node,
+        "ivr_ms": r.ivr_ms, "flow_version": r.flow_version, "variables": json_text(r.variables),
+        "survey_score": r.survey_score, "route_reasons": json_text(r.route_reasons),
+        "operator": r.operator, "answered_at": r.answered_at, "wait_seconds": r.wait_seconds,
+        "talk_seconds": r.talk_seconds, "skill": r.skill,
+    }
+
+
+def _record(row: RowMapping) -> CallRecord:
+    values = dict(row)
+    for name in ("path", "variables", "route_reasons"):
+        values[name] = json.loads(values[name])
+    return CallRecord(**values)

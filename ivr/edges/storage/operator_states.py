@@ -1,0 +1,46 @@
+"""Operators' state history: every change of state, with its reason (a login's skills)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from ivr.core.records import OperatorStateChange
+from ivr.core.routing import OperatorState
+from ivr.edges.storage import tables
+from ivr.edges.storage.database import Database
+from ivr.edges.storage.tables import utc_text
+from ivr.errors import RecordRefused
+
+_t = tables.operator_states
+_STATES = tuple(state.value for state in OperatorState)
+
+
+class OperatorStates:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, operator_id: str, state: str, reason: str, at: datetime) -> None:
+        """``state`` is an ``OperatorState`` value."""
+        if state not in _STATES:
+            raise RecordRefused(
+                f"unknown operator state {state!r} (one of {', '.join(_STATES)})"
+            )
+        values = {"operator_id": operator_id, "state": state, "reason": reason,
+                  "at": utc_text(at)}
+        await self._db.write(lambda conn: conn.execute(_t.insert().values(**values)))
+
+    async def since(
+        self, since: datetime, operator_id: str | None = None
+    ) -> list[OperatorStateChange]:
+        """State changes at or after ``since`` (of one operator, if given), oldest first."""
+        stamp = utc_text(since)
+
+        def run(conn: Connection) -> list[OperatorStateChange]:
+            query = (select(_t.c.operator_id, _t.c.state, _t.c.reason, _t.c.at)
+                     .where(_t.c.at >= stamp).order_by(_t.c.at, _t.c.id))
+            if operator_id is not None:
+                query = query.where(_t.c.operator_id == operator_id)
+            return [OperatorStateChange(*row) for row in conn.execute(query)]
+        return await self._db.read(run)

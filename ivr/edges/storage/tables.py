@@ -1,0 +1,101 @@
+"""The tables as the migrations leave them (for queries; ``migrations`` is the schema), and how
+values are stored in them.
+
+Times arrive as timezone-aware datetimes and are stored as ISO-8601 text. Calls (their
+``arrived_at`` is written by the IVR in UTC), sessions, audit entries, bulletins and operator
+states are stored in UTC with milliseconds (``utc_text``), so text order is time order and
+windows ("active now", "expired") are plain comparisons. Cases keep the offset they were
+created with (``local_text``: the hotline's local time). Lists and mappings are JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Column, Float, Integer, MetaData, Table, Text
+
+metadata = MetaData()
+calls = Table(
+    "calls", metadata,
+    Column("call_id", Text, primary_key=True), Column("channel", Text),
+    Column("caller", Text), Column("caller_name", Text), Column("language", Text),
+    Column("arrived_at", Text), Column("ended_at", Text), Column("path", Text),
+    Column("queue", Text), Column("priority", Integer), Column("outcome", Text),
+    Column("hangup_node", Text), Column("ivr_ms", Integer), Column("flow_version", Integer),
+    Column("variables", Text), Column("survey_score", Integer), Column("route_reasons", Text),
+    Column("operator", Text), Column("answered_at", Text), Column("wait_seconds", Float),
+    Column("talk_seconds", Float), Column("skill", Text),
+)
+cases = Table(
+    "cases", metadata,
+    Column("number", Text, primary_key=True), Column("call_id", Text), Column("caller", Text),
+    Column("category", Text), Column("department", Text), Column("description", Text),
+    Column("status", Text), Column("created_at", Text), Column("updated_at", Text),
+    Column("satisfaction", Integer),
+)
+case_sequence = Table(
+    "case_sequence", metadata, Column("day", Text, primary_key=True), Column("last", Integer),
+)
+case_events = Table(
+    "case_events", metadata,
+    Column("id", Integer, primary_key=True), Column("number", Text), Column("at", Text),
+    Column("actor", Text), Column("status", Text), Column("note", Text),
+)
+flow_versions = Table(
+    "flow_versions", metadata,
+    Column("id", Integer, primary_key=True), Column("flow", Text), Column("version", Text),
+    Column("digest", Text), Column("text", Text), Column("published_by", Text),
+    Column("published_at", Text), Column("note", Text),
+)
+callbacks = Table(
+    "callbacks", metadata,
+    Column("id", Integer, primary_key=True), Column("call_id", Text), Column("number", Text),
+    Column("skill", Text), Column("priority", Integer), Column("position", Integer),
+    Column("arrived_at", Text), Column("requested_at", Text), Column("status", Text),
+    Column("attempts", Text),
+)
+users = Table(
+    "users", metadata,
+    Column("username", Text, primary_key=True), Column("role", Text),
+    Column("password_hash", Text), Column("created_at", Text), Column("operator_id", Text),
+    Column("disabled", Boolean(create_constraint=False)),
+)
+sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", Text, primary_key=True), Column("username", Text),
+    Column("csrf_token", Text), Column("created_at", Text), Column("expires_at", Text),
+)
+audit = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True), Column("at", Text), Column("actor", Text),
+    Column("action", Text), Column("target", Text), Column("detail", Text),
+)
+bulletins = Table(
+    "bulletins", metadata,
+    Column("id", Integer, primary_key=True), Column("texts", Text), Column("starts_at", Text),
+    Column("expires_at", Text), Column("created_by", Text), Column("created_at", Text),
+    Column("withdrawn_at", Text),
+)
+operator_states = Table(
+    "operator_states", metadata,
+    Column("id", Integer, primary_key=True), Column("operator_id", Text),
+    Column("state", Text), Column("reason", Text), Column("at", Text),
+)
+
+
+def utc_text(moment: datetime) -> str:
+    """Sortable UTC text: the same length and offset for every stored moment."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware times")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def local_text(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the store needs timezone-aware times")
+    return moment.isoformat(timespec="seconds")
+
+
+def json_text(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
