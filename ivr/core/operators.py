@@ -108,7 +108,7 @@ def plan(
     return SyncPlan(add, repenalise, remove)
 
 
-def console_state(
+def shown_state(
     presence: Presence | None, queue_states: Iterable[OperatorState | None]
 ) -> tuple[OperatorState, str]:
     """(state, reason) as the console shows it, from Asterisk's presence and the operator's

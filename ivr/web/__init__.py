@@ -1,8 +1,9 @@
 """The web side of the hotline: operations endpoints, REST API, operator console, wallboard and
 admin pages, all served by one aiohttp application on 127.0.0.1:8080 by default.
 
-aiohttp is imported only under this package. Each module registers its own routes in
-``setup(app)``; this module assembles them (``build_app``) and runs the server.
+aiohttp is imported only under this package. The composition root hands ``build_app`` the
+typed services handlers use (``ivr.web.services.WebServices``); each module registers its own
+routes in ``setup(app)``; this module assembles them and runs the server.
 
 Pages are Jinja2 templates under ``templates/`` (autoescaped) extending ``base.html``; every
 template gets ``user``, ``csrf``, ``nav`` (the links the user's role reaches) and ``path``.
@@ -16,18 +17,18 @@ import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
 
+from ivr.core.records import Role
 from ivr.web import admin, api, auth, console, ops, reports, wallboard
-from ivr.web.keys import HOTLINE
-
-if TYPE_CHECKING:
-    from ivr.app import Hotline
+from ivr.web.errors import errors_as_json, is_api
+from ivr.web.keys import SERVICES
+from ivr.web.services import WebServices
 
 log = structlog.get_logger("ivr.web")
 
@@ -53,9 +54,9 @@ def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
         return []
     routed = {r.resource.canonical for r in app.router.routes()
               if r.method == "GET" and r.resource is not None}
-    rank = auth.role_rank(role)
+    rank = Role.rank_of(role)
     return [(href, label) for href, label, least in NAV
-            if href in routed and rank >= auth.role_rank(least)]
+            if href in routed and rank >= Role.rank_of(least)]
 
 
 @web.middleware
@@ -63,7 +64,7 @@ async def page_context(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Give every page's template ``user``, ``csrf``, ``nav`` and ``path``."""
-    if not (auth.is_api(request) or request.path.startswith("/static/")):
+    if not (is_api(request) or request.path.startswith("/static/")):
         user = await auth.current_user(request)
         context = {
             "user": user,
@@ -78,9 +79,9 @@ async def page_context(
     return await handler(request)
 
 
-def build_app(hotline: Hotline) -> web.Application:
+def build_app(services: WebServices) -> web.Application:
     app = web.Application()
-    app[HOTLINE] = hotline
+    app[SERVICES] = services
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -88,7 +89,9 @@ def build_app(hotline: Hotline) -> web.Application:
     )
     app.middlewares.append(page_context)
     ops.setup(app)
-    api.setup(app)  # its error middleware wraps the session checks of auth's
+    # The error middleware wraps the session checks of auth's.
+    app.middlewares.append(errors_as_json)
+    api.setup(app)
     auth.setup(app)
     admin.setup(app)
     console.setup(app)
@@ -112,8 +115,8 @@ async def _compile_templates(app: web.Application) -> None:
 
 
 class WebServer:
-    def __init__(self, hotline: Hotline, host: str, port: int) -> None:
-        self._runner = web.AppRunner(build_app(hotline), access_log=None)
+    def __init__(self, services: WebServices, host: str, port: int) -> None:
+        self._runner = web.AppRunner(build_app(services), access_log=None)
         self._host, self._port = host, port
 
     async def start(self) -> None:

@@ -6,47 +6,45 @@ with ``fetch`` and the session's CSRF token, so every rule lives in one place, t
 
 from __future__ import annotations
 
-from typing import Final
-
 import aiohttp_jinja2
 from aiohttp import web
 
-from ivr.web.auth import ROLES, require
-from ivr.web.keys import HOTLINE
-
-CONFIG_NAMES: Final = ("skills", "operators", "schedules", "intents")
+from ivr.configuration.editor import CONFIG_FILES
+from ivr.core.records import Role
+from ivr.web.auth import require
+from ivr.web.keys import SERVICES
 
 
 async def flows_page(request: web.Request) -> web.StreamResponse:
     await require(request, "admin")
-    hotline = request.app[HOTLINE]
+    settings = request.app[SERVICES].settings
     return aiohttp_jinja2.render_template(
         "admin_flows.html", request,
-        {"languages": hotline.settings.languages,
-         "default_language": hotline.settings.default_language},
+        {"languages": settings.languages,
+         "default_language": settings.default_language},
     )
 
 
 async def config_page(request: web.Request) -> web.StreamResponse:
     await require(request, "admin")
     return aiohttp_jinja2.render_template("admin_config.html", request,
-                                          {"names": CONFIG_NAMES})
+                                          {"names": tuple(CONFIG_FILES)})
 
 
 async def users_page(request: web.Request) -> web.StreamResponse:
     await require(request, "admin")
-    hotline = request.app[HOTLINE]
+    settings = request.app[SERVICES].settings
     return aiohttp_jinja2.render_template(
         "admin_users.html", request,
-        {"roles": ROLES, "operators": sorted(hotline.settings.operators)},
+        {"roles": tuple(Role), "operators": sorted(settings.operators)},
     )
 
 
 async def bulletins_page(request: web.Request) -> web.StreamResponse:
     await require(request, "supervisor")
-    hotline = request.app[HOTLINE]
+    settings = request.app[SERVICES].settings
     return aiohttp_jinja2.render_template(
-        "admin_bulletins.html", request, {"languages": hotline.settings.languages},
+        "admin_bulletins.html", request, {"languages": settings.languages},
     )
 
 

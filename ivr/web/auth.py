@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-* Passwords are hashed with argon2id (``argon2-cffi``, wrapped here: hashing and checking run
-  in a thread, its exceptions never leave this module).
+* Passwords are hashed with argon2id (``ivr.accounts.passwords``: hashing and checking run in
+  a thread).
 * Logging in creates a session in the store: the browser gets a random token in the cookie
   ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/), the store keeps only its sha256, so a
   copy of the database opens no session. Sessions expire after 12 hours; two application
@@ -24,25 +24,23 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import timedelta
+from typing import Any, Final
 from urllib.parse import quote
 
 import aiohttp_jinja2
-import argon2
 import structlog
 from aiohttp import web
 
-from ivr.errors import LoginRefused, PasswordError, StorageError
-from ivr.web.keys import HOTLINE
-
-if TYPE_CHECKING:
-    from ivr.core.records import User, WebSession
+from ivr.accounts.passwords import DUMMY_HASH, verify_password
+from ivr.core.records import Role, User, WebSession
+from ivr.errors import LoginRefused, StorageError
+from ivr.web.errors import is_api, json_error
+from ivr.web.keys import SERVICES
 
 log = structlog.get_logger("ivr.web.auth")
 
@@ -51,7 +49,6 @@ LOGIN_CSRF_COOKIE: Final = "ivr_login_csrf"
 CSRF_FIELD: Final = "csrf"
 CSRF_HEADER: Final = "X-CSRF-Token"
 SESSION_LIFETIME: Final = timedelta(hours=12)
-ROLES: Final = ("operator", "supervisor", "admin")
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 # Failures allowed before the back-off starts, its first step and its ceiling (seconds).
 FREE_FAILURES: Final = 3
@@ -64,48 +61,8 @@ LOGIN_FAILED: Final = "Wrong username or password."
 _SESSION: web.RequestKey[tuple[WebSession, User] | None] = web.RequestKey("ivr_session")
 
 
-_hasher = argon2.PasswordHasher()
-# Checked when the username is unknown, so a missing user costs the same time as a wrong
-# password (the answer must not tell them apart).
-_DUMMY_HASH: Final = _hasher.hash(secrets.token_urlsafe(16))
-
-
-async def hash_password(password: str) -> str:
-    """The argon2id hash of ``password`` (computed in a thread)."""
-    try:
-        return await asyncio.to_thread(_hasher.hash, password)
-    except argon2.exceptions.HashingError as exc:
-        raise PasswordError(f"password could not be hashed: {exc}") from exc
-
-
-async def verify_password(password_hash: str, password: str) -> bool:
-    """True when ``password`` matches; a malformed stored hash is logged and never matches."""
-    try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
-    except argon2.exceptions.VerifyMismatchError:
-        return False
-    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError) as exc:
-        log.warning("password_hash_unusable", error=str(exc))
-        return False
-
-
-def role_rank(role: str) -> int:
-    return ROLES.index(role) if role in ROLES else -1
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def is_api(request: web.Request) -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
-
-
-def json_error(status: type[web.HTTPException], error: str, message: str,
-               **extra: object) -> web.HTTPException:
-    """An HTTP error whose body is ``{"error": <stable id>, "message": ...}``."""
-    body = json.dumps({"error": error, "message": message, **extra}, ensure_ascii=False)
-    return status(text=body, content_type="application/json")
 
 
 # -- sessions --------------------------------------------------------------------------------
@@ -118,8 +75,9 @@ async def _load(request: web.Request) -> tuple[WebSession, User] | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    store = request.app[HOTLINE].store
-    session = await store.sessions.get(token_hash(token), datetime.now(UTC))
+    services = request.app[SERVICES]
+    store = services.store
+    session = await store.sessions.get(token_hash(token), services.clock.now())
     if session is None:
         return None
     user = await store.users.get(session.username)
@@ -149,9 +107,9 @@ async def require(request: web.Request, *roles: str) -> User:
         if is_api(request):
             raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
-    needed = min((role_rank(r) for r in roles), default=0)
-    if role_rank(user.role) < needed:
-        least = ROLES[needed]
+    needed = min((Role.rank_of(r) for r in roles), default=0)
+    if Role.rank_of(user.role) < needed:
+        least = list(Role)[needed]
         if is_api(request):
             raise json_error(web.HTTPForbidden, "forbidden",
                              f"This needs the {least} role or higher.")
@@ -256,8 +214,8 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 
 def landing(user: User) -> str:
     """Where a user goes after logging in when no page was asked for."""
-    return "/admin/flows" if user.role == "admin" else (
-        "/wallboard" if user.role == "supervisor" else "/console")
+    return "/admin/flows" if user.role == Role.ADMIN else (
+        "/wallboard" if user.role == Role.SUPERVISOR else "/console")
 
 
 def _safe_next(value: str) -> str | None:
@@ -281,8 +239,8 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 async def start_session(request: web.Request, user: User) -> tuple[str, WebSession]:
     """Create a session for ``user``; the raw token (for the cookie) and the stored session."""
     token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    session = await request.app[HOTLINE].store.sessions.create(
+    now = request.app[SERVICES].clock.now()
+    session = await request.app[SERVICES].store.sessions.create(
         token_hash(token), user.username, secrets.token_urlsafe(32), now, now + SESSION_LIFETIME
     )
     return token, session
@@ -294,8 +252,8 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     wait = throttle.wait_left(username)
     if wait > 0:
         raise LoginRefused(f"Too many failed attempts; try again in {int(wait) + 1} s.", 429)
-    user = await request.app[HOTLINE].store.users.get(username) if username else None
-    ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    user = await request.app[SERVICES].store.users.get(username) if username else None
+    ok = await verify_password(user.password_hash if user else DUMMY_HASH, password)
     if user is None or not ok or user.disabled:
         throttle.failed(username)
         log.info("login_failed", username=username)
@@ -384,7 +342,7 @@ async def _login_json(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.app[HOTLINE].store.sessions.delete(token_hash(token))
+        await request.app[SERVICES].store.sessions.delete(token_hash(token))
     response = _see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -400,7 +358,8 @@ SWEEP_INTERVAL: Final = 3600.0
 
 async def _sweep_sessions(app: web.Application) -> None:
     try:
-        removed = await app[HOTLINE].store.sessions.delete_expired(datetime.now(UTC))
+        services = app[SERVICES]
+        removed = await services.store.sessions.delete_expired(services.clock.now())
     except StorageError as exc:
         log.warning("session_sweep_failed", error=str(exc))
     else:

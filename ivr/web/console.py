@@ -20,34 +20,23 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import structlog
 from aiohttp import WSMsgType, web
 
-from ivr.core.figures._live import WRAP_UP_PAUSE_REASONS
 from ivr.core.numbers import DEPARTMENT_NUMBER
-from ivr.core.routing import OperatorState
+from ivr.core.operators import Presence, shown_state
+from ivr.core.records import Role, User
+from ivr.core.screen_pops import ScreenPop
+from ivr.core.settings import Settings
 from ivr.errors import IvrError, StorageError
-from ivr.web.auth import (
-    SESSION_COOKIE,
-    current_user,
-    json_body,
-    json_error,
-    require,
-    role_rank,
-    token_hash,
-)
-from ivr.web.keys import HOTLINE
-
-if TYPE_CHECKING:
-    from ivr.app import Hotline
-    from ivr.core.records import User
-    from ivr.core.operators import Presence
-    from ivr.core.screen_pops import ScreenPop
+from ivr.web.auth import SESSION_COOKIE, current_user, json_body, require, token_hash
+from ivr.web.errors import json_error
+from ivr.web.keys import SERVICES
+from ivr.web.services import WebServices
 
 log = structlog.get_logger("ivr.web")
 
@@ -84,10 +73,10 @@ async def _console_user(request: web.Request) -> tuple[User, str]:
     user = await current_user(request)
     if user is None:
         raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
-    if role_rank(user.role) < 0:
+    if Role.rank_of(user.role) < 0:
         raise json_error(web.HTTPForbidden, "forbidden", "This needs an operator account.")
     operator_id = user.operator_id
-    if not operator_id or operator_id not in request.app[HOTLINE].settings.operators:
+    if not operator_id or operator_id not in request.app[SERVICES].settings.operators:
         raise json_error(web.HTTPForbidden, "not_an_operator",
                          "This account is not linked to an operator.")
     return user, operator_id
@@ -104,7 +93,7 @@ async def _presence(app: web.Application) -> dict[str, Presence]:
     async with cache.lock:
         now = time.monotonic()
         if cache.value is None or now - cache.at >= PRESENCE_TTL_SECONDS:
-            cache.value = await app[HOTLINE].operators.presence()
+            cache.value = await app[SERVICES].operators.presence()
             cache.at = now
         return cache.value
 
@@ -114,40 +103,26 @@ def forget_presence(app: web.Application) -> None:
     app[_PRESENCE].value = None
 
 
-def operator_state(hotline: Hotline, presence: Presence | None) -> tuple[str, str]:
-    """(state, reason): logged_out, available, on_call, wrap_up or paused, as the console
-    shows it. Wrap-up is a pause with a wrap-up reason, or the queue's wrap-up time after a
-    call (known from live figures)."""
-    if presence is None or not presence.queues:
-        return "logged_out", ""
-    if presence.in_call:
-        return "on_call", ""
-    if presence.paused:
-        if presence.reason in WRAP_UP_PAUSE_REASONS:
-            return "wrap_up", presence.reason
-        return "paused", presence.reason or "no reason"
-    interface = presence.operator.interface
-    now = time.time()
-    states = set()
-    for queue in presence.queues:
-        state = hotline.figures.operator_states(queue, now).get(interface)
-        if state is not None:
-            states.add(state)
-    if OperatorState.ON_CALL in states:
-        return "on_call", ""
-    if OperatorState.WRAP_UP in states:
-        return "wrap_up", ""
-    return "available", ""
+def operator_state(services: WebServices, presence: Presence | None) -> tuple[str, str]:
+    """(state, reason) as the console shows it (``ivr.core.operators.shown_state``), the
+    queues' wrap-up time known from the live figures."""
+    now = services.clock.time()
+    queue_states = (
+        services.figures.operator_states(queue, now).get(presence.operator.interface)
+        for queue in (presence.queues if presence is not None else ())
+    )
+    state, reason = shown_state(presence, queue_states)
+    return state.value, reason
 
 
-def _departments(hotline: Hotline) -> list[str]:
-    return sorted({s.department for s in hotline.settings.skills.values() if s.department})
+def _departments(settings: Settings) -> list[str]:
+    return sorted({s.department for s in settings.skills.values() if s.department})
 
 
-def _department_skills(hotline: Hotline) -> list[tuple[str, str]]:
+def _department_skills(settings: Settings) -> list[tuple[str, str]]:
     """(department, its skill ids separated by spaces) for the dispatch select."""
     skills: dict[str, list[str]] = {}
-    for sid, skill in hotline.settings.skills.items():
+    for sid, skill in settings.skills.items():
         if skill.department:
             skills.setdefault(skill.department, []).append(sid)
     return [(department, " ".join(ids)) for department, ids in sorted(skills.items())]
@@ -159,13 +134,13 @@ def _pop_dict(pop: ScreenPop | None) -> dict[str, Any] | None:
 
 @aiohttp_jinja2.template("console.html")
 async def console_page(request: web.Request) -> dict[str, Any]:
-    user = await require(request, "operator")
-    hotline = request.app[HOTLINE]
-    operator = hotline.settings.operators.get(user.operator_id or "")
+    user = await require(request, Role.OPERATOR)
+    settings = request.app[SERVICES].settings
+    operator = settings.operators.get(user.operator_id or "")
     return {
         "operator": operator,
         "skills": sorted(operator.skills) if operator else [],
-        "departments": _department_skills(hotline),
+        "departments": _department_skills(settings),
         "pause_reasons": PAUSE_REASONS,
     }
 
@@ -173,8 +148,9 @@ async def console_page(request: web.Request) -> dict[str, Any]:
 async def console_state(request: web.Request) -> web.Response:
     """The operator's state and skills, the departments, and the current pop."""
     _, operator_id = await _console_user(request)
-    hotline = request.app[HOTLINE]
-    operator = hotline.settings.operators[operator_id]
+    services = request.app[SERVICES]
+    settings = services.settings
+    operator = settings.operators[operator_id]
     if request.query.get("fresh"):  # the page just changed the state: ask Asterisk again
         forget_presence(request.app)
     try:
@@ -183,7 +159,7 @@ async def console_state(request: web.Request) -> web.Response:
     except IvrError as exc:  # AMI down: the console still shows the pop and case form
         log.warning("console_presence_failed", operator=operator_id, error=str(exc))
         presence, reachable = None, False
-    state, reason = operator_state(hotline, presence) if reachable else ("unknown", "")
+    state, reason = operator_state(services, presence) if reachable else ("unknown", "")
     return web.json_response({
         "operator_id": operator_id,
         "name": operator.name,
@@ -191,11 +167,11 @@ async def console_state(request: web.Request) -> web.Response:
         "reason": reason,
         "queues": list(presence.queues) if presence else [],
         "skills": dict(sorted(operator.skills.items())),
-        "departments": _departments(hotline),
+        "departments": _departments(settings),
         "skill_departments": {
-            sid: s.department for sid, s in sorted(hotline.settings.skills.items())
+            sid: s.department for sid, s in sorted(settings.skills.items())
         },
-        "pop": _pop_dict(hotline.screen_pops.current(operator_id)),
+        "pop": _pop_dict(services.screen_pops.current(operator_id)),
     }, dumps=_dumps)
 
 
@@ -208,10 +184,7 @@ async def transfer(request: web.Request) -> web.Response:
     if not DEPARTMENT_NUMBER.fullmatch(target):
         raise json_error(web.HTTPBadRequest, "bad_target",
                          "Enter a department number to transfer to (2 to 15 digits).")
-    try:
-        await request.app[HOTLINE].transfer(operator_id, target)
-    except IvrError as exc:
-        raise json_error(web.HTTPConflict, "transfer_failed", str(exc)) from None
+    await request.app[SERVICES].transfers.transfer(operator_id, target)
     log.info("console_transfer", user=user.username, operator=operator_id, target=target)
     forget_presence(request.app)
     return web.json_response({"transferred": True, "target": target})
@@ -230,11 +203,11 @@ async def console_ws(request: web.Request) -> web.StreamResponse:
     _, operator_id = await _console_user(request)
     if not _same_origin(request):
         raise json_error(web.HTTPForbidden, "cross_origin", "Cross-origin WebSocket refused.")
-    hotline = request.app[HOTLINE]
+    services = request.app[SERVICES]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
     await ws.prepare(request)
     request.app[_SOCKETS].add(ws)
-    hub = hotline.screen_pops
+    hub = services.screen_pops
     async with hub.subscribe(operator_id) as pops:
         await ws.send_str(_dumps({
             "type": "hello", "operator_id": operator_id,
@@ -263,11 +236,12 @@ async def _watch_session(request: web.Request, ws: web.WebSocketResponse,
     """Close the socket once its session ends (logout, expiry) or the account is disabled or
     unlinked from the operator: callers' data stops reaching that browser."""
     token = token_hash(request.cookies.get(SESSION_COOKIE, ""))
-    store = request.app[HOTLINE].store
+    services = request.app[SERVICES]
+    store = services.store
     while not ws.closed:
         await asyncio.sleep(SESSION_RECHECK_SECONDS)
         try:
-            session = await store.sessions.get(token, datetime.now(UTC))
+            session = await store.sessions.get(token, services.clock.now())
             user = await store.users.get(session.username) if session is not None else None
         except StorageError as exc:  # the database is away: keep the console, check again
             log.warning("console_session_check_failed", error=str(exc))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from ivr.app import Hotline
+from ivr.web.services import WebServices
 
-HOTLINE: web.AppKey[Hotline] = web.AppKey("hotline")
+SERVICES: web.AppKey[WebServices] = web.AppKey("services")

@@ -3,7 +3,7 @@
 A report covers whole local days ``from``..``to`` (the hotline's time zone), per hour or per
 day and per skill: offered, answered, abandoned, service level against the skill's target,
 average speed of answer, average handle time and satisfaction (survey scores), aggregated by
-``ivr.core.figures.build_report`` from the call records of the period (``store.calls_between``).
+``ivr.core.figures.build_report`` from the call records of the period.
 A call counts in the period it arrived in. Below it, cases by category and status.
 
 ``/reports.csv?from=...&to=...&period=hour|day`` has the same rows (``kind=cases`` gives the
@@ -19,13 +19,16 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from ivr.core.cases import CaseStatus
 from ivr.core.figures import (
+    MAX_SCORE,
+    MIN_SCORE,
     CallOutcome,
     Outcome,
     Period,
@@ -34,16 +37,12 @@ from ivr.core.figures import (
     build_report,
     to_csv_rows,
 )
-from ivr.core.figures._reports import MAX_SCORE, MIN_SCORE
-from ivr.edges.store import CASE_STATUSES
+from ivr.core.records import CallRecord, Role
 from ivr.web.auth import require
-from ivr.web.keys import HOTLINE
+from ivr.web.keys import SERVICES
+from ivr.web.services import WebServices
 
-if TYPE_CHECKING:
-    from ivr.app import Hotline
-    from ivr.core.records import CallRecord
-
-ROLE = "supervisor"
+ROLE = Role.SUPERVISOR
 # Records are aggregated in memory; a longer range belongs in the data warehouse.
 MAX_DAYS = 31
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -136,9 +135,8 @@ def csv_text(rows: Iterable[Sequence[str]]) -> str:
 
 def case_rows(counts: dict[tuple[str, str], int]) -> tuple[list[str], list[list[str]]]:
     """A pivot of case counts: header (category, statuses..., total) and one row a category."""
-    statuses = list(CASE_STATUSES) + sorted(
-        {s for _, s in counts} - set(CASE_STATUSES)
-    )
+    known = [status.value for status in CaseStatus]
+    statuses = known + sorted({s for _, s in counts} - set(known))
     header = ["category", *statuses, "total"]
     rows = []
     for category in sorted({c for c, _ in counts}):
@@ -147,16 +145,16 @@ def case_rows(counts: dict[tuple[str, str], int]) -> tuple[list[str], list[list[
     return header, rows
 
 
-def _tz(hotline: Hotline) -> tzinfo:
-    return ZoneInfo(hotline.settings.timezone)
+def _tz(services: WebServices) -> tzinfo:
+    return ZoneInfo(services.settings.timezone)
 
 
-async def build(hotline: Hotline, query: ReportQuery) -> Report:
+async def build(services: WebServices, query: ReportQuery) -> Report:
     """The report for ``query`` from the store's call records (aggregated off the loop)."""
-    tz = _tz(hotline)
+    tz = _tz(services)
     start, end = query.bounds(tz)
-    records = await hotline.store.calls.between(start, end)
-    targets = {sid: s.service_level for sid, s in hotline.settings.skills.items()}
+    records = await services.store.calls.between(start, end)
+    targets = {sid: s.service_level for sid, s in services.settings.skills.items()}
 
     def aggregate() -> Report:
         calls, surveys = outcomes(records)
@@ -190,14 +188,14 @@ def _display(report: Report) -> list[dict[str, str]]:
     return out
 
 
-def _today(hotline: Hotline) -> date:
-    return datetime.now(_tz(hotline)).date()
+def _today(services: WebServices) -> date:
+    return services.clock.now(_tz(services)).date()
 
 
 async def reports_page(request: web.Request) -> web.StreamResponse:
     await require(request, ROLE)
-    hotline = request.app[HOTLINE]
-    today = _today(hotline)
+    services = request.app[SERVICES]
+    today = _today(services)
     context: dict[str, Any] = {
         "first": request.query.get("from") or today.isoformat(),
         "last": request.query.get("to") or request.query.get("from") or today.isoformat(),
@@ -210,28 +208,28 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     except BadQuery as exc:
         context["error"], status = str(exc), 400
     else:
-        report = await build(hotline, query)
+        report = await build(services, query)
         context["rows"] = _display(report)
         context["query_string"] = (
             f"from={query.first.isoformat()}&to={query.last.isoformat()}"
             f"&period={query.period_name}"
         )
-    header, rows = case_rows(await hotline.store.cases.counts())
+    header, rows = case_rows(await services.store.cases.counts())
     context["case_header"], context["case_rows"] = header, rows
     return aiohttp_jinja2.render_template("reports.html", request, context, status=status)
 
 
 async def reports_csv(request: web.Request) -> web.StreamResponse:
     await require(request, ROLE)
-    hotline = request.app[HOTLINE]
+    services = request.app[SERVICES]
     if request.query.get("kind") == "cases":
-        header, rows = case_rows(await hotline.store.cases.counts())
+        header, rows = case_rows(await services.store.cases.counts())
         return _csv_response(csv_text([header, *rows]), "cases.csv")
     try:
-        query = parse_query(request.query, _today(hotline))
+        query = parse_query(request.query, _today(services))
     except BadQuery as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    report = await build(hotline, query)
+    report = await build(services, query)
     name = f"report-{query.first.isoformat()}-{query.last.isoformat()}-{query.period_name}.csv"
     return _csv_response(csv_text(to_csv_rows(report)), name)
 

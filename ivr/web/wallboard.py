@@ -5,27 +5,26 @@ Per skill: callers waiting and the longest wait, the sliding window's service le
 the skill's target, abandon rate and average speed of answer, operators by state, an Erlang C
 staffing hint (operators needed now for the target vs. staffed), and the last hours per
 interval (offered, answered, abandoned, service level) for the charts the page draws as SVG.
-Everything comes from ``hotline.figures`` (live, in memory); no database query per poll.
+Everything comes from the live figures (in memory); no database query per poll.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from ivr.core.figures import Counts, IntervalFigures, SkillFigures, staffing_hint_for
-from ivr.web.auth import current_user, json_error, require, role_rank
-from ivr.web.keys import HOTLINE
+from ivr.core.figures import Counts, IntervalFigures, LiveFigures, SkillFigures, staffing_hint_for
+from ivr.core.records import Role
+from ivr.core.settings import Settings
+from ivr.web.auth import current_user, require
+from ivr.web.errors import json_error
+from ivr.web.keys import SERVICES
 
-if TYPE_CHECKING:
-    from ivr.app import Hotline
-
-ROLE = "supervisor"
+ROLE = Role.SUPERVISOR
 DEFAULT_HOURS = 4.0
 MAX_HOURS = 24.0
 # Below the target by at most this many points: amber rather than red.
@@ -65,10 +64,12 @@ def _bar(bar: IntervalFigures) -> dict[str, Any]:
     return {"start": bar.start, "seconds": bar.seconds, **_counts(bar.counts)}
 
 
-def skill_board(hotline: Hotline, figures: SkillFigures, hours: float) -> dict[str, Any]:
+def skill_board(
+    settings: Settings, live: LiveFigures, figures: SkillFigures, hours: float
+) -> dict[str, Any]:
     """One skill's row of the wallboard, JSON-ready."""
-    skill = hotline.settings.skills.get(figures.skill)
-    language = hotline.settings.default_language
+    skill = settings.skills.get(figures.skill)
+    language = settings.default_language
     name = figures.skill
     if skill is not None:
         name = skill.names.get(language) or skill.names.get("en") or figures.skill
@@ -109,23 +110,24 @@ def skill_board(hotline: Hotline, figures: SkillFigures, hours: float) -> dict[s
             "expected_service_level_percent": _round(hint.expected_service_level_percent),
         },
         "history": [
-            _bar(bar) for bar in hotline.figures.history(figures.skill, figures.at, hours=hours)
+            _bar(bar) for bar in live.history(figures.skill, figures.at, hours=hours)
         ],
     }
 
 
-def board(hotline: Hotline, now: float, hours: float = DEFAULT_HOURS) -> dict[str, Any]:
+def board(
+    settings: Settings, live: LiveFigures, now: float, hours: float = DEFAULT_HOURS
+) -> dict[str, Any]:
     """The whole wallboard at ``now``: configured skills first (in settings order), then
     queues only seen in AMI events."""
-    live = hotline.figures
-    names = list(hotline.settings.skills)
-    names += [skill for skill in live.skills() if skill not in hotline.settings.skills]
+    names = list(settings.skills)
+    names += [skill for skill in live.skills() if skill not in settings.skills]
     figures = [live.figures(skill, now) for skill in names]
     return {
         "at": now,
         "interval_seconds": live.interval_seconds,
         "hours": hours,
-        "skills": [skill_board(hotline, f, hours) for f in figures],
+        "skills": [skill_board(settings, live, f, hours) for f in figures],
         "total": total(figures),
     }
 
@@ -156,7 +158,7 @@ async def wallboard_data(request: web.Request) -> web.Response:
     user = await current_user(request)
     if user is None:
         raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
-    if role_rank(user.role) < role_rank(ROLE):
+    if Role.rank_of(user.role) < ROLE.rank:
         raise json_error(web.HTTPForbidden, "forbidden", "This needs the supervisor role.")
     try:
         hours = float(request.query.get("hours", DEFAULT_HOURS))
@@ -164,7 +166,8 @@ async def wallboard_data(request: web.Request) -> web.Response:
         raise json_error(web.HTTPBadRequest, "bad_hours", "hours must be a number") from None
     if not 0 < hours <= MAX_HOURS:
         raise json_error(web.HTTPBadRequest, "bad_hours", f"hours must be in (0, {MAX_HOURS:g}]")
-    body = board(request.app[HOTLINE], time.time(), hours)
+    services = request.app[SERVICES]
+    body = board(services.settings, services.figures, services.clock.time(), hours)
     return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 

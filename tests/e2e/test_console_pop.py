@@ -17,7 +17,7 @@ from ivr.app import Hotline
 from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
-from ivr.web.accounts import create_account
+from ivr.accounts.service import create_account
 from tests.web.conftest import CHROMIUM_ARGS
 
 from .conftest import answered_by, finished_record, wait_until_free
@@ -37,7 +37,7 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
     try:
         await line.ami.wait_connected(10)
         username = f"console-{datetime.now(UTC):%H%M%S%f}"
-        _, password = await create_account(line.store, username, "operator",
+        _, password = await create_account(line.store.users, username, "operator",
                                            operator_id="op1005")
         base = f"http://{cfg.web_host}:{cfg.web_port}"
         async with async_playwright() as pw:

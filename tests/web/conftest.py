@@ -45,7 +45,7 @@ from ivr.flows.library import FlowLibrary
 from ivr.core.operators import Presence
 from ivr.operators.screen_pops import ScreenPopHub
 from ivr.web import build_app
-from ivr.web.accounts import create_account
+from ivr.accounts.service import create_account
 from tests.pgtools import pg_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -205,7 +205,7 @@ def web_user(store: Store) -> WebUser:
     async def make(role: str, operator_id: str | None = None,
                    username: str | None = None) -> tuple[str, str]:
         name = username or f"{role}{next(counter)}"
-        _, password = await create_account(store, name, role, operator_id=operator_id)
+        _, password = await create_account(store.users, name, role, operator_id=operator_id)
         return name, password
 
     return make

@@ -9,28 +9,28 @@ import pytest
 
 from ivr import cli, logs
 from ivr.errors import AccountError
-from ivr.web.accounts import create_account, ensure_first_admin
+from ivr.accounts.service import create_account, ensure_first_admin
 from ivr.web.auth import verify_password
 from tests.web.conftest import REPO
 
 
 async def test_first_admin_is_created_once_with_a_generated_password(store):
     """No admin yet: "admin" with a fresh password; afterwards: nothing to do."""
-    password = await ensure_first_admin(store)
+    password = await ensure_first_admin(store.users)
     assert password
     assert len(password) >= 16
     admin = await store.users.get("admin")
     assert admin.role == "admin"
     assert await verify_password(admin.password_hash, password)
     assert not await verify_password(admin.password_hash, "admin")
-    assert await ensure_first_admin(store) is None
+    assert await ensure_first_admin(store.users) is None
 
 
 async def test_first_admin_never_takes_over_another_users_name(store):
     """A non-admin "admin" account is not promoted behind anyone's back."""
-    await create_account(store, "admin", "operator")
+    await create_account(store.users, "admin", "operator")
     with pytest.raises(AccountError, match="ivr users add"):
-        await ensure_first_admin(store)
+        await ensure_first_admin(store.users)
 
 
 def test_users_command_adds_lists_and_resets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

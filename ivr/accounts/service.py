@@ -7,62 +7,55 @@ Used by the API (admins create users), the CLI (``ivr users add|list|passwd``) a
 from __future__ import annotations
 
 import re
-import secrets
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from ivr.accounts.passwords import generate_password, hash_password
+from ivr.core.records import Role, User
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.accounts import Users
 from ivr.errors import AccountError
-from ivr.web.auth import ROLES, hash_password
-
-if TYPE_CHECKING:
-    from ivr.core.records import User
-    from ivr.edges.storage.store import Store
 
 USERNAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 FIRST_ADMIN: Final = "admin"
-PASSWORD_BYTES: Final = 15  # 20 URL-safe characters
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(PASSWORD_BYTES)
 
 
 async def create_account(
-    store: Store, username: str, role: str, *, operator_id: str | None = None,
+    users: Users, username: str, role: str, *, operator_id: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[User, str]:
     """Create a user with a generated password; returns the user and the password (once)."""
     if not USERNAME.match(username):
         raise AccountError(
             f"username {username!r}: use letters, digits, '.', '_' or '-' (64 at most)")
-    if role not in ROLES:
-        raise AccountError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+    if Role.rank_of(role) < 0:
+        raise AccountError(f"role {role!r}: must be one of {', '.join(Role)}")
     password = generate_password()
-    user = await store.users.create(username, role, await hash_password(password),
-                                   datetime.now(UTC), operator_id=operator_id)
+    user = await users.create(username, role, await hash_password(password), clock.now(),
+                              operator_id=operator_id)
     return user, password
 
 
-async def reset_password(store: Store, username: str) -> str:
+async def reset_password(users: Users, username: str) -> str:
     """Give ``username`` a new generated password and return it (once)."""
-    if await store.users.get(username) is None:
+    if await users.get(username) is None:
         raise AccountError(f"no user {username!r}")
     password = generate_password()
-    await store.users.update(username, password_hash=await hash_password(password))
+    await users.update(username, password_hash=await hash_password(password))
     return password
 
 
-async def ensure_first_admin(store: Store) -> str | None:
+async def ensure_first_admin(users: Users) -> str | None:
     """Create user "admin" with a generated password when no enabled admin exists.
 
     Returns the password (print it once) or None when an admin already exists. If a user
     named "admin" exists without the admin role, it is left alone and an error is raised.
     """
-    existing = await store.users.all()
-    if any(u.role == "admin" and not u.disabled for u in existing):
+    existing = await users.all()
+    if any(u.role == Role.ADMIN and not u.disabled for u in existing):
         return None
     if any(u.username == FIRST_ADMIN for u in existing):
         raise AccountError(
             f"no enabled admin, and user {FIRST_ADMIN!r} exists with another role or disabled;"
             " create one with `ivr users add NAME --role admin`")
-    _, password = await create_account(store, FIRST_ADMIN, "admin")
+    _, password = await create_account(users, FIRST_ADMIN, Role.ADMIN)
     return password

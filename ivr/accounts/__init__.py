@@ -1,0 +1,1 @@
+"""Web accounts: generated passwords, argon2 hashing, the first admin."""

@@ -1,0 +1,1 @@
+"""What the running hotline reports about itself: /healthz and /metrics."""

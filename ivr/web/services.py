@@ -1,0 +1,70 @@
+"""What the web layer is given by the composition root: typed services, nothing more.
+
+Handlers validate the request, call one of these, and serialise the answer; they never see the
+application object that built them (``ivr.app``), so the web and the application do not
+import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ivr.bulletins.desk import BulletinDesk
+from ivr.configuration.editor import ConfigEditor
+from ivr.core.figures import LiveFigures
+from ivr.core.operators import Presence
+from ivr.core.settings import Settings
+from ivr.edges.clock import Clock
+from ivr.edges.storage.store import Store
+from ivr.flows.library import FlowLibrary
+from ivr.operators.screen_pops import ScreenPopHub
+
+
+class OperatorControls(Protocol):
+    """What the console and the API do to operators (``ivr.operators.desk.OperatorDesk``)."""
+
+    async def presence(self) -> dict[str, Presence]: ...
+    async def login(
+        self, operator_id: str, skills: Sequence[str] | None = None
+    ) -> tuple[str, ...]: ...
+    async def logout(self, operator_id: str) -> None: ...
+    async def pause(self, operator_id: str, reason: str) -> None: ...
+    async def unpause(self, operator_id: str) -> None: ...
+
+
+class Transfers(Protocol):
+    """``ivr.operators.transfer.OperatorTransfers``."""
+
+    async def transfer(self, operator_id: str, target: str) -> None: ...
+
+
+class HealthReport(Protocol):
+    """``ivr.monitoring.health.Health``."""
+
+    @property
+    def ok(self) -> bool: ...
+    def status(self) -> dict[str, Any]: ...
+    def metrics(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebServices:
+    config: ConfigEditor
+    """The live settings (``config.current``) and the edits of ``config/``."""
+    store: Store
+    """Call records, cases, users, sessions, the audit log, flow versions."""
+    flows: FlowLibrary
+    bulletins: BulletinDesk
+    operators: OperatorControls
+    figures: LiveFigures
+    screen_pops: ScreenPopHub
+    transfers: Transfers
+    health: HealthReport
+    clock: Clock
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force now (a config edit replaces them)."""
+        return self.config.current
