@@ -1,17 +1,19 @@
-"""The composition root: the one place where concrete classes are wired together."""
+"""The composition root: the one place where concrete classes are wired together.
+
+``Hotline`` builds every part from the settings, connects what flows between them (AMI events,
+the AMI link's logins, the event bus's leadership, config edits) and starts and stops them in
+order. What each part does lives in its own room (see ``docs/architecture.md``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import signal
 import socket
-import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,178 +23,112 @@ from ivr.bulletins.desk import BulletinDesk
 from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.asterisk_render import POLICY, TRANSFER_CONTEXT, WRAP_UP_SECONDS
+from ivr.calls.reconcile import Reconciler
+from ivr.configuration.editor import ConfigEditor
+from ivr.core.asterisk_render import POLICY, WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
-from ivr.core.numbers import DEPARTMENT_NUMBER
-from ivr.core.protocols.ami import AmiEvent
+from ivr.core.protocols.audiosocket import EndpointerSettings
 from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
+from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry
 from ivr.edges.bus import open_bus
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import FastAgiServer
-from ivr.edges.storage.store import open_store
-from ivr.errors import IvrError, StorageError
+from ivr.edges.storage.store import open_store, opened_store
+from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer
 from ivr.flows.library import FlowLibrary
+from ivr.monitoring.health import Health
 from ivr.operators.desk import OperatorDesk
+from ivr.operators.live_figures import LiveFiguresFeed
 from ivr.operators.queue_events import QueueEvents
-from ivr.operators.screen_pops import ScreenPopHub
-from ivr.operators.screen_pops import SharedScreenPops
-from ivr.settings import load as load_settings
+from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
+from ivr.operators.transfer import OperatorTransfers
 from ivr.speech.service import SpeechService
 from ivr.web import WebServer
+from ivr.web.services import WebServices
 
 log = structlog.get_logger("ivr.app")
 STOP_SECONDS = 20.0  # longest wait for one part to stop at shut-down
-RECONCILE_LOOKBACK = 5000  # recent call records looked at for ones left "in progress"
 
 
 class Hotline:
-    """The running application: FastAGI, AMI and storage, started and stopped together."""
+    """The running application: every part built, wired, started and stopped together."""
 
-    def __init__(self, settings: Settings, *, policy: RoutingPolicy = POLICY) -> None:
-        self.settings = settings
+    def __init__(
+        self, settings: Settings, *, policy: RoutingPolicy = POLICY, clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.clock = clock
         # This node's name (several nodes may share the database and one Asterisk).
         self.node = f"{socket.gethostname()}:{settings.agi.port}"
-        # Where config/ is read from (and where the admin pages write their edits).
-        self.config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
         self.store = open_store(settings.database_url, settings.state_dir)
         # Call records, queue facts and operator states are kept while the database is down.
         self.writes = PendingWrites(self.store, settings.state_dir)
         self.ami = AmiClient(settings.ami)
-        self.operators = OperatorDesk(settings, self.ami, self.store)
+        # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
+        # on SQLite, which serves one node), and which node leads the one-at-a-time duties.
+        self.bus = open_bus(settings.database_url)
+        self.operators = OperatorDesk(settings, self.ami, self.store.operator_states, clock)
         # Live per-skill figures (waiting, longest wait, operators by state, service level),
         # fed by every AMI event and rebuilt from a snapshot after each (re)connect.
         self.figures = LiveFigures(
             {s.id: s.service_level for s in settings.skills.values()},
             tz=ZoneInfo(settings.timezone), wrap_up_seconds=WRAP_UP_SECONDS,
         )
-        self.ami.on_event(self._on_ami_event)
-        self.ami.on_ready(self._resync)
-        self.flows = FlowLibrary(settings, self.store)
-        self.speech = SpeechService(settings)
-        # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
-        # on SQLite, which serves one node), and which node leads the one-at-a-time duties.
-        self.bus = open_bus(settings.database_url)
-        self.bus.on_leadership(self._leadership_changed)
-        self.callbacks = CallbackDesk(settings, self.store, self.ami,
-                                      leads=lambda: self.bus.is_leader)
-        self.bulletins = BulletinDesk(settings, self.store)
+        self.figures_feed = LiveFiguresFeed(self.figures, self.ami, clock)
+        self.flows = FlowLibrary(settings, self.store.flow_versions, clock)
+        self.speech = build_speech(settings)
+        self.callbacks = CallbackDesk(settings, self.store.callbacks, self.ami,
+                                      leads=lambda: self.bus.is_leader, clock=clock)
+        self.bulletins = BulletinDesk(settings, self.store.bulletins, self.store.audit,
+                                      settings.asterisk_sounds, clock)
         # What app_queue does with each call: screen pops, answer/talk times, state history.
+        # The leader alone writes them; a node cut off from the others does so for its own.
         self.screen_pops = ScreenPopHub()
         self.shared_pops = SharedScreenPops(self.screen_pops, self.bus)
-        self.queue_events = QueueEvents(settings, self.store, self.shared_pops, self.writes)
+        self.queue_events = QueueEvents(
+            settings, self.store.calls, self.store.cases, self.shared_pops, self.writes,
+            leads=lambda: self.bus.is_leader or self.bus.isolated, clock=clock,
+        )
+        self.transfers = OperatorTransfers(self.ami, self.queue_events)
         self.calls = CallHandler(
-            settings, self.store, self.flows, speech=self.speech, figures=self.figures,
-            callbacks=self.callbacks, policy=policy, bulletins=self.bulletins,
-            node=self.node, writes=self.writes,
+            settings, self.store.calls, self.store.cases, self.flows, self.writes,
+            speech=self.speech, figures=self.figures, callbacks=self.callbacks, policy=policy,
+            bulletins=self.bulletins, node=self.node, clock=clock,
         )
+        self.reconciler = Reconciler(self.ami, self.store.calls, self.writes, self.node, clock)
         self.agi = FastAgiServer(settings.agi, self.calls)
-        self.web = WebServer(self, settings.web_host, settings.web_port)
+        # Where config/ is read from (and where the admin pages write their edits).
+        config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
+        self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
+            self.speech.reload_intents, self.operators.reconfigure, self.calls.reconfigure,
+            self.callbacks.reconfigure, self.bulletins.reconfigure,
+            self.queue_events.reconfigure, self.flows.reconfigure,
+            self.operators.resync_if_connected,
+        ])
+        self.health = Health(ami=self.ami, agi=self.agi, speech=self.speech, writes=self.writes,
+                             figures=self.figures, flows=self.flows, clock=clock)
+        self.web = WebServer(WebServices(
+            config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
+            operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
+            transfers=self.transfers, health=self.health, clock=clock,
+        ), settings.web_host, settings.web_port)
+        # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
+        for on_event in (self.figures_feed.on_event, self.queue_events.on_event,
+                         self.callbacks.on_event):
+            self.ami.on_event(on_event)
+        # After every AMI login: operators' queues, callbacks, once the calls left in progress,
+        # then the figures from a fresh snapshot.
+        for on_ready in (self.operators.resync, self.callbacks.resume_after_login,
+                         self.reconciler.once, self.figures_feed.resync):
+            self.ami.on_ready(on_ready)
+        self.bus.on_leadership(self.callbacks.on_leadership)
         self._stack = AsyncExitStack()
-        self._background: set[asyncio.Task[None]] = set()
-        self._reconciled = False
 
-    def _on_ami_event(self, event: AmiEvent) -> None:
-        # Every node keeps its own live figures (its wallboard is right on its own) and knows
-        # who talks to whom (transfers from the consoles it serves); the leader alone writes
-        # what app_queue did to the records and raises the screen pops (shared by the bus).
-        # Cut off from the database, and so from the other nodes, a node does that for its
-        # own consoles and records (kept until the database is back): operators keep their
-        # pops through a database outage.
-        self.figures.apply(event, time.time())
-        self.queue_events.track(event)
-        if self.bus.is_leader or self.bus.isolated:
-            self.queue_events.handle(event)
-
-    def _leadership_changed(self, leading: bool) -> None:
-        if leading and self.ami.connected:
-            # Taking over from a node that died: pick up the callbacks it was following.
-            task = asyncio.create_task(self._take_over(), name="take-over")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _take_over(self) -> None:
-        try:
-            await self.callbacks.resume()
-        except IvrError as exc:
-            log.error("take_over_failed", error=str(exc))
-
-    async def transfer(self, operator_id: str, target: str) -> None:
-        """Send the citizen an operator is talking to, to a department's number."""
-        if not DEPARTMENT_NUMBER.fullmatch(target):
-            raise IvrError(f"not a department number: {target!r} (2 to 15 digits)")
-        channel = self.queue_events.caller_channel(operator_id)
-        if channel is None:
-            raise IvrError(f"{operator_id} is not on a call")
-        await self.ami.action("Redirect", {
-            "Channel": channel, "Context": TRANSFER_CONTEXT, "Exten": target, "Priority": 1,
-        })
-        log.info("call_transferred_by_operator", operator=operator_id, target=target)
-
-    async def reload_settings(self) -> Settings:
-        """Apply an edit of config/ to new calls and logins (calls in progress go on).
-
-        Operators' levels and skills take effect at once (queue penalties resynced); a new
-        skill or operator also needs its queue or SIP endpoint in Asterisk: `ivr sandbox up`
-        (or `ivr asterisk render` for an existing Asterisk) renders and reloads them.
-        """
-        fresh = await asyncio.to_thread(load_settings, self.config_dir,
-                                        project_dir=self.settings.project_dir)
-        # Paths that were overridden for this process (tests, several nodes) stay as they are.
-        fresh = dataclasses.replace(fresh, database_url=self.settings.database_url,
-                                    state_dir=self.settings.state_dir,
-                                    prompts_dir=self.settings.prompts_dir,
-                                    flow_path=self.settings.flow_path)
-        self.settings = fresh
-        await self.speech.reload_intents(fresh)
-        for part in (self.operators, self.calls, self.callbacks, self.bulletins,
-                     self.queue_events, self.flows):
-            part.reconfigure(fresh)
-        if self.ami.connected:
-            await self.operators.resync()
-        log.info("settings_reloaded", skills=len(fresh.skills), operators=len(fresh.operators))
-        return fresh
-
-    async def _resync(self) -> None:
-        await self.operators.resync()
-        try:
-            await self.callbacks.resume()
-        except StorageError as exc:  # the database is down: the next reconnect tries again
-            log.error("callbacks_not_resumed", error=str(exc))
-        if not self._reconciled:
-            self._reconciled = True
-            await self._reconcile()
-        snapshot = await self.ami.action("QueueStatus", as_list=True, timeout=10)
-        loaded = self.figures.load_snapshot(
-            [AmiEvent.from_message(m) for m in snapshot], time.time()
-        )
-        log.info("figures_resynced", queues=loaded.queues, members=loaded.members,
-                 waiting=loaded.waiting)
-
-    async def _reconcile(self) -> None:
-        """At start: calls this node had in its IVR when it last stopped (killed, crashed)
-        are still "in progress" in the records. Asterisk sent them to the general queue; the
-        record now says so, or that the caller has gone since."""
-        started = datetime.now(UTC)
-        try:
-            live = {m.get("Channel", "") for m in
-                    await self.ami.action("CoreShowChannels", as_list=True, timeout=10)
-                    if m.get("Event") == "CoreShowChannel"}
-            stale = [r for r in await self.store.recent_calls(RECONCILE_LOOKBACK)
-                     if r.outcome == "in_progress" and r.variables.get("node") == self.node
-                     and r.arrived_at < started.isoformat()]
-            for record in stale:
-                record.outcome = ("interrupted:general_queue" if record.channel in live
-                                  else "interrupted")
-                if record.channel not in live:
-                    record.ended_at = started.isoformat(timespec="milliseconds")
-                await self.writes.save(record)
-        except (IvrError, StorageError) as exc:
-            log.error("reconcile_failed", error=str(exc))
-            return
-        if stale:
-            log.warning("calls_reconciled", count=len(stale),
-                        still_in_queue=sum(r.channel in live for r in stale))
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (an edit of config/ replaces them)."""
+        return self.config.current
 
     async def start(self) -> None:
         # Each part is stopped only if it started, in reverse order.
@@ -228,11 +164,47 @@ class Hotline:
         self._stack.push_async_callback(bounded)
 
     async def stop(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         await self._stack.aclose()
         log.info("hotline_stopped")
+
+
+def speech_models(settings: Settings, *, enabled_only: bool = True) -> ModelRegistry:
+    """The speech models the settings name (of the enabled languages only, by default)."""
+    return ModelRegistry(
+        ModelSource.from_config(lang, value) for lang, value in settings.speech.models.items()
+        if lang in settings.languages or not enabled_only
+    )
+
+
+def build_speech(settings: Settings) -> SpeechService:
+    """The speech service with its AudioSocket server, models and recogniser's pool."""
+    s = settings.speech
+    streams = StreamRegistry()
+    models = speech_models(settings)
+    endpointing = EndpointerSettings(
+        no_speech_timeout=s.no_speech_timeout, end_silence=s.end_silence,
+        max_duration=s.max_duration,
+    )
+    return SpeechService(
+        settings, streams=streams,
+        server=AudioSocketServer(streams, host=s.audiosocket_host, port=s.audiosocket_port),
+        models=models, endpointing=endpointing,
+        recognizer=SpeechRecognizer(models, workers=s.workers or None,
+                                    capacity=s.capacity or None, endpointing=endpointing),
+    )
+
+
+@asynccontextmanager
+async def operator_desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
+    """An operator desk of its own (the command line's ``ivr operators``): logged in to AMI
+    and with the state history, for the block."""
+    ami = AmiClient(settings.ami)
+    await ami.start(wait=10)
+    try:
+        async with opened_store(settings.database_url, settings.state_dir) as store:
+            yield OperatorDesk(settings, ami, store.operator_states)
+    finally:
+        await ami.close()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import structlog
 
 from ivr import logs, settings
+from ivr.core.cases import CaseStatus
+from ivr.core.records import Role
 from ivr.core.settings import Settings
 from ivr.errors import ConfigError, IvrError
 
@@ -55,25 +58,21 @@ def _prompts(_args: argparse.Namespace, cfg: Settings) -> int:
 async def _first_accounts(cfg: Settings, *, operators: bool) -> list[tuple[str, str]]:
     """The web accounts a fresh set-up needs, with generated passwords (shown once): the
     first admin, and with ``operators`` one account per configured operator (the demo)."""
-    from ivr.edges.storage.store import open_store
-    from ivr.web.accounts import create_account, ensure_first_admin
+    from ivr.accounts.service import create_account, ensure_first_admin
+    from ivr.edges.storage.store import opened_store
 
-    store = open_store(cfg.database_url, cfg.state_dir)
-    await store.open()
-    try:
+    async with opened_store(cfg.database_url, cfg.state_dir) as store:
         created = []
-        password = await ensure_first_admin(store)
+        password = await ensure_first_admin(store.users)
         if password is not None:
             created.append(("admin", password))
         if operators:
             for op_id in cfg.operators:
                 if await store.users.get(op_id) is None:
-                    _, password = await create_account(store, op_id, "operator",
+                    _, password = await create_account(store.users, op_id, "operator",
                                                        operator_id=op_id)
                     created.append((op_id, password))
         return created
-    finally:
-        await store.close()
 
 
 def _print_accounts(created: list[tuple[str, str]], cfg: Settings) -> None:
@@ -85,9 +84,19 @@ def _print_accounts(created: list[tuple[str, str]], cfg: Settings) -> None:
         print(f"  {name:10} {password}")
 
 
+def _with_sounds(cfg: Settings) -> Settings:
+    """Bulletin audio goes to the configured sounds directory, else to the test bed's."""
+    if cfg.asterisk_sounds is not None:
+        return cfg
+    from ivr.testbed.sandbox import Sandbox
+
+    return dataclasses.replace(cfg, asterisk_sounds=Sandbox(cfg).sounds_dir())
+
+
 def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
+    cfg = _with_sounds(cfg)
     _print_accounts(asyncio.run(_first_accounts(cfg, operators=False)), cfg)
     asyncio.run(serve(cfg))
     return 0
@@ -127,16 +136,9 @@ async def _simulate_operators(
 
 async def _operator_action(cfg: Settings, action: str, ids: list[str],
                            reason: str) -> int:
-    from ivr.edges.ami import AmiClient
-    from ivr.edges.storage.store import open_store
-    from ivr.operators.desk import OperatorDesk
+    from ivr.app import operator_desk
 
-    ami = AmiClient(cfg.ami)
-    store = open_store(cfg.database_url, cfg.state_dir)
-    await ami.start(wait=10)
-    await store.open()
-    try:
-        desk = OperatorDesk(cfg, ami, store)
+    async with operator_desk(cfg) as desk:
         targets = ids or (list(cfg.operators) if action in ("login", "logout") else [])
         if action != "list" and not targets:
             print("name at least one operator", file=sys.stderr)
@@ -160,9 +162,6 @@ async def _operator_action(cfg: Settings, action: str, ids: list[str],
                 levels = ", ".join(f"{s}:{lvl}" for s, lvl in op.skills.items())
                 print(f"{op.id}\t{op.name}\t{presence.state}\t{'/'.join(op.languages)}\t"
                       f"{levels}")
-    finally:
-        await store.close()
-        await ami.close()
     return 0
 
 
@@ -188,6 +187,7 @@ async def _demo(cfg: Settings, talk: float) -> None:
 def _run(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
 
+    cfg = _with_sounds(cfg)
     _build_prompts(cfg)
     Sandbox(cfg).up()
     _print_accounts(asyncio.run(_first_accounts(cfg, operators=True)), cfg)
@@ -235,12 +235,9 @@ def _cases(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 def _models(args: argparse.Namespace, cfg: Settings) -> int:
-    from ivr.edges.vosk import ModelRegistry, ModelSource
+    from ivr.app import speech_models
 
-    registry = ModelRegistry(
-        ModelSource.from_config(lang, value) for lang, value in cfg.speech.models.items()
-    )
-    problems = registry.check()
+    problems = speech_models(cfg, enabled_only=False).check()
     missing = 0
     for lang, value in cfg.speech.models.items():
         enabled = "enabled" if lang in cfg.languages else "not enabled"
@@ -293,12 +290,10 @@ def _users(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, int]:
-    from ivr.edges.storage.store import open_store
-    from ivr.web import accounts
+    from ivr.accounts import service as accounts
+    from ivr.edges.storage.store import opened_store
 
-    store = open_store(cfg.database_url, cfg.state_dir)
-    await store.open()
-    try:
+    async with opened_store(cfg.database_url, cfg.state_dir) as store:
         if args.action == "list":
             users = await store.users.all()
             return "\n".join(
@@ -311,14 +306,12 @@ async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, i
             if args.operator and args.operator not in cfg.operators:
                 return f"no operator {args.operator!r} in operators.yaml", 2
             user, password = await accounts.create_account(
-                store, args.name, args.role, operator_id=args.operator)
+                store.users, args.name, args.role, operator_id=args.operator)
             linked = f", {user.operator_id}" if user.operator_id else ""
             who = f"{user.username} ({user.role}{linked})"
         else:
-            password = await accounts.reset_password(store, args.name)
+            password = await accounts.reset_password(store.users, args.name)
             who = args.name
-    finally:
-        await store.close()
     # Shown once: only its hash is stored.
     return f"{who}: password {password}", 0
 
@@ -379,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", default="report")
     p.add_argument("--description", default="")
     p.add_argument("--status", default="new",
-                   choices=["new", "dispatched", "in_progress", "resolved", "closed"])
+                   choices=[status.value for status in CaseStatus])
     p.set_defaults(run=_cases)
 
     p = sub.add_parser("models", help="speech models per language: list, or check they load")
@@ -403,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "list, passwd (new generated password)")
     p.add_argument("action", choices=["add", "list", "passwd"])
     p.add_argument("name", nargs="?", default="")
-    p.add_argument("--role", choices=["operator", "supervisor", "admin"], default="operator")
+    p.add_argument("--role", choices=[role.value for role in Role], default=Role.OPERATOR.value)
     p.add_argument("--operator", help="operator id (operators.yaml) this account answers as")
     p.set_defaults(run=_users)
 

@@ -30,7 +30,7 @@ from ivr.errors import AmiError, AmiTimeout, IvrError
 log = structlog.get_logger("ivr.ami")
 
 EventHandler = Callable[[AmiEvent], None]
-ReadyHook = Callable[[], Awaitable[None]]
+ReadyHook = Callable[[], Awaitable[object]]
 
 
 class _Manager(Manager):  # type: ignore[misc]

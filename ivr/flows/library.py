@@ -26,7 +26,7 @@ from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.files import replace_text
 from ivr.edges.storage.flow_versions import FlowVersions
-from ivr.errors import FlowError, FlowProblem, FlowRejected, IvrError, Refused
+from ivr.errors import FlowError, FlowProblem, FlowRejected, IvrError, RecordNotFound, Refused
 from ivr.flows.files import load_catalog
 
 log = structlog.get_logger("ivr.flows.library")
@@ -169,6 +169,27 @@ class FlowLibrary:
                      version_id=version.id, by=who, note=note,
                      replaced=previous.flow.version if previous else None)
             return self._current
+
+    async def roll_back(
+        self, version_id: int | None, who: str
+    ) -> tuple[PublishedFlow, FlowVersion]:
+        """Publish an earlier version again: ``version_id``, else the one before the live one.
+        Returns what is live now and the version it came from."""
+        versions = await self.versions()
+        if version_id is not None:
+            targets = [v for v in versions if v.id == version_id]
+            if not targets:
+                raise RecordNotFound(f"No flow version #{version_id}.")
+            target = targets[0]
+        else:
+            target = rollback_target(versions, self.current().digest)
+        try:
+            live = await self.publish_text(target.text, who, f"rollback to version #{target.id}")
+        except FlowRejected as exc:
+            raise FlowRejected(
+                exc.problems, f"Version #{target.id} no longer validates; nothing changed."
+            ) from exc
+        return live, target
 
     async def _refresh(self, *, force: bool) -> PublishedFlow | None:
         stat = await asyncio.to_thread(self._path.stat)

@@ -156,6 +156,11 @@ class OperatorDesk:
                  repenalised=len(todo.repenalise), removed=len(todo.remove))
         return todo
 
+    async def resync_if_connected(self, _settings: Settings) -> None:
+        """After an edit of the settings: levels and skills take effect at once."""
+        if self._ami.connected:
+            await self.resync()
+
     async def _note(self, operator_id: str, state: OperatorState, reason: str) -> None:
         if self._states is None:
             return

@@ -162,6 +162,10 @@ class Sandbox:
             target = self.resolve_inside(sounds / lang_dir.name)
             shutil.copytree(lang_dir, target, dirs_exist_ok=True)
 
+    def sounds_dir(self) -> Path:
+        """Asterisk's sounds directory in the test bed (bulletin audio is written there)."""
+        return self.resolve_inside(self.root / "usr/share/asterisk/sounds")
+
     def resolve_inside(self, path: Path) -> Path:
         """Follow symlinks as the chroot sees them (Debian links sounds/en via alternatives)."""
         for _ in range(16):

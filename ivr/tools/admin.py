@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import getpass
 import re
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ivr.calls.agi_driver import CASE_STATUS_READBACK
-from ivr.core.flow import ArrivalFacts, format_report, simulate
+from ivr.core.cases import CASE_NUMBER_LENGTH
+from ivr.core.flow import format_report, simulate
 from ivr.core.settings import Settings
-from ivr.edges.storage.store import Store, open_store
+from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.store import open_store, opened_store
 from ivr.errors import FlowError, FlowRejected
 from ivr.flows.files import check_paths, load_flow_file
 from ivr.flows.library import rollback
+from ivr.flows.simulation import arrival_facts, call_time
 
-_CASE_NUMBER = re.compile(r"\d{10}")
+_CASE_NUMBER = re.compile(rf"\d{{{CASE_NUMBER_LENGTH}}}")
 
 
 def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
@@ -33,24 +34,19 @@ def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
     return "\n".join([*lines, f"{len(problems)} problem(s)"]), 1
 
 
-def _store(settings: Settings) -> Store:
-    return open_store(settings.database_url, settings.state_dir)
-
-
 async def flow_simulate(
     settings: Settings, path: str | None, *, digits: str, say: str | None, lang: str | None,
-    at: str | None, caller: str,
+    at: str | None, caller: str, clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[str, int]:
     try:
         flow = load_flow_file(path or settings.flow_path)
     except FlowError as exc:
         return "\n".join(f"{p.file}:{p.line}: {p.message}" for p in exc.problems), 1
-    zone = ZoneInfo(settings.timezone)
     try:
-        now = datetime.fromisoformat(at).replace(tzinfo=zone) if at else datetime.now(zone)
+        now = call_time(settings, at, clock)
     except ValueError:
         return f"--at: not an ISO date and time: {at!r}", 2
-    store = _store(settings)
+    store = open_store(settings.database_url, settings.state_dir)
     open_cases, known, lookup = 0, False, {}
     # A simulation never creates an SQLite file; PostgreSQL is always there to ask.
     if store.path is None or store.path.exists():
@@ -58,18 +54,16 @@ async def flow_simulate(
         try:
             cases = await store.cases.of_caller(caller) if caller else []
             known = bool(cases) or bool(caller and await store.calls.by_caller(caller))
-            open_cases = sum(1 for c in cases if c.status in ("new", "dispatched", "in_progress"))
+            open_cases = sum(1 for c in cases if c.is_open)
             for number in _CASE_NUMBER.findall(digits):
                 case = await store.cases.get(number)
                 if case is not None:
-                    lookup[number] = CASE_STATUS_READBACK.get(case.status, "unknown")
+                    lookup[number] = case.readback
         finally:
             await store.close()
-    facts = ArrivalFacts(
-        caller=caller, language=lang or settings.default_language, now=now,
+    facts = arrival_facts(
+        settings, caller=caller, language=lang or settings.default_language, now=now,
         caller_known=known, open_cases=open_cases,
-        open_schedules=settings.schedules.open_at(now),
-        holidays_today=settings.schedules.holidays_on(now.date()),
         # Live calls have speech only where a recogniser runs; --say simulates one.
         speech_available=say is not None,
     )
@@ -79,12 +73,8 @@ async def flow_simulate(
 
 async def flow_versions(settings: Settings) -> tuple[str, int]:
     flow = load_flow_file(settings.flow_path)
-    store = _store(settings)
-    await store.open()
-    try:
+    async with opened_store(settings.database_url, settings.state_dir) as store:
         versions = await store.flow_versions.of(flow.name)
-    finally:
-        await store.close()
     if not versions:
         return "no published versions yet (the application publishes at start-up)", 0
     return "\n".join(
@@ -93,26 +83,22 @@ async def flow_versions(settings: Settings) -> tuple[str, int]:
 
 
 async def flow_rollback(settings: Settings) -> tuple[str, int]:
-    store = _store(settings)
-    await store.open()
-    try:
-        version = await rollback(settings, store, getpass.getuser())
-    except FlowRejected as exc:
-        return f"the previous version no longer validates:\n{exc}", 1
-    finally:
-        await store.close()
+    async with opened_store(settings.database_url, settings.state_dir) as store:
+        try:
+            version = await rollback(settings, store.flow_versions, getpass.getuser())
+        except FlowRejected as exc:
+            return f"the previous version no longer validates:\n{exc}", 1
     return (f"rolled back: {settings.flow_path} is version {version.version} again "
             f"(recorded as #{version.id}); new calls use it within "
             f"{settings.flow_reload_interval:g} s"), 0
 
 
 async def case_add(
-    settings: Settings, *, caller: str, category: str, description: str, status: str
+    settings: Settings, *, caller: str, category: str, description: str, status: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[str, int]:
-    store = _store(settings)
-    await store.open()
-    try:
-        now = datetime.now(ZoneInfo(settings.timezone))
+    async with opened_store(settings.database_url, settings.state_dir) as store:
+        now = clock.now(ZoneInfo(settings.timezone))
         department = settings.skills[category].department if category in settings.skills else ""
         who = getpass.getuser()
         case = await store.cases.create(
@@ -121,18 +107,12 @@ async def case_add(
         )
         if status != "new":
             await store.cases.set_status(case.number, status, now, actor=who)
-    finally:
-        await store.close()
     return f"case {case.number} ({category}, {status}) for {caller}", 0
 
 
 async def case_show(settings: Settings, number: str) -> tuple[str, int]:
-    store = _store(settings)
-    await store.open()
-    try:
+    async with opened_store(settings.database_url, settings.state_dir) as store:
         case = await store.cases.get(number)
-    finally:
-        await store.close()
     if case is None:
         return f"no case {number}", 1
     return (f"{case.number}\t{case.status}\t{case.category}\t{case.department}\t"

@@ -107,10 +107,10 @@ def operator_state(services: WebServices, presence: Presence | None) -> tuple[st
     """(state, reason) as the console shows it (``ivr.core.operators.shown_state``), the
     queues' wrap-up time known from the live figures."""
     now = services.clock.time()
-    queue_states = (
+    queue_states = [] if presence is None else [
         services.figures.operator_states(queue, now).get(presence.operator.interface)
-        for queue in (presence.queues if presence is not None else ())
-    )
+        for queue in presence.queues
+    ]
     state, reason = shown_state(presence, queue_states)
     return state.value, reason
 

@@ -7,6 +7,8 @@ application the repositories it uses.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -67,3 +69,14 @@ def open_store(target: str | Path, state_dir: Path | None = None) -> Store:
     (``sqlite:///name.db`` relative to ``state_dir``, ``sqlite:////abs/name.db``,
     ``postgresql://user:password@host:port/dbname``) or the ``Path`` of an SQLite file."""
     return Store(DatabaseUrl.parse(target, state_dir))
+
+
+@asynccontextmanager
+async def opened_store(target: str | Path, state_dir: Path | None = None) -> AsyncIterator[Store]:
+    """``open_store`` opened for the block and closed after it (the command line's jobs)."""
+    store = open_store(target, state_dir)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
