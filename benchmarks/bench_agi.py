@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 from ivr import logs, settings  # noqa: E402 - after the path set-up for a plain script
 from ivr.bulletins.desk import BulletinDesk  # noqa: E402
 from ivr.calls.agi_driver import CallHandler  # noqa: E402
+from ivr.calls.pending_writes import PendingWrites  # noqa: E402
 from ivr.core.figures import LiveFigures  # noqa: E402
 from ivr.core.flow import (  # noqa: E402
     ArrivalFacts,
@@ -86,7 +87,7 @@ from ivr.core.flow import (  # noqa: E402
 from ivr.core.protocols.agi import AgiResult, ResponseReader, encode_command, parse_handshake  # noqa: E402
 from ivr.core.settings import Settings  # noqa: E402
 from ivr.edges.fastagi import AgiChannel, FastAgiServer  # noqa: E402
-from ivr.edges.storage.store import open_store  # noqa: E402
+from ivr.edges.storage.store import Store, open_store  # noqa: E402
 from ivr.flows.files import load_flow_file  # noqa: E402
 from ivr.flows.library import FlowLibrary  # noqa: E402
 
@@ -215,18 +216,20 @@ class GcMeter:
             self.max_pause = max(self.max_pause, time.perf_counter() - self._started)
 
 
-async def build_handler(cfg: Settings) -> tuple[CallHandler, Store]:
+async def build_handler(cfg: Settings) -> tuple[CallHandler, Store, PendingWrites]:
     """The call path as ``ivr run`` composes it (no AMI, no speech, no callbacks)."""
     store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
-    flows = FlowLibrary(cfg, store)
+    writes = PendingWrites(store, cfg.state_dir)
+    flows = FlowLibrary(cfg, store.flow_versions)
     await flows.load()
     figures = LiveFigures(
         {s.id: s.service_level for s in cfg.skills.values()}, tz=ZoneInfo(cfg.timezone)
     )
-    handler = CallHandler(cfg, store, flows, speech=None, figures=figures,
-                          bulletins=BulletinDesk(cfg, store))
-    return handler, store
+    bulletins = BulletinDesk(cfg, store.bulletins, store.audit, cfg.asterisk_sounds)
+    handler = CallHandler(cfg, store.calls, store.cases, flows, writes, speech=None,
+                          figures=figures, bulletins=bulletins)
+    return handler, store, writes
 
 
 def report(values: dict[str, Any]) -> None:
@@ -239,7 +242,7 @@ async def serve(state_dir: Path) -> None:
     on stdin with its own CPU, memory and loop figures."""
     cfg = bench_settings(state_dir)
     log_to_file(state_dir / "ivr.log")  # open until the process ends
-    handler, store = await build_handler(cfg)
+    handler, store, writes = await build_handler(cfg)
     handled = 0
 
     async def counted(channel: AgiChannel) -> None:
@@ -274,6 +277,7 @@ async def serve(state_dir: Path) -> None:
             report({"records": len(records),
                     "routed": sum(1 for r in records if r.outcome == "routed")})
     finally:
+        await writes.close()
         await store.close()
 
 
@@ -533,7 +537,7 @@ async def handler_in_memory(seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-agi-mem-") as tmp:
         cfg = bench_settings(Path(tmp))
         log_file = log_to_file(Path(tmp) / "ivr.log")
-        handler, store = await build_handler(cfg)
+        handler, store, writes = await build_handler(cfg)
         try:
             for n in range(WARM_UP_CALLS):
                 await handler(InMemoryChannel(n))
@@ -548,6 +552,7 @@ async def handler_in_memory(seconds: float) -> dict[str, Any]:
             wall = time.perf_counter() - started
             cpu = cpu_seconds() - cpu_before
         finally:
+            await writes.close()
             await store.close()
             logs.configure("WARNING")
             log_file.close()

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from psycopg import sql
 
+from ivr.core.screen_pops import ScreenPop, pop_from_dict
 from ivr.edges.bus import (
     MAX_PAYLOAD_BYTES,
     TRUNCATED_KEY,
@@ -25,10 +26,7 @@ from ivr.edges.bus import (
     payload_size,
 )
 from ivr.errors import BusError, PayloadTooLarge
-from ivr.operators.screen_pops import ScreenPopHub
-from ivr.core.screen_pops import ScreenPop
-from ivr.operators.screen_pops import SharedScreenPops
-from ivr.core.screen_pops import pop_from_dict
+from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
 from tests.pgtools import ADMIN_URL, pg_database
 
 TRICKY_TEXT = (

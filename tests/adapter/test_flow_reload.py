@@ -59,7 +59,7 @@ async def test_valid_edit_swaps_in_and_is_versioned(
 ) -> None:
     """An edit is validated, published for new calls and recorded; the old flow object stays
     intact for calls already running on it."""
-    library = FlowLibrary(cfg, store)
+    library = FlowLibrary(cfg, store.flow_versions)
     first = await library.load()
     watcher = asyncio.create_task(library.watch())
     try:
@@ -81,7 +81,7 @@ async def test_invalid_edit_is_rejected_and_the_old_flow_keeps_serving(
     cfg: Settings, store: Store
 ) -> None:
     """An edit pointing at a node that does not exist is refused with its problems."""
-    library = FlowLibrary(cfg, store)
+    library = FlowLibrary(cfg, store.flow_versions)
     first = await library.load()
     edit(cfg, ('"2": route_inquiry', '"2": nowhere'))
     with pytest.raises(FlowRejected, match="nowhere"):
@@ -94,12 +94,12 @@ async def test_rollback_restores_the_previous_version(
     cfg: Settings, store: Store
 ) -> None:
     """Rollback writes the previous version's text back and records who did it."""
-    library = FlowLibrary(cfg, store)
+    library = FlowLibrary(cfg, store.flow_versions)
     await library.load()
     original = cfg.flow_path.read_text(encoding="utf-8")
     edit(cfg, NEW_VERSION)
     await library._refresh(force=False)
-    version = await rollback(cfg, store, "admin-li")
+    version = await rollback(cfg, store.flow_versions, "admin-li")
     assert cfg.flow_path.read_text(encoding="utf-8") == original
     assert version.published_by == "admin-li"
     assert version.note.startswith("rollback to version #1")
@@ -112,7 +112,7 @@ async def test_start_refuses_an_invalid_flow(cfg: Settings, store: Store) -> Non
     """With no valid flow there is nothing to serve: start-up fails with the problems."""
     edit(cfg, ("start: greeting", "start: nowhere"))
     with pytest.raises(FlowRejected, match="nowhere"):
-        await FlowLibrary(cfg, store).load()
+        await FlowLibrary(cfg, store.flow_versions).load()
 
 
 def test_flow_check_cli_names_each_defect() -> None:

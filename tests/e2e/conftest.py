@@ -71,7 +71,8 @@ async def operators(
 
 @pytest_asyncio.fixture
 async def hotline(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
-    app = Hotline(cfg)
+    # Bulletin audio goes to the test bed's Asterisk.
+    app = Hotline(dataclasses.replace(cfg, asterisk_sounds=sandbox.sounds_dir()))
     await app.start()
     await app.ami.wait_connected(10)
     yield app
@@ -121,7 +122,8 @@ async def finished_record(
     with ``survey``, the survey after the operator) has finished with it."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        records = [r for r in await hotline.store.calls.by_caller(caller) if r.call_id not in earlier]
+        records = [r for r in await hotline.store.calls.by_caller(caller)
+                   if r.call_id not in earlier]
         done = len(records) == 1 and records[0].ended_at is not None
         if done and (not survey or any(p.startswith("survey:") for p in records[0].path)):
             return records[0]

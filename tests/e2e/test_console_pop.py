@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from ivr.accounts.service import create_account
 from ivr.app import Hotline
 from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
-from ivr.accounts.service import create_account
 from tests.web.conftest import CHROMIUM_ARGS
 
 from .conftest import answered_by, finished_record, wait_until_free

@@ -98,7 +98,8 @@ async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
         steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(9.5),
                              Press("1"), AwaitHangUp(30)]
         assert (await phones.call(steps, caller="13877770200")).ok
-        [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13877770200"]
+        [request] = [r for r in await hotline.store.callbacks.listing()
+                     if r.number == "13877770200"]
         assert request.status == "waiting"
         reconnects = hotline.ami.reconnects
         await asyncio.to_thread(sandbox.asterisk_cli, "core restart now")

@@ -149,7 +149,8 @@ async def test_callback_keeps_its_place_and_rings_the_operator_then_the_citizen(
     assert citizens.called() == ["13822220005"]
     [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13822220005"]
     for _ in range(50):
-        [request] = [r for r in await hotline.store.callbacks.listing() if r.number == "13822220005"]
+        [request] = [r for r in await hotline.store.callbacks.listing()
+                     if r.number == "13822220005"]
         if request.status != "waiting":
             break
         await asyncio.sleep(0.2)

@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 
 from ivr.app import Hotline
-from ivr.bulletins.desk import sounds_dir
 from ivr.core.records import CallRecord
 from ivr.core.routing import RoutingPolicy, WideningStep
 from ivr.core.settings import Settings
@@ -157,8 +156,8 @@ async def test_an_operator_who_lets_a_call_ring_out_is_paused_automatically(
         presence = (await desk.presence())["op1002"]
         assert presence.paused
         assert "auto" in presence.reason.lower(), presence.reason
-        history = await hotline.store.operator_states.since(datetime.now(UTC) - timedelta(minutes=1),
-                                                      "op1002")
+        history = await hotline.store.operator_states.since(
+            datetime.now(UTC) - timedelta(minutes=1), "op1002")
         assert any(h.state == "paused" for h in history), history
     finally:
         await slow.stop()
@@ -193,7 +192,7 @@ async def test_screen_pop_then_answer_times_then_a_transfer_by_the_operator(
                 if hotline.queue_events.caller_channel("op1002"):
                     break
                 await asyncio.sleep(0.1)
-            await hotline.transfer("op1002", "5550123")
+            await hotline.transfers.transfer("op1002", "5550123")
             assert (await task).ok
         for _ in range(50):
             if gateway.calls():
@@ -219,7 +218,7 @@ async def test_an_emergency_bulletin_is_played_until_withdrawn(
         {"zh": "今天下午三点前，朝阳区部分地区停水。"}, datetime.now(UTC) + timedelta(hours=1),
         "supervisor1",
     )
-    audio = sounds_dir(hotline.settings) / "zh" / "bulletins" / f"{bulletin.id}.wav"
+    audio = hotline.settings.asterisk_sounds / "zh" / "bulletins" / f"{bulletin.id}.wav"
     assert audio.stat().st_size > 8000  # at least half a second of 8 kHz audio
     try:
         await wait_until_free(ami, "PJSIP/op1002")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from ivr.operators.screen_pops import ScreenPopHub
 from ivr.core.screen_pops import ScreenPop
+from ivr.operators.screen_pops import ScreenPopHub
 
 
 def pop(call_id: str = "c1", operator_id: str = "op1", **fields: object) -> ScreenPop:

@@ -3,10 +3,10 @@ role, and a real headless Chromium driven by Playwright.
 
 What is real: settings (``ivr.settings.load`` on a temporary copy of the repository's
 ``config/`` and flow), the store (SQLite file, and PostgreSQL through ``tests.pgtools``), the
-``FlowLibrary``, ``LiveFigures``, ``ScreenPopHub``, passwords, sessions and CSRF. What is a
-double (there is no Asterisk here): the operator desk (``DeskDouble``, same methods as
-``ivr.operators.desk.OperatorDesk``) and ``transfer``. Bulletins use the real ``BulletinDesk``, its
-audio written under the test's ``sounds/`` directory.
+``FlowLibrary``, ``ConfigEditor``, ``LiveFigures``, ``ScreenPopHub``, passwords, sessions and
+CSRF. What is a double (there is no Asterisk here): the operator desk (``DeskDouble``, same
+methods as ``ivr.operators.desk.OperatorDesk``) and the transfers. Bulletins use the real
+``BulletinDesk``, its audio written under the test's ``sounds/`` directory.
 
 Typical use::
 
@@ -21,7 +21,6 @@ Typical use::
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -35,17 +34,20 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from ivr import settings as settings_module
+from ivr.accounts.service import create_account
 from ivr.bulletins.desk import BulletinDesk
+from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
-from ivr.core.settings import Settings
-from ivr.edges.storage.store import Store, open_store
-from ivr.errors import IvrError
-from ivr.flows.library import FlowLibrary
 from ivr.core.operators import Presence
+from ivr.core.settings import Settings
+from ivr.edges.clock import SYSTEM_CLOCK
+from ivr.edges.storage.store import Store, open_store
+from ivr.errors import IvrError, TransferFailed
+from ivr.flows.library import FlowLibrary
 from ivr.operators.screen_pops import ScreenPopHub
 from ivr.web import build_app
-from ivr.accounts.service import create_account
+from ivr.web.services import WebServices
 from tests.pgtools import pg_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,39 +146,58 @@ class DeskDouble:
         self.actions.append(("unpause", operator_id))
 
 
-class WebHotline:
-    """What ``build_app`` needs of ``ivr.app.Hotline``, with real parts where they exist."""
+class HealthDouble:
+    """``/healthz`` and ``/metrics`` are the application's (tested end to end)."""
 
-    def __init__(self, settings: Settings, store: Store,
-                 config_dir: Path) -> None:
-        self.settings = settings
+    ok = True
+
+    def status(self) -> dict[str, Any]:
+        return {"status": "ok"}
+
+    def metrics(self) -> str:
+        return ""
+
+
+class WebHotline:
+    """The services ``build_app`` is given (``ivr.web.services.WebServices``), with real parts
+    where they exist; transfers are recorded in ``transfers``, reloads counted in ``reloads``."""
+
+    def __init__(self, settings: Settings, store: Store, config_dir: Path) -> None:
         self.store = store
         self.config_dir = config_dir
-        self.flows = FlowLibrary(settings, store)
+        self.flows = FlowLibrary(settings, store.flow_versions)
         self.operators = DeskDouble(settings)
         self.figures = LiveFigures(
             {s.id: s.service_level for s in settings.skills.values()},
             tz=ZoneInfo(settings.timezone), wrap_up_seconds=WRAP_UP_SECONDS,
         )
-        self.bulletins = BulletinDesk(settings, store)
+        self.bulletins = BulletinDesk(settings, store.bulletins, store.audit,
+                                      settings.asterisk_sounds)
         self.screen_pops = ScreenPopHub()
         self.transfers: list[tuple[str, str]] = []
         self.reloads = 0
+        self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
+            self.flows.reconfigure, self.bulletins.reconfigure, self._reloaded,
+        ])
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.current
+
+    def _reloaded(self, _settings: Settings) -> None:
+        self.reloads += 1
 
     async def transfer(self, operator_id: str, target_number: str) -> None:
         if not self.operators.state[operator_id].in_call:
-            raise IvrError(f"operator {operator_id} has no call to transfer")
+            raise TransferFailed(f"operator {operator_id} has no call to transfer")
         self.transfers.append((operator_id, target_number))
 
-    async def reload_settings(self) -> Settings:
-        fresh = await asyncio.to_thread(
-            settings_module.load, self.config_dir, project_dir=self.settings.project_dir)
-        fresh = dataclasses.replace(fresh, asterisk_sounds=self.settings.asterisk_sounds)
-        self.settings = fresh
-        self.flows.reconfigure(fresh)
-        self.bulletins.reconfigure(fresh)
-        self.reloads += 1
-        return fresh
+    def services(self) -> WebServices:
+        return WebServices(
+            config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
+            operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
+            transfers=self, health=HealthDouble(), clock=SYSTEM_CLOCK,
+        )
 
 
 @pytest.fixture
@@ -189,7 +210,7 @@ async def hotline(settings: Settings, store: Store,
 
 @pytest.fixture
 def app(hotline: WebHotline) -> web.Application:
-    return build_app(hotline)  # type: ignore[arg-type]
+    return build_app(hotline.services())
 
 
 # -- users and API sessions ------------------------------------------------------------------

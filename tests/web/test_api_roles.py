@@ -54,7 +54,8 @@ async def test_operator_session_gets_403_on_every_supervisor_and_admin_route(
     assert resp.status == 403, await resp.text()
     assert (await resp.json())["error"] == "forbidden"
     assert await hotline.store.audit.latest() == []
-    assert await hotline.store.flow_versions.of(hotline.flows.current().flow.name) == versions_before
+    live = hotline.flows.current().flow.name
+    assert await hotline.store.flow_versions.of(live) == versions_before
 
 
 @pytest.mark.parametrize(("method", "path", "role"), [r for r in ROUTES if r[2] == "admin"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ivr import cli, logs
-from ivr.errors import AccountError
 from ivr.accounts.service import create_account, ensure_first_admin
+from ivr.errors import AccountError
 from ivr.web.auth import verify_password
 from tests.web.conftest import REPO
 
