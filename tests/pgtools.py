@@ -15,8 +15,8 @@ Usage (any test directory)::
 ``pg_ctlcluster`` if it does not), creates a uniquely named UTF-8 database, yields its URL
 (``postgresql://``, which ``ivr.edges.storage.store.open_store`` accepts as is) and drops it
 afterwards, even if connections are still open. It is synchronous: call it from a sync
-fixture (as above), never from a coroutine. The server is ``IVR_TEST_POSTGRES`` (an admin URL, default
-``postgresql://postgres@127.0.0.1:5432/postgres``, trust authentication).
+fixture (as above), never from a coroutine. The server is ``IVR_TEST_POSTGRES`` (an admin URL,
+default ``postgresql://postgres@127.0.0.1:5432/postgres``, trust authentication).
 
 There is no skip: when PostgreSQL cannot be reached or started, the test fails and says why.
 """
