@@ -2,7 +2,7 @@
 
 ``Hotline`` builds every part from the settings, connects what flows between them (AMI events,
 the AMI link's logins, the event bus's leadership, config edits) and starts and stops them in
-order. What each part does lives in its own room (see ``docs/architecture.md``).
+order. What each part does lives in its own room (README, "Architecture").
 """
 
 from __future__ import annotations

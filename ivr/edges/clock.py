@@ -2,7 +2,7 @@
 
 The composition root hands one ``Clock`` to every part that needs the time; the core is given
 ``now`` as an argument and never asks. ``SystemClock`` reads the system's clock; ``FakeClock``
-is the in-memory one for tests (set or advance it by hand). Durations and deadlines (how long
+is the in-memory one for tests (it moves when advanced by hand). Durations and deadlines (how long
 an AGI command took, when to give up waiting) use ``time.monotonic`` where they are measured:
 they are not the time of day.
 """
@@ -38,7 +38,7 @@ SYSTEM_CLOCK = SystemClock()
 
 
 class FakeClock:
-    """A clock that moves only when told: ``set(moment)`` or ``advance(seconds)``."""
+    """A clock that moves only when told (``advance``)."""
 
     def __init__(self, at: datetime | float = 0.0) -> None:
         self._at = at.timestamp() if isinstance(at, datetime) else float(at)
@@ -48,9 +48,6 @@ class FakeClock:
 
     def now(self, tz: tzinfo = UTC) -> datetime:
         return datetime.fromtimestamp(self._at, tz)
-
-    def set(self, at: datetime | float) -> None:
-        self._at = at.timestamp() if isinstance(at, datetime) else float(at)
 
     def advance(self, seconds: float) -> None:
         self._at += seconds

@@ -272,7 +272,7 @@ async def test_close_during_outage_spills_and_next_start_replays(
         await next_run.save(call("new"))  # a new write waits behind the replayed ones
         assert await next_run.wait_flushed(15)
         await assert_day_landed(again, 12)
-        late = await again.operator_states(NOW - timedelta(seconds=1), "op2")
+        late = await again.operator_states.since(NOW - timedelta(seconds=1), "op2")
         assert [s.reason for s in late] == ["late"]
         assert await again.get("new") is not None
         assert next_run.replayed == pending + 1

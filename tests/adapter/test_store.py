@@ -14,13 +14,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, inspect, text
 
-from ivr import admin, settings
+from ivr import settings
 from ivr.core.cases import case_number, case_number_valid
 from ivr.core.records import CallRecord
 from ivr.edges.storage.migrations import SCHEMA_VERSION
 from ivr.edges.storage.store import Store, open_store
 from ivr.edges.storage.tables import metadata
 from ivr.errors import StorageError
+from ivr.tools import admin
 from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
@@ -321,7 +322,7 @@ async def test_concurrent_cases_get_distinct_numbers(
     await asyncio.gather(*(s.open() for s in stores))  # two nodes migrate at once, too
     try:
         cases = await asyncio.gather(*(
-            stores[i % nodes].create_case(caller=f"1380000{i:04d}", category="housing", now=NOW)
+            stores[i % nodes].cases.create(caller=f"1380000{i:04d}", category="housing", now=NOW)
             for i in range(20)
         ))
     finally:

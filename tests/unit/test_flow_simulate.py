@@ -247,7 +247,7 @@ REACH: dict[str, tuple[str, str | None, dict[str, object]]] = {
 
 
 def waiting_nodes(flow: CallFlow) -> set[str]:
-    kinds = {"Play", "Menu", "Collect", "Speech", "CaseStatus", "Survey", "Bulletin"}
+    kinds = {"Play", "Menu", "Collect", "Speech", "CaseStatusNode", "Survey", "BulletinNode"}
     return {nid for nid, node in flow.nodes.items() if type(node).__name__ in kinds}
 
 

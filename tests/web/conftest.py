@@ -41,7 +41,7 @@ from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.settings import Settings
-from ivr.edges.clock import SYSTEM_CLOCK
+from ivr.edges.clock import SystemClock
 from ivr.edges.storage.store import Store, open_store
 from ivr.errors import IvrError, TransferFailed
 from ivr.flows.library import FlowLibrary
@@ -175,6 +175,7 @@ class WebHotline:
                                       settings.asterisk_sounds)
         self.screen_pops = ScreenPopHub()
         self.transfers: list[tuple[str, str]] = []
+        self.clock = SystemClock()
         self.reloads = 0
         self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
             self.flows.reconfigure, self.bulletins.reconfigure, self._reloaded,
@@ -196,7 +197,7 @@ class WebHotline:
         return WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
-            transfers=self, health=HealthDouble(), clock=SYSTEM_CLOCK,
+            transfers=self, health=HealthDouble(), clock=self.clock,
         )
 
 

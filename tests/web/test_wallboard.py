@@ -75,7 +75,7 @@ async def test_figures_per_skill_with_staffing_hint(
     state, the Erlang C hint from the previous interval, and the history bars."""
     # The middle of a 15-minute interval, so "the last minute" never straddles two of them.
     now = (time.time() // 900) * 900 + 450
-    monkeypatch.setattr("ivr.web.wallboard.time.time", lambda: now)
+    monkeypatch.setattr(hotline.clock, "time", lambda: now)
     feed(hotline.figures, now)
     sue: ApiSession = await api_as("supervisor")
     response = await sue.get("/wallboard/data", params={"hours": "2"})
