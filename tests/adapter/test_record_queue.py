@@ -274,7 +274,7 @@ async def test_close_during_outage_spills_and_next_start_replays(
         await assert_day_landed(again, 12)
         late = await again.operator_states.since(NOW - timedelta(seconds=1), "op2")
         assert [s.reason for s in late] == ["late"]
-        assert await again.get("new") is not None
+        assert await again.calls.get("new") is not None
         assert next_run.replayed == pending + 1
         assert not spill.exists()
         await next_run.close()
