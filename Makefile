@@ -5,6 +5,8 @@
 VENV ?= .venv
 DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv chromium postgresql
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Each long step says what it does, then how long it took.
+STEP = step() { echo "==> $$1"; _started=$$(date +%s); }; done_() { echo "    done in $$(( $$(date +%s) - _started )) s"; }
 
 .PHONY: setup system run test lint sandbox-down
 
@@ -13,26 +15,27 @@ setup: system $(VENV)/.installed
 # Debian packages the host needs: debootstrap builds the Asterisk chroot, espeak-ng and
 # ffmpeg build the prompts. Installed only when missing.
 system:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	@$(STEP); missing=""; for p in $(DEBIAN_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  step "Debian packages: installing$$missing (a few minutes the first time)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null && done_; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
-	touch $@
+	@$(STEP); step "virtualenv $(VENV): the package and its test tools (a minute or two the first time)"; \
+	python3 -m venv $(VENV) && \
+	$(VENV)/bin/pip install -q --upgrade pip && \
+	$(VENV)/bin/pip install -q -e '.[test]' && \
+	touch $@ && done_
 
 run: setup
 	$(VENV)/bin/ivr run
 
 lint: setup
-	$(VENV)/bin/ruff check ivr tests benchmarks
-	$(VENV)/bin/mypy
+	@$(STEP); step "lint: ruff and mypy --strict"; \
+	$(VENV)/bin/ruff check ivr tests benchmarks && $(VENV)/bin/mypy && done_
 
 test: lint
 	$(VENV)/bin/ivr sandbox up

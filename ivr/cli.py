@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
@@ -18,6 +22,37 @@ from ivr.core.settings import Settings
 from ivr.errors import ConfigError, IvrError
 
 log = structlog.get_logger("ivr.cli")
+T = TypeVar("T")
+# Longest a command waits on the database (a stalled server, a lock) before it gives up.
+DATABASE_DEADLINE = 60.0
+
+
+@contextlib.contextmanager
+def _stage(what: str) -> Iterator[None]:
+    """Print what a long set-up step is doing, then how long it took."""
+    print(f"==> {what}", flush=True)
+    started = time.monotonic()
+    yield
+    print(f"    done in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def _bring_up_sandbox(cfg: Settings) -> bool:
+    """Prompts built, test bed built and Asterisk running; True if this call started it."""
+    from ivr.testbed.sandbox import Sandbox
+
+    box = Sandbox(cfg)
+    with _stage("prompts: synthesising new or changed prompts (espeak-ng)"):
+        _build_prompts(cfg)
+    if not box.built:
+        with _stage(f"Asterisk test bed: building it once (about a minute; Debian "
+                    f"{cfg.sandbox.suite} from {box.mirror}, log in "
+                    f"{cfg.sandbox.cache_dir / 'debootstrap.log'})"):
+            box.build()
+    was_running = box.running()
+    with _stage("Asterisk test bed: " + ("reloading its configuration" if was_running
+                                         else "starting Asterisk")):
+        box.up()
+    return not was_running
 
 
 def _sandbox(args: argparse.Namespace, cfg: Settings) -> int:
@@ -25,8 +60,7 @@ def _sandbox(args: argparse.Namespace, cfg: Settings) -> int:
 
     box = Sandbox(cfg)
     if args.action == "up":
-        _build_prompts(cfg)
-        box.up()
+        _bring_up_sandbox(cfg)
         print(f"sandbox up: Asterisk running in {box.root}")
     elif args.action == "down":
         box.down()
@@ -43,6 +77,22 @@ def _build_prompts(cfg: Settings) -> None:
 
     report = build(cfg.prompts_dir, cfg.languages)
     log.info("prompts_built", built=len(report.built), unchanged=report.unchanged)
+    print(f"    {len(report.built)} prompts built, {report.unchanged} unchanged", flush=True)
+
+
+def _bounded(work: Awaitable[T], what: str, deadline: float = DATABASE_DEADLINE) -> T:
+    """Run ``work`` to its end or until ``deadline``: a command never waits forever on the
+    database. Past the deadline the command says so and exits 1 at once (a query stuck in a
+    driver thread cannot be cancelled, and would otherwise hold the process at exit)."""
+    async def bounded() -> T:
+        return await asyncio.wait_for(work, deadline)
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError:
+        print(f"ivr: {what} did not finish within {deadline:g} s: is the database "
+              f"reachable and answering? (see [database] url)", file=sys.stderr, flush=True)
+        os._exit(1)
 
 
 def _prompts(_args: argparse.Namespace, cfg: Settings) -> int:
@@ -97,7 +147,8 @@ def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
     cfg = _with_sounds(cfg)
-    _print_accounts(asyncio.run(_first_accounts(cfg, operators=False)), cfg)
+    _print_accounts(_bounded(_first_accounts(cfg, operators=False), "creating the first "
+                             "web account"), cfg)
     asyncio.run(serve(cfg))
     return 0
 
@@ -107,7 +158,7 @@ def _call(args: argparse.Namespace, cfg: Settings) -> int:
 
     report = asyncio.run(
         place_call(cfg, args.digits, caller=args.caller, hang_up_after=args.hang_up_after,
-                   survey=args.survey or None)
+                   survey=args.survey or None, answer_timeout=args.timeout)
     )
     print(report.describe())
     return 0 if report.operator or args.hang_up_after is not None else 1
@@ -169,7 +220,9 @@ def _operators(args: argparse.Namespace, cfg: Settings) -> int:
     if args.action == "simulate":
         asyncio.run(_simulate_operators(cfg, args.talk))
         return 0
-    return asyncio.run(_operator_action(cfg, args.action, args.ids, args.reason))
+    count = len(args.ids) or len(cfg.operators)
+    return _bounded(_operator_action(cfg, args.action, args.ids, args.reason),
+                    f"ivr operators {args.action}", DATABASE_DEADLINE + 5.0 * count)
 
 
 async def _demo(cfg: Settings, talk: float) -> None:
@@ -177,6 +230,13 @@ async def _demo(cfg: Settings, talk: float) -> None:
 
     stop = stop_on_signals()
     operators = asyncio.create_task(_simulate_operators(cfg, talk, stop))
+
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            print(f"the simulated operators stopped: {task.exception()}", file=sys.stderr,
+                  flush=True)
+
+    operators.add_done_callback(report)
     try:
         await serve(cfg, stop)
     finally:
@@ -188,17 +248,27 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
 
     cfg = _with_sounds(cfg)
-    _build_prompts(cfg)
-    Sandbox(cfg).up()
-    _print_accounts(asyncio.run(_first_accounts(cfg, operators=True)), cfg)
-    web = f"http://{cfg.web_host}:{cfg.web_port}"
-    print(
-        f"12345 hotline running: call it with `ivr call --digits 1` (SIP {cfg.sip.host}:"
-        f"{cfg.sip.port}, number {cfg.sip.service_number}); operator console {web}/console, "
-        f"wallboard {web}/wallboard, admin {web}/admin/flows; health and figures at "
-        f"{web}/healthz and /metrics; Ctrl-C stops it."
-    )
-    asyncio.run(_demo(cfg, args.talk))
+    started_sandbox = _bring_up_sandbox(cfg)
+    try:
+        _print_accounts(_bounded(_first_accounts(cfg, operators=True), "creating the web "
+                                 "accounts"), cfg)
+        web = f"http://{cfg.web_host}:{cfg.web_port}"
+        print(
+            f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
+            f"{cfg.sip.port}, number {cfg.sip.service_number}); operator console "
+            f"{web}/console, wallboard {web}/wallboard, admin {web}/admin/flows; health and "
+            f"figures at {web}/healthz and /metrics; Ctrl-C stops it.", flush=True,
+        )
+        asyncio.run(_demo(cfg, args.talk))
+    finally:
+        # Ctrl-C stops what this command started; a test bed that was already running is
+        # left as it was, and the user is told.
+        if started_sandbox:
+            print("stopping the Asterisk test bed it started", flush=True)
+            Sandbox(cfg).down()
+        else:
+            print("the Asterisk test bed was running before and is left running: "
+                  "`ivr sandbox down` stops it", flush=True)
     return 0
 
 
@@ -208,14 +278,14 @@ def _flow(args: argparse.Namespace, cfg: Settings) -> int:
     if args.action == "check":
         text, code = admin.flow_check(cfg, args.paths)
     elif args.action == "simulate":
-        text, code = asyncio.run(admin.flow_simulate(
+        text, code = _bounded(admin.flow_simulate(
             cfg, args.paths[0] if args.paths else None, digits=args.digits, say=args.say,
             lang=args.lang, at=args.at, caller=args.caller,
-        ))
+        ), "ivr flow simulate")
     elif args.action == "versions":
-        text, code = asyncio.run(admin.flow_versions(cfg))
+        text, code = _bounded(admin.flow_versions(cfg), "ivr flow versions")
     else:
-        text, code = asyncio.run(admin.flow_rollback(cfg))
+        text, code = _bounded(admin.flow_rollback(cfg), "ivr flow rollback")
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
@@ -224,12 +294,12 @@ def _cases(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.tools import admin
 
     if args.action == "add":
-        text, code = asyncio.run(admin.case_add(
+        text, code = _bounded(admin.case_add(
             cfg, caller=args.caller, category=args.category, description=args.description,
             status=args.status,
-        ))
+        ), "ivr cases add")
     else:
-        text, code = asyncio.run(admin.case_show(cfg, args.number))
+        text, code = _bounded(admin.case_show(cfg, args.number), "ivr cases show")
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
@@ -276,15 +346,14 @@ def _asterisk(args: argparse.Namespace, cfg: Settings) -> int:
 
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)
-    secret = settings.ensure_secret(cfg.state_dir)
-    for name, text in asterisk_files(cfg, secret).items():
+    for name, text in asterisk_files(cfg, cfg.ami.secret).items():
         (target / name).write_text(text, encoding="utf-8")
         print(f"wrote {target / name}")
     return 0
 
 
 def _users(args: argparse.Namespace, cfg: Settings) -> int:
-    text, code = asyncio.run(_users_action(args, cfg))
+    text, code = _bounded(_users_action(args, cfg), f"ivr users {args.action}")
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
@@ -339,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caller", help="caller number (digits; random by default)")
     p.add_argument("--hang-up-after", type=float, help="hang up this many seconds after pressing")
     p.add_argument("--survey", default="5", help="score (1-5) to give after the call; '' none")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for an operator once the call is in a queue (60)")
     p.set_defaults(run=_call)
 
     p = sub.add_parser(
@@ -380,12 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load (figures "
-                       "printed); script options go after --, e.g. "
-                       "ivr bench agi -- --json --seconds 2")
+                       "printed); the script's own options go after --, e.g. "
+                       "ivr bench load --json -- --rates 2,10 --seconds 15")
     p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load"])
-    p.add_argument("--json", action="store_true")
-    p.add_argument("extra", nargs="*", help="options passed to the benchmark script")
-    p.set_defaults(run=_bench)
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(run=_bench, extra=[])
 
     p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
     p.add_argument("action", choices=["render"])
@@ -411,8 +481,24 @@ def _config_ok(cfg: Settings) -> int:
     return 0
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line; everything after ``--`` belongs to a benchmark script, whatever the
+    order of the options before it (``ivr bench load --json -- --rates 2,10``)."""
+    argv = list(argv)
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1:]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"options after -- are only for `ivr bench`: {' '.join(extra)}")
+    args.extra = extra
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level)
     try:
         cfg = settings.load(Path(args.config) if args.config else None)

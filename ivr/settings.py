@@ -261,7 +261,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     b = c.section(f, raw, "sandbox")
     sandbox = SandboxSettings(
         cache_dir=Path(c.get(f, b, "cache_dir", str, "/var/cache/ivr-sandbox", "sandbox")),
-        mirror=c.get(f, b, "mirror", str, "http://deb.debian.org/debian", "sandbox"),
+        mirror=c.get(f, b, "mirror", str, "", "sandbox"),
         suite=c.get(f, b, "suite", str, "sid", "sandbox"),
     )
 
@@ -445,11 +445,11 @@ def load_secret(state_dir: Path) -> str:
 
 
 def ensure_secret(state_dir: Path) -> str:
-    """Generate the AMI secret on first set-up (mode 0600, outside the repository)."""
+    """The AMI secret, generated on first use (mode 0600, outside the repository)."""
     existing = load_secret(state_dir)
     if existing:
         return existing
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(24)
     path = state_dir / "secrets.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -494,7 +494,17 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         prompts_dir = project_dir / prompts_dir
     database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
     ami: AmiSettings = svc["ami"]
-    ami = dataclasses.replace(ami, secret=load_secret(state_dir))
+    # Generated here, before anything is configured with it: whichever command a new user
+    # runs first (`make run`, `ivr serve`, `ivr sandbox up`...), Asterisk's manager.conf and
+    # the application's AMI login are made from the same secret.
+    try:
+        secret = ensure_secret(state_dir)
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(
+            str(services_path), "paths.state_dir",
+            f"cannot create the state directory or its secrets file in {state_dir}: {exc}",
+        )]) from exc
+    ami = dataclasses.replace(ami, secret=secret)
     flow_path = Path(svc["flow_main"])
     if not flow_path.is_absolute():
         flow_path = project_dir / flow_path

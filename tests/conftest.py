@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
+
+from tests.loopguard import LoopGuard
 
 # A callback that holds the loop this long is a bug (Vosk, SQL or file work on the loop).
 SLOW_CALLBACK = 0.25
@@ -14,23 +15,14 @@ SLOW_CALLBACK = 0.25
 
 @pytest.fixture(autouse=True)
 def _loop_must_not_block(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Async tests run with asyncio debug's slow-callback detector; a hit fails the test."""
+    """Async tests run under the loop guard (tests/loopguard.py); a hit fails the test."""
     if not asyncio.iscoroutinefunction(getattr(request.node, "obj", None)):
         yield
         return
-    slow: list[str] = []
-    original = asyncio.events.Handle._run
-
-    def timed(handle: asyncio.events.Handle) -> None:
-        start = time.perf_counter()
-        original(handle)
-        spent = time.perf_counter() - start
-        if spent > SLOW_CALLBACK:
-            slow.append(f"{handle!r} held the loop {spent:.2f} s")
-
-    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    guard = LoopGuard(SLOW_CALLBACK)
+    guard.install()
     try:
         yield
     finally:
-        asyncio.events.Handle._run = original  # type: ignore[method-assign]
-    assert not slow, "event loop blocked:\n" + "\n".join(slow)
+        guard.uninstall()
+    assert not guard.problems, "event loop blocked:\n" + "\n".join(guard.problems)

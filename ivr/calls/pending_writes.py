@@ -22,10 +22,13 @@ Theory of operation
     is dropped and logged (``pending_write_refused``) rather than blocking every write behind it.
 
     Memory is bounded: past ``limit`` pending writes, those in memory go to the spill file
-    ``pending-writes.jsonl`` in the state directory (JSON lines, mode 0600, rewritten whole
-    through a temporary file and a rename, so it is never half written). Writes in the file are
-    older than those in memory and are applied first, a chunk at a time; a chunk leaves the
-    file only once applied. ``close()`` spills whatever is still pending, and ``replay()`` at
+    ``pending-writes.jsonl`` in the state directory (JSON lines, mode 0600, appended and
+    fsynced; a line a crash cut short is one unreadable write, counted and skipped). Handing
+    them over costs the event loop the same at any bound: the queue changes hands whole and
+    is serialised in a thread. Writes in the file are older than those in memory and are
+    applied first, a chunk at a time; a chunk leaves the file only once applied (the rest is
+    rewritten through a temporary file and a rename, so it is never half written).
+    ``close()`` spills whatever is still pending, and ``replay()`` at
     the next start queues the file's writes ahead of any new one and applies them (then the
     file is deleted): nothing is lost when the process stops during an outage. A write cut off
     by the process stopping may be applied twice (once before, once on replay): saves and the
@@ -271,12 +274,17 @@ class PendingWrites:
     async def _keep(self, write: _Write) -> None:
         self._enqueue(write)
         if len(self._queue) >= self._limit:
-            moving = [w for w in self._queue.values() if w is not self._in_hand]
-            for w in moving:
-                self._forget(w)
+            # Constant work on the loop whatever the bound: memory's queue is handed over
+            # whole (serialised and appended in a thread); only the write in hand stays.
+            moving, self._queue, self._records = self._queue, {}, {}
+            held = self._in_hand
+            if held is not None and moving.pop(held.seq, None) is not None:
+                self._queue[held.seq] = held
+                if held.op == "save":
+                    self._records[held.key] = held.seq
             log.warning("pending_writes_spilled", writes=len(moving), reason="limit",
                         limit=self._limit)
-            await self._spill(moving, "limit")
+            await self._spill(list(moving.values()), "limit")
 
     def _enqueue(self, write: _Write) -> None:
         self._seq += 1
@@ -496,9 +504,9 @@ class PendingWrites:
             return
         self._file_total += len(writes)  # counted at once: the worker reads the file next
         self._empty.clear()
-        entries = [(w.op, w.args) for w in writes]  # serialised in the thread, off the loop
         try:
-            await self._file_op(functools.partial(_append, self.path, entries), _ignore)
+            # Serialised in the thread, off the loop: nothing touches these writes meanwhile.
+            await self._file_op(functools.partial(_append, self.path, writes), _ignore)
         except OSError as exc:
             self._file_total -= len(writes)
             if self._closed:
@@ -592,9 +600,22 @@ def _drop_head(path: Path, n: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def _append(path: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
-    lines = [*_lines(path), *(_line(op, args) for op, args in entries)]
-    _write_atomically(path, "".join(line + "\n" for line in lines))
+def _append(path: Path, writes: list[_Write]) -> None:
+    """Append ``writes`` to the spill file (created 0600) and make them durable. A line cut
+    short by a crash is finished with a newline first, so it stays one unreadable line."""
+    text = "".join(_line(w.op, w.args) + "\n" for w in writes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            text = "\n" + text
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _line(op: str, args: dict[str, Any]) -> str:

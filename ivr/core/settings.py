@@ -110,7 +110,7 @@ class SpeechSettings:
 @dataclass(frozen=True, slots=True)
 class SandboxSettings:
     cache_dir: Path = Path("/var/cache/ivr-sandbox")
-    mirror: str = "http://deb.debian.org/debian"
+    mirror: str = ""  # "" = the Debian mirror of the host's own apt sources
     suite: str = "sid"
 
 

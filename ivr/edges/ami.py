@@ -162,7 +162,11 @@ class AmiClient:
             except asyncio.CancelledError:
                 raise
             except (AmiError, OSError) as exc:
-                log.warning("ami_connect_failed", error=str(exc), retry_in=delay)
+                hint = ("the AMI secret (IVR_AMI_SECRET, or secrets.json in the state "
+                        "directory) differs from Asterisk's manager.conf: `ivr sandbox up` or "
+                        "`ivr asterisk render` writes it there" if "Authentication" in str(exc)
+                        else None)
+                log.warning("ami_connect_failed", error=str(exc), retry_in=delay, hint=hint)
             self._drop()
             if self._closing:
                 return

@@ -20,7 +20,6 @@ import structlog
 
 from ivr.core.settings import Settings
 from ivr.errors import SandboxError
-from ivr.settings import ensure_secret
 from ivr.testbed.reference_ivr import with_reference_ivr
 from ivr.tools.asterisk_files import asterisk_files
 
@@ -42,11 +41,77 @@ class SandboxStatus:
     detail: str
 
 
+APT_SOURCES = Path("/etc/apt")
+
+
+def host_mirror(apt_dir: Path = APT_SOURCES) -> str:
+    """The Debian mirror the host's own apt uses (the first ``deb`` source of the host's
+    release), so the test bed builds unchanged behind a local mirror or proxy.
+
+    Reads one-line ``sources.list`` files and deb822 ``*.sources`` files; an empty string
+    when none names the host's release.
+    """
+    codename = _host_codename(apt_dir.parent / "os-release")
+    files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list")),
+             *sorted((apt_dir / "sources.list.d").glob("*.sources"))]
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for uri, suites in _apt_entries(text, deb822=path.suffix == ".sources"):
+            if uri.startswith(("http://", "https://")) and (
+                    codename in suites if codename else any("-" not in x for x in suites)):
+                return uri.rstrip("/")
+    return ""
+
+
+def _host_codename(os_release: Path) -> str:
+    try:
+        for line in os_release.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+def _apt_entries(text: str, *, deb822: bool) -> list[tuple[str, list[str]]]:
+    """(uri, suites) of each ``deb`` (binary) source in one apt sources file."""
+    entries: list[tuple[str, list[str]]] = []
+    if not deb822:
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            kind, _, rest = line.partition(" ")
+            if kind != "deb":
+                continue
+            rest = rest.strip()
+            if rest.startswith("["):  # [arch=amd64 signed-by=...]
+                rest = rest.partition("]")[2]
+            words = rest.split()
+            if len(words) >= 2:
+                entries.append((words[0], [words[1]]))
+        return entries
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line or line[:1].isspace():
+                continue
+            key, value = line.split(":", 1)
+            fields[key.strip().lower()] = value.strip()
+        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+            entries += [(uri, fields.get("suites", "").split())
+                        for uri in fields.get("uris", "").split()]
+    return entries
+
+
 class Sandbox:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         s = settings.sandbox
-        key = hashlib.sha256(f"{s.suite} {s.mirror} {' '.join(PACKAGES)}".encode()).hexdigest()
+        self.mirror = s.mirror or host_mirror()
+        key = hashlib.sha256(
+            f"{s.suite} {self.mirror} {' '.join(PACKAGES)}".encode()).hexdigest()
         self.root = s.cache_dir / f"root-{key[:12]}"
 
     # -- helpers ------------------------------------------------------------------------
@@ -100,25 +165,31 @@ class Sandbox:
         if self.built:
             return
         s = self.settings.sandbox
+        if not self.mirror:
+            raise SandboxError(
+                "no Debian mirror to build the test bed from: the host's apt sources "
+                "(/etc/apt/sources.list, /etc/apt/sources.list.d/) name none for this "
+                "release; set [sandbox] mirror in config/ivr.toml"
+            )
         s.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.root.with_name(self.root.name + ".building")
         if tmp.exists():
             self._umount(tmp / "proc")
             shutil.rmtree(tmp)
-        log.info("sandbox_building", root=str(self.root), suite=s.suite, mirror=s.mirror)
+        log.info("sandbox_building", root=str(self.root), suite=s.suite, mirror=self.mirror)
         started = time.monotonic()
         logfile = s.cache_dir / "debootstrap.log"
         with logfile.open("w", encoding="utf-8") as out:
             done = subprocess.run(
                 ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-                 s.suite, str(tmp), s.mirror],
+                 s.suite, str(tmp), self.mirror],
                 stdout=out, stderr=subprocess.STDOUT, check=False, timeout=1800,
             )
         if done.returncode != 0:
             tail = logfile.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
             hint = ""
             if any("Failed getting release file" in t or "Could not" in t for t in tail):
-                hint = f" (no network to the Debian registry {s.mirror}?)"
+                hint = f" (no network to the Debian registry {self.mirror}?)"
             raise SandboxError(
                 f"debootstrap failed{hint}; see {logfile}:\n" + "\n".join(tail)
             )
@@ -137,10 +208,9 @@ class Sandbox:
 
     def render(self) -> None:
         """Write the project's Asterisk configuration and prompts into the sandbox."""
-        secret = ensure_secret(self.settings.state_dir)
         uid, gid = self._asterisk_ids()
         etc = self.root / "etc/asterisk"
-        files = asterisk_files(self.settings, secret)
+        files = asterisk_files(self.settings, self.settings.ami.secret)
         files["extensions.conf"] = with_reference_ivr(self.settings, files["extensions.conf"])
         for name, text in files.items():
             path = etc / name

@@ -222,6 +222,10 @@ class Phones:
             proc.kill()
             await proc.wait()
             raise SippError(f"SIPp citizen {caller} did not finish in {timeout:g} s") from exc
+        except asyncio.CancelledError:
+            proc.kill()  # the call is abandoned: its phone must not stay on the line
+            await proc.wait()
+            raise
         errors = work / "errors.log"
         detail = errors.read_text(errors="replace") if errors.exists() else ""
         shutil.rmtree(work, ignore_errors=True)
