@@ -103,6 +103,6 @@ def test_no_debian_source_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
     """No mirror in the host's apt sources and none configured: the build says what to set."""
     apt = apt_dir(tmp_path, {"sources.list": "deb https://vendor.example/apt nodistro main\n"})
     assert host_mirror(apt) == ""
-    monkeypatch.setattr("ivr.sandbox.host_mirror", lambda: "")
+    monkeypatch.setattr("ivr.testbed.sandbox.host_mirror", lambda: "")
     with pytest.raises(SandboxError, match=r"\[sandbox\] mirror"):
         sandbox_in(tmp_path).build()
