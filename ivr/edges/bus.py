@@ -71,7 +71,8 @@ import structlog
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ivr.errors import BusError, PayloadTooLarge
+from ivr.edges.storage.database import DatabaseUrl
+from ivr.errors import BusError, PayloadTooLarge, StorageError
 
 log = structlog.get_logger("ivr.bus")
 
@@ -88,9 +89,6 @@ Subscriber = Callable[[dict[str, Any]], None]
 ReconnectHook = Callable[[], Awaitable[None]]
 
 _CHANNEL = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_SQLITE_PREFIXES = ("sqlite:",)
-_POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://",
-                      "postgresql+psycopg2://")
 
 
 def _encode(payload: object) -> str:
@@ -348,12 +346,13 @@ class PostgresBus(EventBus):
         connect_timeout: int = 5,
     ) -> None:
         super().__init__()
-        for prefix in _POSTGRES_PREFIXES:
-            if database_url.startswith(prefix):
-                database_url = "postgresql://" + database_url.removeprefix(prefix)
-                break
-        else:
+        try:
+            parsed = DatabaseUrl.parse(database_url)
+        except StorageError as exc:
+            raise BusError(f"not a PostgreSQL URL (postgresql://user@host/dbname): {exc}") from exc
+        if parsed.backend != "postgresql":
             raise BusError("not a PostgreSQL URL (postgresql://user@host/dbname)")
+        database_url = parsed.libpq
         try:
             params = conninfo_to_dict(database_url)
         except psycopg.Error as exc:
@@ -602,13 +601,13 @@ class PostgresBus(EventBus):
 
 
 def open_bus(database_url: str, **options: Any) -> EventBus:
-    """The bus for the store's ``database_url``: ``PostgresBus`` for PostgreSQL (``options``
+    """The bus for the store's ``database_url`` (read as the store reads it,
+    ``ivr.edges.storage.database.DatabaseUrl``): ``PostgresBus`` for PostgreSQL (``options``
     go to it), ``LocalBus`` for SQLite (one node). Not started: ``await bus.start()``."""
-    if database_url.startswith(_SQLITE_PREFIXES):
+    try:
+        backend = DatabaseUrl.parse(database_url).backend
+    except StorageError as exc:
+        raise BusError(f"the event bus cannot use this database: {exc}") from exc
+    if backend == "sqlite":
         return LocalBus()
-    if database_url.startswith(_POSTGRES_PREFIXES):
-        return PostgresBus(database_url, **options)
-    raise BusError(
-        "unsupported database URL for the event bus "
-        "(use sqlite:///name.db or postgresql://user@host/dbname)"
-    )
+    return PostgresBus(database_url, **options)
