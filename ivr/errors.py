@@ -20,7 +20,8 @@
     │   └── HandshakeError     a FastAGI peer sent a bad, truncated or oversized handshake
     ├── AgiError               an AGI command could not be carried out on a live channel
     ├── AmiError               the AMI link failed or an action was refused
-    │   └── AmiTimeout         an action got no answer within its deadline
+    │   ├── AmiTimeout         an action got no answer within its deadline
+    │   └── AmiNotConnected    the link is down: the action was not sent
     ├── SpeechError            speech recognition failed
     │   └── ModelUnavailable   a language's model is missing or cannot be loaded
     ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time
@@ -169,6 +170,10 @@ class AmiError(IvrError):
 
 class AmiTimeout(AmiError):
     """An AMI action got no answer within its deadline."""
+
+
+class AmiNotConnected(AmiError):
+    """The AMI link is down (or Asterisk not yet booted): the action was not sent."""
 
 
 class SpeechError(IvrError):

@@ -190,11 +190,13 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         ping_timeout=c.get(f, m, "ping_timeout", float, 3.0, "ami"),
         reconnect_min=c.get(f, m, "reconnect_min", float, 0.5, "ami"),
         reconnect_max=c.get(f, m, "reconnect_max", float, 10.0, "ami"),
+        boot_timeout=c.get(f, m, "boot_timeout", float, 30.0, "ami"),
     )
     if "secret" in m:
         c.add(f, "ami.secret", "secrets do not belong in config files; use IVR_AMI_SECRET")
     c.port(f, "ami.port", ami.port)
-    for key in ("action_timeout", "ping_interval", "ping_timeout", "reconnect_min"):
+    for key in ("action_timeout", "ping_interval", "ping_timeout", "reconnect_min",
+                "boot_timeout"):
         c.positive(f, f"ami.{key}", getattr(ami, key))
     if ami.reconnect_max < ami.reconnect_min:
         c.add(f, "ami.reconnect_max", "must not be smaller than ami.reconnect_min")

@@ -26,13 +26,14 @@ from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.storage.callbacks import Callbacks
-from ivr.errors import AmiError, CallbackRefused, IvrError, StorageError
+from ivr.errors import AmiError, AmiNotConnected, CallbackRefused, IvrError, StorageError
 
 log = structlog.get_logger("ivr.callbacks.desk")
 
 # The stand-in may wait long in a busy queue; the Originate answers when an operator picks up.
 STAND_IN_TIMEOUT_S = 4 * 3600
 STAND_IN_RETRY_S = 3.0  # a stand-in lost before the citizen was called goes back this soon
+STAND_IN_ENDED = "stand-in ended"  # an attempt's result when the stand-in left the line
 
 
 class CallbackDesk:
@@ -98,7 +99,12 @@ class CallbackDesk:
             elif last.get("result") in {"queued", "operator answered"}:
                 self._spawn(self._lost(request), request.id)
             else:
-                self._spawn(self._retry(request, self._since(last.get("at", ""))), request.id)
+                # A stand-in that left the line before the citizen was called goes back soon;
+                # the longer delay is for citizens who did not answer.
+                delay = (STAND_IN_RETRY_S if last.get("result", "").startswith(STAND_IN_ENDED)
+                         else self._settings.callbacks.retry_after)
+                waited = self._since(last.get("at", ""))
+                self._spawn(self._retry(request, delay - waited), request.id)
             rearmed += 1
         if rearmed:
             log.info("callbacks_rearmed", count=rearmed)
@@ -134,8 +140,8 @@ class CallbackDesk:
             return
         await self._attempt(request)
 
-    async def _retry(self, request: CallbackRequest, waited: float) -> None:
-        await asyncio.sleep(max(0.0, self._settings.callbacks.retry_after - waited))
+    async def _retry(self, request: CallbackRequest, wait: float) -> None:
+        await asyncio.sleep(max(0.0, wait))
         await self._attempt(request)
 
     async def stop(self) -> None:
@@ -173,6 +179,13 @@ class CallbackDesk:
             # as_list: wait for the OriginateResponse (the stand-in answered or gone), not just
             # Asterisk's "successfully queued".
             }, as_list=True, timeout=STAND_IN_TIMEOUT_S + 60)
+        except AmiNotConnected as exc:
+            # Nothing was sent: no attempt on the citizen. The resync after the reconnect
+            # re-arms the callback (``resume``).
+            request.attempts.remove(attempt)
+            await self._callbacks.update(request)
+            log.warning("callback_waits_for_ami", callback=request.id, reason=str(exc))
+            return
         except AmiError as exc:
             if not self._ami.connected:
                 # The link dropped: whether the stand-in is in line is unknown. The attempt
@@ -189,7 +202,7 @@ class CallbackDesk:
         if response.get("Response") != "Success":
             # The citizen was not called: the stand-in left the line (Asterisk restarting, for
             # one). It goes back in line soon; the retry delay is for citizens not answering.
-            await self._attempt_failed(request, f"stand-in ended: {response.get('Reason', '?')}",
+            await self._attempt_failed(request, f"{STAND_IN_ENDED}: {response.get('Reason', '?')}",
                                        delay=STAND_IN_RETRY_S)
             return
         attempt["result"] = "operator answered"

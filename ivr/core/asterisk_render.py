@@ -34,14 +34,15 @@ def render_manager(settings: Settings, secret: str) -> str:
     if not secret:
         raise ValueError("no AMI secret: run `ivr sandbox up` or set IVR_AMI_SECRET")
     a = settings.ami
-    # Only the classes the application uses: no system, command or config.
+    # Only the classes the application uses: no command or config; system is read-only
+    # events (FullyBooted tells the client when a restarting Asterisk is ready).
     return (
         "[general]\nenabled = yes\n"
         f"port = {a.port}\nbindaddr = {a.host}\ndisplayconnects = no\n"
         "authtimeout = 10\nauthlimit = 20\n\n"
         f"[{a.username}]\nsecret = {secret}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
-        "read = call,agent,reporting,user,dialplan\n"
+        "read = system,call,agent,reporting,user,dialplan\n"
         # originate: callbacks ring an operator, then the citizen.
         "write = call,agent,reporting,originate\n"
     )

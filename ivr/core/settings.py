@@ -70,6 +70,7 @@ class AmiSettings:
     ping_timeout: float = 3.0
     reconnect_min: float = 0.5
     reconnect_max: float = 10.0
+    boot_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ Originate could run twice). Here:
 - every action has a timeout and its fields pass through ``action_fields`` (CR/LF-safe);
 - a liveness ping with a deadline drops a silent link;
 - on a lost link, every pending action fails with ``AmiError`` and is never re-sent;
+- after login the link counts as connected only once Asterisk says it is fully booted (the
+  ``FullyBooted`` event, sent at login or when a restarting Asterisk finishes loading its
+  modules): actions sent earlier, while app_queue is still loading, can go unanswered;
 - reconnect uses exponential back-off and runs every ``on_ready`` hook after each login,
   so queue and operator state are resynchronised from Asterisk.
 """
@@ -25,7 +28,7 @@ from panoramisk import Manager
 
 from ivr.core.protocols.ami import AmiEvent, action_fields
 from ivr.core.settings import AmiSettings
-from ivr.errors import AmiError, AmiTimeout, IvrError
+from ivr.errors import AmiError, AmiNotConnected, AmiTimeout, IvrError
 
 log = structlog.get_logger("ivr.ami")
 
@@ -65,6 +68,7 @@ class AmiClient:
         self._ready_hooks: list[ReadyHook] = []
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()
+        self._booted = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = False
         self.reconnects = 0
@@ -122,12 +126,13 @@ class AmiClient:
     ) -> list[dict[str, str]]:
         """Send one action; return its response messages (as plain dicts).
 
-        Raises AmiTimeout when no answer comes in time, AmiError when the link is down or
-        Asterisk answers ``Response: Error``.
+        Raises AmiTimeout when no answer comes in time, AmiNotConnected when the link is down
+        (nothing sent), AmiError when the link fails meanwhile or Asterisk answers
+        ``Response: Error``.
         """
         manager = self._manager
         if manager is None or not self.connected:
-            raise AmiError(f"AMI not connected; {name} not sent")
+            raise AmiNotConnected(f"AMI not connected; {name} not sent")
         payload = action_fields(name, fields or {})
         return await self._send(manager, payload, as_list, timeout or self._settings.action_timeout)
 
@@ -177,6 +182,7 @@ class AmiClient:
     async def _connect_once(self) -> None:
         s = self._settings
         self._lost.clear()
+        self._booted.clear()
         manager = _Manager(
             self._lost.set,
             host=s.host, port=s.port, events="on", ping_delay=10**6, reconnect_timeout=10**6,
@@ -197,6 +203,7 @@ class AmiClient:
             await self._send(manager, action_fields("Login", login), False, s.action_timeout)
         except AmiError as exc:
             raise AmiError(f"AMI login as {s.username!r} failed: {exc}") from exc
+        await self._wait_booted(s.boot_timeout)
         self._connected.set()
         log.info("ami_connected", host=s.host, port=s.port, reconnects=self.reconnects)
         for hook in self._ready_hooks:
@@ -208,6 +215,23 @@ class AmiClient:
                 log.warning("ami_resync_failed", error=str(exc))
             except Exception:
                 log.exception("ami_resync_crashed")
+
+    async def _wait_booted(self, timeout: float) -> None:
+        """Wait for ``FullyBooted`` (needs the ``system`` read class); past ``timeout``, go on
+        and say why: an existing Asterisk whose AMI user cannot read ``system`` never sends it."""
+        waits = [asyncio.ensure_future(self._booted.wait()),
+                 asyncio.ensure_future(self._lost.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        if not self._booted.is_set() and not self._lost.is_set():
+            log.warning("ami_not_fully_booted", waited=timeout,
+                        hint="Asterisk sent no FullyBooted event: still loading, or the AMI "
+                             "user lacks the 'system' read class in manager.conf")
+        if self._lost.is_set():
+            raise AmiError("AMI link lost while Asterisk was booting")
 
     async def _run_while_alive(self) -> None:
         s = self._settings
@@ -242,6 +266,8 @@ class AmiClient:
 
     def _dispatch(self, _manager: object, message: Mapping[str, object]) -> None:
         event = AmiEvent.from_message(message)
+        if event.name == "FullyBooted":
+            self._booted.set()
         for handler in self._handlers:
             try:
                 handler(event)

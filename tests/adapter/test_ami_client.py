@@ -21,6 +21,7 @@ class FakeManager:
 
     secret: str = "right"
     answer_pings: bool = True
+    booted: bool = True  # a booting Asterisk sends FullyBooted later, not at login
     received: list[list[str]] = field(default_factory=list)
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
     server: asyncio.Server | None = None
@@ -58,7 +59,9 @@ class FakeManager:
                     f"Response: Error\r\nActionID: {action_id}\r\n"
                     "Message: Authentication failed\r\n\r\n"
                 )
-            return ok + "Message: Authentication accepted\r\n\r\n"
+            booted = ("Event: FullyBooted\r\nPrivilege: system,all\r\n"
+                      "Status: Fully Booted\r\n\r\n") if self.booted else ""
+            return ok + "Message: Authentication accepted\r\n\r\n" + booted
         if action == "Ping":
             return ok + "Ping: Pong\r\n\r\n" if self.answer_pings else ""
         if action == "Slow":
@@ -113,6 +116,46 @@ async def test_login_and_multi_message_action(fake: FakeManager) -> None:
         await client.close()
 
 
+async def test_connected_only_once_asterisk_is_fully_booted(fake: FakeManager) -> None:
+    """A restarting Asterisk takes logins before app_queue is loaded: the link is not
+    connected (no resync, no actions) until Asterisk says it is fully booted."""
+    fake.booted = False
+    client = client_for(fake, boot_timeout=5.0)
+    ready: list[bool] = []
+
+    async def resync() -> None:
+        ready.append(True)
+
+    client.on_ready(resync)
+    await client.start()
+    try:
+        for _ in range(50):
+            if fake.actions("Login"):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        assert not client.connected
+        assert not ready
+        fake.send_event("Event: FullyBooted\r\nPrivilege: system,all\r\n"
+                        "Status: Fully Booted\r\n\r\n")
+        await client.wait_connected(2)
+        assert ready == [True]
+    finally:
+        await client.close()
+
+
+async def test_no_fully_booted_event_connects_after_the_bound(fake: FakeManager) -> None:
+    """An AMI user without the system read class never gets FullyBooted: the link still
+    comes up, after ``boot_timeout``."""
+    fake.booted = False
+    client = client_for(fake, boot_timeout=0.5)
+    await client.start(wait=3)
+    try:
+        assert (await client.action("Ping"))[0]["Response"] == "Success"
+    finally:
+        await client.close()
+
+
 async def test_wrong_secret_is_a_clear_error(fake: FakeManager) -> None:
     """A refused login is an AmiError naming the address, not a hang."""
     client = client_for(fake, secret="wrong")
@@ -158,11 +201,11 @@ async def test_events_reach_handlers(fake: FakeManager) -> None:
     try:
         fake.send_event("Event: QueueCallerJoin\r\nQueue: report\r\nCallerIDNum: 138\r\n\r\n")
         for _ in range(50):
-            if got:
+            joins = [e for e in got if e.name == "QueueCallerJoin"]
+            if joins:
                 break
             await asyncio.sleep(0.02)
-        assert got[0].name == "QueueCallerJoin"
-        assert got[0].get("Queue") == "report"
+        assert joins[0].get("Queue") == "report"
     finally:
         await client.close()
 

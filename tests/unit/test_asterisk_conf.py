@@ -9,17 +9,19 @@ CFG = settings.load()
 
 
 def test_manager_is_loopback_and_least_privilege() -> None:
-    """AMI listens on loopback, with the generated secret and no system/command/config."""
+    """AMI listens on loopback, with the generated secret, no command/config rights; system
+    only as a read class (events such as FullyBooted), never written."""
     text = asterisk_files(CFG, "s3cret")["manager.conf"]
     assert "bindaddr = 127.0.0.1" in text
     assert "secret = s3cret" in text
-    classes = {
-        item.strip()
-        for line in text.splitlines() if line.startswith(("read", "write"))
-        for item in line.split("=", 1)[1].split(",")
-    }
-    assert classes
-    assert not classes & {"system", "command", "config", "all"}
+    def classes(kind: str) -> set[str]:
+        return {item.strip() for line in text.splitlines() if line.startswith(kind)
+                for item in line.split("=", 1)[1].split(",")}
+
+    assert classes("read")
+    assert classes("write")
+    assert not (classes("read") | classes("write")) & {"command", "config", "all"}
+    assert "system" not in classes("write")
 
 
 def test_every_operator_is_an_endpoint_with_its_contact() -> None:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import random
 import re
 import shutil
-import signal
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -44,12 +42,10 @@ def free_media_port() -> int:
     raise SippError("no free even UDP port for RTP")
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIPp gets SIGTERM when the process that started it dies,
-    so a killed `ivr` never leaves phones answering on their ports."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+# SIPp gets SIGTERM when the process that started it dies, so a killed `ivr` never leaves
+# phones answering on their ports. util-linux's setpriv sets that before exec: no Python runs
+# in the child (no preexec_fn), so the spawn is a vfork that never holds the event loop.
+_DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "TERM", "--")
 
 
 def _template(name: str) -> str:
@@ -193,7 +189,8 @@ class Phones:
     def _command(self, scenario: Path, *extra: str) -> list[str]:
         if shutil.which("chroot") is None or not (self.root / "usr/bin/sipp").exists():
             raise SippError(f"SIPp is not installed in the sandbox {self.root}: `ivr sandbox up`")
-        return ["chroot", str(self.root), "sipp", "-sf", self._inside(scenario), *extra]
+        return [*_DIE_WITH_PARENT, "chroot", str(self.root), "sipp", "-sf",
+                self._inside(scenario), *extra]
 
     async def call(
         self, steps: list[Step], *, caller: str, name: str = "", service: str = "12345",
@@ -214,7 +211,7 @@ class Phones:
         )
         proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdin=asyncio.subprocess.DEVNULL,
         )
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout + 10)
@@ -265,7 +262,7 @@ class OperatorPhone:
         )
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdin=asyncio.subprocess.DEVNULL,
         )
         await asyncio.sleep(0.3)
         if self._proc.returncode is not None:
