@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +26,7 @@ log = structlog.get_logger("ivr.cli")
 T = TypeVar("T")
 # Longest a command waits on the database (a stalled server, a lock) before it gives up.
 DATABASE_DEADLINE = 60.0
+PASSWORDS_FILE = "initial-passwords.txt"  # in the state directory, mode 0600
 
 
 @contextlib.contextmanager
@@ -125,13 +127,27 @@ async def _first_accounts(cfg: Settings, *, operators: bool) -> list[tuple[str, 
         return created
 
 
-def _print_accounts(created: list[tuple[str, str]], cfg: Settings) -> None:
+def _hand_over_accounts(
+    created: list[tuple[str, str]], cfg: Settings, *, show: bool = False
+) -> None:
+    """New accounts' passwords go to a file only the service user can read (never to a log
+    or a journal); ``show`` also prints them (``ivr run``, the demo on a terminal)."""
     if not created:
         return
-    print(f"Web accounts created (passwords shown this once; `ivr users passwd NAME` makes a "
-          f"new one), log in at http://{cfg.web_host}:{cfg.web_port}/login :")
-    for name, password in created:
-        print(f"  {name:10} {password}")
+    path = cfg.state_dir / PASSWORDS_FILE
+    cfg.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        out.write(f"# {datetime.now(UTC).isoformat(timespec='seconds')}: log in at "
+                  f"http://{cfg.web_host}:{cfg.web_port}/login\n")
+        out.writelines(f"{name} {password}\n" for name, password in created)
+    names = ", ".join(name for name, _ in created)
+    print(f"Web accounts created ({names}); their passwords are in {path} (readable only by "
+          f"this user: delete it once read; `ivr users passwd NAME` makes a new one).")
+    if show:
+        print(f"  log in at http://{cfg.web_host}:{cfg.web_port}/login :")
+        for name, password in created:
+            print(f"  {name:10} {password}")
 
 
 def _with_sounds(cfg: Settings) -> Settings:
@@ -147,8 +163,8 @@ def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
     cfg = _with_sounds(cfg)
-    _print_accounts(_bounded(_first_accounts(cfg, operators=False), "creating the first "
-                             "web account"), cfg)
+    _hand_over_accounts(_bounded(_first_accounts(cfg, operators=False), "creating the first "
+                                 "web account"), cfg)
     asyncio.run(serve(cfg))
     return 0
 
@@ -250,8 +266,8 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
     cfg = _with_sounds(cfg)
     started_sandbox = _bring_up_sandbox(cfg)
     try:
-        _print_accounts(_bounded(_first_accounts(cfg, operators=True), "creating the web "
-                                 "accounts"), cfg)
+        _hand_over_accounts(_bounded(_first_accounts(cfg, operators=True), "creating the web "
+                                     "accounts"), cfg, show=True)
         web = f"http://{cfg.web_host}:{cfg.web_port}"
         print(
             f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
@@ -470,10 +486,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", help="operator id (operators.yaml) this account answers as")
     p.set_defaults(run=_users)
 
+    p = sub.add_parser("init", help="write an editable copy of the configuration, flows and "
+                       "prompt texts into a directory (then set IVR_HOME to it)")
+    p.add_argument("directory")
+    p.set_defaults(run=None)
+
     p = sub.add_parser("config", help="check the configuration and report every problem")
     p.add_argument("action", choices=["check"])
     p.set_defaults(run=lambda _a, cfg: _config_ok(cfg))
     return parser
+
+
+def _init(directory: str) -> int:
+    """Copy the hotline's home (config, flows, prompt texts) into ``directory`` to edit."""
+    import shutil
+
+    target = Path(directory).resolve()
+    there = [part for part in settings.HOME_PARTS if (target / part).exists()]
+    if there:
+        print(f"ivr init: {target} already has {', '.join(there)}; nothing written",
+              file=sys.stderr)
+        return 1
+    source = settings.find_project_dir()
+    for part in settings.HOME_PARTS:
+        shutil.copytree(source / part, target / part,
+                        ignore=shutil.ignore_patterns("audio", "__pycache__"))
+    print(f"hotline home written to {target} (from {source}): edit config/ and dialplans/, "
+          f"then run with IVR_HOME={target} (e.g. `IVR_HOME={target} ivr config check`)")
+    return 0
 
 
 def _config_ok(cfg: Settings) -> int:
@@ -500,6 +540,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.configure(args.log_level)
+    if args.command == "init":  # before any configuration exists
+        return _init(args.directory)
     try:
         cfg = settings.load(Path(args.config) if args.config else None)
     except ConfigError as exc:

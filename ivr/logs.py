@@ -1,5 +1,9 @@
 """The one structlog configuration: JSON when not on a terminal, readable on a terminal.
 
+Every line of the stream goes through it: standard-library logging (panoramisk, aiohttp,
+asyncio) and Python warnings are rendered by the same processors, so a service's log is JSON
+only, one object per line.
+
 Per-call context (``call_id``, ``channel``, ``caller``) is bound with
 ``structlog.contextvars.bound_contextvars`` by the FastAGI edge, so every line a call causes
 carries it.
@@ -41,5 +45,12 @@ def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | No
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries that use stdlib logging (panoramisk, aiohttp) go to the same stream.
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)
+    # Libraries that use stdlib logging (panoramisk, aiohttp) and warnings: the same stream,
+    # the same rendering ("logger" names the library).
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    ))
+    logging.basicConfig(level=max(numeric, logging.WARNING), handlers=[handler], force=True)
+    logging.captureWarnings(True)

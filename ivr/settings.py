@@ -15,6 +15,7 @@ import math
 import os
 import re
 import secrets
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,7 +42,25 @@ from ivr.core.settings import (
 )
 from ivr.errors import ConfigError, ConfigProblem
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+HOME_PARTS = ("config", "dialplans", "prompts")  # what a hotline's home directory holds
+
+
+def find_project_dir() -> Path:
+    """The hotline's home: where ``config/``, ``dialplans/`` and ``prompts/`` are.
+
+    ``$IVR_HOME`` (written by ``ivr init DIR``), else the source checkout this package runs
+    from, else the defaults installed with the package (``<prefix>/share/ivr``, read-only
+    use: ``ivr init`` copies them somewhere editable).
+    """
+    if os.environ.get("IVR_HOME"):
+        return Path(os.environ["IVR_HOME"]).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "config" / "ivr.toml").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "ivr"
+
+
+PROJECT_DIR = find_project_dir()
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")

@@ -14,6 +14,7 @@ Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 from __future__ import annotations
 
 import asyncio
+import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
 from ivr.web import admin, api, auth, console, ops, reports, wallboard
@@ -114,9 +116,23 @@ async def _compile_templates(app: web.Application) -> None:
     await asyncio.to_thread(compile_all)
 
 
+class AccessLog(AbstractAccessLogger):
+    """One JSON line per request (``http_request``): method, path without its query string
+    (queries can carry caller numbers), status, seconds, peer address."""
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        log.info("http_request", method=request.method, path=request.path,
+                 status=response.status, seconds=round(time, 4), remote=request.remote)
+
+
 class WebServer:
     def __init__(self, services: WebServices, host: str, port: int) -> None:
-        self._runner = web.AppRunner(build_app(services), access_log=None)
+        self._runner = web.AppRunner(build_app(services), access_log_class=AccessLog,
+                                     access_log=logging.getLogger("ivr.web.access"))
         self._host, self._port = host, port
 
     async def start(self) -> None:

@@ -1,0 +1,70 @@
+"""`pip install .` (not editable) into a fresh venv gives a working `ivr`, outside the checkout.
+
+The fresh venv borrows the test venv's dependencies through a .pth file (so the test installs
+only this package, not Vosk again); the package itself is built and installed the way a user
+would, and run from an empty directory with an empty HOME and state directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n",
+                                          encoding="utf-8")
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(CHECKOUT)],
+                   check=True, timeout=600)
+    return venv
+
+
+def run(venv: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("IVR_") and k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    clean.update(HOME=str(cwd / "home"), IVR_STATE_DIR=str(cwd / "state"), **env)
+    return subprocess.run([str(venv / "bin/ivr"), *args], cwd=cwd, env=clean,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_installed_package_checks_its_own_config_and_flow(installed: Path,
+                                                          tmp_path: Path) -> None:
+    done = run(installed, tmp_path, "config", "check")
+    assert done.returncode == 0, done.stderr
+    assert "config ok" in done.stdout
+    done = run(installed, tmp_path, "flow", "check")
+    assert done.returncode == 0, done.stderr
+    [templates] = list(installed.glob("lib/python3*/site-packages/ivr/web/templates"))
+    assert (templates / "console.html").is_file()
+    [scenarios] = list(installed.glob("lib/python3*/site-packages/ivr/testbed/sipp"))
+    assert (scenarios / "citizen.xml").is_file()
+
+
+def test_init_writes_an_editable_home_that_the_installed_package_uses(
+    installed: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "hotline"
+    done = run(installed, tmp_path, "init", str(home))
+    assert done.returncode == 0, done.stderr
+    assert (home / "config/ivr.toml").is_file()
+    assert (home / "dialplans/12345.yaml").is_file()
+    # An edit in the copy is what the installed package now reads.
+    skills = home / "config/skills.yaml"
+    skills.write_text(skills.read_text(encoding="utf-8") + "\nnot: [valid\n", encoding="utf-8")
+    done = run(installed, tmp_path, "config", "check", IVR_HOME=str(home))
+    assert done.returncode == 2
+    assert "skills.yaml" in done.stderr
+    again = run(installed, tmp_path, "init", str(home))
+    assert again.returncode == 1
+    assert "already has" in again.stderr
