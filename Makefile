@@ -3,7 +3,7 @@
 #   make test   set up everything and run the whole test suite (real Asterisk included)
 
 VENV ?= .venv
-DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv chromium postgresql
+DEBIAN_PACKAGES := debootstrap espeak-ng sox ffmpeg procps python3-venv chromium postgresql graphviz
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Each long step says what it does, then how long it took.
 STEP = step() { echo "==> $$1"; _started=$$(date +%s); }; done_() { echo "    done in $$(( $$(date +%s) - _started )) s"; }
@@ -13,7 +13,7 @@ STEP = step() { echo "==> $$1"; _started=$$(date +%s); }; done_() { echo "    do
 setup: system $(VENV)/.installed
 
 # Debian packages the host needs: debootstrap builds the Asterisk chroot, espeak-ng and
-# ffmpeg build the prompts. Installed only when missing.
+# ffmpeg build the prompts, graphviz draws flows for admins. Installed only when missing.
 system:
 	@$(STEP); missing=""; for p in $(DEBIAN_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \

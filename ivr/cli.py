@@ -298,6 +298,11 @@ def _flow(args: argparse.Namespace, cfg: Settings) -> int:
             cfg, args.paths[0] if args.paths else None, digits=args.digits, say=args.say,
             lang=args.lang, at=args.at, caller=args.caller,
         ), "ivr flow simulate")
+    elif args.action == "draw":
+        text, code = _bounded(admin.flow_draw(
+            cfg, args.paths[0] if args.paths else None, args.output, digits=args.digits or None,
+            say=args.say, lang=args.lang, at=args.at, caller=args.caller,
+        ), "ivr flow draw")
     elif args.action == "versions":
         text, code = _bounded(admin.flow_versions(cfg), "ivr flow versions")
     else:
@@ -442,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["build"])
     p.set_defaults(run=_prompts)
 
-    p = sub.add_parser("flow", help="IVR flows: check, simulate, versions, rollback")
-    p.add_argument("action", choices=["check", "simulate", "versions", "rollback"])
+    p = sub.add_parser("flow", help="IVR flows: check, simulate, draw, versions, rollback")
+    p.add_argument("action", choices=["check", "simulate", "draw", "versions", "rollback"])
+    p.add_argument("-o", "--output", default="flow.svg", help="draw: the SVG file (flow.svg)")
     p.add_argument("paths", nargs="*", help="flow files (default: the live flow)")
     p.add_argument("--digits", default="", help="keys pressed, e.g. 12 or '1,3,4101234562#'")
     p.add_argument("--say", help="what the caller says at the first speech turn")

@@ -26,6 +26,7 @@
     │   └── ModelUnavailable   a language's model is missing or cannot be loaded
     ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time
     ├── AudioError             a prompt could not be synthesised or converted
+    ├── DrawingError           Graphviz could not draw a flow
     ├── PasswordError          a password could not be hashed
     ├── LoginRefused           a web login was refused (wrong, or throttled)
     ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
@@ -190,6 +191,10 @@ class StreamNotConnected(IvrError):
 
 class AudioError(IvrError):
     """A prompt could not be synthesised or converted."""
+
+
+class DrawingError(IvrError):
+    """Graphviz is missing, failed or timed out drawing a flow."""
 
 
 class PasswordError(IvrError):

@@ -45,17 +45,26 @@ def digest_of(text: str) -> str:
 
 def check_text(settings: Settings, text: str, source: str) -> tuple[CallFlow | None,
                                                                        list[FlowProblem]]:
-    """Parse and validate a flow against this installation's prompts, skills and schedules."""
+    """Parse and validate a flow against this installation's prompts, skills and schedules;
+    the flow only when it has no problem."""
+    flow, problems = parse_and_check(settings, text, source)
+    return (flow if not problems else None), problems
+
+
+def parse_and_check(settings: Settings, text: str, source: str) -> tuple[CallFlow | None,
+                                                                           list[FlowProblem]]:
+    """Like ``check_text``, but the flow as far as it could be read even with problems (to
+    draw them on it)."""
     flow, problems = parse_flow(text, source)
     try:
         catalog = load_catalog(settings.prompts_dir / "catalog.yaml")
     except FlowError as exc:
-        return None, [*problems, *exc.problems]
+        return flow, [*problems, *exc.problems]
     if flow is not None:
         problems += validate(
             flow, catalog, set(settings.skills), settings.schedules.names, settings.languages
         )
-    return (flow if not problems else None), problems
+    return flow, problems
 
 
 def file_owner(path: Path) -> str:

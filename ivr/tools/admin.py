@@ -5,16 +5,20 @@ Each function returns what to print and an exit code; the CLI only parses argume
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ivr.core.cases import CASE_NUMBER_LENGTH
-from ivr.core.flow import format_report, simulate
+from ivr.core.flow import CallFlow, SimulationReport, format_report, simulate
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.storage.store import open_store, opened_store
 from ivr.errors import FlowError, FlowRejected
+from ivr.flows.drawing import draw_text
 from ivr.flows.files import check_paths, load_flow_file
 from ivr.flows.library import rollback
 from ivr.flows.simulation import arrival_facts, call_time
@@ -42,10 +46,23 @@ async def flow_simulate(
         flow = load_flow_file(path or settings.flow_path)
     except FlowError as exc:
         return "\n".join(f"{p.file}:{p.line}: {p.message}" for p in exc.problems), 1
+    report = await _simulated(settings, flow, digits=digits, say=say, lang=lang, at=at,
+                              caller=caller, clock=clock)
+    if isinstance(report, str):
+        return report, 2
+    return format_report(report), 0
+
+
+async def _simulated(
+    settings: Settings, flow: CallFlow, *, digits: str, say: str | None, lang: str | None,
+    at: str | None, caller: str, clock: Clock,
+) -> SimulationReport | str:
+    """A call simulated as a live one would run: the caller's history and the cases keyed
+    looked up in the database; a problem with the arguments as a message."""
     try:
         now = call_time(settings, at, clock)
     except ValueError:
-        return f"--at: not an ISO date and time: {at!r}", 2
+        return f"--at: not an ISO date and time: {at!r}"
     store = open_store(settings.database_url, settings.state_dir)
     open_cases, known, lookup = 0, False, {}
     # A simulation never creates an SQLite file; PostgreSQL is always there to ask.
@@ -67,8 +84,41 @@ async def flow_simulate(
         # Live calls have speech only where a recogniser runs; --say simulates one.
         speech_available=say is not None,
     )
-    report = simulate(flow, facts, digits, say, lookup)
-    return format_report(report), 0
+    return simulate(flow, facts, digits, say, lookup)
+
+
+async def flow_draw(
+    settings: Settings, path: str | None, output: str, *, digits: str | None, say: str | None,
+    lang: str | None, at: str | None, caller: str, clock: Clock = SYSTEM_CLOCK,
+) -> tuple[str, int]:
+    """Draw a flow as SVG into ``output``; with ``digits`` (or ``say``), the path of that
+    simulated call highlighted. Problems are drawn on their nodes and listed."""
+    source = Path(path or settings.flow_path)
+    try:
+        text = await asyncio.to_thread(source.read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {source}: {exc}", 1
+    steps: tuple[str, ...] = ()
+    if digits is not None or say is not None:
+        flow = None
+        with contextlib.suppress(FlowError):
+            flow = load_flow_file(source)
+        if flow is not None:
+            report = await _simulated(settings, flow, digits=digits or "", say=say, lang=lang,
+                                      at=at, caller=caller, clock=clock)
+            if isinstance(report, str):
+                return report, 2
+            steps = report.path
+    try:
+        drawing = await asyncio.to_thread(draw_text, settings, text, str(source), steps)
+    except FlowError as exc:
+        return "\n".join(f"{p.file}:{p.line}: {p.message}" for p in exc.problems), 1
+    await asyncio.to_thread(Path(output).write_text, drawing.svg, encoding="utf-8")
+    lines = [f"{p.file}:{p.line}: node {p.node or '-'}: {p.message}" for p in drawing.problems]
+    summary = (f"{output}: {len(drawing.lines)} nodes"
+               + (f", path {' > '.join(steps)}" if steps else "")
+               + (f", {len(drawing.problems)} problem(s) marked" if drawing.problems else ""))
+    return "\n".join([*lines, summary]), 0
 
 
 async def flow_versions(settings: Settings) -> tuple[str, int]:

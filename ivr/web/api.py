@@ -28,7 +28,8 @@ from ivr.configuration.editor import CONFIG_FILES
 from ivr.core.flow import format_report, simulate
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.records import Role, User
-from ivr.errors import ConfigError, FlowRejected
+from ivr.errors import ConfigError, FlowError, FlowRejected
+from ivr.flows.drawing import draw_text
 from ivr.flows.library import check_text, digest_of
 from ivr.flows.simulation import arrival_facts, call_time
 from ivr.speech.intents_file import load_intents
@@ -319,6 +320,34 @@ async def flow_simulate(request: web.Request) -> web.Response:
 
     transcript, outcome, path = await asyncio.to_thread(run)
     return web.json_response({"transcript": transcript, "outcome": outcome, "path": path})
+
+
+MAX_PATH_STEPS: Final = 1000
+
+
+@routes.post("/api/flows/draw")
+async def flow_draw(request: web.Request) -> web.Response:
+    """The flow text as SVG (Graphviz), problems marked on their nodes, ``path`` (node ids of
+    a simulated call) highlighted, and each node's line for the editor."""
+    await require(request, Role.ADMIN)
+    body = await json_body(request)
+    services = _services(request)
+    text = _text(body, "text") or await services.flows.live_text()
+    path = body.get("path", [])
+    if (not isinstance(path, list) or len(path) > MAX_PATH_STEPS
+            or not all(isinstance(step, str) for step in path)):
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         f"'path' must be a list of at most {MAX_PATH_STEPS} node ids.")
+    settings = services.settings
+    try:
+        drawing = await asyncio.to_thread(draw_text, settings, text, str(settings.flow_path),
+                                          path)
+    except FlowError as exc:
+        raise json_error(web.HTTPUnprocessableEntity, "invalid_flow",
+                         "The flow cannot be read far enough to draw it.",
+                         problems=problems_json(exc.problems)) from exc
+    return web.json_response({"svg": drawing.svg, "lines": drawing.lines,
+                              "problems": problems_json(drawing.problems)})
 
 
 @routes.post("/api/flows/diff")

@@ -19,6 +19,7 @@ from aiohttp import web
 from ivr.errors import (
     AmiError,
     ConfigRejected,
+    DrawingError,
     FlowProblem,
     FlowRejected,
     IvrError,
@@ -38,6 +39,7 @@ ERRORS: Final[tuple[tuple[type[IvrError], type[web.HTTPException], str], ...]] =
     (TransferFailed, web.HTTPConflict, "transfer_failed"),
     (AmiError, web.HTTPServiceUnavailable, "asterisk_unavailable"),
     (StorageError, web.HTTPServiceUnavailable, "storage_unavailable"),
+    (DrawingError, web.HTTPServiceUnavailable, "drawing_failed"),
 )
 # JSON endpoints outside /api (the console's).
 JSON_PATHS: Final = frozenset({"/console/state", "/console/transfer"})

@@ -119,6 +119,13 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         body=_obj(text=_S, digits=_S, say=_S, language=_S, at=_S, caller=_S),
         ok=_obj(("transcript",), transcript=_S, outcome=_S,
                 path={"type": "array", "items": _S}))},
+    "/api/flows/draw": {"post": _op(
+        "The flow text (the live one by default) drawn as SVG: problems on their nodes, a "
+        "simulated path highlighted", "admin", errors=(400, 422, 503),
+        body=_obj(text=_S, path={"type": "array", "items": _S}),
+        ok=_obj(("svg", "lines", "problems"), svg=_S,
+                lines={"type": "object", "additionalProperties": {"type": "integer"}},
+                problems={"type": "array", "items": {"type": "object"}}))},
     "/api/flows/diff": {"post": _op("Unified diff of a flow text against the live flow",
                                     "admin", body=_ref("FlowText"),
                                     ok=_obj(("diff",), changed=_B, diff=_S))},

@@ -74,6 +74,50 @@ async def test_admin_edits_flow_sees_problem_inline_then_publishes_the_fix(
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == fixed
 
 
+async def test_admin_sees_the_flow_as_a_graph_with_problems_and_a_simulated_path(
+        page: Page, live_url: str, web_user, hotline):
+    """The live flow is drawn; a broken edit marks its node red; a simulated call's path is
+    highlighted node by node; clicking a node selects its lines in the editor."""
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/flows")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    graph = page.locator("#flow-graph")
+    await expect(graph.locator("g.flow-node")).to_have_count(
+        len(hotline.flows.current().flow.nodes))
+    await expect(graph.locator("g.flow-node.problem")).to_have_count(0)
+
+    text = await page.locator("#flow-text").input_value()
+    # main_menu's key 2 now goes nowhere, and nothing else leads to route_inquiry.
+    broken = text.replace('"2": route_inquiry', '"2": route_inquiri', 1)
+    await page.fill("#flow-text", broken)
+    await page.click("#validate")
+    marked = graph.locator("g.flow-node.problem")
+    await expect(marked).to_have_count(2)
+    assert sorted(await marked.evaluate_all("gs => gs.map(g => g.dataset.node)")) == [
+        "main_menu", "route_inquiry"]
+    tooltips = await marked.locator("a").evaluate_all(
+        "as => as.map(a => a.getAttributeNS('http://www.w3.org/1999/xlink', 'title'))")
+    assert any("route_inquiri" in t for t in tooltips), tooltips
+    assert any("unreachable" in t for t in tooltips), tooltips
+
+    await page.fill("#flow-text", text)
+    await page.fill("#sim-digits", "12")
+    await page.click("#simulate")
+    await expect(page.locator("#sim-output")).to_contain_text("route_inquiry")
+    on_path = graph.locator("g.flow-node.on-path")
+    await expect(on_path).to_have_count(7)
+    for node in ("greeting", "main_menu", "route_inquiry"):
+        await expect(graph.locator(f"g.on-path[data-node='{node}']")).to_have_count(1)
+    await expect(graph.locator("g.on-path[data-node='route_report']")).to_have_count(0)
+
+    await graph.locator("g.flow-node[data-node='main_menu']").click()
+    line = text.splitlines().index("  main_menu:") + 1
+    await expect(page.locator("#cursor-line")).to_have_text(f"Line {line}")
+    selected = await page.locator("#flow-text").evaluate(
+        "t => t.value.slice(t.selectionStart, t.selectionEnd)")
+    assert selected == "  main_menu:"
+
+
 async def test_admin_creates_a_user_and_sees_the_password_once(
         page: Page, live_url: str, web_user, hotline):
     """The new user's generated password is shown on the page and logs in."""

@@ -105,3 +105,27 @@ async def test_simulate_walks_the_edited_flow_with_the_callers_keys(api_as):
                             json={"text": text.replace("kind: menu", "kind: mneu", 1)})
     assert resp.status == 422
     assert (await resp.json())["problems"]
+
+
+async def test_draw_returns_the_graph_with_problems_a_path_and_node_lines(api_as):
+    """The draft is drawn as SVG; a problem is on its node; a path is highlighted; each node
+    has its line; text that cannot be read is 422, a bad path 400."""
+    admin = await api_as("admin")
+    text = await live_text(admin)
+    resp = await admin.post("/api/flows/draw", json={
+        "text": text.replace("next: choose_language", "next: nowhere", 1),
+        "path": ["greeting", "choose_language"]})
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["svg"].lstrip().startswith("<?xml")
+    assert 'id="node&#45;greeting" class="node flow&#45;node kind&#45;play problem on&#45;path"' \
+        in body["svg"]
+    assert body["lines"]["greeting"] == text.splitlines().index("  greeting:") + 1
+    assert any(p["node"] == "greeting" and "nowhere" in p["message"] for p in body["problems"])
+    resp = await admin.post("/api/flows/draw", json={"text": "nodes: [unclosed"})
+    assert resp.status == 422
+    assert (await resp.json())["error"] == "invalid_flow"
+    resp = await admin.post("/api/flows/draw", json={"text": text, "path": "greeting"})
+    assert resp.status == 400
+    operator = await api_as("operator", operator_id="op1001")
+    assert (await operator.post("/api/flows/draw", json={"text": text})).status == 403

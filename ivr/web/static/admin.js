@@ -107,10 +107,34 @@
       }
     }
 
+    // The picture: SVG from the server (Graphviz, escaped labels), parsed as XML and
+    // adopted, never assigned as HTML.
+    async function drawGraph(path) {
+      const box = $("#flow-graph");
+      try {
+        const result = await api("POST", "/api/flows/draw", {text: text.value, path: path || []});
+        const doc = new DOMParser().parseFromString(result.svg, "image/svg+xml");
+        const svg = document.adoptNode(doc.documentElement);
+        for (const node of svg.querySelectorAll("g.flow-node")) {
+          const id = node.id.replace(/^node-/, "");
+          node.dataset.node = id;
+          node.addEventListener("click", () => {
+            if (result.lines[id]) goToLine(text, result.lines[id]);
+            box.dataset.selected = id;
+          });
+        }
+        box.replaceChildren(svg);
+        box.dataset.drawn = String(Date.now());
+      } catch (error) {
+        box.replaceChildren(el("p", {class: "muted"}, "Cannot draw: " + error.message));
+      }
+    }
+
     async function validate() {
       diffOut.classList.add("hidden");
       const result = await api("POST", "/api/flows/validate", {text: text.value});
       showFlowProblems(problems, text, result.problems);
+      drawGraph();
       if (result.valid) say("The flow is valid.", "ok");
       else say(result.problems.length + " problem(s): nothing was published.", "error");
       return result.valid;
@@ -166,6 +190,7 @@
         const result = await api("POST", "/api/flows/simulate", body);
         simOut.textContent = result.transcript;
         simOut.classList.remove("hidden");
+        await drawGraph(result.path);
       } catch (error) {
         if (error.status === 422) showFlowProblems(problems, text, error.body.problems || []);
         failed(error);
@@ -183,6 +208,7 @@
     $("#simulate-form").addEventListener("submit", simulate);
     Promise.all([loadLive(true), loadVersions()]).then(() => {
       document.body.dataset.ready = "1";
+      return drawGraph();
     }).catch(failed);
   }
 
