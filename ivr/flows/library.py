@@ -28,6 +28,7 @@ from ivr.edges.files import replace_text
 from ivr.edges.storage.flow_versions import FlowVersions
 from ivr.errors import FlowError, FlowProblem, FlowRejected, IvrError, RecordNotFound, Refused
 from ivr.flows.files import load_catalog
+from ivr.flows.scenarios import scenario_problems
 
 log = structlog.get_logger("ivr.flows.library")
 
@@ -45,9 +46,12 @@ def digest_of(text: str) -> str:
 
 def check_text(settings: Settings, text: str, source: str) -> tuple[CallFlow | None,
                                                                        list[FlowProblem]]:
-    """Parse and validate a flow against this installation's prompts, skills and schedules;
-    the flow only when it has no problem."""
+    """Parse and validate a flow against this installation's prompts, skills and schedules,
+    then replay its scenarios (``NAME.scenarios.yaml`` beside ``source``); the flow only when
+    it has no problem."""
     flow, problems = parse_and_check(settings, text, source)
+    if flow is not None and not problems:
+        problems = scenario_problems(settings, flow, source)
     return (flow if not problems else None), problems
 
 

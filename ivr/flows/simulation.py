@@ -7,15 +7,39 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.core.flow import ArrivalFacts
+from ivr.core.flow.simulate import Classifier
 from ivr.core.settings import Settings
 from ivr.edges.clock import Clock
+from ivr.errors import ConfigError
+from ivr.speech.intents_file import load_intents
 
 
 def call_time(settings: Settings, at: str | None, clock: Clock) -> datetime:
     """``at`` (an ISO local date and time, in the hotline's time zone) or now;
     ``ValueError`` when ``at`` is not one."""
-    zone = ZoneInfo(settings.timezone)
-    return datetime.fromisoformat(at).replace(tzinfo=zone) if at else clock.now(zone)
+    return local_time(settings, at) if at else clock.now(ZoneInfo(settings.timezone))
+
+
+def local_time(settings: Settings, at: str) -> datetime:
+    """An ISO local date and time in the hotline's time zone; ``ValueError`` if not one."""
+    return datetime.fromisoformat(at).replace(tzinfo=ZoneInfo(settings.timezone))
+
+
+def intent_classifier(settings: Settings) -> Classifier:
+    """What a simulated caller's words are classified as: the configured intents, as the
+    live speech node would (every word heard at confidence 1.0 without an intents file)."""
+    try:
+        catalog = load_intents(settings.speech.intents, settings.skills)
+    except ConfigError:
+        catalog = None
+
+    def classify(said: str, lang: str) -> tuple[str | None, float]:
+        if catalog is None:
+            return None, 1.0
+        found = catalog.match(said, lang)
+        return found.skill, found.confidence
+
+    return classify
 
 
 def arrival_facts(

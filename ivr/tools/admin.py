@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.core.cases import CASE_NUMBER_LENGTH
 from ivr.core.flow import CallFlow, SimulationReport, format_report, simulate
+from ivr.core.flow.scenarios import parse_scenarios, scenarios_path
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.storage.store import open_store, opened_store
@@ -21,18 +22,30 @@ from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
 from ivr.flows.files import check_paths, load_flow_file
 from ivr.flows.library import rollback
+from ivr.flows.scenarios import scenario_problems
 from ivr.flows.simulation import arrival_facts, call_time
 
 _CASE_NUMBER = re.compile(rf"\d{{{CASE_NUMBER_LENGTH}}}")
 
 
 def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
+    """Every problem of every flow file, then, for each valid one, its scenarios replayed."""
+    paths = paths or [str(settings.flow_path)]
     problems = check_paths(
-        paths or [str(settings.flow_path)], settings.prompts_dir / "catalog.yaml",
+        paths, settings.prompts_dir / "catalog.yaml",
         set(settings.skills), settings.schedules.names, settings.languages,
     )
+    replayed = 0
+    for path in paths:
+        if any(p.file == path for p in problems):
+            continue
+        scenarios = Path(scenarios_path(path))
+        if scenarios.exists():
+            replayed += len(parse_scenarios(scenarios.read_text(encoding="utf-8"),
+                                            str(scenarios))[0])
+        problems += scenario_problems(settings, load_flow_file(path), path)
     if not problems:
-        return f"{len(paths) or 1} flow(s) ok", 0
+        return f"{len(paths)} flow(s) ok, {replayed} scenario(s) passed", 0
     lines = [f"{p.file}:{p.line}: node {p.node or '-'}: {p.message} [{p.kind}]"
              for p in problems]
     return "\n".join([*lines, f"{len(problems)} problem(s)"]), 1

@@ -28,11 +28,10 @@ from ivr.configuration.editor import CONFIG_FILES
 from ivr.core.flow import format_report, simulate
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.records import Role, User
-from ivr.errors import ConfigError, FlowError, FlowRejected
+from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
 from ivr.flows.library import check_text, digest_of
-from ivr.flows.simulation import arrival_facts, call_time
-from ivr.speech.intents_file import load_intents
+from ivr.flows.simulation import arrival_facts, call_time, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
 from ivr.web.errors import json_error, problems_json
@@ -304,18 +303,7 @@ async def flow_simulate(request: web.Request) -> web.Response:
     digits = _text(body, "digits")
 
     def run() -> tuple[str, str, list[str]]:
-        try:
-            catalog = load_intents(settings.speech.intents, settings.skills)
-        except ConfigError:
-            catalog = None
-
-        def classify(said: str, lang: str) -> tuple[str | None, float]:
-            if catalog is None:
-                return None, 1.0
-            found = catalog.match(said, lang)
-            return found.skill, found.confidence
-
-        report = simulate(flow, facts, digits, say, classify=classify)
+        report = simulate(flow, facts, digits, say, classify=intent_classifier(settings))
         return format_report(report), describe_outcome(report.outcome), list(report.path)
 
     transcript, outcome, path = await asyncio.to_thread(run)

@@ -57,8 +57,8 @@ def json_error(status: type[web.HTTPException], error: str, message: str,
 
 
 def problems_json(problems: Sequence[FlowProblem]) -> list[dict[str, Any]]:
-    return [{"line": p.line, "node": p.node, "message": p.message, "kind": p.kind}
-            for p in problems]
+    return [{"file": p.file, "line": p.line, "node": p.node, "message": p.message,
+             "kind": p.kind} for p in problems]
 
 
 def as_json(exc: IvrError) -> web.HTTPException | None:

@@ -118,6 +118,27 @@ async def test_admin_sees_the_flow_as_a_graph_with_problems_and_a_simulated_path
     assert selected == "  main_menu:"
 
 
+async def test_a_publish_whose_scenario_fails_is_refused_with_the_scenario_named(
+        page: Page, live_url: str, web_user, hotline):
+    """A valid flow that sends key 2 to the wrong queue fails the shipped scenarios: the
+    publish is refused, the failing scenarios are listed by name, nothing goes live."""
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/flows")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    live_before = hotline.flows.current()
+    text = await page.locator("#flow-text").input_value()
+    wrong = text.replace("skill: inquiry\n    priority: 5", "skill: suggestion\n    priority: 5", 1)
+    assert wrong != text
+    await page.fill("#flow-text", wrong)
+    await page.click("#publish")
+    failed = page.locator("#problems li.scenario")
+    await expect(failed.first).to_contain_text("普通话咨询 Mandarin, inquiry")
+    await expect(failed.first).to_contain_text("expected queue inquiry; got queue suggestion")
+    await expect(failed.first.locator(".line")).to_contain_text("12345.scenarios.yaml:")
+    assert hotline.flows.current() == live_before
+    await expect(page.locator("#gutter span.bad")).to_have_count(0)
+
+
 async def test_admin_creates_a_user_and_sees_the_password_once(
         page: Page, live_url: str, web_user, hotline):
     """The new user's generated password is shown on the page and logs in."""

@@ -36,6 +36,7 @@
     if (!gutter) return;
     const why = {};
     for (const p of problems || []) {
+      if (p.kind === "scenario") continue;  // a line of the scenarios file, not of this text
       why[p.line] = (why[p.line] ? why[p.line] + "\n" : "") + p.message;
     }
     const count = textarea.value.split("\n").length;
@@ -53,6 +54,13 @@
     drawGutter(textarea, problems);
     list.replaceChildren();
     for (const p of problems) {
+      if (p.kind === "scenario") {
+        // A scenario that failed: where it went wrong is its node, in this text.
+        list.append(el("li", {class: "problem scenario", dataset: {node: p.node || ""}},
+          el("span", {class: "line"}, (p.file || "scenarios").split("/").pop() + ":" + p.line),
+          " ", p.message));
+        continue;
+      }
       const jump = el("button", {type: "button", class: "line"}, "line " + p.line);
       jump.addEventListener("click", () => goToLine(textarea, p.line));
       list.append(el("li", {class: "problem", dataset: {line: String(p.line)}},
