@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ivr.core.cases import CASE_NUMBER_LENGTH
 from ivr.core.flow import CallFlow, SimulationReport, format_report, simulate
 from ivr.core.flow.scenarios import parse_scenarios, scenarios_path
 from ivr.core.settings import Settings
@@ -23,9 +21,13 @@ from ivr.flows.drawing import draw_text
 from ivr.flows.files import check_paths, load_flow_file
 from ivr.flows.library import rollback
 from ivr.flows.scenarios import scenario_problems
-from ivr.flows.simulation import arrival_facts, call_time
-
-_CASE_NUMBER = re.compile(rf"\d{{{CASE_NUMBER_LENGTH}}}")
+from ivr.flows.simulation import (
+    CallerHistory,
+    arrival_facts,
+    call_time,
+    caller_history,
+    intent_classifier,
+)
 
 
 def flow_check(settings: Settings, paths: list[str]) -> tuple[str, int]:
@@ -77,27 +79,22 @@ async def _simulated(
     except ValueError:
         return f"--at: not an ISO date and time: {at!r}"
     store = open_store(settings.database_url, settings.state_dir)
-    open_cases, known, lookup = 0, False, {}
+    history = CallerHistory()
     # A simulation never creates an SQLite file; PostgreSQL is always there to ask.
     if store.path is None or store.path.exists():
         await store.open()
         try:
-            cases = await store.cases.of_caller(caller) if caller else []
-            known = bool(cases) or bool(caller and await store.calls.by_caller(caller))
-            open_cases = sum(1 for c in cases if c.is_open)
-            for number in _CASE_NUMBER.findall(digits):
-                case = await store.cases.get(number)
-                if case is not None:
-                    lookup[number] = case.readback
+            history = await caller_history(store, caller, digits)
         finally:
             await store.close()
     facts = arrival_facts(
         settings, caller=caller, language=lang or settings.default_language, now=now,
-        caller_known=known, open_cases=open_cases,
+        caller_known=history.known, open_cases=history.open_cases,
         # Live calls have speech only where a recogniser runs; --say simulates one.
         speech_available=say is not None,
     )
-    return simulate(flow, facts, digits, say, lookup)
+    return simulate(flow, facts, digits, say, history.cases,
+                    classify=intent_classifier(settings))
 
 
 async def flow_draw(

@@ -31,7 +31,7 @@ from ivr.core.records import Role, User
 from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
 from ivr.flows.library import check_text, digest_of
-from ivr.flows.simulation import arrival_facts, call_time, intent_classifier
+from ivr.flows.simulation import arrival_facts, call_time, caller_history, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
 from ivr.web.errors import json_error, problems_json
@@ -298,12 +298,23 @@ async def flow_simulate(request: web.Request) -> web.Response:
     if language not in settings.languages:
         raise json_error(web.HTTPBadRequest, "bad_field", f"Unknown language {language!r}.")
     say = _text(body, "say") or None
-    facts = arrival_facts(settings, caller=_text(body, "caller"), language=language, now=now,
-                          speech_available=say is not None)
-    digits = _text(body, "digits")
+    caller, digits = _text(body, "caller"), _text(body, "digits")
+    # What a live call would know: the caller's history and the cases keyed, from the
+    # database; the admin may set them instead ("caller_known", "open_cases").
+    history = await caller_history(services.store, caller, digits)
+    known = body.get("caller_known", history.known)
+    open_cases = body.get("open_cases", history.open_cases)
+    if not isinstance(known, bool) or isinstance(open_cases, bool) or not isinstance(
+            open_cases, int) or not 0 <= open_cases <= 1000:
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         "'caller_known' must be true or false, 'open_cases' 0-1000.")
+    facts = arrival_facts(settings, caller=caller, language=language, now=now,
+                          speech_available=say is not None, caller_known=known,
+                          open_cases=open_cases)
 
     def run() -> tuple[str, str, list[str]]:
-        report = simulate(flow, facts, digits, say, classify=intent_classifier(settings))
+        report = simulate(flow, facts, digits, say, history.cases,
+                          classify=intent_classifier(settings))
         return format_report(report), describe_outcome(report.outcome), list(report.path)
 
     transcript, outcome, path = await asyncio.to_thread(run)

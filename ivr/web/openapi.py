@@ -116,7 +116,8 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/flows/simulate": {"post": _op(
         "Walk a simulated call through a flow text (the live one by default)", "admin",
         errors=(400, 422),
-        body=_obj(text=_S, digits=_S, say=_S, language=_S, at=_S, caller=_S),
+        body=_obj(text=_S, digits=_S, say=_S, language=_S, at=_S, caller=_S,
+                  caller_known=_B, open_cases={"type": "integer", "minimum": 0}),
         ok=_obj(("transcript",), transcript=_S, outcome=_S,
                 path={"type": "array", "items": _S}))},
     "/api/flows/draw": {"post": _op(

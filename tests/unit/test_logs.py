@@ -21,7 +21,11 @@ def test_every_line_is_json_whoever_logged_it() -> None:
         structlog.get_logger("ivr.test").info("call_finished", caller="13800000000")
         logging.getLogger("panoramisk.manager").warning("Not able to reconnect")
         with warnings.catch_warnings():
+            # pytest records warnings itself; inside this block they go where logs.configure
+            # sends them in a service (it switches logging.captureWarnings on).
             warnings.simplefilter("always")
+            logging.captureWarnings(False)  # an earlier test's capture may still be on
+            logging.captureWarnings(True)
             warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=1)
     finally:
         logging.captureWarnings(False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 LIVE_VERSION = 'version: "2026-11-28.1"'
 
@@ -105,6 +106,26 @@ async def test_simulate_walks_the_edited_flow_with_the_callers_keys(api_as):
                             json={"text": text.replace("kind: menu", "kind: mneu", 1)})
     assert resp.status == 422
     assert (await resp.json())["problems"]
+
+
+async def test_simulate_knows_the_callers_open_cases_and_the_case_keyed(api_as, hotline):
+    """Like a live call: a caller with an open case hears the hint; a case number keyed is
+    looked up and read back; the admin may also set the history by hand."""
+    case = await hotline.store.cases.create(caller="13800138000", category="water",
+                                            now=datetime.now(UTC))
+    admin = await api_as("admin")
+    resp = await admin.post("/api/flows/simulate", json={
+        "digits": f"1,3,{case.number}#", "caller": "13800138000"})
+    body = await resp.json()
+    assert "open_cases_hint" in body["path"], body
+    assert body["path"][-2:] == ["goodbye", "served"]
+    resp = await admin.post("/api/flows/simulate", json={"digits": "12", "open_cases": 2,
+                                                         "caller_known": True})
+    assert "open_cases_hint" in (await resp.json())["path"]
+    resp = await admin.post("/api/flows/simulate", json={"digits": "12"})
+    assert "open_cases_hint" not in (await resp.json())["path"]
+    resp = await admin.post("/api/flows/simulate", json={"digits": "12", "open_cases": "2"})
+    assert resp.status == 400
 
 
 async def test_draw_returns_the_graph_with_problems_a_path_and_node_lines(api_as):
