@@ -124,6 +124,7 @@ class Hotline:
                          self.reconciler.once, self.figures_feed.resync):
             self.ami.on_ready(on_ready)
         self.bus.on_leadership(self.callbacks.on_leadership)
+        self.flows.share_through(self.bus)
         self._stack = AsyncExitStack()
 
     @property

@@ -7,6 +7,15 @@ valid it becomes current for the next call and is stored as a new version (who a
 if it is not, the problems are logged and the running version keeps serving.
 ``rollback_target`` says which version a rollback brings back: the live library publishes it
 (the admin pages), or ``rollback`` writes it to the file for the watcher (``ivr flow rollback``).
+
+One published flow on every node: versions live in the database every node shares. Each
+publication (web publish, rollback, a file edit on one node) is announced on the event bus
+(``flows`` channel: flow, version id, digest); every other node reads that version from the
+database, checks it against its own configuration and switches to it for its next call,
+writing it to its own flow file (so a restart serves it too). A node that missed
+announcements (bus reconnect) or starts with a stale file (its text is an older published
+version) adopts the newest version from the database. A version that does not validate on a
+node is logged and that node keeps serving what it had.
 """
 
 from __future__ import annotations
@@ -23,14 +32,25 @@ import structlog
 from ivr.core.flow import CallFlow, parse_flow, validate
 from ivr.core.records import FlowVersion
 from ivr.core.settings import Settings
+from ivr.edges.bus import EventBus
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.files import replace_text
 from ivr.edges.storage.flow_versions import FlowVersions
-from ivr.errors import FlowError, FlowProblem, FlowRejected, IvrError, RecordNotFound, Refused
+from ivr.errors import (
+    BusError,
+    FlowError,
+    FlowProblem,
+    FlowRejected,
+    IvrError,
+    RecordNotFound,
+    Refused,
+    StorageError,
+)
 from ivr.flows.files import load_catalog
 from ivr.flows.scenarios import scenario_problems
 
 log = structlog.get_logger("ivr.flows.library")
+BUS_CHANNEL = "flows"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +120,92 @@ class FlowLibrary:
         # Every version published since start-up, for calls that come back to the flow
         # (the survey) on the version they started with.
         self._by_id: dict[int, PublishedFlow] = {}
-        # One web publication (publish, rollback) at a time.
+        # One publication (web publish, rollback, a version adopted from another node) at
+        # a time.
         self._publishing = asyncio.Lock()
+        self._bus: EventBus | None = None
+        self._adopting: set[asyncio.Task[None]] = set()
+
+    def share_through(self, bus: EventBus) -> None:
+        """Announce this node's publications on ``bus`` and adopt the other nodes' ones."""
+        self._bus = bus
+        bus.subscribe(BUS_CHANNEL, self._announced)
+        bus.on_reconnect(self.sync)
+
+    def _announced(self, payload: dict[str, object]) -> None:
+        version_id = payload.get("version_id")
+        if isinstance(version_id, int) and self._current is not None \
+                and payload.get("digest") != self._current.digest:
+            task = asyncio.ensure_future(self._adopt(version_id))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    async def sync(self) -> None:
+        """Adopt the newest published version if this node is not serving it (after a bus
+        reconnect: announcements may have been missed)."""
+        if self._current is None:
+            return
+        try:
+            versions = await self._versions.of(self._current.flow.name)
+        except StorageError as exc:
+            log.warning("flow_sync_failed", error=str(exc))
+            return
+        if versions and versions[-1].digest != self._current.digest \
+                and versions[-1].id > self._current.version_id:
+            await self._adopt(versions[-1].id)
+
+    async def _adopt(self, version_id: int) -> None:
+        """Serve version ``version_id`` (published by another node) for the next call."""
+        async with self._publishing:
+            if self._current is None or self._current.version_id >= version_id:
+                return
+            try:
+                stored = [v for v in await self._versions.of(self._current.flow.name)
+                          if v.id == version_id]
+            except StorageError as exc:
+                log.warning("flow_version_not_adopted", version_id=version_id, error=str(exc))
+                return
+            if not stored:
+                return
+            version = stored[0]
+            flow, problems = await asyncio.to_thread(check_text, self._settings, version.text,
+                                                     str(self._path))
+            if flow is None:
+                log.error("flow_version_not_adopted", version_id=version_id,
+                          problems=[str(p) for p in problems],
+                          serving=self._current.flow.version)
+                return
+            await self._write_file(version.text)
+            previous = self._current
+            self._current = PublishedFlow(flow, version.id, version.digest)
+            self._by_id[version.id] = self._current
+            log.info("flow_adopted", flow=flow.name, version=flow.version, version_id=version.id,
+                     by=version.published_by, replaced=previous.flow.version)
+
+    async def _write_file(self, text: str) -> None:
+        """Write the flow file; the watcher must not take our own write for a file edit."""
+        await asyncio.to_thread(replace_text, self._path, text)
+        stat = await asyncio.to_thread(self._path.stat)
+        self._seen = (stat.st_mtime, stat.st_size)
+
+    async def _announce(self, published: PublishedFlow) -> None:
+        if self._bus is None:
+            return
+        try:
+            await self._bus.publish(BUS_CHANNEL, {
+                "flow": published.flow.name, "version_id": published.version_id,
+                "digest": published.digest})
+        except BusError as exc:
+            log.warning("flow_not_announced", version_id=published.version_id, error=str(exc),
+                        hint="the other nodes adopt it when their bus reconnects")
 
     def reconfigure(self, settings: Settings) -> None:
         """New skills, schedules and languages: later edits are validated against them."""
         self._settings = settings
+
+    def flow_file(self) -> Path:
+        """This node's flow file."""
+        return self._path
 
     def current(self) -> PublishedFlow:
         if self._current is None:
@@ -171,17 +271,16 @@ class FlowLibrary:
                 raise FlowRejected(problems)
             digest = digest_of(text)
             version = await self._record(flow, text, digest, who, note)
-            await asyncio.to_thread(replace_text, self._path, text)
-            stat = await asyncio.to_thread(self._path.stat)
-            # The watcher must not publish our own write a second time as a "file edit".
-            self._seen = (stat.st_mtime, stat.st_size)
+            await self._write_file(text)
             previous = self._current
             self._current = PublishedFlow(flow, version.id, digest)
             self._by_id[version.id] = self._current
             log.info("flow_published", flow=flow.name, version=flow.version,
                      version_id=version.id, by=who, note=note,
                      replaced=previous.flow.version if previous else None)
-            return self._current
+            published = self._current
+        await self._announce(published)
+        return published
 
     async def roll_back(
         self, version_id: int | None, who: str
@@ -218,6 +317,16 @@ class FlowLibrary:
                                                  str(self._path))
         if flow is None:
             raise FlowRejected(problems)
+        versions = await self._versions.of(flow.name)
+        stale = [v for v in versions[:-1] if v.digest == digest]
+        if stale and self._current is None:
+            # Starting with the text of an older version: the other nodes published since.
+            self._current = PublishedFlow(flow, stale[-1].id, digest)
+            self._by_id[stale[-1].id] = self._current
+            log.info("flow_file_stale", path=str(self._path), version_id=stale[-1].id,
+                     newest=versions[-1].id)
+            await self._adopt(versions[-1].id)
+            return self._current
         version = await self._record(flow, text, digest, file_owner(self._path), "file edit")
         previous = self._current
         self._current = PublishedFlow(flow, version.id, digest)
@@ -225,6 +334,8 @@ class FlowLibrary:
         log.info("flow_published", flow=flow.name, version=flow.version, version_id=version.id,
                  by=version.published_by,
                  replaced=previous.flow.version if previous else None)
+        if not versions or versions[-1].id != version.id:
+            await self._announce(self._current)  # a new version: the other nodes switch too
         return self._current
 
     async def _record(

@@ -44,6 +44,7 @@ class Node:
     web_port: int
     proc: subprocess.Popen[bytes]
     log: BinaryIO
+    flow_file: Path
 
 
 def open_port(port: int) -> bool:
@@ -61,6 +62,10 @@ def node_config(tmp: Path, name: str, agi: int, web: int, speech: int, failover:
     text = re.sub(r"(?ms)^(\[agi\].*?^port = )\d+", rf"\g<1>{agi}", text, count=1)
     text = re.sub(r"(?ms)^(\[web\].*?^port = )\d+", rf"\g<1>{web}", text, count=1)
     text = re.sub(r"(?m)^audiosocket_port = \d+", f"audiosocket_port = {speech}", text)
+    # Each node has its own flow file, as on its own machine.
+    flows = tmp / f"dialplans-{name}"
+    shutil.copytree(Path(settings.PROJECT_DIR) / "dialplans", flows)
+    text = re.sub(r"(?m)^main = .*$", f'main = "{flows / "12345.yaml"}"', text, count=1)
     (folder / "ivr.toml").write_text(text, encoding="utf-8")
     return folder
 
@@ -98,7 +103,8 @@ async def nodes(
         log = (tmp_path / f"{name}.log").open("wb")
         proc = subprocess.Popen(  # noqa: ASYNC220 - a plain child we signal, not a pipe
             [sys.executable, "-m", "ivr", "serve"], env=env, stdout=log, stderr=log)
-        started.append(Node(name, agi, web, proc, log))
+        started.append(Node(name, agi, web, proc, log,
+                            tmp_path / f"dialplans-{name}" / "12345.yaml"))
         for _ in range(150):
             if open_port(agi) and open_port(web):
                 break
@@ -169,10 +175,27 @@ async def test_node_1_killed_under_load_node_2_serves_and_nothing_is_lost(
             await operators[name].start()
 
 
+async def health(web_port: int) -> dict[str, object]:
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{web_port}/healthz") as response:
+        body: dict[str, object] = await response.json()
+        return body
+
+
 async def _under_load(
     node1: Node, node2: Node, database: str, phones: Phones,
     operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
+    # An admin edits the flow on node 1 only: node 2 switches to that version too.
+    flow_file = node1.flow_file
+    text = await asyncio.to_thread(flow_file.read_text, encoding="utf-8")
+    edited = re.sub(r'(?m)^version: ".*"$', 'version: "2026-12-02.9"', text, count=1)
+    await asyncio.to_thread(flow_file.write_text, edited, encoding="utf-8")
+    for _ in range(100):
+        if (await health(node2.web_port)).get("flow_version") == "2026-12-02.9":
+            break
+        await asyncio.sleep(0.1)
+    assert (await health(node2.web_port))["flow_version"] == "2026-12-02.9"
     await wait_until_free(ami, "PJSIP/op1002")
     before = [f"1386660{n:04d}" for n in range(2)]
     for caller in before:
@@ -200,11 +223,19 @@ async def _under_load(
     stored = await records(database, before + during + after)
     assert all(len(stored[c]) == 1 for c in before + after), stored
     node2_name = f"{socket.gethostname()}:{NODE2_AGI}"
+    store = open_store(database, Path("/nonexistent"))
+    await store.open()
+    try:
+        published = (await store.flow_versions.of("12345"))[-1]
+    finally:
+        await store.close()
+    assert published.version == "2026-12-02.9"
     for caller in after:
         [record] = stored[caller]
         assert record.variables["node"] == node2_name
         assert record.outcome == "routed"
         assert record.queue == "inquiry"
+        assert record.flow_version == published.id  # node 1's edit, run by node 2
     # Node 2 took over the leader's duties: who answered is written for its calls.
     for _ in range(50):
         stored = await records(database, after)
