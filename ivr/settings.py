@@ -9,6 +9,7 @@ directory.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import json
 import math
@@ -17,7 +18,7 @@ import re
 import secrets
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,21 +70,69 @@ SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
 
 
+class _Tracked(Mapping[str, Any]):
+    """A table of a settings file that remembers which keys the loader asked for (present or
+    not): what is left over at the end is a typo or a setting that does not exist. Iterating
+    over it (a table of free names, such as speech models per language) asks for them all."""
+
+    def __init__(self, data: Mapping[str, Any], file: str, where: str) -> None:
+        self.data, self.file, self.where = data, file, where
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.asked.add(key)
+        return self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.asked.add(key)
+        return key in self.data
+
+    def __iter__(self) -> Iterator[str]:
+        self.asked.update(self.data)
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
 class _Collector:
     """Reads typed values out of parsed files, remembering every problem instead of raising."""
 
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
+        self._tracked: list[_Tracked] = []
 
     def add(self, file: str, key: str, reason: str) -> None:
         self.problems.append(ConfigProblem(file, key, reason))
+
+    def track(self, file: str, data: Mapping[str, Any], where: str = "") -> _Tracked:
+        """Watch ``data``'s keys: ``unknown_keys`` reports the ones nobody asked for."""
+        tracked = _Tracked(data, file, where)
+        self._tracked.append(tracked)
+        return tracked
 
     def section(self, file: str, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, Mapping):
             self.add(file, key, "must be a table")
             return {}
+        if isinstance(data, _Tracked):
+            return self.track(file, value, f"{data.where}.{key}" if data.where else key)
         return value
+
+    def unknown_keys(self) -> None:
+        """A problem for every key of a watched table that the loader never asked for, with
+        the nearest known name: ``ping_intervall`` is an error, not a silent default."""
+        for table in self._tracked:
+            for key in table.data:
+                if key in table.asked:
+                    continue
+                name = f"{table.where}.{key}" if table.where else key
+                what = "table" if isinstance(table.data[key], Mapping) else "key"
+                near = difflib.get_close_matches(key, sorted(table.asked), n=1, cutoff=0.6)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                self.add(table.file, name, f"unknown {what}{hint}")
 
     def get(  # noqa: PLR0917 - read as a sentence: file, table, key, type, default, where
         self, file: str, data: Mapping[str, Any], key: str, kind: type, default: Any, where: str
@@ -485,7 +534,8 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
-    svc = _services(services_path, _read_toml(services_path, c), c)
+    svc = _services(services_path, c.track(str(services_path), _read_toml(services_path, c)), c)
+    c.unknown_keys()
     skills_path = config_dir / "skills.yaml"
     skills = _skills(skills_path, _read_yaml(skills_path, c), svc["languages"], c)
     operators_path = config_dir / "operators.yaml"

@@ -22,6 +22,13 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 # (file, text to find, replacement, what the problem must say: "key: reason" fragment)
 BROKEN = [
+    pytest.param("ivr.toml", "ping_interval = 5.0", "ping_intervall = 5.0",
+                 "ami.ping_intervall: unknown key; did you mean 'ping_interval'?",
+                 id="misspelt_key"),
+    pytest.param("ivr.toml", "[service]", "[speach]\nworkers = 2\n\n[service]",
+                 "speach: unknown table; did you mean 'speech'?", id="misspelt_table"),
+    pytest.param("ivr.toml", "[agi]", "[agi]\nsecret_sauce = 1",
+                 "agi.secret_sauce: unknown key", id="key_that_does_not_exist"),
     pytest.param("ivr.toml", "handshake_timeout = 5.0", "handshake_timeout = nan",
                  "agi.handshake_timeout: must be a finite number", id="nan_timeout"),
     pytest.param("ivr.toml", "command_timeout = 60.0", "command_timeout = inf",
