@@ -1,16 +1,16 @@
-"""Routing decision latency at Beijing's peak: the incremental index against a full scan.
+"""Routing decision latency at Beijing's size: ``plan_call``, the decision every live call runs.
 
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_routing.py [--json] [--seed N] [--rounds N]
 
-Builds 1,700 operators (about 650 on duty, most of them on a call, as at a peak) over two
-dozen skills, and 1,000 waiting calls with mixed skills, languages, urgencies, waits and
-repeat callers. Each round decides every waiting call twice, on the same states: once with
-the ``OperatorIndex`` and once by scanning all operators, then churns the states through
-``OperatorIndex.apply`` (calls ending and starting) and times those changes too. Both
-methods are measured in the same process and run, so the ratio is meaningful here even if
-the absolute figures depend on the machine.
+Builds a roster of 1,700 operators (1-3 skills each, levels 1-5) over two dozen skills once,
+as the AGI driver does per configuration (``Roster.build``, timed), then plans 1,000 calls per
+round with mixed skills, languages, urgencies, repeat callers (some of whose previous operator
+is free) and queue loads, exactly as a live call's route step calls it: facts, roster, the
+queue's live load and the routing policy in, the plan (queue, priority, stages, announcement,
+reasons) out. What the route step also does (reading the caller's history, setting the
+channel variables) is measured end to end by ``ivr bench agi``.
 """
 
 from __future__ import annotations
@@ -22,34 +22,28 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ivr.core.routing import (
     OpenCase,
-    OperatorIndex,
-    OperatorState,
-    OperatorStateChanged,
-    OperatorStatus,
+    QueueLoad,
+    Roster,
     RoutingFacts,
     RoutingPolicy,
     Urgency,
-    decide,
+    plan_call,
 )
 
 OPERATORS = 1_700
-ON_DUTY = 650
-AVAILABLE_AT_PEAK = 40
-PAUSED_AT_PEAK = 25
-WAITING_CALLS = 1_000
-SKILLS = ["general", "report", "inquiry", "case_status", "suggestion"] + [
+CALLS = 1_000
+SKILLS = ["hotline", "report", "inquiry", "case_status", "suggestion"] + [
     f"dept{n:02d}" for n in range(1, 20)
 ]
-DEPARTMENTS = [f"Office {n}" for n in range(1, 17)]
 
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """Latency figures of one method, in microseconds."""
+    """Latency figures of one step, in microseconds."""
 
     samples: int
     mean_us: float
@@ -57,61 +51,40 @@ class Figures:
     p99_us: float
 
 
-def build_operators(rng: random.Random, now: float) -> list[OperatorStatus]:
-    """1,700 operators, 650 on duty: a few available, some paused, the rest busy."""
-    on_duty = set(rng.sample(range(OPERATORS), ON_DUTY))
-    duty_order = rng.sample(sorted(on_duty), ON_DUTY)
-    available = set(duty_order[:AVAILABLE_AT_PEAK])
-    paused = set(duty_order[AVAILABLE_AT_PEAK : AVAILABLE_AT_PEAK + PAUSED_AT_PEAK])
-    statuses = []
-    for n in range(OPERATORS):
-        skills = {s: rng.randint(1, 5) for s in rng.sample(SKILLS, rng.randint(1, 3))}
-        languages = frozenset({"zh", "en"}) if rng.random() < 0.1 else frozenset({"zh"})
-        if n not in on_duty:
-            state, reason = OperatorState.LOGGED_OUT, None
-        elif n in available:
-            state, reason = OperatorState.AVAILABLE, None
-        elif n in paused:
-            state, reason = OperatorState.PAUSED, "break"
-        else:
-            state, reason = rng.choice([OperatorState.ON_CALL, OperatorState.WRAP_UP]), None
-        statuses.append(
-            OperatorStatus(
-                operator_id=f"op{10_000 + n}",
-                state=state,
-                since=now - rng.uniform(0, 600),
-                skills=skills,
-                languages=languages,
-                department=rng.choice(DEPARTMENTS),
-                calls_handled=rng.randint(0, 60),
-                pause_reason=reason,
-            )
-        )
-    return statuses
+@dataclass(frozen=True, slots=True)
+class _Operator:
+    id: str
+    skills: dict[str, int] = field(default_factory=dict)
 
 
-def build_calls(rng: random.Random, now: float) -> list[RoutingFacts]:
-    """1,000 waiting calls: waits up to 5 minutes, some urgent, some repeat callers."""
+def build_roster(rng: random.Random) -> list[_Operator]:
+    """1,700 operators with 1-3 skills each at levels 1-5."""
+    return [
+        _Operator(f"op{10_000 + n}",
+                  {s: rng.randint(1, 5) for s in rng.sample(SKILLS, rng.randint(1, 3))})
+        for n in range(OPERATORS)
+    ]
+
+
+def build_calls(rng: random.Random) -> list[tuple[RoutingFacts, QueueLoad]]:
+    """1,000 calls: some urgent, 20% repeat callers, loads from quiet to a long line."""
     calls = []
-    for n in range(WAITING_CALLS):
+    for n in range(CALLS):
         repeat = rng.random() < 0.2
-        calls.append(
-            RoutingFacts(
-                call_id=f"call{n}",
-                skill=rng.choice(SKILLS),
-                language="en" if rng.random() < 0.05 else "zh",
-                arrived_at=now - rng.uniform(0, 300),
-                caller_number=f"138{n:08d}",
-                urgency=rng.choices(list(Urgency), weights=[90, 8, 2])[0],
-                open_case=OpenCase(
-                    f"2026-{n:06d}",
-                    rng.choice(DEPARTMENTS),
-                    f"op{10_000 + rng.randrange(OPERATORS)}",
-                )
-                if repeat
-                else None,
-            )
+        facts = RoutingFacts(
+            skill=rng.choice([*SKILLS, "unknown"]),
+            language="en" if rng.random() < 0.05 else "zh",
+            flow_node="route", flow_priority=rng.choice([3, 5, 5, 5, 6]),
+            urgency=rng.choices(list(Urgency), weights=[90, 8, 2])[0],
+            evidence="words",
+            open_case=OpenCase(f"{6_352_000_000 + n}", "inquiry", "new",
+                               f"op{10_000 + rng.randrange(OPERATORS)}",
+                               operator_free=rng.random() < 0.3) if repeat else None,
         )
+        load = QueueLoad(waiting=rng.randint(0, 40), available=rng.randint(0, 3),
+                         staffed=rng.randint(0, 60),
+                         average_handle=rng.choice([None, 240.0, 310.0]))
+        calls.append((facts, load))
     return calls
 
 
@@ -127,74 +100,33 @@ def figures(samples_ns: list[int]) -> Figures:
     )
 
 
-def churn(
-    rng: random.Random, index: OperatorIndex, on_duty: list[str], clock: float, changes: int
-) -> list[int]:
-    """Apply ``changes`` realistic state changes; return each one's time in nanoseconds."""
-    timings = []
-    cycle = {
-        OperatorState.AVAILABLE: OperatorState.ON_CALL,
-        OperatorState.ON_CALL: OperatorState.WRAP_UP,
-        OperatorState.WRAP_UP: OperatorState.AVAILABLE,
-        OperatorState.PAUSED: OperatorState.AVAILABLE,
-    }
-    for _ in range(changes):
-        operator_id = rng.choice(on_duty)
-        status = index.get(operator_id)
-        if status is None:
-            raise SystemExit(f"{operator_id} vanished from the index")
-        clock += 0.01
-        change = OperatorStateChanged(operator_id, cycle[status.state], clock)
-        start = time.perf_counter_ns()
-        index.apply(change)
-        timings.append(time.perf_counter_ns() - start)
-    return timings
-
-
 def run(seed: int, rounds: int) -> dict[str, object]:
-    """Measure both methods over ``rounds`` rounds of 1,000 decisions each."""
+    """Build the roster ``rounds`` times and plan every call once per round."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
-    now = 100_000.0
     policy = RoutingPolicy()
-    statuses = build_operators(rng, now)
-    calls = build_calls(rng, now)
-    index = OperatorIndex(statuses)
-    on_duty = [s.operator_id for s in statuses if s.state is not OperatorState.LOGGED_OUT]
-
-    indexed_ns: list[int] = []
-    scanned_ns: list[int] = []
-    apply_ns: list[int] = []
-    chosen = 0
+    operators = build_roster(rng)
+    calls = build_calls(rng)
+    build_ns: list[int] = []
+    plan_ns: list[int] = []
+    announced = 0
     for _ in range(rounds):
-        snapshot = list(index)  # what a naive router would hold: every operator's status
-        for facts in calls:
+        start = time.perf_counter_ns()
+        roster = Roster.build([*SKILLS], "hotline", ["zh", "en"], operators)
+        build_ns.append(time.perf_counter_ns() - start)
+        for facts, load in calls:
             start = time.perf_counter_ns()
-            by_index = decide(facts, index, now, policy)
-            middle = time.perf_counter_ns()
-            by_scan = decide(facts, snapshot, now, policy)
-            end = time.perf_counter_ns()
-            indexed_ns.append(middle - start)
-            scanned_ns.append(end - middle)
-            if by_index != by_scan:
-                raise SystemExit(f"index and scan disagree on {facts.call_id}")
-            chosen += by_index.operator is not None
-        apply_ns.extend(churn(rng, index, on_duty, now, changes=WAITING_CALLS))
-        now += 10.0
-
-    indexed, scanned, applied = figures(indexed_ns), figures(scanned_ns), figures(apply_ns)
+            plan = plan_call(facts, roster, load, policy)
+            plan_ns.append(time.perf_counter_ns() - start)
+            announced += plan.announcement is not None
     return {
         "operators": OPERATORS,
-        "on_duty": ON_DUTY,
-        "waiting_calls": WAITING_CALLS,
+        "calls": CALLS,
         "skills": len(SKILLS),
         "rounds": rounds,
-        "decisions_with_an_operator": chosen,
+        "plans_with_an_announcement": announced,
         "python": platform.python_version(),
-        "index_decide": indexed,
-        "full_scan_decide": scanned,
-        "index_apply": applied,
-        "ratio_mean": scanned.mean_us / indexed.mean_us,
-        "ratio_p50": scanned.p50_us / indexed.p50_us,
+        "plan_call": figures(plan_ns),
+        "roster_build": figures(build_ns),
     }
 
 
@@ -207,34 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.seed, args.rounds)
     if args.json:
-        print(
-            json.dumps(
-                result,
-                default=lambda f: {k: getattr(f, k) for k in Figures.__slots__},
-                indent=2,
-            )
-        )
+        print(json.dumps(result, default=lambda f: {k: getattr(f, k) for k in Figures.__slots__},
+                         indent=2))
         return 0
-    print(
-        f"routing decision: {OPERATORS} operators ({ON_DUTY} on duty), "
-        f"{WAITING_CALLS} waiting calls, {len(SKILLS)} skills, {args.rounds} rounds, "
-        f"Python {result['python']}"
-    )
-    print(f"{'method':<28}{'samples':>9}{'mean us':>10}{'p50 us':>10}{'p99 us':>10}")
-    for label, key in [
-        ("decide, OperatorIndex", "index_decide"),
-        ("decide, full scan", "full_scan_decide"),
-        ("OperatorIndex.apply", "index_apply"),
-    ]:
+    print(f"routing decision (plan_call): {OPERATORS} operators, {CALLS} calls, "
+          f"{len(SKILLS)} skills, {args.rounds} rounds, Python {result['python']}")
+    print(f"{'step':<34}{'samples':>9}{'mean us':>10}{'p50 us':>10}{'p99 us':>10}")
+    for label, key in [("plan_call (one call's plan)", "plan_call"),
+                       ("Roster.build (per configuration)", "roster_build")]:
         f = result[key]
         if not isinstance(f, Figures):
             raise TypeError(key)
-        print(f"{label:<28}{f.samples:>9}{f.mean_us:>10.1f}{f.p50_us:>10.1f}{f.p99_us:>10.1f}")
-    print(
-        f"full scan / index: {result['ratio_mean']:.0f}x (mean), "
-        f"{result['ratio_p50']:.0f}x (p50); "
-        f"{result['decisions_with_an_operator']} decisions found an operator"
-    )
+        print(f"{label:<34}{f.samples:>9}{f.mean_us:>10.1f}{f.p50_us:>10.1f}{f.p99_us:>10.1f}")
+    print(f"{result['plans_with_an_announcement']} plans announced a place in line")
     return 0
 
 

@@ -26,10 +26,9 @@ from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
 from ivr.calls.reconcile import Reconciler
 from ivr.configuration.editor import ConfigEditor
-from ivr.core.asterisk_render import POLICY, WRAP_UP_SECONDS
+from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
 from ivr.core.protocols.audiosocket import EndpointerSettings
-from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry
@@ -57,7 +56,7 @@ class Hotline:
     """The running application: every part built, wired, started and stopped together."""
 
     def __init__(
-        self, settings: Settings, *, policy: RoutingPolicy = POLICY, clock: Clock = SYSTEM_CLOCK,
+        self, settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.clock = clock
         # This node's name (several nodes may share the database and one Asterisk).
@@ -94,7 +93,7 @@ class Hotline:
         self.transfers = OperatorTransfers(self.ami, self.queue_events)
         self.calls = CallHandler(
             settings, self.store.calls, self.store.cases, self.flows, self.writes,
-            speech=self.speech, figures=self.figures, callbacks=self.callbacks, policy=policy,
+            speech=self.speech, figures=self.figures, callbacks=self.callbacks,
             bulletins=self.bulletins, node=self.node, clock=clock,
         )
         self.reconciler = Reconciler(self.ami, self.store.calls, self.writes, self.node, clock)

@@ -524,6 +524,13 @@ def _init(directory: str) -> int:
 
 def _config_ok(cfg: Settings) -> int:
     print(f"config ok: {len(cfg.skills)} skills, {len(cfg.operators)} operators")
+    r = cfg.routing
+    print(f"routing: priority from the flow's route node; emergency {r.emergency_priority}, "
+          f"elderly +{r.elderly_bonus}, repeat caller +{r.repeat_caller_bonus} "
+          f"(below {r.emergency_priority}); previous operator alone "
+          f"{r.previous_operator_seconds} s; callback offered every "
+          f"{cfg.callbacks.offer_every} s")
+    print(f"routing: widening {r.describe(cfg.default_language)}")
     return 0
 
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from ivr.core.routing import MAX_LEVEL, MIN_LEVEL
+from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy, WideningStep
 from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
 from ivr.core.settings import (
@@ -361,9 +361,11 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
     c.positive(f, "flows.reload_interval", reload_interval)
 
+    routing = _routing(f, c.section(f, raw, "routing"), c)
     p = c.section(f, raw, "paths")
     d = c.section(f, raw, "database")
     return {
+        "routing": routing,
         "agi": agi,
         "ami": ami,
         "sip": sip,
@@ -383,6 +385,54 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "flow_main": flow_main,
         "reload_interval": reload_interval,
     }
+
+
+_STEP_KEYS = frozenset({"after", "min_level", "language", "general_pool"})
+
+
+def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
+    """``[routing]``: the one routing policy, every problem reported with its key."""
+    default = RoutingPolicy()
+    for key in r:
+        if key not in {"emergency_priority", "elderly_bonus", "repeat_caller_bonus",
+                       "previous_operator_seconds", "widening"}:
+            c.add(f, f"routing.{key}", "unknown key")
+    values: dict[str, Any] = {
+        key: c.get(f, r, key, int, getattr(default, key), "routing")
+        for key in ("emergency_priority", "elderly_bonus", "repeat_caller_bonus",
+                    "previous_operator_seconds")
+    }
+    before = len(c.problems)
+    raw_steps = c.get(f, r, "widening", list, None, "routing")
+    steps: list[WideningStep] = []
+    for i, item in enumerate(raw_steps or []):
+        where = f"routing.widening[{i}]"
+        if not isinstance(item, Mapping):
+            c.add(f, where, "must be a table {after = seconds, min_level = 1-5, ...}")
+            continue
+        for key in set(item) - _STEP_KEYS:
+            c.add(f, f"{where}.{key}", "unknown key (after, min_level, language, general_pool)")
+        after = c.get(f, item, "after", int, None, where)
+        level = c.get(f, item, "min_level", int, MIN_LEVEL, where)
+        language = c.get(f, item, "language", bool, False, where)
+        pool = c.get(f, item, "general_pool", bool, False, where)
+        if after is None:
+            c.add(f, f"{where}.after", "required: whole seconds of waiting")
+            continue
+        try:
+            steps.append(WideningStep(after, min_level=level, any_skill_with_language=language,
+                                      general_pool=pool))
+        except ValueError as exc:
+            c.add(f, where, str(exc))
+    if raw_steps is not None:
+        values["widening"] = tuple(steps)
+    if len(c.problems) > before:
+        return default  # the problems are reported; a policy from half its steps is not
+    try:
+        return RoutingPolicy(**values)
+    except ValueError as exc:
+        c.add(f, "routing", str(exc))
+        return default
 
 
 def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
@@ -602,4 +652,5 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         sandbox=svc["sandbox"],
         skills=skills,
         operators=operators,
+        routing=svc["routing"],
     )

@@ -22,7 +22,6 @@ import structlog
 from ivr.bulletins.desk import BulletinDesk
 from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.asterisk_render import POLICY
 from ivr.core.cases import Case
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
@@ -55,11 +54,15 @@ from ivr.core.flow import (
 from ivr.core.numbers import EXTERNAL_NUMBER
 from ivr.core.records import CallRecord
 from ivr.core.routing import (
+    Announcement,
+    OpenCase,
     OperatorState,
-    RoutingPolicy,
-    expected_wait,
+    QueueLoad,
+    Roster,
+    RoutingFacts,
+    Urgency,
     personal_queue,
-    plan_stages,
+    plan_call,
 )
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
@@ -73,9 +76,6 @@ from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_ope
 BULLETIN_SOUNDS = "bulletins/"
 log = structlog.get_logger("ivr.calls.agi_driver")
 
-EMERGENCY_PRIORITY = 10  # a gas smell, a fire: ahead of everyone in the queue
-REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
-DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
 SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
 
@@ -88,6 +88,18 @@ class _Stop:
 _STOP = _Stop()
 
 
+@dataclass(frozen=True, slots=True)
+class _History:
+    """What the caller's history says, read once per call: their latest open case."""
+
+    open_case: Case | None = None
+
+
+def _roster(settings: Settings) -> Roster:
+    return Roster.build(settings.skills, settings.menu.general_queue, settings.languages,
+                        settings.operators.values())
+
+
 class CallHandler:
     """Handles every call the FastAGI server accepts; one instance for the process."""
 
@@ -95,13 +107,14 @@ class CallHandler:
         self, settings: Settings, calls: CallRecords, cases: Cases, flows: FlowLibrary,
         writes: PendingWrites, *, speech: SpeechService | None = None,
         figures: LiveFigures | None = None, callbacks: CallbackDesk | None = None,
-        policy: RoutingPolicy = POLICY, bulletins: BulletinDesk | None = None,
+        bulletins: BulletinDesk | None = None,
         node: str = "ivr", clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         # Call records are written through ``writes``: kept while the database is down.
         self._writes = writes
-        self._policy = policy
+        # Routing's view of the configuration, built once per configuration, not per call.
+        self._roster = _roster(settings)
         self._bulletins = bulletins
         self._node = node
         self._calls = calls
@@ -115,6 +128,7 @@ class CallHandler:
 
     def reconfigure(self, settings: Settings) -> None:
         self._settings = settings
+        self._roster = _roster(settings)
         self._zone = ZoneInfo(settings.timezone)
 
     async def __call__(self, channel: AgiChannel) -> None:
@@ -136,7 +150,7 @@ class CallHandler:
             log.info("flow_has_no_entry", entry=entry, flow=published.flow.name)
             return  # e.g. a flow without a survey: the dialplan hangs up
         record.flow_version = published.version_id
-        facts = await self._facts(record)
+        facts, history = await self._facts(record)
         run = FlowRun(published.flow, facts, entry)
         with structlog.contextvars.bound_contextvars(
             flow=published.flow.name, flow_version=published.flow.version, entry=entry
@@ -148,7 +162,7 @@ class CallHandler:
                         return
                 commands = run.start()
                 while commands:
-                    event = await self._carry_out(channel, commands, record, run)
+                    event = await self._carry_out(channel, commands, record, run, history)
                     if isinstance(event, _Stop) or run.finished:
                         break
                     commands = run.handle(event)
@@ -224,9 +238,12 @@ class CallHandler:
             arrived_at=self._clock.now().isoformat(timespec="milliseconds"),
         )
 
-    async def _facts(self, record: CallRecord) -> ArrivalFacts:
+    async def _facts(self, record: CallRecord) -> tuple[ArrivalFacts, _History]:
+        """What the flow may ask about the call, and the caller's history for routing (the
+        caller's cases are read once per call)."""
         now = self._clock.now(self._zone)
         open_cases, known = 0, False
+        latest_open: Case | None = None
         if record.caller:
             try:
                 cases = await self._cases.of_caller(record.caller)
@@ -234,7 +251,9 @@ class CallHandler:
             except StorageError as exc:
                 log.error("caller_history_unavailable", error=str(exc))
                 cases, previous = [], []
-            open_cases = sum(1 for c in cases if c.is_open)
+            still_open = [c for c in cases if c.is_open]
+            open_cases = len(still_open)
+            latest_open = still_open[-1] if still_open else None
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
@@ -247,7 +266,7 @@ class CallHandler:
             # Without a recogniser every menu is answered by keys.
             speech_available=self._speech is not None and self._speech.available,
             bulletin=await self._bulletins.active() if self._bulletins is not None else None,
-        )
+        ), _History(latest_open)
 
     def _finish(
         self, record: CallRecord, run: FlowRun, channel: AgiChannel, entry: str | None
@@ -279,11 +298,12 @@ class CallHandler:
     # -- carrying out commands ------------------------------------------------------------
 
     async def _carry_out(
-        self, channel: AgiChannel, commands: list[Command], record: CallRecord, run: FlowRun
+        self, channel: AgiChannel, commands: list[Command], record: CallRecord, run: FlowRun,
+        history: _History,
     ) -> Event | _Stop:
         """Run one batch; return the event answering its waiting command, or _STOP."""
         for command in commands:
-            event = await self._one(channel, command, record, run.node)
+            event = await self._one(channel, command, record, run.node, history)
             if channel.hung_up:
                 run.handle(CallerHungUp())
                 return _STOP
@@ -292,7 +312,8 @@ class CallHandler:
         return _STOP
 
     async def _one(
-        self, channel: AgiChannel, command: Command, record: CallRecord, node: str
+        self, channel: AgiChannel, command: Command, record: CallRecord, node: str,
+        history: _History,
     ) -> Event | _Stop | None:
         match command:
             case PlayPrompt(prompts=prompts, interruptible=interruptible):
@@ -324,11 +345,11 @@ class CallHandler:
                 except StorageError as exc:
                     log.error("survey_not_saved", error=str(exc), score=score)
                 return None
-            case RouteToQueue(skill=skill, priority=priority):
-                await self._route(channel, record, skill, priority, node)
+            case RouteToQueue():
+                await self._route(channel, record, command, node, history)
                 return _STOP
             case TransferTo(number=number):
-                await self._transfer(channel, record, number)
+                await self._transfer(channel, record, number, history)
                 return _STOP
             case HangUpCall(reason=reason):
                 await channel.set_variable("IVR_ACTION", "hangup")
@@ -394,120 +415,95 @@ class CallHandler:
         return CaseLookedUp(number, True, case.readback)
 
     async def _route(
-        self, channel: AgiChannel, record: CallRecord, skill: str, priority: int, node: str
+        self, channel: AgiChannel, record: CallRecord, route: RouteToQueue, node: str,
+        history: _History,
     ) -> None:
-        queue = skill if skill in self._settings.skills else self._settings.menu.general_queue
-        reasons = [f"flow node {node}: skill {skill}, priority {priority}"]
-        if queue != skill:
-            log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=queue)
-            reasons.append(f"skill {skill} is not configured: general queue {queue}")
-        priority, more = await self._priority_rules(record, priority)
-        reasons += more
-        reasons.append(self._queue_reason(queue))
-        reasons.append("widening: " + "; ".join(
-            f"{step.describe(record.language)} after {step.after_seconds:g} s"
-            if step.after_seconds else f"{step.describe(record.language)} at once"
-            for step in self._policy.widening
-        ))
-        stages = plan_stages(
-            queue=queue, general_queue=self._settings.menu.general_queue,
-            language=record.language, languages=self._settings.languages, priority=priority,
-            policy=self._policy, emergency_priority=EMERGENCY_PRIORITY,
-            previous_operator=await self._previous_operator(record),
+        """Carry out the core's plan (``plan_call``): announce, set the stages, queue."""
+        skill, priority = route.skill, route.priority
+        language = record.language if record.language in self._settings.languages else (
+            self._settings.default_language)
+        facts = RoutingFacts(
+            skill=skill, language=language, flow_node=node, flow_priority=priority,
+            urgency=Urgency.of(record.variables.get("urgency")),
+            evidence=record.variables.get("intent_evidence", ""),
+            open_case=await self._open_case(history),
         )
-        reasons += [f"stage {n}: {stage.reason}" for n, stage in enumerate(stages, 1)]
-        record.route_reasons = reasons
-        await self._announce_wait(channel, queue, record)
+        plan = plan_call(facts, self._roster, self._load(self._roster.queue_for(skill)),
+                         self._settings.routing)
+        if plan.queue != skill:
+            log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=plan.queue)
+        record.route_reasons = list(plan.reasons)
+        if plan.announcement is not None:
+            await self._announce(channel, plan.announcement, record)
         # What the caller said travels with the call to the operator who answers.
         for name, value in speech_variables_for_operator(record.variables).items():
             await channel.set_variable(name, value)
-        for n, stage in enumerate(stages, 1):
+        for n, stage in enumerate(plan.stages, 1):
             await channel.set_variable(f"IVR_STAGE_{n}", stage.variable())
-        await channel.set_variable("IVR_STAGES", str(len(stages)))
-        if (await channel.set_variable("IVR_QUEUE", stages[0].queue)).ok:
-            record.queue, record.priority = queue, priority
-            log.info("call_routed", queue=queue, priority=priority,
-                     stages=[s.variable() for s in stages])
+        await channel.set_variable("IVR_STAGES", str(len(plan.stages)))
+        if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
+            record.queue, record.priority = plan.queue, plan.priority
+            log.info("call_routed", queue=plan.queue, priority=plan.priority,
+                     stages=[s.variable() for s in plan.stages])
 
-    async def _previous_operator(self, record: CallRecord) -> str | None:
-        """The operator who handled the caller's latest open case, if they are free now."""
-        if not record.caller or self._figures is None:
-            return None
-        try:
-            calls = [c.call_id for c in await self._cases.of_caller(record.caller)
-                     if c.is_open and c.call_id]
-            handled = await self._calls.get(calls[-1]) if calls else None
-        except StorageError:
-            return None
-        operator = handled.operator if handled is not None else None
-        if operator is None or operator not in self._settings.operators:
-            return None
-        op = self._settings.operators[operator]
-        states = self._figures.operator_states(personal_queue(operator), self._clock.time())
-        return operator if states.get(op.interface) == OperatorState.AVAILABLE else None
-
-    async def _announce_wait(self, channel: AgiChannel, queue: str, record: CallRecord) -> None:
-        """Tell a caller who will not be answered at once their place and expected wait."""
+    def _load(self, queue: str) -> QueueLoad:
+        """The queue's live figures as the plan needs them (nothing known: an empty queue)."""
         if self._figures is None:
-            return
-        now = self._clock.time()
-        figures = self._figures.figures(queue, now)
-        if figures.waiting < 1:
-            return
-        position = figures.waiting + 1
-        handle = figures.today.average_handle_time or DEFAULT_HANDLE_SECONDS
-        seconds = expected_wait(position, figures.operators.staffed, handle)
+            return QueueLoad()
+        figures = self._figures.figures(queue, self._clock.time())
+        return QueueLoad(
+            waiting=figures.waiting, available=figures.operators.available,
+            staffed=figures.operators.staffed,
+            average_handle=figures.today.average_handle_time,
+        )
+
+    async def _open_case(self, history: _History) -> OpenCase | None:
+        """The caller's latest open case, who handled it and whether they are free now."""
+        case = history.open_case
+        if case is None:
+            return None
+        operator: str | None = None
+        if case.call_id:
+            try:
+                handled = await self._calls.get(case.call_id)
+            except StorageError as exc:
+                log.error("previous_operator_unavailable", error=str(exc))
+                handled = None
+            operator = handled.operator if handled is not None else None
+        free = False
+        op = self._settings.operators.get(operator) if operator else None
+        if op is not None and self._figures is not None:
+            states = self._figures.operator_states(personal_queue(op.id), self._clock.time())
+            free = states.get(op.interface) == OperatorState.AVAILABLE
+        return OpenCase(case.number, case.category, str(case.status), operator, free)
+
+    async def _announce(
+        self, channel: AgiChannel, announcement: Announcement, record: CallRecord
+    ) -> None:
+        """Tell a caller who will not be answered at once their place and expected wait."""
+        position, minutes = announcement.position, announcement.minutes
         record.variables["queue_position"] = str(position)
-        if seconds is None:
-            # Nobody staffs the skill right now: the place in line, but no made-up estimate.
+        if minutes is None:
+            # No honest estimate from live figures: the place in line, no made-up wait.
             sounds = ("ivr/queue-position-is", *say_number(position, record.language))
             record.variables["expected_wait_minutes"] = "unknown"
         else:
-            minutes = max(1, round(seconds / 60))
             sounds = announce_wait(position, minutes, record.language)
             record.variables["expected_wait_minutes"] = str(minutes)
-        log.info("wait_announced", queue=queue, position=position,
+        log.info("wait_announced", queue=record.queue, position=position,
                  minutes=record.variables["expected_wait_minutes"])
         for sound in sounds:
             if (await channel.stream_file(sound)).hung_up:
                 return
 
-    async def _priority_rules(self, record: CallRecord, priority: int) -> tuple[int, list[str]]:
-        """Who goes ahead in the queue, and why: emergencies first, then repeat callers."""
-        reasons = []
-        if record.variables.get("urgency") == "emergency":
-            evidence = record.variables.get("intent_evidence", "")
-            reasons.append(f"emergency cue {evidence!r}: priority {EMERGENCY_PRIORITY}")
-            return EMERGENCY_PRIORITY, reasons
-        if record.caller:
-            try:
-                cases = await self._cases.of_caller(record.caller)
-            except StorageError:
-                cases = []
-            open_cases = [c for c in cases if c.is_open]
-            if open_cases:
-                case = open_cases[-1]
-                bumped = min(priority + REPEAT_CALLER_BONUS, EMERGENCY_PRIORITY - 1)
-                reasons.append(
-                    f"repeat caller with open case {case.number} ({case.category}, "
-                    f"{case.status}): priority {priority} -> {bumped}"
-                )
-                priority = bumped
-        return priority, reasons
-
-    def _queue_reason(self, queue: str) -> str:
-        levels = sorted(
-            ((op.skills[queue], op.id) for op in self._settings.operators.values()
-             if queue in op.skills), reverse=True,
-        )
-        who = ", ".join(f"{op_id} level {level}" for level, op_id in levels) or "nobody"
-        return (f"queue {queue}: highest level rings first (penalty 5 - level), then the "
-                f"longest idle; skilled operators: {who}")
-
-    async def _transfer(self, channel: AgiChannel, record: CallRecord, number: str) -> None:
+    async def _transfer(
+        self, channel: AgiChannel, record: CallRecord, number: str, history: _History
+    ) -> None:
         if not EXTERNAL_NUMBER.match(number):
             log.error("transfer_number_invalid", number=number)
-            await self._route(channel, record, self._settings.menu.general_queue, 5, "transfer")
+            await self._route(channel, record,
+                              RouteToQueue(self._settings.menu.general_queue, 5), "transfer",
+                              history)
             return
         await channel.set_variable("IVR_TRANSFER", number)
         await channel.set_variable("IVR_ACTION", "transfer")

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ivr.core.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
+from ivr.core.routing import language_queue, personal_queue, render_queuerules
 from ivr.core.settings import Operator, Settings
 
 STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
 )
-# How the acceptable operators widen as a caller waits (level 4+ first, 2+ after 30 s, ...).
-POLICY = RoutingPolicy()
 PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
     "transfer_endpoint", "callback_endpoint",
@@ -98,7 +96,7 @@ def _queue(name: str, comment: str, settings: Settings, service_level: int) -> s
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).
         "autopause = all\nautopausedelay = 0\n"
-        f"defaultrule = {POLICY.rule_name}\n"
+        f"defaultrule = {settings.routing.rule_name}\n"
         # While waiting, every offer_every seconds: "press 1 to be called back instead".
         "context = queue-exit\nperiodic-announce = ivr/callback-offer\n"
         f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
@@ -163,6 +161,6 @@ def render_all(settings: Settings, secret: str, templates: Mapping[str, str]) ->
     files["manager.conf"] = render_manager(settings, secret)
     files["pjsip.conf"] = render_pjsip(settings)
     files["queues.conf"] = render_queues(settings)
-    files["queuerules.conf"] = render_queuerules(POLICY)
+    files["queuerules.conf"] = render_queuerules(settings.routing)
     files["extensions.conf"] = render_dialplan(settings, templates["extensions.conf"])
     return files

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivr.core.routing import MAX_LEVEL, MIN_LEVEL
+from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy
 from ivr.core.schedules import Schedules
 
 
@@ -140,6 +140,9 @@ class Settings:
     sandbox: SandboxSettings
     skills: Mapping[str, Skill]
     operators: Mapping[str, Operator]
+    # ``[routing]`` of ivr.toml: priorities and the widening schedule (one policy for the
+    # application's plans and for queuerules.conf).
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
 
     @property
     def secrets_file(self) -> Path:

@@ -67,8 +67,9 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     desk = OperatorDesk(hotline.settings, ami)
     await wait_until_free(ami, "PJSIP/op1002")
     await desk.pause("op1002", "meeting")
-    first = asyncio.create_task(phones.call(keys("2", then=25.0), caller="13822220002"))
-    await asyncio.sleep(2.0)
+    first = asyncio.create_task(phones.call(keys("2", then=30.0), caller="13822220002"))
+    # The first caller hears their place in line before joining the queue.
+    await asyncio.sleep(7.0)
     second = asyncio.create_task(phones.call(keys("2", then=20.0), caller="13822220003"))
     await asyncio.sleep(9.0)  # both are waiting in the inquiry queue now
     await desk.unpause("op1002")
@@ -83,9 +84,10 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     assert f"repeat caller with open case {case.number}" in why
     assert "op1002 level 5" in why
     assert "flow node route_inquiry" in why
-    # The second caller found someone waiting and was told their place; with the only
-    # inquiry operator away there is no honest wait estimate, and none is made up.
-    assert "queue_position" not in normal.variables
+    # Nobody could answer at once: each caller was told their place (the second one found
+    # the first waiting); with the only inquiry operator away there is no honest wait
+    # estimate, and none is made up.
+    assert normal.variables["queue_position"] == "1"
     assert repeat.variables["queue_position"] == "2"
     assert repeat.variables["expected_wait_minutes"] == "unknown"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,7 @@ FAST = RoutingPolicy(widening=(
 
 @pytest_asyncio.fixture
 async def fast(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
-    app = Hotline(cfg, policy=FAST)
+    app = Hotline(dataclasses.replace(cfg, routing=FAST))
     await app.start()
     await app.ami.wait_connected(10)
     yield app

@@ -9,7 +9,6 @@ from ivr.core.routing import (
     GENERAL_POOL_PENALTY,
     LANGUAGE_PENALTY,
     RoutingPolicy,
-    Urgency,
     WideningStep,
     penalty_for,
     render_queuerules,
@@ -112,7 +111,12 @@ BAD_POLICIES = [
         "narrows",
         id="pool-switched-off",
     ),
-    pytest.param({"priorities": {Urgency.NORMAL: 0}}, "missing for urgency", id="priorities"),
+    pytest.param({"emergency_priority": 11}, "emergency_priority must be 1-10", id="emergency"),
+    pytest.param({"elderly_bonus": -1}, "elderly_bonus must be 0-10", id="elderly"),
+    pytest.param({"repeat_caller_bonus": 12}, "repeat_caller_bonus must be 0-10", id="repeat"),
+    pytest.param(
+        {"previous_operator_seconds": 90}, "must end before the search leaves", id="alone-long"
+    ),
     pytest.param({"rule_name": "bad name]"}, "not a queuerules.conf section", id="rule-name"),
 ]
 

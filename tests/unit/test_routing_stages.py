@@ -11,7 +11,7 @@ POLICY = RoutingPolicy()  # level 4+, level 2+ at 30 s, language at 90 s, pool a
 def stages(**kw: object) -> list[str]:
     args: dict[str, object] = {
         "queue": "inquiry", "general_queue": "hotline", "language": "zh",
-        "languages": ("zh", "en"), "priority": 0, "policy": POLICY, "emergency_priority": 10,
+        "languages": ("zh", "en"), "priority": 0, "policy": POLICY
     }
     args.update(kw)
     return [s.variable() for s in plan_stages(**args)]  # type: ignore[arg-type]
@@ -42,10 +42,15 @@ def test_general_queue_caller_still_widens_to_the_language() -> None:
     assert stages(queue="hotline", language="ko") == ["hotline::0:1"]
 
 
+def test_previous_operator_is_not_tried_alone_when_the_policy_says_0_s() -> None:
+    assert stages(previous_operator="op1002", policy=RoutingPolicy(previous_operator_seconds=0)) \
+        == ["inquiry:90:0:1", "lang-zh:90:1:6", "hotline::2:6"]
+
+
 def test_every_stage_says_why() -> None:
     planned = plan_stages(
         queue="inquiry", general_queue="hotline", language="en", languages=("zh", "en"),
-        priority=0, policy=POLICY, emergency_priority=10, previous_operator="op1003",
+        priority=0, policy=POLICY, previous_operator="op1003",
     )
     reasons = [s.reason for s in planned]
     assert "op1003 handled the caller's open case" in reasons[0]

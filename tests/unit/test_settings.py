@@ -109,3 +109,54 @@ def test_secret_is_generated_once_and_private(
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("IVR_AMI_SECRET", "from-env")
     assert settings.load_secret(tmp_path) == "from-env"
+
+
+def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None:
+    """[routing] of ivr.toml loads into the policy plans and queuerules.conf are made from."""
+    cfg = settings.load(CONFIG)
+    r = cfg.routing
+    assert (r.emergency_priority, r.elderly_bonus, r.repeat_caller_bonus) == (10, 1, 1)
+    assert r.previous_operator_seconds == 20
+    assert [(s.after_seconds, s.min_level, s.any_skill_with_language, s.general_pool)
+            for s in r.widening] == [
+        (0, 4, False, False), (30, 2, False, False), (90, 1, True, False), (180, 1, True, True)]
+
+
+def test_routing_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
+    """A wrong routing policy is refused with every problem named, like the rest."""
+    config = broken_copy(tmp_path, {"ivr.toml": (
+        "elderly_bonus = 1 ", 'elderly_bonus = "one"\nsurge = 2 ',
+    )})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    text = str(info.value)
+    assert "ivr.toml: routing.elderly_bonus: must be int" in text
+    assert "ivr.toml: routing.surge: unknown key" in text
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("{after = 30, min_level = 2}", "{after = 30, min_level = 7}", "level 7 is outside 1..5"),
+    ("{after = 30, min_level = 2}", "{min_level = 2}", "routing.widening[1].after: required"),
+    ("{after = 30, min_level = 2}", "{after = 30, level = 2}", "widening[1].level: unknown key"),
+    ("{after = 30, min_level = 2}", "{after = 30, min_level = 5}", "narrows the step before"),
+    ("{after = 0, min_level = 4}", "{after = 5, min_level = 4}", "start with a step at 0 s"),
+    ("emergency_priority = 10", "emergency_priority = 11", "emergency_priority must be 1-10"),
+    ("previous_operator_seconds = 20", "previous_operator_seconds = 95",
+     "must end before the search leaves"),
+])
+def test_each_routing_problem(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        settings.load(broken_copy(tmp_path, {"ivr.toml": (old, new)}))
+
+
+def test_config_check_shows_the_routing_policy(tmp_path: Path) -> None:
+    """`ivr config check` prints the policy every live call is planned with."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ivr", "--config", str(CONFIG), "config", "check"],
+        capture_output=True, text=True, check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "IVR_STATE_DIR": str(tmp_path)},
+    ).stdout
+    assert "routing: priority from the flow's route node; emergency 10, elderly +1, " \
+           "repeat caller +1" in out
+    assert "routing: widening level 4+ operators speaking zh at once; level 2+ operators " \
+           "speaking zh after 30 s" in out

@@ -1,90 +1,76 @@
-"""Skill-based routing for the 12345 hotline: pure, explainable, fast.
+"""Skill-based routing for the 12345 hotline: one pure, explainable decision per call.
 
-No I/O, no asyncio, no clock: the shell passes the time in. The public surface:
+No I/O, no asyncio, no clock: the shell passes facts and live figures in. The public surface:
 
-* facts: ``OperatorStatus``, ``OperatorState``, ``OperatorStateChanged``, ``RoutingFacts``,
-  ``Urgency``, ``OpenCase``;
+* facts: ``RoutingFacts``, ``OpenCase``, ``Urgency``, ``OperatorState``;
 * policy: ``RoutingPolicy``, ``WideningStep``, ``penalty_for``, ``render_queuerules``;
-* state: ``OperatorIndex`` (``apply`` each change; ``best_available`` in microseconds);
-* decision: ``decide(call, operators, now, policy) -> RouteDecision`` with its reasons;
-* on app_queue: ``plan_stages`` (the queues a caller passes through while waiting);
-* the line: ``WaitingCall``, ``WaitingCallback``, ``line_for``, ``next_in_line``,
-  ``expected_wait``.
+* the decision every live call runs: ``plan_call(facts, roster, load, policy) -> CallPlan``
+  (queue, priority, stages, announcement, reasons), with ``Roster`` (configuration, built
+  once) and ``QueueLoad`` (live figures);
+* on app_queue: ``plan_stages`` (the queues a caller passes through while waiting),
+  ``language_queue``, ``personal_queue``; ``expected_wait``.
 """
 
-from ivr.core.routing._decide import RouteDecision, decide
-from ivr.core.routing._index import Candidate, OperatorIndex, acceptable, member_penalty, rank
 from ivr.core.routing._model import (
     MAX_LEVEL,
     MIN_LEVEL,
     OpenCase,
-    OperatorRecord,
     OperatorState,
-    OperatorStateChanged,
-    OperatorStatus,
     RoutingFacts,
     Urgency,
 )
+from ivr.core.routing._plan import (
+    SKILLED_SHOWN,
+    Announcement,
+    CallPlan,
+    QueueLoad,
+    Roster,
+    RosterOperator,
+    expected_wait,
+    plan_call,
+)
 from ivr.core.routing._policy import (
-    DEFAULT_PRIORITIES,
     DEFAULT_WIDENING,
     GENERAL_POOL_PENALTY,
     LANGUAGE_PENALTY,
+    MAX_PRIORITY,
     RoutingPolicy,
     WideningStep,
     penalty_for,
     render_queuerules,
 )
 from ivr.core.routing._stages import (
-    PREVIOUS_OPERATOR_SECONDS,
     QueueStage,
     language_queue,
     personal_queue,
     plan_stages,
 )
-from ivr.core.routing._waiting import (
-    InLine,
-    WaitingCall,
-    WaitingCallback,
-    expected_wait,
-    line_for,
-    next_in_line,
-)
 
 __all__ = [
-    "DEFAULT_PRIORITIES",
     "DEFAULT_WIDENING",
     "GENERAL_POOL_PENALTY",
     "LANGUAGE_PENALTY",
     "MAX_LEVEL",
+    "MAX_PRIORITY",
     "MIN_LEVEL",
-    "PREVIOUS_OPERATOR_SECONDS",
-    "Candidate",
-    "InLine",
+    "SKILLED_SHOWN",
+    "Announcement",
+    "CallPlan",
     "OpenCase",
-    "OperatorIndex",
-    "OperatorRecord",
     "OperatorState",
-    "OperatorStateChanged",
-    "OperatorStatus",
+    "QueueLoad",
     "QueueStage",
-    "RouteDecision",
+    "Roster",
+    "RosterOperator",
     "RoutingFacts",
     "RoutingPolicy",
     "Urgency",
-    "WaitingCall",
-    "WaitingCallback",
     "WideningStep",
-    "acceptable",
-    "decide",
     "expected_wait",
     "language_queue",
-    "line_for",
-    "member_penalty",
-    "next_in_line",
     "penalty_for",
     "personal_queue",
+    "plan_call",
     "plan_stages",
-    "rank",
     "render_queuerules",
 ]

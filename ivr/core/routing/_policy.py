@@ -1,11 +1,9 @@
 """The routing policy: priorities and how the acceptable operators widen as a caller waits.
 
-The same policy drives both executors of a decision, so they cannot disagree:
-
-* the application, which picks the operator itself (``decide``), and
-* Asterisk ``app_queue``, where each operator is a member of a skill's queue with a penalty
-  (``penalty_for``) and ``QUEUE_MAX_PENALTY`` is raised over time by a ``queuerules.conf``
-  rule (``render_queuerules``).
+The application plans each call from it (``plan_call``) and Asterisk ``app_queue`` carries
+the plan out: each operator is a member of a skill's queue with a penalty (``penalty_for``)
+and ``QUEUE_MAX_PENALTY`` is raised over time by a ``queuerules.conf`` rule
+(``render_queuerules``), both rendered from this one policy.
 
 Penalty ladder (lower rings first)::
 
@@ -19,11 +17,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
-from ivr.core.routing._model import MAX_LEVEL, MIN_LEVEL, Urgency
+from ivr.core.routing._model import MAX_LEVEL, MIN_LEVEL
 
 LANGUAGE_PENALTY = MAX_LEVEL - MIN_LEVEL + 1
 """Member penalty for an operator who speaks the caller's language but lacks the skill."""
@@ -90,28 +86,32 @@ DEFAULT_WIDENING: tuple[WideningStep, ...] = (
     WideningStep(180, min_level=1, any_skill_with_language=True, general_pool=True),
 )
 
-DEFAULT_PRIORITIES: Mapping[Urgency, int] = MappingProxyType(
-    {Urgency.EMERGENCY: 10, Urgency.ELDERLY: 5, Urgency.NORMAL: 0}
-)
+MAX_PRIORITY = 10
+"""``QUEUE_PRIO`` runs 0 (lowest) .. 10 (highest); the flow's route nodes use the same range."""
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
-    """Priorities (``QUEUE_PRIO``, higher is served first) and the widening schedule.
+    """The one routing policy: who goes ahead (``QUEUE_PRIO``) and how the search widens.
+
+    Loaded from ``[routing]`` of ``config/ivr.toml`` and validated with the rest of the
+    configuration. Priority of a call (see ``plan_call``): the flow's route node gives a base
+    priority; an emergency cue sets ``emergency_priority``; otherwise an elderly caller goes
+    ``elderly_bonus`` steps ahead and a caller with an open case ``repeat_caller_bonus``
+    steps ahead, never reaching the emergency priority and never lowering the base.
 
     ``widening`` starts at 0 s, its times strictly increase and it only ever widens (levels
     never rise, flags never switch off), so a caller who waits longer is never worse off.
-    A repeat caller's priority is ``max(urgency priority, repeat_caller_priority)``: being a
-    repeat caller lifts a normal call but never lowers an emergency.
-    ``offer_callback_after``: seconds of waiting after which the caller is offered a
-    callback that keeps their place (None: never offered).
+    ``previous_operator_seconds``: how long a repeat caller's previous operator, free right
+    now, is tried alone before the skill's queue (0: never).
     """
 
     widening: tuple[WideningStep, ...] = DEFAULT_WIDENING
-    priorities: Mapping[Urgency, int] = field(default_factory=lambda: DEFAULT_PRIORITIES)
-    repeat_caller_priority: int = 3
+    emergency_priority: int = MAX_PRIORITY
+    elderly_bonus: int = 1
+    repeat_caller_bonus: int = 1
+    previous_operator_seconds: int = 20
     rule_name: str = "widening"
-    offer_callback_after: float | None = 300.0
 
     def __post_init__(self) -> None:
         steps = self.widening
@@ -128,19 +128,29 @@ class RoutingPolicy:
                 raise ValueError(
                     f"widening step at {after.after_seconds:g} s narrows the step before it"
                 )
-        if self.offer_callback_after is not None and not (
-            math.isfinite(self.offer_callback_after) and self.offer_callback_after >= 0
-        ):
+        if not 1 <= self.emergency_priority <= MAX_PRIORITY:
             raise ValueError(
-                f"offer_callback_after must be >= 0 seconds, got {self.offer_callback_after!r}"
+                f"emergency_priority must be 1-{MAX_PRIORITY}, got {self.emergency_priority!r}"
             )
-        missing = [u.value for u in Urgency if u not in self.priorities]
-        if missing:
-            raise ValueError(f"priorities missing for urgency {', '.join(missing)}")
+        for name in ("elderly_bonus", "repeat_caller_bonus"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_PRIORITY:
+                raise ValueError(f"{name} must be 0-{MAX_PRIORITY}, got {value!r}")
+        if not 0 <= self.previous_operator_seconds <= 600:
+            raise ValueError(
+                "previous_operator_seconds must be 0-600, got "
+                f"{self.previous_operator_seconds!r}"
+            )
+        later_queue = next((s.after_seconds for s in steps
+                            if s.any_skill_with_language or s.general_pool), None)
+        if later_queue is not None and self.previous_operator_seconds >= later_queue:
+            raise ValueError(
+                f"previous_operator_seconds ({self.previous_operator_seconds}) must end before "
+                f"the search leaves the skill's queue at {later_queue:g} s"
+            )
         if not self.rule_name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"rule_name {self.rule_name!r} is not a queuerules.conf section")
         object.__setattr__(self, "widening", tuple(steps))
-        object.__setattr__(self, "priorities", MappingProxyType(dict(self.priorities)))
 
     def step_at(self, waited: float) -> tuple[int, WideningStep]:
         """The step (index, step) in force after ``waited`` seconds (negative counts as 0)."""
@@ -151,6 +161,14 @@ class RoutingPolicy:
             else:
                 break
         return index, self.widening[index]
+
+    def describe(self, language: str) -> str:
+        """The widening schedule in plain words, for a call's reasons."""
+        return "; ".join(
+            f"{step.describe(language)} after {step.after_seconds:g} s"
+            if step.after_seconds else f"{step.describe(language)} at once"
+            for step in self.widening
+        )
 
 
 def render_queuerules(policy: RoutingPolicy) -> str:

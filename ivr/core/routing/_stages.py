@@ -25,9 +25,6 @@ from dataclasses import dataclass
 
 from ivr.core.routing._policy import GENERAL_POOL_PENALTY, RoutingPolicy
 
-PREVIOUS_OPERATOR_SECONDS = 20
-"""How long the operator who handled a repeat caller's open case is tried alone."""
-
 
 def language_queue(language: str) -> str:
     return f"lang-{language}"
@@ -68,19 +65,23 @@ def plan_stages(
     languages: Sequence[str],
     priority: int,
     policy: RoutingPolicy,
-    emergency_priority: int,
     previous_operator: str | None = None,
 ) -> tuple[QueueStage, ...]:
-    """The stages of one call's wait, each with the reason it exists (pure)."""
+    """The stages of one call's wait, each with the reason it exists (pure).
+
+    ``previous_operator``: the operator who handled the caller's open case, free right now;
+    tried alone first for the policy's ``previous_operator_seconds`` (if not 0)."""
     stages: list[QueueStage] = []
     elapsed = 0
-    if previous_operator is not None:
+    alone = policy.previous_operator_seconds
+    emergency_priority = policy.emergency_priority
+    if previous_operator is not None and alone:
         stages.append(QueueStage(
-            personal_queue(previous_operator), PREVIOUS_OPERATOR_SECONDS, priority, 0,
+            personal_queue(previous_operator), alone, priority, 0,
             f"{previous_operator} handled the caller's open case and is free: tried alone "
-            f"for {PREVIOUS_OPERATOR_SECONDS} s",
+            f"for {alone} s",
         ))
-        elapsed = PREVIOUS_OPERATOR_SECONDS
+        elapsed = alone
     lang_at = _step_time(policy, general=False)
     pool_at = _step_time(policy, general=True)
     has_language_queue = language in languages and lang_at is not None
@@ -96,7 +97,7 @@ def plan_stages(
     ))
 
     def later(name: str, until: int | None, since: int, why: str) -> QueueStage:
-        bump = len(stages) - (1 if previous_operator is None else 2)
+        bump = len(stages) - (1 if elapsed == 0 else 2)
         raised = priority if priority >= emergency_priority else min(
             priority + bump + 1, emergency_priority - 1)
         return QueueStage(

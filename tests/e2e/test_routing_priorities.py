@@ -1,0 +1,94 @@
+"""Priorities on the real Asterisk, as the one routing decision (``plan_call``) sets them:
+an emergency goes ahead of everyone, an elderly caller ahead of normal callers, and the
+stored reasons say why.
+
+The flow here is a small one of the test's own: its ``set`` nodes write the ``urgency``
+variable the way speech does when it hears an emergency or elderly cue, so the test needs
+keys only (the Mandarin and English models are not installable here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ivr.app import Hotline
+from ivr.core.settings import Settings
+from ivr.edges.ami import AmiClient
+from ivr.operators.desk import OperatorDesk
+from ivr.testbed.sandbox import Sandbox
+from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+
+from .conftest import finished_record, wait_until_free
+
+pytestmark = pytest.mark.asterisk
+
+FLOW = """\
+name: priorities-test
+version: "1"
+languages: [zh, en]
+start: menu
+nodes:
+  menu:
+    kind: menu
+    prompts: [ivr/main-menu]
+    options: {"1": route_inquiry, "2": elderly, "3": emergency, "0": route_operator}
+    timeout: 5
+    retries: 1
+    on_exhausted: route_operator
+  elderly: {kind: set, variables: {urgency: elderly, intent_evidence: 独居老人},
+            next: route_inquiry}
+  emergency: {kind: set, variables: {urgency: emergency, intent_evidence: 煤气味},
+              next: route_inquiry}
+  route_inquiry: {kind: route, skill: inquiry, priority: 5}
+  route_operator: {kind: route, skill: hotline, priority: 5}
+"""
+
+
+@pytest_asyncio.fixture
+async def urgent(cfg: Settings, sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Hotline]:
+    flow = tmp_path / "priorities.yaml"
+    flow.write_text(FLOW, encoding="utf-8")
+    app = Hotline(dataclasses.replace(cfg, flow_path=flow))
+    await app.start()
+    await app.ami.wait_connected(10)
+    yield app
+    await app.stop()
+
+
+def press(key: str, then: float) -> list[Step]:
+    return [Wait(1.0), Press(key), Wait(then), HangUp()]
+
+
+async def test_emergency_then_elderly_then_normal_whatever_the_order_they_arrived_in(
+    urgent: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
+) -> None:
+    """With the only inquiry operator away, a normal caller, then an elderly one, then an
+    emergency wait; when the operator is back they are answered emergency first, then the
+    elderly caller, then the one who arrived first; records and reasons say why."""
+    desk = OperatorDesk(urgent.settings, ami)
+    await wait_until_free(ami, "PJSIP/op1002")
+    await desk.pause("op1002", "meeting")
+    try:
+        normal = asyncio.create_task(phones.call(press("1", then=40.0), caller="13822240001"))
+        await asyncio.sleep(2.0)
+        elderly = asyncio.create_task(phones.call(press("2", then=35.0), caller="13822240002"))
+        await asyncio.sleep(2.0)
+        emergency = asyncio.create_task(phones.call(press("3", then=30.0),
+                                                    caller="13822240003"))
+        await asyncio.sleep(6.0)  # all three are waiting in the inquiry queue now
+    finally:
+        await desk.unpause("op1002")
+    results = [await call for call in (normal, elderly, emergency)]
+    print(operators["op1002"].calls(), [(r.returncode, r.output[-1500:]) for r in results])
+    assert operators["op1002"].calls()[:3] == ["13822240003", "13822240002", "13822240001"]
+    records = [await finished_record(urgent, n) for n in
+               ("13822240001", "13822240002", "13822240003")]
+    assert [r.priority for r in records] == [5, 6, 10]
+    assert "elderly caller '独居老人': priority 5 -> 6" in records[1].route_reasons
+    assert "emergency cue '煤气味': priority 5 -> 10" in records[2].route_reasons
