@@ -3,7 +3,8 @@ language, the general pool, the repeat caller's own operator first; autopause af
 unanswered ring; screen pops, answer times and transfers from what app_queue reports; an
 emergency bulletin the flow plays until it is withdrawn.
 
-The widening times are shortened (language after 6 s, general pool after 12 s) so each test
+The widening times are shortened (language after 6 s, general pool after 12 s, a repeat
+caller's previous operator alone for 3 s) so each test
 takes seconds; the times of the shipped policy are checked by the unit tests of plan_stages.
 """
 
@@ -32,7 +33,7 @@ from .conftest import answered_by, finished_record, wait_until_free
 
 pytestmark = pytest.mark.asterisk
 
-FAST = RoutingPolicy(widening=(
+FAST = RoutingPolicy(previous_operator_seconds=3, widening=(
     WideningStep(0, min_level=4),
     WideningStep(3, min_level=2),
     WideningStep(6, min_level=1, any_skill_with_language=True),
