@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ivr.core.routing import language_queue, personal_queue, render_queuerules
+from ivr.core.routing import (
+    GENERAL_POOL_PENALTY,
+    language_queue,
+    personal_queue,
+    render_queuerules,
+)
 from ivr.core.settings import Operator, Settings
 
 STATIC_FILES = (
@@ -17,7 +22,7 @@ STATIC_FILES = (
 )
 PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
-    "transfer_endpoint", "callback_endpoint",
+    "transfer_endpoint", "callback_endpoint", "general_pool_penalty",
 )
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
@@ -89,14 +94,19 @@ def render_pjsip(settings: Settings) -> str:
 WRAP_UP_SECONDS = 3
 
 
-def _queue(name: str, comment: str, settings: Settings, service_level: int) -> str:
+def _queue(
+    name: str, comment: str, settings: Settings, service_level: int, *, widens: bool = False
+) -> str:
+    # Only a skill's own queue widens by level over time; the general queue, lang-* and op-*
+    # offer a call to every member at once.
+    rule = f"defaultrule = {settings.routing.rule_name}\n" if widens else ""
     return (
         f"; {comment}\n[{name}]\n"
         "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).
         "autopause = all\nautopausedelay = 0\n"
-        f"defaultrule = {settings.routing.rule_name}\n"
+        f"{rule}"
         # While waiting, every offer_every seconds: "press 1 to be called back instead".
         "context = queue-exit\nperiodic-announce = ivr/callback-offer\n"
         f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
@@ -121,7 +131,7 @@ def render_queues(settings: Settings) -> str:
     general_sl = settings.skills[settings.menu.general_queue].service_level.seconds
     queues = [
         _queue(skill.id, f"{skill.names.get('en', skill.id)} ({skill.department})", settings,
-               skill.service_level.seconds)
+               skill.service_level.seconds, widens=skill.id != settings.menu.general_queue)
         for skill in settings.skills.values()
     ]
     queues += [
@@ -147,6 +157,7 @@ def render_dialplan(settings: Settings, template: str) -> str:
         "default_language": settings.default_language,
         "transfer_endpoint": TRANSFER_ENDPOINT,
         "callback_endpoint": CALLBACK_ENDPOINT,
+        "general_pool_penalty": str(GENERAL_POOL_PENALTY),
     }
     text = template
     for key in PLACEHOLDERS:

@@ -48,10 +48,29 @@ def test_one_queue_per_skill_with_persistent_dynamic_members() -> None:
     assert "penaltychange => 30,+2" in rules
 
 
+def _sections(text: str) -> dict[str, str]:
+    parts = text.split("\n[")
+    return {part.split("]", 1)[0]: part for part in parts[1:]}
+
+
+def test_only_skill_queues_widen_by_rule_the_general_pool_is_never_gated() -> None:
+    """A skill's queue widens by level over time; the general queue (key 0 and the app-down
+    fallback), lang-* and op-* offer a call to every member at once."""
+    queues = _sections(asterisk_files(CFG, "x")["queues.conf"])
+    general = CFG.menu.general_queue
+    for skill in CFG.skills:
+        widens = "defaultrule = widening" in queues[skill]
+        assert widens == (skill != general), skill
+    for name in ("lang-zh", "lang-en", "op-op1001"):
+        assert "defaultrule" not in queues[name], name
+
+
 def test_dialplan_falls_back_to_the_general_queue() -> None:
-    """12345 runs the AGI and, without a decision, queues in the general queue."""
+    """12345 runs the AGI and, without a decision, queues in the general queue, where every
+    operator may be offered the call at once (the general pool's member penalty)."""
     text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
     assert "AGI(agi://127.0.0.1:4573/ivr)" in text
-    assert f"Queue({CFG.menu.general_queue},t)" in text
+    assert (f"Set(QUEUE_MAX_PENALTY=6)\n same => n,Queue({CFG.menu.general_queue},t)"
+            in text)
     assert "{{" not in text

@@ -81,8 +81,8 @@ STAGES = [
                  id="previous operator free: alone first"),
     pytest.param({"open_case": BUSY}, ["inquiry:90:6:1", "lang-zh:90:7:6", "hotline::8:6"],
                  id="previous operator busy: not tried"),
-    pytest.param({"skill": "parking"}, ["hotline:90:5:1", "lang-zh:90:6:6", "hotline::7:6"],
-                 id="unknown skill: the general queue"),
+    pytest.param({"skill": "parking"}, ["hotline::5:6"],
+                 id="unknown skill: the general queue, everyone at once"),
     pytest.param({"language": "ko"}, ["inquiry:180:5:1", "hotline::6:6"],
                  id="no language queue"),
 ]

@@ -37,9 +37,13 @@ def test_emergency_priority_is_never_lowered_and_others_never_reach_it() -> None
     assert [s.split(":")[2] for s in stages(priority=9)] == ["9", "9", "9"]
 
 
-def test_general_queue_caller_still_widens_to_the_language() -> None:
-    assert stages(queue="hotline") == ["hotline:90:0:1", "lang-zh:90:1:6", "hotline::2:6"]
-    assert stages(queue="hotline", language="ko") == ["hotline::0:1"]
+def test_general_queue_caller_is_offered_to_everyone_at_once() -> None:
+    """The general pool is never gated by time: every logged-in operator is a member, the
+    best level rings first, then the longest idle, whatever the caller's language."""
+    assert stages(queue="hotline") == ["hotline::0:6"]
+    assert stages(queue="hotline", language="ko") == ["hotline::0:6"]
+    assert stages(queue="hotline", previous_operator="op1002") == [
+        "op-op1002:20:0:0", "hotline::0:6"]
 
 
 def test_previous_operator_is_not_tried_alone_when_the_policy_says_0_s() -> None:

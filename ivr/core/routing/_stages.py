@@ -14,6 +14,10 @@ the caller to the next stage's queue:
 4. the general queue, where every logged-in operator is a member (skilled ones at their level's
    penalty, the others at the general-pool penalty), with no timeout.
 
+A caller whose queue *is* the general queue (key 0, an unknown skill) is offered to every
+member at once (``QUEUE_MAX_PENALTY`` = the general-pool penalty, no widening rule): the
+safety net is the fastest path to a human, never gated by time.
+
 A caller moved to a later stage has already waited: each later stage raises their priority by
 one so they go ahead of callers who only just arrived there (never to emergency level).
 """
@@ -82,12 +86,18 @@ def plan_stages(
             f"for {alone} s",
         ))
         elapsed = alone
+    if queue == general_queue:
+        # Everyone logged in is a member: no caller waits while any of them is idle.
+        stages.append(QueueStage(
+            queue, None, priority, GENERAL_POOL_PENALTY,
+            f"the general pool {queue} from {elapsed} s: any available operator at once, the "
+            "best level first, then the longest idle",
+        ))
+        return tuple(stages)
     lang_at = _step_time(policy, general=False)
     pool_at = _step_time(policy, general=True)
     has_language_queue = language in languages and lang_at is not None
     first_end = lang_at if has_language_queue else pool_at
-    if queue == general_queue and not has_language_queue:
-        first_end = None  # the general queue already holds everyone
     start = policy.widening[0]
     stages.append(QueueStage(
         queue, None if first_end is None else max(1, first_end - elapsed), priority,
