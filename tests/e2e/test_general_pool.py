@@ -17,7 +17,7 @@ import pytest_asyncio
 from ivr.app import Hotline
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 
 from .conftest import wait_until_free
 
@@ -62,14 +62,15 @@ async def in_call(ami: AmiClient, interface: str, timeout: float = 20.0) -> None
 
 
 async def first_busy_then_next(
-    phones: Phones, ami: AmiClient, steps: list[Step], first: str, second: str,
+    phones: Phones, ami: AmiClient, steps: list[Step], second_steps: list[Step],
+    first: str, second: str,
 ) -> tuple[str, int]:
     """The first caller takes the hotline operator; returns who answered the second and
     how long the second waited in the queue."""
     seen = connects(ami)
     a = asyncio.create_task(phones.call([*steps, Wait(40.0), HangUp()], caller=first))
     await in_call(ami, f"PJSIP/{HOTLINE_SKILLED}")
-    b = await phones.call([*steps, Wait(12.0), HangUp()], caller=second)
+    b = await phones.call(second_steps, caller=second)
     assert b.ok, b.output
     await a
     assert (first, f"PJSIP/{HOTLINE_SKILLED}") in [(c, i) for c, i, _ in seen], seen
@@ -84,7 +85,9 @@ async def test_key_0_goes_to_an_idle_operator_without_the_skill_at_once(
     """Key 0 while the only hotline-skilled operator is on a call: another operator, who has
     not the hotline skill, answers within the ring time, not after a widening rule."""
     keys: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("0")]
-    operator, held = await first_busy_then_next(phones, ami, keys, "13822250001", "13822250002")
+    # The second caller hangs up in the survey after their short call.
+    operator, held = await first_busy_then_next(
+        phones, ami, keys, [*keys, Wait(6.0), HangUp()], "13822250001", "13822250002")
     assert operator != HOTLINE_SKILLED
     assert "hotline" not in cfg.operators[operator].skills
     assert held <= 3, f"waited {held} s with operators idle"
@@ -97,7 +100,8 @@ async def test_with_the_application_down_the_fallback_answers_at_once_too(
     caller to an idle operator at once, while the hotline-skilled one is busy."""
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", cfg.agi.port)) != 0, "an application is listening"
-    operator, held = await first_busy_then_next(phones, ami, [Wait(0.5)], "13822250003",
-                                                "13822250004")
+    # No application, no survey: Asterisk hangs up after the operator does.
+    operator, held = await first_busy_then_next(
+        phones, ami, [Wait(0.5)], [Wait(0.5), AwaitHangUp(20)], "13822250003", "13822250004")
     assert operator != HOTLINE_SKILLED
     assert held <= 3, f"waited {held} s with operators idle"
