@@ -49,7 +49,6 @@ from ivr.core.flow import (
     Transferred,
     TransferTo,
     announce_wait,
-    say_number,
 )
 from ivr.core.numbers import EXTERNAL_NUMBER
 from ivr.core.records import CallRecord
@@ -455,6 +454,7 @@ class CallHandler:
             waiting=figures.waiting, available=figures.operators.available,
             staffed=figures.operators.staffed,
             average_handle=figures.today.average_handle_time,
+            waiting_by_priority=self._figures.waiting_by_priority(queue),
         )
 
     async def _open_case(self, history: _History) -> OpenCase | None:
@@ -483,13 +483,10 @@ class CallHandler:
         """Tell a caller who will not be answered at once their place and expected wait."""
         position, minutes = announcement.position, announcement.minutes
         record.variables["queue_position"] = str(position)
-        if minutes is None:
-            # No honest estimate from live figures: the place in line, no made-up wait.
-            sounds = ("ivr/queue-position-is", *say_number(position, record.language))
-            record.variables["expected_wait_minutes"] = "unknown"
-        else:
-            sounds = announce_wait(position, minutes, record.language)
-            record.variables["expected_wait_minutes"] = str(minutes)
+        # No honest estimate from live figures: the place in line, no made-up wait.
+        record.variables["expected_wait_minutes"] = "unknown" if minutes is None else str(
+            minutes)
+        sounds = announce_wait(position, minutes, record.language)
         log.info("wait_announced", queue=record.queue, position=position,
                  minutes=record.variables["expected_wait_minutes"])
         for sound in sounds:

@@ -84,11 +84,11 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     assert f"repeat caller with open case {case.number}" in why
     assert "op1002 level 5" in why
     assert "flow node route_inquiry" in why
-    # Nobody could answer at once: each caller was told their place (the second one found
-    # the first waiting); with the only inquiry operator away there is no honest wait
-    # estimate, and none is made up.
+    # Nobody could answer at once: each caller was told their place. The repeat caller found
+    # the first one waiting but goes ahead of them, and was told so (first in line). With the
+    # only inquiry operator away there is no honest wait estimate, and none is made up.
     assert normal.variables["queue_position"] == "1"
-    assert repeat.variables["queue_position"] == "2"
+    assert repeat.variables["queue_position"] == "1"
     assert repeat.variables["expected_wait_minutes"] == "unknown"
 
 

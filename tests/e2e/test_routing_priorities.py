@@ -70,28 +70,31 @@ def press(key: str, then: float) -> list[Step]:
 async def test_emergency_then_elderly_then_normal_whatever_the_order_they_arrived_in(
     urgent: Hotline, phones: Phones, operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
-    """With the only inquiry operator away, a normal caller, then an elderly one, then an
-    emergency wait; when the operator is back they are answered emergency first, then the
-    elderly caller, then the one who arrived first; records and reasons say why."""
+    """With the only inquiry operator away, a normal caller, an elderly one, an emergency and
+    another normal caller wait, in that order of arrival. Each is told the place they really
+    have (the callers served first); when the operator is back they are answered emergency,
+    elderly, then the normal callers in arrival order; records and reasons say why."""
+    callers = {"13822240001": "1", "13822240002": "2", "13822240003": "3", "13822240004": "1"}
     desk = OperatorDesk(urgent.settings, ami)
     await wait_until_free(ami, "PJSIP/op1002")
     await desk.pause("op1002", "meeting")
+    calls = []
     try:
-        normal = asyncio.create_task(phones.call(press("1", then=40.0), caller="13822240001"))
-        await asyncio.sleep(2.0)
-        elderly = asyncio.create_task(phones.call(press("2", then=35.0), caller="13822240002"))
-        await asyncio.sleep(2.0)
-        emergency = asyncio.create_task(phones.call(press("3", then=30.0),
-                                                    caller="13822240003"))
-        await asyncio.sleep(6.0)  # all three are waiting in the inquiry queue now
+        for caller, key in callers.items():
+            # Apart enough for each to have heard their place and joined the queue.
+            calls.append(asyncio.create_task(phones.call(press(key, 90.0), caller=caller)))
+            await asyncio.sleep(8.0)
     finally:
         await desk.unpause("op1002")
-    for call in (normal, elderly, emergency):
+    for call in calls:
         result = await call
         assert result.ok, result.output
-    assert operators["op1002"].calls()[:3] == ["13822240003", "13822240002", "13822240001"]
-    records = [await finished_record(urgent, n) for n in
-               ("13822240001", "13822240002", "13822240003")]
-    assert [r.priority for r in records] == [5, 6, 10]
+    assert operators["op1002"].calls()[:4] == [
+        "13822240003", "13822240002", "13822240001", "13822240004"]
+    records = [await finished_record(urgent, n) for n in callers]
+    assert [r.priority for r in records] == [5, 6, 10, 5]
     assert "elderly caller '独居老人': priority 5 -> 6" in records[1].route_reasons
     assert "emergency cue '煤气味': priority 5 -> 10" in records[2].route_reasons
+    # The elderly caller and the emergency go ahead of those waiting: each heard "you are
+    # next"; the last normal caller has the three others ahead.
+    assert [r.variables["queue_position"] for r in records] == ["1", "1", "1", "4"]

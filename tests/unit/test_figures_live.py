@@ -542,3 +542,32 @@ def test_metrics_text_for_prometheus() -> None:
     assert 'ivr_figures_ignored_events{reason="QueueCallerJoin: missing Queue"} 1' in lines
     assert "# TYPE ivr_skill_operators gauge" in lines
     assert text.endswith("\n")
+
+
+# -- callers' priorities (their place in line) ---------------------------------------------
+
+def test_waiting_callers_are_counted_by_their_queue_priority() -> None:
+    """QUEUE_PRIO comes with each join (manager.conf channelvars) and with the snapshot's
+    QueueEntry; a caller whose priority Asterisk did not give is counted as unknown."""
+    live = feed([
+        (0, ev("QueueCallerJoin", Queue=Q, Uniqueid="c1", Position=1,
+               ChanVariable="QUEUE_PRIO=5")),
+        (1, ev("QueueCallerJoin", Queue=Q, Uniqueid="c2", Position=1,
+               ChanVariable="QUEUE_PRIO=10")),
+        (2, ev("QueueCallerJoin", Queue=Q, Uniqueid="c3", Position=3,
+               ChanVariable="QUEUE_PRIO=5")),
+        (3, join("c4")),
+    ])
+    assert live.waiting_by_priority(Q) == {5: 2, 10: 1, None: 1}
+    live.apply(leave("c2"), T0 + 4)
+    assert live.waiting_by_priority(Q) == {5: 2, None: 1}
+    assert live.waiting_by_priority("nowhere") == {}
+
+
+def test_snapshot_keeps_or_brings_the_priorities() -> None:
+    """After a reconnect each QueueEntry's Priority is the caller's priority."""
+    live = feed([(0, ev("QueueCallerJoin", Queue=Q, Uniqueid="c1", Position=1,
+                        ChanVariable="QUEUE_PRIO=6"))])
+    response = status_response([("c1", 10), ("c2", 5)], [])
+    live.load_snapshot(response, T0 + 20)
+    assert live.waiting_by_priority(Q) == {0: 2}  # the snapshot says 0 for both

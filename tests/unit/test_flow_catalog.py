@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.flow import announce_wait, say_digits, say_number
+from ivr.core.flow import announce_wait, say_count, say_digits, say_number
 from ivr.core.flow.catalog import number_prompt_names
 from ivr.errors import FlowError
 from ivr.flows.files import load_catalog
@@ -75,12 +75,41 @@ def test_say_digits_skips_non_digits() -> None:
     assert say_digits("40-1") == ("ivr/digit-4", "ivr/digit-0", "ivr/digit-1")
 
 
-def test_queue_announcement() -> None:
-    """Position and minutes are read as number words around the catalog's phrases."""
-    assert announce_wait(3, 12, "zh") == (
-        "ivr/queue-position-is", "ivr/num-3", "ivr/queue-wait-is", "ivr/num-10", "ivr/num-2",
-        "ivr/queue-minutes",
-    )
+ANNOUNCEMENTS = [
+    pytest.param(1, 3, "zh", "您是下一位。 预计等待约 三 分钟。", id="zh next"),
+    pytest.param(3, 2, "zh", "您前面还有 两 位来电者。 预计等待约 两 分钟。",
+                 id="zh two ahead: 两位, not 三 and not 二"),
+    pytest.param(2, 12, "zh", "您前面还有 一 位来电者。 预计等待约 十 二 分钟。", id="zh 十二"),
+    pytest.param(201, None, "zh",
+                 "您前面还有 两 百 位来电者。 接线员将尽快为您服务，请稍候。", id="zh no estimate"),
+    pytest.param(1, 1, "en", "You are next in line. The expected wait is about one minute.",
+                 id="en next, one minute"),
+    pytest.param(3, 2, "en", "You are number three in line. The expected wait is about two "
+                 "minutes.", id="en place"),
+    pytest.param(2, None, "en", "You are number two in line. An operator will be with you as "
+                 "soon as possible.", id="en no estimate"),
+]
+
+
+@pytest.mark.parametrize(("position", "minutes", "language", "heard"), ANNOUNCEMENTS)
+def test_queue_announcement_as_the_caller_hears_it(
+    position: int, minutes: int | None, language: str, heard: str
+) -> None:
+    """The place in line and the wait, as whole sentences in the caller's language."""
+    catalog = load_catalog(CATALOG)
+    words = [catalog.text(p, language) for p in announce_wait(position, minutes, language)]
+    assert " ".join(words) == heard
+
+
+@pytest.mark.parametrize(("n", "heard"), [
+    (2, "两"), (12, "十 二"), (20, "二 十"), (22, "二 十 二"), (200, "两 百"), (2000, "两 千"),
+    (1002, "一 千 零 二"), (3, "三"),
+])
+def test_mandarin_counts_say_liang(n: int, heard: str) -> None:
+    """两 where Mandarin counts things (两位, 两百), 二 elsewhere (十二, 二十)."""
+    catalog = load_catalog(CATALOG)
+    assert " ".join(catalog.text(p, "zh") for p in say_count(n, "zh")) == heard
+    assert say_count(n, "en") == say_number(n, "en")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

@@ -107,6 +107,36 @@ ANNOUNCEMENTS = [
 ]
 
 
+BUSY_LINE = {5: 3, 6: 1, 10: 1, None: 1}  # six waiting: QUEUE_PRIO -> callers
+PLACES = [
+    pytest.param({}, 6 + 1, id="normal (5): behind everyone at 5 and above, and the unknown"),
+    pytest.param({"urgency": Urgency.ELDERLY}, 3 + 1, id="elderly (6): behind 6, 10, unknown"),
+    pytest.param({"urgency": Urgency.EMERGENCY}, 2 + 1, id="emergency (10): behind 10, unknown"),
+    pytest.param({"flow_priority": 3}, 6 + 1, id="lower (3): behind all"),
+]
+
+
+@pytest.mark.parametrize(("given", "position"), PLACES)
+def test_place_counts_only_the_callers_served_first(
+    given: dict[str, object], position: int
+) -> None:
+    """app_queue serves higher priorities first and equals in arrival order: the announced
+    place counts those; a caller of unknown priority counts as ahead (no false promise)."""
+    load = QueueLoad(waiting=6, available=0, staffed=2, average_handle=60.0,
+                     waiting_by_priority=BUSY_LINE)
+    announcement = plan_call(facts(**given), ROSTER, load, POLICY).announcement
+    assert announcement is not None
+    assert announcement.position == position
+
+
+def test_a_free_operator_and_only_lower_priorities_waiting_means_answered_at_once() -> None:
+    """An emergency with an operator free and only normal callers waiting is not told a
+    place: it is the next call app_queue offers."""
+    load = QueueLoad(waiting=3, available=1, staffed=2, average_handle=60.0,
+                     waiting_by_priority={5: 3})
+    assert plan_call(facts(urgency=Urgency.EMERGENCY), ROSTER, load, POLICY).announcement is None
+
+
 @pytest.mark.parametrize(("load", "announcement"), ANNOUNCEMENTS)
 def test_announcement(load: QueueLoad, announcement: Announcement | None) -> None:
     """A caller who will wait hears their place; a wait only when live figures give one."""

@@ -204,11 +204,24 @@ class _Series:
 
 
 class _Waiting:
-    __slots__ = ("joined_at", "ringing")
+    __slots__ = ("joined_at", "priority", "ringing")
 
-    def __init__(self, joined_at: float) -> None:
+    def __init__(self, joined_at: float, priority: int | None = None) -> None:
         self.joined_at = joined_at
+        self.priority = priority  # QUEUE_PRIO; None when Asterisk did not say
         self.ringing: list[str] = []
+
+
+def _priority(event: AmiEvent) -> int | None:
+    """The caller's ``QUEUE_PRIO``: a ``QueueEntry``'s ``Priority``, or the channel variable
+    manager.conf's ``channelvars`` adds to every channel event (``ChanVariable``)."""
+    raw = event.get("Priority")
+    if not raw:
+        variable = event.get("ChanVariable")
+        name, _, value = variable.partition("=")
+        raw = value if name == "QUEUE_PRIO" else event.get("ChanVariable(QUEUE_PRIO)")
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 3 else None
 
 
 class _Member:
@@ -416,6 +429,15 @@ class LiveFigures:
             out.append(IntervalFigures(cal.start(bar, per), per, counts))
         return tuple(out)
 
+    def waiting_by_priority(self, skill: str) -> dict[int | None, int]:
+        """How many callers wait in ``skill``'s queue at each ``QUEUE_PRIO`` (None: not
+        reported), so a new caller can be told how many will really be served first."""
+        state = self._skills.get(skill)
+        counts: dict[int | None, int] = {}
+        for waiting in state.waiting.values() if state is not None else ():
+            counts[waiting.priority] = counts.get(waiting.priority, 0) + 1
+        return counts
+
     def operator_states(self, skill: str, now: float) -> dict[str, OperatorState]:
         """Each member of the skill's queue (by interface) in routing's terms; ringing is
         ON_CALL and an unreachable phone LOGGED_OUT."""
@@ -464,7 +486,7 @@ class LiveFigures:
             self._ignore("snapshot: bad time")
             return SnapshotLoaded(0, 0, 0, 0, 0)
         self._forget_gone(at)
-        queues: dict[str, tuple[dict[str, _Member], list[tuple[float, str]]]] = {}
+        queues: dict[str, tuple[dict[str, _Member], list[tuple[float, str, int | None]]]] = {}
         for message in messages:
             if message.name not in _SNAPSHOT_MESSAGES:
                 continue  # the action's own response and QueueStatusComplete carry no state
@@ -480,7 +502,7 @@ class LiveFigures:
                 elif message.name == "QueueEntry":
                     uniqueid = _field(message, "Uniqueid")
                     wait = _seconds(message, "Wait") or 0.0
-                    entries.append((at - wait, uniqueid))
+                    entries.append((at - wait, uniqueid, _priority(message)))
             except _Malformed as exc:
                 self._ignore(f"snapshot {message.name}: {exc}")
         if not queues:
@@ -501,7 +523,7 @@ class LiveFigures:
                     member.wrap_up_until = before.wrap_up_until
             state.members = members
             waiting: dict[str, _Waiting] = {}
-            for joined_at, uniqueid in sorted(entries):
+            for joined_at, uniqueid, priority in sorted(entries, key=lambda e: e[:2]):
                 if uniqueid in self._gone:
                     skipped += 1
                     continue
@@ -510,9 +532,10 @@ class LiveFigures:
                     late += 1
                     for tally in self._tallies(state, joined_at):
                         tally.offered += 1
-                    waiting[uniqueid] = _Waiting(joined_at)
+                    waiting[uniqueid] = _Waiting(joined_at, priority)
                 else:
-                    waiting[uniqueid] = _Waiting(known.joined_at)
+                    waiting[uniqueid] = _Waiting(
+                        known.joined_at, known.priority if priority is None else priority)
             state.waiting = waiting
         return SnapshotLoaded(
             queues=len(queues),
@@ -532,7 +555,7 @@ class LiveFigures:
         self._gone.pop(uniqueid, None)  # a caller put back in line is waiting again
         if uniqueid in state.waiting:
             return  # already counted (a repeated event or the snapshot saw them first)
-        state.waiting[uniqueid] = _Waiting(at)
+        state.waiting[uniqueid] = _Waiting(at, _priority(event))
         for tally in self._tallies(state, at):
             tally.offered += 1
 

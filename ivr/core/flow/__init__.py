@@ -10,13 +10,15 @@ Public surface (the submodules hold the details; import from here):
 - check: ``validate(flow, catalog, skills, schedules)`` -> ``list[FlowProblem]``
 - try: ``simulate(flow, facts, digits, say, case_lookup) -> SimulationReport``,
   ``format_report(report) -> str``
-- read numbers back: ``say_number(n, language)``, ``say_digits(text)``, ``announce_wait``
+- read numbers back: ``say_number(n, language)``, ``say_digits(text)``, ``say_count`` (两),
+  ``announce_wait``
 """
 
 from ivr.core.flow.catalog import (
     PromptCatalog,
     announce_wait,
     parse_catalog,
+    say_count,
     say_digits,
     say_number,
 )
@@ -104,6 +106,7 @@ __all__ = [
     "load_flow",
     "parse_catalog",
     "parse_flow",
+    "say_count",
     "say_digits",
     "say_number",
     "simulate",

@@ -174,16 +174,62 @@ def number_prompt_names() -> frozenset[str]:
     names = {f"ivr/digit-{d}" for d in range(10)}
     names |= {_num(n) for n in range(20)}
     names |= {_num(n) for n in range(20, 100, 10)}
-    names |= {_num(100), _num(1000)}
+    names |= {_num(100), _num(1000), TWO_COUNTED}
     return frozenset(names)
 
 
-def announce_wait(position: int, minutes: int, language: str) -> Prompts:
-    """Queue read-back: "you are number N in line, expected wait about M minutes"."""
-    return (
-        "ivr/queue-position-is",
-        *say_number(position, language),
-        "ivr/queue-wait-is",
-        *say_number(minutes, language),
-        "ivr/queue-minutes",
-    )
+TWO_COUNTED = "ivr/num-2-counted"
+"""Mandarin's 两: a count of things says 两位, 两分钟, 两百, never 二位."""
+
+QUEUE_NEXT = "ivr/queue-next"
+QUEUE_AHEAD = "ivr/queue-ahead"
+QUEUE_CALLERS = "ivr/queue-callers"
+QUEUE_WAIT = "ivr/queue-wait-is"
+QUEUE_MINUTES = "ivr/queue-minutes"
+QUEUE_MINUTE = "ivr/queue-minute"
+QUEUE_NO_ESTIMATE = "ivr/queue-no-estimate"
+QUEUE_PROMPTS = frozenset({
+    QUEUE_NEXT, QUEUE_AHEAD, QUEUE_CALLERS, QUEUE_WAIT, QUEUE_MINUTES, QUEUE_MINUTE,
+    QUEUE_NO_ESTIMATE, TWO_COUNTED,
+})
+# Languages whose QUEUE_AHEAD sentence counts the callers ahead ("您前面还有两位来电者");
+# the others say the caller's place ("You are number 3 in line").
+_COUNTS_AHEAD = frozenset({"zh"})
+
+
+def say_count(n: int, language: str) -> Prompts:
+    """A count of things (callers, minutes) as number words: ``say_number``, except that
+    Mandarin says 两 for a lone 2 and before 百 or 千 (两位, 两分钟, 两百), as people do."""
+    words = say_number(n, language)
+    if language != "zh" or n >= _DIGIT_LIMIT:
+        return words
+    out = list(words)
+    for i, word in enumerate(out):
+        following = out[i + 1] if i + 1 < len(out) else None
+        if word == _num(2) and (len(out) == 1 or following in (_num(100), _num(1000))):
+            out[i] = TWO_COUNTED
+    return tuple(out)
+
+
+def announce_wait(position: int, minutes: int | None, language: str) -> Prompts:
+    """What a caller hears before waiting: their place (1 = next) and, when it could be
+    estimated, the expected wait in minutes; otherwise a whole sentence saying an operator
+    will come as soon as possible (no made-up figure).
+
+    zh: 您是下一位。| 您前面还有两位来电者。+ 预计等待约两分钟。|
+    接线员将尽快为您服务 (please hold).
+    en: You are next in line. | You are number 3 in line. + The expected wait is about
+    2 minutes. | An operator will be with you as soon as possible.
+    """
+    if position < 1:
+        raise ValueError(f"position starts at 1, got {position}")
+    if position == 1:
+        place: Prompts = (QUEUE_NEXT,)
+    elif language in _COUNTS_AHEAD:
+        place = (QUEUE_AHEAD, *say_count(position - 1, language), QUEUE_CALLERS)
+    else:
+        place = (QUEUE_AHEAD, *say_number(position, language), QUEUE_CALLERS)
+    if minutes is None:
+        return (*place, QUEUE_NO_ESTIMATE)
+    unit = QUEUE_MINUTE if minutes == 1 and language not in _COUNTS_AHEAD else QUEUE_MINUTES
+    return (*place, QUEUE_WAIT, *say_count(minutes, language), unit)

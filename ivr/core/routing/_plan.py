@@ -83,12 +83,22 @@ class QueueLoad:
 
     ``waiting``: callers in the queue now; ``available``: operators free to be rung;
     ``staffed``: available, on a call or wrapping up; ``average_handle``: today's average
-    handle time in seconds (None until a call was handled)."""
+    handle time in seconds (None until a call was handled); ``waiting_by_priority``: how
+    many of the waiting callers have each ``QUEUE_PRIO`` (None: not known)."""
 
     waiting: int = 0
     available: int = 0
     staffed: int = 0
     average_handle: float | None = None
+    waiting_by_priority: Mapping[int | None, int] | None = None
+
+    def ahead_of(self, priority: int) -> int:
+        """Callers app_queue will serve before a new caller at ``priority``: those waiting at
+        the same or a higher priority (a caller whose priority is not known counts as ahead,
+        so nobody is promised a better place than they get). Without the breakdown, all."""
+        if self.waiting_by_priority is None:
+            return self.waiting
+        return sum(n for p, n in self.waiting_by_priority.items() if p is None or p >= priority)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +159,7 @@ def plan_call(
         previous_operator=previous,
     )
     reasons += [f"stage {n}: {stage.reason}" for n, stage in enumerate(stages, 1)]
-    announcement = None if previous is not None else _announcement(load)
+    announcement = None if previous is not None else _announcement(load, priority)
     return CallPlan(queue, priority, stages, announcement, tuple(reasons))
 
 
@@ -184,14 +194,16 @@ def _queue_reason(queue: str, roster: Roster) -> str:
             f"longest idle; skilled operators: {who or 'nobody'}")
 
 
-def _announcement(load: QueueLoad) -> Announcement | None:
-    """The caller's place and expected wait, unless an operator is free and nobody waits.
+def _announcement(load: QueueLoad, priority: int) -> Announcement | None:
+    """The caller's place and expected wait, unless an operator is free and nobody will be
+    served first. The place counts only the callers served first (same or higher priority).
 
     The wait is estimated only from live figures: with no measured handle time today or
     nobody staffing the skill, the caller hears their place and no made-up estimate."""
-    if load.waiting < 1 and load.available > 0:
+    ahead = load.ahead_of(priority)
+    if ahead < 1 and load.available > 0:
         return None  # answered at once: nothing to announce
-    position = load.waiting + 1
+    position = ahead + 1
     if load.average_handle is None:
         return Announcement(position, None)
     seconds = expected_wait(position, load.staffed, load.average_handle)
