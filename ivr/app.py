@@ -89,6 +89,7 @@ class Hotline:
         self.queue_events = QueueEvents(
             settings, self.store.calls, self.store.cases, self.shared_pops, self.writes,
             leads=lambda: self.bus.is_leader or self.bus.isolated, clock=clock,
+            figures=self.figures,
         )
         self.transfers = OperatorTransfers(self.ami, self.queue_events)
         self.calls = CallHandler(

@@ -215,11 +215,12 @@ class PendingWrites:
         await self._write(_Write("save", args))
 
     async def set_call_answered(
-        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float
+        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float,
+        outcome: list[str] | None = None,
     ) -> None:
         await self._write(_Write("answered", {
             "call_id": call_id, "operator": operator, "answered_at": _stamp(answered_at),
-            "wait_seconds": wait_seconds,
+            "wait_seconds": wait_seconds, "outcome": list(outcome or []),
         }))
 
     async def set_call_completed(
@@ -230,10 +231,12 @@ class PendingWrites:
         }))
 
     async def set_call_abandoned(
-        self, call_id: str, ended_at: datetime, wait_seconds: float
+        self, call_id: str, ended_at: datetime, wait_seconds: float,
+        outcome: list[str] | None = None,
     ) -> None:
         await self._write(_Write("abandoned", {
             "call_id": call_id, "ended_at": _stamp(ended_at), "wait_seconds": wait_seconds,
+            "outcome": list(outcome or []),
         }))
 
     async def record_operator_state(
@@ -306,14 +309,16 @@ class PendingWrites:
             case "save":
                 await store.calls.save(_record(a))
             case "answered":
+                # "outcome" is absent from writes spilled by an older version.
                 await store.calls.set_answered(a["call_id"], a["operator"],
-                                              _moment(a["answered_at"]), a["wait_seconds"])
+                                              _moment(a["answered_at"]), a["wait_seconds"],
+                                              a.get("outcome"))
             case "completed":
                 await store.calls.set_completed(a["call_id"], _moment(a["ended_at"]),
                                                a["talk_seconds"])
             case "abandoned":
                 await store.calls.set_abandoned(a["call_id"], _moment(a["ended_at"]),
-                                               a["wait_seconds"])
+                                               a["wait_seconds"], a.get("outcome"))
             case "operator_state":
                 await store.operator_states.record(a["operator_id"], a["state"], a["reason"],
                                                   _moment(a["at"]))

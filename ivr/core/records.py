@@ -39,6 +39,9 @@ class CallRecord:
     wait_seconds: float | None = None
     talk_seconds: float | None = None
     skill: str | None = None
+    # What app_queue did with the call (``ivr.core.routing.QueueOutcome``): who was rung,
+    # who was skipped and why, who answered, in which stage of the wait, after how long.
+    queue_outcome: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -6,7 +6,9 @@ history.
   built from the call record (what the caller said, intent, urgency, routing reasons) and the
   caller's previous cases;
 * ``AgentConnect`` / ``AgentComplete`` / ``QueueCallerAbandon``: who answered, after how long,
-  how long they talked, or that the caller gave up - written to the call record;
+  how long they talked, or that the caller gave up - written to the call record, with the
+  account of what app_queue did (``queue_outcome``: who was rung, skipped and why, who did
+  not answer, which stage answered; ``ivr.core.routing.QueueOutcome``);
 * ``QueueMemberPause`` / ``AgentConnect`` / ``AgentComplete``: the operator's state history.
 
 Every node tracks who talks to whom (``track``: transfers from the consoles it serves); the
@@ -33,9 +35,10 @@ from typing import Any
 import structlog
 
 from ivr.calls.pending_writes import PendingWrites
+from ivr.core.figures import LiveFigures
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.records import CallRecord
-from ivr.core.routing import OperatorState
+from ivr.core.routing import OperatorState, QueueOutcome
 from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
@@ -46,6 +49,7 @@ from ivr.operators.screen_pops import SharedScreenPops
 
 log = structlog.get_logger("ivr.operators.queue_events")
 DRAIN_ROUNDS = 5
+MAX_FOLLOWED = 10_000  # calls whose queue outcome is followed at once; the oldest go first
 
 
 def _seconds(event: AmiEvent, name: str) -> float:
@@ -61,7 +65,7 @@ class QueueEvents:
     def __init__(
         self, settings: Settings, calls: CallRecords, cases: Cases, pops: SharedScreenPops,
         writes: PendingWrites, *, leads: Callable[[], bool] = lambda: True,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock = SYSTEM_CLOCK, figures: LiveFigures | None = None,
     ) -> None:
         self._calls = calls
         self._cases = cases
@@ -70,12 +74,17 @@ class QueueEvents:
         self._leads = leads
         self._clock = clock
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
+        self._general_queue = settings.menu.general_queue
+        # Members' states when a stage first rings someone (who was skipped and why).
+        self._figures = figures
+        self._outcomes: dict[str, QueueOutcome] = {}  # call id -> what app_queue did
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, asyncio.Task[None]] = {}
         self._talking: dict[str, str] = {}  # operator -> the caller's channel
 
     def reconfigure(self, settings: Settings) -> None:
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
+        self._general_queue = settings.menu.general_queue
 
     def caller_channel(self, operator_id: str) -> str | None:
         """The channel of the citizen the operator is talking to (for a transfer)."""
@@ -100,19 +109,30 @@ class QueueEvents:
         name = event.name
         operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
         call_id = event.get("Uniqueid")
+        queue = event.get("Queue")
         if name == "AgentCalled" and operator and call_id:
+            self._outcome(call_id).rung(queue, operator, self._members(queue))
             self._spawn(call_id, self._pop(event, operator, call_id))
         elif name == "AgentRingNoAnswer" and operator:
+            if call_id:
+                self._outcome(call_id).not_answered(queue, operator,
+                                                    _seconds(event, "RingTime"))
             self._forget_pop(operator, call_id)
         elif name == "AgentConnect" and operator and call_id:
-            self._spawn(call_id, self._answered(event, operator, call_id))
+            outcome = self._outcome(call_id)
+            outcome.answered(queue, operator, _seconds(event, "HoldTime"))
+            del self._outcomes[call_id]
+            self._spawn(call_id, self._answered(event, operator, call_id, outcome.lines))
             self._spawn(operator, self._state(operator, OperatorState.ON_CALL, ""))
         elif name == "AgentComplete" and operator and call_id:
             self._spawn(call_id, self._completed(event, call_id))
             self._spawn(operator, self._state(operator, OperatorState.WRAP_UP, ""))
             self._forget_pop(operator, call_id)
         elif name == "QueueCallerAbandon" and call_id:
-            self._spawn(call_id, self._abandoned(event, call_id))
+            outcome = self._outcome(call_id)
+            outcome.abandoned(queue, _seconds(event, "HoldTime"))
+            del self._outcomes[call_id]
+            self._spawn(call_id, self._abandoned(event, call_id, outcome.lines))
         elif name == "QueueMemberPause" and operator:
             paused = event.get("Paused") == "1"
             reason = event.get("PausedReason") or event.get("Reason") or ""
@@ -128,6 +148,21 @@ class QueueEvents:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- the work -------------------------------------------------------------------------
+
+    def _outcome(self, call_id: str) -> QueueOutcome:
+        outcome = self._outcomes.get(call_id)
+        if outcome is None:
+            if len(self._outcomes) >= MAX_FOLLOWED:  # calls that left without an end event
+                del self._outcomes[next(iter(self._outcomes))]
+            outcome = self._outcomes[call_id] = QueueOutcome(self._general_queue)
+        return outcome
+
+    def _members(self, queue: str) -> dict[str, OperatorState]:
+        """The queue's members (operator id -> state) as the live figures have them now."""
+        if self._figures is None:
+            return {}
+        states = self._figures.operator_states(queue, self._clock.time())
+        return {self._by_interface[i]: s for i, s in states.items() if i in self._by_interface}
 
     def _spawn(self, key: str, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` after the work already queued for the same call or operator."""
@@ -196,7 +231,9 @@ class QueueEvents:
             return True, None
         return record is not None, record
 
-    async def _answered(self, event: AmiEvent, operator: str, call_id: str) -> None:
+    async def _answered(
+        self, event: AmiEvent, operator: str, call_id: str, outcome: list[str]
+    ) -> None:
         now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
@@ -207,7 +244,7 @@ class QueueEvents:
                 waited = max(waited,
                              (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
                              - (record.ivr_ms or 0) / 1000)
-        await self._writes.set_call_answered(call_id, operator, now, round(waited, 1))
+        await self._writes.set_call_answered(call_id, operator, now, round(waited, 1), outcome)
 
     async def _completed(self, event: AmiEvent, call_id: str) -> None:
         known, _ = await self._call(call_id)
@@ -215,7 +252,7 @@ class QueueEvents:
             await self._writes.set_call_completed(call_id, self._clock.now(),
                                                   _seconds(event, "TalkTime"))
 
-    async def _abandoned(self, event: AmiEvent, call_id: str) -> None:
+    async def _abandoned(self, event: AmiEvent, call_id: str, outcome: list[str]) -> None:
         now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
@@ -227,7 +264,8 @@ class QueueEvents:
                           - timedelta(milliseconds=record.ivr_ms or 0)).total_seconds()
             except ValueError:
                 waited = 0.0
-        await self._writes.set_call_abandoned(call_id, now, round(max(0.0, waited), 1))
+        await self._writes.set_call_abandoned(call_id, now, round(max(0.0, waited), 1),
+                                              outcome)
 
     async def _state(self, operator: str, state: OperatorState, reason: str) -> None:
         await self._writes.record_operator_state(operator, state.value, reason,

@@ -187,7 +187,9 @@ async def test_a_call_answered_then_completed_keeps_its_figures(store: Store) ->
     """Operator, wait and talk time land on the call; the IVR saving it later loses nothing."""
     ivr_copy = call("c1", queue="housing", skill="housing", outcome="routed")
     await store.calls.save(ivr_copy)
-    await store.calls.set_answered("c1", "op7", NOW + timedelta(seconds=42), 42.5)
+    told = ["housing (the housing queue): skipped op6 (paused)", "housing: rang op7",
+            "housing: answered by op7 after 42 s in line (the housing queue)"]
+    await store.calls.set_answered("c1", "op7", NOW + timedelta(seconds=42), 42.5, told)
     await store.calls.set_completed("c1", NOW + timedelta(minutes=5), 257.5)
     ivr_copy.path.append("survey")  # the IVR's stale copy, saved after the queue events
     await store.calls.save(ivr_copy)
@@ -199,15 +201,18 @@ async def test_a_call_answered_then_completed_keeps_its_figures(store: Store) ->
     assert datetime.fromisoformat(record.answered_at) == NOW + timedelta(seconds=42)
     assert record.outcome == "routed"
     assert record.path == ["survey"]
+    assert record.queue_outcome == told  # what app_queue did, kept through the IVR's save
 
 
 async def test_an_abandoned_call_says_so(store: Store) -> None:
     """A caller who gave up in the queue: outcome abandoned, end time and wait recorded."""
     await store.calls.save(call("c1", queue="housing", outcome="routed"))
-    await store.calls.set_abandoned("c1", NOW + timedelta(seconds=90), 88.0)
+    await store.calls.set_abandoned("c1", NOW + timedelta(seconds=90), 88.0,
+                                    ["housing: the caller hung up after 88 s in line"])
     record = await store.calls.get("c1")
     assert record is not None
     assert (record.outcome, record.wait_seconds, record.operator) == ("abandoned", 88.0, None)
+    assert record.queue_outcome == ["housing: the caller hung up after 88 s in line"]
     assert record.ended_at is not None
     assert datetime.fromisoformat(record.ended_at) == NOW + timedelta(seconds=90)
     with pytest.raises(StorageError, match="no call"):

@@ -50,6 +50,16 @@ async def test_paused_operator_gets_nothing_and_the_search_widens_after_30_s(
         assert 29 <= int(holds[0]) <= 36, holds
         record = await finished_record(hotline, "13822220001")
         assert any(r.startswith("widening: ") and "after 30 s" in r for r in record.route_reasons)
+        # The call record says what app_queue did: the paused operator skipped, who answered.
+        for _ in range(50):
+            stored = await hotline.store.calls.get(record.call_id)
+            if stored is not None and stored.queue_outcome:
+                break
+            await asyncio.sleep(0.1)
+        assert stored is not None
+        assert stored.queue_outcome[0].startswith("traffic (the traffic queue): skipped ")
+        assert "op1005 (paused)" in stored.queue_outcome[0]
+        assert stored.queue_outcome[-1].startswith("traffic: answered by op1007 after ")
         presence = await desk.presence()
         assert presence["op1005"].state == "paused (break)"
     finally:

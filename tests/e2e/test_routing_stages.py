@@ -100,6 +100,12 @@ async def test_nobody_with_the_skill_then_an_operator_speaking_the_language_answ
     answered = await _answered(fast, record.call_id)
     assert answered.operator == "op1005"
     assert (answered.wait_seconds or 0) >= 6
+    # What app_queue did, from its events: nobody to ring in inquiry (the inquiry operator
+    # is logged out), then op1005 rung and answering in the language stage.
+    assert "lang-zh: rang op1005" in answered.queue_outcome
+    assert any(line.startswith("lang-zh: answered by op1005 after ")
+               and line.endswith("in line (any operator speaking zh)")
+               for line in answered.queue_outcome), answered.queue_outcome
 
 
 async def test_nobody_speaking_the_language_then_the_general_pool_answers(

@@ -8,7 +8,8 @@ No I/O, no asyncio, no clock: the shell passes facts and live figures in. The pu
   (queue, priority, stages, announcement, reasons), with ``Roster`` (configuration, built
   once) and ``QueueLoad`` (live figures);
 * on app_queue: ``plan_stages`` (the queues a caller passes through while waiting),
-  ``language_queue``, ``personal_queue``; ``expected_wait``.
+  ``language_queue``, ``personal_queue``; ``expected_wait``;
+* what app_queue then did: ``QueueOutcome`` (rung, skipped, answered, which stage).
 """
 
 from ivr.core.routing._model import (
@@ -19,6 +20,7 @@ from ivr.core.routing._model import (
     RoutingFacts,
     Urgency,
 )
+from ivr.core.routing._outcome import QueueOutcome, stage_words
 from ivr.core.routing._plan import (
     SKILLED_SHOWN,
     Announcement,
@@ -59,6 +61,7 @@ __all__ = [
     "OpenCase",
     "OperatorState",
     "QueueLoad",
+    "QueueOutcome",
     "QueueStage",
     "Roster",
     "RosterOperator",
@@ -73,4 +76,5 @@ __all__ = [
     "plan_call",
     "plan_stages",
     "render_queuerules",
+    "stage_words",
 ]

@@ -18,7 +18,8 @@ from ivr.errors import RecordNotFound
 _t = tables.calls
 # The IVR's in-memory record does not know what the queue did later (operator,
 # answered_at...): what it leaves unset keeps the stored value.
-_QUEUE_FACTS = frozenset({"operator", "answered_at", "wait_seconds", "talk_seconds", "skill"})
+_QUEUE_FACTS = frozenset({"operator", "answered_at", "wait_seconds", "talk_seconds", "skill",
+                          "queue_outcome"})
 _FIXED = frozenset({"call_id", "channel", "caller", "caller_name", "arrived_at"})
 
 
@@ -75,18 +76,24 @@ class CallRecords:
         return [_record(row._mapping) for row in conn.execute(query)]
 
     async def set_answered(
-        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float
+        self, call_id: str, operator: str, answered_at: datetime, wait_seconds: float,
+        outcome: list[str] | None = None,
     ) -> None:
         await self._update(call_id, operator=operator, answered_at=utc_text(answered_at),
-                           wait_seconds=wait_seconds)
+                           wait_seconds=wait_seconds,
+                           **({"queue_outcome": json_text(outcome)} if outcome else {}))
 
     async def set_completed(self, call_id: str, ended_at: datetime, talk_seconds: float) -> None:
         await self._update(call_id, ended_at=utc_text(ended_at), talk_seconds=talk_seconds)
 
-    async def set_abandoned(self, call_id: str, ended_at: datetime, wait_seconds: float) -> None:
+    async def set_abandoned(
+        self, call_id: str, ended_at: datetime, wait_seconds: float,
+        outcome: list[str] | None = None,
+    ) -> None:
         """The caller hung up while waiting in the queue."""
         await self._update(call_id, ended_at=utc_text(ended_at), wait_seconds=wait_seconds,
-                           outcome="abandoned")
+                           outcome="abandoned",
+                           **({"queue_outcome": json_text(outcome)} if outcome else {}))
 
     async def _update(self, call_id: str, **values: object) -> None:
         def run(conn: Connection) -> None:
@@ -114,6 +121,8 @@ def _values(r: CallRecord) -> dict[str, Any]:
         "survey_score": r.survey_score, "route_reasons": json_text(r.route_reasons),
         "operator": r.operator, "answered_at": r.answered_at, "wait_seconds": r.wait_seconds,
         "talk_seconds": r.talk_seconds, "skill": r.skill,
+        # Written by what app_queue reports; a save of the IVR's record keeps it.
+        "queue_outcome": json_text(r.queue_outcome) if r.queue_outcome else None,
     }
 
 
@@ -121,4 +130,5 @@ def _record(row: RowMapping) -> CallRecord:
     values = dict(row)
     for name in ("path", "variables", "route_reasons"):
         values[name] = json.loads(values[name])
+    values["queue_outcome"] = json.loads(values["queue_outcome"] or "[]")
     return CallRecord(**values)

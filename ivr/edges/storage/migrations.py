@@ -152,6 +152,9 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         )""",
         "CREATE INDEX operator_states_at ON operator_states (at)",
     ),
+    (  # 6: what app_queue did with each call (who was rung, skipped, answered; which stage)
+        "ALTER TABLE calls ADD COLUMN queue_outcome TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

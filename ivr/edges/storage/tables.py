@@ -25,7 +25,7 @@ calls = Table(
     Column("hangup_node", Text), Column("ivr_ms", Integer), Column("flow_version", Integer),
     Column("variables", Text), Column("survey_score", Integer), Column("route_reasons", Text),
     Column("operator", Text), Column("answered_at", Text), Column("wait_seconds", Float),
-    Column("talk_seconds", Float), Column("skill", Text),
+    Column("talk_seconds", Float), Column("skill", Text), Column("queue_outcome", Text),
 )
 cases = Table(
     "cases", metadata,
