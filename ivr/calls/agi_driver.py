@@ -440,6 +440,11 @@ class CallHandler:
         for n, stage in enumerate(plan.stages, 1):
             await channel.set_variable(f"IVR_STAGE_{n}", stage.variable())
         await channel.set_variable("IVR_STAGES", str(len(plan.stages)))
+        if self._figures is not None:
+            # app_queue's join events do not carry QUEUE_PRIO: the figures learn it here, so
+            # the next callers are told the place they really have.
+            self._figures.note_priorities(
+                record.call_id, {stage.queue: stage.priority for stage in plan.stages})
         if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,

@@ -42,10 +42,7 @@ def render_manager(settings: Settings, secret: str) -> str:
     return (
         "[general]\nenabled = yes\n"
         f"port = {a.port}\nbindaddr = {a.host}\ndisplayconnects = no\n"
-        "authtimeout = 10\nauthlimit = 20\n"
-        # Each channel event carries the caller's queue priority: the live figures count the
-        # callers who will be served before a new one (their place in line).
-        "channelvars = QUEUE_PRIO\n\n"
+        "authtimeout = 10\nauthlimit = 20\n\n"
         f"[{a.username}]\nsecret = {secret}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
         "read = system,call,agent,reporting,user,dialplan\n"

@@ -81,7 +81,7 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     # The first caller hears their place in line before joining the queue.
     await asyncio.sleep(7.0)
     second = asyncio.create_task(phones.call(keys("2", then=20.0), caller="13822220003"))
-    await asyncio.sleep(9.0)  # both are waiting in the inquiry queue now
+    await asyncio.sleep(14.0)  # both have heard their place and wait in the inquiry queue
     await desk.unpause("op1002")
     assert (await first).ok
     assert (await second).ok

@@ -82,8 +82,8 @@ async def test_emergency_then_elderly_then_normal_whatever_the_order_they_arrive
     try:
         for caller, key in callers.items():
             # Apart enough for each to have heard their place and joined the queue.
-            calls.append(asyncio.create_task(phones.call(press(key, 90.0), caller=caller)))
-            await asyncio.sleep(8.0)
+            calls.append(asyncio.create_task(phones.call(press(key, 100.0), caller=caller)))
+            await asyncio.sleep(12.0)
     finally:
         await desk.unpause("op1002")
     for call in calls:

@@ -547,27 +547,40 @@ def test_metrics_text_for_prometheus() -> None:
 # -- callers' priorities (their place in line) ---------------------------------------------
 
 def test_waiting_callers_are_counted_by_their_queue_priority() -> None:
-    """QUEUE_PRIO comes with each join (manager.conf channelvars) and with the snapshot's
-    QueueEntry; a caller whose priority Asterisk did not give is counted as unknown."""
-    live = feed([
-        (0, ev("QueueCallerJoin", Queue=Q, Uniqueid="c1", Position=1,
-               ChanVariable="QUEUE_PRIO=5")),
-        (1, ev("QueueCallerJoin", Queue=Q, Uniqueid="c2", Position=1,
-               ChanVariable="QUEUE_PRIO=10")),
-        (2, ev("QueueCallerJoin", Queue=Q, Uniqueid="c3", Position=3,
-               ChanVariable="QUEUE_PRIO=5")),
-        (3, join("c4")),
-    ])
+    """The application notes each routed call's QUEUE_PRIO per stage before it joins (the
+    join events do not say); a caller nobody noted is counted as unknown."""
+    live = LiveFigures({Q: Target(80, 20)})
+    live.note_priorities("c1", {Q: 5, "lang-zh": 6})
+    live.note_priorities("c2", {Q: 10})
+    live.note_priorities("c3", {"other": 7, Q: 5})
+    for n, uid in enumerate(("c1", "c2", "c3", "c4")):
+        live.apply(join(uid), T0 + n)
     assert live.waiting_by_priority(Q) == {5: 2, 10: 1, None: 1}
     live.apply(leave("c2"), T0 + 4)
     assert live.waiting_by_priority(Q) == {5: 2, None: 1}
+    live.apply(join("c1", "lang-zh"), T0 + 5)  # the next stage of c1's wait
+    assert live.waiting_by_priority("lang-zh") == {6: 1}
     assert live.waiting_by_priority("nowhere") == {}
+
+
+def test_noted_priorities_are_bounded_and_dropped_when_answered() -> None:
+    """Calls that never join do not pile up; an answered call's note is dropped."""
+    live = LiveFigures({Q: Target(80, 20)})
+    for n in range(10_005):
+        live.note_priorities(f"c{n}", {Q: 5})
+    live.apply(join("c0"), T0)  # forgotten: the oldest of more than 10,000
+    live.apply(join("c10004"), T0)
+    assert live.waiting_by_priority(Q) == {None: 1, 5: 1}
+    live.apply(connect("c10004", 3), T0 + 3)
+    live.apply(join("c10004"), T0 + 4)  # back in line (a transfer to the queue): not noted
+    assert live.waiting_by_priority(Q) == {None: 2}
 
 
 def test_snapshot_keeps_or_brings_the_priorities() -> None:
     """After a reconnect each QueueEntry's Priority is the caller's priority."""
-    live = feed([(0, ev("QueueCallerJoin", Queue=Q, Uniqueid="c1", Position=1,
-                        ChanVariable="QUEUE_PRIO=6"))])
+    live = LiveFigures({Q: Target(80, 20)})
+    live.note_priorities("c1", {Q: 6})
+    live.apply(join("c1"), T0)
     response = status_response([("c1", 10), ("c2", 5)], [])
     live.load_snapshot(response, T0 + 20)
     assert live.waiting_by_priority(Q) == {0: 2}  # the snapshot says 0 for both

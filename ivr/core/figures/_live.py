@@ -212,15 +212,12 @@ class _Waiting:
         self.ringing: list[str] = []
 
 
+MAX_NOTED = 10_000  # calls whose queue priorities are noted ahead of their joins
+
+
 def _priority(event: AmiEvent) -> int | None:
-    """The caller's ``QUEUE_PRIO``: a ``QueueEntry``'s ``Priority``, or the channel variable
-    manager.conf's ``channelvars`` adds to every channel event (``ChanVariable``)."""
-    raw = event.get("Priority")
-    if not raw:
-        variable = event.get("ChanVariable")
-        name, _, value = variable.partition("=")
-        raw = value if name == "QUEUE_PRIO" else event.get("ChanVariable(QUEUE_PRIO)")
-    raw = raw.strip()
+    """The caller's ``QUEUE_PRIO`` as a ``QueueEntry`` of a snapshot reports it."""
+    raw = event.get("Priority").strip()
     return int(raw) if raw.isdigit() and len(raw) <= 3 else None
 
 
@@ -341,6 +338,9 @@ class LiveFigures:
         self._wrap_up_reasons = frozenset(wrap_up_pause_reasons)
         self._skills: dict[str, _Skill] = {}
         self._gone: OrderedDict[str, float] = OrderedDict()
+        # uniqueid -> {queue: QUEUE_PRIO} the application gave the call's stages (app_queue's
+        # join events do not say); applied when the caller joins each queue.
+        self._noted: OrderedDict[str, Mapping[str, int]] = OrderedDict()
         self._ignored: dict[str, int] = {}
         self.events_applied = 0
         self._handlers: dict[str, Callable[[AmiEvent, float], CallOutcome | None]] = {
@@ -428,6 +428,16 @@ class LiveFigures:
             )
             out.append(IntervalFigures(cal.start(bar, per), per, counts))
         return tuple(out)
+
+    def note_priorities(self, uniqueid: str, priorities: Mapping[str, int]) -> None:
+        """The ``QUEUE_PRIO`` a call will have in each queue of its wait (its plan's stages),
+        told before it joins: app_queue's join events do not carry it. Kept for at most
+        ``MAX_NOTED`` calls (the oldest forgotten), and dropped once the call is answered or
+        abandoned."""
+        self._noted[uniqueid] = dict(priorities)
+        self._noted.move_to_end(uniqueid)
+        while len(self._noted) > MAX_NOTED:
+            self._noted.popitem(last=False)
 
     def waiting_by_priority(self, skill: str) -> dict[int | None, int]:
         """How many callers wait in ``skill``'s queue at each ``QUEUE_PRIO`` (None: not
@@ -555,7 +565,8 @@ class LiveFigures:
         self._gone.pop(uniqueid, None)  # a caller put back in line is waiting again
         if uniqueid in state.waiting:
             return  # already counted (a repeated event or the snapshot saw them first)
-        state.waiting[uniqueid] = _Waiting(at, _priority(event))
+        noted = self._noted.get(uniqueid)
+        state.waiting[uniqueid] = _Waiting(at, noted.get(queue) if noted is not None else None)
         for tally in self._tallies(state, at):
             tally.offered += 1
 
@@ -567,6 +578,7 @@ class LiveFigures:
         queue, uniqueid = _field(event, "Queue"), _field(event, "Uniqueid")
         wait = self._wait(event, self._waiting(queue, uniqueid), at)
         state = self._skill(queue)
+        self._noted.pop(uniqueid, None)
         self._leave(state, uniqueid, at)
         in_target = wait <= state.target.seconds
         for tally in self._tallies(state, at):
@@ -610,6 +622,7 @@ class LiveFigures:
         state = self._skill(queue)
         member = self._member(state, interface, event)
         if uniqueid:
+            self._noted.pop(uniqueid, None)
             self._leave(state, uniqueid, at)
         member.in_call = True
         member.ringing_for = ""
