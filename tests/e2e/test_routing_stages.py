@@ -90,7 +90,8 @@ async def test_nobody_with_the_skill_then_an_operator_speaking_the_language_answ
     desk = OperatorDesk(fast.settings, ami)
     holds = holds_of(fast, "13822230001")
     async with only_logged_in(desk, ami, "op1005"):
-        assert (await phones.call(call("zh", "2", then=14.0), caller="13822230001")).ok
+        # Nobody is free: the caller first hears their place (a few seconds), then waits.
+        assert (await phones.call(call("zh", "2", then=22.0), caller="13822230001")).ok
     assert answered_by(operators, "13822230001") == ["op1005"]
     assert [queue for queue, _ in holds] == ["lang-zh"]
     record = await finished_record(fast, "13822230001")
@@ -116,7 +117,7 @@ async def test_nobody_speaking_the_language_then_the_general_pool_answers(
     desk = OperatorDesk(fast.settings, ami)
     holds = holds_of(fast, "13822230002")
     async with only_logged_in(desk, ami, "op1005"):
-        assert (await phones.call(call("en", "2", then=20.0), caller="13822230002")).ok
+        assert (await phones.call(call("en", "2", then=26.0), caller="13822230002")).ok
     assert answered_by(operators, "13822230002") == ["op1005"]
     assert [queue for queue, _ in holds] == [fast.settings.menu.general_queue]
     record = await finished_record(fast, "13822230002")
