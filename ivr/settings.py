@@ -392,11 +392,7 @@ _STEP_KEYS = frozenset({"after", "min_level", "language", "general_pool"})
 
 def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
     """``[routing]``: the one routing policy, every problem reported with its key."""
-    default = RoutingPolicy()
-    for key in r:
-        if key not in {"emergency_priority", "elderly_bonus", "repeat_caller_bonus",
-                       "previous_operator_seconds", "widening"}:
-            c.add(f, f"routing.{key}", "unknown key")
+    default = RoutingPolicy()  # an unknown key in [routing] is reported with the others
     values: dict[str, Any] = {
         key: c.get(f, r, key, int, getattr(default, key), "routing")
         for key in ("emergency_priority", "elderly_bonus", "repeat_caller_bonus",
