@@ -67,7 +67,9 @@ async def test_a_caller_giving_up_in_the_queue_is_recorded_as_abandoned(
     desk = OperatorDesk(hotline.settings, ami)
     await desk.pause("op1002", "meeting")
     try:
-        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(5.0), HangUp()]
+        # Nobody is free: the caller first hears their place (about 5 s), then waits in the
+        # queue and gives up there.
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(10.0), HangUp()]
         assert (await phones.call(steps, caller="13877770100")).ok
     finally:
         await desk.unpause("op1002")
