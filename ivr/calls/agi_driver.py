@@ -8,7 +8,8 @@ the caller to the general queue.
 
 The same call comes back with the AGI argument ``survey`` after the operator hangs up; the
 run then starts at the flow's ``survey`` entry and the score is stored with the call and its
-case.
+case. A return-visit call the hotline placed (``ivr.casework.visits``) arrives with the
+arguments ``visit <case number>``: the citizen is asked its questions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 from ivr.bulletins.desk import BulletinDesk
 from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.pending_writes import PendingWrites
+from ivr.casework.visits import ReturnVisits
 from ivr.core.asterisk_render import POLICY
 from ivr.core.cases import Case
 from ivr.core.figures import LiveFigures
@@ -78,6 +80,8 @@ REPEAT_CALLER_BONUS = 1  # a citizen calling again about an open case waits less
 DEFAULT_HANDLE_SECONDS = 300.0  # until today's calls give a measured average handle time
 SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
+VISIT_ENTRY = "visit"
+VISIT_KEY_WAIT_MS = 6000  # after a return-visit question, how long the citizen has to key
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,7 @@ class CallHandler:
         writes: PendingWrites, *, speech: SpeechService | None = None,
         figures: LiveFigures | None = None, callbacks: CallbackDesk | None = None,
         policy: RoutingPolicy = POLICY, bulletins: BulletinDesk | None = None,
-        node: str = "ivr", clock: Clock = SYSTEM_CLOCK,
+        node: str = "ivr", clock: Clock = SYSTEM_CLOCK, visits: ReturnVisits | None = None,
     ) -> None:
         self._settings = settings
         # Call records are written through ``writes``: kept while the database is down.
@@ -111,6 +115,7 @@ class CallHandler:
         self._speech = speech
         self._figures = figures
         self._callbacks = callbacks
+        self._visits = visits
         self._zone = ZoneInfo(settings.timezone)
 
     def reconfigure(self, settings: Settings) -> None:
@@ -124,6 +129,9 @@ class CallHandler:
         await channel.set_variable("IVR_NODE", self._node)
         if env.arguments[:1] == (CALLBACK_ENTRY,):
             await self._callback(channel)
+            return
+        if env.arguments[:1] == (VISIT_ENTRY,):
+            await self._visit(channel, env.arguments[1] if len(env.arguments) > 1 else "")
             return
         entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
@@ -195,6 +203,26 @@ class CallHandler:
         await self._save(record)
         await channel.stream_file("ivr/callback-confirmed")
         await channel.set_variable("IVR_CALLBACK", "requested")
+
+    async def _visit(self, channel: AgiChannel, number: str) -> None:
+        """The hotline called a citizen back about a resolved case (回访): ask them."""
+        if self._visits is None:
+            return
+
+        async def prompt(sound: str, keys: str) -> str:
+            key = await self._play(channel, (sound,), keys)
+            if key or not keys or channel.hung_up:
+                return key
+            result = await channel.wait_for_digit(VISIT_KEY_WAIT_MS)
+            return result.digit if result.digit in keys else ""
+
+        with structlog.contextvars.bound_contextvars(case=number):
+            try:
+                outcome = await self._visits.ask(number, prompt)
+            except StorageError as exc:
+                log.error("return_visit_not_saved", error=str(exc))
+                outcome = "not saved"
+            log.info("return_visit_finished", outcome=outcome)
 
     # -- facts and records ----------------------------------------------------------------
 
