@@ -25,13 +25,14 @@ from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.pending_writes import PendingWrites
 from ivr.casework.visits import ReturnVisits
 from ivr.core.asterisk_render import POLICY
-from ivr.core.cases import Case
+from ivr.core.cases import Actor, Case, CaseAction, CaseStatus
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
     ArrivalFacts,
     CallerHungUp,
     CallerLeft,
     CaseLookedUp,
+    CaseReopened,
     CollectDigits,
     Command,
     DigitsCollected,
@@ -44,6 +45,7 @@ from ivr.core.flow import (
     PlayPrompt,
     PromptPlayed,
     RecordSurvey,
+    ReopenCase,
     Routed,
     RouteToQueue,
     SetLanguage,
@@ -68,7 +70,7 @@ from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.storage.calls import CallRecords
 from ivr.edges.storage.cases import Cases
-from ivr.errors import CallbackRefused, StorageError
+from ivr.errors import CallbackRefused, RecordRefused, StorageError
 from ivr.flows.library import FlowLibrary
 from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_operator
 
@@ -82,6 +84,15 @@ SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
 VISIT_ENTRY = "visit"
 VISIT_KEY_WAIT_MS = 6000  # after a return-visit question, how long the citizen has to key
+
+
+def caller_case(cases: list[Case]) -> str:
+    """The number of the case a caller most likely calls about ("" for none): their latest
+    open case, else their latest resolved one (``cases`` oldest first)."""
+    open_ = [c for c in cases if c.is_open]
+    resolved = [c for c in cases if c.status == CaseStatus.RESOLVED]
+    latest = open_ or resolved
+    return latest[-1].number if latest else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +275,9 @@ class CallHandler:
                 cases, previous = [], []
             open_cases = sum(1 for c in cases if c.is_open)
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+            # The caller's case, recognised by their number: the latest open one, else the
+            # latest resolved one (which they may say is not resolved).
+            record.variables["caller_case"] = caller_case(cases)
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
@@ -338,6 +352,8 @@ class CallHandler:
                 return event
             case LookupCase(number=number):
                 return await self._lookup(number)
+            case ReopenCase(number=number):
+                return await self._reopen(number, record)
             case SetVariable(name=name, value=value):
                 record.variables[name] = value
                 return None
@@ -420,6 +436,21 @@ class CallHandler:
         if case is None:
             return CaseLookedUp(number, False)
         return CaseLookedUp(number, True, case.readback)
+
+    async def _reopen(self, number: str, record: CallRecord) -> CaseReopened:
+        """The citizen says their resolved case is not resolved: reopen it, if it is theirs."""
+        try:
+            case = await self._cases.get(number)
+            if case is None or not record.caller or case.caller != record.caller:
+                return CaseReopened(number, False)
+            await self._cases.act(
+                number, CaseAction.REOPEN, Actor("citizen"), self._clock.now(self._zone),
+                text="the citizen called: not resolved", deadlines=self._settings.deadlines)
+        except (RecordRefused, StorageError) as exc:
+            log.warning("case_not_reopened", case=number, reason=str(exc))
+            return CaseReopened(number, False)
+        log.info("case_reopened_by_caller", case=number)
+        return CaseReopened(number, True)
 
     async def _route(
         self, channel: AgiChannel, record: CallRecord, skill: str, priority: int, node: str

@@ -326,6 +326,8 @@ def act(
         case _A.REOPEN:
             values.update(status=_S.IN_PROGRESS.value, resolved_at=None,
                           **_deadlines(case, at, deadlines))
+            if case.visit_status in (VisitStatus.PENDING, VisitStatus.CALLING):
+                values.update(visit_status="", visit_next_at=None)  # no visit: not resolved
             said.append("reopened")
         case _A.CLOSE:
             values["status"] = _S.CLOSED.value

@@ -27,7 +27,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
-from ivr.web import admin, api, auth, casework, console, ops, reports, wallboard
+from ivr.web import admin, api, auth, casework, console, ops, rates, reports, wallboard
 from ivr.web.errors import errors_as_json, is_api
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
@@ -45,6 +45,7 @@ NAV: Final = (
     ("/dispatch", "派单 Dispatch", "operator"),
     ("/wallboard", "Wallboard", "supervisor"),
     ("/reports", "Reports", "supervisor"),
+    ("/reports/departments", "考核 Rates", "supervisor"),
     ("/admin/bulletins", "Bulletins", "supervisor"),
     ("/admin/flows", "Flows", "admin"),
     ("/admin/config", "Configuration", "admin"),
@@ -104,6 +105,7 @@ def build_app(services: WebServices) -> web.Application:
     console.setup(app)
     wallboard.setup(app)
     reports.setup(app)
+    rates.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)
     return app

@@ -115,6 +115,13 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
                                          "department", ok=_ANY_LIST)},
     "/api/dispatch": {"get": _op("What waits for the centre: new and returned cases, "
                                  "departments' questions", "operator", ok=_ANY_LIST)},
+    "/api/reports/departments": {"get": _with(_op(
+        "Response, resolution and satisfaction rates per department and street/town, with "
+        "their counts and a ranking (a month, or a range of days)", "supervisor",
+        errors=(400,)),
+        {"name": "month", "in": "query", "schema": _S},
+        {"name": "from", "in": "query", "schema": _S},
+        {"name": "to", "in": "query", "schema": _S})},
     "/api/operators": {"get": _op("Operators and their presence", "operator",
                                   ok=_ANY_LIST, errors=(503,))},
     "/api/operators/{id}/login": {

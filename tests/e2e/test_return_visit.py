@@ -1,6 +1,7 @@
 """The return visit (回访) on the real test bed: the hotline calls the citizen of a resolved
 case through the callback gateway with its own number as caller ID; a SIPp citizen answers
-and keys their evaluation over RTP; the answers are saved with the case."""
+and keys their evaluation over RTP; the answers are saved with the case. And a citizen calling
+12345 about their resolved case hears its status recognised by their number, and reopens it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ivr.app import Hotline
 from ivr.core.cases import Actor, Case, CaseAction
 from ivr.core.settings import VisitSettings
 from ivr.testbed.sipp import AnsweringCitizen, AwaitHangUp, Phones, Press, Wait
+from tests.e2e.conftest import finished_record
 
 GATEWAY_PORT = 5098  # sip.callback_contact: where the hotline's outbound calls go
 
@@ -66,3 +68,25 @@ async def test_the_citizen_answers_the_return_visit_and_keys_resolved_and_satisf
     history = await hotline.store.cases.history(number)
     assert history[-1].action == "visit"
     assert "resolved, basically satisfied" in history[-1].note
+
+
+async def test_a_citizen_calling_about_a_resolved_case_hears_it_and_reopens_it(
+    hotline: Hotline, phones: Phones,
+) -> None:
+    """13833330002's case was resolved; they call 12345, choose Mandarin, hear the case read
+    back without keying its number, and press 1: it goes back to the department."""
+    no_calls = VisitSettings(window_start=0, window_end=1)  # no return visit meanwhile
+    hotline.visits.reconfigure(dataclasses.replace(hotline.settings, visits=no_calls))
+    number = await resolved_case(hotline, "13833330002")
+    steps = [Wait(1.0), Press("1"), Wait(2.5), Press("1"), AwaitHangUp(40)]
+    assert (await phones.call(steps, caller="13833330002")).ok
+    record = await finished_record(hotline, "13833330002", timeout=10)
+    assert record.variables["caller_case"] == number
+    assert record.variables["case_status"] == "resolved"
+    assert "caller_case_status" in record.path
+    assert record.variables["case_reopened"] == "yes"
+    case = await hotline.store.cases.get(number)
+    assert case is not None
+    assert (case.status, case.department, case.resolved_at) == ("in_progress", "ecology", None)
+    last = (await hotline.store.cases.history(number))[-1]
+    assert (last.action, last.actor) == ("reopen", "citizen")

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import case as sql_case
 
 from ivr.core.cases import (
     Actor,
@@ -31,6 +32,7 @@ from ivr.core.cases import (
     visit_failed,
 )
 from ivr.core.deadlines import CaseAlerts, DeadlinePolicy, FlaggedCase
+from ivr.core.rates import DepartmentCounts
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import local_text
@@ -346,6 +348,45 @@ class Cases:
             conn, number, "system", stamp, lambda case: visit_failed(
                 case, why=why, at=stamp, max_attempts=max_attempts,
                 retry_at=local_text(retry_at))))
+
+    async def department_counts(
+        self, first: datetime, end: datetime, now: datetime,
+    ) -> list[DepartmentCounts]:
+        """Per department, what became of the cases dispatched to it in [first, end) (one
+        grouped query; ``ivr.core.rates`` says what each count means). ``now`` decides which
+        open cases are overdue."""
+        start, stop, stamp = local_text(first), local_text(end), local_text(now)
+        c = _t.c
+        worked = c.status.in_(_WORKED)
+        late_resolve = c.resolve_by.is_not(None) & or_(
+            c.resolved_at.is_(None) & worked & (c.resolve_by <= stamp),
+            c.resolved_at > c.resolve_by)
+        late_respond = c.respond_by.is_not(None) & or_(
+            c.responded_at.is_(None) & worked & (c.respond_by <= stamp),
+            c.responded_at > c.respond_by)
+
+        def count(condition: Any) -> Any:
+            return func.sum(sql_case((condition, 1), else_=0))
+
+        query = select(
+            c.department, func.count(),
+            count(c.responded_at.is_not(None)),
+            count(c.responded_at.is_not(None)
+                  & (c.respond_by.is_(None) | (c.responded_at <= c.respond_by))),
+            count(c.resolved_at.is_not(None)),
+            count(late_resolve | late_respond),
+            count(c.visit_status == VisitStatus.DONE.value),
+            count(c.visit_status == VisitStatus.UNREACHABLE.value),
+            count((c.visit_status == VisitStatus.DONE.value) & (c.visit_resolved == 1)),
+            *(count((c.visit_status == VisitStatus.DONE.value)
+                    & (c.visit_satisfaction == int(level))) for level in Satisfaction),
+        ).where((c.dispatched_at >= start) & (c.dispatched_at < stop) & (c.department != "")
+                ).group_by(c.department)
+
+        def run(conn: Connection) -> list[DepartmentCounts]:
+            return [DepartmentCounts(str(row[0]), *(int(v or 0) for v in row[1:]))
+                    for row in conn.execute(query)]
+        return await self._db.read(run)
 
     async def counts(self) -> dict[tuple[str, str], int]:
         """How many cases each (category, status) pair holds."""
