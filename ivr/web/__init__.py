@@ -43,6 +43,7 @@ NAV: Final = (
     ("/department", "工单 Work queue", "department"),
     ("/console", "Console", "operator"),
     ("/dispatch", "派单 Dispatch", "operator"),
+    ("/cases", "工单 Cases", "operator"),
     ("/wallboard", "Wallboard", "supervisor"),
     ("/reports", "Reports", "supervisor"),
     ("/reports/departments", "考核 Rates", "supervisor"),

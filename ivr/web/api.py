@@ -35,7 +35,7 @@ from ivr.flows.library import check_text, digest_of
 from ivr.flows.simulation import arrival_facts, call_time, caller_history, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
-from ivr.web.casework import actor_of
+from ivr.web.casework import actor_of, search_terms
 from ivr.web.errors import json_error, problems_json
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
@@ -121,12 +121,13 @@ async def calls(request: web.Request) -> web.Response:
 @routes.get("/api/cases")
 async def list_cases(request: web.Request) -> web.Response:
     await require(request, Role.OPERATOR)
-    status = request.query.get("status") or None
+    services = _services(request)
     try:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_query", "offset must be a number.") from exc
-    found = await _services(request).store.cases.page(status, _limit(request, 100), offset)
+    found = await services.store.cases.search(
+        **search_terms(request.query, services), limit=_limit(request, 100), offset=offset)
     return web.json_response(_plain(found))
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -56,6 +57,7 @@ ACTION_LABELS: Final = {
 }
 
 
+CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
 FLAGGED_SHOWN: Final = 100  # overdue and nearly-due cases listed on the dispatch desk
 
 
@@ -190,13 +192,15 @@ async def _case_page(
                                     "message": f"没有工单 No case {number}."}),
             content_type="text/html")
     history = await services.store.cases.history(number)
+    calls = [] if user.role == Role.DEPARTMENT else await services.store.calls.latest_of_caller(
+        case.caller, CALLS_SHOWN)
     proposed = services.settings.department_for(case.category)
     if proposed is not None and proposed.id == case.returned_from:
         proposed = None  # it came back from there: the centre chooses another
     by_department = user.role == Role.DEPARTMENT
     response = aiohttp_jinja2.render_template("case_work.html", request, {
         **_page_context(services), "case": case, "history": history, "error": error,
-        "flag": case.standing(_now(services)).word,
+        "flag": case.standing(_now(services)).word, "calls": calls, "calls": calls,
         "by_department": by_department,
         "form_action": (f"/department/cases/{number}" if by_department
                         else f"/cases/{number}"),
@@ -255,7 +259,49 @@ async def dispatch_page(request: web.Request) -> web.StreamResponse:
     })
 
 
+SEARCH_FIELDS: Final = ("number", "caller", "category", "department", "status")
+PAGE_SIZE: Final = 50
+
+
+def search_terms(query: Mapping[str, str], services: WebServices) -> dict[str, Any]:
+    """The case search's criteria from a query string (``overdue=1``: overdue now)."""
+    terms: dict[str, Any] = {k: (query.get(k) or "").strip()[:64] for k in SEARCH_FIELDS}
+    if terms["status"] and terms["status"] not in STATUS_LABELS:
+        raise json_error(web.HTTPBadRequest, "bad_query",
+                         f"status must be one of {', '.join(STATUS_LABELS)}.")
+    terms["overdue_at"] = _now(services) if query.get("overdue") else None
+    return terms
+
+
+async def cases_page(request: web.Request) -> web.StreamResponse:
+    """The case list and search (operators and up)."""
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    error, found = "", []
+    try:
+        terms = search_terms(request.query, services)
+    except web.HTTPBadRequest:
+        error, terms = "未知状态 Unknown status.", {}
+    if not error:
+        found = await services.store.cases.search(
+            **terms, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    now = _now(services)
+    shown = found[:PAGE_SIZE]
+    query = {k: request.query.get(k, "") for k in (*SEARCH_FIELDS, "overdue")}
+    return aiohttp_jinja2.render_template("cases.html", request, {
+        **_page_context(services), "cases": shown, "query": query, "error": error,
+        "flags": {c.number: c.standing(now).word for c in shown},
+        "page": page, "more": len(found) > PAGE_SIZE,
+        "query_string": "&".join(f"{k}={quote(v)}" for k, v in query.items() if v),
+    }, status=400 if error else 200)
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/cases", cases_page)
     app.router.add_post("/api/cases/{number}/actions", api_act)
     app.router.add_get("/api/department/cases", api_department_cases)
     app.router.add_get("/api/dispatch", api_dispatch_queue)

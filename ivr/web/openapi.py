@@ -89,8 +89,15 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/calls": {"get": _with(_op("Recent calls, newest first", "operator",
                                     ok=_ANY_LIST), _LIMIT)},
     "/api/cases": {
-        "get": _with(_op("Cases, newest first", "operator", ok=_ANY_LIST), _LIMIT,
+        "get": _with(_op("Cases, newest first; search by number or caller (their start), "
+                         "category, department, status, overdue=1", "operator",
+                         ok=_ANY_LIST, errors=(400,)), _LIMIT,
                      {"name": "status", "in": "query", "schema": _S},
+                     {"name": "number", "in": "query", "schema": _S},
+                     {"name": "caller", "in": "query", "schema": _S},
+                     {"name": "category", "in": "query", "schema": _S},
+                     {"name": "department", "in": "query", "schema": _S},
+                     {"name": "overdue", "in": "query", "schema": _S},
                      {"name": "offset", "in": "query", "schema": _I}),
         "post": _op("Open a case", "operator", status="201", errors=(400, 409),
                     body=_obj(("caller", "category"), caller=_S, category=_S, department=_S,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy import case as sql_case
 
 from ivr.core.cases import (
@@ -191,6 +191,36 @@ class Cases:
         if offset:
             query = query.offset(offset)
         return [Case(*row) for row in conn.execute(query)]
+
+    async def search(
+        self, *, number: str = "", caller: str = "", category: str = "", department: str = "",
+        status: str = "", overdue_at: datetime | None = None, limit: int = 100,
+        offset: int = 0,
+    ) -> list[Case]:
+        """Cases matching every criterion given (a number or caller by its start), newest
+        first, a page at a time; ``overdue_at``: only cases being worked that are past a
+        deadline they have not met at that moment."""
+        c = _t.c
+        where: list[Any] = []
+        if number:
+            where.append(c.number.startswith(number, autoescape=True))
+        if caller:
+            where.append(c.caller.startswith(caller, autoescape=True))
+        if category:
+            where.append(c.category == category)
+        if department:
+            where.append(c.department == department)
+        if status:
+            where.append(c.status == CaseStatus.parse(status).value)
+        if overdue_at is not None:
+            stamp = local_text(overdue_at)
+            where.append(c.status.in_(_WORKED) & or_(
+                c.resolve_by <= stamp, c.responded_at.is_(None) & (c.respond_by <= stamp)))
+        condition = and_(*where) if where else None
+        return await self._db.read(
+            self._where, condition, [c.created_at.desc(), c.number.desc()],
+            max(0, limit), max(0, offset),
+        )
 
     async def of_department(self, department: str, limit: int = 200) -> list[Case]:
         """A department's work queue: its cases not yet resolved, oldest dispatch first."""
