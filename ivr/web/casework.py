@@ -200,7 +200,7 @@ async def _case_page(
     by_department = user.role == Role.DEPARTMENT
     response = aiohttp_jinja2.render_template("case_work.html", request, {
         **_page_context(services), "case": case, "history": history, "error": error,
-        "flag": case.standing(_now(services)).word, "calls": calls, "calls": calls,
+        "flag": case.standing(_now(services)).word, "calls": calls,
         "by_department": by_department,
         "form_action": (f"/department/cases/{number}" if by_department
                         else f"/cases/{number}"),
