@@ -260,9 +260,9 @@ class Cases:
                        & (_t.c.resolve_by > stamp))
                 .order_by(_t.c.remind_at).limit(_BATCH)
             ).all()
-            return [number for number, status, due in rows if _mark(
-                conn, number, column="reminded_at", stamp=stamp, status=status,
-                action="remind", note=f"nearly due: to be resolved by {due}")]
+            return _mark(conn, {number: (status, f"nearly due: to be resolved by {due}")
+                                for number, status, due in rows},
+                         column="reminded_at", stamp=stamp, action="remind")
         return await self._db.write(run)
 
     async def escalate(self, now: datetime, before: datetime) -> list[str]:
@@ -279,16 +279,13 @@ class Cases:
                 .where(_t.c.status.in_(_WORKED) & _t.c.escalated_at.is_(None) & late)
                 .order_by(_t.c.resolve_by).limit(_BATCH)
             ).all()
-            escalated = []
+            notes = {}
             for number, status, resolve_by, respond_by, responded_at in rows:
                 missed = (f"not responded by {respond_by}" if responded_at is None
                           and respond_by is not None and respond_by <= limit
                           else f"not resolved by {resolve_by}")
-                if _mark(conn, number, column="escalated_at", stamp=stamp, status=status,
-                         action="escalate",
-                         note=f"overdue ({missed}): escalated to the supervisors"):
-                    escalated.append(number)
-            return escalated
+                notes[number] = (status, f"overdue ({missed}): escalated to the supervisors")
+            return _mark(conn, notes, column="escalated_at", stamp=stamp, action="escalate")
         return await self._db.write(run)
 
     async def alerts(self, now: datetime, shown: int) -> CaseAlerts:
@@ -428,18 +425,23 @@ class Cases:
 
 
 def _mark(
-    conn: Connection, number: str, *, column: str, stamp: str, status: str, action: str,
-    note: str,
-) -> bool:
-    """Stamp ``column`` if it is still empty and write the history line; False when another
-    node did it first."""
-    done = conn.execute(update(_t).where((_t.c.number == number) & _t.c[column].is_(None))
-                        .values({column: stamp}))
-    if not done.rowcount:
-        return False
-    conn.execute(_events.insert().values(number=number, at=stamp, actor="system",
-                                         status=status, note=note, action=action))
-    return True
+    conn: Connection, notes: dict[str, tuple[str, str]], *, column: str, stamp: str,
+    action: str,
+) -> list[str]:
+    """Stamp ``column`` of each case in ``notes`` (number -> its status and the history
+    line) where it is still empty, and write their history lines; the numbers stamped (a case
+    another node stamped first is left out). Two statements, whatever the count."""
+    if not notes:
+        return []
+    done = conn.execute(
+        update(_t).where(_t.c.number.in_(list(notes)) & _t.c[column].is_(None))
+        .values({column: stamp}).returning(_t.c.number)
+    ).scalars().all()
+    if done:
+        conn.execute(_events.insert(), [
+            {"number": n, "at": stamp, "actor": "system", "status": notes[n][0],
+             "note": notes[n][1], "action": action} for n in done])
+    return sorted(done)
 
 
 def _apply(
