@@ -298,10 +298,14 @@ class Cases:
         nearly = (_t.c.remind_at <= stamp) & (_t.c.resolve_by > stamp)
         escalated = _t.c.escalated_at.is_not(None)
 
+        def count(where: Any) -> Any:
+            return func.sum(sql_case((where, 1), else_=0))
+
         def run(conn: Connection) -> CaseAlerts:
-            def count(where: Any) -> int:
-                return int(conn.execute(select(func.count()).select_from(_t)
-                                        .where(worked & where)).scalar_one())
+            # One pass over the cases being worked for the four counts.
+            counts = conn.execute(select(
+                count(overdue), count(respond_late), count(nearly), count(escalated),
+            ).where(worked)).one()
             rows = conn.execute(
                 select(*_COLUMNS).where(worked & or_(overdue, respond_late, nearly))
                 .order_by(_t.c.resolve_by, _t.c.number).limit(shown)
@@ -313,8 +317,8 @@ class Cases:
                     case.number, case.department, case.category, case.status,
                     case.standing(now).word, case.respond_by, case.resolve_by,
                     case.escalated_at is not None))
-            return CaseAlerts(stamp, count(overdue), count(respond_late), count(nearly),
-                              count(escalated), tuple(flagged))
+            late, respond, near, up = (int(n or 0) for n in counts)
+            return CaseAlerts(stamp, late, respond, near, up, tuple(flagged))
         return await self._db.read(run)
 
     async def claim_visits(
