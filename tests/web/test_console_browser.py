@@ -70,7 +70,8 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
 
     await page.select_option("#case-department", "urban")
     await page.click("#case-dispatch")
-    await expect(number).to_contain_text("dispatched to Urban Management Commission")
+    await expect(number).to_contain_text(
+        "dispatched to 城市管理委员会 · Urban Management Commission")
     dispatched = await hotline.store.cases.get(case.number)
     assert dispatched is not None
     assert (dispatched.status, dispatched.department) == ("dispatched", "urban")

@@ -172,11 +172,7 @@ class Cases:
         self, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Case]:
         """Cases (of one status, if given), newest first, a page at a time."""
-        where = _t.c.status == CaseStatus.parse(status).value if status is not None else None
-        return await self._db.read(
-            self._where, where, [_t.c.created_at.desc(), _t.c.number.desc()],
-            max(0, limit), max(0, offset),
-        )
+        return await self.search(status=status or "", limit=limit, offset=offset)
 
     @staticmethod
     def _where(
