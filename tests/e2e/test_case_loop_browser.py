@@ -82,9 +82,9 @@ async def test_one_case_round_the_whole_loop_in_the_browser(
                 await page.wait_for_selector("#link[data-up='1']")
                 await wait_until_free(line.ami, "PJSIP/op1005")
                 caller = "13888000401"
+                # Mandarin, report, environment; after the operator, 5 in the survey.
                 steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("1"), Wait(1.5),
-                                     Press("1"),
-                                     AwaitHangUp(30)]  # Mandarin, report, environment
+                                     Press("1"), Wait(4.5), Press("5"), AwaitHangUp(40)]
                 assert (await phones.call(steps, caller=caller)).ok
                 assert answered_by(operators, caller) == ["op1005"]
                 await page.wait_for_selector("#pop-details:not([hidden])")
