@@ -277,7 +277,10 @@ class CallHandler:
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
             # The caller's case, recognised by their number: the latest open one, else the
             # latest resolved one (which they may say is not resolved).
-            record.variables["caller_case"] = caller_case(cases)
+            number = caller_case(cases)
+            record.variables["caller_case"] = number
+            record.variables["caller_case_resolved"] = "yes" if any(
+                c.number == number and c.status == CaseStatus.RESOLVED for c in cases) else "no"
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)

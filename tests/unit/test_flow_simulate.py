@@ -165,7 +165,7 @@ def test_a_caller_hears_their_case_recognised_by_their_number(flow: CallFlow) ->
 
 def test_a_caller_reopens_their_resolved_case(flow: CallFlow) -> None:
     """Resolved, but not for the citizen: they press 1 and the case is reopened."""
-    report = simulate(flow, facts(variables={"caller_case": GOOD_CASE}), "1,1",
+    report = simulate(flow, facts(variables=RESOLVED_CASE), "1,1",
                       case_lookup={GOOD_CASE: "resolved"})
     loop = [n for n in report.path if n.startswith(("caller_case", "reopen", "case_re"))]
     assert loop == ["caller_case_status", "caller_case_menu", "reopen_menu", "case_reopen",
@@ -245,14 +245,15 @@ def test_overlong_case_number_is_cut_at_max_digits(flow: CallFlow) -> None:
 
 
 # Input that brings a call to each waiting node of the shipped flow.
+RESOLVED_CASE = {"caller_case": GOOD_CASE, "caller_case_resolved": "yes"}
 REACH: dict[str, tuple[str, str | None, dict[str, object]]] = {
     "greeting": ("", None, {}),
     "choose_language": ("", None, {}),
     "bulletin": ("1", None, {"bulletin": ActiveBulletin("b", {"zh": "停水"})}),
     "caller_case_status": ("1", None, {"open_cases": 1, "variables": {"caller_case": GOOD_CASE}}),
     "open_cases_hint": ("1", None, {"open_cases": 1, "variables": {"caller_case": GOOD_CASE}}),
-    "reopen_menu": ("1", None, {"variables": {"caller_case": GOOD_CASE}, "resolved": True}),
-    "case_reopened": ("1,1", None, {"variables": {"caller_case": GOOD_CASE}, "resolved": True}),
+    "reopen_menu": ("1", None, {"variables": RESOLVED_CASE, "resolved": True}),
+    "case_reopened": ("1,1", None, {"variables": RESOLVED_CASE, "resolved": True}),
     "main_menu": ("1", None, {}),
     "report_describe": ("1,1", None, {}),
     "report_menu": ("1,1,", None, {}),

@@ -333,7 +333,7 @@ class AnsweringCitizen:
         )
         self._proc = await asyncio.create_subprocess_exec(
             *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdin=asyncio.subprocess.DEVNULL,
         )
         await asyncio.sleep(0.3)
         if self._proc.returncode is not None:
