@@ -141,9 +141,9 @@ async def test_one_case_round_the_whole_loop_in_the_browser(
                                      "0", "0", "100.0"], cells
             finally:
                 await browser.close()
+        history = [e.action for e in await line.store.cases.history(number)]
+        assert history[0] == "create"
+        assert history[-4:] == ["dispatch", "accept", "resolve", "visit"]
     finally:
         await citizen_phone.stop()
         await line.stop()
-    history = [e.action for e in await line.store.cases.history(number)]
-    assert history[0] == "create"
-    assert history[-4:] == ["dispatch", "accept", "resolve", "visit"]
