@@ -25,6 +25,8 @@ from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
 from ivr.calls.reconcile import Reconciler
+from ivr.casework.deadlines import DeadlineWatch
+from ivr.casework.visits import ReturnVisits
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
@@ -92,10 +94,14 @@ class Hotline:
             figures=self.figures,
         )
         self.transfers = OperatorTransfers(self.ami, self.queue_events)
+        # Return visits (回访) of resolved cases: placed by the leader, answered over AGI.
+        self.visits = ReturnVisits(settings, self.store.cases, self.ami,
+                                   leads=lambda: self.bus.is_leader or self.bus.isolated,
+                                   clock=clock)
         self.calls = CallHandler(
             settings, self.store.calls, self.store.cases, self.flows, self.writes,
             speech=self.speech, figures=self.figures, callbacks=self.callbacks,
-            bulletins=self.bulletins, node=self.node, clock=clock,
+            bulletins=self.bulletins, node=self.node, clock=clock, visits=self.visits,
         )
         self.reconciler = Reconciler(self.ami, self.store.calls, self.writes, self.node, clock)
         self.agi = FastAgiServer(settings.agi, self.calls)
@@ -104,15 +110,18 @@ class Hotline:
         self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
             self.speech.reload_intents, self.operators.reconfigure, self.calls.reconfigure,
             self.callbacks.reconfigure, self.bulletins.reconfigure,
-            self.queue_events.reconfigure, self.flows.reconfigure,
+            self.queue_events.reconfigure, self.flows.reconfigure, self.visits.reconfigure,
             self.operators.resync_if_connected,
         ])
+        # Cases against their deadlines: reminders, escalation, the wallboard's alerts.
+        self.deadlines = DeadlineWatch(self.store.cases, self.config, clock)
         self.health = Health(ami=self.ami, agi=self.agi, speech=self.speech, writes=self.writes,
                              figures=self.figures, flows=self.flows, clock=clock)
         self.web = WebServer(WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self.transfers, health=self.health, clock=clock,
+            case_alerts=self.deadlines,
         ), settings.web_host, settings.web_port)
         # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
         for on_event in (self.figures_feed.on_event, self.queue_events.on_event,
@@ -148,9 +157,13 @@ class Hotline:
         await self.ami.start()
         self._on_stop("AMI", self.ami.close)
         self._on_stop("callbacks", self.callbacks.stop)
+        visits = asyncio.create_task(self.visits.run(), name="return-visits")
+        self._on_stop("return visits", lambda: _stop_visits(visits, self.visits))
         await self.agi.start()
         self._on_stop("FastAGI", self.agi.stop)
         self._on_stop("queue events", self.queue_events.drain)
+        deadlines = asyncio.create_task(self.deadlines.run(), name="case-deadlines")
+        self._on_stop("case deadlines", lambda: _cancel(deadlines))
         await self.web.start()
         self._on_stop("web", self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)
@@ -207,6 +220,11 @@ async def operator_desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
             yield OperatorDesk(settings, ami, store.operator_states)
     finally:
         await ami.close()
+
+
+async def _stop_visits(task: asyncio.Task[None], visits: ReturnVisits) -> None:
+    await _cancel(task)
+    await visits.stop()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

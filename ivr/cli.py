@@ -387,7 +387,7 @@ async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, i
         if args.action == "list":
             users = await store.users.all()
             return "\n".join(
-                f"{u.username}\t{u.role}\t{u.operator_id or '-'}\t"
+                f"{u.username}\t{u.role}\t{u.operator_id or u.department or '-'}\t"
                 f"{'disabled' if u.disabled else 'enabled'}\t{u.created_at}" for u in users
             ) or "no users yet", 0
         if not args.name:
@@ -395,9 +395,13 @@ async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, i
         if args.action == "add":
             if args.operator and args.operator not in cfg.operators:
                 return f"no operator {args.operator!r} in operators.yaml", 2
+            if args.department and args.department not in cfg.departments:
+                return f"no department {args.department!r} in departments.yaml", 2
             user, password = await accounts.create_account(
-                store.users, args.name, args.role, operator_id=args.operator)
-            linked = f", {user.operator_id}" if user.operator_id else ""
+                store.users, args.name, args.role, operator_id=args.operator,
+                department=args.department)
+            linked = (f", {user.operator_id}" if user.operator_id else
+                      f", {user.department}" if user.department else "")
             who = f"{user.username} ({user.role}{linked})"
         else:
             password = await accounts.reset_password(store.users, args.name)
@@ -472,10 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load (figures "
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load, cases "
+                       "(figures "
                        "printed); the script's own options go after --, e.g. "
                        "ivr bench load --json -- --rates 2,10 --seconds 15")
-    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load"])
+    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load", "cases"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 
@@ -490,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", default="")
     p.add_argument("--role", choices=[role.value for role in Role], default=Role.OPERATOR.value)
     p.add_argument("--operator", help="operator id (operators.yaml) this account answers as")
+    p.add_argument("--department",
+                   help="department id (departments.yaml) a department account works for")
     p.set_defaults(run=_users)
 
     p = sub.add_parser("init", help="write an editable copy of the configuration, flows and "

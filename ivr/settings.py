@@ -19,19 +19,23 @@ import secrets
 import sys
 import tomllib
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ivr.core.deadlines import URGENCIES, Deadline, DeadlinePolicy, WorkingCalendar
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy, WideningStep
 from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
 from ivr.core.settings import (
+    DEPARTMENT_KINDS,
     AgiSettings,
     AmiSettings,
     CallbackSettings,
+    Department,
     MenuSettings,
     Operator,
     SandboxSettings,
@@ -40,6 +44,7 @@ from ivr.core.settings import (
     SipSettings,
     Skill,
     SpeechSettings,
+    VisitSettings,
 )
 from ivr.errors import ConfigError, ConfigProblem
 
@@ -65,6 +70,7 @@ PROJECT_DIR = find_project_dir()
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+DEPARTMENT_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
@@ -219,6 +225,11 @@ def _read_yaml(path: Path, c: _Collector) -> Any:
     return None
 
 
+def _read_yaml_optional(path: Path, c: _Collector) -> Any:
+    """A YAML file that may be absent (None then)."""
+    return _read_yaml(path, c) if path.exists() else None
+
+
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "ivr"
@@ -290,6 +301,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     )
     for key in ("offer_every", "max_attempts", "retry_after"):
         c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
+    visits = _visits(f, c.section(f, raw, "visits"), c)
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -371,6 +383,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "sip": sip,
         "menu": menu,
         "callbacks": callbacks,
+        "visits": visits,
         "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
@@ -431,6 +444,34 @@ def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
         return default
 
 
+_WINDOW_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def _visits(f: str, v: Mapping[str, Any], c: _Collector) -> VisitSettings:
+    """``[visits]``: the return visits' calling window, attempts and retry delay."""
+    minutes = []
+    for key, default in (("window_start", "08:00"), ("window_end", "21:00")):
+        text = c.get(f, v, key, str, default, "visits")
+        if not _WINDOW_TIME.match(text):
+            c.add(f, f"visits.{key}", f"must be HH:MM (got {_shown(text)})")
+            text = default
+        hours, mins = text.split(":")
+        minutes.append(int(hours) * 60 + int(mins))
+    if minutes[1] <= minutes[0]:
+        c.add(f, "visits.window_end", "must be after window_start")
+    visits = VisitSettings(
+        window_start=minutes[0], window_end=minutes[1],
+        max_attempts=c.get(f, v, "max_attempts", int, 3, "visits"),
+        retry_after=c.get(f, v, "retry_after", float, 1800.0, "visits"),
+        ring_seconds=c.get(f, v, "ring_seconds", int, 45, "visits"),
+        check_interval=c.get(f, v, "check_interval", float, 10.0, "visits"),
+        lease=c.get(f, v, "lease", float, 600.0, "visits"),
+    )
+    for key in ("max_attempts", "retry_after", "ring_seconds", "check_interval", "lease"):
+        c.positive(f, f"visits.{key}", getattr(visits, key))
+    return visits
+
+
 def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
     f = str(path)
     items = raw.get("skills") if isinstance(raw, Mapping) else None
@@ -475,6 +516,166 @@ def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> 
             seconds = 20
         skills[sid] = Skill(sid, dict(names), department, ServiceLevel(percent, seconds))
     return skills
+
+
+def _one_line(value: Any, most: int = 200) -> bool:
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= most
+            and not any(ch in value for ch in "\r\n\0"))
+
+
+def _departments(
+    path: Path, raw: Any, skills: Mapping[str, Skill], languages: tuple[str, ...], c: _Collector
+) -> dict[str, Department]:
+    """``departments.yaml``: who cases are dispatched to (a missing file: none)."""
+    f = str(path)
+    if raw is None:
+        return {}
+    items = raw.get("departments") if isinstance(raw, Mapping) else None
+    if not isinstance(items, list):
+        c.add(f, "departments", "must be a list")
+        return {}
+    departments: dict[str, Department] = {}
+    for i, item in enumerate(items):
+        where = f"departments[{i}]"
+        if not isinstance(item, Mapping):
+            c.add(f, where, "must be a mapping")
+            continue
+        did = item.get("id")
+        if not isinstance(did, str) or not DEPARTMENT_ID.match(did):
+            c.add(f, f"{where}.id", f"lower-case letters, digits, _ and - (got {_shown(did)})")
+            continue
+        where = f"departments[{did}]"
+        if did in departments:
+            c.add(f, f"{where}.id", "duplicate department id")
+        kind = item.get("kind", "department")
+        if kind not in DEPARTMENT_KINDS:
+            c.add(f, f"{where}.kind", f"one of {', '.join(DEPARTMENT_KINDS)} (got {_shown(kind)})")
+            kind = "department"
+        names = item.get("names")
+        if not isinstance(names, Mapping):
+            c.add(f, f"{where}.names", "must map language to name")
+            names = {}
+        for code in languages:
+            if not _one_line(names.get(code)):
+                c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+        categories = item.get("categories")
+        if not isinstance(categories, list) or not categories:
+            c.add(f, f"{where}.categories", "must list at least one case category")
+            categories = []
+        for category in categories:
+            if skills and category not in skills:
+                c.add(f, f"{where}.categories", f"{_shown(category)} is not a skill of skills.yaml")
+        contacts = item.get("contacts", {})
+        if not isinstance(contacts, Mapping):
+            c.add(f, f"{where}.contacts", "must map a kind of contact to one line")
+            contacts = {}
+        for key, value in contacts.items():
+            if not _one_line(str(key), 40) or not _one_line(value):
+                c.add(f, f"{where}.contacts.{key}", "must be one line of text (200 at most)")
+        departments[did] = Department(
+            did, str(kind), {str(k): str(v) for k, v in names.items()},
+            tuple(str(x) for x in categories),
+            {str(k): str(v) for k, v in contacts.items()},
+        )
+    return departments
+
+
+def _deadline(f: str, where: str, raw: Any, c: _Collector) -> Deadline | None:
+    if not isinstance(raw, Mapping):
+        c.add(f, where, "must be a mapping with respond_hours and resolve_working_days "
+                        "(or resolve_hours)")
+        return None
+    unknown = set(raw) - {"respond_hours", "resolve_working_days", "resolve_hours"}
+    if unknown:
+        c.add(f, where, f"unknown keys {sorted(unknown)}")
+    respond = raw.get("respond_hours")
+    days = raw.get("resolve_working_days", 0)
+    hours = raw.get("resolve_hours", 0)
+    ok = True
+    for key, value, most in (("respond_hours", respond, 24 * 30),
+                             ("resolve_hours", hours, 24 * 365),
+                             ("resolve_working_days", days, 365)):
+        if (not isinstance(value, int | float) or isinstance(value, bool)
+                or not 0 <= value <= most or (key == "respond_hours" and value == 0)):
+            c.add(f, f"{where}.{key}", f"must be a number from 0 to {most} (got {_shown(value)})")
+            ok = False
+    if ok and not days and not hours:
+        c.add(f, where, "needs resolve_working_days or resolve_hours")
+        ok = False
+    if ok and not isinstance(days, int):
+        c.add(f, f"{where}.resolve_working_days", "must be a whole number of days")
+        ok = False
+    return Deadline(float(respond), int(days), float(hours)) if ok else None  # type: ignore[arg-type]
+
+
+def _deadlines(
+    path: Path, raw: Any, skills: Mapping[str, Skill], schedules: Schedules, c: _Collector
+) -> DeadlinePolicy:
+    """``deadlines.yaml``: how long departments have (a missing file: the defaults)."""
+    f = str(path)
+    if raw is None:
+        return DeadlinePolicy()
+    if not isinstance(raw, Mapping):
+        c.add(f, "-", "must be a mapping (defaults, categories, holidays, ...)")
+        return DeadlinePolicy()
+    defaults: dict[str, Deadline] = dict(DeadlinePolicy().defaults)
+    given = raw.get("defaults", {})
+    if not isinstance(given, Mapping):
+        c.add(f, "defaults", "must map urgency to a deadline")
+        given = {}
+    for urgency, item in given.items():
+        if urgency not in URGENCIES:
+            c.add(f, f"defaults.{urgency}", f"urgency must be one of {', '.join(URGENCIES)}")
+            continue
+        rule = _deadline(f, f"defaults.{urgency}", item, c)
+        if rule is not None:
+            defaults[urgency] = rule
+    categories: dict[str, dict[str, Deadline]] = {}
+    per_category = raw.get("categories", {}) or {}
+    if not isinstance(per_category, Mapping):
+        c.add(f, "categories", "must map a category to deadlines per urgency")
+        per_category = {}
+    for category, rules in per_category.items():
+        if skills and category not in skills:
+            c.add(f, f"categories.{category}", "not a skill of skills.yaml")
+        if not isinstance(rules, Mapping):
+            c.add(f, f"categories.{category}", "must map urgency to a deadline")
+            continue
+        for urgency, item in rules.items():
+            if urgency not in URGENCIES:
+                c.add(f, f"categories.{category}.{urgency}",
+                      f"urgency must be one of {', '.join(URGENCIES)}")
+                continue
+            rule = _deadline(f, f"categories.{category}.{urgency}", item, c)
+            if rule is not None:
+                categories.setdefault(str(category), {})[urgency] = rule
+    holidays: frozenset[date] = frozenset()
+    calendar_name = raw.get("holidays")
+    if calendar_name is not None:
+        if calendar_name not in schedules.calendars:
+            c.add(f, "holidays", f"{_shown(calendar_name)} is not a calendar of schedules.yaml")
+        else:
+            holidays = schedules.calendars[calendar_name]
+    make_up = raw.get("make_up_working_days", []) or []
+    if not isinstance(make_up, list) or not all(isinstance(d, date) for d in make_up):
+        c.add(f, "make_up_working_days", "must be a list of dates (YYYY-MM-DD)")
+        make_up = []
+    for day in make_up:
+        if day.weekday() < 5:
+            c.add(f, "make_up_working_days", f"{day} is a weekday (a make-up day is a "
+                                             "Saturday or Sunday worked)")
+        if day in holidays:
+            c.add(f, "make_up_working_days", f"{day} is also a holiday")
+    share = raw.get("nearly_due_share", 0.2)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share < 1:
+        c.add(f, "nearly_due_share", f"must be from 0 to below 1 (got {_shown(share)})")
+        share = 0.2
+    escalate = raw.get("escalate_after_hours", 0)
+    if not isinstance(escalate, int | float) or isinstance(escalate, bool) or escalate < 0:
+        c.add(f, "escalate_after_hours", f"must be 0 or more hours (got {_shown(escalate)})")
+        escalate = 0
+    return DeadlinePolicy(defaults, categories, WorkingCalendar(holidays, frozenset(make_up)),
+                          float(share), float(escalate))
 
 
 def _operators(
@@ -575,8 +776,8 @@ def ensure_secret(state_dir: Path) -> str:
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
-    """Load ivr.toml, skills.yaml, operators.yaml and schedules.yaml; one ConfigError lists
-    every problem."""
+    """Load ivr.toml, skills.yaml, operators.yaml, departments.yaml and schedules.yaml; one
+    ConfigError lists every problem."""
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
@@ -587,6 +788,10 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     operators_path = config_dir / "operators.yaml"
     operators = _operators(
         operators_path, _read_yaml(operators_path, c), skills, svc["languages"], c
+    )
+    departments_path = config_dir / "departments.yaml"
+    departments = _departments(
+        departments_path, _read_yaml_optional(departments_path, c), skills, svc["languages"], c
     )
     schedules_path = config_dir / "schedules.yaml"
     raw_schedules = _read_yaml(schedules_path, c)
@@ -599,6 +804,9 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
             f"mappings or lists as documented ({type(exc).__name__}: {exc})",
         )]
     c.problems += schedule_problems
+    deadlines_path = config_dir / "deadlines.yaml"
+    deadlines = _deadlines(deadlines_path, _read_yaml_optional(deadlines_path, c), skills,
+                           schedules, c)
     general = svc["menu"].general_queue
     if skills and general not in skills:
         c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")
@@ -644,9 +852,12 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         sip=svc["sip"],
         menu=svc["menu"],
         callbacks=svc["callbacks"],
+        visits=svc["visits"],
         speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,
         operators=operators,
         routing=svc["routing"],
+        departments=departments,
+        deadlines=deadlines,
     )

@@ -21,17 +21,22 @@ FIRST_ADMIN: Final = "admin"
 
 async def create_account(
     users: Users, username: str, role: str, *, operator_id: str | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    department: str | None = None, clock: Clock = SYSTEM_CLOCK,
 ) -> tuple[User, str]:
-    """Create a user with a generated password; returns the user and the password (once)."""
+    """Create a user with a generated password; returns the user and the password (once).
+    A ``department`` account names its department (checked against the configuration by
+    the caller)."""
     if not USERNAME.match(username):
         raise AccountError(
             f"username {username!r}: use letters, digits, '.', '_' or '-' (64 at most)")
-    if Role.rank_of(role) < 0:
+    if not Role.known(role):
         raise AccountError(f"role {role!r}: must be one of {', '.join(Role)}")
+    if (role == Role.DEPARTMENT) != bool(department):
+        raise AccountError(f"role {role!r}: a department account (and only one) needs "
+                           "--department ID")
     password = generate_password()
     user = await users.create(username, role, await hash_password(password), clock.now(),
-                              operator_id=operator_id)
+                              operator_id=operator_id, department=department)
     return user, password
 
 

@@ -8,7 +8,8 @@ the caller to the general queue.
 
 The same call comes back with the AGI argument ``survey`` after the operator hangs up; the
 run then starts at the flow's ``survey`` entry and the score is stored with the call and its
-case.
+case. A return-visit call the hotline placed (``ivr.casework.visits``) arrives with the
+arguments ``visit <case number>``: the citizen is asked its questions.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import structlog
 from ivr.bulletins.desk import BulletinDesk
 from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.cases import Case
+from ivr.casework.visits import ReturnVisits
+from ivr.core.cases import Actor, Case, CaseAction, CaseStatus
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
     ArrivalFacts,
     CallerHungUp,
     CallerLeft,
     CaseLookedUp,
+    CaseReopened,
     CollectDigits,
     Command,
     DigitsCollected,
@@ -41,6 +44,7 @@ from ivr.core.flow import (
     PlayPrompt,
     PromptPlayed,
     RecordSurvey,
+    ReopenCase,
     Routed,
     RouteToQueue,
     SetLanguage,
@@ -68,7 +72,7 @@ from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.storage.calls import CallRecords
 from ivr.edges.storage.cases import Cases
-from ivr.errors import CallbackRefused, StorageError
+from ivr.errors import CallbackRefused, RecordRefused, StorageError
 from ivr.flows.library import FlowLibrary
 from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_operator
 
@@ -77,6 +81,17 @@ log = structlog.get_logger("ivr.calls.agi_driver")
 
 SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
+VISIT_ENTRY = "visit"
+VISIT_KEY_WAIT_MS = 6000  # after a return-visit question, how long the citizen has to key
+
+
+def caller_case(cases: list[Case]) -> str:
+    """The number of the case a caller most likely calls about ("" for none): their latest
+    open case, else their latest resolved one (``cases`` oldest first)."""
+    open_ = [c for c in cases if c.is_open]
+    resolved = [c for c in cases if c.status == CaseStatus.RESOLVED]
+    latest = open_ or resolved
+    return latest[-1].number if latest else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +123,7 @@ class CallHandler:
         figures: LiveFigures | None = None, callbacks: CallbackDesk | None = None,
         bulletins: BulletinDesk | None = None,
         node: str = "ivr", clock: Clock = SYSTEM_CLOCK,
+        visits: ReturnVisits | None = None,
     ) -> None:
         self._settings = settings
         # Call records are written through ``writes``: kept while the database is down.
@@ -123,6 +139,7 @@ class CallHandler:
         self._speech = speech
         self._figures = figures
         self._callbacks = callbacks
+        self._visits = visits
         self._zone = ZoneInfo(settings.timezone)
 
     def reconfigure(self, settings: Settings) -> None:
@@ -137,6 +154,9 @@ class CallHandler:
         await channel.set_variable("IVR_NODE", self._node)
         if env.arguments[:1] == (CALLBACK_ENTRY,):
             await self._callback(channel)
+            return
+        if env.arguments[:1] == (VISIT_ENTRY,):
+            await self._visit(channel, env.arguments[1] if len(env.arguments) > 1 else "")
             return
         entry = SURVEY_ENTRY if env.arguments[:1] == (SURVEY_ENTRY,) else None
         started = time.monotonic()
@@ -209,6 +229,26 @@ class CallHandler:
         await channel.stream_file("ivr/callback-confirmed")
         await channel.set_variable("IVR_CALLBACK", "requested")
 
+    async def _visit(self, channel: AgiChannel, number: str) -> None:
+        """The hotline called a citizen back about a resolved case (回访): ask them."""
+        if self._visits is None:
+            return
+
+        async def prompt(sound: str, keys: str) -> str:
+            key = await self._play(channel, (sound,), keys)
+            if key or not keys or channel.hung_up:
+                return key
+            result = await channel.wait_for_digit(VISIT_KEY_WAIT_MS)
+            return result.digit if result.digit in keys else ""
+
+        with structlog.contextvars.bound_contextvars(case=number):
+            try:
+                outcome = await self._visits.ask(number, prompt)
+            except StorageError as exc:
+                log.error("return_visit_not_saved", error=str(exc))
+                outcome = "not saved"
+            log.info("return_visit_finished", outcome=outcome)
+
     # -- facts and records ----------------------------------------------------------------
 
     async def _stored(self, call_id: str) -> CallRecord | None:
@@ -254,6 +294,12 @@ class CallHandler:
             open_cases = len(still_open)
             latest_open = still_open[-1] if still_open else None
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+            # The caller's case, recognised by their number: the latest open one, else the
+            # latest resolved one (which they may say is not resolved).
+            number = caller_case(cases)
+            record.variables["caller_case"] = number
+            record.variables["caller_case_resolved"] = "yes" if any(
+                c.number == number and c.status == CaseStatus.RESOLVED for c in cases) else "no"
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
@@ -330,6 +376,8 @@ class CallHandler:
                 return event
             case LookupCase(number=number):
                 return await self._lookup(number)
+            case ReopenCase(number=number):
+                return await self._reopen(number, record)
             case SetVariable(name=name, value=value):
                 record.variables[name] = value
                 return None
@@ -412,6 +460,21 @@ class CallHandler:
         if case is None:
             return CaseLookedUp(number, False)
         return CaseLookedUp(number, True, case.readback)
+
+    async def _reopen(self, number: str, record: CallRecord) -> CaseReopened:
+        """The citizen says their resolved case is not resolved: reopen it, if it is theirs."""
+        try:
+            case = await self._cases.get(number)
+            if case is None or not record.caller or case.caller != record.caller:
+                return CaseReopened(number, False)
+            await self._cases.act(
+                number, CaseAction.REOPEN, Actor("citizen"), self._clock.now(self._zone),
+                text="the citizen called: not resolved", deadlines=self._settings.deadlines)
+        except (RecordRefused, StorageError) as exc:
+            log.warning("case_not_reopened", case=number, reason=str(exc))
+            return CaseReopened(number, False)
+        log.info("case_reopened_by_caller", case=number)
+        return CaseReopened(number, True)
 
     async def _route(
         self, channel: AgiChannel, record: CallRecord, route: RouteToQueue, node: str,

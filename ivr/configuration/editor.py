@@ -33,6 +33,8 @@ CONFIG_FILES: Final = {
     "skills": "skills.yaml",
     "operators": "operators.yaml",
     "schedules": "schedules.yaml",
+    "departments": "departments.yaml",
+    "deadlines": "deadlines.yaml",
     "intents": "intents.yaml",
 }
 """The files the admin pages edit, by the name the API uses."""

@@ -1,9 +1,24 @@
 """Cases: the record a citizen's request becomes, its numbers and its lifecycle. Pure.
 
-A case moves ``new -> dispatched -> in_progress -> resolved -> closed``. A step may be skipped,
-never taken back, except ``resolved -> in_progress``, which reopens it (the citizen says it is
-not resolved). ``CaseStatus.may_become`` is that table; ``change`` applies an edit to a case
-and says what its history records.
+Theory of operation (接诉即办, the loop behind the phone)::
+
+    new --dispatch--> dispatched --accept--> in_progress --resolve--> resolved --close--> closed
+                         |  ^                    |                       |
+                         |  +---- dispatch ----+ |                       +--reopen--> in_progress
+                         +-------return------> returned <---return------+
+
+The centre (operators, supervisors, admins) dispatches a case to a department or a street
+(``config/departments.yaml``); the department accepts it, may ask the centre a question (the
+case keeps its status and carries the question until the centre answers), replies with what
+was done and marks it resolved, or returns a case that is not its own with a reason. A returned
+case has no department until the centre dispatches it again. A resolved case is reopened when
+the citizen says it is not resolved. ``act`` is the one rule for these steps: who may take
+which step from which status, and what each step writes (the case's fields and its history
+line). A department's account sees and acts on its own department's cases only: any other case
+is "not found" to it, never "refused", so it cannot learn which cases exist.
+
+``CaseStatus.may_become`` is the table the centre's plain edits (``change``) follow: forward
+steps, ``returned -> dispatched``, and the reopening ``resolved -> in_progress``.
 
 A case number is what a citizen keys in on the phone: 10 digits, the last digit of the year,
 the day of the year, a 5-digit sequence of the day and a Luhn check digit, so the IVR can
@@ -15,10 +30,12 @@ The IVR reads a status back in its own words (``READBACK_STATUSES``), one prompt
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from ivr.errors import RecordRefused
+from ivr.core.deadlines import DeadlinePolicy, Standing, standing
+from ivr.errors import RecordNotFound, RecordRefused
 
 # Cases a day a number can tell apart: 5 digits of sequence (Beijing: ~65,000 a day).
 MAX_CASES_PER_DAY = 99_999
@@ -33,6 +50,7 @@ class CaseStatus(enum.StrEnum):
     NEW = "new"
     DISPATCHED = "dispatched"
     IN_PROGRESS = "in_progress"
+    RETURNED = "returned"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -56,17 +74,23 @@ class CaseStatus(enum.StrEnum):
 
     def may_become(self, wanted: CaseStatus) -> bool:
         """Whether a case in this status may move to ``wanted`` (see the module docstring)."""
-        return _ORDER[wanted] > _ORDER[self] or (
-            self is CaseStatus.RESOLVED and wanted is CaseStatus.IN_PROGRESS
-        )
+        return wanted in _NEXT[self]
 
 
+_S = CaseStatus
+_NEXT: Mapping[CaseStatus, frozenset[CaseStatus]] = {
+    _S.NEW: frozenset({_S.DISPATCHED, _S.IN_PROGRESS, _S.RESOLVED, _S.CLOSED}),
+    _S.DISPATCHED: frozenset({_S.IN_PROGRESS, _S.RETURNED, _S.RESOLVED, _S.CLOSED}),
+    _S.IN_PROGRESS: frozenset({_S.RETURNED, _S.RESOLVED, _S.CLOSED}),
+    _S.RETURNED: frozenset({_S.DISPATCHED, _S.CLOSED}),
+    _S.RESOLVED: frozenset({_S.IN_PROGRESS, _S.CLOSED}),
+    _S.CLOSED: frozenset(),
+}
 _ORDER = {status: n for n, status in enumerate(CaseStatus)}
-_OPEN = frozenset({CaseStatus.NEW, CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS})
+_OPEN = frozenset({_S.NEW, _S.DISPATCHED, _S.IN_PROGRESS, _S.RETURNED})
 _READBACK = {
-    CaseStatus.NEW: "received", CaseStatus.DISPATCHED: "processing",
-    CaseStatus.IN_PROGRESS: "processing", CaseStatus.RESOLVED: "resolved",
-    CaseStatus.CLOSED: "closed",
+    _S.NEW: "received", _S.DISPATCHED: "processing", _S.IN_PROGRESS: "processing",
+    _S.RETURNED: "processing", _S.RESOLVED: "resolved", _S.CLOSED: "closed",
 }
 
 
@@ -82,6 +106,31 @@ class Case:
     department: str = ""
     description: str = ""
     satisfaction: int | None = None
+    urgency: str = "normal"
+    dispatched_at: str | None = None
+    responded_at: str | None = None
+    resolved_at: str | None = None
+    question: str = ""
+    reply: str = ""
+    returned_from: str = ""
+    return_reason: str = ""
+    respond_by: str | None = None
+    resolve_by: str | None = None
+    remind_at: str | None = None
+    reminded_at: str | None = None
+    escalated_at: str | None = None
+    visit_status: str = ""
+    visit_attempts: int = 0
+    visit_next_at: str | None = None
+    visit_resolved: int | None = None
+    visit_satisfaction: int | None = None
+    visit_at: str | None = None
+
+    def standing(self, now: datetime) -> Standing:
+        """Overdue or nearly due at ``now`` (``ivr.core.deadlines``)."""
+        return standing(self.status, now, respond_by=self.respond_by,
+                        resolve_by=self.resolve_by, remind_at=self.remind_at,
+                        responded_at=self.responded_at)
 
     @property
     def is_open(self) -> bool:
@@ -104,6 +153,7 @@ class CaseEvent:
     actor: str
     status: str
     note: str
+    action: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +161,22 @@ class CaseChange:
     """What an edit changes on a case (``values``: field -> new text) and the note its
     history line carries."""
 
-    values: Mapping[str, str]
+    values: Mapping[str, str | int | None]
     note: str
+    action: str = "update"
 
 
 def change(
-    case: Case, fields: Mapping[str, str], status: str | None, note: str
+    case: Case, fields: Mapping[str, str], status: str | None, note: str, at: str = "", *,
+    deadlines: DeadlinePolicy | None = None,
 ) -> CaseChange | None:
-    """The edit of ``case`` to ``fields`` (category, department, description) and ``status``,
-    with ``note``; None when it changes nothing and says nothing.
+    """The centre's edit of ``case`` to ``fields`` (category, department, description) and
+    ``status``, with ``note``, at ``at``; None when it changes nothing and says nothing.
 
     ``RecordRefused`` when the status may not move that way.
     """
     said = [note.strip()] if note.strip() else []
-    values: dict[str, str] = {}
+    values: dict[str, str | None] = {}
     for name, value in fields.items():
         old = getattr(case, name)
         if value != old:
@@ -139,14 +191,245 @@ def change(
             raise RecordRefused(
                 f"case {case.number} cannot go from {current} to {wanted} "
                 "(cases move new -> dispatched -> in_progress -> resolved -> closed; "
-                "only a resolved case can be reopened)"
+                "a returned case is dispatched again; only a resolved case can be reopened)"
             )
         values["status"] = wanted.value
         if current is CaseStatus.RESOLVED and wanted is CaseStatus.IN_PROGRESS:
             said.insert(0, "reopened")
+            values["resolved_at"] = None
+        if wanted is CaseStatus.DISPATCHED and at:
+            values.update(dispatched_at=at, responded_at=None, returned_from="",
+                          return_reason="", **_deadlines(case, at, deadlines))
     if not values and not said:
         return None
     return CaseChange(values, "; ".join(said))
+
+
+MAX_TEXT = 2000
+"""The longest reply, question, answer or reason a step may carry (characters)."""
+
+
+class CaseAction(enum.StrEnum):
+    """A step of the loop (see the module docstring); the history line names it."""
+
+    DISPATCH = "dispatch"
+    ANSWER = "answer"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    ACCEPT = "accept"
+    ASK = "ask"
+    RESOLVE = "resolve"
+    RETURN = "return"
+
+    @classmethod
+    def parse(cls, text: str) -> CaseAction:
+        try:
+            return cls(text)
+        except ValueError:
+            raise RecordRefused(
+                f"unknown case action {text!r} (one of {', '.join(cls)})") from None
+
+    @property
+    def by_department(self) -> bool:
+        """A step a department takes (the others are the centre's)."""
+        return self in _DEPARTMENT_STEPS
+
+
+_A = CaseAction
+_DEPARTMENT_STEPS = frozenset({_A.ACCEPT, _A.ASK, _A.RESOLVE, _A.RETURN})
+# From which statuses each step may be taken.
+_FROM: Mapping[CaseAction, frozenset[CaseStatus]] = {
+    _A.DISPATCH: frozenset({_S.NEW, _S.DISPATCHED, _S.RETURNED}),
+    _A.ANSWER: frozenset({_S.DISPATCHED, _S.IN_PROGRESS}),
+    _A.REOPEN: frozenset({_S.RESOLVED}),
+    _A.CLOSE: frozenset({_S.NEW, _S.DISPATCHED, _S.IN_PROGRESS, _S.RETURNED, _S.RESOLVED}),
+    _A.ACCEPT: frozenset({_S.DISPATCHED}),
+    _A.ASK: frozenset({_S.DISPATCHED, _S.IN_PROGRESS}),
+    _A.RESOLVE: frozenset({_S.DISPATCHED, _S.IN_PROGRESS}),
+    _A.RETURN: frozenset({_S.DISPATCHED, _S.IN_PROGRESS}),
+}
+# Steps that need words: what was done, what is asked, the answer, why it is returned.
+_NEEDS_TEXT = frozenset({_A.ANSWER, _A.ASK, _A.RESOLVE, _A.RETURN})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who takes a step: a web account (or the IVR); ``department`` for a department's
+    account, None for the centre's staff."""
+
+    username: str
+    department: str | None = None
+
+
+def _deadlines(
+    case: Case, at: str, deadlines: DeadlinePolicy | None
+) -> dict[str, str | None]:
+    """The deadline fields a dispatch (or a reopening) at ``at`` writes: fresh ones, nothing
+    reminded or escalated yet."""
+    if deadlines is None or not at:
+        return {}
+    due = deadlines.due(case.category, case.urgency, datetime.fromisoformat(at))
+    return {"respond_by": due.respond_by, "resolve_by": due.resolve_by,
+            "remind_at": due.remind_at, "reminded_at": None, "escalated_at": None}
+
+
+def visible_to(case: Case, actor: Actor) -> bool:
+    """Whether ``actor`` may see ``case``: the centre sees every case, a department its own."""
+    return actor.department is None or case.department == actor.department
+
+
+def act(
+    case: Case, action: CaseAction, actor: Actor, *, at: str, text: str = "",
+    department: str = "", departments: Collection[str] = (),
+    deadlines: DeadlinePolicy | None = None,
+) -> CaseChange:
+    """What taking ``action`` on ``case`` at ``at`` writes: the fields and the history line.
+
+    ``department`` is where a dispatch sends the case (one of ``departments``); a dispatch
+    or a reopening gives it fresh deadlines by ``deadlines`` (``ivr.core.deadlines``). A
+    department's account acting on a case that is not its own gets ``RecordNotFound``; a step
+    the actor's side may not take, or not from the case's status, or without the words it
+    needs, gets ``RecordRefused``.
+    """
+    if not visible_to(case, actor):
+        raise RecordNotFound(f"no case {case.number}")
+    if action.by_department != (actor.department is not None):
+        side = "a department" if action.by_department else "the centre"
+        raise RecordRefused(f"only {side} may {action} a case")
+    status = CaseStatus.parse(case.status) if case.status in _ORDER else None
+    if status not in _FROM[action]:
+        allowed = ", ".join(s.value for s in _FROM[action])
+        raise RecordRefused(
+            f"case {case.number} is {case.status}: {action} is taken from {allowed}")
+    words = " ".join(text.split()) if action is not _A.RESOLVE else text.strip()
+    if len(words) > MAX_TEXT:
+        raise RecordRefused(f"the text is {len(words)} characters; {MAX_TEXT} at most")
+    if action in _NEEDS_TEXT and not words:
+        raise RecordRefused(f"{action} needs a text (what was done, asked, answered or why)")
+    values: dict[str, str | int | None] = {}
+    said: list[str] = []
+    first_response = {"responded_at": at} if case.responded_at is None else {}
+    match action:
+        case _A.DISPATCH:
+            if department not in departments:
+                raise RecordRefused(f"no department {department!r} to dispatch to")
+            values.update(status=_S.DISPATCHED.value, department=department,
+                          dispatched_at=at, responded_at=None, resolved_at=None,
+                          question="", returned_from="", return_reason="",
+                          **_deadlines(case, at, deadlines))
+            said.append(f"dispatched to {department}")
+        case _A.ANSWER:
+            if not case.question:
+                raise RecordRefused(f"case {case.number} has no question to answer")
+            values["question"] = ""
+            said.append("answered")
+        case _A.REOPEN:
+            values.update(status=_S.IN_PROGRESS.value, resolved_at=None,
+                          **_deadlines(case, at, deadlines))
+            if case.visit_status in (VisitStatus.PENDING, VisitStatus.CALLING):
+                values.update(visit_status="", visit_next_at=None)  # no visit: not resolved
+            said.append("reopened")
+        case _A.CLOSE:
+            values["status"] = _S.CLOSED.value
+            said.append("closed")
+        case _A.ACCEPT:
+            values.update(status=_S.IN_PROGRESS.value, **first_response)
+            said.append("accepted")
+        case _A.ASK:
+            values.update(question=words, **first_response)
+            said.append("asked the centre")
+        case _A.RESOLVE:
+            values.update(status=_S.RESOLVED.value, reply=words, resolved_at=at, question="",
+                          **first_response, **_VISIT_DUE)
+            said.append("resolved")
+        case _A.RETURN:
+            values.update(status=_S.RETURNED.value, department="", returned_from=case.department,
+                          return_reason=words, question="", responded_at=None)
+            said.append(f"returned by {case.department}")
+    if words:
+        said.append(words)
+    return CaseChange(values, ": ".join(said), action.value)
+
+
+# -- the return visit (回访) -------------------------------------------------------------------
+
+class VisitStatus(enum.StrEnum):
+    """Where a resolved case's return visit stands: ``pending`` (to be called, at
+    ``visit_next_at`` or as soon as the calling window allows), ``calling`` (a call is being
+    placed or the citizen is on the line), ``done`` (the citizen answered both questions),
+    ``unreachable`` (every attempt failed: never counted as satisfied or resolved)."""
+
+    PENDING = "pending"
+    CALLING = "calling"
+    DONE = "done"
+    UNREACHABLE = "unreachable"
+
+
+class Satisfaction(enum.IntEnum):
+    """The citizen's evaluation, keyed on the phone (1, 2, 3)."""
+
+    SATISFIED = 1  # 满意
+    BASICALLY_SATISFIED = 2  # 基本满意
+    DISSATISFIED = 3  # 不满意
+
+
+_VISIT_DUE: Mapping[str, str | int | None] = {
+    "visit_status": VisitStatus.PENDING.value, "visit_attempts": 0, "visit_next_at": None,
+    "visit_resolved": None, "visit_satisfaction": None, "visit_at": None,
+}
+
+
+def visit_answered(
+    case: Case, *, resolved: bool, satisfaction: Satisfaction, at: str,
+    deadlines: DeadlinePolicy | None = None,
+) -> CaseChange:
+    """The citizen answered the return visit. Not resolved: the case is reopened (back to its
+    department, with fresh deadlines); resolved: it is closed. Either way the answers stay."""
+    if case.visit_status not in (VisitStatus.PENDING, VisitStatus.CALLING):
+        raise RecordRefused(f"case {case.number} has no return visit under way")
+    values: dict[str, str | int | None] = {
+        "visit_status": VisitStatus.DONE.value, "visit_resolved": int(resolved),
+        "visit_satisfaction": int(satisfaction), "visit_at": at, "visit_next_at": None,
+    }
+    words = {Satisfaction.SATISFIED: "satisfied", Satisfaction.BASICALLY_SATISFIED:
+             "basically satisfied", Satisfaction.DISSATISFIED: "dissatisfied"}[satisfaction]
+    if resolved:
+        values["status"] = _S.CLOSED.value
+        note = f"return visit: resolved, {words}; closed"
+        action = "visit"
+    else:
+        values.update(status=_S.IN_PROGRESS.value, resolved_at=None,
+                      **_deadlines(case, at, deadlines))
+        note = f"return visit: not resolved, {words}; reopened"
+        action = "visit_reopen"
+    return CaseChange(values, note, action)
+
+
+def visit_failed(
+    case: Case, *, why: str, at: str, max_attempts: int, retry_at: str,
+) -> CaseChange:
+    """An attempt of the return visit failed (no answer, busy, no keys; attempts are counted
+    when they are claimed): try again at ``retry_at``, or, after ``max_attempts``, the citizen
+    is unreachable."""
+    if case.visit_status not in (VisitStatus.PENDING, VisitStatus.CALLING):
+        raise RecordRefused(f"case {case.number} has no return visit under way")
+    attempts = case.visit_attempts
+    if attempts >= max_attempts:
+        return CaseChange(
+            {"visit_status": VisitStatus.UNREACHABLE.value, "visit_attempts": attempts,
+             "visit_next_at": None, "visit_at": at},
+            f"return visit attempt {attempts} failed ({why}): citizen unreachable",
+            "visit_unreachable")
+    return CaseChange(
+        {"visit_status": VisitStatus.PENDING.value, "visit_attempts": attempts,
+         "visit_next_at": retry_at},
+        f"return visit attempt {attempts} failed ({why}); next at {retry_at}", "visit_failed")
+
+
+def in_window(moment: datetime, start_minute: int, end_minute: int) -> bool:
+    """Whether ``moment`` (local time) is within the calling window [start, end)."""
+    minute = moment.hour * 60 + moment.minute
+    return start_minute <= minute < end_minute
 
 
 def case_number(day_of_year: int, year: int, sequence: int) -> str:

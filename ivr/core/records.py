@@ -74,11 +74,14 @@ class FlowVersion:
 
 
 class Role(enum.StrEnum):
-    """What a web account may do; each role may do what the ones before it may."""
+    """What a web account may do. The centre's roles are a ladder: each may do what the ones
+    before it may. ``department`` stands apart: a department's (or street's) account works its
+    own cases and reaches nothing of the centre's (``rank_of`` gives it -1)."""
 
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    DEPARTMENT = "department"
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -91,15 +94,20 @@ class Role(enum.StrEnum):
 
     @classmethod
     def rank_of(cls, text: str) -> int:
-        """0 for an operator, 1 for a supervisor, 2 for an admin; -1 for anything else."""
+        """0 for an operator, 1 for a supervisor, 2 for an admin; -1 for anything else (a
+        department's account included)."""
         return _RANKS.get(text, -1)
+
+    @classmethod
+    def known(cls, text: str) -> bool:
+        return text in cls._value2member_map_
 
     @property
     def rank(self) -> int:
-        return _RANKS[self]
+        return _RANKS.get(self, -1)
 
 
-_RANKS = {role.value: n for n, role in enumerate(Role)}
+_RANKS = {role.value: n for n, role in enumerate(Role) if role is not Role.DEPARTMENT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,8 @@ class User:
     created_at: str
     operator_id: str | None = None
     disabled: bool = False
+    department: str | None = None
+    """The department (``config/departments.yaml``) a ``department`` account works for."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.core.deadlines import DeadlinePolicy
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy
 from ivr.core.schedules import Schedules
 
@@ -26,6 +27,26 @@ class Skill:
     names: Mapping[str, str]
     department: str
     service_level: ServiceLevel
+
+
+DEPARTMENT_KINDS = ("department", "street")
+"""A case goes to a department of the city or to one of its streets and towns (街道乡镇)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """Who a case is dispatched to (``config/departments.yaml``); its accounts work its queue."""
+
+    id: str
+    kind: str
+    names: Mapping[str, str]
+    categories: tuple[str, ...]
+    contacts: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, language: str = "zh") -> str:
+        """Its name in ``language`` (Chinese first, then any name it has, then its id)."""
+        return (self.names.get(language) or self.names.get("zh")
+                or next(iter(self.names.values()), self.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +111,20 @@ class CallbackSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitSettings:
+    """The return visit (回访): when and how often a citizen is called back about a resolved
+    case. Calls go out through the callback gateway with the hotline's number as caller ID."""
+
+    window_start: int = 8 * 60  # minutes after local midnight
+    window_end: int = 21 * 60
+    max_attempts: int = 3
+    retry_after: float = 1800.0
+    ring_seconds: int = 45
+    check_interval: float = 10.0
+    lease: float = 600.0  # a claimed visit with no result after this long is tried again
+
+
+@dataclass(frozen=True, slots=True)
 class MenuSettings:
     general_queue: str = "hotline"
 
@@ -143,7 +178,14 @@ class Settings:
     # ``[routing]`` of ivr.toml: priorities and the widening schedule (one policy for the
     # application's plans and for queuerules.conf).
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    departments: Mapping[str, Department] = field(default_factory=dict)
+    deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
+    visits: VisitSettings = field(default_factory=VisitSettings)
 
     @property
     def secrets_file(self) -> Path:
         return self.state_dir / "secrets.json"
+
+    def department_for(self, category: str) -> Department | None:
+        """The department proposed for a case of ``category``: the first that lists it."""
+        return next((d for d in self.departments.values() if category in d.categories), None)

@@ -159,7 +159,8 @@ async def case_add(
 ) -> tuple[str, int]:
     async with opened_store(settings.database_url, settings.state_dir) as store:
         now = clock.now(ZoneInfo(settings.timezone))
-        department = settings.skills[category].department if category in settings.skills else ""
+        proposed = settings.department_for(category)
+        department = proposed.id if proposed is not None and status != "new" else ""
         who = getpass.getuser()
         case = await store.cases.create(
             caller=caller, category=category, department=department,

@@ -27,7 +27,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
-from ivr.web import admin, api, auth, console, ops, reports, wallboard
+from ivr.web import admin, api, auth, casework, console, ops, rates, reports, wallboard
 from ivr.web.errors import errors_as_json, is_api
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
@@ -40,9 +40,13 @@ STATIC: Final = HERE / "static"
 
 # (href, label, lowest role): shown only when the route exists and the user's role reaches it.
 NAV: Final = (
+    ("/department", "工单 Work queue", "department"),
     ("/console", "Console", "operator"),
+    ("/dispatch", "派单 Dispatch", "operator"),
+    ("/cases", "工单 Cases", "operator"),
     ("/wallboard", "Wallboard", "supervisor"),
     ("/reports", "Reports", "supervisor"),
+    ("/reports/departments", "考核 Rates", "supervisor"),
     ("/admin/bulletins", "Bulletins", "supervisor"),
     ("/admin/flows", "Flows", "admin"),
     ("/admin/config", "Configuration", "admin"),
@@ -57,8 +61,10 @@ def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
     routed = {r.resource.canonical for r in app.router.routes()
               if r.method == "GET" and r.resource is not None}
     rank = Role.rank_of(role)
+    # A department's account reaches its own pages only; the centre's roles climb a ladder.
     return [(href, label) for href, label, least in NAV
-            if href in routed and rank >= Role.rank_of(least)]
+            if href in routed and (least == role if Role.DEPARTMENT in (role, least)
+                                   else rank >= Role.rank_of(least))]
 
 
 @web.middleware
@@ -94,11 +100,13 @@ def build_app(services: WebServices) -> web.Application:
     # The error middleware wraps the session checks of auth's.
     app.middlewares.append(errors_as_json)
     api.setup(app)
+    casework.setup(app)
     auth.setup(app)
     admin.setup(app)
     console.setup(app)
     wallboard.setup(app)
     reports.setup(app)
+    rates.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)
     return app

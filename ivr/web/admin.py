@@ -36,7 +36,9 @@ async def users_page(request: web.Request) -> web.StreamResponse:
     settings = request.app[SERVICES].settings
     return aiohttp_jinja2.render_template(
         "admin_users.html", request,
-        {"roles": tuple(Role), "operators": sorted(settings.operators)},
+        {"roles": tuple(Role), "operators": sorted(settings.operators),
+         "departments": [(d.id, f"{d.name('zh')} {d.name('en')}")
+                         for d in settings.departments.values()]},
     )
 
 

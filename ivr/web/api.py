@@ -25,6 +25,7 @@ from aiohttp import web
 from ivr.accounts.passwords import generate_password, hash_password
 from ivr.accounts.service import create_account
 from ivr.configuration.editor import CONFIG_FILES
+from ivr.core.cases import visible_to
 from ivr.core.flow import format_report, simulate
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.records import Role, User
@@ -34,6 +35,7 @@ from ivr.flows.library import check_text, digest_of
 from ivr.flows.simulation import arrival_facts, call_time, caller_history, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
+from ivr.web.casework import actor_of, search_terms
 from ivr.web.errors import json_error, problems_json
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
@@ -84,7 +86,8 @@ def _plain(value: Any) -> Any:
 def user_json(user: User) -> dict[str, Any]:
     """A user as the API shows it (never the password hash)."""
     return {"username": user.username, "role": user.role, "operator_id": user.operator_id,
-            "disabled": user.disabled, "created_at": user.created_at}
+            "department": user.department, "disabled": user.disabled,
+            "created_at": user.created_at}
 
 
 async def _audit(request: web.Request, actor: User, action: str, target: str,
@@ -118,12 +121,13 @@ async def calls(request: web.Request) -> web.Response:
 @routes.get("/api/cases")
 async def list_cases(request: web.Request) -> web.Response:
     await require(request, Role.OPERATOR)
-    status = request.query.get("status") or None
+    services = _services(request)
     try:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_query", "offset must be a number.") from exc
-    found = await _services(request).store.cases.page(status, _limit(request, 100), offset)
+    found = await services.store.cases.search(
+        **search_terms(request.query, services), limit=_limit(request, 100), offset=offset)
     return web.json_response(_plain(found))
 
 
@@ -133,8 +137,7 @@ async def create_case(request: web.Request) -> web.Response:
     body = await json_body(request)
     services = _services(request)
     category = _text(body, "category", required=True)
-    skill = services.settings.skills.get(category)
-    department = _text(body, "department", default=skill.department if skill else "")
+    department = _department(services, body)
     case = await services.store.cases.create(
         caller=_text(body, "caller", required=True), category=category,
         department=department, description=_text(body, "description"),
@@ -145,13 +148,21 @@ async def create_case(request: web.Request) -> web.Response:
     return web.json_response(_plain(case), status=201)
 
 
+def _department(services: WebServices, body: Mapping[str, Any]) -> str:
+    """The department a case is sent to: one of ``departments.yaml`` ("" for none)."""
+    department = _text(body, "department")
+    if department and department not in services.settings.departments:
+        raise json_error(web.HTTPBadRequest, "bad_field", f"No department {department!r}.")
+    return department
+
+
 @routes.get("/api/cases/{number}")
 async def get_case(request: web.Request) -> web.Response:
-    await require(request, Role.OPERATOR)
+    user = await require(request, Role.OPERATOR, Role.DEPARTMENT)
     cases = _services(request).store.cases
     number = request.match_info["number"]
     case = await cases.get(number)
-    if case is None:
+    if case is None or not visible_to(case, actor_of(user)):
         raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
     history = await cases.history(number)
     return web.json_response({**_plain(case), "history": _plain(history)})
@@ -165,11 +176,13 @@ async def update_case(request: web.Request) -> web.Response:
     services = _services(request)
     changes = {k: _text(body, k) or None
                for k in ("category", "department", "description", "status")}
+    if changes["department"] is not None:
+        _department(services, body)
     if await services.store.cases.get(number) is None:
         raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
     case = await services.store.cases.update(
         number, actor=user.username, now=_local_now(services), note=_text(body, "note"),
-        **changes,
+        deadlines=services.settings.deadlines, **changes,
     )
     await _audit(request, user, "case.update", number,
                  **{k: v for k, v in changes.items() if v is not None})
@@ -479,7 +492,7 @@ def _operator_id(services: WebServices, body: Mapping[str, Any]) -> str | None:
 
 def _role(body: Mapping[str, Any]) -> str:
     role = _text(body, "role", required=True)
-    if Role.rank_of(role) < 0:
+    if not Role.known(role):
         raise json_error(web.HTTPBadRequest, "bad_field",
                          f"'role' must be one of {', '.join(Role)}.")
     return role
@@ -493,9 +506,15 @@ async def create_user(request: web.Request) -> web.Response:
     username = _text(body, "username", required=True).strip()
     role = _role(body)
     operator_id = _operator_id(services, body)
+    department = _department(services, body) or None
+    if (role == Role.DEPARTMENT) != (department is not None):
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         "A department account, and only one, names its 'department'.")
     user, password = await create_account(services.store.users, username, role,
-                                          operator_id=operator_id, clock=services.clock)
-    await _audit(request, admin, "user.create", username, role=role, operator_id=operator_id)
+                                          operator_id=operator_id, department=department,
+                                          clock=services.clock)
+    await _audit(request, admin, "user.create", username, role=role, operator_id=operator_id,
+                 department=department)
     # The generated password is shown this once; only its hash is stored.
     return web.json_response({**user_json(user), "password": password}, status=201)
 
@@ -506,11 +525,16 @@ async def update_user(request: web.Request) -> web.Response:
     body = await json_body(request)
     services = _services(request)
     username = request.match_info["username"]
-    if await services.store.users.get(username) is None:
+    existing = await services.store.users.get(username)
+    if existing is None:
         raise json_error(web.HTTPNotFound, "not_found", f"No user {username}.")
     changes: dict[str, Any] = {}
     if "role" in body:
         changes["role"] = _role(body)
+        if Role.DEPARTMENT in (changes["role"], existing.role) and (
+                changes["role"] != existing.role):
+            raise json_error(web.HTTPConflict, "refused",
+                             "A department account stays one; create a new account instead.")
     if "operator_id" in body:
         # null or "" unlinks the account from its operator ("" is the store's "clear").
         changes["operator_id"] = _operator_id(services, body) or ""

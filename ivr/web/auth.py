@@ -100,20 +100,26 @@ def csrf_token(request: web.Request) -> str:
 
 
 async def require(request: web.Request, *roles: str) -> User:
-    """The logged-in user if their role is at least the lowest of ``roles`` (any role when
-    none is given). API paths: 401/403 JSON; pages: redirect to /login, or a 403 page."""
+    """The logged-in user if their role is at least the lowest of the centre's ``roles``, or
+    is ``department`` when ``roles`` names it (any role when none is given). A department's
+    account reaches only routes that name its role. API paths: 401/403 JSON; pages: redirect
+    to /login, or a 403 page."""
     user = await current_user(request)
     if user is None:
         if is_api(request):
             raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
-    needed = min((Role.rank_of(r) for r in roles), default=0)
-    if Role.rank_of(user.role) < needed:
-        least = list(Role)[needed]
+    ladder = [Role.rank_of(r) for r in roles if r != Role.DEPARTMENT]
+    if user.role == Role.DEPARTMENT:
+        allowed = not roles or Role.DEPARTMENT in roles
+    else:
+        allowed = not roles or (bool(ladder) and Role.rank_of(user.role) >= min(ladder))
+    if not allowed:
+        message = (f"This needs the {list(Role)[min(ladder)]} role or higher." if ladder
+                   else "This needs a department account.")
         if is_api(request):
-            raise json_error(web.HTTPForbidden, "forbidden",
-                             f"This needs the {least} role or higher.")
-        raise forbidden_page(request, f"This page needs the {least} role or higher.")
+            raise json_error(web.HTTPForbidden, "forbidden", message)
+        raise forbidden_page(request, message)
     return user
 
 
@@ -214,8 +220,9 @@ THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 
 def landing(user: User) -> str:
     """Where a user goes after logging in when no page was asked for."""
-    return "/admin/flows" if user.role == Role.ADMIN else (
-        "/wallboard" if user.role == Role.SUPERVISOR else "/console")
+    return {Role.ADMIN: "/admin/flows", Role.SUPERVISOR: "/wallboard",
+            Role.DEPARTMENT: "/department"}.get(Role(user.role) if Role.known(user.role)
+                                                 else Role.OPERATOR, "/console")
 
 
 def _safe_next(value: str) -> str | None:

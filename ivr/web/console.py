@@ -119,13 +119,11 @@ def _departments(settings: Settings) -> list[str]:
     return sorted({s.department for s in settings.skills.values() if s.department})
 
 
-def _department_skills(settings: Settings) -> list[tuple[str, str]]:
-    """(department, its skill ids separated by spaces) for the dispatch select."""
-    skills: dict[str, list[str]] = {}
-    for sid, skill in settings.skills.items():
-        if skill.department:
-            skills.setdefault(skill.department, []).append(sid)
-    return [(department, " ".join(ids)) for department, ids in sorted(skills.items())]
+def _department_skills(settings: Settings) -> list[tuple[str, str, str]]:
+    """(department id, its label, its categories separated by spaces) for the dispatch
+    select: ``departments.yaml`` in its order (the first listing a category is proposed)."""
+    return [(d.id, f"{d.name('zh')} · {d.name('en')}", " ".join(d.categories))
+            for d in settings.departments.values()]
 
 
 def _pop_dict(pop: ScreenPop | None) -> dict[str, Any] | None:

@@ -25,8 +25,9 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Error": _obj(("error", "message"), error=_S, message=_S,
                   problems={"type": "array", "items": {"type": "object"}}),
     "User": _obj(("username", "role"), username=_S,
-                 role={"enum": ["operator", "supervisor", "admin"]},
-                 operator_id={"type": ["string", "null"]}, disabled=_B, created_at=_S),
+                 role={"enum": ["operator", "supervisor", "admin", "department"]},
+                 operator_id={"type": ["string", "null"]},
+                 department={"type": ["string", "null"]}, disabled=_B, created_at=_S),
     "FlowProblem": _obj(("line", "message"), line=_I, node=_S, message=_S, kind=_S),
     "FlowText": _obj(("text",), text=_S, note=_S),
     "Published": _obj(("name", "version", "version_id"), name=_S, version=_S,
@@ -47,8 +48,10 @@ def _op(summary: str, role: str, *, body: dict[str, Any] | None = None,
         "401": {"description": "Not logged in", "content": {JSON: {"schema": _ref("Error")}}},
     }
     if role != "any":
-        responses["403"] = {"description": f"Needs the {role} role or higher (or CSRF token "
-                                           "missing)",
+        needs = ("a department account" if role == "department"
+                 else f"the {role.split(',', maxsplit=1)[0]} role or higher"
+                 + (" or a department account" if "department" in role else ""))
+        responses["403"] = {"description": f"Needs {needs} (or CSRF token missing)",
                             "content": {JSON: {"schema": _ref("Error")}}}
     for code in errors:
         responses[str(code)] = {"description": _REASONS[code],
@@ -86,20 +89,46 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/calls": {"get": _with(_op("Recent calls, newest first", "operator",
                                     ok=_ANY_LIST), _LIMIT)},
     "/api/cases": {
-        "get": _with(_op("Cases, newest first", "operator", ok=_ANY_LIST), _LIMIT,
+        "get": _with(_op("Cases, newest first; search by number or caller (their start), "
+                         "category, department, status, overdue=1", "operator",
+                         ok=_ANY_LIST, errors=(400,)), _LIMIT,
                      {"name": "status", "in": "query", "schema": _S},
+                     {"name": "number", "in": "query", "schema": _S},
+                     {"name": "caller", "in": "query", "schema": _S},
+                     {"name": "category", "in": "query", "schema": _S},
+                     {"name": "department", "in": "query", "schema": _S},
+                     {"name": "overdue", "in": "query", "schema": _S},
                      {"name": "offset", "in": "query", "schema": _I}),
         "post": _op("Open a case", "operator", status="201", errors=(400, 409),
                     body=_obj(("caller", "category"), caller=_S, category=_S, department=_S,
                               description=_S, call_id=_S)),
     },
     "/api/cases/{number}": {
-        "get": _with(_op("One case with its history", "operator", errors=(404,)), _NUMBER),
+        "get": _with(_op("One case with its history (a department: its own cases only)",
+                         "operator, department", errors=(404,)), _NUMBER),
         "patch": _with(_op("Change a case (status steps forward; resolved may reopen)",
                            "operator", errors=(400, 404, 409),
                            body=_obj(status=_S, category=_S, department=_S, description=_S,
                                      note=_S)), _NUMBER),
     },
+    "/api/cases/{number}/actions": {"post": _with(_op(
+        "Take a step of the loop: the centre dispatch|answer|reopen|close, a department "
+        "accept|ask|resolve|return (its own cases only)", "operator, department",
+        errors=(400, 404, 409),
+        body=_obj(("action",), action={"enum": ["dispatch", "answer", "reopen", "close",
+                                                "accept", "ask", "resolve", "return"]},
+                  text=_S, department=_S)), _NUMBER)},
+    "/api/department/cases": {"get": _op("The department's work queue (its open cases)",
+                                         "department", ok=_ANY_LIST)},
+    "/api/dispatch": {"get": _op("What waits for the centre: new and returned cases, "
+                                 "departments' questions", "operator", ok=_ANY_LIST)},
+    "/api/reports/departments": {"get": _with(_op(
+        "Response, resolution and satisfaction rates per department and street/town, with "
+        "their counts and a ranking (a month, or a range of days)", "supervisor",
+        errors=(400,)),
+        {"name": "month", "in": "query", "schema": _S},
+        {"name": "from", "in": "query", "schema": _S},
+        {"name": "to", "in": "query", "schema": _S})},
     "/api/operators": {"get": _op("Operators and their presence", "operator",
                                   ok=_ANY_LIST, errors=(503,))},
     "/api/operators/{id}/login": {
@@ -153,7 +182,8 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         "get": _op("Web users", "admin", ok={"type": "array", "items": _ref("User")}),
         "post": _op("Create a user; the generated password is in the answer, once", "admin",
                     status="201", errors=(400, 409),
-                    body=_obj(("username", "role"), username=_S, role=_S, operator_id=_S)),
+                    body=_obj(("username", "role"), username=_S, role=_S, operator_id=_S,
+                              department=_S)),
     },
     "/api/users/{username}": {"patch": _with(
         _op("Change role, operator link, disabled; reset_password generates a new one",

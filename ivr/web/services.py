@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ivr.bulletins.desk import BulletinDesk
 from ivr.configuration.editor import ConfigEditor
+from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.settings import Settings
@@ -40,6 +41,13 @@ class Transfers(Protocol):
     async def transfer(self, operator_id: str, target: str) -> None: ...
 
 
+class CaseAlertSource(Protocol):
+    """``ivr.casework.deadlines.DeadlineWatch``: the cases against their deadlines, as of its
+    last check (kept in memory: a wallboard poll reads no database)."""
+
+    def current(self) -> CaseAlerts: ...
+
+
 class HealthReport(Protocol):
     """``ivr.monitoring.health.Health``."""
 
@@ -63,6 +71,7 @@ class WebServices:
     transfers: Transfers
     health: HealthReport
     clock: Clock
+    case_alerts: CaseAlertSource
 
     @property
     def settings(self) -> Settings:

@@ -5,11 +5,14 @@ Per skill: callers waiting and the longest wait, the sliding window's service le
 the skill's target, abandon rate and average speed of answer, operators by state, an Erlang C
 staffing hint (operators needed now for the target vs. staffed), and the last hours per
 interval (offered, answered, abandoned, service level) for the charts the page draws as SVG.
-Everything comes from the live figures (in memory); no database query per poll.
+Below, the cases against their deadlines (overdue, late to respond, nearly due, escalated) as
+the deadline watch last counted them (``ivr.casework.deadlines``). Everything comes from
+memory (the live figures, the watch's alerts); no database query per poll.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import Counts, IntervalFigures, LiveFigures, SkillFigures, staffing_hint_for
 from ivr.core.records import Role
 from ivr.core.settings import Settings
@@ -148,6 +152,19 @@ def total(figures: list[SkillFigures]) -> dict[str, Any]:
     }
 
 
+def alerts_json(alerts: CaseAlerts, settings: Settings) -> dict[str, Any]:
+    """The cases against their deadlines, as of the deadline watch's last check."""
+    def name(department: str) -> str:
+        known = settings.departments.get(department)
+        return known.name() if known else department
+    return {
+        "at": alerts.at, "overdue": alerts.overdue, "respond_overdue": alerts.respond_overdue,
+        "nearly_due": alerts.nearly_due, "escalated": alerts.escalated,
+        "cases": [{**dataclasses.asdict(c), "department_name": name(c.department)}
+                  for c in alerts.cases],
+    }
+
+
 @aiohttp_jinja2.template("wallboard.html")
 async def wallboard_page(request: web.Request) -> dict[str, Any]:
     await require(request, ROLE)
@@ -168,6 +185,7 @@ async def wallboard_data(request: web.Request) -> web.Response:
         raise json_error(web.HTTPBadRequest, "bad_hours", f"hours must be in (0, {MAX_HOURS:g}]")
     services = request.app[SERVICES]
     body = board(services.settings, services.figures, services.clock.time(), hours)
+    body["cases"] = alerts_json(services.case_alerts.current(), services.settings)
     return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 

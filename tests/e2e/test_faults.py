@@ -35,7 +35,8 @@ CASES: dict[str, list[Step]] = {
     "main_menu": [Wait(1.0), Press("1"), Wait(1.5), HangUp()],
     "report_menu": [Wait(1.0), Press("1"), Wait(1.5), Press("1"), Wait(1.5), HangUp()],
     "case_number": [Wait(1.0), Press("1"), Wait(1.5), Press("3"), Wait(1.5), HangUp()],
-    "open_cases_hint": [Wait(1.0), Press("1"), Wait(0.8), HangUp()],
+    # A caller with an open case hears it read back, recognised by their number.
+    "caller_case_status": [Wait(1.0), Press("1"), Wait(0.8), HangUp()],
 }
 
 
@@ -44,7 +45,7 @@ async def test_a_hang_up_at_any_node_is_recorded_there_and_the_line_goes_on(
     hotline: Hotline, phones: Phones, operators: dict[str, OperatorPhone], node: str,
 ) -> None:
     caller = f"1387777{sum(map(ord, node)) % 10000:04d}"
-    if node == "open_cases_hint":
+    if node == "caller_case_status":
         await hotline.store.cases.create(caller=caller, category="housing",
                                         now=datetime.now(UTC))
     steps = CASES.get(node) or [Wait(greeting_seconds(hotline) + 1.0), HangUp()]

@@ -149,12 +149,29 @@ def test_bulletin_played_only_when_active(
     assert isinstance(report.outcome, Routed)
 
 
-def test_open_cases_hint_only_for_callers_with_open_cases(flow: CallFlow) -> None:
-    """A caller with open cases hears the hint to press 3 before the main menu."""
-    with_cases = simulate(flow, facts(open_cases=2), "1,0")
-    without = simulate(flow, facts(open_cases=0), "1,0")
-    assert "open_cases_hint" in with_cases.path
-    assert "open_cases_hint" not in without.path
+def test_a_caller_hears_their_case_recognised_by_their_number(flow: CallFlow) -> None:
+    """A caller with an open case hears its status without keying its number, then the
+    hint; a caller with none goes straight to the main menu."""
+    with_case = simulate(flow, facts(open_cases=1, variables={"caller_case": GOOD_CASE}),
+                         "1,0", case_lookup={GOOD_CASE: "processing"})
+    plays = [c for s in with_case.steps for c in s.commands if isinstance(c, PlayPrompt)]
+    readback = next(p for p in plays if p.prompts[0] == "ivr/case-number-is")
+    assert readback.prompts[-1] == "ivr/case-status-processing"
+    assert "open_cases_hint" in with_case.path
+    without = simulate(flow, facts(open_cases=0, variables={"caller_case": ""}), "1,0")
+    assert "caller_case_status" not in without.path
+    assert "main_menu" in without.path
+
+
+def test_a_caller_reopens_their_resolved_case(flow: CallFlow) -> None:
+    """Resolved, but not for the citizen: they press 1 and the case is reopened."""
+    report = simulate(flow, facts(variables=RESOLVED_CASE), "1,1",
+                      case_lookup={GOOD_CASE: "resolved"})
+    loop = [n for n in report.path if n.startswith(("caller_case", "reopen", "case_re"))]
+    assert loop == ["caller_case_status", "caller_case_menu", "reopen_menu", "case_reopen",
+                    "case_reopened"]
+    assert report.variables["case_reopened"] == "yes"
+    assert report.outcome == FlowHungUp("served", "served_by_ivr")
 
 
 def test_case_status_read_back_digit_by_digit(flow: CallFlow) -> None:
@@ -228,11 +245,15 @@ def test_overlong_case_number_is_cut_at_max_digits(flow: CallFlow) -> None:
 
 
 # Input that brings a call to each waiting node of the shipped flow.
+RESOLVED_CASE = {"caller_case": GOOD_CASE, "caller_case_resolved": "yes"}
 REACH: dict[str, tuple[str, str | None, dict[str, object]]] = {
     "greeting": ("", None, {}),
     "choose_language": ("", None, {}),
     "bulletin": ("1", None, {"bulletin": ActiveBulletin("b", {"zh": "停水"})}),
-    "open_cases_hint": ("1", None, {"open_cases": 1}),
+    "caller_case_status": ("1", None, {"open_cases": 1, "variables": {"caller_case": GOOD_CASE}}),
+    "open_cases_hint": ("1", None, {"open_cases": 1, "variables": {"caller_case": GOOD_CASE}}),
+    "reopen_menu": ("1", None, {"variables": RESOLVED_CASE, "resolved": True}),
+    "case_reopened": ("1,1", None, {"variables": RESOLVED_CASE, "resolved": True}),
     "main_menu": ("1", None, {}),
     "report_describe": ("1,1", None, {}),
     "report_menu": ("1,1,", None, {}),
@@ -262,7 +283,8 @@ def test_hang_up_at_every_node_is_recorded_with_the_node(flow: CallFlow, node: s
     digits, entry, extra = REACH[node]
     options = dict(extra)
     unknown = bool(options.pop("unknown", False))
-    cases = {} if unknown else {GOOD_CASE: "processing"}
+    resolved = bool(options.pop("resolved", False))
+    cases = {} if unknown else {GOOD_CASE: "resolved" if resolved else "processing"}
     report = simulate(
         flow, facts(**options), digits, case_lookup=cases, entry=entry, hangup_at=node
     )

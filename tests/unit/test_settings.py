@@ -160,3 +160,34 @@ def test_config_check_shows_the_routing_policy(tmp_path: Path) -> None:
            "repeat caller +1" in out
     assert "routing: widening level 4+ operators speaking zh at once; level 2+ operators " \
            "speaking zh after 30 s" in out
+
+
+def test_departments_are_checked_with_the_rest(tmp_path: Path) -> None:
+    """A department with an unknown category, a bad kind, a two-line contact and no English
+    name: every problem named with its department."""
+    config = broken_copy(tmp_path, {
+        "departments.yaml": (
+            "    kind: department\n"
+            "    names: {zh: 生态环境局, en: Ecology and Environment Bureau}\n"
+            "    categories: [environment]\n"
+            "    contacts: {phone: \"010-6000-1001\", liaison: 刘洋}",
+            "    kind: ministry\n"
+            "    names: {zh: 生态环境局}\n"
+            "    categories: [environment, weather]\n"
+            "    contacts: {phone: \"010\\n6000\"}"),
+    })
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    text = str(info.value)
+    assert "departments[ecology].kind: one of department, street" in text
+    assert "departments[ecology].names.en: missing name" in text
+    assert "departments[ecology].categories: 'weather' is not a skill" in text
+    assert "departments[ecology].contacts.phone: must be one line" in text
+
+
+def test_the_console_proposes_the_first_department_of_a_category() -> None:
+    cfg = settings.load(CONFIG)
+    proposed = cfg.department_for("environment")
+    assert proposed is not None
+    assert (proposed.id, proposed.name("zh")) == ("ecology", "生态环境局")
+    assert {d.kind for d in cfg.departments.values()} == {"department", "street"}

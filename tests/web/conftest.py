@@ -36,6 +36,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 from ivr import settings as settings_module
 from ivr.accounts.service import create_account
 from ivr.bulletins.desk import BulletinDesk
+from ivr.casework.deadlines import DeadlineWatch
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
@@ -180,6 +181,8 @@ class WebHotline:
         self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
             self.flows.reconfigure, self.bulletins.reconfigure, self._reloaded,
         ])
+        # The real watch; tests call ``deadlines.check()`` instead of waiting for its loop.
+        self.deadlines = DeadlineWatch(store.cases, self.config, self.clock)
 
     @property
     def settings(self) -> Settings:
@@ -198,6 +201,7 @@ class WebHotline:
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self, health=HealthDouble(), clock=self.clock,
+            case_alerts=self.deadlines,
         )
 
 
@@ -221,13 +225,16 @@ WebUser = Callable[..., Awaitable[tuple[str, str]]]
 
 @pytest.fixture
 def web_user(store: Store) -> WebUser:
-    """``await web_user("admin", operator_id=None, username=None)`` -> (username, password)."""
+    """``await web_user("admin", operator_id=None, username=None, department=None)`` ->
+    (username, password)."""
     counter = iter(range(1, 1000))
 
     async def make(role: str, operator_id: str | None = None,
-                   username: str | None = None) -> tuple[str, str]:
+                   username: str | None = None, department: str | None = None,
+                   ) -> tuple[str, str]:
         name = username or f"{role}{next(counter)}"
-        _, password = await create_account(store.users, name, role, operator_id=operator_id)
+        _, password = await create_account(store.users, name, role, operator_id=operator_id,
+                                           department=department)
         return name, password
 
     return make
@@ -294,12 +301,14 @@ async def api_login(client: TestClient[web.Request, web.Application], username: 
 @pytest.fixture
 async def api_as(server: TestServer,
                  web_user: WebUser) -> AsyncIterator[Callable[..., Awaitable[ApiSession]]]:
-    """``await api_as("operator", operator_id="op1001")``: a new user, logged in."""
+    """``await api_as("operator", operator_id="op1001")``, ``await api_as("department",
+    department="ecology")``: a new user, logged in."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def make(role: str, operator_id: str | None = None,
-                   username: str | None = None) -> ApiSession:
-        name, password = await web_user(role, operator_id, username)
+                   username: str | None = None, department: str | None = None,
+                   ) -> ApiSession:
+        name, password = await web_user(role, operator_id, username, department)
         client: TestClient[web.Request, web.Application] = TestClient(server)
         await client.start_server()
         clients.append(client)

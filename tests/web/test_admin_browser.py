@@ -231,3 +231,26 @@ async def test_admin_simulates_a_call_and_rolls_back_a_version(
     await expect(page.locator("#live-info")).to_contain_text("2026-11-28.1")
     assert hotline.flows.current().flow.version == "2026-11-28.1"
     assert await page.locator("#flow-text").input_value() == text
+
+
+async def test_admin_creates_a_department_account_that_lands_on_its_queue(
+        page: Page, live_url: str, web_user, hotline):
+    """A department account names its department; it signs in to its own work queue."""
+    username, password = await web_user("admin")
+    await browser_login(page, live_url, username, password, "/admin/users")
+    await expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    form = page.locator("#new-user")
+    await form.locator("input[name=username]").fill("eco.liu")
+    await form.locator("select[name=role]").select_option("department")
+    await form.locator("select[name=department]").select_option("ecology")
+    await form.locator("button[type=submit]").click()
+    secret = page.locator("#new-password")
+    await expect(secret).to_contain_text("Password for eco.liu (shown once): ")
+    shown = (await secret.text_content()).rsplit(": ", 1)[1].strip()
+    user = await hotline.store.users.get("eco.liu")
+    assert (user.role, user.department) == ("department", "ecology")
+    await page.click("header form button[type=submit]")  # log out
+    await browser_login(page, live_url, "eco.liu", shown)
+    await expect(page).to_have_url(f"{live_url}/department")
+    await expect(page.locator("h1")).to_contain_text("生态环境局")
+    await expect(page.locator("nav.mainnav a")).to_have_text(["工单 Work queue"])

@@ -110,7 +110,8 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api_as, ho
 
 
 async def test_removing_a_skill_in_use_is_refused_with_the_operators_problems(api_as):
-    """Dropping the report skill breaks operators.yaml: that is reported, nothing changes."""
+    """Dropping the report skill breaks operators.yaml and departments.yaml: that is
+    reported, nothing changes."""
     admin = await api_as("admin")
     skills = (await (await admin.get("/api/config/skills")).json())["text"]
     start = skills.index("  - id: report")
@@ -118,7 +119,7 @@ async def test_removing_a_skill_in_use_is_refused_with_the_operators_problems(ap
     resp = await admin.put("/api/config/skills", json={"text": skills[:start] + skills[end:]})
     assert resp.status == 422
     problems = (await resp.json())["problems"]
-    assert {p["file"] for p in problems} == {"operators.yaml"}
+    assert {p["file"] for p in problems} == {"operators.yaml", "departments.yaml"}
     assert "report" in str(problems)
 
 
@@ -272,7 +273,7 @@ async def test_operator_opens_and_moves_a_case_with_history(api_as):
     assert resp.status == 201, await resp.text()
     case = await resp.json()
     assert case["status"] == "new"
-    assert case["department"] == "Complaints Office"
+    assert case["department"] == ""  # dispatching gives it one
     number = case["number"]
     resp = await operator.patch(f"/api/cases/{number}",
                                 json={"status": "dispatched", "note": "to the district"})

@@ -183,7 +183,7 @@ async def test_a_failing_database_answers_503_json(api_as, hotline, monkeypatch)
     async def broken(*_args, **_kwargs):
         raise StorageError("connection refused")
 
-    monkeypatch.setattr(hotline.store.cases, "page", broken)
+    monkeypatch.setattr(hotline.store.cases, "search", broken)
     resp = await operator.get("/api/cases")
     assert resp.status == 503
     assert (await resp.json())["error"] == "storage_unavailable"

@@ -59,7 +59,7 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     await expect(page.locator("#case-caller")).to_have_value("13800138000")
     await expect(page.locator("#case-category")).to_have_value("water")
     await expect(page.locator("#case-description")).to_have_value(TRANSCRIPT)
-    await expect(page.locator("#case-department")).to_have_value("Complaints Office")
+    await expect(page.locator("#case-department")).to_have_value("complaints")
     await page.click("#case-save")
     number = page.locator("#case-number")
     await expect(number).to_have_text(re.compile(r"^\d{10}$"))
@@ -68,13 +68,14 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     assert (case.description, case.caller, case.call_id) == (
         TRANSCRIPT, "13800138000", "call-42")
 
-    await page.select_option("#case-department", "Urban Management Commission")
+    await page.select_option("#case-department", "urban")
     await page.click("#case-dispatch")
-    await expect(number).to_contain_text("dispatched to Urban Management Commission")
+    await expect(number).to_contain_text(
+        "dispatched to 城市管理委员会 · Urban Management Commission")
     dispatched = await hotline.store.cases.get(case.number)
     assert dispatched is not None
-    assert (dispatched.status, dispatched.department) == (
-        "dispatched", "Urban Management Commission")
+    assert (dispatched.status, dispatched.department) == ("dispatched", "urban")
+    assert dispatched.dispatched_at is not None
     assert dialogs == []
 
 
@@ -88,7 +89,7 @@ async def test_console_opened_mid_call_shows_the_current_pop(
     await expect(page.locator("#pop-caller")).to_have_text("13900000007")
     await expect(page.locator("#case-description")).to_have_value("no heating")
     await expect(page.locator("#case-category")).to_have_value("suggestion")
-    await expect(page.locator("#case-department")).to_have_value("Public Feedback Office")
+    await expect(page.locator("#case-department")).to_have_value("complaints")
 
 
 async def test_same_call_popped_again_keeps_the_operators_edits(

@@ -20,6 +20,7 @@ over and ``outcome`` is set). Non-waiting commands (``SetVariable``, ``SetLangua
     ListenForSpeech grammar  SpeechHeard (keyword spoken) or DigitsCollected (key pressed)
     ListenForSpeech free     SpeechHeard (empty transcript = nothing heard) or DigitsCollected
     LookupCase               CaseLookedUp
+    ReopenCase               CaseReopened
     (any)                    CallerHungUp: the run ends, ``outcome`` names the node
     (none: run finished)     CallerHungUp only, ignored (it raced the final command)
 
@@ -47,6 +48,7 @@ from ivr.core.flow.model import (
     Branch,
     BulletinNode,
     CallFlow,
+    CaseReopen,
     CaseStatusNode,
     Collect,
     Condition,
@@ -144,6 +146,13 @@ class LookupCase:
 
 
 @dataclass(frozen=True, slots=True)
+class ReopenCase:
+    """Reopen the caller's own resolved case; answer with CaseReopened."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordSurvey:
     """Store this 1-5 satisfaction score with the call and its case."""
 
@@ -187,12 +196,13 @@ Command = (
     | SetVariable
     | SetLanguage
     | LookupCase
+    | ReopenCase
     | RecordSurvey
     | RouteToQueue
     | TransferTo
     | HangUpCall
 )
-WAITING_COMMANDS = (PlayPrompt, CollectDigits, ListenForSpeech, LookupCase)
+WAITING_COMMANDS = (PlayPrompt, CollectDigits, ListenForSpeech, LookupCase, ReopenCase)
 FINAL_COMMANDS = (RouteToQueue, TransferTo, HangUpCall)
 
 
@@ -248,11 +258,21 @@ class CaseLookedUp:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseReopened:
+    """Result of ReopenCase: whether the case was reopened (only the caller's own resolved
+    case is)."""
+
+    number: str
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CallerHungUp:
     """The caller hung up; accepted while waiting on anything."""
 
 
-Event = PromptPlayed | DigitsCollected | SpeechHeard | CaseLookedUp | CallerHungUp
+Event = (PromptPlayed | DigitsCollected | SpeechHeard | CaseLookedUp | CaseReopened
+         | CallerHungUp)
 
 
 # ---------------------------------------------------------------- facts and outcomes
@@ -479,6 +499,12 @@ class FlowRun:
                 self._phase = "lookup"
                 out.append(LookupCase(number))
                 return _WAIT
+            case CaseReopen():
+                number = self.variables.get(node.variable, "")
+                if not number:
+                    return node.refused
+                out.append(ReopenCase(number))
+                return _WAIT
             case Survey():
                 self._typeahead = None
                 return self._ask_survey(node, (), out)
@@ -522,6 +548,9 @@ class FlowRun:
                 if event.interrupted_by is not None:
                     self._typeahead = event.interrupted_by
                 return node.found
+            case CaseReopen(), CaseReopened():
+                self._set("case_reopened", "yes" if event.done else "no", out)
+                return node.next if event.done else node.refused
             case Survey(), DigitsCollected() if self._phase == "":
                 return self._rated(node, event.digits, out)
             case Survey(), PromptPlayed() if self._phase == "thanks":

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from ivr.core.flow.model import (
     Branch,
     CallFlow,
+    CaseReopen,
     CaseStatusNode,
     Collect,
     Condition,
@@ -40,13 +41,15 @@ _LOOK: Mapping[str, tuple[str, str]] = {
     "play": ("box", "#eef3fb"), "bulletin": ("box", "#fff4d6"), "set": ("box", "#f1f1f1"),
     "menu": ("box", "#dbe8ff"), "collect": ("box", "#dbe8ff"), "speech": ("box", "#e3f5e1"),
     "branch": ("diamond", "#f7f0ff"), "case_status": ("box", "#eef3fb"),
+    "case_reopen": ("box", "#fdecea"),
     "survey": ("box", "#e3f5e1"), "route": ("box", "#cfe9d6"), "transfer": ("box", "#cfe9d6"),
     "hangup": ("box", "#e6e6e6"),
 }
 _KINDS: Mapping[str, str] = {
     "Play": "play", "BulletinNode": "bulletin", "SetVariables": "set", "Menu": "menu",
     "Collect": "collect", "Speech": "speech", "Branch": "branch",
-    "CaseStatusNode": "case_status", "Survey": "survey", "Route": "route",
+    "CaseStatusNode": "case_status", "CaseReopen": "case_reopen", "Survey": "survey",
+    "Route": "route",
     "Transfer": "transfer", "HangUpNode": "hangup",
 }
 PROBLEM_COLOUR = "#c62828"
@@ -81,6 +84,8 @@ def _node_label(node: Node) -> str:
             return f"{node.id}\n{kind}: {node.variable}"
         case CaseStatusNode():
             return f"{node.id}\ncase status of {node.variable}"
+        case CaseReopen():
+            return f"{node.id}\nreopen {node.variable}"
         case _:
             return f"{node.id}\n{kind}"
 

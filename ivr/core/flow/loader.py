@@ -33,6 +33,7 @@ from ivr.core.flow.model import (
     Branch,
     BulletinNode,
     CallFlow,
+    CaseReopen,
     CaseStatusNode,
     Collect,
     Condition,
@@ -81,6 +82,7 @@ _FIELDS: dict[str, set[str]] = {
     "route": {"skill", "priority"},
     "transfer": {"number", "schedule", "closed"},
     "case_status": {"variable", "found", "not_found"},
+    "case_reopen": {"variable", "next", "refused"},
     "survey": {"prompts", "prompt", "timeout", "retries", "next", "thanks_prompts"},
     "bulletin": {"interruptible", "next"},
     "hangup": {"reason"},
@@ -462,6 +464,10 @@ class _Reader:
             nid, line, f.text("variable") or "case_number", f.target("found"),
             f.target("not_found"), f.lines,
         )
+
+    def _case_reopen(self, nid: str, line: int, f: _Fields) -> CaseReopen:
+        return CaseReopen(nid, line, f.text("variable") or "case_number", f.target("next"),
+                          f.target("refused"), f.lines)
 
     def _survey(self, nid: str, line: int, f: _Fields) -> Survey:
         return Survey(

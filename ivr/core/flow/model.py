@@ -201,6 +201,19 @@ class CaseStatusNode:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseReopen:
+    """Reopen the caller's own resolved case held in ``variable`` (the citizen says it is not
+    resolved); ``next`` when it was reopened, ``refused`` when it could not be."""
+
+    id: str
+    line: int
+    variable: str
+    next: str | None
+    refused: str | None
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Survey:
     """Ask for a 1-5 satisfaction score; record it; move on whether or not one was given."""
 
@@ -245,6 +258,7 @@ Node = (
     | Route
     | Transfer
     | CaseStatusNode
+    | CaseReopen
     | Survey
     | BulletinNode
     | HangUpNode
@@ -292,6 +306,8 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return [("closed", node.closed)] if node.schedule is not None else []
         case CaseStatusNode():
             return [("found", node.found), ("not_found", node.not_found)]
+        case CaseReopen():
+            return [("next", node.next), ("refused", node.refused)]
         case Route() | HangUpNode():
             return []
 

@@ -24,6 +24,7 @@ from ivr.core.flow.engine import (
     CallerHungUp,
     CallerLeft,
     CaseLookedUp,
+    CaseReopened,
     CollectDigits,
     Command,
     DigitsCollected,
@@ -37,6 +38,7 @@ from ivr.core.flow.engine import (
     PlayPrompt,
     PromptPlayed,
     RecordSurvey,
+    ReopenCase,
     Routed,
     RouteToQueue,
     SetLanguage,
@@ -152,6 +154,8 @@ def simulate(
         elif isinstance(waiting, LookupCase):
             status = cases.get(waiting.number)
             event = CaseLookedUp(waiting.number, status is not None, status)
+        elif isinstance(waiting, ReopenCase):
+            event = CaseReopened(waiting.number, cases.get(waiting.number) == "resolved")
         elif isinstance(waiting, ListenForSpeech):
             event = _listen(waiting, caller, run.language, classify)
         else:  # pragma: no cover - a batch always ends waiting or final
@@ -211,6 +215,8 @@ def describe_command(command: Command) -> str:
             return f"language -> {command.code}"
         case LookupCase():
             return f"look up case {command.number}"
+        case ReopenCase():
+            return f"reopen case {command.number}"
         case RecordSurvey():
             return f"record satisfaction {command.score}/5"
         case RouteToQueue():
@@ -238,6 +244,8 @@ def describe_event(event: Event) -> str:
         case CaseLookedUp():
             found = f"found, {event.status}" if event.found else "not found"
             return f"case {event.number}: {found}"
+        case CaseReopened():
+            return f"case {event.number}: {'reopened' if event.done else 'not reopened'}"
         case CallerHungUp():
             return "caller hung up"
 

@@ -17,7 +17,7 @@ _users = tables.users
 _sessions = tables.sessions
 _USER_COLUMNS = (
     _users.c.username, _users.c.role, _users.c.password_hash, _users.c.created_at,
-    _users.c.operator_id, _users.c.disabled,
+    _users.c.operator_id, _users.c.disabled, _users.c.department,
 )
 
 
@@ -26,18 +26,22 @@ class Users:
         self._db = db
 
     async def create(
-        self, username: str, role: str, password_hash: str, now: datetime,
-        operator_id: str | None = None,
+        self, username: str, role: str, password_hash: str, now: datetime, *,
+        operator_id: str | None = None, department: str | None = None,
     ) -> User:
         role = Role.parse(role).value
         if not username:
             raise RecordRefused("a user needs a name")
-        user = User(username, role, password_hash, utc_text(now), operator_id or None, False)
+        if (role == Role.DEPARTMENT) != bool(department):
+            raise RecordRefused("a department account, and only one, names its department")
+        user = User(username, role, password_hash, utc_text(now), operator_id or None, False,
+                    department or None)
 
         def run(conn: Connection) -> User:
             stmt = self._db.insert(_users).values(
                 username=user.username, role=user.role, password_hash=user.password_hash,
                 created_at=user.created_at, operator_id=user.operator_id, disabled=False,
+                department=user.department,
             ).on_conflict_do_nothing(index_elements=[_users.c.username])
             if conn.execute(stmt.returning(_users.c.username)).first() is None:
                 raise RecordRefused(f"user {username!r} already exists")
@@ -148,4 +152,4 @@ class Sessions:
 
 def _user(row: Any) -> User:
     return User(row.username, row.role, row.password_hash, row.created_at, row.operator_id,
-                bool(row.disabled))
+                bool(row.disabled), row.department)

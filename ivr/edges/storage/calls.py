@@ -48,6 +48,11 @@ class CallRecords:
     async def by_caller(self, caller: str) -> list[CallRecord]:
         return await self._db.read(self._where, _t.c.caller == caller, [_t.c.arrived_at], None)
 
+    async def latest_of_caller(self, caller: str, limit: int = 20) -> list[CallRecord]:
+        """The caller's latest calls, newest first (bounded: a frequent caller has many)."""
+        return await self._db.read(
+            self._where, _t.c.caller == caller, [_t.c.arrived_at.desc()], limit)
+
     async def between(self, start: datetime, end: datetime) -> list[CallRecord]:
         """Calls that arrived in [start, end), oldest first."""
         return await self._db.read(

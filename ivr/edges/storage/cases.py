@@ -8,12 +8,31 @@ it is applied.
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import case as sql_case
 
-from ivr.core.cases import Case, CaseEvent, CaseStatus, case_number, change
+from ivr.core.cases import (
+    Actor,
+    Case,
+    CaseAction,
+    CaseChange,
+    CaseEvent,
+    CaseStatus,
+    Satisfaction,
+    VisitStatus,
+    act,
+    case_number,
+    change,
+    visit_answered,
+    visit_failed,
+)
+from ivr.core.deadlines import CaseAlerts, DeadlinePolicy, FlaggedCase
+from ivr.core.rates import DepartmentCounts
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import local_text
@@ -24,7 +43,17 @@ _events = tables.case_events
 _sequence = tables.case_sequence
 _COLUMNS = (
     _t.c.number, _t.c.caller, _t.c.category, _t.c.status, _t.c.created_at, _t.c.updated_at,
-    _t.c.call_id, _t.c.department, _t.c.description, _t.c.satisfaction,
+    _t.c.call_id, _t.c.department, _t.c.description, _t.c.satisfaction, _t.c.urgency,
+    _t.c.dispatched_at, _t.c.responded_at, _t.c.resolved_at, _t.c.question, _t.c.reply,
+    _t.c.returned_from, _t.c.return_reason, _t.c.respond_by, _t.c.resolve_by, _t.c.remind_at,
+    _t.c.reminded_at, _t.c.escalated_at, _t.c.visit_status, _t.c.visit_attempts,
+    _t.c.visit_next_at, _t.c.visit_resolved, _t.c.visit_satisfaction, _t.c.visit_at,
+)
+_WORKED = (CaseStatus.DISPATCHED.value, CaseStatus.IN_PROGRESS.value)
+_BATCH = 500  # cases reminded or escalated per check (the next check takes the rest)
+_EVENT_COLUMNS = (
+    _events.c.number, _events.c.at, _events.c.actor, _events.c.status, _events.c.note,
+    _events.c.action,
 )
 
 
@@ -34,12 +63,12 @@ class Cases:
 
     async def create(
         self, *, caller: str, category: str, department: str = "", description: str = "",
-        call_id: str | None = None, now: datetime, actor: str = "ivr",
+        call_id: str | None = None, now: datetime, actor: str = "ivr", urgency: str = "normal",
     ) -> Case:
         """A new case with the next number of the day; the number is what the citizen keys in."""
         stamp = local_text(now)
         case = Case("", caller, category, CaseStatus.NEW.value, stamp, stamp, call_id, department,
-                    description)
+                    description, urgency=urgency)
         return await self._db.write(self._create, case, now, actor)
 
     def _create(self, conn: Connection, case: Case, now: datetime, actor: str) -> Case:
@@ -52,13 +81,15 @@ class Cases:
         conn.execute(_t.insert().values(
             number=number, call_id=case.call_id, caller=case.caller, category=case.category,
             department=case.department, description=case.description, status=case.status,
-            created_at=case.created_at, updated_at=case.updated_at,
+            created_at=case.created_at, updated_at=case.updated_at, urgency=case.urgency,
         ))
         conn.execute(_events.insert().values(
             number=number, at=case.created_at, actor=actor, status=case.status, note="",
+            action="create",
         ))
         return Case(number, case.caller, case.category, case.status, case.created_at,
-                    case.updated_at, case.call_id, case.department, case.description)
+                    case.updated_at, case.call_id, case.department, case.description,
+                    urgency=case.urgency)
 
     async def set_status(
         self, number: str, status: str, now: datetime, *, actor: str = "system"
@@ -73,13 +104,14 @@ class Cases:
             if done.rowcount:
                 conn.execute(_events.insert().values(
                     number=number, at=stamp, actor=actor, status=wanted, note="",
+                    action="set_status",
                 ))
         await self._db.write(run)
 
     async def update(
         self, number: str, *, actor: str, now: datetime, category: str | None = None,
         department: str | None = None, description: str | None = None,
-        status: str | None = None, note: str = "",
+        status: str | None = None, note: str = "", deadlines: DeadlinePolicy | None = None,
     ) -> Case:
         """Change a case and write who did what to its history (the lifecycle's rules:
         ``ivr.core.cases``)."""
@@ -88,36 +120,39 @@ class Cases:
         fields = {"category": category, "department": department, "description": description}
         return await self._db.write(
             self._update, number, actor, local_text(now),
-            {k: v for k, v in fields.items() if v is not None}, status, note,
+            {k: v for k, v in fields.items() if v is not None}, status, note, deadlines,
         )
 
     @staticmethod
     def _update(  # noqa: PLR0917 - runs on the worker thread, called positionally
         conn: Connection, number: str, actor: str, stamp: str,
         fields: dict[str, str], status: str | None, note: str,
+        deadlines: DeadlinePolicy | None,
     ) -> Case:
-        row = conn.execute(select(*_COLUMNS).where(_t.c.number == number).with_for_update()
-                           ).first()
-        if row is None:
-            raise RecordNotFound(f"no case {number}")
-        case = Case(*row)
-        edit = change(case, fields, status, note)
-        if edit is None:
-            return case
-        values = {**edit.values, "updated_at": stamp}
-        conn.execute(update(_t).where(_t.c.number == number).values(**values))
-        conn.execute(_events.insert().values(
-            number=number, at=stamp, actor=actor, status=values.get("status", case.status),
-            note=edit.note,
-        ))
-        return Case(*conn.execute(select(*_COLUMNS).where(_t.c.number == number)).one())
+        return _apply(conn, number, actor, stamp,
+                      lambda case: change(case, fields, status, note, stamp,
+                                          deadlines=deadlines))
+
+    async def act(
+        self, number: str, action: CaseAction, actor: Actor, now: datetime, *,
+        text: str = "", department: str = "", departments: Collection[str] = (),
+        deadlines: DeadlinePolicy | None = None,
+    ) -> Case:
+        """Take a step of the loop (``ivr.core.cases.act``: who may do what) on the locked
+        case and write it to the case's history with who and when."""
+        stamp = local_text(now)
+
+        def run(conn: Connection) -> Case:
+            return _apply(conn, number, actor.username, stamp, lambda case: act(
+                case, action, actor, at=stamp, text=text, department=department,
+                departments=departments, deadlines=deadlines))
+        return await self._db.write(run)
 
     async def history(self, number: str) -> list[CaseEvent]:
         """Every change to the case, oldest first."""
         def run(conn: Connection) -> list[CaseEvent]:
             rows = conn.execute(
-                select(_events.c.number, _events.c.at, _events.c.actor, _events.c.status,
-                       _events.c.note)
+                select(*_EVENT_COLUMNS)
                 .where(_events.c.number == number).order_by(_events.c.id)
             )
             return [CaseEvent(*row) for row in rows]
@@ -137,11 +172,7 @@ class Cases:
         self, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Case]:
         """Cases (of one status, if given), newest first, a page at a time."""
-        where = _t.c.status == CaseStatus.parse(status).value if status is not None else None
-        return await self._db.read(
-            self._where, where, [_t.c.created_at.desc(), _t.c.number.desc()],
-            max(0, limit), max(0, offset),
-        )
+        return await self.search(status=status or "", limit=limit, offset=offset)
 
     @staticmethod
     def _where(
@@ -157,6 +188,233 @@ class Cases:
             query = query.offset(offset)
         return [Case(*row) for row in conn.execute(query)]
 
+    async def search(
+        self, *, number: str = "", caller: str = "", category: str = "", department: str = "",
+        status: str = "", overdue_at: datetime | None = None, limit: int = 100,
+        offset: int = 0,
+    ) -> list[Case]:
+        """Cases matching every criterion given (a number or caller by its start), newest
+        first, a page at a time; ``overdue_at``: only cases being worked that are past a
+        deadline they have not met at that moment."""
+        c = _t.c
+        where: list[Any] = []
+        if number:
+            where.append(c.number.startswith(number, autoescape=True))
+        if caller:
+            where.append(c.caller.startswith(caller, autoescape=True))
+        if category:
+            where.append(c.category == category)
+        if department:
+            where.append(c.department == department)
+        if status:
+            where.append(c.status == CaseStatus.parse(status).value)
+        if overdue_at is not None:
+            stamp = local_text(overdue_at)
+            where.append(c.status.in_(_WORKED) & or_(
+                c.resolve_by <= stamp, c.responded_at.is_(None) & (c.respond_by <= stamp)))
+        condition = and_(*where) if where else None
+        return await self._db.read(
+            self._where, condition, [c.created_at.desc(), c.number.desc()],
+            max(0, limit), max(0, offset),
+        )
+
+    async def of_department(self, department: str, limit: int = 200) -> list[Case]:
+        """A department's work queue: its cases not yet resolved, oldest dispatch first."""
+        open_ = [CaseStatus.DISPATCHED.value, CaseStatus.IN_PROGRESS.value]
+        where = (_t.c.department == department) & _t.c.status.in_(open_)
+        return await self._db.read(
+            self._where, where, [_t.c.dispatched_at, _t.c.number], max(0, limit), 0,
+        )
+
+    async def of_department_done(self, department: str, limit: int = 50) -> list[Case]:
+        """A department's cases resolved or closed, latest first."""
+        done = [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value]
+        where = (_t.c.department == department) & _t.c.status.in_(done)
+        return await self._db.read(
+            self._where, where, [_t.c.updated_at.desc(), _t.c.number.desc()], max(0, limit), 0,
+        )
+
+    async def for_centre(self, limit: int = 200) -> list[Case]:
+        """What waits for the centre: new and returned cases, and questions from departments,
+        oldest first."""
+        waiting = [CaseStatus.NEW.value, CaseStatus.RETURNED.value]
+        where = or_(_t.c.status.in_(waiting), _t.c.question != "")
+        return await self._db.read(
+            self._where, where, [_t.c.updated_at, _t.c.number], max(0, limit), 0,
+        )
+
+    async def remind(self, now: datetime) -> list[str]:
+        """Write one reminder to the history of each case being worked whose reminder moment
+        has come (nearly due, not yet overdue); the numbers reminded."""
+        stamp = local_text(now)
+        worked = _t.c.status.in_(_WORKED)
+
+        def run(conn: Connection) -> list[str]:
+            rows = conn.execute(
+                select(_t.c.number, _t.c.status, _t.c.resolve_by)
+                .where(worked & (_t.c.remind_at <= stamp) & _t.c.reminded_at.is_(None)
+                       & (_t.c.resolve_by > stamp))
+                .order_by(_t.c.remind_at).limit(_BATCH)
+            ).all()
+            return _mark(conn, {number: (status, f"nearly due: to be resolved by {due}")
+                                for number, status, due in rows},
+                         column="reminded_at", stamp=stamp, action="remind")
+        return await self._db.write(run)
+
+    async def escalate(self, now: datetime, before: datetime) -> list[str]:
+        """Escalate to the supervisors (once) each case being worked that was due to respond
+        or to resolve at ``before`` or earlier; the numbers escalated."""
+        stamp, limit = local_text(now), local_text(before)
+        late = or_(_t.c.resolve_by <= limit,
+                   _t.c.responded_at.is_(None) & (_t.c.respond_by <= limit))
+
+        def run(conn: Connection) -> list[str]:
+            rows = conn.execute(
+                select(_t.c.number, _t.c.status, _t.c.resolve_by, _t.c.respond_by,
+                       _t.c.responded_at)
+                .where(_t.c.status.in_(_WORKED) & _t.c.escalated_at.is_(None) & late)
+                .order_by(_t.c.resolve_by).limit(_BATCH)
+            ).all()
+            notes = {}
+            for number, status, resolve_by, respond_by, responded_at in rows:
+                missed = (f"not responded by {respond_by}" if responded_at is None
+                          and respond_by is not None and respond_by <= limit
+                          else f"not resolved by {resolve_by}")
+                notes[number] = (status, f"overdue ({missed}): escalated to the supervisors")
+            return _mark(conn, notes, column="escalated_at", stamp=stamp, action="escalate")
+        return await self._db.write(run)
+
+    async def alerts(self, now: datetime, shown: int) -> CaseAlerts:
+        """How many cases being worked are overdue, late to respond, nearly due or escalated
+        at ``now``, and the ``shown`` most urgent (earliest due first)."""
+        stamp = local_text(now)
+        worked = _t.c.status.in_(_WORKED)
+        overdue = _t.c.resolve_by <= stamp
+        respond_late = _t.c.responded_at.is_(None) & (_t.c.respond_by <= stamp)
+        nearly = (_t.c.remind_at <= stamp) & (_t.c.resolve_by > stamp)
+        escalated = _t.c.escalated_at.is_not(None)
+
+        def count(where: Any) -> Any:
+            return func.sum(sql_case((where, 1), else_=0))
+
+        def run(conn: Connection) -> CaseAlerts:
+            # One pass over the cases being worked for the four counts.
+            counts = conn.execute(select(
+                count(overdue), count(respond_late), count(nearly), count(escalated),
+            ).where(worked)).one()
+            rows = conn.execute(
+                select(*_COLUMNS).where(worked & or_(overdue, respond_late, nearly))
+                .order_by(_t.c.resolve_by, _t.c.number).limit(shown)
+            ).all()
+            flagged = []
+            for row in rows:
+                case = Case(*row)
+                flagged.append(FlaggedCase(
+                    case.number, case.department, case.category, case.status,
+                    case.standing(now).word, case.respond_by, case.resolve_by,
+                    case.escalated_at is not None))
+            late, respond, near, up = (int(n or 0) for n in counts)
+            return CaseAlerts(stamp, late, respond, near, up, tuple(flagged))
+        return await self._db.read(run)
+
+    async def claim_visits(
+        self, now: datetime, lease: timedelta, max_attempts: int, limit: int,
+    ) -> list[Case]:
+        """Resolved cases whose return visit is due at ``now``, claimed for one attempt each
+        (counted now, before the call is placed) until ``now + lease``. A claim whose lease
+        ran out without a result (the node died mid-call) is claimed again, or, when its
+        attempts are spent, the citizen is recorded unreachable. On several nodes only one
+        claims a case (a conditional update)."""
+        stamp, until = local_text(now), local_text(now + lease)
+        due = ((_t.c.visit_status == VisitStatus.PENDING.value)
+               & (_t.c.visit_next_at.is_(None) | (_t.c.visit_next_at <= stamp))) | (
+               (_t.c.visit_status == VisitStatus.CALLING.value) & (_t.c.visit_next_at <= stamp))
+
+        def run(conn: Connection) -> list[Case]:
+            rows = conn.execute(
+                select(*_COLUMNS).where((_t.c.status == CaseStatus.RESOLVED.value) & due)
+                .order_by(_t.c.resolved_at, _t.c.number).limit(limit)
+            ).all()
+            claimed = []
+            for row in rows:
+                case = Case(*row)
+                if case.visit_attempts >= max_attempts:
+                    _apply(conn, case.number, "system", stamp, lambda c: visit_failed(
+                        c, why="no result", at=stamp, max_attempts=max_attempts,
+                        retry_at=stamp))
+                    continue
+                done = conn.execute(
+                    update(_t).where((_t.c.number == case.number)
+                                     & (_t.c.visit_status == case.visit_status)
+                                     & (_t.c.visit_attempts == case.visit_attempts))
+                    .values(visit_status=VisitStatus.CALLING.value, visit_next_at=until,
+                            visit_attempts=case.visit_attempts + 1))
+                if done.rowcount:
+                    claimed.append(dataclasses.replace(
+                        case, visit_status=VisitStatus.CALLING.value, visit_next_at=until,
+                        visit_attempts=case.visit_attempts + 1))
+            return claimed
+        return await self._db.write(run)
+
+    async def visit_answered(
+        self, number: str, *, resolved: bool, satisfaction: Satisfaction, now: datetime,
+        deadlines: DeadlinePolicy | None = None,
+    ) -> Case:
+        """The citizen's answers to the return visit, with the case (``ivr.core.cases``)."""
+        stamp = local_text(now)
+        return await self._db.write(lambda conn: _apply(
+            conn, number, "citizen", stamp, lambda case: visit_answered(
+                case, resolved=resolved, satisfaction=satisfaction, at=stamp,
+                deadlines=deadlines)))
+
+    async def visit_failed(
+        self, number: str, *, why: str, now: datetime, max_attempts: int, retry_at: datetime,
+    ) -> Case:
+        stamp = local_text(now)
+        return await self._db.write(lambda conn: _apply(
+            conn, number, "system", stamp, lambda case: visit_failed(
+                case, why=why, at=stamp, max_attempts=max_attempts,
+                retry_at=local_text(retry_at))))
+
+    async def department_counts(
+        self, first: datetime, end: datetime, now: datetime,
+    ) -> list[DepartmentCounts]:
+        """Per department, what became of the cases dispatched to it in [first, end) (one
+        grouped query; ``ivr.core.rates`` says what each count means). ``now`` decides which
+        open cases are overdue."""
+        start, stop, stamp = local_text(first), local_text(end), local_text(now)
+        c = _t.c
+        worked = c.status.in_(_WORKED)
+        late_resolve = c.resolve_by.is_not(None) & or_(
+            c.resolved_at.is_(None) & worked & (c.resolve_by <= stamp),
+            c.resolved_at > c.resolve_by)
+        late_respond = c.respond_by.is_not(None) & or_(
+            c.responded_at.is_(None) & worked & (c.respond_by <= stamp),
+            c.responded_at > c.respond_by)
+
+        def count(condition: Any) -> Any:
+            return func.sum(sql_case((condition, 1), else_=0))
+
+        query = select(
+            c.department, func.count(),
+            count(c.responded_at.is_not(None)),
+            count(c.responded_at.is_not(None)
+                  & (c.respond_by.is_(None) | (c.responded_at <= c.respond_by))),
+            count(c.resolved_at.is_not(None)),
+            count(late_resolve | late_respond),
+            count(c.visit_status == VisitStatus.DONE.value),
+            count(c.visit_status == VisitStatus.UNREACHABLE.value),
+            count((c.visit_status == VisitStatus.DONE.value) & (c.visit_resolved == 1)),
+            *(count((c.visit_status == VisitStatus.DONE.value)
+                    & (c.visit_satisfaction == int(level))) for level in Satisfaction),
+        ).where((c.dispatched_at >= start) & (c.dispatched_at < stop) & (c.department != "")
+                ).group_by(c.department)
+
+        def run(conn: Connection) -> list[DepartmentCounts]:
+            return [DepartmentCounts(str(row[0]), *(int(v or 0) for v in row[1:]))
+                    for row in conn.execute(query)]
+        return await self._db.read(run)
+
     async def counts(self) -> dict[tuple[str, str], int]:
         """How many cases each (category, status) pair holds."""
         def run(conn: Connection) -> dict[tuple[str, str], int]:
@@ -164,3 +422,45 @@ class Cases:
                                 .group_by(_t.c.category, _t.c.status))
             return {(category, status): int(n) for category, status, n in rows}
         return await self._db.read(run)
+
+
+def _mark(
+    conn: Connection, notes: dict[str, tuple[str, str]], *, column: str, stamp: str,
+    action: str,
+) -> list[str]:
+    """Stamp ``column`` of each case in ``notes`` (number -> its status and the history
+    line) where it is still empty, and write their history lines; the numbers stamped (a case
+    another node stamped first is left out). Two statements, whatever the count."""
+    if not notes:
+        return []
+    done = conn.execute(
+        update(_t).where(_t.c.number.in_(list(notes)) & _t.c[column].is_(None))
+        .values({column: stamp}).returning(_t.c.number)
+    ).scalars().all()
+    if done:
+        conn.execute(_events.insert(), [
+            {"number": n, "at": stamp, "actor": "system", "status": notes[n][0],
+             "note": notes[n][1], "action": action} for n in done])
+    return sorted(done)
+
+
+def _apply(
+    conn: Connection, number: str, actor: str, stamp: str,
+    decide: Callable[[Case], CaseChange | None],
+) -> Case:
+    """Lock the case, let the core ``decide`` what changes, write it and its history line."""
+    row = conn.execute(select(*_COLUMNS).where(_t.c.number == number).with_for_update()
+                       ).first()
+    if row is None:
+        raise RecordNotFound(f"no case {number}")
+    case = Case(*row)
+    edit = decide(case)
+    if edit is None:
+        return case
+    values = {**edit.values, "updated_at": stamp}
+    conn.execute(update(_t).where(_t.c.number == number).values(**values))
+    conn.execute(_events.insert().values(
+        number=number, at=stamp, actor=actor, status=values.get("status") or case.status,
+        note=edit.note, action=edit.action,
+    ))
+    return Case(*conn.execute(select(*_COLUMNS).where(_t.c.number == number)).one())

@@ -155,6 +155,32 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     (  # 6: what app_queue did with each call (who was rung, skipped, answered; which stage)
         "ALTER TABLE calls ADD COLUMN queue_outcome TEXT",
     ),
+    (  # 7: the loop behind the phone: departments work their cases, steps in the history
+        "ALTER TABLE cases ADD COLUMN urgency TEXT NOT NULL DEFAULT 'normal'",
+        "ALTER TABLE cases ADD COLUMN dispatched_at TEXT",
+        "ALTER TABLE cases ADD COLUMN responded_at TEXT",
+        "ALTER TABLE cases ADD COLUMN resolved_at TEXT",
+        "ALTER TABLE cases ADD COLUMN question TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN reply TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN returned_from TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN return_reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN respond_by TEXT",
+        "ALTER TABLE cases ADD COLUMN resolve_by TEXT",
+        "ALTER TABLE cases ADD COLUMN remind_at TEXT",
+        "ALTER TABLE cases ADD COLUMN reminded_at TEXT",
+        "ALTER TABLE cases ADD COLUMN escalated_at TEXT",
+        "ALTER TABLE cases ADD COLUMN visit_status TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN visit_attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE cases ADD COLUMN visit_next_at TEXT",
+        "ALTER TABLE cases ADD COLUMN visit_resolved INTEGER",
+        "ALTER TABLE cases ADD COLUMN visit_satisfaction INTEGER",
+        "ALTER TABLE cases ADD COLUMN visit_at TEXT",
+        "CREATE INDEX cases_visit ON cases (visit_status, visit_next_at)",
+        "CREATE INDEX cases_department ON cases (department, status)",
+        "CREATE INDEX cases_resolve_by ON cases (status, resolve_by)",
+        "ALTER TABLE case_events ADD COLUMN action TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE users ADD COLUMN department TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

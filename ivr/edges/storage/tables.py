@@ -32,7 +32,14 @@ cases = Table(
     Column("number", Text, primary_key=True), Column("call_id", Text), Column("caller", Text),
     Column("category", Text), Column("department", Text), Column("description", Text),
     Column("status", Text), Column("created_at", Text), Column("updated_at", Text),
-    Column("satisfaction", Integer),
+    Column("satisfaction", Integer), Column("urgency", Text), Column("dispatched_at", Text),
+    Column("responded_at", Text), Column("resolved_at", Text), Column("question", Text),
+    Column("reply", Text), Column("returned_from", Text), Column("return_reason", Text),
+    Column("respond_by", Text), Column("resolve_by", Text), Column("remind_at", Text),
+    Column("reminded_at", Text), Column("escalated_at", Text), Column("visit_status", Text),
+    Column("visit_attempts", Integer), Column("visit_next_at", Text),
+    Column("visit_resolved", Integer), Column("visit_satisfaction", Integer),
+    Column("visit_at", Text),
 )
 case_sequence = Table(
     "case_sequence", metadata, Column("day", Text, primary_key=True), Column("last", Integer),
@@ -41,6 +48,7 @@ case_events = Table(
     "case_events", metadata,
     Column("id", Integer, primary_key=True), Column("number", Text), Column("at", Text),
     Column("actor", Text), Column("status", Text), Column("note", Text),
+    Column("action", Text),
 )
 flow_versions = Table(
     "flow_versions", metadata,
@@ -59,7 +67,7 @@ users = Table(
     "users", metadata,
     Column("username", Text, primary_key=True), Column("role", Text),
     Column("password_hash", Text), Column("created_at", Text), Column("operator_id", Text),
-    Column("disabled", Boolean(create_constraint=False)),
+    Column("disabled", Boolean(create_constraint=False)), Column("department", Text),
 )
 sessions = Table(
     "web_sessions", metadata,

@@ -117,15 +117,8 @@ _AWAIT_BYE = """  <recv request="BYE" timeout="@@MS@@"/>
 """
 
 
-def render_citizen(
-    caller: str, name: str, steps: list[Step], dtmf_dir: Path | None = None,
-    inside: str = "/",
-) -> str:
-    """The citizen's scenario. Key presses are written as pcaps into ``dtmf_dir`` (the host
-    path of the directory SIPp sees as ``inside``)."""
-    if not _CALLER.match(caller):
-        raise SippError(f"a test caller number is digits only: {caller!r}")
-    display = name.translate(dict.fromkeys(range(32), " ")).replace("\\", "").replace('"', "'")
+def _render_steps(steps: list[Step], dtmf_dir: Path | None, inside: str) -> str:
+    """The scenario lines of ``steps``; key presses become pcaps in ``dtmf_dir``."""
     body: list[str] = []
     presses = 0
     ssrc = random.getrandbits(32)
@@ -155,6 +148,19 @@ def render_citizen(
             body.append(_BYE)
         else:
             body.append(_AWAIT_BYE.replace("@@MS@@", str(int(step.timeout * 1000))))
+    return "".join(body)
+
+
+def render_citizen(
+    caller: str, name: str, steps: list[Step], dtmf_dir: Path | None = None,
+    inside: str = "/",
+) -> str:
+    """The citizen's scenario. Key presses are written as pcaps into ``dtmf_dir`` (the host
+    path of the directory SIPp sees as ``inside``)."""
+    if not _CALLER.match(caller):
+        raise SippError(f"a test caller number is digits only: {caller!r}")
+    display = name.translate(dict.fromkeys(range(32), " ")).replace("\\", "").replace('"', "'")
+    body = [_render_steps(steps, dtmf_dir, inside)]
     if not steps or not isinstance(steps[-1], HangUp | AwaitHangUp):
         body.append(_BYE)
     text = _template("citizen.xml").replace("@@STEPS@@", "".join(body))
@@ -281,6 +287,79 @@ class OperatorPhone:
             return []
         pattern = re.compile(rf"{event} .*?\b{name}=(\S*)")
         return pattern.findall(self.log.read_text(errors="replace"))
+
+    async def stop(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 5)
+            if self._proc.returncode is None:
+                self._proc.kill()
+                await self._proc.wait()
+        self._proc = None
+
+
+class AnsweringCitizen:
+    """A citizen's phone behind the callback gateway (a SIPp UAS at ``port``): it answers the
+    first call the hotline places, then takes ``steps`` (keys, pauses, waiting for the
+    hotline to hang up). ``caller`` and ``called`` say who called whom."""
+
+    def __init__(self, phones: Phones, port: int, steps: list[Step], *,
+                 ring: float = 0.5) -> None:
+        if steps and isinstance(steps[-1], HangUp):
+            raise SippError("an answering citizen waits for the far end (AwaitHangUp)")
+        self.phones = phones
+        self.port = port
+        self.steps = steps
+        self.ring = ring
+        self.work = phones.workdir / f"answering-{uuid.uuid4().hex[:12]}"
+        self.log = self.work / "calls.log"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.work.mkdir(parents=True)
+        scenario = self.work / "answering.xml"
+        steps: list[Step] = self.steps or [AwaitHangUp()]
+        scenario.write_text(
+            _template("answering.xml").replace("@@RING_MS@@", str(int(self.ring * 1000)))
+            .replace("@@STEPS@@", _render_steps(steps, self.work,
+                                                self.phones._inside(self.work))),
+            encoding="utf-8",
+        )
+        cmd = self.phones._command(
+            scenario, "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
+            "-mp", str(free_media_port()), "-nostdin", "-trace_logs", "-m", "1",
+            "-log_file", self.phones._inside(self.log),
+        )
+        self._proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        await asyncio.sleep(0.3)
+        if self._proc.returncode is not None:
+            raise SippError(f"answering citizen on port {self.port} did not start")
+
+    async def finished(self, timeout: float) -> bool:
+        """Wait until the one call is over; True if SIPp ended it without error."""
+        if self._proc is None:
+            return False
+        try:
+            code = await asyncio.wait_for(self._proc.wait(), timeout)
+        except TimeoutError:
+            return False
+        return code == 0
+
+    def _field(self, event: str, name: str) -> list[str]:
+        if not self.log.exists():
+            return []
+        return re.findall(rf"{event} .*?\b{name}=(\S*)", self.log.read_text(errors="replace"))
+
+    def calls(self) -> list[str]:
+        """Who the answered calls came from (the caller ID shown)."""
+        return self._field("ANSWERED", "caller")
+
+    def called(self) -> list[str]:
+        return self._field("ANSWERED", "called")
 
     async def stop(self) -> None:
         if self._proc is not None and self._proc.returncode is None:

@@ -330,7 +330,8 @@
       try {
         const created = await api("POST", "/api/users", {
           username: form.username.value, role: form.role.value,
-          operator_id: form.operator_id.value || null});
+          operator_id: form.operator_id.value || null,
+          department: form.department.value || null});
         showPassword(created.username, created.password);
         form.reset();
         await load();

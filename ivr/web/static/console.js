@@ -251,14 +251,16 @@
     event.preventDefault();
     if (!savedCase) return;
     text("case-error", "");
-    const department = $("case-department").value;
-    const result = await send("PATCH", urls.caseOf(savedCase),
-      { status: "dispatched", department: department });
+    const select = $("case-department");
+    const department = select.value;
+    const label = select.options[select.selectedIndex].text;
+    const result = await send("POST", urls.caseOf(savedCase) + "/actions",
+      { action: "dispatch", department: department });
     if (!result.ok) {
       text("case-error", errorOf(result));
       return;
     }
-    text("case-number", savedCase + " - dispatched to " + department);
+    text("case-number", savedCase + " - 已派单 dispatched to " + label);
     $("case-dispatch").disabled = true;
   });
 

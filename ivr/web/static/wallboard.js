@@ -143,7 +143,34 @@
     return box;
   }
 
+  const FLAG_WORDS = { overdue: "逾期 overdue", respond_overdue: "未响应 not responded",
+    nearly_due: "临期 nearly due" };
+
+  function caseAlerts(alerts) {
+    if (!alerts) return;
+    $("cases-overdue").textContent = String(alerts.overdue);
+    $("cases-respond-overdue").textContent = String(alerts.respond_overdue);
+    $("cases-nearly-due").textContent = String(alerts.nearly_due);
+    $("cases-escalated").textContent = String(alerts.escalated);
+    $("flagged").tBodies[0].replaceChildren(...alerts.cases.map((c) => {
+      const tr = document.createElement("tr");
+      tr.className = "flag-" + c.word;
+      tr.dataset.case = c.number;
+      const link = document.createElement("a");
+      link.href = "/cases/" + encodeURIComponent(c.number);
+      link.textContent = c.number;
+      cell(tr, "").appendChild(link);
+      cell(tr, c.department_name || c.department);
+      cell(tr, c.category);
+      cell(tr, FLAG_WORDS[c.word] || c.word, "flag");
+      cell(tr, c.word === "respond_overdue" ? c.respond_by : c.resolve_by);
+      cell(tr, c.escalated ? "已升级 escalated" : "");
+      return tr;
+    }));
+  }
+
   function render(data) {
+    caseAlerts(data.cases);
     const body = $("board").tBodies[0];
     body.replaceChildren(...data.skills.map(row));
     $("board").tFoot.replaceChildren(totalRow(data.total));

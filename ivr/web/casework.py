@@ -1,0 +1,313 @@
+"""Case work: the departments' work queues and the centre's dispatch desk (接诉即办).
+
+A department's account (role ``department``) sees its own department's cases at
+``/department`` and works one at ``/department/cases/{number}``: accept, ask the centre a
+question, reply with what was done and mark it resolved, or return a case that is not its own
+with a reason. The centre (operators and up) sees at ``/dispatch`` what waits for it (new and
+returned cases, departments' questions) and dispatches, answers, reopens or closes at
+``/cases/{number}``. The same steps are ``POST /api/cases/{number}/actions``. Who may take
+which step is the core's rule (``ivr.core.cases.act``); a department's account asking for
+another department's case gets "not found". Every step is written to the case's history (who,
+when) and to the audit log.
+
+Pages are server-rendered forms (no script needed), Chinese first, English second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from ivr.core.cases import Actor, Case, CaseAction, visible_to
+from ivr.core.records import Role, User
+from ivr.errors import IvrError, RecordNotFound, Refused
+from ivr.web.auth import json_body, require
+from ivr.web.errors import json_error
+from ivr.web.keys import SERVICES
+from ivr.web.services import WebServices
+
+VISIT_LABELS: Final = {
+    "pending": "待回访 Return visit due", "calling": "回访中 Calling the citizen",
+    "done": "已回访 Citizen answered", "unreachable": "未联系上 Citizen unreachable",
+}
+SATISFACTION_LABELS: Final = {1: "满意 Satisfied", 2: "基本满意 Basically satisfied",
+                              3: "不满意 Dissatisfied"}
+FLAG_LABELS: Final = {
+    "overdue": "逾期 Overdue", "respond_overdue": "未按时响应 Not responded in time",
+    "nearly_due": "临期 Nearly due",
+}
+STATUS_LABELS: Final = {
+    "new": "新建 New", "dispatched": "已派单 Dispatched", "in_progress": "办理中 In progress",
+    "returned": "已退回 Returned", "resolved": "已办结 Resolved", "closed": "已关闭 Closed",
+}
+ACTION_LABELS: Final = {
+    "create": "登记 Filed", "update": "修改 Edited", "set_status": "改状态 Status set",
+    "dispatch": "派单 Dispatched", "answer": "答复部门 Answered", "reopen": "重办 Reopened",
+    "close": "关闭 Closed", "accept": "签收 Accepted", "ask": "请示中心 Asked the centre",
+    "resolve": "办结 Resolved", "return": "退回 Returned", "remind": "催办 Reminder",
+    "escalate": "升级 Escalated", "visit": "回访 Return visit",
+    "visit_reopen": "回访未解决 Visit: not resolved", "visit_failed": "回访未接通 Visit failed",
+    "visit_unreachable": "回访未联系上 Unreachable",
+}
+
+
+CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
+FLAGGED_SHOWN: Final = 100  # overdue and nearly-due cases listed on the dispatch desk
+
+
+def actor_of(user: User) -> Actor:
+    """The actor of the core's rules for a web account."""
+    return Actor(user.username, user.department if user.role == Role.DEPARTMENT else None)
+
+
+def _services(request: web.Request) -> WebServices:
+    return request.app[SERVICES]
+
+
+def case_json(case: Case, services: WebServices) -> dict[str, Any]:
+    department = services.settings.departments.get(case.department)
+    return {
+        "number": case.number, "caller": case.caller, "category": case.category,
+        "status": case.status, "created_at": case.created_at, "updated_at": case.updated_at,
+        "respond_by": case.respond_by, "resolve_by": case.resolve_by,
+        "escalated_at": case.escalated_at,
+        "flag": case.standing(_now(services)).word,
+        "call_id": case.call_id, "department": case.department,
+        "department_name": department.name() if department else "",
+        "description": case.description, "satisfaction": case.satisfaction,
+        "urgency": case.urgency, "dispatched_at": case.dispatched_at,
+        "responded_at": case.responded_at, "resolved_at": case.resolved_at,
+        "question": case.question, "reply": case.reply, "returned_from": case.returned_from,
+        "return_reason": case.return_reason, "visit_status": case.visit_status,
+        "visit_attempts": case.visit_attempts, "visit_resolved": case.visit_resolved,
+        "visit_satisfaction": case.visit_satisfaction, "visit_at": case.visit_at,
+    }
+
+
+def _now(services: WebServices) -> datetime:
+    return services.clock.now(ZoneInfo(services.settings.timezone))
+
+
+async def take_step(
+    services: WebServices, user: User, number: str, action: CaseAction, *, text: str,
+    department: str,
+) -> Case:
+    """Take ``action`` on case ``number`` as ``user`` and audit it (the core decides)."""
+    now = _now(services)
+    case = await services.store.cases.act(
+        number, action, actor_of(user), now, text=text, department=department,
+        departments=tuple(services.settings.departments),
+        deadlines=services.settings.deadlines,
+    )
+    await services.store.audit.record(
+        user.username, f"case.{action.value}", number,
+        {"department": department} if department else {}, services.clock.now(),
+    )
+    return case
+
+
+# -- API -------------------------------------------------------------------------------------
+
+
+def _body_text(body: Mapping[str, Any], key: str) -> str:
+    value = body.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise json_error(web.HTTPBadRequest, "bad_field", f"{key!r} must be a string.")
+    return value
+
+
+async def api_act(request: web.Request) -> web.Response:
+    user = await require(request, Role.OPERATOR, Role.DEPARTMENT)
+    body = await json_body(request)
+    services = _services(request)
+    try:
+        action = CaseAction.parse(_body_text(body, "action"))
+    except Refused as exc:
+        raise json_error(web.HTTPBadRequest, "bad_field", str(exc)) from exc
+    case = await take_step(services, user, request.match_info["number"], action,
+                           text=_body_text(body, "text"),
+                           department=_body_text(body, "department"))
+    return web.json_response(case_json(case, services))
+
+
+async def api_department_cases(request: web.Request) -> web.Response:
+    user = await require(request, Role.DEPARTMENT)
+    services = _services(request)
+    cases = await services.store.cases.of_department(user.department or "")
+    return web.json_response([case_json(c, services) for c in cases])
+
+
+async def api_dispatch_queue(request: web.Request) -> web.Response:
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    return web.json_response([case_json(c, services)
+                              for c in await services.store.cases.for_centre()])
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def _page_context(services: WebServices) -> dict[str, Any]:
+    departments = services.settings.departments
+    return {
+        "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
+        "flag_labels": FLAG_LABELS, "visit_labels": VISIT_LABELS,
+        "satisfaction_labels": SATISFACTION_LABELS,
+        "departments": [(d.id, d.name("zh"), d.name("en"), d.kind)
+                        for d in departments.values()],
+        "department_names": {d.id: d.name("zh") for d in departments.values()},
+        "skills": {s.id: s.names.get("zh", s.id) for s in services.settings.skills.values()},
+    }
+
+
+async def department_page(request: web.Request) -> web.StreamResponse:
+    user = await require(request, Role.DEPARTMENT)
+    services = _services(request)
+    department = services.settings.departments.get(user.department or "")
+    queue = await services.store.cases.of_department(user.department or "")
+    done = await services.store.cases.of_department_done(user.department or "")
+    now = _now(services)
+    return aiohttp_jinja2.render_template("department.html", request, {
+        **_page_context(services), "department": department, "queue": queue, "done": done,
+        "flags": {c.number: c.standing(now).word for c in queue},
+    })
+
+
+async def _case_page(
+    request: web.Request, user: User, number: str, *, error: str = "", status: int = 200,
+) -> web.StreamResponse:
+    services = _services(request)
+    case = await services.store.cases.get(number)
+    if case is None or not visible_to(case, actor_of(user)):
+        raise web.HTTPNotFound(text=aiohttp_jinja2.render_string(
+            "error.html", request, {"status": 404, "title": "未找到 Not found",
+                                    "message": f"没有工单 No case {number}."}),
+            content_type="text/html")
+    history = await services.store.cases.history(number)
+    calls = [] if user.role == Role.DEPARTMENT else await services.store.calls.latest_of_caller(
+        case.caller, CALLS_SHOWN)
+    proposed = services.settings.department_for(case.category)
+    if proposed is not None and proposed.id == case.returned_from:
+        proposed = None  # it came back from there: the centre chooses another
+    by_department = user.role == Role.DEPARTMENT
+    response = aiohttp_jinja2.render_template("case_work.html", request, {
+        **_page_context(services), "case": case, "history": history, "error": error,
+        "flag": case.standing(_now(services)).word, "calls": calls,
+        "by_department": by_department,
+        "form_action": (f"/department/cases/{number}" if by_department
+                        else f"/cases/{number}"),
+        "proposed": proposed.id if proposed else "",
+    })
+    response.set_status(status)
+    return response
+
+
+async def department_case(request: web.Request) -> web.StreamResponse:
+    user = await require(request, Role.DEPARTMENT)
+    return await _case_page(request, user, request.match_info["number"])
+
+
+async def centre_case(request: web.Request) -> web.StreamResponse:
+    user = await require(request, Role.OPERATOR)
+    return await _case_page(request, user, request.match_info["number"])
+
+
+async def _step_from_form(request: web.Request, user: User, back: str) -> web.StreamResponse:
+    number = request.match_info["number"]
+    form = await request.post()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    services = _services(request)
+    try:
+        action = CaseAction.parse(fields.get("action", ""))
+        await take_step(services, user, number, action, text=fields.get("text", ""),
+                        department=fields.get("department", ""))
+    except RecordNotFound:
+        return await _case_page(request, user, number)  # renders the 404 page
+    except IvrError as exc:
+        return await _case_page(request, user, number, error=str(exc), status=409)
+    raise web.HTTPSeeOther(back)
+
+
+async def department_step(request: web.Request) -> web.StreamResponse:
+    user = await require(request, Role.DEPARTMENT)
+    return await _step_from_form(request, user, f"/department/cases/{request.match_info['number']}")
+
+
+async def centre_step(request: web.Request) -> web.StreamResponse:
+    user = await require(request, Role.OPERATOR)
+    return await _step_from_form(request, user, f"/cases/{request.match_info['number']}")
+
+
+async def dispatch_page(request: web.Request) -> web.StreamResponse:
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    waiting = await services.store.cases.for_centre()
+    proposed = {c.number: (services.settings.department_for(c.category) or None)
+                for c in waiting}
+    alerts = await services.store.cases.alerts(_now(services), FLAGGED_SHOWN)
+    return aiohttp_jinja2.render_template("dispatch.html", request, {
+        **_page_context(services), "waiting": waiting, "alerts": alerts,
+        "proposed": {n: d.id for n, d in proposed.items() if d is not None},
+    })
+
+
+SEARCH_FIELDS: Final = ("number", "caller", "category", "department", "status")
+PAGE_SIZE: Final = 50
+
+
+def search_terms(query: Mapping[str, str], services: WebServices) -> dict[str, Any]:
+    """The case search's criteria from a query string (``overdue=1``: overdue now)."""
+    terms: dict[str, Any] = {k: (query.get(k) or "").strip()[:64] for k in SEARCH_FIELDS}
+    if terms["status"] and terms["status"] not in STATUS_LABELS:
+        raise json_error(web.HTTPBadRequest, "bad_query",
+                         f"status must be one of {', '.join(STATUS_LABELS)}.")
+    terms["overdue_at"] = _now(services) if query.get("overdue") else None
+    return terms
+
+
+async def cases_page(request: web.Request) -> web.StreamResponse:
+    """The case list and search (operators and up)."""
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    error, found = "", []
+    try:
+        terms = search_terms(request.query, services)
+    except web.HTTPBadRequest:
+        error, terms = "未知状态 Unknown status.", {}
+    if not error:
+        found = await services.store.cases.search(
+            **terms, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    now = _now(services)
+    shown = found[:PAGE_SIZE]
+    query = {k: request.query.get(k, "") for k in (*SEARCH_FIELDS, "overdue")}
+    return aiohttp_jinja2.render_template("cases.html", request, {
+        **_page_context(services), "cases": shown, "query": query, "error": error,
+        "flags": {c.number: c.standing(now).word for c in shown},
+        "page": page, "more": len(found) > PAGE_SIZE,
+        "query_string": "&".join(f"{k}={quote(v)}" for k, v in query.items() if v),
+    }, status=400 if error else 200)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/cases", cases_page)
+    app.router.add_post("/api/cases/{number}/actions", api_act)
+    app.router.add_get("/api/department/cases", api_department_cases)
+    app.router.add_get("/api/dispatch", api_dispatch_queue)
+    app.router.add_get("/department", department_page)
+    app.router.add_get("/department/cases/{number}", department_case)
+    app.router.add_post("/department/cases/{number}", department_step)
+    app.router.add_get("/dispatch", dispatch_page)
+    app.router.add_get("/cases/{number}", centre_case)
+    app.router.add_post("/cases/{number}", centre_step)

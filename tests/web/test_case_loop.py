@@ -1,0 +1,177 @@
+"""The loop behind the phone in the web: the centre dispatches, departments work their own
+queue (accept, ask, resolve, return), returned cases are dispatched again, every step in the
+history with who and when; a department's account sees nothing of another's, nor of the
+centre's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.web.test_api_roles import ROUTES, concrete
+
+
+async def new_case(operator: Any, category: str = "environment") -> str:
+    resp = await operator.post("/api/cases", json={
+        "caller": "13800001111", "category": category, "description": "工地夜间施工噪音"})
+    assert resp.status == 201, await resp.text()
+    return str((await resp.json())["number"])
+
+
+async def step(session: Any, number: str, action: str, **body: str) -> Any:
+    return await session.post(f"/api/cases/{number}/actions", json={"action": action, **body})
+
+
+async def test_a_returned_case_is_dispatched_again_and_resolved_by_the_right_department(
+        api_as):
+    """Ecology returns a misdirected case with a reason; the centre sees it with the reason,
+    dispatches it to Urban Management, which accepts and resolves it; the history names each
+    step, who took it and when."""
+    operator = await api_as("operator", "op1001")
+    ecology = await api_as("department", department="ecology", username="eco1")
+    urban = await api_as("department", department="urban", username="urb1")
+    number = await new_case(operator)
+    resp = await step(operator, number, "dispatch", department="ecology")
+    assert resp.status == 200, await resp.text()
+
+    queue = await (await ecology.get("/api/department/cases")).json()
+    assert [c["number"] for c in queue] == [number]
+    resp = await step(ecology, number, "return", text="燃气问题，不属于本局 gas: not ours")
+    assert (await resp.json())["status"] == "returned"
+    assert await (await ecology.get("/api/department/cases")).json() == []
+
+    waiting = await (await operator.get("/api/dispatch")).json()
+    returned = next(c for c in waiting if c["number"] == number)
+    assert (returned["returned_from"], returned["return_reason"]) == (
+        "ecology", "燃气问题，不属于本局 gas: not ours")
+    page = await (await operator.get("/dispatch")).text()
+    assert "燃气问题，不属于本局" in page
+
+    resp = await step(operator, number, "dispatch", department="urban")
+    assert (await resp.json())["department"] == "urban"
+    assert (await step(urban, number, "accept")).status == 200
+    resp = await step(urban, number, "resolve", text="已协调燃气公司检修 Gas company fixed it")
+    resolved = await resp.json()
+    assert (resolved["status"], resolved["reply"]) == ("resolved",
+                                                       "已协调燃气公司检修 Gas company fixed it")
+
+    history = (await (await operator.get(f"/api/cases/{number}")).json())["history"]
+    steps = [(h["action"], h["actor"], h["status"]) for h in history]
+    assert steps == [
+        ("create", operator.username, "new"),
+        ("dispatch", operator.username, "dispatched"),
+        ("return", "eco1", "returned"),
+        ("dispatch", operator.username, "dispatched"),
+        ("accept", "urb1", "in_progress"),
+        ("resolve", "urb1", "resolved"),
+    ]
+    assert all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$", h["at"]) for h in history)
+    assert "returned by ecology" in history[2]["note"]
+
+
+async def test_a_department_cannot_see_or_act_on_another_departments_case(api_as, hotline):
+    """Not in its queue, 404 on the case and on every step, 404 on the case's page; the case
+    is untouched."""
+    operator = await api_as("operator", "op1001")
+    urban = await api_as("department", department="urban")
+    number = await new_case(operator)
+    await step(operator, number, "dispatch", department="ecology")
+    assert await (await urban.get("/api/department/cases")).json() == []
+    assert (await urban.get(f"/api/cases/{number}")).status == 404
+    for action in ("accept", "ask", "resolve", "return"):
+        resp = await step(urban, number, action, text="mine now")
+        assert resp.status == 404, action
+    assert (await urban.get(f"/department/cases/{number}")).status == 404
+    resp = await urban.post(f"/department/cases/{number}",
+                            data={"csrf": urban.csrf, "action": "accept"})
+    assert resp.status == 404
+    case = await hotline.store.cases.get(number)
+    assert case is not None
+    assert (case.status, case.department) == ("dispatched", "ecology")
+
+
+CENTRE_ROUTES = [r for r in ROUTES if r[2] != "any" and "department" not in r[2]]
+
+
+@pytest.mark.parametrize(("method", "path", "role"), CENTRE_ROUTES)
+async def test_a_department_session_gets_403_on_every_centre_route(
+        api_as, hotline, method, path, role):
+    """A department's account is not an operator: calls, cases, figures, admin are closed."""
+    ecology = await api_as("department", department="ecology")
+    resp = await ecology.request(method, concrete(path), json={})
+    assert resp.status == 403, await resp.text()
+    assert await hotline.store.audit.latest() == []
+
+
+async def test_department_pages_and_centre_pages_keep_apart(api_as):
+    """Department: its queue page, not the console or the dispatch desk; an operator does not
+    get the department queue."""
+    ecology = await api_as("department", department="ecology")
+    operator = await api_as("operator", "op1001")
+    for page in ("/console", "/dispatch", "/wallboard", "/admin/users"):
+        assert (await ecology.get(page, allow_redirects=False)).status == 403, page
+    assert (await operator.get("/department", allow_redirects=False)).status == 403
+    home = await ecology.get("/", allow_redirects=False)
+    assert home.headers["Location"] == "/department"
+    text = await (await ecology.get("/department")).text()
+    assert 'lang="zh-CN"' in text
+    assert "生态环境局" in text
+    assert 'href="/console"' not in text
+
+
+async def test_a_department_works_a_case_with_the_page_forms(api_as, hotline):
+    """Accept, ask (the centre answers), resolve through the HTML forms; a step that is not
+    allowed shows why, in the page."""
+    operator = await api_as("operator", "op1001")
+    ecology = await api_as("department", department="ecology", username="eco9")
+    number = await new_case(operator)
+    resp = await operator.post(f"/cases/{number}", data={
+        "csrf": operator.csrf, "action": "dispatch", "department": "ecology"},
+        allow_redirects=False)
+    assert resp.status == 303
+    page = await (await ecology.get("/department")).text()
+    assert number in page
+
+    def form(action: str, text: str = "") -> dict[str, str]:
+        return {"csrf": ecology.csrf, "action": action, "text": text}
+
+    resp = await ecology.post(f"/department/cases/{number}", data=form("accept"),
+                              allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (303, f"/department/cases/{number}")
+    await ecology.post(f"/department/cases/{number}", data=form("ask", "哪一栋楼？"))
+    desk = await (await operator.get("/dispatch")).text()
+    assert "哪一栋楼？" in desk
+    await operator.post(f"/cases/{number}", data={
+        "csrf": operator.csrf, "action": "answer", "text": "3号楼"})
+    resp = await ecology.post(f"/department/cases/{number}", data=form("accept"))
+    assert resp.status == 409
+    assert "is taken from" in await resp.text()
+    resp = await ecology.post(f"/department/cases/{number}", data=form("resolve", "已停工"))
+    page = await resp.text()
+    assert 'data-status="resolved"' in page
+    assert "已停工" in page
+    case = await hotline.store.cases.get(number)
+    assert case is not None
+    assert (case.status, case.reply, case.question) == ("resolved", "已停工", "")
+    actions = [e.action for e in await hotline.store.cases.history(number)]
+    assert actions == ["create", "dispatch", "accept", "ask", "answer", "resolve"]
+    audit = {e.action for e in await hotline.store.audit.latest()}
+    assert {"case.dispatch", "case.accept", "case.ask", "case.answer",
+            "case.resolve"} <= audit
+
+
+async def test_department_accounts_name_a_configured_department(api_as):
+    """The admin creates department accounts for departments of departments.yaml only."""
+    admin = await api_as("admin")
+    resp = await admin.post("/api/users", json={"username": "d1", "role": "department",
+                                                "department": "boxing"})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["department"] == "boxing"
+    for body in ({"username": "d2", "role": "department"},
+                 {"username": "d3", "role": "department", "department": "atlantis"},
+                 {"username": "d4", "role": "operator", "department": "boxing"}):
+        assert (await admin.post("/api/users", json=body)).status == 400, body
+    resp = await admin.patch("/api/users/d1", json={"role": "operator"})
+    assert resp.status == 409
