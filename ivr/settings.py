@@ -2,8 +2,8 @@
 
 Every problem in every file is collected and reported together (file, key, reason) in one
 ``ConfigError``; nothing is half-loaded. Secrets never live in ``config/``: they come from the
-environment (``IVR_AMI_SECRET``) or from the secrets file generated at set-up in the state
-directory.
+environment (``IVR_AMI_SECRET``, ``IVR_AGI_SECRET``) or from the secrets file generated at
+set-up in the state directory.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
@@ -169,6 +170,8 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         failover=c.get(f, a, "failover", str, "", "agi"),
     )
     c.port(f, "agi.port", agi.port)
+    if "secret" in a:
+        c.add(f, "agi.secret", "secrets do not belong in config files; use IVR_AGI_SECRET")
     if agi.failover and not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]{1,5}", agi.failover):
         c.add(f, "agi.failover", f"not host:port: {agi.failover!r}")
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
@@ -431,31 +434,55 @@ def _resolve_intents(speech: SpeechSettings, project_dir: Path) -> SpeechSetting
     return dataclasses.replace(speech, intents=project_dir / speech.intents)
 
 
-def load_secret(state_dir: Path) -> str:
-    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
-    env = os.environ.get("IVR_AMI_SECRET")
-    if env:
-        return env
+SECRET_ENV: Mapping[str, str] = {"ami_secret": "IVR_AMI_SECRET", "agi_secret": "IVR_AGI_SECRET"}
+"""Each generated secret, by its key in ``secrets.json``, and the variable that overrides it."""
+
+
+def _stored_secrets(state_dir: Path) -> dict[str, str]:
     try:
         data = json.loads((state_dir / "secrets.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
-        return ""
-    value = data.get("ami_secret", "") if isinstance(data, dict) else ""
-    return value if isinstance(value, str) else ""
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def load_secrets(state_dir: Path) -> dict[str, str]:
+    """Every secret (``SECRET_ENV``): its environment variable if set, else the one generated
+    at set-up, else ''."""
+    stored = _stored_secrets(state_dir)
+    return {key: os.environ.get(env) or stored.get(key, "") for key, env in SECRET_ENV.items()}
+
+
+def load_secret(state_dir: Path) -> str:
+    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
+    return load_secrets(state_dir)["ami_secret"]
+
+
+def ensure_secrets(state_dir: Path) -> dict[str, str]:
+    """Every secret, the missing ones generated now into ``secrets.json`` (mode 0600 from its
+    creation, outside the repository; an older file gains the new keys, keeping its own)."""
+    stored = _stored_secrets(state_dir)
+    missing = [key for key in SECRET_ENV if not stored.get(key)]
+    if missing:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stored.update({key: secrets.token_urlsafe(24) for key in missing})
+        path = state_dir / "secrets.json"
+        partial = path.with_name(f".secrets.json.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)  # a leftover partial file may have had any mode
+            json.dump(stored, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    return {key: os.environ.get(env) or stored[key] for key, env in SECRET_ENV.items()}
 
 
 def ensure_secret(state_dir: Path) -> str:
-    """The AMI secret, generated on first use (mode 0600, outside the repository)."""
-    existing = load_secret(state_dir)
-    if existing:
-        return existing
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
-    path = state_dir / "secrets.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"ami_secret": value}, out)
-    return value
+    """The AMI secret, generated on first use (see ``ensure_secrets``)."""
+    return ensure_secrets(state_dir)["ami_secret"]
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
@@ -498,13 +525,19 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     # runs first (`make run`, `ivr serve`, `ivr sandbox up`...), Asterisk's manager.conf and
     # the application's AMI login are made from the same secret.
     try:
-        secret = ensure_secret(state_dir)
+        generated = ensure_secrets(state_dir)
     except OSError as exc:
         raise ConfigError([ConfigProblem(
             str(services_path), "paths.state_dir",
             f"cannot create the state directory or its secrets file in {state_dir}: {exc}",
         )]) from exc
-    ami = dataclasses.replace(ami, secret=secret)
+    if not AGI_SECRET.fullmatch(generated["agi_secret"]):
+        # It is written into the dialplan's AGI URL: only characters that need no escaping.
+        raise ConfigError([ConfigProblem(
+            "IVR_AGI_SECRET", "-", "must be at least 16 characters from A-Z a-z 0-9 _ -",
+        )])
+    ami = dataclasses.replace(ami, secret=generated["ami_secret"])
+    agi = dataclasses.replace(svc["agi"], secret=generated["agi_secret"])
     flow_path = Path(svc["flow_main"])
     if not flow_path.is_absolute():
         flow_path = project_dir / flow_path
@@ -522,7 +555,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         database_url=database_url,
         default_language=svc["default_language"],
         languages=svc["languages"],
-        agi=svc["agi"],
+        agi=agi,
         ami=ami,
         sip=svc["sip"],
         menu=svc["menu"],

@@ -26,8 +26,13 @@ TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (A
 CALLBACK_ENDPOINT = "callbacks"
 
 
-def agi_url(settings: Settings) -> str:
-    return f"agi://{settings.agi.host}:{settings.agi.port}/ivr"
+def agi_url(settings: Settings, address: str = "") -> str:
+    """The FastAGI URL the dialplan calls (this node's, or ``address``: another node's), with
+    the installation's secret: the server refuses a session without it."""
+    if not settings.agi.secret:
+        raise ValueError("no FastAGI secret: it is generated at set-up (secrets.json)")
+    where = address or f"{settings.agi.host}:{settings.agi.port}"
+    return f"agi://{where}/ivr?secret={settings.agi.secret}"
 
 
 def render_manager(settings: Settings, secret: str) -> str:
@@ -141,7 +146,7 @@ def render_dialplan(settings: Settings, template: str) -> str:
     """``dialplans/extensions.conf`` (``template``) with this installation's values."""
     values = {
         "agi_url": agi_url(settings),
-        "agi_failover_url": (f"agi://{settings.agi.failover}/ivr" if settings.agi.failover
+        "agi_failover_url": (agi_url(settings, settings.agi.failover) if settings.agi.failover
                              else ""),
         "service_number": settings.sip.service_number,
         "general_queue": settings.menu.general_queue,

@@ -57,6 +57,9 @@ class AgiSettings:
     # host:port of another application node's FastAGI, tried by the dialplan when this
     # node cannot be reached at all ("" = none).
     failover: str = ""
+    # Generated at set-up (secrets.json): the dialplan's AGI URL carries it, and a session
+    # without it is refused.
+    secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,18 @@
 
 We read the handshake ourselves (panoramisk 1.4's server spins at 100% CPU on a truncated
 one): a size cap, a deadline and an end-of-file check, so a bad peer costs only its own
-connection. Each accepted session runs the call handler with ``call_id``, ``channel`` and
-``caller`` bound in the log context.
+connection. A session is refused unless its AGI URL carries the installation's secret
+(generated at set-up, rendered into the dialplan), and while a call's session runs no other
+session may claim its unique id: a local process cannot pose as Asterisk and overwrite a call.
+Each accepted session runs the call handler with ``call_id``, ``channel`` and ``caller`` bound
+in the log context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 
@@ -129,7 +133,10 @@ class FastAgiServer:
         self._settings = settings
         self._handler = handler
         self._server: asyncio.Server | None = None
+        if not settings.secret:
+            raise ValueError("FastAGI needs its secret (generated at set-up, secrets.json)")
         self._sessions: set[asyncio.Task[None]] = set()
+        self._live_calls: set[str] = set()
         self._allowed = [ipaddress.ip_network(p, strict=False) for p in settings.allowed_peers]
 
     @property
@@ -175,6 +182,7 @@ class FastAgiServer:
         if task is not None:  # always, inside a connection callback
             self._sessions.add(task)
         peer = writer.get_extra_info("peername")
+        live: str | None = None
         try:
             if not self._peer_allowed(peer):
                 log.warning("agi_peer_refused", peer=str(peer))
@@ -186,6 +194,16 @@ class FastAgiServer:
             except (HandshakeError, ConnectionError) as exc:
                 log.warning("agi_handshake_rejected", peer=str(peer), reason=str(exc))
                 return
+            if not hmac.compare_digest(env.secret.encode(), self._settings.secret.encode()):
+                log.warning("agi_peer_unauthenticated", peer=str(peer),
+                            reason="wrong secret" if env.secret else "no secret")
+                return
+            call_key = env.unique_id or env.channel
+            if call_key in self._live_calls:
+                log.warning("agi_unique_id_in_use", peer=str(peer), call_id=call_key)
+                return
+            live = call_key
+            self._live_calls.add(live)
             channel = AgiChannel(env, reader, writer, self._settings.command_timeout)
             with structlog.contextvars.bound_contextvars(
                 call_id=env.unique_id, channel=env.channel, caller=env.caller_number
@@ -199,6 +217,10 @@ class FastAgiServer:
                     # sends this caller to the general queue when we close the socket.
                     log.exception("call_handler_failed")
         finally:
+            # Released before the socket closes: Asterisk starts the call's next session
+            # (survey, callback) only once this one has ended.
+            if live is not None:
+                self._live_calls.discard(live)
             if task is not None:
                 self._sessions.discard(task)
             writer.close()

@@ -3,6 +3,7 @@ cannot run CLI commands or touch the configuration, secrets generated and privat
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import stat
 from pathlib import Path
@@ -60,3 +61,21 @@ async def test_secrets_are_generated_and_private(hotline: Hotline) -> None:
     assert len(hotline.settings.ami.secret) >= 24
     assert hotline.settings.ami.secret not in (
         hotline.settings.project_dir / "config" / "ivr.toml").read_text()
+
+
+async def test_a_fastagi_peer_without_the_secret_is_refused(hotline: Hotline) -> None:
+    """A local process posing as Asterisk (a copy of a real call's handshake, without the set-up
+    secret, or with a wrong one) gets no command and leaves no call record."""
+    agi = hotline.settings.agi
+    assert len(agi.secret) >= 24
+    for query in ("", "?secret=guessed"):
+        reader, writer = await asyncio.open_connection(agi.host, agi.port)
+        writer.write(
+            f"agi_network: yes\nagi_request: agi://{agi.host}:{agi.port}/ivr{query}\n"
+            "agi_channel: PJSIP/citizens-00000fake\nagi_uniqueid: 1999999999.1\n"
+            "agi_callerid: 13800000000\nagi_language: zh\nagi_context: citizens\n"
+            "agi_extension: 12345\n\n".encode()
+        )
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+    assert await hotline.store.calls.get("1999999999.1") is None

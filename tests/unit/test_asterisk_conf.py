@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from ivr import settings
 from ivr.tools.asterisk_files import asterisk_files
 
@@ -50,6 +53,18 @@ def test_dialplan_falls_back_to_the_general_queue() -> None:
     """12345 runs the AGI and, without a decision, queues in the general queue."""
     text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
-    assert "AGI(agi://127.0.0.1:4573/ivr)" in text
+    assert f"AGI(agi://127.0.0.1:4573/ivr?secret={CFG.agi.secret})" in text
     assert f"Queue({CFG.menu.general_queue},t)" in text
     assert "{{" not in text
+
+
+def test_every_agi_url_carries_the_secret() -> None:
+    """Each AGI() of the dialplan (menu, survey, callback, the failover node's) carries the
+    FastAGI secret generated at set-up: the server refuses a session without it."""
+    failover = dataclasses.replace(CFG, agi=dataclasses.replace(CFG.agi, failover="10.0.0.2:4573"))
+    text = asterisk_files(failover, "x")["extensions.conf"]
+    urls = re.findall(r"AGI\((agi://[^,)]*)", text)
+    assert len(urls) >= 6
+    assert len(CFG.agi.secret) >= 16
+    assert all(url.endswith(f"/ivr?secret={CFG.agi.secret}") for url in urls), urls
+    assert f"agi://10.0.0.2:4573/ivr?secret={CFG.agi.secret}" in urls

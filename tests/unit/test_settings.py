@@ -109,3 +109,32 @@ def test_secret_is_generated_once_and_private(
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("IVR_AMI_SECRET", "from-env")
     assert settings.load_secret(tmp_path) == "from-env"
+
+
+def test_the_fastagi_secret_is_added_to_an_older_secrets_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secrets file from before FastAGI had a secret gains one, keeping its AMI secret;
+    the file stays 0600 and both are reused from then on."""
+    monkeypatch.delenv("IVR_AMI_SECRET", raising=False)
+    monkeypatch.delenv("IVR_AGI_SECRET", raising=False)
+    path = tmp_path / "secrets.json"
+    path.write_text('{"ami_secret": "older-ami-secret"}')
+    path.chmod(0o644)
+    first = settings.ensure_secrets(tmp_path)
+    assert first["ami_secret"] == "older-ami-secret"
+    assert len(first["agi_secret"]) >= 24
+    assert first["agi_secret"] != first["ami_secret"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert settings.ensure_secrets(tmp_path) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.json"]
+
+
+def test_a_fastagi_secret_unfit_for_a_url_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IVR_AGI_SECRET goes into the dialplan's AGI URL: anything but URL-safe text is refused."""
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("IVR_AGI_SECRET", "short,and;bad")
+    with pytest.raises(ConfigError, match="IVR_AGI_SECRET"):
+        settings.load()
