@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,23 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     }
 
 
+MAX_LABEL = 80
+"""Longest skill name, department or operator name (they go into Asterisk's config comments,
+the wallboard and the console)."""
+
+
+def _label_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a name (None if it can): required, one line, at most
+    ``MAX_LABEL`` characters, no control characters or line separators."""
+    if not isinstance(value, str) or not value.strip():
+        return "required"
+    if len(value) > MAX_LABEL:
+        return f"at most {MAX_LABEL} characters (got {len(value)})"
+    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in value):
+        return "one line, without control characters"
+    return None
+
+
 def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
     f = str(path)
     items = raw.get("skills") if isinstance(raw, Mapping) else None
@@ -347,9 +365,14 @@ def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> 
         for code in languages:
             if not isinstance(names.get(code), str) or not names.get(code):
                 c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+        for code, name in names.items():
+            problem = _label_problem(name)
+            if problem and isinstance(name, str) and name:
+                c.add(f, f"{where}.names.{code}", problem)
         department = item.get("department")
-        if not isinstance(department, str) or not department.strip():
-            c.add(f, f"{where}.department", "required")
+        problem = _label_problem(department)
+        if problem or not isinstance(department, str):
+            c.add(f, f"{where}.department", problem or "required")
             department = ""
         sl = item.get("service_level", {"percent": 80, "seconds": 20})
         percent = sl.get("percent") if isinstance(sl, Mapping) else None
@@ -388,8 +411,9 @@ def _operators(
         if oid in operators:
             c.add(f, f"{where}.id", "duplicate operator id")
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "\r\n\0"):
-            c.add(f, f"{where}.name", "required, one line")
+        problem = _label_problem(name)
+        if problem or not isinstance(name, str):
+            c.add(f, f"{where}.name", problem or "required")
             name = oid
         endpoint = item.get("endpoint", oid)
         if not isinstance(endpoint, str) or not OPERATOR_ID.match(endpoint):

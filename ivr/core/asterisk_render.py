@@ -7,6 +7,7 @@ out. Used by the test bed and by ``ivr asterisk render DIR`` for an existing Ast
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from ivr.core.routing import RoutingPolicy, language_queue, personal_queue, render_queuerules
@@ -21,6 +22,8 @@ PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
     "transfer_endpoint", "callback_endpoint",
 )
+SECRET_FILES = frozenset({"manager.conf", "extensions.conf"})
+"""Rendered files holding a secret (AMI's; the FastAGI secret in the AGI URLs): mode 0600."""
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
 CALLBACK_ENDPOINT = "callbacks"
@@ -46,7 +49,9 @@ def render_manager(settings: Settings, secret: str) -> str:
         "authtimeout = 10\nauthlimit = 20\n\n"
         f"[{a.username}]\nsecret = {secret}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
-        "read = call,agent,reporting,user,dialplan\n"
+        # Read: queue and channel events (call, agent), queue_log-like reporting, and the
+        # dialplan's UserEvents (user); not dialplan (every Newexten and VarSet of every call).
+        "read = call,agent,reporting,user\n"
         # originate: callbacks ring an operator, then the citizen.
         "write = call,agent,reporting,originate\n"
     )
@@ -61,9 +66,16 @@ _ENDPOINT_COMMON = (
 )
 
 
+def comment(text: str) -> str:
+    """``text`` as one line of an Asterisk config comment: control characters and line or
+    paragraph separators become spaces, so an edited name can never start a line (a section
+    or a setting) of its own; ``;--`` cannot open a block comment after the line's ``; ``."""
+    return "".join(" " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch for ch in text)
+
+
 def _operator_pjsip(op: Operator) -> str:
     return (
-        f"; {op.name}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
+        f"; {comment(op.name)}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
         f"aors = {op.endpoint}\ncallerid = {op.id} <{op.id}>\n{_ENDPOINT_COMMON}\n"
         f"[{op.endpoint}]\ntype = aor\ncontact = {op.contact}\nmax_contacts = 1\n"
         "qualify_frequency = 0\n\n"
@@ -95,9 +107,9 @@ def render_pjsip(settings: Settings) -> str:
 WRAP_UP_SECONDS = 3
 
 
-def _queue(name: str, comment: str, settings: Settings, service_level: int) -> str:
+def _queue(name: str, note: str, settings: Settings, service_level: int) -> str:
     return (
-        f"; {comment}\n[{name}]\n"
+        f"; {comment(note)}\n[{name}]\n"
         "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).

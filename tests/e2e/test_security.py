@@ -12,6 +12,7 @@ import pytest
 
 from ivr.app import Hotline
 from ivr.errors import AmiError
+from ivr.testbed.sandbox import Sandbox
 
 pytestmark = pytest.mark.asterisk
 
@@ -79,3 +80,17 @@ async def test_a_fastagi_peer_without_the_secret_is_refused(hotline: Hotline) ->
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
     assert await hotline.store.calls.get("1999999999.1") is None
+
+
+async def test_the_files_holding_secrets_are_asterisks_alone(
+    hotline: Hotline, sandbox: Sandbox
+) -> None:
+    """manager.conf (AMI secret) and extensions.conf (FastAGI secret) in the running test bed
+    are 0600, owned by Asterisk's user; the database is 0600."""
+    etc = sandbox.root / "etc/asterisk"
+    for name in ("manager.conf", "extensions.conf"):
+        assert stat.S_IMODE((etc / name).stat().st_mode) == 0o600, name
+        assert (etc / name).stat().st_uid != 0, name
+    db = hotline.store.path
+    assert db is not None
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600

@@ -25,6 +25,39 @@ def test_manager_is_loopback_and_least_privilege() -> None:
     assert not classes & {"system", "command", "config", "all"}
 
 
+def test_the_ami_user_reads_only_what_the_application_uses() -> None:
+    """Queue and channel events, reporting and the dialplan's UserEvents: not the dialplan
+    class (every Newexten and VarSet of every call, callers' data included)."""
+    text = asterisk_files(CFG, "s3cret")["manager.conf"]
+    read = next(line for line in text.splitlines() if line.startswith("read"))
+    assert {c.strip() for c in read.split("=", 1)[1].split(",")} == {
+        "call", "agent", "reporting", "user"}
+
+
+INJECTED = "Noise\n[evil]\nmember => PJSIP/intruder\u2028strategy = ringall\r;--"
+
+
+def test_edited_names_cannot_add_a_line_to_asterisk_files() -> None:
+    """A skill name, department or operator name holding newlines (had it got past the
+    checks) stays inside its one comment line of queues.conf and pjsip.conf."""
+    skill = CFG.skills["environment"]
+    skills = dict(CFG.skills)
+    skills["environment"] = dataclasses.replace(
+        skill, names={**skill.names, "en": INJECTED}, department=INJECTED)
+    operators = dict(CFG.operators)
+    operators["op1001"] = dataclasses.replace(CFG.operators["op1001"], name=INJECTED)
+    hostile = dataclasses.replace(CFG, skills=skills, operators=operators)
+    for name in ("queues.conf", "pjsip.conf"):
+        text = asterisk_files(hostile, "x")[name]
+        clean = asterisk_files(CFG, "x")[name]
+        lines = [line.strip() for line in text.splitlines()]
+        assert "[evil]" not in lines
+        assert not [line for line in lines if line.startswith(("member", "strategy = ringall"))]
+        assert "\u2028" not in text
+        assert "\r" not in text
+        assert len(text.splitlines()) == len(clean.splitlines()), name
+
+
 def test_every_operator_is_an_endpoint_with_its_contact() -> None:
     """Each operator of operators.yaml becomes a PJSIP endpoint at its own contact."""
     text = asterisk_files(CFG, "x")["pjsip.conf"]

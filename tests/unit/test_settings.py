@@ -138,3 +138,28 @@ def test_a_fastagi_secret_unfit_for_a_url_is_refused(
     monkeypatch.setenv("IVR_AGI_SECRET", "short,and;bad")
     with pytest.raises(ConfigError, match="IVR_AGI_SECRET"):
         settings.load()
+
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "key"),
+    [
+        ("skills.yaml", "en: Environment and noise}",
+         'en: "Noise\\n[evil]\\nmember => PJSIP/x"}', "skills[environment].names.en"),
+        ("skills.yaml", "department: Ecology and Environment Bureau",
+         'department: "Bureau\\r\\nstrategy = ringall"', "skills[environment].department"),
+        ("skills.yaml", "department: Ecology and Environment Bureau",
+         "department: " + "x" * 81, "skills[environment].department"),
+        ("operators.yaml", "name: Wang Fang", 'name: "Wang\\u2028Fang"', "operators[op1001].name"),
+    ],
+)
+def test_names_written_into_asterisk_files_are_one_short_line(
+    tmp_path: Path, file: str, old: str, new: str, key: str
+) -> None:
+    """Names and departments go into queues.conf and pjsip.conf comments: a line break, a
+    control character or an overlong text is refused with the file and key."""
+    config = broken_copy(tmp_path, {file: (old, new)})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    assert [f"{p.file.rsplit('/', 1)[-1]}: {p.key}" for p in info.value.problems] == [
+        f"{file}: {key}"]

@@ -306,3 +306,21 @@ async def test_audit_log_is_newest_first_for_admins(api_as):
         ("user.update", "zhang"), ("user.create", "zhang")]
     assert entries[0]["detail"]["disabled"] is True
     assert entries[0]["actor"] == admin.username
+
+
+async def test_a_skill_name_that_would_add_lines_to_queues_conf_is_refused(api_as, hotline):
+    """Names edited in the admin page end up in queues.conf: a line break is a 422 naming
+    the key, and neither the file nor the settings change."""
+    admin = await api_as("admin")
+    original = (await (await admin.get("/api/config/skills")).json())["text"]
+    bad = original.replace("en: Environment and noise}",
+                           'en: "Noise\\n[evil]\\nmember => PJSIP/intruder"}', 1)
+    assert bad != original
+    resp = await admin.put("/api/config/skills", json={"text": bad})
+    assert resp.status == 422
+    problems = (await resp.json())["problems"]
+    assert [(p["file"], p["key"]) for p in problems] == [
+        ("skills.yaml", "skills[environment].names.en")]
+    path = hotline.config_dir / "skills.yaml"
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
+    assert hotline.reloads == 0
