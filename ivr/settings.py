@@ -46,6 +46,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+SECURE_COOKIES = ("auto", "always", "never")
 AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
@@ -290,6 +291,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     web_host = c.get(f, wb, "host", str, "127.0.0.1", "web")
     web_port = c.get(f, wb, "port", int, 8080, "web")
     c.port(f, "web.port", web_port)
+    secure_cookies = c.get(f, wb, "secure_cookies", str, "auto", "web")
+    if secure_cookies not in SECURE_COOKIES:
+        c.add(f, "web.secure_cookies",
+              f"one of {', '.join(SECURE_COOKIES)} (got {secure_cookies!r})")
     fl = c.section(f, raw, "flows")
     flow_main = c.get(f, fl, "main", str, "dialplans/12345.yaml", "flows")
     reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
@@ -314,6 +319,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "timezone": timezone,
         "web_host": web_host,
         "web_port": web_port,
+        "web_secure_cookies": secure_cookies,
         "flow_main": flow_main,
         "reload_interval": reload_interval,
     }
@@ -569,6 +575,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         project_dir=project_dir,
         web_host=svc["web_host"],
         web_port=svc["web_port"],
+        web_secure_cookies=svc["web_secure_cookies"],
         timezone=svc["timezone"],
         flow_path=flow_path,
         flow_reload_interval=svc["reload_interval"],

@@ -142,6 +142,9 @@ class Settings:
     sandbox: SandboxSettings
     skills: Mapping[str, Skill]
     operators: Mapping[str, Operator]
+    # The session cookie's Secure flag: "auto" (when the request came over TLS, directly or
+    # through a proxy saying X-Forwarded-Proto: https), "always" or "never".
+    web_secure_cookies: str = "auto"
 
     @property
     def secrets_file(self) -> Path:

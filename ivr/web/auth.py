@@ -5,9 +5,10 @@ Theory of operation
 * Passwords are hashed with argon2id (``ivr.accounts.passwords``: hashing and checking run in
   a thread).
 * Logging in creates a session in the store: the browser gets a random token in the cookie
-  ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/), the store keeps only its sha256, so a
-  copy of the database opens no session. Sessions expire after 12 hours; two application
-  nodes on one database share them.
+  ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/; Secure when served over TLS, or always,
+  per ``[web] secure_cookies``), the store keeps only its sha256, so a copy of the database
+  opens no session. After logging in, ``next`` is followed only to a plain path on this
+  site. Sessions expire after 12 hours; two application nodes on one database share them.
 * Every session has a CSRF token. A request that is not GET/HEAD/OPTIONS and carries a
   session must send it (form field ``csrf`` or header ``X-CSRF-Token``), else 403. The login
   form, which has no session yet, uses a double-submit cookie ``ivr_login_csrf``.
@@ -26,11 +27,12 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import structlog
@@ -218,11 +220,26 @@ def landing(user: User) -> str:
         "/wallboard" if user.role == Role.SUPERVISOR else "/console")
 
 
+MAX_NEXT: Final = 2048
+
+
 def _safe_next(value: str) -> str | None:
-    # Only paths on this site: "//host" and "/\host" would leave it.
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return None
+    r"""``value`` if it is a path on this site, else None.
+
+    Browsers drop tabs and line breaks from a URL and read ``\`` as ``/``, so
+    ``/<tab>/evil.example`` or ``/\evil.example`` would become ``//evil.example``: another
+    site. Only a plain absolute path (no whitespace, control or format characters, no
+    backslash, no scheme or host) is followed.
+    """
+    if not value.startswith("/") or value.startswith("//") or len(value) > MAX_NEXT:
+        return None
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"}
+           for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -232,7 +249,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
         {"login_csrf": token, "next": request.query.get("next", ""), "error": "",
          "username": ""},
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    _set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -262,12 +279,35 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     return user
 
 
-def _set_session_cookie(response: web.StreamResponse, token: str) -> None:
+def over_tls(request: web.Request) -> bool:
+    """The browser reached us over TLS: directly, or through a proxy that says so. Trusting
+    the header can only add the Secure flag (a cookie kept off plain HTTP), never remove it."""
+    if request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if forwarded == "https":
+        return True
+    first = request.headers.get("Forwarded", "").split(",")[0].lower()
+    return any(part.strip() == "proto=https" for part in first.split(";"))
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Whether cookies get ``Secure`` (``[web] secure_cookies``: auto, always, never)."""
+    policy = request.app[SERVICES].settings.web_secure_cookies
+    return policy == "always" or (policy == "auto" and over_tls(request))
+
+
+def _set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        secure=False,  # served on loopback or behind a TLS proxy; the proxy adds Secure
+        max_age=int(SESSION_LIFETIME.total_seconds()), secure=secure_cookies(request),
     )
+
+
+def _set_login_csrf_cookie(request: web.Request, response: web.StreamResponse,
+                           token: str) -> None:
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
+                        path="/login", secure=secure_cookies(request))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -288,7 +328,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     token, _ = await start_session(request, user)
     log.info("logged_in", username=user.username, role=user.role)
     response = _see_other(next_page or landing(user))
-    _set_session_cookie(response, token)
+    _set_session_cookie(request, response, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -306,7 +346,7 @@ def _login_again(request: web.Request, username: str, next_page: str, error: str
         {"login_csrf": token, "next": next_page, "error": error, "username": username},
         status=status,
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    _set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -335,7 +375,7 @@ async def _login_json(request: web.Request) -> web.StreamResponse:
     log.info("logged_in", username=user.username, role=user.role)
     response = web.json_response({"username": user.username, "role": user.role,
                                   "csrf": session.csrf_token})
-    _set_session_cookie(response, token)
+    _set_session_cookie(request, response, token)
     return response
 
 

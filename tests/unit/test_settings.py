@@ -163,3 +163,19 @@ def test_names_written_into_asterisk_files_are_one_short_line(
         settings.load(config)
     assert [f"{p.file.rsplit('/', 1)[-1]}: {p.key}" for p in info.value.problems] == [
         f"{file}: {key}"]
+
+
+@pytest.mark.parametrize("value", ["auto", "always", "never"])
+def test_secure_cookies_takes_three_values(tmp_path: Path, value: str) -> None:
+    """`[web] secure_cookies`: auto (over TLS), always or never; anything else is refused."""
+    config = broken_copy(tmp_path, {"ivr.toml": ('secure_cookies = "auto"',
+                                                 f'secure_cookies = "{value}"')})
+    assert settings.load(config).web_secure_cookies == value
+
+
+def test_secure_cookies_refuses_other_values(tmp_path: Path) -> None:
+    """A typo is a clear error naming the key, not a silently insecure cookie."""
+    config = broken_copy(tmp_path, {"ivr.toml": ('secure_cookies = "auto"',
+                                                 'secure_cookies = "yes"')})
+    with pytest.raises(ConfigError, match=r"web\.secure_cookies"):
+        settings.load(config)

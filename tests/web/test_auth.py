@@ -7,7 +7,9 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestServer
+import pytest
+from aiohttp import DummyCookieJar
+from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.errors import StorageError
 from ivr.web.auth import LoginThrottle
@@ -209,3 +211,71 @@ async def test_expired_sessions_are_swept_when_the_app_starts(app, hotline, web_
         assert await hotline.store.sessions.get("new", now) is not None
     finally:
         await server.close()
+
+
+async def form_login(anonymous, username: str, password: str, next_page: str,
+                     headers: dict[str, str] | None = None):
+    page = await anonymous.get("/login", headers=headers)
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+    # Sent by hand: the test client keeps a Secure cookie off plain HTTP, as a browser would.
+    cookie = {"Cookie": f"ivr_login_csrf={page.cookies['ivr_login_csrf'].value}"}
+    return await anonymous.post("/login", data={
+        "username": username, "password": password, "csrf": token, "next": next_page,
+    }, headers={**(headers or {}), **cookie}, allow_redirects=False)
+
+
+@pytest.mark.parametrize("next_page", [
+    "/\t/evil.example",          # what ?next=/%09/evil.example decodes to
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "/ /evil.example",
+    "/\u200b/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    " //evil.example",
+    "/" + "a" * 5000,
+])
+async def test_next_never_leaves_the_site_however_it_is_spelled(
+    anonymous, web_user, next_page: str
+) -> None:
+    """A `next` a browser would turn into another site (tabs, line breaks, backslashes) is
+    ignored: the user lands on their own start page."""
+    username, password = await web_user("admin")
+    resp = await form_login(anonymous, username, password, next_page)
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/admin/flows"
+
+
+async def test_a_plain_path_with_a_query_is_still_followed(anonymous, web_user) -> None:
+    """Safe `next` values still work: a path on this site, query included."""
+    username, password = await web_user("admin")
+    resp = await form_login(anonymous, username, password, "/reports?day=2026-12-01&skill=a")
+    assert resp.headers["Location"] == "/reports?day=2026-12-01&skill=a"
+
+
+async def test_the_session_cookie_is_secure_behind_a_tls_proxy(server, web_user) -> None:
+    """With the default `secure_cookies = "auto"`, a login through a proxy that says the
+    browser used HTTPS gets Secure cookies; plain HTTP on loopback does not."""
+    username, password = await web_user("admin")
+    anonymous = TestClient(server, cookie_jar=DummyCookieJar())  # cookies sent by hand
+    await anonymous.start_server()
+    try:
+        await _secure_behind_a_proxy(anonymous, username, password)
+    finally:
+        await anonymous.close()
+
+
+async def _secure_behind_a_proxy(anonymous, username: str, password: str) -> None:
+    plain = await form_login(anonymous, username, password, "")
+    assert not plain.cookies["ivr_session"]["secure"]
+    for headers in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=10.0.0.1;proto=https"}):
+        resp = await form_login(anonymous, username, password, "", headers=headers)
+        assert resp.status == 303, await resp.text()
+        assert resp.cookies["ivr_session"]["secure"], headers
+        page = await anonymous.get("/login", headers=headers)
+        assert page.cookies["ivr_login_csrf"]["secure"]
+        api = await anonymous.post("/login", json={"username": username, "password": password},
+                                   headers=headers)
+        assert api.cookies["ivr_session"]["secure"]
