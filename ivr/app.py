@@ -36,6 +36,7 @@ from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry
 from ivr.edges.bus import open_bus
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import FastAgiServer
+from ivr.edges.limits import raise_open_files_limit
 from ivr.edges.storage.store import open_store, opened_store
 from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer
 from ivr.flows.library import FlowLibrary
@@ -132,6 +133,8 @@ class Hotline:
         return self.config.current
 
     async def start(self) -> None:
+        limit = raise_open_files_limit()
+        log.info("open_files_limit", limit=limit)
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
         self._on_stop("store", self.store.close)

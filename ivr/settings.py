@@ -168,6 +168,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         allowed_peers=tuple(c.get(f, a, "allowed_peers", list, ["127.0.0.1"], "agi")),
         handshake_timeout=c.get(f, a, "handshake_timeout", float, 5.0, "agi"),
         handshake_max_bytes=c.get(f, a, "handshake_max_bytes", int, 16384, "agi"),
+        max_handshakes=c.get(f, a, "max_handshakes", int, 64, "agi"),
         command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
         failover=c.get(f, a, "failover", str, "", "agi"),
     )
@@ -178,6 +179,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         c.add(f, "agi.failover", f"not host:port: {agi.failover!r}")
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
+    c.positive(f, "agi.max_handshakes", agi.max_handshakes)
     c.positive(f, "agi.command_timeout", agi.command_timeout)
     for peer in agi.allowed_peers:
         try:

@@ -53,6 +53,8 @@ class AgiSettings:
     allowed_peers: tuple[str, ...] = ("127.0.0.1",)
     handshake_timeout: float = 5.0
     handshake_max_bytes: int = 16384
+    # Connections that may be sending their handshake at once; past it the oldest is dropped.
+    max_handshakes: int = 64
     command_timeout: float = 60.0
     # host:port of another application node's FastAGI, tried by the dialplan when this
     # node cannot be reached at all ("" = none).

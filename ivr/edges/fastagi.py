@@ -137,6 +137,8 @@ class FastAgiServer:
             raise ValueError("FastAGI needs its secret (generated at set-up, secrets.json)")
         self._sessions: set[asyncio.Task[None]] = set()
         self._live_calls: set[str] = set()
+        # Connections still sending their handshake, oldest first (dicts keep order).
+        self._handshaking: dict[asyncio.StreamWriter, None] = {}
         self._allowed = [ipaddress.ip_network(p, strict=False) for p in settings.allowed_peers]
 
     @property
@@ -168,6 +170,22 @@ class FastAgiServer:
         await self._server.wait_closed()
         self._server = None
 
+    @property
+    def pending_handshakes(self) -> int:
+        return len(self._handshaking)
+
+    def _make_room_for_a_handshake(self) -> None:
+        """At most ``max_handshakes`` connections may be sending their handshake: past that the
+        oldest is dropped. Asterisk sends its block at once, so the oldest is the one idling
+        (half-open, or trickling bytes): a flood of them holds a bounded number of file
+        descriptors and never keeps a real call from its handshake."""
+        while len(self._handshaking) >= self._settings.max_handshakes:
+            oldest = next(iter(self._handshaking))
+            del self._handshaking[oldest]
+            log.warning("agi_handshake_dropped", reason="too many connections without a "
+                        f"handshake (max_handshakes = {self._settings.max_handshakes})")
+            oldest.transport.abort()
+
     def _peer_allowed(self, peer: object) -> bool:
         try:
             address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else "")
@@ -187,6 +205,8 @@ class FastAgiServer:
             if not self._peer_allowed(peer):
                 log.warning("agi_peer_refused", peer=str(peer))
                 return
+            self._make_room_for_a_handshake()
+            self._handshaking[writer] = None
             try:
                 env = await read_handshake(
                     reader, self._settings.handshake_max_bytes, self._settings.handshake_timeout
@@ -194,6 +214,8 @@ class FastAgiServer:
             except (HandshakeError, ConnectionError) as exc:
                 log.warning("agi_handshake_rejected", peer=str(peer), reason=str(exc))
                 return
+            finally:
+                self._handshaking.pop(writer, None)
             if not hmac.compare_digest(env.secret.encode(), self._settings.secret.encode()):
                 log.warning("agi_peer_unauthenticated", peer=str(peer),
                             reason="wrong secret" if env.secret else "no secret")

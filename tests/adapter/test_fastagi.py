@@ -288,3 +288,32 @@ async def test_a_long_crafted_answer_does_not_hold_the_loop() -> None:
         assert rec.results[0].hung_up  # a protocol error ends the session like a lost link
     finally:
         await srv.stop()
+
+
+async def test_half_open_connections_cannot_keep_a_call_out() -> None:
+    """Three hundred connections that never send a handshake: only the newest
+    `max_handshakes` are kept (the older ones closed at once, long before the 5 s handshake
+    deadline), and a real call arriving among them is served without delay."""
+    rec = Recorder()
+    srv = FastAgiServer(AgiSettings(port=0, secret=SECRET, max_handshakes=50), rec)
+    await srv.start()
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        idle += [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(300)]
+        await asyncio.sleep(0.2)
+        assert srv.pending_handshakes <= 50
+        started = time.monotonic()
+        await fake_asterisk(srv.port, replies=(b"200 result=0\n",) * 3)
+        await asyncio.wait_for(rec.done.wait(), 3)
+        assert time.monotonic() - started < 1.0
+        closed = 0
+        for reader, _ in idle[:200]:  # the oldest: dropped by the server, not by its deadline
+            try:
+                closed += await asyncio.wait_for(reader.read(), 1.0) == b""
+            except ConnectionError:
+                closed += 1
+        assert closed == 200
+    finally:
+        for _, writer in idle:
+            writer.close()
+        await srv.stop()

@@ -4,10 +4,12 @@ cannot run CLI commands or touch the configuration, secrets generated and privat
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 import stat
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ivr.app import Hotline
@@ -94,3 +96,16 @@ async def test_the_files_holding_secrets_are_asterisks_alone(
     db = hotline.store.path
     assert db is not None
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+async def test_healthz_shows_the_raised_open_files_limit(hotline: Hotline) -> None:
+    """At start the soft open-files limit is raised to the hard one; /healthz shows it, the
+    files open now, and the FastAGI connections still sending their handshake."""
+    base = f"http://127.0.0.1:{hotline.settings.web_port}"
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/healthz") as response:
+        health = await response.json()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    expected = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+    assert health["open_files_limit"] == expected
+    assert 0 < health["open_files"] < health["open_files_limit"]
+    assert health["agi_pending_handshakes"] == 0
