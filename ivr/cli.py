@@ -455,10 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load (figures "
-                       "printed); the script's own options go after --, e.g. "
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, parsing, load "
+                       "(figures printed); the script's own options go after --, e.g. "
                        "ivr bench load --json -- --rates 2,10 --seconds 15")
-    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load"])
+    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "parsing", "load"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 
