@@ -114,7 +114,8 @@ class Hotline:
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self.transfers, health=self.health, clock=clock,
-        ), settings.web_host, settings.web_port)
+        ), settings.web_host, settings.web_port, max_connections=settings.web_max_connections,
+            idle_timeout=settings.web_idle_timeout)
         # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
         for on_event in (self.figures_feed.on_event, self.queue_events.on_event,
                          self.callbacks.on_event):

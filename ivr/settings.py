@@ -293,6 +293,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     web_host = c.get(f, wb, "host", str, "127.0.0.1", "web")
     web_port = c.get(f, wb, "port", int, 8080, "web")
     c.port(f, "web.port", web_port)
+    web_max_connections = c.get(f, wb, "max_connections", int, 1000, "web")
+    web_idle_timeout = c.get(f, wb, "idle_timeout", float, 120.0, "web")
+    c.positive(f, "web.max_connections", web_max_connections)
+    c.positive(f, "web.idle_timeout", web_idle_timeout)
     secure_cookies = c.get(f, wb, "secure_cookies", str, "auto", "web")
     if secure_cookies not in SECURE_COOKIES:
         c.add(f, "web.secure_cookies",
@@ -322,6 +326,8 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "web_host": web_host,
         "web_port": web_port,
         "web_secure_cookies": secure_cookies,
+        "web_max_connections": web_max_connections,
+        "web_idle_timeout": web_idle_timeout,
         "flow_main": flow_main,
         "reload_interval": reload_interval,
     }
@@ -578,6 +584,8 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         web_host=svc["web_host"],
         web_port=svc["web_port"],
         web_secure_cookies=svc["web_secure_cookies"],
+        web_max_connections=svc["web_max_connections"],
+        web_idle_timeout=svc["web_idle_timeout"],
         timezone=svc["timezone"],
         flow_path=flow_path,
         flow_reload_interval=svc["reload_interval"],

@@ -147,6 +147,10 @@ class Settings:
     # The session cookie's Secure flag: "auto" (when the request came over TLS, directly or
     # through a proxy saying X-Forwarded-Proto: https), "always" or "never".
     web_secure_cookies: str = "auto"
+    # The web listener's bounds (ivr.web.listener): open connections, and how long one may
+    # stay silent before it is closed.
+    web_max_connections: int = 1000
+    web_idle_timeout: float = 120.0
 
     @property
     def secrets_file(self) -> Path:
