@@ -224,8 +224,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         offer_every=c.get(f, cb, "offer_every", int, 30, "callbacks"),
         max_attempts=c.get(f, cb, "max_attempts", int, 3, "callbacks"),
         retry_after=c.get(f, cb, "retry_after", float, 60.0, "callbacks"),
+        max_per_number=c.get(f, cb, "max_per_number", int, 1, "callbacks"),
+        max_per_queue=c.get(f, cb, "max_per_queue", int, 20, "callbacks"),
     )
-    for key in ("offer_every", "max_attempts", "retry_after"):
+    for key in ("offer_every", "max_attempts", "retry_after", "max_per_number", "max_per_queue"):
         c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():

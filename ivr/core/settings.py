@@ -91,6 +91,10 @@ class CallbackSettings:
     offer_every: int = 30
     max_attempts: int = 3
     retry_after: float = 60.0
+    # Waiting callbacks at most per citizen number and per queue: repeated calls cannot fill
+    # a skill queue with stand-ins.
+    max_per_number: int = 1
+    max_per_queue: int = 20
 
 
 @dataclass(frozen=True, slots=True)
