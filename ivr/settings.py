@@ -180,7 +180,9 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
     c.positive(f, "agi.max_handshakes", agi.max_handshakes)
-    c.positive(f, "agi.command_timeout", agi.command_timeout)
+    if agi.command_timeout < 10:
+        c.add(f, "agi.command_timeout",
+              f"at least 10 s (prompts and bulletins play within it), got {agi.command_timeout}")
     for peer in agi.allowed_peers:
         try:
             ipaddress.ip_network(str(peer), strict=False)

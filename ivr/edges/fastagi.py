@@ -50,6 +50,9 @@ class AgiChannel:
         self._timeout = command_timeout
         self._responses = ResponseReader()
         self._hung_up = False
+        # Why the session was given up while the caller may still be there (a command left
+        # unanswered past the timeout), or None: the call's record must not say "hung up".
+        self.failure: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -65,7 +68,13 @@ class AgiChannel:
                 self._writer.write(line)
                 await self._writer.drain()
                 result = await asyncio.wait_for(self._read_result(), self._timeout)
-            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            except TimeoutError:
+                # Asterisk may still answer later: the session cannot be used any more, but
+                # the caller has not hung up (the dialplan sends them to the general queue).
+                self.failure = f"no answer to {verb} within {self._timeout:g} s"
+                log.warning("agi_command_timed_out", command=verb, timeout=self._timeout)
+                result = AgiResult(code=0, result=-1, hung_up=True, message=self.failure)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 log.info("agi_connection_lost", command=verb, reason=type(exc).__name__)
                 result = AgiResult.connection_lost()
             except (ProtocolError, ValueError) as exc:

@@ -179,3 +179,11 @@ def test_secure_cookies_refuses_other_values(tmp_path: Path) -> None:
                                                  'secure_cookies = "yes"')})
     with pytest.raises(ConfigError, match=r"web\.secure_cookies"):
         settings.load(config)
+
+
+def test_the_agi_command_timeout_leaves_room_for_prompts(tmp_path: Path) -> None:
+    """Under 10 s a bulletin or a long prompt could never play: refused with the key."""
+    config = broken_copy(tmp_path, {"ivr.toml": ("command_timeout = 60.0",
+                                                 "command_timeout = 5.0")})
+    with pytest.raises(ConfigError, match=r"agi\.command_timeout: at least 10 s"):
+        settings.load(config)

@@ -324,3 +324,23 @@ async def test_a_skill_name_that_would_add_lines_to_queues_conf_is_refused(api_a
     path = hotline.config_dir / "skills.yaml"
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
     assert hotline.reloads == 0
+
+
+async def test_a_bulletin_longer_than_the_playing_limit_is_refused_at_posting(api_as, hotline):
+    """A text that would play past the AGI command timeout (it would end every caller's IVR
+    as a hang-up) is refused when posted, naming how long it lasts; nothing is left behind."""
+    supervisor = await api_as("supervisor")
+    expires = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    text = ("Water supply in the eastern districts is interrupted until further notice; "
+            "please keep tap water for drinking. ") * 9
+    assert len(text) <= 1000
+    resp = await supervisor.post("/api/bulletins", json={"texts": {"en": text[:1000]},
+                                                         "expires_at": expires})
+    assert resp.status == 409, await resp.text()  # Refused
+    message = (await resp.json())["message"]
+    assert "lasts" in message
+    assert "at most 55 s" in message
+    assert await hotline.store.bulletins.active(datetime.now(UTC)) == []
+    folder = hotline.settings.asterisk_sounds / "en" / "bulletins"
+    left = await asyncio.to_thread(lambda: list(folder.iterdir()) if folder.exists() else [])
+    assert left == []
