@@ -398,7 +398,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     except LoginRefused as exc:
         return _login_again(request, username, next_page or "", str(exc), exc.status)
     token, _ = await start_session(request, user)
-    log.info("logged_in", username=user.username, role=user.role)
+    await _audit_login(request, user, "form")
     response = _see_other(next_page or landing(user))
     _set_session_cookie(request, response, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
@@ -447,17 +447,31 @@ async def _login_json(request: web.Request) -> web.StreamResponse:
             exc.status, web.HTTPUnauthorized)
         raise json_error(status, "login_refused", str(exc)) from exc
     token, session = await start_session(request, user)
-    log.info("logged_in", username=user.username, role=user.role)
+    await _audit_login(request, user, "api")
     response = web.json_response({"username": user.username, "role": user.role,
                                   "csrf": session.csrf_token})
     _set_session_cookie(request, response, token)
     return response
 
 
+async def _audit_login(request: web.Request, user: User, via: str) -> None:
+    services = request.app[SERVICES]
+    await services.store.audit.record(user.username, "login", user.username,
+                                      {"address": client_address(request), "via": via},
+                                      services.clock.now())
+    log.info("logged_in", username=user.username, role=user.role)
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.app[SERVICES].store.sessions.delete(token_hash(token))
+        user = await current_user(request)
+        services = request.app[SERVICES]
+        await services.store.sessions.delete(token_hash(token))
+        if user is not None:
+            await services.store.audit.record(user.username, "logout", user.username,
+                                              {"address": client_address(request)},
+                                              services.clock.now())
     response = _see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from ivr.core.records import CallRecord
-from tests.web.conftest import api_login
+from tests.web.conftest import api_login, audited
 
 # -- users -----------------------------------------------------------------------------------
 
@@ -27,7 +27,7 @@ async def test_admin_creates_a_user_whose_generated_password_works_once_shown(
     listed = await (await admin.get("/api/users")).json()
     assert {u["username"] for u in listed} == {admin.username, "li.wei"}
     assert all("password" not in u and "password_hash" not in u for u in listed)
-    entry = (await hotline.store.audit.latest())[0]
+    entry = (await audited(hotline))[0]
     assert (entry.actor, entry.action, entry.target) == (admin.username, "user.create",
                                                          "li.wei")
 
@@ -104,7 +104,7 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api_as, ho
     path = hotline.config_dir / "operators.yaml"
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
     assert hotline.reloads == 0
-    assert await hotline.store.audit.latest() == []
+    assert await audited(hotline) == []
 
 
 async def test_removing_a_skill_in_use_is_refused_with_the_operators_problems(api_as):
@@ -152,7 +152,7 @@ async def test_valid_config_is_written_audited_and_reloaded(api_as, hotline):
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == edited
     assert hotline.reloads == 1
     assert hotline.settings.operators["op1001"].name == "Wang Fang (day shift)"
-    entry = (await hotline.store.audit.latest())[0]
+    entry = (await audited(hotline))[0]
     assert (entry.action, entry.target) == ("config.update", "operators.yaml")
 
 
@@ -199,7 +199,7 @@ async def test_supervisor_posts_lists_and_withdraws_a_bulletin(api_as, hotline):
     assert resp.status == 200
     assert (await resp.json())["withdrawn_at"]
     assert await hotline.store.bulletins.active(datetime.now(UTC)) == []
-    actions = [e.action for e in await hotline.store.audit.latest()]
+    actions = [e.action for e in await audited(hotline)]
     assert actions == ["bulletin.withdraw", "bulletin.post"]
 
 
@@ -241,7 +241,7 @@ async def test_supervisor_acts_for_any_operator_and_it_is_audited(api_as, hotlin
     assert (await resp.json())["skills"] == ["inquiry"]
     assert (await supervisor.post("/api/operators/op1002/logout")).status == 200
     assert (await supervisor.post("/api/operators/op4242/logout")).status == 404
-    entries = await hotline.store.audit.latest()
+    entries = await audited(hotline)
     assert [(e.actor, e.action, e.target) for e in entries] == [
         (supervisor.username, "operator.logout", "op1002"),
         (supervisor.username, "operator.login", "op1002")]
@@ -303,7 +303,7 @@ async def test_audit_log_is_newest_first_for_admins(api_as):
     await admin.patch("/api/users/zhang", json={"disabled": True})
     entries = await (await admin.get("/api/audit")).json()
     assert [(e["action"], e["target"]) for e in entries] == [
-        ("user.update", "zhang"), ("user.create", "zhang")]
+        ("user.update", "zhang"), ("user.create", "zhang"), ("login", admin.username)]
     assert entries[0]["detail"]["disabled"] is True
     assert entries[0]["actor"] == admin.username
 

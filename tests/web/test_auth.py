@@ -344,3 +344,20 @@ async def test_admin_logs_in_from_their_own_address_during_a_flood(server, web_u
     finally:
         await flood.close()
         await own.close()
+
+
+async def test_logins_and_logouts_are_audited_with_the_address(anonymous, web_user, hotline):
+    """Each log-in (form or API) and log-out is in the audit log, with where it came from."""
+    username, password = await web_user("supervisor")
+    resp = await form_login(anonymous, username, password, "")
+    assert resp.status == 303
+    csrf = (await (await anonymous.get("/api/me")).json())["csrf"]
+    assert (await anonymous.post("/logout", headers={"X-CSRF-Token": csrf},
+                                 allow_redirects=False)).status == 303
+    assert (await anonymous.post("/login", json={"username": username,
+                                                 "password": password})).status == 200
+    entries = await hotline.store.audit.latest()
+    assert [(e.actor, e.action) for e in entries] == [
+        (username, "login"), (username, "logout"), (username, "login")]
+    assert entries[0].detail == {"address": "127.0.0.1", "via": "api"}
+    assert entries[2].detail == {"address": "127.0.0.1", "via": "form"}
