@@ -98,6 +98,8 @@ WARM_UP_CALLS = 30
 KEY = "2"  # English at the language menu, then inquiry at the main menu
 CALL_TIMEOUT = 30.0
 LAG_TICK = 0.01
+# The fake Asterisk and the application share it, as the rendered dialplan and the server do.
+BENCH_SECRET = "bench-fastagi-secret"  # noqa: S105 - loopback benchmark only, no credential
 
 ANSWERS: dict[bytes, bytes] = {
     b"STREAM FILE": b"200 result=0 endpos=1234\n",
@@ -122,7 +124,7 @@ def handshake(n: int) -> bytes:
     return (
         "agi_network: yes\n"
         "agi_network_script: ivr\n"
-        f"agi_request: agi://{HOST}:4573/ivr\n"
+        f"agi_request: agi://{HOST}:4573/ivr?secret={BENCH_SECRET}\n"
         f"agi_channel: PJSIP/citizens-{n:08x}\n"
         "agi_language: zh\n"
         "agi_type: PJSIP\n"
@@ -157,7 +159,8 @@ def bench_settings(state_dir: Path) -> Settings:
     base = settings.load()
     return dataclasses.replace(
         base, state_dir=state_dir, database_url=f"sqlite:///{state_dir / 'bench.sqlite3'}",
-        agi=dataclasses.replace(base.agi, host=HOST, port=0, allowed_peers=(HOST,)),
+        agi=dataclasses.replace(base.agi, host=HOST, port=0, allowed_peers=(HOST,),
+                                secret=BENCH_SECRET),
     )
 
 

@@ -37,6 +37,7 @@ from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry
 from ivr.edges.bus import open_bus
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import FastAgiServer
+from ivr.edges.limits import raise_open_files_limit
 from ivr.edges.storage.store import open_store, opened_store
 from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer
 from ivr.flows.library import FlowLibrary
@@ -122,7 +123,8 @@ class Hotline:
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self.transfers, health=self.health, clock=clock,
             case_alerts=self.deadlines,
-        ), settings.web_host, settings.web_port)
+        ), settings.web_host, settings.web_port, max_connections=settings.web_max_connections,
+            idle_timeout=settings.web_idle_timeout)
         # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
         for on_event in (self.figures_feed.on_event, self.queue_events.on_event,
                          self.callbacks.on_event):
@@ -142,6 +144,8 @@ class Hotline:
         return self.config.current
 
     async def start(self) -> None:
+        limit = raise_open_files_limit()
+        log.info("open_files_limit", limit=limit)
         # Each part is stopped only if it started, in reverse order.
         await self.store.open()
         self._on_stop("store", self.store.close)

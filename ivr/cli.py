@@ -363,13 +363,18 @@ def _bench(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 def _asterisk(args: argparse.Namespace, cfg: Settings) -> int:
+    from ivr.core.asterisk_render import SECRET_FILES
+    from ivr.edges.files import write_private
     from ivr.tools.asterisk_files import asterisk_files
 
     target = Path(args.directory)
-    target.mkdir(parents=True, exist_ok=True)
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, text in asterisk_files(cfg, cfg.ami.secret).items():
-        (target / name).write_text(text, encoding="utf-8")
-        print(f"wrote {target / name}")
+        # The files holding a secret are 0600 from the moment they exist, whatever the umask.
+        mode = 0o600 if name in SECRET_FILES else 0o644
+        write_private(target / name, text, mode=mode)
+        print(f"wrote {target / name}" + (" (mode 0600: it holds a secret)" if mode == 0o600
+                                           else ""))
     return 0
 
 
@@ -476,11 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, load, cases "
-                       "(figures "
-                       "printed); the script's own options go after --, e.g. "
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, parsing, load, "
+                       "cases (figures printed); the script's own options go after --, e.g. "
                        "ivr bench load --json -- --rates 2,10 --seconds 15")
-    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "load", "cases"])
+    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "parsing", "load",
+                                    "cases"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 

@@ -202,8 +202,8 @@ class PasswordError(IvrError):
 
 
 class LoginRefused(IvrError):
-    """A login was refused: the password is wrong (``status`` 401) or the username is
-    throttled after repeated failures (429)."""
+    """A login was refused: the password is wrong (``status`` 401), the name or password is
+    too long (400), or the address or name is throttled after repeated failures (429)."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)

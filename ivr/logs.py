@@ -7,15 +7,46 @@ only, one object per line.
 Per-call context (``call_id``, ``channel``, ``caller``) is bound with
 ``structlog.contextvars.bound_contextvars`` by the FastAGI edge, so every line a call causes
 carries it.
+
+Logs are kept longer and read by more people than call records: on every line at INFO and
+above, citizens' numbers (``CALLER_KEYS``) are masked to their first three and last two
+digits, and what callers said (``TEXT_KEYS``) is replaced by its length. The call record
+keeps both; a DEBUG line (only when the level is DEBUG) shows them.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from collections.abc import MutableMapping
+from typing import Any, Final, TextIO
 
 import structlog
+
+CALLER_KEYS: Final = frozenset({"caller", "number", "caller_number", "citizen"})
+TEXT_KEYS: Final = frozenset({"transcript", "said", "words", "heard_text"})
+
+
+def mask_number(value: object) -> str:
+    """``13800138000`` -> ``138******00``: enough to tell calls apart, not to call back."""
+    text = str(value)
+    if len(text) <= 5:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 5) + text[-2:]
+
+
+def keep_private(
+    _logger: object, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask numbers and leave out callers' words above DEBUG."""
+    if method == "debug":
+        return event
+    for key in CALLER_KEYS & event.keys():
+        if event[key]:
+            event[key] = mask_number(event[key])
+    for key in TEXT_KEYS & event.keys():
+        event[key] = f"[{len(str(event[key]))} characters]"
+    return event
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | None = None) -> None:
@@ -26,6 +57,7 @@ def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | No
         numeric = logging.INFO
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        keep_private,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -2,8 +2,8 @@
 
 Every problem in every file is collected and reported together (file, key, reason) in one
 ``ConfigError``; nothing is half-loaded. Secrets never live in ``config/``: they come from the
-environment (``IVR_AMI_SECRET``) or from the secrets file generated at set-up in the state
-directory.
+environment (``IVR_AMI_SECRET``, ``IVR_AGI_SECRET``) or from the secrets file generated at
+set-up in the state directory.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 import secrets
 import sys
 import tomllib
+import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -71,6 +72,8 @@ SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 OPERATOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 DEPARTMENT_ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+SECURE_COOKIES = ("auto", "always", "never")
+AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
@@ -244,15 +247,21 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         allowed_peers=tuple(c.get(f, a, "allowed_peers", list, ["127.0.0.1"], "agi")),
         handshake_timeout=c.get(f, a, "handshake_timeout", float, 5.0, "agi"),
         handshake_max_bytes=c.get(f, a, "handshake_max_bytes", int, 16384, "agi"),
+        max_handshakes=c.get(f, a, "max_handshakes", int, 64, "agi"),
         command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
         failover=c.get(f, a, "failover", str, "", "agi"),
     )
     c.port(f, "agi.port", agi.port)
+    if "secret" in a:
+        c.add(f, "agi.secret", "secrets do not belong in config files; use IVR_AGI_SECRET")
     if agi.failover and not re.fullmatch(r"[A-Za-z0-9.-]+:[0-9]{1,5}", agi.failover):
         c.add(f, "agi.failover", f"not host:port: {agi.failover!r}")
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
-    c.positive(f, "agi.command_timeout", agi.command_timeout)
+    c.positive(f, "agi.max_handshakes", agi.max_handshakes)
+    if agi.command_timeout < 10:
+        c.add(f, "agi.command_timeout",
+              f"at least 10 s (prompts and bulletins play within it), got {agi.command_timeout}")
     for peer in agi.allowed_peers:
         try:
             ipaddress.ip_network(str(peer), strict=False)
@@ -298,8 +307,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         offer_every=c.get(f, cb, "offer_every", int, 30, "callbacks"),
         max_attempts=c.get(f, cb, "max_attempts", int, 3, "callbacks"),
         retry_after=c.get(f, cb, "retry_after", float, 60.0, "callbacks"),
+        max_per_number=c.get(f, cb, "max_per_number", int, 1, "callbacks"),
+        max_per_queue=c.get(f, cb, "max_per_queue", int, 20, "callbacks"),
     )
-    for key in ("offer_every", "max_attempts", "retry_after"):
+    for key in ("offer_every", "max_attempts", "retry_after", "max_per_number", "max_per_queue"):
         c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
     visits = _visits(f, c.section(f, raw, "visits"), c)
     c.port(f, "sip.port", sip.port)
@@ -368,6 +379,14 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     web_host = c.get(f, wb, "host", str, "127.0.0.1", "web")
     web_port = c.get(f, wb, "port", int, 8080, "web")
     c.port(f, "web.port", web_port)
+    web_max_connections = c.get(f, wb, "max_connections", int, 1000, "web")
+    web_idle_timeout = c.get(f, wb, "idle_timeout", float, 120.0, "web")
+    c.positive(f, "web.max_connections", web_max_connections)
+    c.positive(f, "web.idle_timeout", web_idle_timeout)
+    secure_cookies = c.get(f, wb, "secure_cookies", str, "auto", "web")
+    if secure_cookies not in SECURE_COOKIES:
+        c.add(f, "web.secure_cookies",
+              f"one of {', '.join(SECURE_COOKIES)} (got {secure_cookies!r})")
     fl = c.section(f, raw, "flows")
     flow_main = c.get(f, fl, "main", str, "dialplans/12345.yaml", "flows")
     reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
@@ -395,6 +414,9 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "timezone": timezone,
         "web_host": web_host,
         "web_port": web_port,
+        "web_secure_cookies": secure_cookies,
+        "web_max_connections": web_max_connections,
+        "web_idle_timeout": web_idle_timeout,
         "flow_main": flow_main,
         "reload_interval": reload_interval,
     }
@@ -472,6 +494,23 @@ def _visits(f: str, v: Mapping[str, Any], c: _Collector) -> VisitSettings:
     return visits
 
 
+MAX_LABEL = 80
+"""Longest skill name, department or operator name (they go into Asterisk's config comments,
+the wallboard and the console)."""
+
+
+def _label_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a name (None if it can): required, one line, at most
+    ``MAX_LABEL`` characters, no control characters or line separators."""
+    if not isinstance(value, str) or not value.strip():
+        return "required"
+    if len(value) > MAX_LABEL:
+        return f"at most {MAX_LABEL} characters (got {len(value)})"
+    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} for ch in value):
+        return "one line, without control characters"
+    return None
+
+
 def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
     f = str(path)
     items = raw.get("skills") if isinstance(raw, Mapping) else None
@@ -501,9 +540,14 @@ def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> 
         for code in languages:
             if not isinstance(names.get(code), str) or not names.get(code):
                 c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+        for code, name in names.items():
+            problem = _label_problem(name)
+            if problem and isinstance(name, str) and name:
+                c.add(f, f"{where}.names.{code}", problem)
         department = item.get("department")
-        if not isinstance(department, str) or not department.strip():
-            c.add(f, f"{where}.department", "required")
+        problem = _label_problem(department)
+        if problem or not isinstance(department, str):
+            c.add(f, f"{where}.department", problem or "required")
             department = ""
         sl = item.get("service_level", {"percent": 80, "seconds": 20})
         percent = sl.get("percent") if isinstance(sl, Mapping) else None
@@ -702,8 +746,9 @@ def _operators(
         if oid in operators:
             c.add(f, f"{where}.id", "duplicate operator id")
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip() or any(ch in name for ch in "\r\n\0"):
-            c.add(f, f"{where}.name", "required, one line")
+        problem = _label_problem(name)
+        if problem or not isinstance(name, str):
+            c.add(f, f"{where}.name", problem or "required")
             name = oid
         endpoint = item.get("endpoint", oid)
         if not isinstance(endpoint, str) or not OPERATOR_ID.match(endpoint):
@@ -748,31 +793,55 @@ def _resolve_intents(speech: SpeechSettings, project_dir: Path) -> SpeechSetting
     return dataclasses.replace(speech, intents=project_dir / speech.intents)
 
 
-def load_secret(state_dir: Path) -> str:
-    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
-    env = os.environ.get("IVR_AMI_SECRET")
-    if env:
-        return env
+SECRET_ENV: Mapping[str, str] = {"ami_secret": "IVR_AMI_SECRET", "agi_secret": "IVR_AGI_SECRET"}
+"""Each generated secret, by its key in ``secrets.json``, and the variable that overrides it."""
+
+
+def _stored_secrets(state_dir: Path) -> dict[str, str]:
     try:
         data = json.loads((state_dir / "secrets.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
-        return ""
-    value = data.get("ami_secret", "") if isinstance(data, dict) else ""
-    return value if isinstance(value, str) else ""
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def load_secrets(state_dir: Path) -> dict[str, str]:
+    """Every secret (``SECRET_ENV``): its environment variable if set, else the one generated
+    at set-up, else ''."""
+    stored = _stored_secrets(state_dir)
+    return {key: os.environ.get(env) or stored.get(key, "") for key, env in SECRET_ENV.items()}
+
+
+def load_secret(state_dir: Path) -> str:
+    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
+    return load_secrets(state_dir)["ami_secret"]
+
+
+def ensure_secrets(state_dir: Path) -> dict[str, str]:
+    """Every secret, the missing ones generated now into ``secrets.json`` (mode 0600 from its
+    creation, outside the repository; an older file gains the new keys, keeping its own)."""
+    stored = _stored_secrets(state_dir)
+    missing = [key for key in SECRET_ENV if not stored.get(key)]
+    if missing:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stored.update({key: secrets.token_urlsafe(24) for key in missing})
+        path = state_dir / "secrets.json"
+        partial = path.with_name(f".secrets.json.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)  # a leftover partial file may have had any mode
+            json.dump(stored, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    return {key: os.environ.get(env) or stored[key] for key, env in SECRET_ENV.items()}
 
 
 def ensure_secret(state_dir: Path) -> str:
-    """The AMI secret, generated on first use (mode 0600, outside the repository)."""
-    existing = load_secret(state_dir)
-    if existing:
-        return existing
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
-    path = state_dir / "secrets.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"ami_secret": value}, out)
-    return value
+    """The AMI secret, generated on first use (see ``ensure_secrets``)."""
+    return ensure_secrets(state_dir)["ami_secret"]
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
@@ -823,13 +892,19 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     # runs first (`make run`, `ivr serve`, `ivr sandbox up`...), Asterisk's manager.conf and
     # the application's AMI login are made from the same secret.
     try:
-        secret = ensure_secret(state_dir)
+        generated = ensure_secrets(state_dir)
     except OSError as exc:
         raise ConfigError([ConfigProblem(
             str(services_path), "paths.state_dir",
             f"cannot create the state directory or its secrets file in {state_dir}: {exc}",
         )]) from exc
-    ami = dataclasses.replace(ami, secret=secret)
+    if not AGI_SECRET.fullmatch(generated["agi_secret"]):
+        # It is written into the dialplan's AGI URL: only characters that need no escaping.
+        raise ConfigError([ConfigProblem(
+            "IVR_AGI_SECRET", "-", "must be at least 16 characters from A-Z a-z 0-9 _ -",
+        )])
+    ami = dataclasses.replace(ami, secret=generated["ami_secret"])
+    agi = dataclasses.replace(svc["agi"], secret=generated["agi_secret"])
     flow_path = Path(svc["flow_main"])
     if not flow_path.is_absolute():
         flow_path = project_dir / flow_path
@@ -837,6 +912,9 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         project_dir=project_dir,
         web_host=svc["web_host"],
         web_port=svc["web_port"],
+        web_secure_cookies=svc["web_secure_cookies"],
+        web_max_connections=svc["web_max_connections"],
+        web_idle_timeout=svc["web_idle_timeout"],
         timezone=svc["timezone"],
         flow_path=flow_path,
         flow_reload_interval=svc["reload_interval"],
@@ -847,7 +925,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         database_url=database_url,
         default_language=svc["default_language"],
         languages=svc["languages"],
-        agi=svc["agi"],
+        agi=agi,
         ami=ami,
         sip=svc["sip"],
         menu=svc["menu"],

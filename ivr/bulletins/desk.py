@@ -22,7 +22,7 @@ import structlog
 from ivr.core.flow import ActiveBulletin
 from ivr.core.records import Bulletin
 from ivr.core.settings import Settings
-from ivr.edges.audio import VOICES, speak
+from ivr.edges.audio import VOICES, duration_seconds, speak
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.storage.audit import AuditLog
 from ivr.edges.storage.bulletins import Bulletins
@@ -31,6 +31,9 @@ from ivr.errors import AudioError, Refused, StorageError
 log = structlog.get_logger("ivr.bulletins.desk")
 
 MAX_TEXT = 1000  # characters per language: about a minute of speech
+PLAY_MARGIN = 5.0
+"""Seconds kept between the longest bulletin and the AGI command timeout: a prompt that
+outlasts the timeout would end the call's IVR as if the caller had hung up."""
 CACHE_SECONDS = 1.0
 
 
@@ -48,6 +51,11 @@ class BulletinDesk:
 
     def reconfigure(self, settings: Settings) -> None:
         self._settings = settings
+
+    @property
+    def play_limit(self) -> float:
+        """The longest a bulletin may play, in seconds (checked at posting)."""
+        return self._settings.agi.command_timeout - PLAY_MARGIN
 
     async def post(
         self, texts: Mapping[str, str], expires_at: datetime, actor: str
@@ -69,8 +77,18 @@ class BulletinDesk:
         # The audio first (under temporary names), so the bulletin is never active silently.
         try:
             made = await asyncio.to_thread(_synthesise, self._sounds_dir, cleaned)
+            lengths = await asyncio.to_thread(lambda: [duration_seconds(p) for p in made])
         except (AudioError, OSError) as exc:
             raise Refused(f"the bulletin's audio could not be made: {exc}") from exc
+        limit = self.play_limit
+        too_long = [(lang, seconds) for lang, seconds in zip(cleaned, lengths, strict=True)
+                    if seconds > limit]
+        if too_long:
+            await asyncio.to_thread(_place, made, None)
+            lang, seconds = too_long[0]
+            raise Refused(
+                f"the {lang} text lasts {seconds:.0f} s when spoken; a bulletin may last at "
+                f"most {limit:.0f} s (agi.command_timeout minus {PLAY_MARGIN:g} s): shorten it")
         try:
             bulletin = await self._bulletins.add(cleaned, now, expires_at, actor, now)
         except StorageError:

@@ -66,6 +66,14 @@ class CallbackDesk:
     ) -> CallbackRequest:
         if not EXTERNAL_NUMBER.match(number):
             raise CallbackRefused(f"cannot call back {number!r}")
+        waiting = await self._callbacks.listing("waiting")
+        limits = self._settings.callbacks
+        if sum(w.number == number for w in waiting) >= limits.max_per_number:
+            raise CallbackRefused(
+                f"this number already has {limits.max_per_number} callback(s) waiting")
+        if sum(w.skill == skill for w in waiting) >= limits.max_per_queue:
+            raise CallbackRefused(f"queue {skill} already has {limits.max_per_queue} callbacks "
+                                  "waiting")
         request = await self._callbacks.add(
             call_id=call_id, number=number, skill=skill, priority=priority,
             position=max(1, position), arrived_at=arrived_at,

@@ -329,6 +329,11 @@ class CallHandler:
             record.outcome = "transferred"
         elif isinstance(outcome, FlowHungUp):
             record.outcome = f"ivr_hung_up:{outcome.reason}"
+        elif channel.failure is not None:
+            # E.g. a prompt outlasting the AGI command timeout: not the caller's doing.
+            record.outcome = "ivr_failed"
+            record.hangup_node = run.node
+            record.variables["ivr_failure"] = channel.failure
         elif isinstance(outcome, CallerLeft) or channel.hung_up:
             record.outcome = "caller_hung_up"
             record.hangup_node = run.node or "answer"

@@ -7,6 +7,7 @@ out. Used by the test bed and by ``ivr asterisk render DIR`` for an existing Ast
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from ivr.core.routing import (
@@ -24,13 +25,20 @@ PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
     "transfer_endpoint", "callback_endpoint", "general_pool_penalty",
 )
+SECRET_FILES = frozenset({"manager.conf", "extensions.conf"})
+"""Rendered files holding a secret (AMI's; the FastAGI secret in the AGI URLs): mode 0600."""
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
 CALLBACK_ENDPOINT = "callbacks"
 
 
-def agi_url(settings: Settings) -> str:
-    return f"agi://{settings.agi.host}:{settings.agi.port}/ivr"
+def agi_url(settings: Settings, address: str = "") -> str:
+    """The FastAGI URL the dialplan calls (this node's, or ``address``: another node's), with
+    the installation's secret: the server refuses a session without it."""
+    if not settings.agi.secret:
+        raise ValueError("no FastAGI secret: it is generated at set-up (secrets.json)")
+    where = address or f"{settings.agi.host}:{settings.agi.port}"
+    return f"agi://{where}/ivr?secret={settings.agi.secret}"
 
 
 def render_manager(settings: Settings, secret: str) -> str:
@@ -45,7 +53,10 @@ def render_manager(settings: Settings, secret: str) -> str:
         "authtimeout = 10\nauthlimit = 20\n\n"
         f"[{a.username}]\nsecret = {secret}\n"
         "deny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1/255.255.255.255\n"
-        "read = system,call,agent,reporting,user,dialplan\n"
+        # Read: queue and channel events (call, agent), queue_log-like reporting, the
+        # dialplan's UserEvents (user) and system (FullyBooted: a restarting Asterisk is
+        # ready); not dialplan (every Newexten and VarSet of every call).
+        "read = system,call,agent,reporting,user\n"
         # originate: callbacks ring an operator, then the citizen.
         "write = call,agent,reporting,originate\n"
     )
@@ -60,9 +71,16 @@ _ENDPOINT_COMMON = (
 )
 
 
+def comment(text: str) -> str:
+    """``text`` as one line of an Asterisk config comment: control characters and line or
+    paragraph separators become spaces, so an edited name can never start a line (a section
+    or a setting) of its own; ``;--`` cannot open a block comment after the line's ``; ``."""
+    return "".join(" " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch for ch in text)
+
+
 def _operator_pjsip(op: Operator) -> str:
     return (
-        f"; {op.name}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
+        f"; {comment(op.name)}\n[{op.endpoint}]\ntype = endpoint\ncontext = operators\n"
         f"aors = {op.endpoint}\ncallerid = {op.id} <{op.id}>\n{_ENDPOINT_COMMON}\n"
         f"[{op.endpoint}]\ntype = aor\ncontact = {op.contact}\nmax_contacts = 1\n"
         "qualify_frequency = 0\n\n"
@@ -95,13 +113,13 @@ WRAP_UP_SECONDS = 3
 
 
 def _queue(
-    name: str, comment: str, settings: Settings, service_level: int, *, widens: bool = False
+    name: str, note: str, settings: Settings, service_level: int, *, widens: bool = False
 ) -> str:
     # Only a skill's own queue widens by level over time; the general queue, lang-* and op-*
     # offer a call to every member at once.
     rule = f"defaultrule = {settings.routing.rule_name}\n" if widens else ""
     return (
-        f"; {comment}\n[{name}]\n"
+        f"; {comment(note)}\n[{name}]\n"
         "strategy = leastrecent\ntimeout = 15\nretry = 1\n"
         f"wrapuptime = {WRAP_UP_SECONDS}\n"
         # An operator who lets a call ring out is paused in every queue (with a reason).
@@ -150,7 +168,7 @@ def render_dialplan(settings: Settings, template: str) -> str:
     """``dialplans/extensions.conf`` (``template``) with this installation's values."""
     values = {
         "agi_url": agi_url(settings),
-        "agi_failover_url": (f"agi://{settings.agi.failover}/ivr" if settings.agi.failover
+        "agi_failover_url": (agi_url(settings, settings.agi.failover) if settings.agi.failover
                              else ""),
         "service_number": settings.sip.service_number,
         "general_queue": settings.menu.general_queue,

@@ -74,10 +74,15 @@ class AgiSettings:
     allowed_peers: tuple[str, ...] = ("127.0.0.1",)
     handshake_timeout: float = 5.0
     handshake_max_bytes: int = 16384
+    # Connections that may be sending their handshake at once; past it the oldest is dropped.
+    max_handshakes: int = 64
     command_timeout: float = 60.0
     # host:port of another application node's FastAGI, tried by the dialplan when this
     # node cannot be reached at all ("" = none).
     failover: str = ""
+    # Generated at set-up (secrets.json): the dialplan's AGI URL carries it, and a session
+    # without it is refused.
+    secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,10 @@ class CallbackSettings:
     offer_every: int = 30
     max_attempts: int = 3
     retry_after: float = 60.0
+    # Waiting callbacks at most per citizen number and per queue: repeated calls cannot fill
+    # a skill queue with stand-ins.
+    max_per_number: int = 1
+    max_per_queue: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +190,13 @@ class Settings:
     departments: Mapping[str, Department] = field(default_factory=dict)
     deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
     visits: VisitSettings = field(default_factory=VisitSettings)
+    # The session cookie's Secure flag: "auto" (when the request came over TLS, directly or
+    # through a proxy saying X-Forwarded-Proto: https), "always" or "never".
+    web_secure_cookies: str = "auto"
+    # The web listener's bounds (ivr.web.listener): open connections, and how long one may
+    # stay silent before it is closed.
+    web_max_connections: int = 1000
+    web_idle_timeout: float = 120.0
 
     @property
     def secrets_file(self) -> Path:

@@ -12,7 +12,11 @@ Originate could run twice). Here:
   ``FullyBooted`` event, sent at login or when a restarting Asterisk finishes loading its
   modules): actions sent earlier, while app_queue is still loading, can go unanswered;
 - reconnect uses exponential back-off and runs every ``on_ready`` hook after each login,
-  so queue and operator state are resynchronised from Asterisk.
+  so queue and operator state are resynchronised from Asterisk;
+- the stream is split into messages by ``MessageReader`` (linear time, each message capped):
+  panoramisk re-joins and re-splits everything unfinished on every chunk, without a bound,
+  so a peer that never ends a message cost quadratic time and unbounded memory. Such a peer
+  is now dropped and the link re-opened.
 """
 
 from __future__ import annotations
@@ -25,15 +29,44 @@ from typing import Any
 
 import structlog
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
-from ivr.core.protocols.ami import AmiEvent, action_fields
+from ivr.core.protocols.ami import AmiEvent, MessageReader, action_fields
 from ivr.core.settings import AmiSettings
-from ivr.errors import AmiError, AmiNotConnected, AmiTimeout, IvrError
+from ivr.errors import AmiError, AmiNotConnected, AmiTimeout, IvrError, ProtocolError
 
 log = structlog.get_logger("ivr.ami")
 
 EventHandler = Callable[[AmiEvent], None]
 ReadyHook = Callable[[], Awaitable[object]]
+
+
+_GREETING = "Asterisk Call Manager/"
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol with our framing (``MessageReader``) instead of its own."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._messages = MessageReader()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._messages.receive_data(data)
+        except ProtocolError as exc:
+            log.warning("ami_stream_refused", error=str(exc))
+            self.transport.abort()  # connection_lost follows: pending actions fail, reconnect
+            return
+        encoding = getattr(self, "encoding", "utf8")
+        for raw in messages:
+            text = raw.decode(encoding, "replace").strip()
+            if getattr(self, "version", None) is None and text.startswith(_GREETING):
+                self.version = text.partition("\r\n")[0][len(_GREETING):].strip()
+            message = Message.from_line(text)
+            if message is not None:
+                self.handle_message(message)
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -186,7 +219,7 @@ class AmiClient:
         manager = _Manager(
             self._lost.set,
             host=s.host, port=s.port, events="on", ping_delay=10**6, reconnect_timeout=10**6,
-            log=logging.getLogger("ivr.ami.panoramisk"),
+            log=logging.getLogger("ivr.ami.panoramisk"), protocol_factory=_Protocol,
         )
         manager.register_event("*", self._dispatch)
         connecting = manager.connect()

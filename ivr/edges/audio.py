@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+import wave
 from pathlib import Path
 
 from ivr.errors import AudioError
@@ -60,3 +61,12 @@ def speak(text: str, language: str, target: Path) -> None:
         if done.returncode != 0 or not raw.exists():
             raise AudioError(f"espeak-ng failed for {language}: {done.stderr.decode()[:200]}")
         to_telephony_wav(raw, target)
+
+
+def duration_seconds(path: Path) -> float:
+    """How long a WAV file plays (blocking: a header read)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / float(wav.getframerate() or 1)
+    except (OSError, EOFError, wave.Error) as exc:
+        raise AudioError(f"cannot read the length of {path.name}: {exc}") from exc

@@ -325,8 +325,12 @@ class AudioSocketServer:
         max_stream_seconds: float = 900.0,
         max_buffered_seconds: float = 30.0,
         max_write_backlog: int = 32000,
+        max_pending: int = 64,
     ) -> None:
         self.registry = registry
+        self._max_pending = max_pending
+        # Connections that have not sent their stream's UUID yet, oldest first.
+        self._pending: dict[asyncio.StreamWriter, None] = {}
         self._host = host
         self._port = port
         self._uuid_timeout = uuid_timeout
@@ -351,6 +355,11 @@ class AudioSocketServer:
     def address(self) -> str:
         """``host:port`` as the dialplan application wants it."""
         return f"{self._host}:{self.port}"
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections that have not sent their stream's UUID yet."""
+        return len(self._pending)
 
     @property
     def open_streams(self) -> int:
@@ -381,7 +390,19 @@ class AudioSocketServer:
         frames = FrameReader()
         stream: AudioStream | None = None
         try:
-            call_id = await self._read_call_id(reader, frames)
+            while len(self._pending) >= self._max_pending:
+                # Asterisk sends the UUID at once: the oldest silent connection is dropped, so
+                # a flood of them holds a bounded number of files and never keeps a call out.
+                oldest = next(iter(self._pending))
+                del self._pending[oldest]
+                self.rejected += 1
+                log.warning("audiosocket_pending_dropped", max_pending=self._max_pending)
+                oldest.transport.abort()
+            self._pending[writer] = None
+            try:
+                call_id = await self._read_call_id(reader, frames)
+            finally:
+                self._pending.pop(writer, None)
             if call_id is None:
                 self.rejected += 1
                 return

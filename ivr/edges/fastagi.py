@@ -2,14 +2,18 @@
 
 We read the handshake ourselves (panoramisk 1.4's server spins at 100% CPU on a truncated
 one): a size cap, a deadline and an end-of-file check, so a bad peer costs only its own
-connection. Each accepted session runs the call handler with ``call_id``, ``channel`` and
-``caller`` bound in the log context.
+connection. A session is refused unless its AGI URL carries the installation's secret
+(generated at set-up, rendered into the dialplan), and while a call's session runs no other
+session may claim its unique id: a local process cannot pose as Asterisk and overwrite a call.
+Each accepted session runs the call handler with ``call_id``, ``channel`` and ``caller`` bound
+in the log context.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 
@@ -46,6 +50,9 @@ class AgiChannel:
         self._timeout = command_timeout
         self._responses = ResponseReader()
         self._hung_up = False
+        # Why the session was given up while the caller may still be there (a command left
+        # unanswered past the timeout), or None: the call's record must not say "hung up".
+        self.failure: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -61,7 +68,13 @@ class AgiChannel:
                 self._writer.write(line)
                 await self._writer.drain()
                 result = await asyncio.wait_for(self._read_result(), self._timeout)
-            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            except TimeoutError:
+                # Asterisk may still answer later: the session cannot be used any more, but
+                # the caller has not hung up (the dialplan sends them to the general queue).
+                self.failure = f"no answer to {verb} within {self._timeout:g} s"
+                log.warning("agi_command_timed_out", command=verb, timeout=self._timeout)
+                result = AgiResult(code=0, result=-1, hung_up=True, message=self.failure)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 log.info("agi_connection_lost", command=verb, reason=type(exc).__name__)
                 result = AgiResult.connection_lost()
             except (ProtocolError, ValueError) as exc:
@@ -129,7 +142,12 @@ class FastAgiServer:
         self._settings = settings
         self._handler = handler
         self._server: asyncio.Server | None = None
+        if not settings.secret:
+            raise ValueError("FastAGI needs its secret (generated at set-up, secrets.json)")
         self._sessions: set[asyncio.Task[None]] = set()
+        self._live_calls: set[str] = set()
+        # Connections still sending their handshake, oldest first (dicts keep order).
+        self._handshaking: dict[asyncio.StreamWriter, None] = {}
         self._allowed = [ipaddress.ip_network(p, strict=False) for p in settings.allowed_peers]
 
     @property
@@ -161,6 +179,22 @@ class FastAgiServer:
         await self._server.wait_closed()
         self._server = None
 
+    @property
+    def pending_handshakes(self) -> int:
+        return len(self._handshaking)
+
+    def _make_room_for_a_handshake(self) -> None:
+        """At most ``max_handshakes`` connections may be sending their handshake: past that the
+        oldest is dropped. Asterisk sends its block at once, so the oldest is the one idling
+        (half-open, or trickling bytes): a flood of them holds a bounded number of file
+        descriptors and never keeps a real call from its handshake."""
+        while len(self._handshaking) >= self._settings.max_handshakes:
+            oldest = next(iter(self._handshaking))
+            del self._handshaking[oldest]
+            log.warning("agi_handshake_dropped", reason="too many connections without a "
+                        f"handshake (max_handshakes = {self._settings.max_handshakes})")
+            oldest.transport.abort()
+
     def _peer_allowed(self, peer: object) -> bool:
         try:
             address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else "")
@@ -175,10 +209,13 @@ class FastAgiServer:
         if task is not None:  # always, inside a connection callback
             self._sessions.add(task)
         peer = writer.get_extra_info("peername")
+        live: str | None = None
         try:
             if not self._peer_allowed(peer):
                 log.warning("agi_peer_refused", peer=str(peer))
                 return
+            self._make_room_for_a_handshake()
+            self._handshaking[writer] = None
             try:
                 env = await read_handshake(
                     reader, self._settings.handshake_max_bytes, self._settings.handshake_timeout
@@ -186,6 +223,18 @@ class FastAgiServer:
             except (HandshakeError, ConnectionError) as exc:
                 log.warning("agi_handshake_rejected", peer=str(peer), reason=str(exc))
                 return
+            finally:
+                self._handshaking.pop(writer, None)
+            if not hmac.compare_digest(env.secret.encode(), self._settings.secret.encode()):
+                log.warning("agi_peer_unauthenticated", peer=str(peer),
+                            reason="wrong secret" if env.secret else "no secret")
+                return
+            call_key = env.unique_id or env.channel
+            if call_key in self._live_calls:
+                log.warning("agi_unique_id_in_use", peer=str(peer), call_id=call_key)
+                return
+            live = call_key
+            self._live_calls.add(live)
             channel = AgiChannel(env, reader, writer, self._settings.command_timeout)
             with structlog.contextvars.bound_contextvars(
                 call_id=env.unique_id, channel=env.channel, caller=env.caller_number
@@ -199,6 +248,10 @@ class FastAgiServer:
                     # sends this caller to the general queue when we close the socket.
                     log.exception("call_handler_failed")
         finally:
+            # Released before the socket closes: Asterisk starts the call's next session
+            # (survey, callback) only once this one has ended.
+            if live is not None:
+                self._live_calls.discard(live)
             if task is not None:
                 self._sessions.discard(task)
             writer.close()

@@ -1,4 +1,5 @@
-"""Replacing a file whole: a reader sees the old text or the new, never half of it."""
+"""Replacing a file whole: a reader sees the old text or the new, never half of it; files that
+hold secrets or callers' data are private from the moment they exist."""
 
 from __future__ import annotations
 
@@ -15,3 +16,34 @@ def replace_text(path: Path, text: str) -> None:
     with contextlib.suppress(OSError):
         os.chown(tmp, path.stat().st_uid, path.stat().st_gid)
     tmp.replace(path)
+
+
+def write_private(
+    path: Path, text: str, *, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> None:
+    """Write ``text`` to ``path`` whole (temporary file, then rename), created readable by its
+    owner only whatever the umask, handed to ``owner`` (uid, gid) and given ``mode`` only then
+    (blocking: run in a thread from the event loop)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # a leftover temporary file may have had any mode
+        if owner is not None:
+            os.fchown(out.fileno(), *owner)
+        out.write(text)
+        if mode != 0o600:
+            os.fchmod(out.fileno(), mode)
+    os.replace(tmp, path)
+
+
+def make_private(path: Path) -> None:
+    """Create ``path`` empty if it does not exist, readable by its owner only; tighten an
+    existing one (and its SQLite companions, ``-wal``, ``-shm``, ``-journal``) to 0600."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(path.name + suffix), 0o600)

@@ -11,6 +11,7 @@ from ivr.core.figures import LiveFigures, metrics_text
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import Clock
 from ivr.edges.fastagi import FastAgiServer
+from ivr.edges.limits import open_files, open_files_limit
 from ivr.flows.library import FlowLibrary
 from ivr.speech.service import SpeechService
 
@@ -43,6 +44,8 @@ class Health:
             "calls_in_ivr": self._agi.active_sessions,
             "speech_available": self._speech.available,
             "database_down": self._writes.down, "pending_writes": self._writes.pending,
+            "agi_pending_handshakes": self._agi.pending_handshakes,
+            "open_files": open_files(), "open_files_limit": open_files_limit(),
         }
 
     def metrics(self) -> str:

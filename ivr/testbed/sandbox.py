@@ -18,7 +18,9 @@ from pathlib import Path
 
 import structlog
 
+from ivr.core.asterisk_render import SECRET_FILES
 from ivr.core.settings import Settings
+from ivr.edges.files import write_private
 from ivr.errors import SandboxError
 from ivr.testbed.reference_ivr import with_reference_ivr
 from ivr.tools.asterisk_files import asterisk_files
@@ -213,10 +215,10 @@ class Sandbox:
         files = asterisk_files(self.settings, self.settings.ami.secret)
         files["extensions.conf"] = with_reference_ivr(self.settings, files["extensions.conf"])
         for name, text in files.items():
-            path = etc / name
-            path.write_text(text, encoding="utf-8")
-            os.chown(path, uid, gid)
-            path.chmod(0o640)
+            # manager.conf (the AMI secret) and extensions.conf (the FastAGI secret) are for
+            # Asterisk's eyes only; the rest Asterisk's group may read.
+            mode = 0o600 if name in SECRET_FILES else 0o640
+            write_private(etc / name, text, mode=mode, owner=(uid, gid))
         for rel in RUN_DIRS:
             d = self.root / rel
             d.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from ivr.core.records import Role
 from ivr.web import admin, api, auth, casework, console, ops, rates, reports, wallboard
 from ivr.web.errors import errors_as_json, is_api
 from ivr.web.keys import SERVICES
+from ivr.web.listener import ConnectionGate
 from ivr.web.services import WebServices
 
 log = structlog.get_logger("ivr.web")
@@ -138,16 +140,52 @@ class AccessLog(AbstractAccessLogger):
 
 
 class WebServer:
-    def __init__(self, services: WebServices, host: str, port: int) -> None:
+    """The consoles, API and operations endpoints on one bounded listener
+    (``ivr.web.listener``: a connection cap and idle deadlines)."""
+
+    def __init__(self, services: WebServices, host: str, port: int, *,
+                 max_connections: int = 1000, idle_timeout: float = 120.0,
+                 first_byte_timeout: float = 10.0) -> None:
+        # Idle keep-alive connections go back to the pool well before the gate's deadline.
         self._runner = web.AppRunner(build_app(services), access_log_class=AccessLog,
-                                     access_log=logging.getLogger("ivr.web.access"))
+                                     access_log=logging.getLogger("ivr.web.access"),
+                                     keepalive_timeout=min(75.0, idle_timeout))
         self._host, self._port = host, port
+        self._max_connections = max_connections
+        self._idle_timeout, self._first_byte_timeout = idle_timeout, first_byte_timeout
+        self.gate: ConnectionGate | None = None
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("web server not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        log.info("web_listening", host=self._host, port=self._port)
+        server = self._runner.server
+        if server is None:  # setup() sets it
+            raise RuntimeError("aiohttp runner has no server after setup")
+        self.gate = ConnectionGate(
+            server, max_connections=self._max_connections, idle_timeout=self._idle_timeout,
+            first_byte_timeout=self._first_byte_timeout)
+        self._server = await asyncio.get_running_loop().create_server(
+            self.gate, self._host, self._port)
+        self._sweeper = asyncio.create_task(self.gate.sweep_forever(), name="web-idle-sweeper")
+        log.info("web_listening", host=self._host, port=self.port,
+                 max_connections=self._max_connections, idle_timeout=self._idle_timeout)
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._server is not None:
+            self._server.close()
         await self._runner.cleanup()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)

@@ -5,17 +5,20 @@ Theory of operation
 * Passwords are hashed with argon2id (``ivr.accounts.passwords``: hashing and checking run in
   a thread).
 * Logging in creates a session in the store: the browser gets a random token in the cookie
-  ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/), the store keeps only its sha256, so a
-  copy of the database opens no session. Sessions expire after 12 hours; two application
-  nodes on one database share them.
+  ``ivr_session`` (HttpOnly, SameSite=Strict, Path=/; Secure when served over TLS, or always,
+  per ``[web] secure_cookies``), the store keeps only its sha256, so a copy of the database
+  opens no session. After logging in, ``next`` is followed only to a plain path on this
+  site. Sessions expire after 12 hours; two application nodes on one database share them.
 * Every session has a CSRF token. A request that is not GET/HEAD/OPTIONS and carries a
   session must send it (form field ``csrf`` or header ``X-CSRF-Token``), else 403. The login
   form, which has no session yet, uses a double-submit cookie ``ivr_login_csrf``.
 * Roles are ordered operator < supervisor < admin: ``require(request, "supervisor")`` admits
   supervisors and admins. The user is read from the store on every request, so a role change
   or a disabled account takes effect at once.
-* Repeated login failures for one username are throttled (in memory, per process) whether
-  or not the user exists; the answer never says which part was wrong.
+* Repeated login failures are throttled per address and per username from that address (in
+  bounded memory, per process; ``LoginThrottle``) whether or not the user exists; the answer
+  never says which part was wrong. A username over 64 characters or a password over 1,024 is
+  refused before any work and never echoed; password checks run in their own small pool.
 """
 
 from __future__ import annotations
@@ -26,17 +29,18 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import structlog
 from aiohttp import web
 
-from ivr.accounts.passwords import DUMMY_HASH, verify_password
+from ivr.accounts.passwords import DUMMY_HASH, MAX_PASSWORD_CHARS, verify_password
 from ivr.core.records import Role, User, WebSession
 from ivr.errors import LoginRefused, StorageError
 from ivr.web.errors import is_api, json_error
@@ -55,6 +59,11 @@ FREE_FAILURES: Final = 3
 FIRST_DELAY: Final = 1.0
 MAX_DELAY: Final = 300.0
 MAX_TRACKED: Final = 10_000
+ADDRESS_FREE_FAILURES: Final = 20
+CHECKS_PER_ADDRESS: Final = 1
+MAX_USERNAME: Final = 64  # ivr.accounts.service.USERNAME
+LOGIN_TOO_LONG: Final = "Username or password too long."
+LOGIN_BUSY: Final = "A login from this address is being checked; try again in a moment."
 LOGIN_FAILED: Final = "Wrong username or password."
 
 # Per request: the session and its user once looked up (None: looked up, there is none).
@@ -186,30 +195,79 @@ class _Failures:
 
 
 class LoginThrottle:
-    """Per-username back-off: after ``FREE_FAILURES`` failures each next one doubles the wait."""
+    """Back-off per address and per username *from that address*, in bounded memory.
+
+    After ``FREE_FAILURES`` failures for one name from one address, each next one doubles the
+    wait (up to ``MAX_DELAY``); after ``ADDRESS_FREE_FAILURES`` failures from one address,
+    whatever the names, the same for the whole address. A guesser is slowed down, yet nobody
+    can lock a user out from elsewhere: ``admin`` logs in from their own address during a
+    flood against ``admin``. One address has at most ``CHECKS_PER_ADDRESS`` password checks
+    running at once (the others are refused at once), so a flood from one address never
+    fills the password pool. At most ``MAX_TRACKED`` entries are kept: those not blocked are
+    forgotten first, then the oldest.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._failures: dict[str, _Failures] = {}
+        self._failures: dict[tuple[str, str], _Failures] = {}
+        self._checking: dict[str, int] = {}
 
-    def wait_left(self, username: str) -> float:
-        entry = self._failures.get(username.casefold())
-        return max(0.0, entry.blocked_until - self._clock()) if entry else 0.0
+    @staticmethod
+    def _keys(address: str, username: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        return (address, ""), (address, username.casefold()[:MAX_USERNAME])
 
-    def failed(self, username: str) -> None:
-        if len(self._failures) >= MAX_TRACKED:
-            # Guessing many names must not grow memory without bound: forget the names
-            # that are not blocked right now.
-            now = self._clock()
-            self._failures = {k: v for k, v in self._failures.items() if v.blocked_until > now}
-        entry = self._failures.setdefault(username.casefold(), _Failures())
-        entry.count += 1
-        if entry.count >= FREE_FAILURES:
-            delay = min(MAX_DELAY, FIRST_DELAY * 2 ** (entry.count - FREE_FAILURES))
-            entry.blocked_until = self._clock() + delay
+    def wait_left(self, address: str, username: str) -> float:
+        now = self._clock()
+        waits = [entry.blocked_until - now for key in self._keys(address, username)
+                 if (entry := self._failures.get(key)) is not None]
+        return max([0.0, *waits])
 
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(username.casefold(), None)
+    def begin_check(self, address: str) -> bool:
+        """Whether ``address`` may start a password check now (then call ``end_check``)."""
+        if self._checking.get(address, 0) >= CHECKS_PER_ADDRESS:
+            return False
+        self._checking[address] = self._checking.get(address, 0) + 1
+        return True
+
+    def end_check(self, address: str) -> None:
+        left = self._checking.get(address, 1) - 1
+        if left > 0:
+            self._checking[address] = left
+        else:
+            self._checking.pop(address, None)
+
+    def failed(self, address: str, username: str | None) -> None:
+        """A wrong password for ``username`` from ``address``; ``None``: a request refused
+        before any check (one was already running), counted against the address alone."""
+        whole, pair = self._keys(address, username or "")
+        counted = [(whole, ADDRESS_FREE_FAILURES)]
+        if username is not None:
+            counted.append((pair, FREE_FAILURES))
+        for key, free in counted:
+            self._make_room()
+            entry = self._failures.setdefault(key, _Failures())
+            entry.count += 1
+            if entry.count >= free:
+                delay = min(MAX_DELAY, FIRST_DELAY * 2 ** min(entry.count - free, 32))
+                entry.blocked_until = self._clock() + delay
+
+    def succeeded(self, address: str, username: str) -> None:
+        self._failures.pop(self._keys(address, username)[1], None)
+
+    @property
+    def tracked(self) -> int:
+        return len(self._failures)
+
+    def _make_room(self) -> None:
+        if len(self._failures) < MAX_TRACKED:
+            return
+        # Guessing many names must not grow memory without bound: forget the entries not
+        # blocked right now, and if all are, the oldest half.
+        now = self._clock()
+        kept = {k: v for k, v in self._failures.items() if v.blocked_until > now}
+        if len(kept) >= MAX_TRACKED:
+            kept = dict(list(kept.items())[MAX_TRACKED // 2:])
+        self._failures = kept
 
 
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
@@ -225,21 +283,37 @@ def landing(user: User) -> str:
                                                  else Role.OPERATOR, "/console")
 
 
+MAX_NEXT: Final = 2048
+
+
 def _safe_next(value: str) -> str | None:
-    # Only paths on this site: "//host" and "/\host" would leave it.
-    if value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return None
+    r"""``value`` if it is a path on this site, else None.
+
+    Browsers drop tabs and line breaks from a URL and read ``\`` as ``/``, so
+    ``/<tab>/evil.example`` or ``/\evil.example`` would become ``//evil.example``: another
+    site. Only a plain absolute path (no whitespace, control or format characters, no
+    backslash, no scheme or host) is followed.
+    """
+    if not value.startswith("/") or value.startswith("//") or len(value) > MAX_NEXT:
+        return None
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"}
+           for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     token = secrets.token_urlsafe(32)
     response = aiohttp_jinja2.render_template(
         "login.html", request,
-        {"login_csrf": token, "next": request.query.get("next", ""), "error": "",
+        {"login_csrf": token, "next": _safe_next(request.query.get("next", "")) or "",
+         "error": "",
          "username": ""},
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    _set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -253,28 +327,66 @@ async def start_session(request: web.Request, user: User) -> tuple[str, WebSessi
     return token, session
 
 
+def client_address(request: web.Request) -> str:
+    """Where the request came from, as the throttle counts it (the peer's address)."""
+    return request.remote or "-"
+
+
 async def authenticate(request: web.Request, username: str, password: str) -> User:
-    """The user whose password this is; ``LoginRefused`` otherwise (throttled or wrong)."""
+    """The user whose password this is; ``LoginRefused`` otherwise (too long, throttled, busy
+    or wrong). What is refused before the password check costs no argon2 work."""
+    if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD_CHARS:
+        raise LoginRefused(LOGIN_TOO_LONG, 400)
     throttle = request.app[THROTTLE]
-    wait = throttle.wait_left(username)
+    address = client_address(request)
+    wait = throttle.wait_left(address, username)
     if wait > 0:
         raise LoginRefused(f"Too many failed attempts; try again in {int(wait) + 1} s.", 429)
-    user = await request.app[SERVICES].store.users.get(username) if username else None
-    ok = await verify_password(user.password_hash if user else DUMMY_HASH, password)
+    if not throttle.begin_check(address):
+        throttle.failed(address, None)  # a burst from one address backs that address off
+        raise LoginRefused(LOGIN_BUSY, 429)
+    try:
+        user = await request.app[SERVICES].store.users.get(username) if username else None
+        ok = await verify_password(user.password_hash if user else DUMMY_HASH, password)
+    finally:
+        throttle.end_check(address)
     if user is None or not ok or user.disabled:
-        throttle.failed(username)
-        log.info("login_failed", username=username)
+        throttle.failed(address, username)
+        log.info("login_failed", username=username, address=address)
         raise LoginRefused(LOGIN_FAILED, 401)
-    throttle.succeeded(username)
+    throttle.succeeded(address, username)
     return user
 
 
-def _set_session_cookie(response: web.StreamResponse, token: str) -> None:
+def over_tls(request: web.Request) -> bool:
+    """The browser reached us over TLS: directly, or through a proxy that says so. Trusting
+    the header can only add the Secure flag (a cookie kept off plain HTTP), never remove it."""
+    if request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    if forwarded == "https":
+        return True
+    first = request.headers.get("Forwarded", "").split(",")[0].lower()
+    return any(part.strip() == "proto=https" for part in first.split(";"))
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Whether cookies get ``Secure`` (``[web] secure_cookies``: auto, always, never)."""
+    policy = request.app[SERVICES].settings.web_secure_cookies
+    return policy == "always" or (policy == "auto" and over_tls(request))
+
+
+def _set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        secure=False,  # served on loopback or behind a TLS proxy; the proxy adds Secure
+        max_age=int(SESSION_LIFETIME.total_seconds()), secure=secure_cookies(request),
     )
+
+
+def _set_login_csrf_cookie(request: web.Request, response: web.StreamResponse,
+                           token: str) -> None:
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
+                        path="/login", secure=secure_cookies(request))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -286,16 +398,16 @@ async def login(request: web.Request) -> web.StreamResponse:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = form.get(CSRF_FIELD, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
-        return _login_again(request, username, form.get("next", ""),
+        return _login_again(request, username, next_page or "",
                             "The login form expired; please try again.", 403)
     try:
         user = await authenticate(request, username, password)
     except LoginRefused as exc:
-        return _login_again(request, username, form.get("next", ""), str(exc), exc.status)
+        return _login_again(request, username, next_page or "", str(exc), exc.status)
     token, _ = await start_session(request, user)
-    log.info("logged_in", username=user.username, role=user.role)
+    await _audit_login(request, user, "form")
     response = _see_other(next_page or landing(user))
-    _set_session_cookie(response, token)
+    _set_session_cookie(request, response, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -310,10 +422,12 @@ def _login_again(request: web.Request, username: str, next_page: str, error: str
     token = secrets.token_urlsafe(32)
     response = aiohttp_jinja2.render_template(
         "login.html", request,
-        {"login_csrf": token, "next": next_page, "error": error, "username": username},
+        # Never a megabyte echoed back: an overlong name is not shown again.
+        {"login_csrf": token, "next": next_page, "error": error,
+         "username": username if len(username) <= MAX_USERNAME else ""},
         status=status,
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login")
+    _set_login_csrf_cookie(request, response, token)
     return response
 
 
@@ -336,20 +450,35 @@ async def _login_json(request: web.Request) -> web.StreamResponse:
     try:
         user = await authenticate(request, username, password)
     except LoginRefused as exc:
-        status = web.HTTPTooManyRequests if exc.status == 429 else web.HTTPUnauthorized
+        status = {429: web.HTTPTooManyRequests, 400: web.HTTPBadRequest}.get(
+            exc.status, web.HTTPUnauthorized)
         raise json_error(status, "login_refused", str(exc)) from exc
     token, session = await start_session(request, user)
-    log.info("logged_in", username=user.username, role=user.role)
+    await _audit_login(request, user, "api")
     response = web.json_response({"username": user.username, "role": user.role,
                                   "csrf": session.csrf_token})
-    _set_session_cookie(response, token)
+    _set_session_cookie(request, response, token)
     return response
+
+
+async def _audit_login(request: web.Request, user: User, via: str) -> None:
+    services = request.app[SERVICES]
+    await services.store.audit.record(user.username, "login", user.username,
+                                      {"address": client_address(request), "via": via},
+                                      services.clock.now())
+    log.info("logged_in", username=user.username, role=user.role)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.app[SERVICES].store.sessions.delete(token_hash(token))
+        user = await current_user(request)
+        services = request.app[SERVICES]
+        await services.store.sessions.delete(token_hash(token))
+        if user is not None:
+            await services.store.audit.record(user.username, "logout", user.username,
+                                              {"address": client_address(request)},
+                                              services.clock.now())
     response = _see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -182,7 +182,10 @@ async def transfer(request: web.Request) -> web.Response:
     if not DEPARTMENT_NUMBER.fullmatch(target):
         raise json_error(web.HTTPBadRequest, "bad_target",
                          "Enter a department number to transfer to (2 to 15 digits).")
-    await request.app[SERVICES].transfers.transfer(operator_id, target)
+    services = request.app[SERVICES]
+    await services.transfers.transfer(operator_id, target)
+    await services.store.audit.record(user.username, "call.transfer", operator_id,
+                                      {"to": target}, services.clock.now())
     log.info("console_transfer", user=user.username, operator=operator_id, target=target)
     forget_presence(request.app)
     return web.json_response({"transferred": True, "target": target})

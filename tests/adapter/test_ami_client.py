@@ -258,3 +258,54 @@ async def test_action_while_disconnected_fails_fast(fake: FakeManager) -> None:
     client = client_for(fake)
     with pytest.raises(AmiError, match="not connected"):
         await client.action("Ping")
+
+
+async def test_a_message_that_never_ends_drops_the_link(fake: FakeManager) -> None:
+    """A peer streaming one endless message (2 MiB, in small chunks) is cut off and the link
+    re-opened: memory stays bounded, and the next login works as after any loss."""
+    client = client_for(fake, ping_interval=30)
+    await client.start(wait=2)
+    try:
+        writer = fake.writers[-1]
+        chunk = b"Event: Flood\r\n" + b"Junk: " + b"x" * 4000 + b"\r\n"
+        for _ in range(512):
+            if writer.is_closing():
+                break
+            writer.write(chunk)
+            await writer.drain()
+        logins = len(fake.actions("Login"))
+        for _ in range(50):
+            if len(fake.actions("Login")) > logins and client.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert client.reconnects >= 1
+        assert client.connected
+        assert await client.action("QueueStatus", as_list=True)
+    finally:
+        await client.close()
+
+
+async def test_events_split_across_chunks_are_read_whole(fake: FakeManager) -> None:
+    """Messages cut anywhere (even inside the empty line that ends them) arrive whole."""
+    seen: list[AmiEvent] = []
+    client = client_for(fake)
+    client.on_event(seen.append)
+    await client.start(wait=2)
+    try:
+        text = b"".join(
+            f"Event: QueueCallerJoin\r\nQueue: inquiry\r\nPosition: {n}\r\n\r\n".encode()
+            for n in range(1, 4)
+        )
+        writer = fake.writers[-1]
+        for i in range(0, len(text), 3):
+            writer.write(text[i:i + 3])
+            await writer.drain()
+            await asyncio.sleep(0)
+        for _ in range(50):
+            if len([e for e in seen if e.name == "QueueCallerJoin"]) == 3:
+                break
+            await asyncio.sleep(0.05)
+        joined = [e for e in seen if e.name == "QueueCallerJoin"]
+        assert [e.get("Position") for e in joined] == ["1", "2", "3"]
+    finally:
+        await client.close()

@@ -424,3 +424,29 @@ async def test_scripted_recogniser_refuses_when_full() -> None:
     assert speech.usage.rejected == 1
     first.cancel()
     assert speech.try_start("zh", "free") is not None
+
+
+async def test_silent_connections_cannot_keep_a_call_out() -> None:
+    """Three hundred connections that never send a UUID: only the newest 50 are kept (the
+    older ones closed at once, before the UUID deadline), and a real call still streams."""
+    srv = AudioSocketServer(StreamRegistry(), port=0, uuid_timeout=5.0, max_pending=50)
+    await srv.start()
+    silent = []
+    try:
+        silent += [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(300)]
+        await asyncio.sleep(0.2)
+        assert srv.pending_connections <= 50
+        stream, peer = await asyncio.wait_for(open_call(srv), 2)
+        await peer.speak(3)
+        assert await asyncio.wait_for(collect(stream, 3), 2) == [Audio(VOICE)] * 3
+        closed = 0
+        for reader, _ in silent[:200]:
+            try:
+                closed += await asyncio.wait_for(reader.read(), 1.0) == b""
+            except ConnectionError:
+                closed += 1
+        assert closed == 200
+    finally:
+        for _, writer in silent:
+            writer.close()
+        await srv.stop()

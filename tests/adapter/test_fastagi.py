@@ -14,9 +14,11 @@ from ivr.core.protocols.agi import AgiResult
 from ivr.core.settings import AgiSettings
 from ivr.edges.fastagi import AgiChannel, FastAgiServer
 
+SECRET = "s3cret-for-tests"
 HANDSHAKE = (
-    "agi_network: yes\nagi_request: agi://127.0.0.1/ivr\nagi_channel: PJSIP/citizens-1\n"
-    "agi_uniqueid: 1.1\nagi_callerid: 13800138000\nagi_calleridname: {name}\n"
+    "agi_network: yes\nagi_request: agi://127.0.0.1/ivr?secret={secret}\n"
+    "agi_channel: PJSIP/citizens-1\nagi_uniqueid: {unique_id}\nagi_callerid: 13800138000\n"
+    "agi_calleridname: {name}\n"
     "agi_language: zh\nagi_context: citizens\nagi_extension: 12345\n\n"
 )
 
@@ -41,7 +43,8 @@ class Recorder:
 async def server() -> AsyncIterator[tuple[FastAgiServer, Recorder]]:
     recorder = Recorder()
     srv = FastAgiServer(
-        AgiSettings(port=0, handshake_timeout=1.0, handshake_max_bytes=4096, command_timeout=3),
+        AgiSettings(port=0, handshake_timeout=1.0, handshake_max_bytes=4096, command_timeout=3,
+                    secret=SECRET),
         recorder,
     )
     await srv.start()
@@ -49,12 +52,16 @@ async def server() -> AsyncIterator[tuple[FastAgiServer, Recorder]]:
     await srv.stop()
 
 
+def handshake(name: str = "Li Wei", secret: str = SECRET, unique_id: str = "1.1") -> bytes:
+    return HANDSHAKE.format(name=name, secret=secret, unique_id=unique_id).encode()
+
+
 async def fake_asterisk(
     port: int, name: str = "Li Wei", replies: tuple[bytes, ...] = ()
 ) -> list[bytes]:
     """Open a session like Asterisk does; answer each command line; return what we received."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(HANDSHAKE.format(name=name).encode())
+    writer.write(handshake(name))
     received = []
     for reply in replies:
         line = await asyncio.wait_for(reader.readline(), 3)
@@ -164,7 +171,7 @@ async def test_oversized_handshake_is_dropped(server: tuple[FastAgiServer, Recor
 async def test_peer_not_allowed_is_refused() -> None:
     """Only configured peers may open FastAGI sessions."""
     rec = Recorder()
-    srv = FastAgiServer(AgiSettings(port=0, allowed_peers=("10.9.9.9",)), rec)
+    srv = FastAgiServer(AgiSettings(port=0, allowed_peers=("10.9.9.9",), secret=SECRET), rec)
     await srv.start()
     try:
         await fake_asterisk(srv.port)
@@ -184,7 +191,7 @@ async def test_a_failing_handler_does_not_stop_the_server() -> None:
             raise RuntimeError("bug in one call")
         await channel.answer()
 
-    srv = FastAgiServer(AgiSettings(port=0), handler)
+    srv = FastAgiServer(AgiSettings(port=0, secret=SECRET), handler)
     await srv.start()
     try:
         await fake_asterisk(srv.port, name="first")
@@ -192,4 +199,121 @@ async def test_a_failing_handler_does_not_stop_the_server() -> None:
         assert got == [b"ANSWER\n"]
         assert calls == ["first", "second"]
     finally:
+        await srv.stop()
+
+
+async def refused(port: int, block: bytes) -> bytes:
+    """Send ``block`` as a handshake; what the server sent back before closing (b'' if none)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(block)
+    try:
+        data = await asyncio.wait_for(reader.read(), 3)
+    except ConnectionError:
+        data = b""
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        pytest.param(handshake(secret=""), id="empty_secret"),
+        pytest.param(handshake(secret="guessed-secret"), id="wrong_secret"),
+        pytest.param(handshake().replace(b"?secret=", b"?other="), id="other_parameter"),
+        pytest.param(handshake().replace(b"?secret=" + SECRET.encode(), b""), id="no_query"),
+        pytest.param(handshake(secret=SECRET[:-1]), id="prefix_of_the_secret"),
+    ],
+)
+async def test_peer_without_the_secret_is_refused(
+    server: tuple[FastAgiServer, Recorder], block: bytes
+) -> None:
+    """A local process posing as Asterisk without the set-up secret gets no session at all."""
+    srv, rec = server
+    assert await refused(srv.port, block) == b""
+    await asyncio.sleep(0.1)
+    assert rec.seen == []
+    assert srv.active_sessions == 0
+
+
+async def test_repeated_handshake_key_is_refused(server: tuple[FastAgiServer, Recorder]) -> None:
+    """A block naming a second unique id (or any key twice) is a forgery, not a call."""
+    srv, rec = server
+    block = handshake().replace(b"agi_language:", b"agi_uniqueid: 9.9\nagi_language:")
+    assert await refused(srv.port, block) == b""
+    await asyncio.sleep(0.1)
+    assert rec.seen == []
+
+
+async def test_a_live_calls_unique_id_cannot_be_claimed() -> None:
+    """While a call's session runs, a second session with its unique id is refused; once it
+    ends, the call's next session (the survey) is served."""
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def handler(channel: AgiChannel) -> None:
+        seen.append(channel.env.caller_name)
+        await channel.answer()
+        if len(seen) == 1:
+            await release.wait()
+
+    srv = FastAgiServer(AgiSettings(port=0, secret=SECRET), handler)
+    await srv.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(handshake("caller"))
+        assert await asyncio.wait_for(reader.readline(), 3) == b"ANSWER\n"
+        writer.write(b"200 result=0\n")
+        assert await refused(srv.port, handshake("impostor")) == b""
+        assert seen == ["caller"]
+        release.set()
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # the first session ended
+        writer.close()
+        got = await fake_asterisk(srv.port, name="survey", replies=(b"200 result=0\n",))
+        assert got == [b"ANSWER\n"]
+        assert seen == ["caller", "survey"]
+    finally:
+        await srv.stop()
+
+
+async def test_a_long_crafted_answer_does_not_hold_the_loop() -> None:
+    """An 8 KB answer built to make a backtracking parser take half a second is read in
+    linear time (the loop guard fails the test otherwise) and refused as garbage."""
+    rec = Recorder()
+    srv = FastAgiServer(AgiSettings(port=0, secret=SECRET), rec)  # the shipped line limits
+    await srv.start()
+    try:
+        crafted = b"200 result=1 (" + b" a=)" * 2000 + b" !\n"
+        await fake_asterisk(srv.port, replies=(crafted,))
+        await asyncio.wait_for(rec.done.wait(), 3)
+        assert rec.results[0].hung_up  # a protocol error ends the session like a lost link
+    finally:
+        await srv.stop()
+
+
+async def test_half_open_connections_cannot_keep_a_call_out() -> None:
+    """Three hundred connections that never send a handshake: only the newest
+    `max_handshakes` are kept (the older ones closed at once, long before the 5 s handshake
+    deadline), and a real call arriving among them is served without delay."""
+    rec = Recorder()
+    srv = FastAgiServer(AgiSettings(port=0, secret=SECRET, max_handshakes=50), rec)
+    await srv.start()
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        idle += [await asyncio.open_connection("127.0.0.1", srv.port) for _ in range(300)]
+        await asyncio.sleep(0.2)
+        assert srv.pending_handshakes <= 50
+        started = time.monotonic()
+        await fake_asterisk(srv.port, replies=(b"200 result=0\n",) * 3)
+        await asyncio.wait_for(rec.done.wait(), 3)
+        assert time.monotonic() - started < 1.0
+        closed = 0
+        for reader, _ in idle[:200]:  # the oldest: dropped by the server, not by its deadline
+            try:
+                closed += await asyncio.wait_for(reader.read(), 1.0) == b""
+            except ConnectionError:
+                closed += 1
+        assert closed == 200
+    finally:
+        for _, writer in idle:
+            writer.close()
         await srv.stop()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -623,3 +625,30 @@ async def test_admin_cli_cases_work_on_either_database(database_url: str, tmp_pa
     history = await store.cases.history(number)
     await store.close()
     assert [e.status for e in history] == ["new", "dispatched"]
+
+
+def file_modes(directory: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in directory.iterdir()}
+
+
+async def test_the_sqlite_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Callers, transcripts and password hashes: the database and its WAL are 0600 from their
+    creation under a permissive umask, and an older, readable database is tightened."""
+    old_umask = os.umask(0o002)
+    try:
+        s = open_store(tmp_path / "fresh.sqlite3")
+        await s.open()
+        await s.calls.save(call("private-1"))
+        modes = await asyncio.to_thread(file_modes, tmp_path)
+        await s.close()
+        assert modes["fresh.sqlite3"] == 0o600
+        assert all(mode == 0o600 for mode in modes.values()), modes
+        older = tmp_path / "older.sqlite3"
+        sqlite3.connect(older).close()
+        older.chmod(0o664)
+        again = open_store(older)
+        await again.open()
+        await again.close()
+        assert stat.S_IMODE(older.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

@@ -7,7 +7,11 @@ with the value as exactly one argument, or the codec must refuse it with ``AgiEr
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivr.core.protocols.agi import (
     MAX_COMMAND_BYTES,
@@ -17,6 +21,8 @@ from ivr.core.protocols.agi import (
     HandshakeReader,
     ResponseReader,
     encode_command,
+    parse_handshake,
+    parse_result_line,
     sanitize,
 )
 from ivr.errors import AgiError, HandshakeError, ProtocolError
@@ -247,3 +253,50 @@ def test_reader_is_usable_after_a_normal_response(line: bytes) -> None:
     again = reader.receive_line(b"200 result=0\n")
     assert isinstance(again, AgiResult)
     assert again.ok
+
+
+# The definition of a result line the codec had before: correct, but its greedy ``(.*)``
+# before the fields backtracks quadratically. It is the oracle for what a line means.
+FORMER_RESULT = re.compile(r"^200 result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+RESULT_PIECES = st.sampled_from(
+    ["(", ")", " ", "a", "=", "b", "\t", "1", "-", "x=", ") ", " (", "endpos=12", "é", "()"]
+)
+
+
+def former(line: str) -> tuple[str, str, dict[str, str]] | None:
+    match = FORMER_RESULT.match(line)
+    if match is None:
+        return None
+    fields = dict(i.split("=", 1) for i in match.group(3).split() if "=" in i)
+    return match.group(1), match.group(2) or "", fields
+
+
+@given(st.lists(RESULT_PIECES, max_size=16).map("".join))
+def test_result_lines_mean_what_they_meant(tail: str) -> None:
+    """Value, data and fields are split exactly as before, brackets and '=' in data included."""
+    line = "200 result=" + tail
+    assert parse_result_line(line) == former(line)
+
+
+@pytest.mark.parametrize("key", [b"agi_uniqueid", b"agi_channel", b"agi_request"])
+def test_a_repeated_handshake_key_is_refused(key: bytes) -> None:
+    """Asterisk sends every key once: a second one (a spliced block) is a HandshakeError."""
+    block = handshake(uniqueid=b"1.1").rstrip(b"\n") + b"\n" + key + b": 2.2"
+    with pytest.raises(HandshakeError, match="repeats"):
+        parse_handshake(block)
+
+
+@pytest.mark.parametrize(
+    ("request_url", "secret"),
+    [
+        ("agi://127.0.0.1:4573/ivr?secret=abc-DEF_1", "abc-DEF_1"),
+        ("agi://127.0.0.1:4573/ivr?x=1&secret=abc", "abc"),
+        ("agi://127.0.0.1:4573/ivr", ""),
+        ("agi://127.0.0.1:4573/ivr?secretx=abc", ""),
+        ("agi://127.0.0.1:4573/ivr?secret=", ""),
+    ],
+)
+def test_the_secret_is_read_from_the_agi_url(request_url: str, secret: str) -> None:
+    """Only the ``secret`` parameter of the URL counts; the script stays ``ivr``."""
+    env = AgiEnvironment.from_mapping({"agi_request": request_url, "agi_channel": "x"})
+    assert (env.secret, env.script) == (secret, "ivr")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.core.protocols.ami import AmiEvent, action_fields, channel_variable, safe_value
+from ivr.core.protocols.ami import (
+    AmiEvent,
+    MessageReader,
+    action_fields,
+    channel_variable,
+    safe_value,
+)
+from ivr.errors import ProtocolError
 
 
 @pytest.mark.parametrize(
@@ -62,3 +69,34 @@ def test_event_from_malformed_message_is_kept() -> None:
     assert event.name == ""
     assert event.get("Queue") == "report  "
     assert event.get("Missing", "-") == "-"
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        ([b"Event: A\r\n\r\n"], [b"Event: A"]),
+        ([b"Event: A\r\n\r\nEvent: B\r\n\r\n"], [b"Event: A", b"Event: B"]),
+        ([b"Event: A\r\n", b"\r\n"], [b"Event: A"]),
+        ([b"Event: A\r", b"\n\r", b"\n"], [b"Event: A"]),
+        ([b"Event: A\r\n\r", b"\nEvent: B"], [b"Event: A"]),
+        ([b"Event: A\r\nX: 1\r\n"], []),
+        ([b"E", b"v", b"ent: A\r\n\r\nEv", b"ent: B\r\n\r\n"], [b"Event: A", b"Event: B"]),
+    ],
+)
+def test_messages_are_split_wherever_the_chunks_end(
+    chunks: list[bytes], expected: list[bytes]
+) -> None:
+    """Each message comes out once and whole, however the stream was cut."""
+    reader = MessageReader()
+    got: list[bytes] = []
+    for chunk in chunks:
+        got += reader.receive_data(chunk)
+    assert got == expected
+
+
+def test_a_message_without_an_end_is_refused_at_the_cap() -> None:
+    """Past the cap an unfinished message is a ProtocolError; up to it, it is waited for."""
+    reader = MessageReader(max_bytes=1000)
+    assert reader.receive_data(b"Event: A\r\n\r\n" + b"x" * 1000) == [b"Event: A"]
+    with pytest.raises(ProtocolError, match="longer than 1000"):
+        reader.receive_data(b"x")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from ivr import settings
 from ivr.tools.asterisk_files import asterisk_files
 
@@ -22,6 +25,39 @@ def test_manager_is_loopback_and_least_privilege() -> None:
     assert classes("write")
     assert not (classes("read") | classes("write")) & {"command", "config", "all"}
     assert "system" not in classes("write")
+
+
+def test_the_ami_user_reads_only_what_the_application_uses() -> None:
+    """Queue and channel events, reporting and the dialplan's UserEvents: not the dialplan
+    class (every Newexten and VarSet of every call, callers' data included)."""
+    text = asterisk_files(CFG, "s3cret")["manager.conf"]
+    read = next(line for line in text.splitlines() if line.startswith("read"))
+    assert {c.strip() for c in read.split("=", 1)[1].split(",")} == {
+        "call", "agent", "reporting", "user"}
+
+
+INJECTED = "Noise\n[evil]\nmember => PJSIP/intruder\u2028strategy = ringall\r;--"
+
+
+def test_edited_names_cannot_add_a_line_to_asterisk_files() -> None:
+    """A skill name, department or operator name holding newlines (had it got past the
+    checks) stays inside its one comment line of queues.conf and pjsip.conf."""
+    skill = CFG.skills["environment"]
+    skills = dict(CFG.skills)
+    skills["environment"] = dataclasses.replace(
+        skill, names={**skill.names, "en": INJECTED}, department=INJECTED)
+    operators = dict(CFG.operators)
+    operators["op1001"] = dataclasses.replace(CFG.operators["op1001"], name=INJECTED)
+    hostile = dataclasses.replace(CFG, skills=skills, operators=operators)
+    for name in ("queues.conf", "pjsip.conf"):
+        text = asterisk_files(hostile, "x")[name]
+        clean = asterisk_files(CFG, "x")[name]
+        lines = [line.strip() for line in text.splitlines()]
+        assert "[evil]" not in lines
+        assert not [line for line in lines if line.startswith(("member", "strategy = ringall"))]
+        assert "\u2028" not in text
+        assert "\r" not in text
+        assert len(text.splitlines()) == len(clean.splitlines()), name
 
 
 def test_every_operator_is_an_endpoint_with_its_contact() -> None:
@@ -70,7 +106,19 @@ def test_dialplan_falls_back_to_the_general_queue() -> None:
     operator may be offered the call at once (the general pool's member penalty)."""
     text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
-    assert "AGI(agi://127.0.0.1:4573/ivr)" in text
+    assert f"AGI(agi://127.0.0.1:4573/ivr?secret={CFG.agi.secret})" in text
     assert (f"Set(QUEUE_MAX_PENALTY=6)\n same => n,Queue({CFG.menu.general_queue},t)"
             in text)
     assert "{{" not in text
+
+
+def test_every_agi_url_carries_the_secret() -> None:
+    """Each AGI() of the dialplan (menu, survey, callback, the failover node's) carries the
+    FastAGI secret generated at set-up: the server refuses a session without it."""
+    failover = dataclasses.replace(CFG, agi=dataclasses.replace(CFG.agi, failover="10.0.0.2:4573"))
+    text = asterisk_files(failover, "x")["extensions.conf"]
+    urls = re.findall(r"AGI\((agi://[^,)]*)", text)
+    assert len(urls) >= 6
+    assert len(CFG.agi.secret) >= 16
+    assert all(url.endswith(f"/ivr?secret={CFG.agi.secret}") for url in urls), urls
+    assert f"agi://10.0.0.2:4573/ivr?secret={CFG.agi.secret}" in urls

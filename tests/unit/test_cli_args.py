@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from ivr.cli import parse_args
@@ -36,3 +41,21 @@ def test_call_waits_a_bounded_time_for_an_operator() -> None:
     """`ivr call` waits 60 s for an operator unless told otherwise."""
     assert parse_args(["call", "--digits", "12"]).timeout == 60.0
     assert parse_args(["call", "--timeout", "5"]).timeout == 5.0
+
+
+def test_asterisk_render_writes_secrets_private_whatever_the_umask(tmp_path: Path) -> None:
+    """`ivr asterisk render DIR` under umask 022: manager.conf (AMI secret) and extensions.conf
+    (FastAGI secret) are 0600 from the start; the rest stays readable."""
+    target = tmp_path / "ast"
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from ivr.cli import main; "
+         "sys.exit(main())", "asterisk", "render", str(target)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in target.iterdir()}
+    assert modes["manager.conf"] == 0o600
+    assert modes["extensions.conf"] == 0o600
+    assert modes["queues.conf"] == 0o644
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert not [name for name in modes if name.startswith(".")]  # no temporary file left

@@ -191,3 +191,81 @@ def test_the_console_proposes_the_first_department_of_a_category() -> None:
     assert proposed is not None
     assert (proposed.id, proposed.name("zh")) == ("ecology", "生态环境局")
     assert {d.kind for d in cfg.departments.values()} == {"department", "street"}
+
+
+def test_the_fastagi_secret_is_added_to_an_older_secrets_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secrets file from before FastAGI had a secret gains one, keeping its AMI secret;
+    the file stays 0600 and both are reused from then on."""
+    monkeypatch.delenv("IVR_AMI_SECRET", raising=False)
+    monkeypatch.delenv("IVR_AGI_SECRET", raising=False)
+    path = tmp_path / "secrets.json"
+    path.write_text('{"ami_secret": "older-ami-secret"}')
+    path.chmod(0o644)
+    first = settings.ensure_secrets(tmp_path)
+    assert first["ami_secret"] == "older-ami-secret"
+    assert len(first["agi_secret"]) >= 24
+    assert first["agi_secret"] != first["ami_secret"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert settings.ensure_secrets(tmp_path) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secrets.json"]
+
+
+def test_a_fastagi_secret_unfit_for_a_url_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IVR_AGI_SECRET goes into the dialplan's AGI URL: anything but URL-safe text is refused."""
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("IVR_AGI_SECRET", "short,and;bad")
+    with pytest.raises(ConfigError, match="IVR_AGI_SECRET"):
+        settings.load()
+
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "key"),
+    [
+        ("skills.yaml", "en: Environment and noise}",
+         'en: "Noise\\n[evil]\\nmember => PJSIP/x"}', "skills[environment].names.en"),
+        ("skills.yaml", "department: Ecology and Environment Bureau",
+         'department: "Bureau\\r\\nstrategy = ringall"', "skills[environment].department"),
+        ("skills.yaml", "department: Ecology and Environment Bureau",
+         "department: " + "x" * 81, "skills[environment].department"),
+        ("operators.yaml", "name: Wang Fang", 'name: "Wang\\u2028Fang"', "operators[op1001].name"),
+    ],
+)
+def test_names_written_into_asterisk_files_are_one_short_line(
+    tmp_path: Path, file: str, old: str, new: str, key: str
+) -> None:
+    """Names and departments go into queues.conf and pjsip.conf comments: a line break, a
+    control character or an overlong text is refused with the file and key."""
+    config = broken_copy(tmp_path, {file: (old, new)})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    assert [f"{p.file.rsplit('/', 1)[-1]}: {p.key}" for p in info.value.problems] == [
+        f"{file}: {key}"]
+
+
+@pytest.mark.parametrize("value", ["auto", "always", "never"])
+def test_secure_cookies_takes_three_values(tmp_path: Path, value: str) -> None:
+    """`[web] secure_cookies`: auto (over TLS), always or never; anything else is refused."""
+    config = broken_copy(tmp_path, {"ivr.toml": ('secure_cookies = "auto"',
+                                                 f'secure_cookies = "{value}"')})
+    assert settings.load(config).web_secure_cookies == value
+
+
+def test_secure_cookies_refuses_other_values(tmp_path: Path) -> None:
+    """A typo is a clear error naming the key, not a silently insecure cookie."""
+    config = broken_copy(tmp_path, {"ivr.toml": ('secure_cookies = "auto"',
+                                                 'secure_cookies = "yes"')})
+    with pytest.raises(ConfigError, match=r"web\.secure_cookies"):
+        settings.load(config)
+
+
+def test_the_agi_command_timeout_leaves_room_for_prompts(tmp_path: Path) -> None:
+    """Under 10 s a bulletin or a long prompt could never play: refused with the key."""
+    config = broken_copy(tmp_path, {"ivr.toml": ("command_timeout = 60.0",
+                                                 "command_timeout = 5.0")})
+    with pytest.raises(ConfigError, match=r"agi\.command_timeout: at least 10 s"):
+        settings.load(config)

@@ -41,6 +41,7 @@ from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
+from ivr.core.records import AuditEntry
 from ivr.core.settings import Settings
 from ivr.edges.clock import SystemClock
 from ivr.edges.storage.store import Store, open_store
@@ -375,3 +376,8 @@ async def browser_login(page: Page, live_url: str, username: str, password: str,
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     await page.wait_for_load_state("domcontentloaded")
+
+
+async def audited(hotline: WebHotline) -> list[AuditEntry]:
+    """The audit log, newest first, without the log-ins and log-outs every test session makes."""
+    return [e for e in await hotline.store.audit.latest() if e.action not in {"login", "logout"}]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ivr.core.flow.scenarios import scenarios_path
 from ivr.core.records import CallRecord
-from tests.web.conftest import api_login
+from tests.web.conftest import api_login, audited
 
 # -- users -----------------------------------------------------------------------------------
 
@@ -29,7 +29,7 @@ async def test_admin_creates_a_user_whose_generated_password_works_once_shown(
     listed = await (await admin.get("/api/users")).json()
     assert {u["username"] for u in listed} == {admin.username, "li.wei"}
     assert all("password" not in u and "password_hash" not in u for u in listed)
-    entry = (await hotline.store.audit.latest())[0]
+    entry = (await audited(hotline))[0]
     assert (entry.actor, entry.action, entry.target) == (admin.username, "user.create",
                                                          "li.wei")
 
@@ -106,7 +106,7 @@ async def test_invalid_config_lists_every_problem_and_changes_nothing(api_as, ho
     path = hotline.config_dir / "operators.yaml"
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
     assert hotline.reloads == 0
-    assert await hotline.store.audit.latest() == []
+    assert await audited(hotline) == []
 
 
 async def test_removing_a_skill_in_use_is_refused_with_the_operators_problems(api_as):
@@ -158,7 +158,7 @@ async def test_valid_config_is_written_audited_and_reloaded(api_as, hotline):
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == edited
     assert hotline.reloads == 1
     assert hotline.settings.operators["op1001"].name == "Wang Fang (day shift)"
-    entry = (await hotline.store.audit.latest())[0]
+    entry = (await audited(hotline))[0]
     assert (entry.action, entry.target) == ("config.update", "operators.yaml")
 
 
@@ -205,7 +205,7 @@ async def test_supervisor_posts_lists_and_withdraws_a_bulletin(api_as, hotline):
     assert resp.status == 200
     assert (await resp.json())["withdrawn_at"]
     assert await hotline.store.bulletins.active(datetime.now(UTC)) == []
-    actions = [e.action for e in await hotline.store.audit.latest()]
+    actions = [e.action for e in await audited(hotline)]
     assert actions == ["bulletin.withdraw", "bulletin.post"]
 
 
@@ -247,7 +247,7 @@ async def test_supervisor_acts_for_any_operator_and_it_is_audited(api_as, hotlin
     assert (await resp.json())["skills"] == ["inquiry"]
     assert (await supervisor.post("/api/operators/op1002/logout")).status == 200
     assert (await supervisor.post("/api/operators/op4242/logout")).status == 404
-    entries = await hotline.store.audit.latest()
+    entries = await audited(hotline)
     assert [(e.actor, e.action, e.target) for e in entries] == [
         (supervisor.username, "operator.logout", "op1002"),
         (supervisor.username, "operator.login", "op1002")]
@@ -309,6 +309,44 @@ async def test_audit_log_is_newest_first_for_admins(api_as):
     await admin.patch("/api/users/zhang", json={"disabled": True})
     entries = await (await admin.get("/api/audit")).json()
     assert [(e["action"], e["target"]) for e in entries] == [
-        ("user.update", "zhang"), ("user.create", "zhang")]
+        ("user.update", "zhang"), ("user.create", "zhang"), ("login", admin.username)]
     assert entries[0]["detail"]["disabled"] is True
     assert entries[0]["actor"] == admin.username
+
+
+async def test_a_skill_name_that_would_add_lines_to_queues_conf_is_refused(api_as, hotline):
+    """Names edited in the admin page end up in queues.conf: a line break is a 422 naming
+    the key, and neither the file nor the settings change."""
+    admin = await api_as("admin")
+    original = (await (await admin.get("/api/config/skills")).json())["text"]
+    bad = original.replace("en: Environment and noise}",
+                           'en: "Noise\\n[evil]\\nmember => PJSIP/intruder"}', 1)
+    assert bad != original
+    resp = await admin.put("/api/config/skills", json={"text": bad})
+    assert resp.status == 422
+    problems = (await resp.json())["problems"]
+    assert [(p["file"], p["key"]) for p in problems] == [
+        ("skills.yaml", "skills[environment].names.en")]
+    path = hotline.config_dir / "skills.yaml"
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == original
+    assert hotline.reloads == 0
+
+
+async def test_a_bulletin_longer_than_the_playing_limit_is_refused_at_posting(api_as, hotline):
+    """A text that would play past the AGI command timeout (it would end every caller's IVR
+    as a hang-up) is refused when posted, naming how long it lasts; nothing is left behind."""
+    supervisor = await api_as("supervisor")
+    expires = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    text = ("Water supply in the eastern districts is interrupted until further notice; "
+            "please keep tap water for drinking. ") * 9
+    assert len(text) <= 1000
+    resp = await supervisor.post("/api/bulletins", json={"texts": {"en": text[:1000]},
+                                                         "expires_at": expires})
+    assert resp.status == 409, await resp.text()  # Refused
+    message = (await resp.json())["message"]
+    assert "lasts" in message
+    assert "at most 55 s" in message
+    assert await hotline.store.bulletins.active(datetime.now(UTC)) == []
+    folder = hotline.settings.asterisk_sounds / "en" / "bulletins"
+    left = await asyncio.to_thread(lambda: list(folder.iterdir()) if folder.exists() else [])
+    assert left == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from tests.web.conftest import audited
+
 LIVE_VERSION = 'version: "2026-11-28.1"'
 
 
@@ -43,7 +45,7 @@ async def test_publishing_an_invalid_flow_changes_nothing(api_as, hotline):
     assert hotline.flows.current() == live
     assert await hotline.store.flow_versions.of(live.flow.name) == versions
     assert await asyncio.to_thread(hotline.settings.flow_path.read_text, encoding="utf-8") == text
-    assert await hotline.store.audit.latest() == []
+    assert await audited(hotline) == []
 
 
 async def test_publish_then_rollback(api_as, hotline):
@@ -78,7 +80,7 @@ async def test_publish_then_rollback(api_as, hotline):
     assert await asyncio.to_thread(path.read_text, encoding="utf-8") == text
     versions = await (await admin.get("/api/flows/versions")).json()
     assert versions[0]["note"] == f"rollback to version #{versions[-1]['id']}"
-    actions = [e.action for e in await hotline.store.audit.latest()]
+    actions = [e.action for e in await audited(hotline)]
     assert actions == ["flow.rollback", "flow.publish"]
 
 

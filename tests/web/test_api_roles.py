@@ -9,6 +9,7 @@ from aiohttp import web
 from yarl import URL
 
 from ivr.web.openapi import PATHS, document
+from tests.web.conftest import audited
 
 SAMPLE = {"number": "6332000017", "id": "1", "username": "nobody", "name": "skills"}
 RANK = {"any": 0, "operator": 0, "supervisor": 1, "admin": 2}
@@ -53,7 +54,7 @@ async def test_operator_session_gets_403_on_every_supervisor_and_admin_route(
     resp = await operator.request(method, concrete(path), json={})
     assert resp.status == 403, await resp.text()
     assert (await resp.json())["error"] == "forbidden"
-    assert await hotline.store.audit.latest() == []
+    assert await audited(hotline) == []
     live = hotline.flows.current().flow.name
     assert await hotline.store.flow_versions.of(live) == versions_before
 

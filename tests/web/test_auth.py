@@ -7,10 +7,12 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestServer
+import pytest
+from aiohttp import DummyCookieJar, TCPConnector
+from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.errors import StorageError
-from ivr.web.auth import LoginThrottle
+from ivr.web.auth import ADDRESS_FREE_FAILURES, MAX_TRACKED, THROTTLE, LoginThrottle
 
 
 async def test_login_form_logs_in_and_lands_on_the_asked_page(anonymous, web_user):
@@ -162,18 +164,34 @@ def test_throttle_doubles_the_wait_and_forgets_after_a_success():
     """Three free failures, then 1 s, 2 s, 4 s...; a success clears the name."""
     now = [1000.0]
     throttle = LoginThrottle(clock=lambda: now[0])
+    here = "10.0.0.1"
     for _ in range(2):
-        throttle.failed("Wang")
-    assert throttle.wait_left("wang") == 0
-    throttle.failed("wang")
-    assert throttle.wait_left("WANG") == 1.0
-    throttle.failed("wang")
-    assert throttle.wait_left("wang") == 2.0
+        throttle.failed(here, "Wang")
+    assert throttle.wait_left(here, "wang") == 0
+    throttle.failed(here, "wang")
+    assert throttle.wait_left(here, "WANG") == 1.0
+    assert throttle.wait_left("10.0.0.2", "wang") == 0  # nobody is locked out from elsewhere
+    throttle.failed(here, "wang")
+    assert throttle.wait_left(here, "wang") == 2.0
     now[0] += 2.0
-    assert throttle.wait_left("wang") == 0
-    throttle.succeeded("wang")
-    throttle.failed("wang")
-    assert throttle.wait_left("wang") == 0
+    assert throttle.wait_left(here, "wang") == 0
+    throttle.succeeded(here, "wang")
+    throttle.failed(here, "wang")
+    assert throttle.wait_left(here, "wang") == 0
+
+
+def test_an_address_guessing_many_names_is_slowed_and_memory_stays_bounded():
+    """Twenty failures from one address, whatever the names, start its back-off; a million
+    names from many addresses keep at most MAX_TRACKED entries."""
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for n in range(ADDRESS_FREE_FAILURES):
+        throttle.failed("10.0.0.1", f"name{n}")
+    assert throttle.wait_left("10.0.0.1", "anyone-else") == 1.0
+    assert throttle.wait_left("10.0.0.2", "anyone-else") == 0
+    for n in range(3 * MAX_TRACKED):
+        throttle.failed(f"10.1.{n // 250}.{n % 250}", "x" * 64 + str(n))
+        assert throttle.tracked <= MAX_TRACKED
 
 
 async def test_a_failing_database_answers_503_json(api_as, hotline, monkeypatch):
@@ -209,3 +227,137 @@ async def test_expired_sessions_are_swept_when_the_app_starts(app, hotline, web_
         assert await hotline.store.sessions.get("new", now) is not None
     finally:
         await server.close()
+
+
+async def form_login(anonymous, username: str, password: str, next_page: str,
+                     headers: dict[str, str] | None = None):
+    page = await anonymous.get("/login", headers=headers)
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+    # Sent by hand: the test client keeps a Secure cookie off plain HTTP, as a browser would.
+    cookie = {"Cookie": f"ivr_login_csrf={page.cookies['ivr_login_csrf'].value}"}
+    return await anonymous.post("/login", data={
+        "username": username, "password": password, "csrf": token, "next": next_page,
+    }, headers={**(headers or {}), **cookie}, allow_redirects=False)
+
+
+@pytest.mark.parametrize("next_page", [
+    "/\t/evil.example",          # what ?next=/%09/evil.example decodes to
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "/ /evil.example",
+    "/\u200b/evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    " //evil.example",
+    "/" + "a" * 5000,
+])
+async def test_next_never_leaves_the_site_however_it_is_spelled(
+    anonymous, web_user, next_page: str
+) -> None:
+    """A `next` a browser would turn into another site (tabs, line breaks, backslashes) is
+    ignored: the user lands on their own start page."""
+    username, password = await web_user("admin")
+    resp = await form_login(anonymous, username, password, next_page)
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/admin/flows"
+
+
+async def test_a_plain_path_with_a_query_is_still_followed(anonymous, web_user) -> None:
+    """Safe `next` values still work: a path on this site, query included."""
+    username, password = await web_user("admin")
+    resp = await form_login(anonymous, username, password, "/reports?day=2026-12-01&skill=a")
+    assert resp.headers["Location"] == "/reports?day=2026-12-01&skill=a"
+
+
+async def test_the_session_cookie_is_secure_behind_a_tls_proxy(server, web_user) -> None:
+    """With the default `secure_cookies = "auto"`, a login through a proxy that says the
+    browser used HTTPS gets Secure cookies; plain HTTP on loopback does not."""
+    username, password = await web_user("admin")
+    anonymous = TestClient(server, cookie_jar=DummyCookieJar())  # cookies sent by hand
+    await anonymous.start_server()
+    try:
+        await _secure_behind_a_proxy(anonymous, username, password)
+    finally:
+        await anonymous.close()
+
+
+async def _secure_behind_a_proxy(anonymous, username: str, password: str) -> None:
+    plain = await form_login(anonymous, username, password, "")
+    assert not plain.cookies["ivr_session"]["secure"]
+    for headers in ({"X-Forwarded-Proto": "https"}, {"Forwarded": "for=10.0.0.1;proto=https"}):
+        resp = await form_login(anonymous, username, password, "", headers=headers)
+        assert resp.status == 303, await resp.text()
+        assert resp.cookies["ivr_session"]["secure"], headers
+        page = await anonymous.get("/login", headers=headers)
+        assert page.cookies["ivr_login_csrf"]["secure"]
+        api = await anonymous.post("/login", json={"username": username, "password": password},
+                                   headers=headers)
+        assert api.cookies["ivr_session"]["secure"]
+
+
+async def test_a_flood_of_megabyte_usernames_is_refused_without_echo(anonymous, app) -> None:
+    """A 1 MiB username is refused at once (400), neither echoed nor remembered: the answers
+    stay small and the throttle keeps nothing of them."""
+    huge = "u" * 1_000_000
+    page = await anonymous.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', await page.text()).group(1)
+    for _ in range(20):
+        resp = await anonymous.post("/login", json={"username": huge, "password": "x"})
+        assert resp.status == 400
+        assert len(await resp.read()) < 2000
+        form = await anonymous.post("/login", data={
+            "username": huge, "password": "x", "csrf": token}, allow_redirects=False)
+        assert form.status == 400
+        body = await form.read()
+        assert len(body) < 50_000
+        assert b"u" * 100 not in body
+        token = re.search(r'name="csrf" value="([^"]+)"', body.decode()).group(1)
+    assert app[THROTTLE].tracked == 0
+
+
+async def test_admin_logs_in_from_their_own_address_during_a_flood(server, web_user) -> None:
+    """Wrong passwords for admin, three in a row and then two hundred at once, from one
+    address: that address is refused (mostly without a password check), while admin, from
+    another address, logs in."""
+    username, password = await web_user("admin")
+    flood = TestClient(server)
+    own = TestClient(server, connector=TCPConnector(local_addr=("127.0.0.2", 0)))
+    await flood.start_server()
+    await own.start_server()
+    try:
+        async def guess() -> int:
+            resp = await flood.post("/login", json={"username": username, "password": "guess"})
+            return resp.status
+
+        assert [await guess() for _ in range(3)] == [401, 401, 401]
+        guesses = [asyncio.create_task(guess()) for _ in range(200)]
+        await asyncio.sleep(0.05)
+        resp = await own.post("/login", json={"username": username, "password": password})
+        assert resp.status == 200, await resp.text()
+        statuses = await asyncio.gather(*guesses)
+        assert set(statuses) <= {401, 429}
+        assert statuses.count(401) <= 5  # the rest refused before any argon2 work
+        again = await flood.post("/login", json={"username": username, "password": password})
+        assert again.status == 429  # the flooding address is still slowed down
+    finally:
+        await flood.close()
+        await own.close()
+
+
+async def test_logins_and_logouts_are_audited_with_the_address(anonymous, web_user, hotline):
+    """Each log-in (form or API) and log-out is in the audit log, with where it came from."""
+    username, password = await web_user("supervisor")
+    resp = await form_login(anonymous, username, password, "")
+    assert resp.status == 303
+    csrf = (await (await anonymous.get("/api/me")).json())["csrf"]
+    assert (await anonymous.post("/logout", headers={"X-CSRF-Token": csrf},
+                                 allow_redirects=False)).status == 303
+    assert (await anonymous.post("/login", json={"username": username,
+                                                 "password": password})).status == 200
+    entries = await hotline.store.audit.latest()
+    assert [(e.actor, e.action) for e in entries] == [
+        (username, "login"), (username, "logout"), (username, "login")]
+    assert entries[0].detail == {"address": "127.0.0.1", "via": "api"}
+    assert entries[2].detail == {"address": "127.0.0.1", "via": "form"}

@@ -178,3 +178,14 @@ async def test_socket_closes_when_the_session_ends(
         message = await ws.receive(timeout=2)
         assert message.type is aiohttp.WSMsgType.CLOSE
         assert ws.close_code == console.SESSION_ENDED_CLOSE
+
+
+async def test_a_transfer_is_audited(api_as: Any, hotline: WebHotline) -> None:
+    """Who sent which operator's caller where, in the audit log."""
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+    await hotline.operators.login(OP)
+    hotline.operators.state[OP] = dataclasses.replace(hotline.operators.state[OP], in_call=True)
+    assert (await wang.post("/console/transfer", json={"target": "88001"})).status == 200
+    entry = (await hotline.store.audit.latest())[0]
+    assert (entry.actor, entry.action, entry.target) == (wang.username, "call.transfer", OP)
+    assert entry.detail == {"to": "88001"}

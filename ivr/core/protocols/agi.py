@@ -5,7 +5,9 @@ Theory of operation
 A FastAGI session starts with Asterisk sending a block of ``agi_<key>: <value>`` lines ended
 by an empty line (the *handshake*). ``HandshakeReader`` accepts bytes as they arrive and
 yields ``NEED_DATA`` until the block is complete, then an ``AgiEnvironment``. The block is
-capped: a peer that sends more than ``max_bytes`` without finishing it is refused.
+capped: a peer that sends more than ``max_bytes`` without finishing it is refused, and so is
+a block that repeats a key (Asterisk sends each once). The AGI URL the dialplan calls carries
+the installation's secret (``?secret=...``, ``AgiEnvironment.secret``), checked by the server.
 
 Then the application sends one command per line and Asterisk answers each with a response:
 
@@ -16,7 +18,8 @@ Then the application sends one command per line and Asterisk answers each with a
 
 Asterisk may also send a lone ``HANGUP`` line at any time when the caller hangs up.
 ``ResponseReader`` consumes lines and yields ``NEED_DATA`` or an ``AgiResult``; it notes a
-``HANGUP`` line and reports it on the next result (``hung_up=True``).
+``HANGUP`` line and reports it on the next result (``hung_up=True``). Every line is parsed in
+time linear in its length (``parse_result_line``), capped at 8 KB.
 
 Commands are built with ``encode_command``: every argument is double-quoted with ``\\`` and
 ``"`` escaped (how Asterisk's ``parse_args`` reads them), and control characters (CR, LF, NUL
@@ -51,7 +54,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _VERB = re.compile(r"^[A-Z][A-Z ]*[A-Z]$")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_]*\))?$")
-_RESULT = re.compile(r"^200 result=(\S*)(?: \((.*)\))?((?: [A-Za-z_]+=\S*)*)\s*$")
+_RESULT_PREFIX = "200 result="
+_FIELD = re.compile(r"[A-Za-z_]+=\S*")
+_NON_SPACE = re.compile(r"\S*")
 _INT = re.compile(r"^-?[0-9]+$")
 _MAX_RESULT_DIGITS = 18  # Asterisk prints a C int; anything longer is garbage
 _CODE = re.compile(r"^[0-9]{3}(?: |$)")
@@ -84,6 +89,20 @@ class AgiEnvironment:
         rest = self.request.split("://", 1)[-1]
         path = rest.split("/", 1)[1] if "/" in rest else ""
         return path.split("?", 1)[0]
+
+    @property
+    def secret(self) -> str:
+        """The ``secret=`` parameter of the AGI URL (``agi://host:port/ivr?secret=...``), or ''.
+
+        The dialplan carries the secret generated at set-up; the server refuses a session
+        whose secret is missing or wrong.
+        """
+        query = self.request.partition("?")[2]
+        for item in query.split("&"):
+            key, _, value = item.partition("=")
+            if key == "secret":
+                return value
+        return ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str]) -> AgiEnvironment:
@@ -145,7 +164,11 @@ def parse_handshake(block: bytes) -> AgiEnvironment:
         key, sep, value = line.partition(":")
         if not sep or not key.startswith("agi_"):
             raise HandshakeError(f"not an AGI handshake line: {line[:80]!r}")
-        values[key.strip()] = value.strip()
+        key = key.strip()
+        if key in values:
+            # Asterisk sends each key once; a second one is a forged or spliced block.
+            raise HandshakeError(f"handshake repeats {key[:40]!r}")
+        values[key] = value.strip()
     if "agi_channel" not in values:
         raise HandshakeError("handshake has no agi_channel")
     return AgiEnvironment.from_mapping(values)
@@ -255,22 +278,19 @@ class ResponseReader:
         if line.startswith("520-"):
             self._usage = [line[4:]]
             return NEED_DATA
-        match = _RESULT.match(line)
-        if match:
-            value = match.group(1)
+        parsed = parse_result_line(line)
+        if parsed is not None:
+            value, data, fields = parsed
             result = 0
             if _INT.match(value):
                 if len(value.lstrip("-")) > _MAX_RESULT_DIGITS:
                     raise ProtocolError(f"AGI result out of range: {line[:80]!r}")
                 result = int(value)
-            fields = dict(
-                item.split("=", 1) for item in match.group(3).split() if "=" in item
-            )
             return AgiResult(
                 code=200,
                 result=result,
                 value=value,
-                data=match.group(2) or "",
+                data=data,
                 fields=fields,
                 hung_up=self._hangup_seen,
             )
@@ -284,3 +304,44 @@ class ResponseReader:
                 message=line[4:],
             )
         raise ProtocolError(f"unexpected AGI response line: {line[:80]!r}")
+
+
+def parse_result_line(line: str) -> tuple[str, str, dict[str, str]] | None:
+    """``200 result=<value> [(<data>)] [key=value ...]`` split into its parts, in linear time.
+
+    None when the line is not of that shape. The data may itself hold brackets, spaces and
+    ``key=value`` text (GET VARIABLE prints a caller's name as it is): it runs to the *last*
+    ``)`` after which only ``key=value`` fields follow. A regular expression with a greedy
+    ``(.*)`` before the fields says the same but backtracks quadratically (an 8 KB answer held
+    the event loop half a second); here the fields are peeled off the end once, token by
+    token, and each candidate ``)`` is looked at once.
+    """
+    if not line.startswith(_RESULT_PREFIX):
+        return None
+    rest = line[len(_RESULT_PREFIX):]
+    value_match = _NON_SPACE.match(rest)
+    value = value_match.group() if value_match else ""
+    tail = rest[len(value):]
+    body = tail.rstrip()
+    # Where a run of " key=value" fields reaching the end of ``body`` may start: the end of
+    # ``body`` itself, then each field's leading space, right to left, while tokens are fields.
+    starts = [len(body)]
+    position = len(body)
+    while position > 0:
+        space = body.rfind(" ", 0, position)
+        if space < 0 or not _FIELD.fullmatch(body, space + 1, position):
+            break
+        starts.append(space)
+        position = space
+    if tail[:2] == " (":
+        # Greedy: the data ends at the rightmost ")" that a run of fields (or nothing) follows.
+        for start in starts:
+            if start >= 3 and body[start - 1] == ")":
+                return value, body[2:start - 1], _fields(body[start:])
+    if starts[-1] == 0:
+        return value, "", _fields(body)
+    return None
+
+
+def _fields(text: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in text.split())

@@ -14,6 +14,11 @@ line would not fit (``MAX_LINE_BYTES``), rather than cutting the value short.
 ``channel_variable`` escapes what Asterisk's argument splitter reads in an Originate
 ``Variable`` header (``,`` between variables, quotes, brackets and parentheses that group,
 ``\\`` that escapes), so a value stays one variable and cannot swallow the next one.
+
+What Asterisk sends is split into messages by ``MessageReader``: bytes in, each message's
+bytes out, found by scanning every byte once (a message arriving a few bytes at a time is not
+re-scanned from its start on every chunk) and capped at ``MAX_MESSAGE_BYTES``: a peer that
+never ends a message is refused with ``ProtocolError`` instead of growing the buffer forever.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from ivr.errors import AmiError
+from ivr.errors import AmiError, ProtocolError
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_()-]{0,63}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -32,6 +37,10 @@ _APP_ARG_SPECIAL = re.compile(r'([\\,()\[\]"])')
 MAX_VALUE = 4096
 MAX_LINE_BYTES = 1024
 """Longest action line Asterisk reads whole, ``Key: value`` and CRLF included."""
+MAX_MESSAGE_BYTES = 1 << 20
+"""Longest message we keep waiting for its end (Asterisk's are a few hundred bytes; a
+``Response: Follows`` body may be tens of kilobytes)."""
+_END = b"\r\n\r\n"
 
 
 def _one_line(value: object) -> str:
@@ -93,3 +102,32 @@ class AmiEvent:
         fields = {str(k): safe_value(v) for k, v in message.items() if k is not None}
         name = fields.get("Event") or fields.get("event") or ""
         return cls(name=name, fields=MappingProxyType(fields))
+
+
+class MessageReader:
+    """Splits the AMI stream into messages ended by an empty line; see the module docstring."""
+
+    def __init__(self, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer already known to hold no message end
+        self._max = max_bytes
+
+    def receive_data(self, data: bytes) -> list[bytes]:
+        """The messages ``data`` completes (without their empty line), oldest first."""
+        self._buffer += data
+        messages = []
+        start = 0
+        while True:
+            # The end marker may straddle the previous chunk: look back three bytes.
+            end = self._buffer.find(_END, max(start, self._scanned - len(_END) + 1))
+            if end < 0:
+                break
+            messages.append(bytes(self._buffer[start:end]))
+            start = end + len(_END)
+            self._scanned = start
+        if start:
+            del self._buffer[:start]
+        self._scanned = len(self._buffer)
+        if len(self._buffer) > self._max:
+            raise ProtocolError(f"AMI message longer than {self._max} bytes without its end")
+        return messages

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from ivr.edges.files import make_private
 from ivr.edges.storage.migrations import migrate
 from ivr.errors import StorageError
 
@@ -198,7 +199,11 @@ class Database:
     def _create_engine(self) -> Engine:
         path = self.url.path
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if str(path) not in {"", ":memory:"}:
+                # Callers, transcripts and password hashes: 0600 from the file's creation
+                # (SQLite gives its -wal and -shm files the database file's mode).
+                make_private(path)
             # One worker thread uses the file; a fresh connection per call would re-run the
             # PRAGMAs and lose SQLite's page cache, so the pool keeps one.
             engine = create_engine(
