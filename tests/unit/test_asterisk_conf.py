@@ -28,12 +28,13 @@ def test_manager_is_loopback_and_least_privilege() -> None:
 
 
 def test_the_ami_user_reads_only_what_the_application_uses() -> None:
-    """Queue and channel events, reporting and the dialplan's UserEvents: not the dialplan
-    class (every Newexten and VarSet of every call, callers' data included)."""
+    """Queue and channel events, reporting, the dialplan's UserEvents and system (FullyBooted
+    after a restart): not the dialplan class (every Newexten and VarSet of every call,
+    callers' data included)."""
     text = asterisk_files(CFG, "s3cret")["manager.conf"]
     read = next(line for line in text.splitlines() if line.startswith("read"))
     assert {c.strip() for c in read.split("=", 1)[1].split(",")} == {
-        "call", "agent", "reporting", "user"}
+        "system", "call", "agent", "reporting", "user"}
 
 
 INJECTED = "Noise\n[evil]\nmember => PJSIP/intruder\u2028strategy = ringall\r;--"
