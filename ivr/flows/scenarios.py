@@ -51,7 +51,7 @@ def _replay(settings: Settings, flow: CallFlow, scenario: Scenario, source: str,
     facts = arrival_facts(
         settings, caller=scenario.caller, language=language, now=now,
         speech_available=scenario.say is not None, caller_known=scenario.caller_known,
-        open_cases=scenario.open_cases,
+        open_cases=scenario.open_cases, variables=scenario.variables,
     )
     report = simulate(flow, facts, scenario.digits, scenario.say, scenario.cases,
                       entry=scenario.entry, hangup_at=scenario.hangup_at,

@@ -52,12 +52,13 @@ def intent_classifier(settings: Settings) -> Classifier:
 
 def arrival_facts(
     settings: Settings, *, caller: str, language: str, now: datetime, speech_available: bool,
-    caller_known: bool = False, open_cases: int = 0,
+    caller_known: bool = False, open_cases: int = 0, variables: Mapping[str, str] | None = None,
 ) -> ArrivalFacts:
     """What the flow may ask about a call from ``caller`` arriving at ``now``."""
     return ArrivalFacts(
         caller=caller, language=language, now=now, caller_known=caller_known,
-        open_cases=open_cases, open_schedules=settings.schedules.open_at(now),
+        open_cases=open_cases, variables=dict(variables or {}),
+        open_schedules=settings.schedules.open_at(now),
         holidays_today=settings.schedules.holidays_on(now.date()),
         speech_available=speech_available,
     )

@@ -3,7 +3,7 @@
 Theory of operation
     A flow file ``dialplans/NAME.yaml`` may have ``dialplans/NAME.scenarios.yaml`` beside it:
     a list of calls (keys pressed or words said, the caller's language, history and cases, the
-    local time, the entry) and what each must end in (queue and priority, transfer, hang-up,
+    variables the application sets when a call arrives, the local time, the entry) and what each must end in (queue and priority, transfer, hang-up,
     caller gone, nodes passed in order, variables set). ``ivr flow check``, every publish
     from the web, every file edit the watcher picks up and every rollback replay them through
     the engine's own simulation (``simulate``); one failing scenario refuses the publish and
@@ -57,6 +57,7 @@ class Scenario:
     entry: str | None = None
     hangup_at: str | None = None
     cases: Mapping[str, str] = field(default_factory=dict)  # case number -> its readback
+    variables: Mapping[str, str] = field(default_factory=dict)  # set when the call arrives
 
 
 def scenarios_path(flow_path: str) -> str:
@@ -66,7 +67,7 @@ def scenarios_path(flow_path: str) -> str:
 
 
 _FIELDS = {"name", "digits", "say", "language", "caller", "caller_known", "open_cases", "at",
-           "entry", "hangup_at", "cases", "expect"}
+           "entry", "hangup_at", "cases", "variables", "expect"}
 _EXPECT = {"queue", "priority", "transfer", "hangup", "caller_left", "path", "variables"}
 
 
@@ -130,6 +131,7 @@ def parse_scenarios(text: str, source: str) -> tuple[list[Scenario], list[FlowPr
             open_cases=fields.integer("open_cases", 0, 0, 1000),
             at=fields.text("at") or DEFAULT_AT, entry=fields.text("entry"),
             hangup_at=fields.text("hangup_at"), cases=_texts(fields, "cases"),
+            variables=_texts(fields, "variables"),
         ))
     problems = [FlowProblem(p.file, p.line, p.node, p.message, SCENARIO)
                 for p in reader.problems]
