@@ -58,8 +58,9 @@ MAX_LABEL = 48  # characters of a keyword list shown on an edge
 
 
 def kind_of(node: Node) -> str:
-    """The flow file's ``kind:`` for a node."""
-    return _KINDS[type(node).__name__]
+    """The flow file's ``kind:`` for a node (a kind added later is drawn by its class name)."""
+    name = type(node).__name__
+    return _KINDS.get(name, name.lower())
 
 
 def quote(text: str) -> str:
@@ -155,7 +156,7 @@ def flow_dot(
         if first in flow.nodes:
             out.append(f"  {quote('entry:' + name)} -> {quote(first)} [style=dashed];")
     for nid, node in flow.nodes.items():
-        shape, fill = _LOOK[kind_of(node)]
+        shape, fill = _LOOK.get(kind_of(node), ("box", "#ffffff"))
         attributes = [f"id={quote('node-' + nid)}", f"label={quote(_node_label(node))}",
                       f"shape={shape}", f"fillcolor={quote(fill)}"]
         classes = ["flow-node", f"kind-{kind_of(node)}"]
