@@ -3,8 +3,9 @@
 Theory of operation
     A flow file ``dialplans/NAME.yaml`` may have ``dialplans/NAME.scenarios.yaml`` beside it:
     a list of calls (keys pressed or words said, the caller's language, history and cases, the
-    variables the application sets when a call arrives, the local time, the entry) and what each must end in (queue and priority, transfer, hang-up,
-    caller gone, nodes passed in order, variables set). ``ivr flow check``, every publish
+    variables the application sets when a call arrives, the local time, the entry) and what
+    each must end in (queue and priority, transfer, hang-up, caller gone, nodes passed in
+    order, variables set). ``ivr flow check``, every publish
     from the web, every file edit the watcher picks up and every rollback replay them through
     the engine's own simulation (``simulate``); one failing scenario refuses the publish and
     is reported as a ``FlowProblem`` of kind ``scenario`` naming it, at its line in the
