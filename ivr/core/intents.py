@@ -65,16 +65,16 @@ class Bands:
     """A language's accept / confirm / coverage thresholds (``ivr.core.triage`` grades with
     them; ``config/intents.yaml`` sets them)."""
 
-    accept: float = 0.9
+    accept: float | None = 0.9  # None: never route silently (always confirm or keys)
     confirm: float = 0.5
     coverage: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("accept", "confirm", "coverage"):
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
+            if value is not None and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, not {value}")
-        if self.confirm > self.accept:
+        if self.accept is not None and self.confirm > self.accept:
             raise ValueError("confirm must not be above accept")
 
 
@@ -329,22 +329,28 @@ def _bands(value: Any, where: str, default: Bands, problem: Any) -> Bands:
     if not isinstance(value, Mapping):
         problem(where, "must map accept, confirm and coverage to numbers within 0..1")
         return default
-    numbers = {}
+    numbers: dict[str, float | None] = {}
     for name in ("accept", "confirm", "coverage"):
         number = value.get(name, getattr(default, name))
+        if number is None and name == "accept":
+            numbers[name] = None  # never route silently
+            continue
         if isinstance(number, bool) or not isinstance(number, int | float) or not (
             0.0 <= number <= 1.0
         ):
-            problem(f"{where}.{name}", "must be a number within 0..1")
+            problem(f"{where}.{name}", "must be a number within 0..1"
+                    + (" (or null: never route silently)" if name == "accept" else ""))
             number = getattr(default, name)
         numbers[name] = float(number)
     for name in value:
         if name not in numbers:
             problem(f"{where}.{name}", "unknown key (accept, confirm, coverage)")
-    if numbers["confirm"] > numbers["accept"]:
+    accept = numbers["accept"]
+    confirm, coverage = numbers["confirm"] or 0.0, numbers["coverage"] or 0.0  # never null
+    if accept is not None and confirm > accept:
         problem(f"{where}.confirm", "must not be above accept")
         return default
-    return Bands(**numbers)
+    return Bands(accept=accept, confirm=confirm, coverage=coverage)
 
 
 def _phrases(value: Any, where: str, problem: Any) -> tuple[str, ...]:

@@ -31,7 +31,8 @@ The evidence (``Evidence``), all shown to the operator:
   decoder could put the sound. ``None`` when no check ran (free-form decoding).
 
 ``score = confidence * share``. ``accept`` needs ``score >= bands.accept``, ``coverage >=
-bands.coverage`` and a check that did not fail; ``confirm`` needs ``score >= bands.confirm``;
+bands.coverage`` and a check that did not fail (``bands.accept`` None: never, for a recogniser
+whose strongest evidence still misroutes); ``confirm`` needs ``score >= bands.confirm``;
 otherwise ``reject``. The thresholds live in ``config/intents.yaml`` (per language) with the
 figures of ``ivr bench intents`` that justify them.
 
@@ -119,25 +120,37 @@ def assess(
     *,
     matching: Matching,
     share: float = 1.0,
-    checked: bool | None = None,
+    check: Sequence[Word] | None = None,
 ) -> Evidence:
     """Grade what was heard against the evidence phrases of the winning label.
 
     ``phrases`` are the phrases found for the winner (empty: nothing pointed anywhere);
-    ``share`` its part of all evidence; ``checked`` the outcome of the filler pass.
+    ``share`` its part of all evidence; ``check`` the words of the filler pass (grammar mode),
+    None when none ran. With a check, ``coverage`` and ``confidence`` come from it (there the
+    keywords competed with the filler words), and a keyword missing from it fails the check.
     """
-    heard = tuple((w, min(1.0, max(0.0, float(c)))) for w, c in words if w)
+    heard = _clean(words)
     if not heard:
         return NOTHING
+    phrases = list(phrases)
     evidence = keyword_words(heard, phrases, matching)
+    checked: bool | None = None
+    graded, among = evidence, heard
+    if check is not None:
+        among = _clean(check)
+        graded = keyword_words(among, phrases, matching) if phrases else ()
+        checked = bool(graded)
+        if not graded:
+            graded = evidence  # the keyword pass's own confidence: enough to ask, never to act
     if not evidence:
         return Evidence(heard, (), 0.0, 0.0, 0.0, checked, 0.0, "reject")
-    confidence = sum(c for _, c in evidence) / len(evidence)
-    coverage = len(evidence) / len(heard)
+    confidence = sum(c for _, c in graded) / len(graded)
+    coverage = len(graded) / len(among) if among and checked is not False else 0.0
     share = min(1.0, max(0.0, share))
     score = round(confidence * share, 4)
     band: Band
-    if score >= bands.accept and coverage >= bands.coverage and checked is not False:
+    if (bands.accept is not None and score >= bands.accept and coverage >= bands.coverage
+            and checked is not False):
         band = "accept"
     elif score >= bands.confirm:
         band = "confirm"
@@ -145,6 +158,10 @@ def assess(
         band = "reject"
     return Evidence(heard, evidence, round(confidence, 4), round(coverage, 4), share,
                     checked, score, band)
+
+
+def _clean(words: Sequence[Word]) -> tuple[Word, ...]:
+    return tuple((w, min(1.0, max(0.0, float(c)))) for w, c in words if w)
 
 
 def phrases_in(text: str, phrases: Iterable[str], matching: Matching) -> set[str]:
@@ -215,13 +232,13 @@ class Triage:
 def grade_problem(
     text: str,
     words: Sequence[Word],
-    check_text: str | None,
+    check: Sequence[Word] | None,
     language: str,
     catalog: IntentCatalog,
 ) -> Triage:
     """Grade a "describe your problem" turn: the intent of ``text``, then its evidence.
 
-    ``check_text`` is the filler pass (grammar mode) or None (free-form decoding).
+    ``check`` is the words of the filler pass (grammar mode) or None (free-form decoding).
     """
     match = catalog.match(text, language)  # confidence = strength * share, ASR apart
     lang = catalog.languages.get(language)
@@ -231,18 +248,15 @@ def grade_problem(
         return Triage(text, None, None, match.urgency, match.evidence, evidence)
     own = set(catalog.skill_phrases(language, match.skill))
     phrases = [p for p in match.evidence if p in own]
-    checked = None
-    if check_text is not None:
-        checked = catalog.match(check_text, language).skill == match.skill
     evidence = assess(words, phrases, catalog.bands(language), matching=matching,
-                      share=match.confidence, checked=checked)
+                      share=match.confidence, check=check)
     return Triage(text, match.skill, match.category, match.urgency, match.evidence, evidence)
 
 
 def grade_keywords(
     text: str,
     words: Sequence[Word],
-    check_text: str | None,
+    check: Sequence[Word] | None,
     keywords: Sequence[str],
     bands: Bands,
     *,
@@ -250,7 +264,4 @@ def grade_keywords(
 ) -> Evidence:
     """Grade a menu or confirmation turn: did the caller clearly say one of ``keywords``?"""
     found = phrases_in(text, keywords, matching)
-    checked = None
-    if check_text is not None:
-        checked = bool(found & phrases_in(check_text, found, matching))
-    return assess(words, found, bands, matching=matching, checked=checked)
+    return assess(words, found, bands, matching=matching, check=check)

@@ -12,9 +12,7 @@ with the call, given to routing (urgency) and shown to the operator.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Mapping
-from typing import Literal
 
 import structlog
 
@@ -27,7 +25,7 @@ from ivr.edges.fastagi import AgiChannel
 from ivr.edges.vosk import ModelRegistry, SpeechRecognizer, listen
 from ivr.errors import AudioError, SpeechError, StreamNotConnected
 from ivr.speech.intents_file import load_intents
-from ivr.speech.triage import NOTHING_HEARD, decide
+from ivr.speech.triage import NOTHING_HEARD, decide, plan
 
 log = structlog.get_logger("ivr.speech.service")
 
@@ -96,14 +94,11 @@ class SpeechService:
         self, channel: AgiChannel, command: ListenForSpeech, language: str
     ) -> tuple[Event, dict[str, str]]:
         """Carry out one speech turn; the event for the engine and variables for the call."""
-        mode: Literal["grammar", "free"] = command.mode
-        keywords: tuple[str, ...] = command.keywords
-        if (mode == "free" and language in self._settings.speech.grammar_only
-                and self.intents is not None):
-            keywords, mode = tuple(self.intents.keywords_for_grammar(language)), "grammar"
-        endpointing = dataclasses.replace(self.endpointing, no_speech_timeout=command.timeout)
-        filler = self.intents.filler(language) if mode == "grammar" and self.intents else ()
-        turn = self.recognizer.try_start(language, mode, keywords, endpointing, filler=filler)
+        how = plan(command, language, grammar_only=self._settings.speech.grammar_only,
+                   intents=self.intents, endpointing=self.endpointing)
+        mode, keywords = how.mode, how.keywords
+        turn = self.recognizer.try_start(language, mode, keywords, how.endpointing,
+                                         filler=how.filler)
         usage = self.recognizer.usage
         log.info("speech_turn", language=language, mode=mode, started=turn is not None,
                  pool_busy=usage.busy, pool_capacity=usage.capacity, pool_rejected=usage.rejected)

@@ -9,15 +9,42 @@ the skill and the evidence, and the urgency (kept whatever the band).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from ivr.core.flow import SpeechHeard
+from ivr.core.flow import ListenForSpeech, SpeechHeard
 from ivr.core.intents import DEFAULT_BANDS, IntentCatalog
+from ivr.core.protocols.audiosocket import EndpointerSettings
 from ivr.core.triage import Evidence, Triage, grade_keywords, grade_problem
-from ivr.edges.vosk import Transcript
+from ivr.edges.vosk import Mode, Transcript
 
 NOTHING_HEARD = SpeechHeard("", None, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPlan:
+    """How a ListenForSpeech is decoded: mode, grammar, filler words, endpointing."""
+
+    mode: Mode
+    keywords: tuple[str, ...]
+    filler: tuple[str, ...]
+    endpointing: EndpointerSettings
+
+
+def plan(
+    command: ListenForSpeech, language: str, *, grammar_only: Collection[str],
+    intents: IntentCatalog | None, endpointing: EndpointerSettings,
+) -> TurnPlan:
+    """The decoding of one turn: a free turn in a grammar-only language listens for the intent
+    phrases; every grammar turn gets the language's filler words (the check pass)."""
+    mode: Mode = command.mode
+    keywords = command.keywords
+    if mode == "free" and language in grammar_only and intents is not None:
+        keywords, mode = tuple(intents.keywords_for_grammar(language)), "grammar"
+    filler = intents.filler(language) if mode == "grammar" and intents is not None else ()
+    return TurnPlan(mode, keywords, filler,
+                    dataclasses.replace(endpointing, no_speech_timeout=command.timeout))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +69,8 @@ def decide(
     matching = lang.matching if lang is not None else "characters"
     bands = intents.bands(language) if intents is not None else DEFAULT_BANDS
     if purpose == "problem" and intents is not None:
-        triage = grade_problem(text, transcript.words, transcript.check_text, language, intents)
+        check = transcript.check_words if transcript.check_text is not None else None
+        triage = grade_problem(text, transcript.words, check, language, intents)
         evidence = triage.evidence
         variables = _seen(evidence) | {
             "transcript": text,
@@ -52,8 +80,8 @@ def decide(
         }
         event = SpeechHeard(text, triage.skill, evidence.score, triage.band)
         return TurnDecision(event, variables, evidence, triage)
-    evidence = grade_keywords(text, transcript.words, transcript.check_text, keywords, bands,
-                              matching=matching)
+    check = transcript.check_words if transcript.check_text is not None else None
+    evidence = grade_keywords(text, transcript.words, check, keywords, bands, matching=matching)
     if purpose == "confirm":
         variables = {"confirm_heard": text, "confirm_words": evidence.words_text,
                      "confirm_band": evidence.band}

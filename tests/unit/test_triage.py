@@ -34,26 +34,29 @@ BANDS = CATALOG.bands("ko")
 
 
 def test_a_clear_keyword_alone_is_accepted() -> None:
-    ev = assess([("소음", 0.95)], ["소음"], BANDS, matching="characters", checked=True)
-    assert (ev.band, ev.coverage, ev.confidence) == ("accept", 1.0, 0.95)
+    ev = assess([("소음", 1.0)], ["소음"], BANDS, matching="characters", check=[("소음", 0.95)])
+    assert (ev.band, ev.coverage, ev.confidence, ev.checked) == ("accept", 1.0, 0.95, True)
 
 
 @pytest.mark.parametrize(
-    ("words", "checked", "band"),
+    ("words", "check", "band"),
     [
-        ([("소음", 0.95)], False, "confirm"),  # gone once filler words compete: not sure
-        ([("소음", 0.95), ("너무", 0.9), ("여기", 0.9)], True, "confirm"),  # a third of it
-        ([("소음", 0.6)], True, "confirm"),
-        ([("소음", 0.3)], True, "reject"),
+        # Gone once the filler words compete for the sound: ask, never act.
+        ([("소음", 0.95)], [("너무", 0.9)], "confirm"),
+        # Still there, but a third of what was said: ask.
+        ([("소음", 1.0)], [("소음", 0.95), ("너무", 0.9), ("여기", 0.9)], "confirm"),
+        ([("소음", 1.0)], [("소음", 0.6)], "confirm"),
+        ([("소음", 1.0)], [("소음", 0.3)], "reject"),
+        ([("소음", 0.95)], None, "accept"),  # free-form decoding: no check to fail
         ([("너무", 1.0)], None, "reject"),  # filler only: nothing points anywhere
         ([], None, "reject"),
     ],
 )
 def test_weak_or_partial_evidence_is_never_accepted(
-    words: list[tuple[str, float]], checked: bool | None, band: str
+    words: list[tuple[str, float]], check: list[tuple[str, float]] | None, band: str
 ) -> None:
     phrases = ["소음"] if any(w == "소음" for w, _ in words) else []
-    assert assess(words, phrases, BANDS, matching="characters", checked=checked).band == band
+    assert assess(words, phrases, BANDS, matching="characters", check=check).band == band
 
 
 def test_two_skills_named_halve_the_score() -> None:
@@ -64,7 +67,8 @@ def test_two_skills_named_halve_the_score() -> None:
 
 def test_an_emergency_cue_is_kept_whatever_the_band() -> None:
     """A weakly heard gas smell is not routed silently, but the call keeps the emergency."""
-    heard = Transcript("가스 냄새", 0.3, (("가스", 0.3), ("냄새", 0.2)), check_text="너무")
+    heard = Transcript("가스 냄새", 0.3, (("가스", 0.3), ("냄새", 0.2)), check_text="너무",
+                       check_words=(("너무", 0.9),))
     decision = decide(heard, "problem", (), "ko", CATALOG)
     assert decision.event.band == "reject"
     assert decision.variables["urgency"] == "emergency"
@@ -73,13 +77,14 @@ def test_an_emergency_cue_is_kept_whatever_the_band() -> None:
 
 
 def test_decision_for_the_operator_names_words_band_and_check() -> None:
-    heard = Transcript("정전", 0.97, (("정전", 0.97),), check_text="정전")
+    heard = Transcript("정전", 1.0, (("정전", 1.0),), check_text="정전",
+                       check_words=(("정전", 0.97),))
     decision = decide(heard, "problem", (), "ko", CATALOG)
     assert decision.event.skill == "utilities"
     assert decision.event.band == "accept"
     assert decision.variables | {"speech_band": "accept", "speech_checked": "yes",
                                  "intent_category": "power",
-                                 "speech_words": "정전 0.97"} == decision.variables
+                                 "speech_words": "정전 1.00"} == decision.variables
 
 
 def test_free_form_language_uses_its_own_bands_without_coverage() -> None:
@@ -89,10 +94,10 @@ def test_free_form_language_uses_its_own_bands_without_coverage() -> None:
 
 
 def test_menu_keyword_graded_with_the_filler_check() -> None:
-    sure = grade_keywords("상담원 연결", [("상담원", 0.99), ("연결", 0.98)], "상담원 연결",
-                          ["상담원 연결"], BANDS)
-    lost = grade_keywords("상담원 연결", [("상담원", 0.99), ("연결", 0.98)], "너무 여기",
-                          ["상담원 연결"], BANDS)
+    words = [("상담원", 0.99), ("연결", 0.98)]
+    sure = grade_keywords("상담원 연결", words, words, ["상담원 연결"], BANDS)
+    lost = grade_keywords("상담원 연결", words, [("너무", 1.0), ("여기", 1.0)], ["상담원 연결"],
+                          BANDS)
     assert (sure.band, lost.band) == ("accept", "confirm")
 
 
