@@ -18,12 +18,12 @@ The evidence (``Evidence``), all shown to the operator:
 
 * ``words``: every word heard with Vosk's per-word confidence;
 * ``keyword_words``: the words that belong to a phrase pointing to the winning label (a skill,
-  a menu key, yes or no), and ``confidence``, their mean confidence (the weakest word of an
-  evidence phrase counts: one confidently heard keyword next to a mumbled one is not strong);
+  a menu key, yes or no), and ``confidence``, their mean confidence;
 * ``coverage``: the part of the words heard that are keyword words. A grammar decoder forces
   every sound onto *some* grammar word; the filler vocabulary (``filler`` in
   ``config/intents.yaml``) gives out-of-vocabulary speech somewhere else to go, so a sentence
-  about something the grammar does not know comes back as filler words with low coverage;
+  about something the grammar does not know comes back as filler words with low coverage
+  (measured in the check pass below when it ran);
 * ``share``: the winning label's part of all evidence (two skills named equally: 0.5);
 * ``checked``: in grammar mode the audio is decoded twice, once with the keywords alone and
   once with keywords plus filler words. A keyword that is still heard when the filler words
@@ -126,8 +126,8 @@ def assess(
 
     ``phrases`` are the phrases found for the winner (empty: nothing pointed anywhere);
     ``share`` its part of all evidence; ``check`` the words of the filler pass (grammar mode),
-    None when none ran. With a check, ``coverage`` and ``confidence`` come from it (there the
-    keywords competed with the filler words), and a keyword missing from it fails the check.
+    None when none ran. With a check, ``coverage`` comes from it (there the keywords competed
+    with the filler words for the sounds), and a keyword missing from it fails the check.
     """
     heard = _clean(words)
     if not heard:
@@ -135,17 +135,15 @@ def assess(
     phrases = list(phrases)
     evidence = keyword_words(heard, phrases, matching)
     checked: bool | None = None
-    graded, among = evidence, heard
+    covered, among = evidence, heard
     if check is not None:
         among = _clean(check)
-        graded = keyword_words(among, phrases, matching) if phrases else ()
-        checked = bool(graded)
-        if not graded:
-            graded = evidence  # the keyword pass's own confidence: enough to ask, never to act
+        covered = keyword_words(among, phrases, matching) if phrases else ()
+        checked = bool(covered)
     if not evidence:
         return Evidence(heard, (), 0.0, 0.0, 0.0, checked, 0.0, "reject")
-    confidence = sum(c for _, c in graded) / len(graded)
-    coverage = len(graded) / len(among) if among and checked is not False else 0.0
+    confidence = sum(c for _, c in evidence) / len(evidence)
+    coverage = len(covered) / len(among) if among else 0.0
     share = min(1.0, max(0.0, share))
     score = round(confidence * share, 4)
     band: Band

@@ -71,6 +71,7 @@ class Heard:
             "file": self.file,
             "transcript": t.text if t else "",
             "check": t.check_text if t else None,
+            "check_words": [[w, round(c, 3)] for w, c in t.check_words] if t else [],
             "words": [[w, round(c, 3)] for w, c in ev.words] if ev else [],
             "skill": self.skill,
             "band": self.decision.event.band or "reject",

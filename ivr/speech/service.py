@@ -129,7 +129,9 @@ class SpeechService:
             await exec_task
         if outcome is None:
             return await self._by_keys(channel, command), {"speech_fallback": "error"}
-        variables = {"speech_barge_in": "yes" if outcome.barged_in else "no"}
+        # A confirmation's barge-in is its own (a key cutting "you said ..., right?" short).
+        barge_in = "confirm_barge_in" if command.purpose == "confirm" else "speech_barge_in"
+        variables = {barge_in: "yes" if outcome.barged_in else "no"}
         if outcome.key:
             return DigitsCollected(outcome.key), variables
         transcript = outcome.transcript

@@ -76,7 +76,7 @@ def spoken(phones: Phones, phrase: str) -> tuple[str, float]:
 PROMPT_SECONDS = 3.5  # "불편 사항을 말씀해 주세요." as espeak-ng says it, with margin
 
 
-CONFIRM_AFTER = 2.0  # end of speech -> the confirmation prompt is playing
+CONFIRM_AFTER = 3.0  # end of speech -> the confirmation prompt is playing
 
 
 def noise(phones: Phones, seconds: float = 3.0) -> tuple[str, float]:
@@ -163,17 +163,19 @@ async def test_speaking_during_the_prompt_stops_it(
     korean_line: Hotline, phones: Phones, operators: dict[str, OperatorPhone],
 ) -> None:
     """A caller who starts talking while the prompt plays cuts it short and is understood."""
-    await wait_until_free(korean_line.ami, "PJSIP/op1004")
-    wav, seconds = spoken(phones, "상담원 연결")
+    await wait_until_free(korean_line.ami, "PJSIP/op1005")
+    wav, seconds = spoken(phones, "환경")
     caller = "13888000101"
-    steps: list[Step] = [Wait(1.0), Say(wav, seconds), Wait(CONFIRM_AFTER), Press("1"),
+    # 1.5 s in: the prompt (3.5 s) is surely playing over a connected stream by then.
+    steps: list[Step] = [Wait(1.5), Say(wav, seconds), Wait(CONFIRM_AFTER), Press("1"),
                          AwaitHangUp(30)]
     result = await phones.call(steps, caller=caller)
     assert result.ok, result.output
     record = await finished_record(korean_line, caller)
     assert record.variables["speech_barge_in"] == "yes"
-    assert record.variables["transcript"] == "상담원 연결"
-    assert record.queue == "hotline"
+    assert record.variables["transcript"] == "환경"
+    assert record.variables["speech_confirmed"] == "yes"
+    assert record.queue == "environment"
 
 
 async def test_saturated_speech_pool_gives_the_key_menu(
