@@ -531,6 +531,7 @@ def _init(directory: str) -> int:
           f"then run with IVR_HOME={target} (e.g. `IVR_HOME={target} ivr config check`)")
     return 0
 
+
 def _speech(args: argparse.Namespace, cfg: Settings) -> int:
     """``ivr speech triage``: recordings through the live speech decision."""
     import json
