@@ -481,11 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "check"])
     p.set_defaults(run=_models)
 
-    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, agi, parsing, load, "
-                       "cases (figures printed); the script's own options go after --, e.g. "
-                       "ivr bench load --json -- --rates 2,10 --seconds 15")
-    p.add_argument("what", choices=["routing", "figures", "speech", "agi", "parsing", "load",
-                                    "cases"])
+    p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, intents, agi, "
+                       "parsing, load, cases (figures printed); the script's own options go "
+                       "after --, e.g. ivr bench load --json -- --rates 2,10 --seconds 15")
+    p.add_argument("what", choices=["routing", "figures", "speech", "intents", "agi", "parsing",
+                                    "load", "cases"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 
@@ -508,6 +508,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "prompt texts into a directory (then set IVR_HOME to it)")
     p.add_argument("directory")
     p.set_defaults(run=None)
+
+    p = sub.add_parser("speech", help="speech: triage WAV recordings through the live decision "
+                       "(transcript, evidence, skill, band, action)")
+    p.add_argument("action", choices=["triage"])
+    p.add_argument("files", nargs="+", metavar="FILE.wav",
+                   help="8 kHz mono WAV, 16-bit or mu-law (other rates are converted)")
+    p.add_argument("--lang", default="ko", help="the caller's language (default ko, the "
+                   "language with a model here)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(run=_speech)
 
     p = sub.add_parser("config", help="check the configuration and report every problem")
     p.add_argument("action", choices=["check"])
@@ -532,6 +542,29 @@ def _init(directory: str) -> int:
     print(f"hotline home written to {target} (from {source}): edit config/ and dialplans/, "
           f"then run with IVR_HOME={target} (e.g. `IVR_HOME={target} ivr config check`)")
     return 0
+
+
+def _speech(args: argparse.Namespace, cfg: Settings) -> int:
+    """``ivr speech triage``: recordings through the live speech decision."""
+    import json
+
+    from ivr.speech.offline import Unreadable, describe, triage_files
+
+    async def run() -> int:
+        failed = 0
+        async for result in triage_files(cfg, [Path(f) for f in args.files], args.lang):
+            if isinstance(result, Unreadable):
+                failed += 1
+                if args.json:
+                    print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+                print(f"ivr speech triage: {result.file}: {result.error}", file=sys.stderr)
+                continue
+            line = (json.dumps(result.to_dict(), ensure_ascii=False) if args.json
+                    else describe(result))
+            print(line, flush=True)
+        return 1 if failed else 0
+
+    return asyncio.run(run())
 
 
 def _config_ok(cfg: Settings) -> int:

@@ -61,11 +61,34 @@ class UrgencyCue:
 
 
 @dataclass(frozen=True, slots=True)
+class Bands:
+    """A language's accept / confirm / coverage thresholds (``ivr.core.triage`` grades with
+    them; ``config/intents.yaml`` sets them)."""
+
+    accept: float | None = 0.9  # None: never route silently (always confirm or keys)
+    confirm: float = 0.5
+    coverage: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("accept", "confirm", "coverage"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, not {value}")
+        if self.accept is not None and self.confirm > self.accept:
+            raise ValueError("confirm must not be above accept")
+
+
+DEFAULT_BANDS: Final = Bands(accept=0.9, confirm=0.5, coverage=0.5)
+
+
+@dataclass(frozen=True, slots=True)
 class LanguageIntents:
     language: str
     matching: Matching
     intents: tuple[Intent, ...]
     urgency_cues: tuple[UrgencyCue, ...] = ()
+    filler: tuple[str, ...] = ()  # grammar words that are evidence of nothing (see triage)
+    bands: Bands | None = None  # None: the catalog's
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +133,14 @@ def normalise(text: str, matching: Matching) -> str:
 class IntentCatalog:
     """Every language's intents, ready to match; build with ``from_mapping``."""
 
-    def __init__(self, languages: Iterable[LanguageIntents], threshold: float) -> None:
+    def __init__(
+        self, languages: Iterable[LanguageIntents], threshold: float,
+        bands: Bands = DEFAULT_BANDS,
+    ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be within 0..1")
         self.threshold = threshold
+        self.default_bands = bands
         self.languages = {lang.language: lang for lang in languages}
         self._phrases = {code: _index(lang) for code, lang in self.languages.items()}
         self._skill_order = {
@@ -179,6 +206,23 @@ class IntentCatalog:
         phrases += [p for cue in lang.urgency_cues for p in cue.phrases]
         return list(dict.fromkeys(phrases))
 
+    def filler(self, language: str) -> tuple[str, ...]:
+        """The language's filler words (grammar turns: evidence of nothing)."""
+        lang = self.languages.get(language)
+        return lang.filler if lang else ()
+
+    def bands(self, language: str) -> Bands:
+        """The language's accept / confirm / coverage thresholds."""
+        lang = self.languages.get(language)
+        return lang.bands if lang is not None and lang.bands is not None else self.default_bands
+
+    def skill_phrases(self, language: str, skill: str) -> tuple[str, ...]:
+        """Every phrase pointing to ``skill`` (its evidence, for grading a match)."""
+        lang = self.languages.get(language)
+        if lang is None:
+            return ()
+        return tuple(p for i in lang.intents if i.skill == skill for p in i.phrases)
+
     def skills(self, language: str) -> set[str]:
         lang = self.languages.get(language)
         return {i.skill for i in lang.intents} if lang else set()
@@ -198,6 +242,7 @@ class IntentCatalog:
         skills = set(known_skills) if known_skills is not None else None
         if not isinstance(data, Mapping):
             raise ConfigError([ConfigProblem(source, "(top)", "must be a mapping")])
+        default_bands = _bands(data.get("bands"), "bands", DEFAULT_BANDS, problem)
         threshold = data.get("threshold", DEFAULT_THRESHOLD)
         if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
             problem("threshold", "must be a number within 0..1")
@@ -256,10 +301,56 @@ class IntentCatalog:
                                        level))
             if not intents:
                 problem(f"{where}.intents", "must list at least one intent")
-            languages.append(LanguageIntents(str(code), matching, tuple(intents), tuple(cues)))
+            filler: tuple[str, ...] = ()
+            if body.get("filler") is not None:
+                filler = _phrases(body.get("filler"), f"{where}.filler", problem)
+                keys = [normalise(p, matching).strip() for i in intents for p in i.phrases]
+                for word in filler:
+                    w = normalise(word, matching).strip()
+                    if any(w in k or k in w for k in keys) if matching == "characters" else (
+                        w in keys
+                    ):
+                        problem(f"{where}.filler", f"{word!r} is part of an intent phrase")
+            bands = (
+                _bands(body.get("bands"), f"{where}.bands", default_bands, problem)
+                if body.get("bands") is not None else None
+            )
+            languages.append(LanguageIntents(
+                str(code), matching, tuple(intents), tuple(cues), filler, bands
+            ))
         if problems:
             raise ConfigError(problems)
-        return cls(languages, float(threshold))
+        return cls(languages, float(threshold), default_bands)
+
+
+def _bands(value: Any, where: str, default: Bands, problem: Any) -> Bands:
+    if value is None:
+        return default
+    if not isinstance(value, Mapping):
+        problem(where, "must map accept, confirm and coverage to numbers within 0..1")
+        return default
+    numbers: dict[str, float | None] = {}
+    for name in ("accept", "confirm", "coverage"):
+        number = value.get(name, getattr(default, name))
+        if number is None and name == "accept":
+            numbers[name] = None  # never route silently
+            continue
+        if isinstance(number, bool) or not isinstance(number, int | float) or not (
+            0.0 <= number <= 1.0
+        ):
+            problem(f"{where}.{name}", "must be a number within 0..1"
+                    + (" (or null: never route silently)" if name == "accept" else ""))
+            number = getattr(default, name)
+        numbers[name] = float(number)
+    for name in value:
+        if name not in numbers:
+            problem(f"{where}.{name}", "unknown key (accept, confirm, coverage)")
+    accept = numbers["accept"]
+    confirm, coverage = numbers["confirm"] or 0.0, numbers["coverage"] or 0.0  # never null
+    if accept is not None and confirm > accept:
+        problem(f"{where}.confirm", "must not be above accept")
+        return default
+    return Bands(accept=accept, confirm=confirm, coverage=coverage)
 
 
 def _phrases(value: Any, where: str, problem: Any) -> tuple[str, ...]:

@@ -19,7 +19,9 @@ class ScreenPop:
 
     ``transcript`` is what the caller said (empty for keys only), ``intent`` the recognised
     intent, ``category`` the case category suggested for it, ``urgency`` e.g. "normal" or
-    "emergency". ``previous_cases`` holds the caller's earlier cases as string maps (number,
+    "emergency" (kept even when the caller was not sure and used keys); ``speech_words``,
+    ``speech_band`` and ``speech_confirmed`` say how sure the recogniser was and whether the
+    caller confirmed. ``previous_cases`` holds the caller's earlier cases as string maps (number,
     category, status, created_at). ``at`` is when the pop was made (ISO 8601).
     """
 
@@ -34,6 +36,9 @@ class ScreenPop:
     intent: str = ""
     category: str = ""
     urgency: str = "normal"
+    speech_words: str = ""  # every word heard with its confidence ("소음 0.82 너무 0.41")
+    speech_band: str = ""  # accept, confirm or reject (ivr.core.triage); "" for keys only
+    speech_confirmed: str = ""  # the caller's answer when asked to confirm: yes, no, no_answer
     route_reasons: tuple[str, ...] = ()
     previous_cases: tuple[dict[str, str], ...] = field(default=())
     at: str = ""
@@ -66,6 +71,9 @@ class ScreenPop:
             "intent": self.intent,
             "category": self.category,
             "urgency": self.urgency,
+            "speech_words": self.speech_words,
+            "speech_band": self.speech_band,
+            "speech_confirmed": self.speech_confirmed,
             "route_reasons": list(self.route_reasons),
             "previous_cases": [dict(case) for case in self.previous_cases],
             "at": self.at,

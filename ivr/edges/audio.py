@@ -70,3 +70,29 @@ def duration_seconds(path: Path) -> float:
             return wav.getnframes() / float(wav.getframerate() or 1)
     except (OSError, EOFError, wave.Error) as exc:
         raise AudioError(f"cannot read the length of {path.name}: {exc}") from exc
+
+
+def read_telephony_pcm(path: Path) -> bytes:
+    """A recording as 8 kHz mono 16-bit PCM (what AudioSocket carries); blocking.
+
+    8 kHz mono 16-bit WAV is read as it is; mu-law or A-law WAV, other rates, widths and
+    channel counts are converted (pydub, ffmpeg for what Python's own reader does not know).
+    Anything unreadable is an ``AudioError`` naming the file.
+    """
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (
+                TELEPHONY_RATE, 1, 2
+            ):
+                return wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError):
+        pass  # not plain PCM (mu-law, A-law, float...): let pydub and ffmpeg read it
+    except OSError as exc:
+        raise AudioError(f"cannot read {path}: {exc}") from exc
+    try:
+        with path.open("rb") as raw:
+            audio = AudioSegment.from_file(raw, format="wav")
+        audio = audio.set_frame_rate(TELEPHONY_RATE).set_channels(1).set_sample_width(2)
+    except (CouldntDecodeError, OSError, ValueError, IndexError) as exc:
+        raise AudioError(f"cannot read {path} as a WAV recording: {exc}") from exc
+    return bytes(audio.raw_data)

@@ -21,6 +21,11 @@ so the caller knows at once when speech started (barge-in) and when the turn is 
 ``finish`` waits for the queued audio to be decoded and returns a ``Transcript``: the text,
 and a confidence that is the mean of Vosk's per-word ``conf`` (0 when nothing was heard).
 
+A grammar turn given ``filler`` words is decoded twice from the same audio, in the same pool
+job: once with the keywords alone (``Transcript.text``/``words``) and once with the keywords
+plus the filler words (``check_text``/``check_words``), the check ``ivr.core.triage`` grades
+with: a keyword that survives the competition of the filler words was really said.
+
 Grammar turns pass the menu's words as a JSON list written with ``ensure_ascii=False``: with
 ``\\uXXXX`` escapes Vosk ignores every non-ASCII word. A grammar word missing from the model's
 vocabulary is silently dropped by Vosk; choose menu words the model knows.
@@ -229,6 +234,8 @@ class Transcript:
     ended: str = "stopped"
     audio_seconds: float = 0.0
     decode_seconds: float = 0.0
+    check_text: str | None = None  # the filler pass (grammar turns with filler words)
+    check_words: tuple[tuple[str, float], ...] = ()
 
     @property
     def heard(self) -> bool:
@@ -237,6 +244,29 @@ class Transcript:
 
 def _words(result: Mapping[str, Any]) -> list[tuple[str, float]]:
     return [(str(w.get("word", "")), float(w.get("conf", 0.0))) for w in result.get("result", [])]
+
+
+def _text(segments: Sequence[Mapping[str, Any]]) -> str:
+    return " ".join(str(s.get("text", "")) for s in segments if s.get("text")).strip()
+
+
+def _transcript(
+    segments: Sequence[Mapping[str, Any]], check: Sequence[Mapping[str, Any]] | None, *,
+    ended: str, audio_seconds: float, decode_seconds: float,
+) -> Transcript:
+    words = [w for segment in segments for w in _words(segment)]
+    text = _text(segments)
+    confidence = sum(c for _, c in words) / len(words) if words else 0.0
+    return Transcript(
+        text=text,
+        confidence=min(1.0, max(0.0, confidence)) if text else 0.0,
+        words=tuple(words),
+        ended=ended,
+        audio_seconds=audio_seconds,
+        decode_seconds=decode_seconds,
+        check_text=_text(check) if check is not None else None,
+        check_words=tuple(w for s in check for w in _words(s)) if check is not None else (),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,20 +337,25 @@ class SpeechRecognizer:
         mode: Mode,
         keywords: Sequence[str] = (),
         endpointing: EndpointerSettings | None = None,
+        filler: Sequence[str] = (),
     ) -> SpeechTurn | None:
         """A new turn, or ``None`` at once if the pool is full or the language has no model.
 
         Never waits and never blocks: the recogniser itself is built in the pool.
-        Raises ``ValueError`` for a grammar turn without keywords (a flow bug).
+        Raises ``ValueError`` for a grammar turn without keywords (a flow bug). ``filler``
+        words add the check pass (grammar turns only; see the module docstring).
         """
         if mode not in self.costs:
             raise ValueError(f"bad speech mode {mode!r}")
-        grammar = None
+        grammar = check = None
         if mode == "grammar":
             words = [w.strip() for w in keywords if w.strip()]
             if not words:
                 raise ValueError("grammar recognition needs keywords")
             grammar = json.dumps(words, ensure_ascii=False)
+            extra = [w.strip() for w in filler if w.strip() and w.strip() not in words]
+            if extra:
+                check = json.dumps(words + extra, ensure_ascii=False)
         if not self.models.loaded(language):
             self.unavailable += 1
             log.warning("speech_turn_refused", language=language, reason="model not loaded")
@@ -337,7 +372,7 @@ class SpeechRecognizer:
         self._turns[mode] += 1
         return SpeechTurn(
             self, self.models.model(language), mode=mode, grammar=grammar, cost=cost,
-            endpointing=endpointing or self.endpointing,
+            endpointing=endpointing or self.endpointing, check=check,
         )
 
     def _release(self, mode: Mode, cost: int) -> None:
@@ -355,22 +390,29 @@ class _Decoder:
 
     model: vosk.Model
     grammar: str | None
+    check: str | None = None  # keywords + filler: the check pass
     recognizer: vosk.KaldiRecognizer | None = None
+    checker: vosk.KaldiRecognizer | None = None
     segments: list[dict[str, Any]] = field(default_factory=list)
+    check_segments: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+
+    def _recognizer(self, grammar: str | None) -> vosk.KaldiRecognizer:
+        if grammar is None:
+            recognizer = vosk.KaldiRecognizer(self.model, float(SAMPLE_RATE))
+        else:
+            recognizer = vosk.KaldiRecognizer(self.model, float(SAMPLE_RATE), grammar)
+        recognizer.SetWords(True)
+        return recognizer
 
     def accept(self, pcm: bytes) -> str:
         """Decode one chunk; returns the partial text so far."""
         started = time.perf_counter()
         try:
             if self.recognizer is None:
-                if self.grammar is None:
-                    self.recognizer = vosk.KaldiRecognizer(self.model, float(SAMPLE_RATE))
-                else:
-                    self.recognizer = vosk.KaldiRecognizer(
-                        self.model, float(SAMPLE_RATE), self.grammar
-                    )
-                self.recognizer.SetWords(True)
+                self.recognizer = self._recognizer(self.grammar)
+                if self.check is not None:
+                    self.checker = self._recognizer(self.check)
             partial = ""
             if pcm:
                 if self.recognizer.AcceptWaveform(pcm):
@@ -378,6 +420,8 @@ class _Decoder:
                     self.segments.append(json.loads(self.recognizer.Result()))
                 else:
                     partial = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
+                if self.checker is not None and self.checker.AcceptWaveform(pcm):
+                    self.check_segments.append(json.loads(self.checker.Result()))
         except Exception as exc:  # vosk raises bare Exceptions; keep them inside this module
             raise SpeechError(f"Vosk failed to decode: {exc}") from exc
         finally:
@@ -390,6 +434,8 @@ class _Decoder:
         try:
             if self.recognizer is not None:
                 self.segments.append(json.loads(self.recognizer.FinalResult()))
+            if self.checker is not None:
+                self.check_segments.append(json.loads(self.checker.FinalResult()))
         except Exception as exc:
             raise SpeechError(f"Vosk failed to finish: {exc}") from exc
         finally:
@@ -413,13 +459,14 @@ class SpeechTurn:
         grammar: str | None,
         cost: int,
         endpointing: EndpointerSettings,
+        check: str | None = None,
     ) -> None:
         self.mode = mode
         self.endpointer = SpeechEndpointer(endpointing)
         self.partial = ""
         self._owner = owner
         self._cost = cost
-        self._decoder = _Decoder(model, grammar)
+        self._decoder = _Decoder(model, grammar, check)
         self._pending = bytearray()
         self._job: asyncio.Future[str] | None = None
         self._error: SpeechError | None = None
@@ -506,15 +553,9 @@ class SpeechTurn:
             segments = await loop.run_in_executor(self._owner._executor, decoder.final)
         finally:
             self._release()
-        words = [w for segment in segments for w in _words(segment)]
-        text = " ".join(str(s.get("text", "")) for s in segments if s.get("text")).strip()
-        confidence = sum(c for _, c in words) / len(words) if words else 0.0
-        state = self.state
-        return Transcript(
-            text=text,
-            confidence=min(1.0, max(0.0, confidence)) if text else 0.0,
-            words=tuple(words),
-            ended=state.value if self.over else "stopped",
+        return _transcript(
+            segments, decoder.check_segments if decoder.check is not None else None,
+            ended=self.state.value if self.over else "stopped",
             audio_seconds=self._audio_bytes / (SAMPLE_RATE * SAMPLE_BYTES),
             decode_seconds=decoder.seconds,
         )
@@ -706,6 +747,7 @@ class ScriptedSpeech:
         mode: Mode,
         keywords: Sequence[str] = (),
         endpointing: EndpointerSettings | None = None,
+        filler: Sequence[str] = (),
     ) -> ScriptedTurn | None:
         if language not in self.languages:
             return None

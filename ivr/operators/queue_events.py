@@ -208,6 +208,9 @@ class QueueEvents:
             transcript=variables.get("transcript", ""), intent=variables.get("intent_skill", ""),
             category=variables.get("intent_category", ""),
             urgency=variables.get("urgency", "") or "normal",
+            speech_words=variables.get("speech_words", ""),
+            speech_band=variables.get("speech_band", ""),
+            speech_confirmed=variables.get("speech_confirmed", ""),
             route_reasons=tuple(record.route_reasons) if record else (),
             previous_cases=tuple(
                 {"number": c.number, "category": c.category, "status": c.status,

@@ -12,13 +12,11 @@ with the call, given to routing (urgency) and shown to the operator.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Mapping
-from typing import Literal
 
 import structlog
 
-from ivr.core.flow import DigitsCollected, Event, ListenForSpeech, SpeechHeard
+from ivr.core.flow import DigitsCollected, Event, ListenForSpeech
 from ivr.core.intents import IntentCatalog
 from ivr.core.protocols.audiosocket import EndpointerSettings
 from ivr.core.settings import Settings
@@ -27,13 +25,13 @@ from ivr.edges.fastagi import AgiChannel
 from ivr.edges.vosk import ModelRegistry, SpeechRecognizer, listen
 from ivr.errors import AudioError, SpeechError, StreamNotConnected
 from ivr.speech.intents_file import load_intents
+from ivr.speech.triage import NOTHING_HEARD, decide, plan
 
 log = structlog.get_logger("ivr.speech.service")
 
 ALL_KEYS = "0123456789*#"
 CLAIM_TIMEOUT = 3.0  # Asterisk connects the AudioSocket within milliseconds on loopback
 TURN_DEADLINE = 45.0  # below the AGI command timeout: EXEC AudioSocket holds the AGI session
-NOTHING_HEARD = SpeechHeard("", None, 0.0)
 
 
 class SpeechService:
@@ -96,13 +94,11 @@ class SpeechService:
         self, channel: AgiChannel, command: ListenForSpeech, language: str
     ) -> tuple[Event, dict[str, str]]:
         """Carry out one speech turn; the event for the engine and variables for the call."""
-        mode: Literal["grammar", "free"] = command.mode
-        keywords: tuple[str, ...] = command.keywords
-        if (mode == "free" and language in self._settings.speech.grammar_only
-                and self.intents is not None):
-            keywords, mode = tuple(self.intents.keywords_for_grammar(language)), "grammar"
-        endpointing = dataclasses.replace(self.endpointing, no_speech_timeout=command.timeout)
-        turn = self.recognizer.try_start(language, mode, keywords, endpointing)
+        how = plan(command, language, grammar_only=self._settings.speech.grammar_only,
+                   intents=self.intents, endpointing=self.endpointing)
+        mode, keywords = how.mode, how.keywords
+        turn = self.recognizer.try_start(language, mode, keywords, how.endpointing,
+                                         filler=how.filler)
         usage = self.recognizer.usage
         log.info("speech_turn", language=language, mode=mode, started=turn is not None,
                  pool_busy=usage.busy, pool_capacity=usage.capacity, pool_rejected=usage.rejected)
@@ -133,26 +129,22 @@ class SpeechService:
             await exec_task
         if outcome is None:
             return await self._by_keys(channel, command), {"speech_fallback": "error"}
-        variables = {"speech_barge_in": "yes" if outcome.barged_in else "no"}
+        # A confirmation's barge-in is its own (a key cutting "you said ..., right?" short).
+        barge_in = "confirm_barge_in" if command.purpose == "confirm" else "speech_barge_in"
+        variables = {barge_in: "yes" if outcome.barged_in else "no"}
         if outcome.key:
             return DigitsCollected(outcome.key), variables
         transcript = outcome.transcript
         if transcript is None or not transcript.text:
             return NOTHING_HEARD, variables
-        variables["transcript"] = transcript.text
-        if command.mode == "grammar" or self.intents is None:
-            return SpeechHeard(transcript.text, None, transcript.confidence), variables
-        match = self.intents.match(transcript.text, language, transcript.confidence)
-        variables |= {
-            "intent_skill": match.skill or "", "intent_category": match.category or "",
-            "urgency": match.urgency, "intent_confidence": f"{match.confidence:.2f}",
-            "intent_evidence": ", ".join(match.evidence),
-        }
-        log.info("speech_heard", transcript=transcript.text, skill=match.skill,
-                 confidence=match.confidence, confident=match.confident)
-        # A weak match is not routed silently: without a skill the flow offers the keys.
-        skill = match.skill if match.confident else None
-        return SpeechHeard(transcript.text, skill, match.confidence), variables
+        decision = decide(transcript, command.purpose, keywords, language, self.intents)
+        evidence = decision.evidence
+        log.info("speech_heard", purpose=command.purpose, transcript=transcript.text,
+                 check=transcript.check_text, skill=decision.event.skill,
+                 band=decision.event.band, score=evidence.score if evidence else 0.0,
+                 coverage=evidence.coverage if evidence else 0.0)
+        # The engine routes silently only in the accept band (see ivr.core.triage).
+        return decision.event, variables | decision.variables
 
     async def _by_keys(self, channel: AgiChannel, command: ListenForSpeech) -> Event:
         """No recogniser for this turn: the same prompt, answered by a key."""
@@ -173,5 +165,6 @@ def speech_variables_for_operator(variables: Mapping[str, str]) -> dict[str, str
     names = {
         "transcript": "IVR_TRANSCRIPT", "intent_category": "IVR_CATEGORY",
         "urgency": "IVR_URGENCY", "intent_confidence": "IVR_CONFIDENCE",
+        "speech_band": "IVR_SPEECH_BAND", "speech_confirmed": "IVR_SPEECH_CONFIRMED",
     }
     return {channel: variables[key] for key, channel in names.items() if variables.get(key)}

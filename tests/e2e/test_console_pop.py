@@ -22,7 +22,7 @@ from tests.web.conftest import CHROMIUM_ARGS
 
 from .conftest import answered_by, finished_record, wait_until_free
 from .test_menu import played
-from .test_speech import PROMPT_SECONDS, korean_cfg, spoken
+from .test_speech import CONFIRM_AFTER, PROMPT_SECONDS, korean_cfg, spoken
 
 pytestmark = pytest.mark.asterisk
 __all__ = ["korean_cfg"]  # a fixture, used below by name
@@ -58,7 +58,7 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
                 wav, seconds = spoken(phones, "환경")
                 caller = "13888000301"
                 steps: list[Step] = [Wait(PROMPT_SECONDS + 0.5), Say(wav, seconds),
-                                     AwaitHangUp(30)]
+                                     Wait(CONFIRM_AFTER), Press("1"), AwaitHangUp(30)]
                 assert (await phones.call(steps, caller=caller)).ok
                 assert answered_by(operators, caller) == ["op1005"]
 
@@ -66,6 +66,12 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
                 assert await page.text_content("#pop-caller") == caller
                 assert await page.text_content("#pop-transcript") == "환경"
                 assert await page.text_content("#pop-queue") == "environment"
+                # Why the call is here: the words heard with their confidences, the band, and
+                # that the caller confirmed.
+                words = await page.text_content("#pop-words") or ""
+                assert re.fullmatch(r"환경 [01]\.[0-9]{2}", words), words
+                assert await page.text_content("#pop-speech") == (
+                    "not sure: caller asked to confirm; caller confirmed")
                 reasons = await page.locator("#pop-reasons li").all_text_contents()
                 assert any("queue environment" in r for r in reasons), reasons
                 assert await page.input_value("#case-caller") == caller

@@ -16,6 +16,7 @@ from ivr.core.flow import (
     CollectDigits,
     Command,
     DigitsCollected,
+    Event,
     FlowRun,
     HangUpCall,
     ListenForSpeech,
@@ -361,7 +362,7 @@ SPEECH = """\
 def test_speech_turn(event: SpeechHeard | DigitsCollected, last: Command) -> None:
     """Recognised skill routes; unknown skill goes next; silence or doubt falls back to keys."""
     run = run_of(SPEECH)
-    assert run.start() == [ListenForSpeech(("ivr/describe-problem",), "free", (), 10.0)]
+    assert run.start() == [ListenForSpeech(("ivr/describe-problem",), "free", (), 10.0, "problem")]
     batch = run.handle(event)
     assert batch[-1] == last
     if isinstance(event, SpeechHeard) and event.confidence >= 0.6 and event.transcript:
@@ -486,3 +487,75 @@ def test_without_speech_menus_are_dtmf_only_and_speech_turns_fall_back() -> None
     speech = run_of(SPEECH, speech_available=False)
     assert speech.start() == [CollectDigits(("ivr/report-menu",), 1, 1, 5.0, None)]
     assert speech.path == ("a", "menu")
+
+
+CONFIRM_TRAFFIC = ListenForSpeech(
+    ("ivr/confirm-traffic",), "grammar",
+    ("是", "是的", "对", "对的", "没错", "不是", "不对", "错了"), 5.0, "confirm",
+)
+KEY_MENU = CollectDigits(("ivr/report-menu",), 1, 1, 5.0, None)
+
+
+@pytest.mark.parametrize(
+    ("answer", "last", "confirmed"),
+    [
+        (DigitsCollected("1"), RouteToQueue("traffic", 5), "yes"),
+        (SpeechHeard("是的", None, 0.9, "accept"), RouteToQueue("traffic", 5), "yes"),
+        (DigitsCollected("2"), KEY_MENU, "no"),
+        (SpeechHeard("不是", None, 0.9, "accept"), KEY_MENU, "no"),
+        # "是" heard, but too weakly to act on: not a yes.
+        (SpeechHeard("是", None, 0.1, "reject"), KEY_MENU, "no_answer"),
+        (DigitsCollected("", timed_out=True), KEY_MENU, "no_answer"),
+        (SpeechHeard("", None, 0.0), KEY_MENU, "no_answer"),
+    ],
+)
+def test_unsure_speech_is_confirmed_before_routing(
+    answer: Event, last: Command, confirmed: str
+) -> None:
+    """In the confirm band the caller is asked "you said traffic, right?"; only a yes routes,
+    and a no, silence or a mumble gives the key menu."""
+    run = run_of(SPEECH)
+    run.start()
+    batch = run.handle(SpeechHeard("红绿灯", "traffic", 0.6, "confirm"))
+    assert batch[-1] == CONFIRM_TRAFFIC
+    assert SetVariable("speech_band", "confirm") in batch
+    after = run.handle(answer)
+    assert after[-1] == last
+    assert SetVariable("speech_confirmed", confirmed) in after
+
+
+@pytest.mark.parametrize(
+    ("event", "last"),
+    [
+        (SpeechHeard("红绿灯坏了", "traffic", 0.95, "accept"), RouteToQueue("traffic", 5)),
+        (SpeechHeard("红绿灯", "traffic", 0.95, "reject"), KEY_MENU),
+        # Heard, no skill, not sure: keys, not the catch-all "next".
+        (SpeechHeard("嗯嗯", None, 0.0, "confirm"), KEY_MENU),
+    ],
+)
+def test_speech_bands_route_silently_only_when_sure(event: SpeechHeard, last: Command) -> None:
+    run = run_of(SPEECH)
+    run.start()
+    assert run.handle(event)[-1] == last
+
+
+def test_menu_keyword_below_accept_is_asked_again_by_keys() -> None:
+    """A menu keyword heard without strong evidence is not acted on: the menu again, keys only."""
+    menu = """\
+  m:
+    kind: menu
+    prompt: ivr/main-menu
+    options: {"1": one}
+    keywords: {zh: {"1": [投诉]}}
+    on_exhausted: one
+  one: {kind: route, skill: report, priority: 7}
+"""
+    run = run_of(menu.replace("  m:", "  a:"))
+    first = run.start()
+    assert isinstance(first[-1], ListenForSpeech)
+    batch = run.handle(SpeechHeard("投诉", None, 0.5, "confirm"))
+    assert batch[-1] == CollectDigits(("ivr/main-menu",), 1, 1, 5.0, None)
+    assert run.handle(DigitsCollected("1"))[-1] == RouteToQueue("report", 7)
+    run = run_of(menu.replace("  m:", "  a:"))
+    run.start()
+    assert run.handle(SpeechHeard("投诉", None, 0.95, "accept"))[-1] == RouteToQueue("report", 7)

@@ -19,6 +19,14 @@ over and ``outcome`` is set). Non-waiting commands (``SetVariable``, ``SetLangua
     CollectDigits            DigitsCollected
     ListenForSpeech grammar  SpeechHeard (keyword spoken) or DigitsCollected (key pressed)
     ListenForSpeech free     SpeechHeard (empty transcript = nothing heard) or DigitsCollected
+
+Speech is graded in bands (``ivr.core.triage``; ``SpeechHeard.band``). A menu takes a spoken
+keyword only in the ``accept`` band; otherwise it asks again, by keys only. A speech node
+routes silently in ``accept``; in ``confirm`` it asks "you said <skill>, right?" (prompt
+``ivr/confirm-<skill>``, answered by a yes/no word or key 1/2) and routes only on yes; a no,
+silence or anything else, and the ``reject`` band, go to its ``fallback`` (the key menu). The
+variables ``speech_band`` and ``speech_confirmed`` (yes, no, no_answer) say what happened.
+An event without a band (a simulation) is graded by the node's ``min_confidence``.
     LookupCase               CaseLookedUp
     ReopenCase               CaseReopened
     (any)                    CallerHungUp: the run ends, ``outcome`` names the node
@@ -62,12 +70,15 @@ from ivr.core.flow.model import (
     Speech,
     Survey,
     Transfer,
+    confirm_prompt,
 )
+from ivr.core.triage import BANDS, Band, answer, answer_key, confirm_words
 from ivr.errors import FlowStateError
 
 SAFETY_SKILL = "hotline"  # the general queue of config/ivr.toml [menu] general_queue
 SAFETY_PRIORITY = 5
 MAX_INSTANT_STEPS = 100
+CONFIRM_TIMEOUT = 5.0  # seconds to answer "you said <skill>, right?" (yes 1, no 2)
 _DTMF = re.compile(r"^[0-9*#A-D]*$")
 SURVEY_MIN, SURVEY_MAX = 1, 5
 
@@ -115,6 +126,7 @@ class ListenForSpeech:
     mode: Literal["grammar", "free"]
     keywords: tuple[str, ...]
     timeout: float
+    purpose: Literal["menu", "problem", "confirm"] = "menu"
 
     def __post_init__(self) -> None:
         if self.mode not in ("grammar", "free"):
@@ -236,15 +248,20 @@ class DigitsCollected:
 
 @dataclass(frozen=True, slots=True)
 class SpeechHeard:
-    """What the recogniser heard; ``skill`` is the intent matched (free mode), if any."""
+    """What the recogniser heard; ``skill`` is the intent matched (free mode), if any, and
+    ``band`` how sure the recogniser's side is (``ivr.core.triage``; None: grade by the node's
+    ``min_confidence``)."""
 
     transcript: str
     skill: str | None = None
     confidence: float = 1.0
+    band: Band | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence must be within 0..1, not {self.confidence}")
+        if self.band is not None and self.band not in BANDS:
+            raise ValueError(f"bad band {self.band!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +399,7 @@ class FlowRun:
         self._path: list[str] = []
         self._node: str = ""
         self._phase = ""
+        self._confirming: str | None = None
         self._started = False
         self._failures: dict[str, int] = {}
         self._typeahead: str | None = None
@@ -471,7 +489,7 @@ class FlowRun:
                 self._typeahead = None
                 if not self.facts.speech_available:
                     return node.fallback
-                out.append(ListenForSpeech(node.prompts, "free", (), node.timeout))
+                out.append(ListenForSpeech(node.prompts, "free", (), node.timeout, "problem"))
                 return _WAIT
             case Branch():
                 return self._branch(node)
@@ -532,7 +550,17 @@ class FlowRun:
                 # A flood of keys answers with its first; the rest is ignored.
                 return self._menu_choice(node, event.digits[:1] or None, out)
             case Menu(), SpeechHeard():
+                if event.band is not None and event.transcript.strip():
+                    self._set("speech_band", event.band, out)
+                    if event.band != "accept":
+                        # Not sure enough to act on: the same question, by keys only.
+                        return self._ask_menu(node, (), out, keys_only=True)
                 return self._menu_choice(node, self._spoken_key(node, event.transcript), out)
+            case Speech(), SpeechHeard() if self._phase == "confirm":
+                return self._confirmed(node, answer(event.transcript, self.language,
+                                                    event.band), out)
+            case Speech(), DigitsCollected() if self._phase == "confirm":
+                return self._confirmed(node, answer_key(event.digits), out)
             case Collect(), DigitsCollected():
                 return self._collected(node, event.digits, out)
             case Speech(), SpeechHeard():
@@ -559,8 +587,11 @@ class FlowRun:
             f"node {node.id!r} ({type(node).__name__}) is not waiting for {event!r}"
         )
 
-    def _ask_menu(self, node: Menu, prefix: Prompts, out: list[Command]) -> _Wait:
-        words = node.keywords.get(self.language, {}) if self.facts.speech_available else {}
+    def _ask_menu(
+        self, node: Menu, prefix: Prompts, out: list[Command], keys_only: bool = False
+    ) -> _Wait:
+        speech = self.facts.speech_available and not keys_only
+        words = node.keywords.get(self.language, {}) if speech else {}
         keywords = tuple(w for key in sorted(words) for w in words[key])
         prompts = prefix + node.prompts
         if keywords:
@@ -636,14 +667,43 @@ class FlowRun:
 
     def _heard(self, node: Speech, event: SpeechHeard, out: list[Command]) -> _Step:
         transcript = event.transcript.strip()
-        if not transcript or event.confidence < node.min_confidence:
+        band = event.band
+        if band is None:
+            band = "accept" if event.confidence >= node.min_confidence else "reject"
+        if not transcript:
+            return node.fallback
+        self._set("speech_band", band, out)
+        if band == "reject":
             return node.fallback
         self._set(node.variable, transcript, out)
         if event.skill is not None:
             self._set("speech_skill", event.skill, out)
             if event.skill in node.routes:
-                return node.routes[event.skill]
+                if band == "accept":
+                    return node.routes[event.skill]
+                return self._ask_confirmation(node, event.skill, out)
+        if band != "accept":
+            return node.fallback
         return node.next if node.next is not None else node.fallback
+
+    def _ask_confirmation(self, node: Speech, skill: str, out: list[Command]) -> _Wait:
+        self._phase = "confirm"
+        self._confirming = skill
+        prompts = (confirm_prompt(skill),)
+        words = confirm_words(self.language) if self.facts.speech_available else ()
+        if words:
+            out.append(ListenForSpeech(prompts, "grammar", words, CONFIRM_TIMEOUT, "confirm"))
+        else:
+            out.append(CollectDigits(prompts, 1, 1, CONFIRM_TIMEOUT, None))
+        return _WAIT
+
+    def _confirmed(self, node: Speech, said: str, out: list[Command]) -> _Step:
+        skill = self._confirming
+        self._confirming = None
+        self._set("speech_confirmed", {"yes": "yes", "no": "no"}.get(said, "no_answer"), out)
+        if said == "yes" and skill is not None and skill in node.routes:
+            return node.routes[skill]
+        return node.fallback
 
     def _looked_up(self, node: CaseStatusNode, event: CaseLookedUp, out: list[Command]) -> _Step:
         if not event.found:

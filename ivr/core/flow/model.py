@@ -312,6 +312,11 @@ def edges(node: Node) -> list[tuple[str, str | None]]:
             return []
 
 
+def confirm_prompt(skill: str) -> str:
+    """The prompt that asks a caller to confirm ``skill`` ("did you mean noise? yes 1, no 2")."""
+    return f"ivr/confirm-{skill}"
+
+
 def prompts_of(node: Node) -> Prompts:
     """Every prompt name a node may play itself (engine-generated read-backs excluded)."""
     match node:
@@ -322,7 +327,8 @@ def prompts_of(node: Node) -> Prompts:
         case Collect():
             return node.prompts + node.invalid_prompts + node.no_input_prompts
         case Speech():
-            return node.prompts
+            # "You said <skill>, right?": asked in the confirm band (see ivr.core.triage).
+            return node.prompts + tuple(confirm_prompt(skill) for skill in node.routes)
         case Survey():
             return node.prompts + node.thanks_prompts + ("ivr/no-input", "ivr/invalid-option")
         case _:

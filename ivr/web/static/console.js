@@ -136,6 +136,12 @@
     text("pop-urgency", pop.urgency);
     $("pop-urgency").className = pop.urgency && pop.urgency !== "normal" ? "urgent" : "";
     text("pop-transcript", pop.transcript || "(keys only)");
+    text("pop-words", pop.speech_words || "-");
+    const band = {accept: "sure: routed by speech", confirm: "not sure: caller asked to confirm",
+                  reject: "not understood: caller used keys"}[pop.speech_band] || "-";
+    const answered = {yes: "caller confirmed", no: "caller said no: keys",
+                      no_answer: "caller did not answer: keys"}[pop.speech_confirmed];
+    text("pop-speech", answered ? `${band}; ${answered}` : band);
     const reasons = $("pop-reasons");
     reasons.replaceChildren();
     for (const reason of pop.route_reasons || []) {
