@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.conftest import audited
 from tests.web.test_api_roles import ROUTES, concrete
 
 
@@ -102,7 +103,7 @@ async def test_a_department_session_gets_403_on_every_centre_route(
     ecology = await api_as("department", department="ecology")
     resp = await ecology.request(method, concrete(path), json={})
     assert resp.status == 403, await resp.text()
-    assert await hotline.store.audit.latest() == []
+    assert await audited(hotline) == []
 
 
 async def test_department_pages_and_centre_pages_keep_apart(api_as):
