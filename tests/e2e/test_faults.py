@@ -70,7 +70,9 @@ async def test_a_caller_giving_up_in_the_queue_is_recorded_as_abandoned(
     try:
         # Nobody is free: the caller first hears their place (about 5 s), then waits in the
         # queue and gives up there.
-        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(10.0), HangUp()]
+        # About 8 s of the 10 after the key go to hearing the place in line; 14 s leave the
+        # caller 5-6 s in the queue before they give up.
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(14.0), HangUp()]
         assert (await phones.call(steps, caller="13877770100")).ok
     finally:
         await desk.unpause("op1002")
@@ -98,7 +100,8 @@ async def test_asterisk_restarted_while_a_callback_waits_is_called_back_once(
     citizens = OperatorPhone(phones, "gateway", 5098, talk=1.0)
     await citizens.start()
     try:
-        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(9.5),
+        # The key for a callback once the caller is in line (after hearing their place).
+        steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(14.0),
                              Press("1"), AwaitHangUp(30)]
         assert (await phones.call(steps, caller="13877770200")).ok
         [request] = [r for r in await hotline.store.callbacks.listing()

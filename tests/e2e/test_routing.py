@@ -21,11 +21,16 @@ from .conftest import answered_by, finished_record, wait_until_free
 pytestmark = pytest.mark.asterisk
 
 
-def keys(*pressed: str, then: float = 4.0) -> list[Step]:
+# A caller with an open case first hears its status read back (number and state, 18 s) and
+# then the hint, which a key interrupts: their first main-menu key comes during the hint.
+CASE_STATUS_SECONDS = 21.0
+
+
+def keys(*pressed: str, then: float = 4.0, open_case: bool = False) -> list[Step]:
     """Mandarin, then the keys, one per menu; stay on the line ``then`` seconds and hang up."""
     steps: list[Step] = [Wait(1.0), Press("1")]
-    for key in pressed:
-        steps += [Wait(1.5), Press(key)]
+    for n, key in enumerate(pressed):
+        steps += [Wait(CASE_STATUS_SECONDS if open_case and n == 0 else 1.5), Press(key)]
     return [*steps, Wait(then), HangUp()]
 
 
@@ -77,11 +82,13 @@ async def test_repeat_caller_with_an_open_case_overtakes_and_the_reasons_say_why
     desk = OperatorDesk(hotline.settings, ami)
     await wait_until_free(ami, "PJSIP/op1002")
     await desk.pause("op1002", "meeting")
-    first = asyncio.create_task(phones.call(keys("2", then=30.0), caller="13822220002"))
-    # The first caller hears their place in line before joining the queue.
-    await asyncio.sleep(7.0)
-    second = asyncio.create_task(phones.call(keys("2", then=20.0), caller="13822220003"))
-    await asyncio.sleep(14.0)  # both have heard their place and wait in the inquiry queue
+    # The repeat caller hears their case's status first: they call before the other caller
+    # but reach the queue after them.
+    second = asyncio.create_task(phones.call(keys("2", then=25.0, open_case=True),
+                                             caller="13822220003"))
+    await asyncio.sleep(12.0)
+    first = asyncio.create_task(phones.call(keys("2", then=35.0), caller="13822220002"))
+    await asyncio.sleep(24.0)  # both have heard their place and wait in the inquiry queue
     await desk.unpause("op1002")
     assert (await first).ok
     assert (await second).ok

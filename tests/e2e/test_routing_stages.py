@@ -50,10 +50,15 @@ async def fast(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
     await app.stop()
 
 
-def call(language: str, key: str, then: float) -> list[Step]:
+# A caller with an open case first hears its status read back (18 s), then the hint,
+# which a key interrupts.
+CASE_STATUS_SECONDS = 21.0
+
+
+def call(language: str, key: str, then: float, *, open_case: bool = False) -> list[Step]:
     """Choose the language (1 Mandarin, 2 English), then one main-menu key; hang up later."""
-    return [Wait(1.0), Press("1" if language == "zh" else "2"), Wait(1.5), Press(key),
-            Wait(then), HangUp()]
+    return [Wait(1.0), Press("1" if language == "zh" else "2"),
+            Wait(CASE_STATUS_SECONDS if open_case else 1.5), Press(key), Wait(then), HangUp()]
 
 
 @contextlib.asynccontextmanager
@@ -139,7 +144,8 @@ async def test_repeat_caller_reaches_the_operator_who_handled_the_open_case(
                                         now=datetime.now(UTC), call_id=earlier.call_id)
     for op in ("op1001", "op1003"):
         await wait_until_free(ami, f"PJSIP/{op}")
-    assert (await phones.call(call("zh", "4", then=4.0), caller="13822230003")).ok
+    assert (await phones.call(call("zh", "4", then=4.0, open_case=True),
+                              caller="13822230003")).ok
     assert answered_by(operators, "13822230003") == ["op1001"]
     record = await finished_record(fast, "13822230003", earlier=(earlier.call_id,))
     assert any("op1001 handled the caller's open case" in r for r in record.route_reasons)
@@ -191,8 +197,8 @@ async def test_screen_pop_then_answer_times_then_a_transfer_by_the_operator(
     try:
         async with hotline.screen_pops.subscribe("op1002") as pops:
             task = asyncio.create_task(
-                phones.call(call("zh", "2", then=16.0), caller="13822230006"))
-            pop = await asyncio.wait_for(pops.get(), 20)
+                phones.call(call("zh", "2", then=16.0, open_case=True), caller="13822230006"))
+            pop = await asyncio.wait_for(pops.get(), 45)  # after the case status (18 s)
             assert pop.caller == "13822230006"
             assert pop.operator_id == "op1002"
             assert [c["category"] for c in pop.previous_cases] == ["housing"]
