@@ -18,7 +18,7 @@ from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
-from .test_speech import PROMPT_SECONDS, korean_cfg, korean_line, spoken
+from .test_speech import CONFIRM_AFTER, PROMPT_SECONDS, korean_cfg, korean_line, spoken
 
 pytestmark = pytest.mark.asterisk
 __all__ = ["korean_cfg", "korean_line"]  # fixtures, used by name below
@@ -154,7 +154,9 @@ async def test_bad_audiosocket_peers_cost_nothing_and_callers_are_still_heard(
     try:
         await wait_until_free(korean_line.ami, "PJSIP/op1005")
         wav, seconds = spoken(phones, "환경")
-        steps: list[Step] = [Wait(PROMPT_SECONDS + 0.5), Say(wav, seconds), AwaitHangUp(30)]
+        # The Korean line confirms what it heard (never routes silently): the caller says yes.
+        steps: list[Step] = [Wait(PROMPT_SECONDS + 0.5), Say(wav, seconds),
+                             Wait(CONFIRM_AFTER), Press("1"), AwaitHangUp(30)]
         assert (await phones.call(steps, caller="13877770300")).ok
         record = await finished_record(korean_line, "13877770300")
         assert record.variables["transcript"] == "환경"
