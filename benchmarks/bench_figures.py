@@ -34,7 +34,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
-from ivr.core.figures import LiveFigures, Target, staffing_hint
+from ivr.core.figures import LiveFigures, Target, staffing_hint_for
 from ivr.core.protocols.ami import AmiEvent
 
 OPERATORS = 700
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "history_4h_all_skills_us": time_us(
             lambda: [live.history(s, now, hours=4) for s in SKILLS]),
         "staffing_hints_all_skills_us": time_us(
-            lambda: [staffing_hint(live, s, now) for s in SKILLS]),
+            lambda: [staffing_hint_for(live.figures(s, now)) for s in SKILLS]),
     }
     response = snapshot_response(hotline, rng)
     reconnect = {

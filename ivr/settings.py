@@ -814,11 +814,6 @@ def load_secrets(state_dir: Path) -> dict[str, str]:
     return {key: os.environ.get(env) or stored.get(key, "") for key, env in SECRET_ENV.items()}
 
 
-def load_secret(state_dir: Path) -> str:
-    """The AMI secret: IVR_AMI_SECRET if set, else the one generated at set-up, else ''."""
-    return load_secrets(state_dir)["ami_secret"]
-
-
 def ensure_secrets(state_dir: Path) -> dict[str, str]:
     """Every secret, the missing ones generated now into ``secrets.json`` (mode 0600 from its
     creation, outside the repository; an older file gains the new keys, keeping its own)."""
@@ -837,11 +832,6 @@ def ensure_secrets(state_dir: Path) -> dict[str, str]:
             os.fsync(out.fileno())
         os.replace(partial, path)
     return {key: os.environ.get(env) or stored[key] for key, env in SECRET_ENV.items()}
-
-
-def ensure_secret(state_dir: Path) -> str:
-    """The AMI secret, generated on first use (see ``ensure_secrets``)."""
-    return ensure_secrets(state_dir)["ami_secret"]
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:

@@ -15,7 +15,7 @@ from ivr.core.figures import (
     erlang_b,
     erlang_c,
     service_level,
-    staffing_hint,
+    staffing_hint_for,
 )
 from ivr.core.protocols.ami import AmiEvent
 
@@ -161,7 +161,7 @@ def test_staffing_hint_from_last_interval() -> None:
                       Interface=f"PJSIP/op{n % 39 + 1}", HoldTime=0), at)
         live.apply(ev("AgentComplete", Queue="report", Uniqueid=f"c{n}",
                       Interface=f"PJSIP/op{n % 39 + 1}", HoldTime=0, TalkTime=180), at + 1)
-    hint = staffing_hint(live, "report", T0 + 1000)
+    hint = staffing_hint_for(live.figures("report", T0 + 1000))
     assert (hint.calls_per_hour, hint.aht_seconds, hint.aht_source) == (360.0, 240.0,
                                                                          "last interval")
     assert hint.traffic_erlangs == 24.0
@@ -175,7 +175,7 @@ def test_staffing_hint_from_last_interval() -> None:
 
 def test_staffing_hint_without_traffic_needs_nobody() -> None:
     """A quiet skill needs no operator and uses the default handle time."""
-    hint = staffing_hint(LiveFigures({"night": Target(80, 20)}), "night", T0)
+    hint = staffing_hint_for(LiveFigures({"night": Target(80, 20)}).figures("night", T0))
     assert (hint.needed, hint.aht_source, hint.expected_service_level_percent) == (
         0, "default", 100.0,
     )

@@ -103,12 +103,12 @@ def test_secret_is_generated_once_and_private(
 ) -> None:
     """The AMI secret is generated at first set-up, kept 0600, and reused."""
     monkeypatch.delenv("IVR_AMI_SECRET", raising=False)
-    first = settings.ensure_secret(tmp_path)
+    first = settings.ensure_secrets(tmp_path)["ami_secret"]
     assert len(first) >= 24
-    assert settings.ensure_secret(tmp_path) == first
+    assert settings.ensure_secrets(tmp_path)["ami_secret"] == first
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("IVR_AMI_SECRET", "from-env")
-    assert settings.load_secret(tmp_path) == "from-env"
+    assert settings.load_secrets(tmp_path)["ami_secret"] == "from-env"
 
 
 def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None:

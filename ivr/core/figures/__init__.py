@@ -9,7 +9,7 @@ received) and feeds AMI events as ``ivr.core.protocols.ami.AmiEvent``. The publi
 * counts: ``Counts`` (service level, abandon rate, ASA, AHT), ``Target``, ``CallOutcome``,
   ``Outcome``;
 * staffing: ``erlang_b``, ``erlang_c``, ``service_level``, ``average_speed_of_answer``,
-  ``agents_needed``, ``staffing_hint``, ``staffing_hint_for``, ``StaffingHint``;
+  ``agents_needed``, ``staffing_hint_for``, ``StaffingHint``;
 * ``/metrics``: ``metrics_text(all_figures, ignored)``;
 * reports: ``build_report``, ``Report``, ``ReportRow``, ``Period``, ``SurveyScore``,
   ``to_csv_rows``.
@@ -30,7 +30,6 @@ from ivr.core.figures._erlang import (
     erlang_b,
     erlang_c,
     service_level,
-    staffing_hint,
     staffing_hint_for,
 )
 from ivr.core.figures._live import (
@@ -82,7 +81,6 @@ __all__ = [
     "erlang_c",
     "metrics_text",
     "service_level",
-    "staffing_hint",
     "staffing_hint_for",
     "to_csv_rows",
 ]

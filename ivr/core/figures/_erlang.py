@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ivr.core.figures._counts import Target
 
 if TYPE_CHECKING:
-    from ivr.core.figures._live import LiveFigures, SkillFigures
+    from ivr.core.figures._live import SkillFigures
 
 
 def _check(name: str, value: float, *, positive: bool = False) -> None:
@@ -181,20 +181,4 @@ def staffing_hint_for(
         on_duty=figures.operators.on_duty,
         expected_service_level_percent=100.0
         * service_level(traffic, staffed, aht, figures.target.seconds),
-    )
-
-
-def staffing_hint(
-    figures: LiveFigures,
-    skill: str,
-    now: float,
-    *,
-    default_aht_seconds: float = 300.0,
-    max_occupancy: float = 0.85,
-) -> StaffingHint:
-    """Operators ``skill`` needs now for its target, vs. those on duty (see ``StaffingHint``)."""
-    return staffing_hint_for(
-        figures.figures(skill, now),
-        default_aht_seconds=default_aht_seconds,
-        max_occupancy=max_occupancy,
     )
