@@ -236,6 +236,25 @@ class Phones:
         return CallResult(caller, proc.returncode or 0, text)
 
 
+async def _answering_phone(
+    phones: Phones, scenario: Path, port: int, log: Path, *extra: str, what: str
+) -> asyncio.subprocess.Process:
+    """A SIPp UAS running ``scenario`` at loopback ``port``, its calls logged to ``log``."""
+    cmd = phones._command(
+        scenario, "-i", "127.0.0.1", "-p", str(port), "-mi", "127.0.0.1",
+        "-mp", str(free_media_port()), "-nostdin", "-trace_logs", *extra,
+        "-log_file", phones._inside(log),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(0.3)
+    if proc.returncode is not None:
+        raise SippError(f"{what} on port {port} did not start")
+    return proc
+
+
 class OperatorPhone:
     """A SIPp UAS answering as one operator at its own loopback port."""
 
@@ -261,18 +280,9 @@ class OperatorPhone:
             .replace("@@TALK_MS@@", str(int(self.talk * 1000))),
             encoding="utf-8",
         )
-        cmd = self.phones._command(
-            scenario, "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-            "-mp", str(free_media_port()), "-nostdin", "-trace_logs",
-            "-log_file", self.phones._inside(self.log), "-aa",
-        )
-        self._proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.sleep(0.3)
-        if self._proc.returncode is not None:
-            raise SippError(f"operator phone {self.operator} on port {self.port} did not start")
+        self._proc = await _answering_phone(
+            self.phones, scenario, self.port, self.log, "-aa",
+            what=f"operator phone {self.operator}")
 
     def calls(self, event: str = "ANSWERED") -> list[str]:
         """Caller numbers of the calls that reached (REACHED) or were answered (ANSWERED)."""
@@ -326,18 +336,8 @@ class AnsweringCitizen:
                                                 self.phones._inside(self.work))),
             encoding="utf-8",
         )
-        cmd = self.phones._command(
-            scenario, "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1",
-            "-mp", str(free_media_port()), "-nostdin", "-trace_logs", "-m", "1",
-            "-log_file", self.phones._inside(self.log),
-        )
-        self._proc = await asyncio.create_subprocess_exec(
-            *cmd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-            stdin=asyncio.subprocess.DEVNULL,
-        )
-        await asyncio.sleep(0.3)
-        if self._proc.returncode is not None:
-            raise SippError(f"answering citizen on port {self.port} did not start")
+        self._proc = await _answering_phone(
+            self.phones, scenario, self.port, self.log, "-m", "1", what="answering citizen")
 
     async def finished(self, timeout: float) -> bool:
         """Wait until the one call is over; True if SIPp ended it without error."""
