@@ -38,6 +38,7 @@ from ivr.edges.bus import open_bus
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.limits import raise_open_files_limit
+from ivr.edges.metrics import Metrics
 from ivr.edges.storage.store import open_store, opened_store
 from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer
 from ivr.flows.library import FlowLibrary
@@ -78,7 +79,9 @@ class Hotline:
             {s.id: s.service_level for s in settings.skills.values()},
             tz=ZoneInfo(settings.timezone), wrap_up_seconds=WRAP_UP_SECONDS,
         )
-        self.figures_feed = LiveFiguresFeed(self.figures, self.ami, clock)
+        # /metrics: histograms observed where things happen, gauges read at each scrape.
+        self.metrics = Metrics(tuple(settings.skills))
+        self.figures_feed = LiveFiguresFeed(self.figures, self.ami, clock, self.metrics)
         self.flows = FlowLibrary(settings, self.store.flow_versions, clock)
         self.speech = build_speech(settings)
         self.callbacks = CallbackDesk(settings, self.store.callbacks, self.ami,
@@ -103,6 +106,7 @@ class Hotline:
             settings, self.store.calls, self.store.cases, self.flows, self.writes,
             speech=self.speech, figures=self.figures, callbacks=self.callbacks,
             bulletins=self.bulletins, node=self.node, clock=clock, visits=self.visits,
+            metrics=self.metrics,
         )
         self.reconciler = Reconciler(self.ami, self.store.calls, self.writes, self.node, clock)
         self.agi = FastAgiServer(settings.agi, self.calls)
@@ -117,7 +121,8 @@ class Hotline:
         # Cases against their deadlines: reminders, escalation, the wallboard's alerts.
         self.deadlines = DeadlineWatch(self.store.cases, self.config, clock)
         self.health = Health(ami=self.ami, agi=self.agi, speech=self.speech, writes=self.writes,
-                             figures=self.figures, flows=self.flows, clock=clock)
+                             figures=self.figures, flows=self.flows, clock=clock,
+                             registry=self.metrics, state_dir=settings.state_dir)
         self.web = WebServer(WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,

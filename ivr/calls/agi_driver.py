@@ -70,6 +70,7 @@ from ivr.core.routing import (
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.fastagi import AgiChannel
+from ivr.edges.metrics import Metrics
 from ivr.edges.storage.calls import CallRecords
 from ivr.edges.storage.cases import Cases
 from ivr.errors import CallbackRefused, RecordRefused, StorageError
@@ -123,9 +124,10 @@ class CallHandler:
         figures: LiveFigures | None = None, callbacks: CallbackDesk | None = None,
         bulletins: BulletinDesk | None = None,
         node: str = "ivr", clock: Clock = SYSTEM_CLOCK,
-        visits: ReturnVisits | None = None,
+        visits: ReturnVisits | None = None, metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         # Call records are written through ``writes``: kept while the database is down.
         self._writes = writes
         # Routing's view of the configuration, built once per configuration, not per call.
@@ -188,6 +190,8 @@ class CallHandler:
             finally:
                 self._finish(record, run, channel, entry)
                 record.ivr_ms = int((time.monotonic() - started) * 1000)
+                if self._metrics is not None and entry is None:
+                    self._metrics.call_left_ivr(record.outcome, record.ivr_ms / 1000)
                 await self._save(record)
                 log.info(
                     "call_finished", outcome=record.outcome, queue=record.queue,
@@ -495,8 +499,11 @@ class CallHandler:
             evidence=record.variables.get("intent_evidence", ""),
             open_case=await self._open_case(history),
         )
+        deciding = time.perf_counter()
         plan = plan_call(facts, self._roster, self._load(self._roster.queue_for(skill)),
                          self._settings.routing)
+        if self._metrics is not None:
+            self._metrics.route_decision(time.perf_counter() - deciding)
         if plan.queue != skill:
             log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=plan.queue)
         record.route_reasons = list(plan.reasons)

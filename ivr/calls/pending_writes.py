@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ivr.core.figures import Family
 from ivr.core.records import CallRecord
 from ivr.edges.storage.store import Store
 from ivr.errors import StorageError
@@ -101,7 +102,7 @@ class PendingWrites:
 
     ``replay()`` once at start (before any write), ``close()`` at shut-down, before the store
     closes. Figures for /metrics: ``pending``, ``retried``, ``spilled``, ``replayed``,
-    ``flushed``, ``dropped``, ``down`` (see ``metrics_lines()``).
+    ``flushed``, ``dropped``, ``down`` (see ``metric_families()``).
     """
 
     def __init__(
@@ -160,27 +161,28 @@ class PendingWrites:
         """True from the store failing a write until every kept write is in."""
         return self._down_since is not None
 
-    def metrics_lines(self) -> list[str]:
-        """Prometheus exposition lines for /metrics."""
-        lines: list[str] = []
-        for name, kind, value, what in (
-            ("ivr_pending_writes", "gauge", self.pending,
-             "Call records and queue facts waiting for the database."),
-            ("ivr_store_down", "gauge", int(self.down),
-             "1 while the database refuses writes (they are kept)."),
-            ("ivr_pending_writes_retried_total", "counter", self.retried,
-             "Retries of kept writes."),
-            ("ivr_pending_writes_flushed_total", "counter", self.flushed,
+    def metric_families(self) -> list[Family]:
+        """For /metrics: what is waiting for the database, and what became of kept writes."""
+        families = [
+            Family("ivr_pending_writes", "Call records and queue facts waiting for the database."),
+            Family("ivr_store_down", "1 while the database refuses writes (they are kept)."),
+        ]
+        families[0].add(self.pending)
+        families[1].add(int(self.down))
+        for name, value, what in (
+            ("ivr_pending_writes_retried", self.retried, "Retries of kept writes."),
+            ("ivr_pending_writes_flushed", self.flushed,
              "Kept writes the database took in the end."),
-            ("ivr_pending_writes_spilled_total", "counter", self.spilled,
-             "Kept writes put in the spill file."),
-            ("ivr_pending_writes_replayed_total", "counter", self.replayed,
+            ("ivr_pending_writes_spilled", self.spilled, "Kept writes put in the spill file."),
+            ("ivr_pending_writes_replayed", self.replayed,
              "Writes from the spill file the database took."),
-            ("ivr_pending_writes_dropped_total", "counter", self.dropped,
+            ("ivr_pending_writes_dropped", self.dropped,
              "Writes the database refused while it answered."),
         ):
-            lines += [f"# HELP {name} {what}", f"# TYPE {name} {kind}", f"{name} {value}"]
-        return lines
+            family = Family(name, what, "counter")
+            family.add(value)
+            families.append(family)
+        return families
 
     def pending_record(self, call_id: str) -> CallRecord | None:
         """The newest version of the call's record still waiting in memory, if any (a copy)."""

@@ -4,14 +4,17 @@ live figures and the live flow. They reveal no caller data."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.figures import LiveFigures, metrics_text
+from ivr.core.figures import Family, LiveFigures, skill_families
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import Clock
 from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.limits import open_files, open_files_limit
+from ivr.edges.metrics import Metrics
 from ivr.flows.library import FlowLibrary
 from ivr.speech.service import SpeechService
 
@@ -20,6 +23,7 @@ class Health:
     def __init__(
         self, *, ami: AmiClient, agi: FastAgiServer, speech: SpeechService,
         writes: PendingWrites, figures: LiveFigures, flows: FlowLibrary, clock: Clock,
+        registry: Metrics, state_dir: Path,
     ) -> None:
         self._ami = ami
         self._agi = agi
@@ -28,6 +32,10 @@ class Health:
         self._figures = figures
         self._flows = flows
         self._clock = clock
+        self._state_dir = state_dir
+        self.registry = registry
+        registry.add_source(self._skill_families)
+        registry.add_source(self._own_families)
 
     @property
     def ok(self) -> bool:
@@ -48,29 +56,37 @@ class Health:
             "open_files": open_files(), "open_files_limit": open_files_limit(),
         }
 
-    def metrics(self) -> str:
-        """The ``/metrics`` text: per-skill figures, then the application's own."""
-        text = metrics_text(self._figures.all_figures(self._clock.time()), self._figures.ignored)
+    def metrics(self) -> bytes:
+        """The ``/metrics`` text: per-skill figures, the histograms, the application's own."""
+        return self.registry.exposition()
+
+    def _skill_families(self) -> list[Family]:
+        now = self._clock.time()
+        skills = self._figures.configured_skills()
+        return skill_families({s: self._figures.figures(s, now) for s in skills},
+                              self._figures.ignored)
+
+    def _own_families(self) -> list[Family]:
         pool = self._speech.recognizer.usage
-        extra = [
-            "# HELP ivr_calls_in_ivr Calls in the IVR (FastAGI sessions) right now.",
-            "# TYPE ivr_calls_in_ivr gauge",
-            f"ivr_calls_in_ivr {self._agi.active_sessions}",
-            "# HELP ivr_ami_connected 1 while the AMI link is up.",
-            "# TYPE ivr_ami_connected gauge",
-            f"ivr_ami_connected {int(self._ami.connected)}",
-            "# HELP ivr_ami_reconnects_total AMI reconnects since start.",
-            "# TYPE ivr_ami_reconnects_total counter",
-            f"ivr_ami_reconnects_total {self._ami.reconnects}",
-            "# HELP ivr_speech_pool_busy Speech decoding units in use.",
-            "# TYPE ivr_speech_pool_busy gauge",
-            f"ivr_speech_pool_busy {pool.busy}",
-            "# HELP ivr_speech_pool_capacity Speech decoding units in all.",
-            "# TYPE ivr_speech_pool_capacity gauge",
-            f"ivr_speech_pool_capacity {pool.capacity}",
-            "# HELP ivr_speech_turns_rejected_total Speech turns sent to keys: the pool was full.",
-            "# TYPE ivr_speech_turns_rejected_total counter",
-            f"ivr_speech_turns_rejected_total {pool.rejected}",
-            *self._writes.metrics_lines(),
-        ]
-        return text.rstrip("\n") + "\n" + "\n".join(extra) + "\n"
+        families: list[Family] = []
+        for name, kind, value, what in (
+            ("ivr_calls_in_ivr", "gauge", self._agi.active_sessions,
+             "Calls in the IVR (FastAGI sessions) right now."),
+            ("ivr_ami_connected", "gauge", int(self._ami.connected), "1 while the AMI link is up."),
+            ("ivr_ami_reconnects", "counter", self._ami.reconnects, "AMI reconnects since start."),
+            ("ivr_speech_pool_busy", "gauge", pool.busy, "Speech decoding units in use."),
+            ("ivr_speech_pool_capacity", "gauge", pool.capacity, "Speech decoding units in all."),
+            ("ivr_speech_turns_rejected", "counter", pool.rejected,
+             "Speech turns sent to keys: the pool was full."),
+        ):
+            family = Family(name, what, kind)  # type: ignore[arg-type]
+            family.add(value)
+            families.append(family)
+        # The state directory's disk (the database on SQLite, spilled writes, recordings):
+        # one statvfs call, microseconds.
+        disk = shutil.disk_usage(self._state_dir)
+        free = Family("ivr_state_disk_free_bytes", "Free space on the state directory's disk.")
+        size = Family("ivr_state_disk_size_bytes", "Size of the state directory's disk.")
+        free.add(disk.free)
+        size.add(disk.total)
+        return [*families, free, size, *self._writes.metric_families()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ivr.edges.metrics import CONTENT_TYPE
 from ivr.web.keys import SERVICES
 
 
@@ -14,8 +15,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[SERVICES].health.metrics()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+    body = request.app[SERVICES].health.metrics()
+    response = web.Response(body=body)
+    response.content_type = "text/plain"
+    response.charset = "utf-8"
+    # The exposition format's version, as prometheus_client declares it.
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
 
 
 def setup(app: web.Application) -> None:

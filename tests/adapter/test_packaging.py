@@ -68,3 +68,28 @@ def test_init_writes_an_editable_home_that_the_installed_package_uses(
     again = run(installed, tmp_path, "init", str(home))
     assert again.returncode == 1
     assert "already has" in again.stderr
+
+
+def test_the_system_service_unit_runs_the_installed_ivr(installed: Path, tmp_path: Path) -> None:
+    """The shipped systemd unit (Debian layout: /etc/ivr, /var/lib/ivr, a venv in /opt/ivr)
+    is installed with the package, passes `systemd-analyze verify` once pointed at this
+    install's `ivr`, and its `ExecStartPre` (`ivr config check`) passes in the layout it sets
+    up; the monitoring files come along."""
+    [share] = list(installed.glob("share/ivr"))
+    unit = (share / "config/systemd/ivr.service").read_text(encoding="utf-8")
+    assert (share / "config/monitoring/alerts.yaml").is_file()
+    assert (share / "config/monitoring/grafana-dashboard.json").is_file()
+    assert "ExecStart=/opt/ivr/bin/ivr serve" in unit
+    assert "User=ivr" in unit
+    assert "NoNewPrivileges=yes" in unit
+    local = tmp_path / "ivr.service"
+    local.write_text(unit.replace("/opt/ivr/bin/ivr", str(installed / "bin/ivr")),
+                     encoding="utf-8")
+    verified = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
+                              text=True, timeout=60, check=False)
+    assert verified.returncode == 0, verified.stderr
+    assert "ivr.service" not in verified.stderr, verified.stderr  # no warning about the unit
+    home = tmp_path / "etc-ivr"
+    assert run(installed, tmp_path, "init", str(home)).returncode == 0
+    checked = run(installed, tmp_path, "config", "check", IVR_HOME=str(home))
+    assert checked.returncode == 0, checked.stderr

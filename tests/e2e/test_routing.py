@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ivr.app import Hotline
 from ivr.core.routing import OperatorState
@@ -16,6 +17,7 @@ from ivr.edges.ami import AmiClient
 from ivr.operators.desk import OperatorDesk
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 
+from ..adapter.test_metrics import metric_names, samples, shipped_expressions
 from .conftest import answered_by, finished_record, wait_until_free
 
 pytestmark = pytest.mark.asterisk
@@ -184,25 +186,37 @@ async def test_metrics_and_health_show_the_live_state(
     hotline: Hotline, operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
     """/metrics shows per-skill figures from Asterisk's events (a paused operator counted as
-    paused in each of their skills); /healthz says the AMI link is up."""
+    paused in each of their skills); /healthz says the AMI link is up; Asterisk's own
+    /metrics (res_prometheus) has every ``asterisk_*`` metric the shipped dashboard and alert
+    rules use."""
     desk = OperatorDesk(hotline.settings, ami)
     await desk.pause("op1006", "training")
+    paused = ("ivr_skill_operators", (("skill", "housing"), ("state", "paused")))
     try:
         base = f"http://127.0.0.1:{hotline.settings.web_port}"
         async with aiohttp.ClientSession() as session:
             for _ in range(30):
                 async with session.get(f"{base}/metrics") as response:
                     assert response.status == 200
-                    text = await response.text()
-                if 'ivr_skill_operators{skill="housing",state="paused"} 1' in text:
+                    got = samples(await response.text())
+                if got.get(paused) == 1:
                     break
                 await asyncio.sleep(0.1)
             async with session.get(f"{base}/healthz") as response:
                 health = await response.json()
-        assert 'ivr_skill_operators{skill="housing",state="paused"} 1' in text
-        assert 'ivr_skill_operators{skill="utilities",state="paused"} 1' in text
-        assert 'ivr_skill_waiting_calls{skill="inquiry"} 0' in text
-        assert "ivr_speech_pool_capacity" in text
+            async with session.get("http://127.0.0.1:8088/metrics") as response:
+                assert response.status == 200
+                asterisk = {s.name for f in text_string_to_metric_families(await response.text())
+                            for s in f.samples}
+        assert got[paused] == 1
+        assert got[("ivr_skill_operators", (("skill", "utilities"), ("state", "paused")))] == 1
+        assert got[("ivr_skill_waiting_calls", (("skill", "inquiry"),))] == 0
+        assert ("ivr_speech_pool_capacity", ()) in got
+        assert got[("ivr_ami_connected", ())] == 1
+        used = {name for _, expr in shipped_expressions() for name in metric_names(expr)
+                if name.startswith("asterisk_")}
+        assert used
+        assert used <= asterisk, used - asterisk
         assert health["ami_connected"] is True
         assert health["flow"] == "12345"
     finally:

@@ -30,6 +30,7 @@ from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
 from tests.pgtools import pg_database
 
+from ..adapter.test_metrics import samples
 from .conftest import answered_by, wait_until_free
 
 pytestmark = pytest.mark.asterisk
@@ -149,9 +150,9 @@ async def answered_today(web_port: int, skill: str) -> int:
     async with aiohttp.ClientSession() as session, session.get(
             f"http://127.0.0.1:{web_port}/metrics") as response:
         text = await response.text()
-    match = re.search(
-        rf'ivr_skill_calls_today{{skill="{skill}",outcome="answered"}} (\d+)', text)
-    return int(match.group(1)) if match else -1
+    value = samples(text).get(
+        ("ivr_skill_calls_today", (("outcome", "answered"), ("skill", skill))))
+    return -1 if value is None else int(value)
 
 
 @pytest.mark.timeout(300)

@@ -15,7 +15,7 @@ from ivr.core.figures import (
     Outcome,
     SkillFigures,
     Target,
-    metrics_text,
+    skill_families,
 )
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.routing import OperatorState
@@ -230,11 +230,13 @@ def test_unreachable_phone_is_unavailable_not_on_duty() -> None:
 
 
 def test_outcomes_returned_for_call_records() -> None:
-    """Completed and abandoned calls come back as call records; other events return None."""
+    """Answered (wait known), completed and abandoned calls come back as outcomes; other
+    events return None."""
     live = feed([(0, member())])
     assert live.apply(join("c1"), T0 + 1) is None
     assert live.apply(join("c2"), T0 + 1) is None
-    assert live.apply(connect("c1", 4), T0 + 5) is None
+    assert live.apply(connect("c1", 4), T0 + 5) == CallOutcome(
+        Q, T0 + 1, Outcome.ANSWERED, 4.0, completed=False, uniqueid="c1", operator=ALICE)
     done = live.apply(complete("c1", 4, 100), T0 + 105)
     gone = live.apply(abandon("c2", 50), T0 + 51)
     assert done == CallOutcome(
@@ -525,23 +527,23 @@ def test_arbitrary_events_never_raise(steps: list[tuple[float, AmiEvent]]) -> No
         live.history(skill, T0 + 10_001)
 
 
-def test_metrics_text_for_prometheus() -> None:
-    """/metrics shows each skill's gauges; underivable figures are left out, labels escaped."""
+def test_metric_families_for_prometheus() -> None:
+    """/metrics shows each skill's gauges; underivable figures are left out."""
     live = feed([(0, member()), (1, join("c1")), (5, connect("c1", 4)), (6, join("c2")),
                  (7, ev("QueueCallerJoin", Uniqueid="x"))])
     live.apply(join("c3", queue='we"ird'), T0 + 8)
-    text = metrics_text(live.all_figures(T0 + 10), live.ignored)
-    lines = text.splitlines()
-    assert 'ivr_skill_waiting_calls{skill="report"} 1' in lines
-    assert 'ivr_skill_longest_wait_seconds{skill="report"} 4' in lines
-    assert 'ivr_skill_operators{skill="report",state="on_call"} 1' in lines
-    assert 'ivr_skill_calls_today{skill="report",outcome="offered"} 2' in lines
-    assert 'ivr_skill_service_level_percent{skill="report",span="window"} 100' in lines
-    assert 'ivr_skill_waiting_calls{skill="we\\"ird"} 1' in lines
-    assert not any(line.startswith("ivr_skill_average_handle_time_seconds{") for line in lines)
-    assert 'ivr_figures_ignored_events{reason="QueueCallerJoin: missing Queue"} 1' in lines
-    assert "# TYPE ivr_skill_operators gauge" in lines
-    assert text.endswith("\n")
+    families = {f.name: f for f in skill_families(live.all_figures(T0 + 10), live.ignored)}
+    assert (("report",), 1) in families["ivr_skill_waiting_calls"].samples
+    assert (("report",), 4) in families["ivr_skill_longest_wait_seconds"].samples
+    assert (("report", "on_call"), 1) in families["ivr_skill_operators"].samples
+    assert families["ivr_skill_operators"].labels == ("skill", "state")
+    assert (("report", "offered"), 2) in families["ivr_skill_calls_today"].samples
+    assert (("report", "window"), 100) in families["ivr_skill_service_level_percent"].samples
+    assert (('we"ird',), 1) in families["ivr_skill_waiting_calls"].samples
+    assert not families["ivr_skill_average_handle_time_seconds"].samples
+    ignored = families["ivr_figures_ignored_events"].samples
+    assert (("QueueCallerJoin: missing Queue",), 1) in ignored
+    assert {f.kind for f in families.values()} == {"gauge"}
 
 
 # -- callers' priorities (their place in line) ---------------------------------------------

@@ -156,8 +156,8 @@ class HealthDouble:
     def status(self) -> dict[str, Any]:
         return {"status": "ok"}
 
-    def metrics(self) -> str:
-        return ""
+    def metrics(self) -> bytes:
+        return b""
 
 
 class WebHotline:

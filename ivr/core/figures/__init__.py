@@ -10,7 +10,7 @@ received) and feeds AMI events as ``ivr.core.protocols.ami.AmiEvent``. The publi
   ``Outcome``;
 * staffing: ``erlang_b``, ``erlang_c``, ``service_level``, ``average_speed_of_answer``,
   ``agents_needed``, ``staffing_hint_for``, ``StaffingHint``;
-* ``/metrics``: ``metrics_text(all_figures, ignored)``;
+* ``/metrics``: ``skill_families(all_figures, ignored)``, ``Family``;
 * reports: ``build_report``, ``Report``, ``ReportRow``, ``Period``, ``SurveyScore``,
   ``to_csv_rows``.
 """
@@ -40,7 +40,7 @@ from ivr.core.figures._live import (
     SkillFigures,
     SnapshotLoaded,
 )
-from ivr.core.figures._metrics import metrics_text
+from ivr.core.figures._metrics import Family, skill_families
 from ivr.core.figures._reports import (
     CSV_HEADER,
     MAX_SCORE,
@@ -61,6 +61,7 @@ __all__ = [
     "WRAP_UP_PAUSE_REASONS",
     "CallOutcome",
     "Counts",
+    "Family",
     "IntervalFigures",
     "LiveFigures",
     "OperatorCounts",
@@ -79,8 +80,8 @@ __all__ = [
     "build_report",
     "erlang_b",
     "erlang_c",
-    "metrics_text",
     "service_level",
+    "skill_families",
     "staffing_hint_for",
     "to_csv_rows",
 ]

@@ -369,6 +369,10 @@ class LiveFigures:
         """Events not used, by reason ("not a queue event", "QueueCallerJoin: missing Queue")."""
         return MappingProxyType(self._ignored)
 
+    def configured_skills(self) -> tuple[str, ...]:
+        """The skills given a target (the configured ones), in their order."""
+        return tuple(self._targets)
+
     def skills(self) -> tuple[str, ...]:
         """Skills with a target or seen in an event, in the order first known."""
         return tuple(self._skills)
@@ -462,10 +466,11 @@ class LiveFigures:
     # -- feeding ---------------------------------------------------------------------------
 
     def apply(self, event: AmiEvent, at: float) -> CallOutcome | None:
-        """Take one AMI event received at ``at``; returns a call's outcome when it is final.
+        """Take one AMI event received at ``at``; returns a call's outcome when one is known.
 
-        An answered call's outcome comes with ``AgentComplete`` (wait, talk and wrap-up
-        known), an abandoned one with ``QueueCallerAbandon``; store them as call records.
+        An answered call's outcome comes twice: with ``AgentConnect`` (``completed`` False,
+        the wait known), then final with ``AgentComplete`` (wait, talk and wrap-up known); an
+        abandoned one with ``QueueCallerAbandon``.
         """
         handler = self._handlers.get(event.name)
         if handler is None:
@@ -615,7 +620,7 @@ class LiveFigures:
         member.in_call = False
         member.ringing_for = ""
 
-    def _call_answered(self, event: AmiEvent, at: float) -> None:
+    def _call_answered(self, event: AmiEvent, at: float) -> CallOutcome:
         queue, interface = _field(event, "Queue"), _interface(event)
         uniqueid = event.get("Uniqueid")
         wait = self._wait(event, self._waiting(queue, uniqueid), at)
@@ -631,6 +636,10 @@ class LiveFigures:
             tally.answered += 1
             tally.wait_answered_seconds += wait
             tally.answered_in_target += in_target
+        return CallOutcome(
+            skill=state.name, arrived_at=at - wait, outcome=Outcome.ANSWERED, wait_seconds=wait,
+            completed=False, uniqueid=uniqueid, operator=member.name or interface,
+        )
 
     def _call_completed(self, event: AmiEvent, at: float) -> CallOutcome:
         queue, interface = _field(event, "Queue"), _interface(event)
