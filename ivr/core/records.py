@@ -136,6 +136,28 @@ class WebSession:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A credential for an integration (a CRM, a reporting job): it acts with its ``role`` (and
+    ``department``, for a department's token) on the REST API only. The secret itself is shown
+    once when created; the store keeps its sha256."""
+
+    id: int
+    name: str
+    role: str
+    department: str | None
+    created_by: str
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+
+    def as_user(self) -> User:
+        """Who the token acts as: ``token:<name>`` (so the audit log says which token)."""
+        return User(f"token:{self.name}", self.role, "", self.created_at, None, False,
+                    self.department)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int
     at: str

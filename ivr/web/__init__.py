@@ -28,7 +28,18 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
-from ivr.web import admin, api, auth, casework, console, ops, rates, reports, wallboard
+from ivr.web import (
+    admin,
+    api,
+    auth,
+    casework,
+    console,
+    ops,
+    rates,
+    reports,
+    tokens,
+    wallboard,
+)
 from ivr.web.errors import errors_as_json, is_api
 from ivr.web.keys import SERVICES
 from ivr.web.listener import ConnectionGate
@@ -102,6 +113,7 @@ def build_app(services: WebServices) -> web.Application:
     # The error middleware wraps the session checks of auth's.
     app.middlewares.append(errors_as_json)
     api.setup(app)
+    tokens.setup(app)
     casework.setup(app)
     auth.setup(app)
     admin.setup(app)

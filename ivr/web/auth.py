@@ -12,6 +12,11 @@ Theory of operation
 * Every session has a CSRF token. A request that is not GET/HEAD/OPTIONS and carries a
   session must send it (form field ``csrf`` or header ``X-CSRF-Token``), else 403. The login
   form, which has no session yet, uses a double-submit cookie ``ivr_login_csrf``.
+* Integrations use API tokens instead (``Authorization: Bearer ivr_...``, REST API only):
+  created by an admin with a role (and a department for a department's token), revocable,
+  optionally expiring; the store keeps only their sha256. A token acts as the user
+  ``token:<name>`` with that role, so every action is audited under its name; it needs no
+  CSRF token (no browser adds it by itself). A bad token is a 401, never a fall-back to cookies.
 * Roles are ordered operator < supervisor < admin: ``require(request, "supervisor")`` admits
   supervisors and admins. The user is read from the store on every request, so a role change
   or a disabled account takes effect at once.
@@ -66,8 +71,10 @@ LOGIN_TOO_LONG: Final = "Username or password too long."
 LOGIN_BUSY: Final = "A login from this address is being checked; try again in a moment."
 LOGIN_FAILED: Final = "Wrong username or password."
 
-# Per request: the session and its user once looked up (None: looked up, there is none).
-_SESSION: web.RequestKey[tuple[WebSession, User] | None] = web.RequestKey("ivr_session")
+TOKEN_PREFIX: Final = "ivr_"  # noqa: S105 - not a secret: what every API token starts with
+# Per request: the session (None for an API token) and its user once looked up (None: looked
+# up, there is none).
+_SESSION: web.RequestKey[tuple[WebSession | None, User] | None] = web.RequestKey("ivr_session")
 
 
 def token_hash(token: str) -> str:
@@ -77,10 +84,32 @@ def token_hash(token: str) -> str:
 # -- sessions --------------------------------------------------------------------------------
 
 
-async def _load(request: web.Request) -> tuple[WebSession, User] | None:
+def bearer(request: web.Request) -> str | None:
+    """The API token an integration sent (``Authorization: Bearer ivr_...``), if any."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else None
+
+
+async def _load(request: web.Request) -> tuple[WebSession | None, User] | None:
     if _SESSION in request:
         return request[_SESSION]
     request[_SESSION] = None
+    sent = bearer(request)
+    if sent is not None:
+        # A token is for the REST API only, and when one is sent the cookies are not looked
+        # at (so no session rides along): an unknown, revoked or expired token is a 401.
+        if not is_api(request):
+            return None
+        services = request.app[SERVICES]
+        api_token = (await services.store.api_tokens.active(
+            token_hash(sent), services.clock.now())
+            if sent.startswith(TOKEN_PREFIX) and len(sent) <= 100 else None)
+        if api_token is None:
+            log.warning("api_token_refused", path=request.path)
+            raise json_error(web.HTTPUnauthorized, "bad_token",
+                             "Unknown, revoked or expired API token.")
+        request[_SESSION] = (None, api_token.as_user())
+        return request[_SESSION]
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -105,7 +134,7 @@ async def current_user(request: web.Request) -> User | None:
 def csrf_token(request: web.Request) -> str:
     """The session's CSRF token for templates (``""`` before ``current_user`` found one)."""
     loaded = request.get(_SESSION)
-    return loaded[0].csrf_token if loaded else ""
+    return loaded[0].csrf_token if loaded and loaded[0] else ""
 
 
 async def require(request: web.Request, *roles: str) -> User:
@@ -158,7 +187,9 @@ async def csrf_middleware(
     if request.method in SAFE_METHODS or request.path == "/login":
         return await handler(request)
     loaded = await _load(request)
-    if loaded is not None:
+    # A session (a browser's cookie) must prove the request came from our pages; an API
+    # token is sent deliberately by its holder, never added by a browser, so needs no proof.
+    if loaded is not None and loaded[0] is not None:
         sent = _sent_csrf(request, await _form(request))
         if not hmac.compare_digest(sent.encode(), loaded[0].csrf_token.encode()):
             log.warning("csrf_refused", path=request.path, user=loaded[1].username)

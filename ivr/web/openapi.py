@@ -33,6 +33,14 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Published": _obj(("name", "version", "version_id"), name=_S, version=_S,
                       version_id=_I, digest=_S),
     "ConfigText": _obj(("text",), text=_S),
+    "ApiToken": _obj(("id", "name", "role"), id=_I, name=_S,
+                     role={"enum": ["operator", "supervisor", "admin", "department"]},
+                     department={"type": ["string", "null"]}, created_by=_S, created_at=_S,
+                     expires_at={"type": ["string", "null"]},
+                     revoked_at={"type": ["string", "null"]},
+                     last_used_at={"type": ["string", "null"]},
+                     token={"type": "string", "description": "The secret: in the answer "
+                            "to its creation only"}),
 }
 
 
@@ -201,6 +209,18 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
                      {"name": "name", "in": "path", "required": True,
                       "schema": {"enum": ["skills", "operators", "schedules", "intents"]}}),
     },
+    "/api/tokens": {
+        "get": _op("API tokens, newest first (never their secrets)", "admin",
+                   ok={"type": "array", "items": _ref("ApiToken")}),
+        "post": _op("Create an API token; its secret is in the answer, once (an admin signed "
+                    "in, not a token)", "admin", status="201", errors=(400, 409),
+                    ok=_ref("ApiToken"),
+                    body=_obj(("name", "role"), name=_S, role=_S, department=_S,
+                              expires_days=_I)),
+    },
+    "/api/tokens/{id}": {"delete": _with(
+        _op("Revoke an API token (at once, on every node)", "admin", errors=(404,),
+            ok=_ref("ApiToken")), _ID)},
     "/api/audit": {"get": _with(_op("The audit log, newest first", "admin", ok=_ANY_LIST),
                                 _LIMIT)},
     "/api/openapi.json": {"get": _op("This document", "any")},
@@ -213,12 +233,14 @@ def document() -> dict[str, Any]:
         "info": {"title": "12345 hotline API", "version": "1",
                  "description": "Session cookie `ivr_session` (log in at /login); every "
                                 "request that is not GET sends the session's CSRF token in "
-                                "the X-CSRF-Token header."},
+                                "the X-CSRF-Token header. Integrations send an API token "
+                                "instead: `Authorization: Bearer ivr_...` (no CSRF token)."},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
-                                            "name": "ivr_session"}},
+                                            "name": "ivr_session"},
+                                "token": {"type": "http", "scheme": "bearer"}},
         },
-        "security": [{"session": []}],
+        "security": [{"session": []}, {"token": []}],
         "paths": PATHS,
     }

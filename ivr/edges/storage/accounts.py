@@ -1,13 +1,13 @@
-"""Web accounts and their server-side sessions (shared by every application node)."""
+"""Web accounts, their server-side sessions and API tokens (shared by every application node)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from ivr.core.records import Role, User, WebSession
+from ivr.core.records import ApiToken, Role, User, WebSession
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import utc_text
@@ -153,3 +153,86 @@ class Sessions:
 def _user(row: Any) -> User:
     return User(row.username, row.role, row.password_hash, row.created_at, row.operator_id,
                 bool(row.disabled), row.department)
+
+
+class ApiTokens:
+    """Integrations' credentials: created by an admin, found by their hash, revoked."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self, name: str, role: str, token_hash: str, created_by: str, now: datetime, *,
+        department: str | None = None, expires_at: datetime | None = None,
+    ) -> ApiToken:
+        role = Role.parse(role).value
+        if not name:
+            raise RecordRefused("a token needs a name")
+        if (role == Role.DEPARTMENT) != bool(department):
+            raise RecordRefused("a department's token, and only one, names its department")
+        created_at = utc_text(now)
+        expires = utc_text(expires_at) if expires_at else None
+        values = {
+            "name": name, "role": role, "department": department or None,
+            "token_hash": token_hash, "created_by": created_by, "created_at": created_at,
+            "expires_at": expires,
+        }
+
+        def run(conn: Connection) -> ApiToken:
+            taken = conn.execute(select(_tokens.c.id).where(
+                (_tokens.c.name == name) & _tokens.c.revoked_at.is_(None))).first()
+            if taken is not None:
+                raise RecordRefused(f"a token named {name!r} is already in use")
+            new_id = conn.execute(
+                _tokens.insert().values(**values).returning(_tokens.c.id)).scalar_one()
+            return ApiToken(int(new_id), name, role, department or None, created_by,
+                            created_at, expires)
+        return await self._db.write(run)
+
+    async def active(self, token_hash: str, now: datetime) -> ApiToken | None:
+        """The token with this hash if it is neither revoked nor expired; notes its use
+        (at most once a minute, so a busy integration does not write on every request)."""
+        stamp = utc_text(now)
+
+        def run(conn: Connection) -> ApiToken | None:
+            t = _tokens
+            row = conn.execute(select(*_TOKEN_COLUMNS).where(
+                (t.c.token_hash == token_hash) & t.c.revoked_at.is_(None)
+                & (t.c.expires_at.is_(None) | (t.c.expires_at > stamp)))).first()
+            if row is None:
+                return None
+            if row.last_used_at is None or row.last_used_at < utc_text(
+                    now - timedelta(minutes=1)):
+                conn.execute(update(t).where(t.c.id == row.id).values(last_used_at=stamp))
+            return _token(row)
+        return await self._db.write(run)
+
+    async def all(self) -> list[ApiToken]:
+        """Every token, newest first (revoked ones too: they are part of the record)."""
+        def run(conn: Connection) -> list[ApiToken]:
+            rows = conn.execute(select(*_TOKEN_COLUMNS).order_by(_tokens.c.id.desc()))
+            return [_token(row) for row in rows]
+        return await self._db.read(run)
+
+    async def revoke(self, token_id: int, now: datetime) -> ApiToken:
+        def run(conn: Connection) -> ApiToken:
+            conn.execute(update(_tokens).where(
+                (_tokens.c.id == token_id) & _tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utc_text(now)))
+            row = conn.execute(select(*_TOKEN_COLUMNS).where(_tokens.c.id == token_id)).first()
+            if row is None:
+                raise RecordNotFound(f"no token {token_id}")
+            return _token(row)
+        return await self._db.write(run)
+
+
+_tokens = tables.api_tokens
+_TOKEN_COLUMNS = (
+    _tokens.c.id, _tokens.c.name, _tokens.c.role, _tokens.c.department, _tokens.c.created_by,
+    _tokens.c.created_at, _tokens.c.expires_at, _tokens.c.revoked_at, _tokens.c.last_used_at,
+)
+
+
+def _token(row: Any) -> ApiToken:
+    return ApiToken(int(row.id), row.name, row.role, row.department, row.created_by,
+                    row.created_at, row.expires_at, row.revoked_at, row.last_used_at)

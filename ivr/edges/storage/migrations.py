@@ -181,6 +181,20 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE case_events ADD COLUMN action TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE users ADD COLUMN department TEXT",
     ),
+    (  # 8: API tokens for integrations (only their sha256 is kept)
+        """CREATE TABLE api_tokens (
+            id           {serial},
+            name         TEXT NOT NULL,
+            role         TEXT NOT NULL,
+            department   TEXT,
+            token_hash   TEXT NOT NULL UNIQUE,
+            created_by   TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT,
+            revoked_at   TEXT,
+            last_used_at TEXT
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ivr.edges.storage.accounts import Sessions, Users
+from ivr.edges.storage.accounts import ApiTokens, Sessions, Users
 from ivr.edges.storage.audit import AuditLog
 from ivr.edges.storage.bulletins import Bulletins
 from ivr.edges.storage.callbacks import Callbacks
@@ -35,6 +35,7 @@ class Store:
         self.flow_versions = FlowVersions(self.database)
         self.users = Users(self.database)
         self.sessions = Sessions(self.database)
+        self.api_tokens = ApiTokens(self.database)
         self.audit = AuditLog(self.database)
         self.bulletins = Bulletins(self.database)
         self.operator_states = OperatorStates(self.database)

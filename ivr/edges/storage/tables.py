@@ -74,6 +74,13 @@ sessions = Table(
     Column("token_hash", Text, primary_key=True), Column("username", Text),
     Column("csrf_token", Text), Column("created_at", Text), Column("expires_at", Text),
 )
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True), Column("name", Text), Column("role", Text),
+    Column("department", Text), Column("token_hash", Text), Column("created_by", Text),
+    Column("created_at", Text), Column("expires_at", Text), Column("revoked_at", Text),
+    Column("last_used_at", Text),
+)
 audit = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True), Column("at", Text), Column("actor", Text),
