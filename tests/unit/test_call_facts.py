@@ -44,7 +44,8 @@ def test_a_call_the_application_never_saw_gets_a_record_with_who_answered() -> N
     assert (record.call_id, record.caller, record.outcome, record.queue) == (
         UID, "13800990003", WITHOUT_APPLICATION, "hotline")
     assert (record.operator, record.wait_seconds, record.talk_seconds) == ("op1004", 3.0, 10.0)
-    assert record.answered_at is not None and record.ended_at is not None
+    assert record.answered_at is not None
+    assert record.ended_at is not None
     assert record.ended_at > record.answered_at > record.arrived_at
 
 
@@ -55,7 +56,8 @@ def test_a_call_cut_off_mid_menu_is_completed_not_doubled() -> None:
     assert (record.outcome, record.operator, record.talk_seconds) == (INTERRUPTED, "op1004",
                                                                        10.0)
     assert record.path == ["greeting", "menu"]  # what the application knew is kept
-    assert record.caller == left.caller and record.call_id == left.call_id
+    assert record.caller == left.caller
+    assert record.call_id == left.call_id
     # Once applied, the same facts change nothing: any node may run it again.
     assert reconcile_call(facts_of(*ANSWERED), record, AGENTS, "zh") is None
 
@@ -72,7 +74,8 @@ def test_a_routed_call_whose_end_the_application_missed() -> None:
     record = reconcile_call(facts_of(*ANSWERED), routed, AGENTS, "zh")
     assert record is not None
     assert (record.outcome, record.operator, record.talk_seconds) == ("routed", "op1004", 10.0)
-    assert record.ended_at is not None and record.ended_at > routed.ended_at  # type: ignore[operator]
+    assert record.ended_at is not None
+    assert record.ended_at > routed.ended_at
 
 
 def test_abandoned_in_the_queue() -> None:
@@ -82,7 +85,8 @@ def test_abandoned_in_the_queue() -> None:
     assert record is not None
     assert (record.outcome, record.operator, record.wait_seconds) == ("abandoned", None, 7.0)
     routed = reconcile_call(facts, recorded(outcome="routed", queue="water"), AGENTS, "zh")
-    assert routed is not None and routed.outcome == "abandoned"
+    assert routed is not None
+    assert routed.outcome == "abandoned"
 
 
 def test_a_channel_gone_ends_a_record_left_in_progress() -> None:
