@@ -10,10 +10,10 @@ Two sources, both Asterisk's (what they mean for a record: ``ivr.core.call_facts
   down (the dialplan's fallback queues it), or was cut off mid-menu, still gets its record.
   Read from where the last read stopped (the offset, and the file's inode, are kept in
   ``queue-log.offset`` in the state directory), at most ``READ_BYTES`` per pass and never
-  more than ``MAX_CATCH_UP`` behind the end, in a thread; a line that is not app_queue's is
-  skipped. The first start ever begins at the file's end. The offset kept is the first line
-  of a call still in a queue, so a restart reads that call's lines again (applying them twice
-  gives the same record).
+  more than ``MAX_CATCH_UP`` behind the end, read and parsed in a thread; a line that is
+  not app_queue's is skipped. The first start ever begins at the file's end. The offset kept
+  is the first line of a call still in a queue, so a restart reads that call's lines again
+  (applying them twice gives the same record).
 * the channel list (AMI ``CoreShowChannels``, every ``CHECK_EVERY`` seconds and after each
   AMI login): a record still ``in_progress`` whose channel is gone is ended (``interrupted``)
   with what the queue_log said about it. At start this node's own records are ended at once
@@ -44,6 +44,7 @@ import structlog
 from ivr.calls.pending_writes import PendingWrites
 from ivr.core.call_facts import (
     CallFacts,
+    QueueLogEntry,
     operators_by_agent,
     parse_queue_log_line,
     reconcile_call,
@@ -60,7 +61,7 @@ log = structlog.get_logger("ivr.calls.reconcile")
 LOOKBACK = 5000  # recent call records looked at, at start, for ones left "in progress"
 CHECK_WINDOW = 1000  # ... and at each later channel check
 OFFSET_FILE = "queue-log.offset"
-READ_BYTES = 1 << 20  # queue_log read per pass at most
+READ_BYTES = 256 << 10  # queue_log read per pass at most
 MAX_CATCH_UP = 16 << 20  # never further behind the file's end than this at start
 INTERVAL = 2.0  # seconds between reads of the queue_log
 CHECK_EVERY = 15.0  # seconds between channel checks
@@ -199,21 +200,16 @@ class Reconciler:
         self._saved = keep
 
     async def _read(self, path: Path) -> bool:
-        """Read the next lines (at most READ_BYTES); True if there may be more."""
-        lines, offset, inode = await asyncio.to_thread(
-            read_new_lines, path, self._offset, self._inode, READ_BYTES)
-        if inode != self._inode or offset < self._offset:
+        """Read the next lines (at most READ_BYTES); True if there may be more. Reading and
+        parsing run in a thread; the loop only folds the calls' entries in."""
+        entries, skipped, offset, inode = await asyncio.to_thread(
+            _read_entries, path, self._offset, self._inode)
+        if inode != self._inode or (offset < self._offset and self._offset):
             self._open.clear()  # a new file: offsets of the old one mean nothing
             self._ready.clear()
         start, self._offset, self._inode = self._offset, offset, inode
-        position = start
-        for line in lines:
-            here, position = position, position + len(line.encode("utf-8", "replace")) + 1
-            entry = parse_queue_log_line(line)
-            if entry is None:
-                if line.strip() and "|QUEUESTART|" not in line and "|NONE|NONE|" not in line:
-                    self.skipped_lines += 1
-                continue
+        self.skipped_lines += skipped
+        for here, entry in entries:
             if entry.call_id in self._known and entry.event == "ENTERQUEUE":
                 del self._known[entry.call_id]  # the same call back in a queue (requeued)
             followed = self._open.get(entry.call_id) or self._ready.pop(entry.call_id, None)
@@ -315,3 +311,20 @@ class Reconciler:
         if known is None:
             return CallFacts(call_id)
         return dataclasses.replace(known, queues=list(known.queues))
+
+
+def _read_entries(
+    path: Path, offset: int, inode: int
+) -> tuple[list[tuple[int, QueueLogEntry]], int, int, int]:
+    """The queue events after ``offset`` (each with the offset of its line), how many lines
+    were not app_queue's, the next offset and the file's inode. Blocking: in a thread."""
+    lines, end, inode = read_new_lines(path, offset, inode, READ_BYTES)
+    entries: list[tuple[int, QueueLogEntry]] = []
+    skipped = 0
+    for here, line in lines:
+        entry = parse_queue_log_line(line)
+        if entry is not None:
+            entries.append((here, entry))
+        elif line.strip() and "|QUEUESTART|" not in line and "|NONE|NONE|" not in line:
+            skipped += 1
+    return entries, skipped, end, inode

@@ -43,7 +43,9 @@ def test_a_file_of_bytes_is_read_in_bounded_steps(tmp_path: Path) -> None:
     offset, inode, seen = 0, 0, []
     for _ in range(10):
         lines, offset, inode = read_new_lines(path, offset, inode, 1024)
-        seen += lines
+        seen += [text for _, text in lines]
+        for at, text in lines:  # each line's offset is where its bytes start
+            assert path.read_bytes()[at:at + len(text)] == text.encode() or "\ufffd" in text
     assert GOOD in seen
     assert offset == path.stat().st_size - len(b"half a line")  # left for the next read
     assert [line for line in seen if parse_queue_log_line(line)] == [GOOD]
