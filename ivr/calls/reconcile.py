@@ -95,6 +95,7 @@ class Reconciler:
         self._offset = 0
         self._inode = 0
         self._saved: tuple[int, int] | None = None
+        self._loaded = False  # the offset kept by the last run is read
         # Calls still in a queue: their facts and the offset of their first line.
         self._open: OrderedDict[str, tuple[CallFacts, int]] = OrderedDict()
         self._ready: OrderedDict[str, tuple[CallFacts, int]] = OrderedDict()  # left it
@@ -162,6 +163,8 @@ class Reconciler:
         channel check when it is due."""
         async with self._lock:
             if self._queue_log is not None:
+                if not self._loaded:  # the start-up part failed before it
+                    await self._load_offset(self._queue_log)
                 await self._read(self._queue_log)
                 await self._settle(self._grace)
                 await self._save_offset()
@@ -183,6 +186,7 @@ class Reconciler:
             return max(offset, size - MAX_CATCH_UP), inode, offset < size - MAX_CATCH_UP
 
         self._offset, self._inode, jumped = await asyncio.to_thread(load)
+        self._loaded = True
         self._saved = None if jumped is None else (self._offset, self._inode)
         if jumped:
             log.warning("queue_log_too_far_behind", skipped_to=self._offset,
