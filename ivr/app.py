@@ -108,7 +108,11 @@ class Hotline:
             bulletins=self.bulletins, node=self.node, clock=clock, visits=self.visits,
             metrics=self.metrics,
         )
-        self.reconciler = Reconciler(self.ami, self.store.calls, self.writes, self.node, clock)
+        # Every call's one final record, from Asterisk's queue_log and channel list.
+        self.reconciler = Reconciler(
+            self.ami, self.store.calls, self.writes, self.node, clock, settings=settings,
+            queue_log=settings.asterisk_queue_log, state_dir=settings.state_dir,
+            leads=lambda: self.bus.is_leader or self.bus.isolated)
         self.agi = FastAgiServer(settings.agi, self.calls)
         # Where config/ is read from (and where the admin pages write their edits).
         config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
@@ -116,6 +120,7 @@ class Hotline:
             self.speech.reload_intents, self.operators.reconfigure, self.calls.reconfigure,
             self.callbacks.reconfigure, self.bulletins.reconfigure,
             self.queue_events.reconfigure, self.flows.reconfigure, self.visits.reconfigure,
+            self.reconciler.reconfigure,
             self.operators.resync_if_connected,
         ])
         # Cases against their deadlines: reminders, escalation, the wallboard's alerts.
@@ -165,6 +170,7 @@ class Hotline:
         self._on_stop("speech", self.speech.stop)
         await self.ami.start()
         self._on_stop("AMI", self.ami.close)
+        self._on_stop("reconciliation", self.reconciler.close)
         self._on_stop("callbacks", self.callbacks.stop)
         visits = asyncio.create_task(self.visits.run(), name="return-visits")
         self._on_stop("return visits", lambda: _stop_visits(visits, self.visits))

@@ -151,12 +151,15 @@ def _hand_over_accounts(
 
 
 def _with_sounds(cfg: Settings) -> Settings:
-    """Bulletin audio goes to the configured sounds directory, else to the test bed's."""
-    if cfg.asterisk_sounds is not None:
+    """Bulletin audio goes to the configured sounds directory, else to the test bed's; the
+    queue_log read is the configured one, else the test bed's."""
+    if cfg.asterisk_sounds is not None and cfg.asterisk_queue_log is not None:
         return cfg
     from ivr.testbed.sandbox import Sandbox
 
-    return dataclasses.replace(cfg, asterisk_sounds=Sandbox(cfg).sounds_dir())
+    box = Sandbox(cfg)
+    return dataclasses.replace(cfg, asterisk_sounds=cfg.asterisk_sounds or box.sounds_dir(),
+                               asterisk_queue_log=cfg.asterisk_queue_log or box.queue_log)
 
 
 def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
@@ -482,10 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, intents, agi, "
-                       "parsing, load, cases (figures printed); the script's own options go "
+                       "parsing, load, cases, records (figures printed); the script's own "
+                       "options go "
                        "after --, e.g. ivr bench load --json -- --rates 2,10 --seconds 15")
     p.add_argument("what", choices=["routing", "figures", "speech", "intents", "agi", "parsing",
-                                    "load", "cases"])
+                                    "load", "cases", "records"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 

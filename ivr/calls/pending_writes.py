@@ -21,18 +21,27 @@ Theory of operation
     with a write that changes nothing; if that succeeds and the write fails once more, the write
     is dropped and logged (``pending_write_refused``) rather than blocking every write behind it.
 
-    Memory is bounded: past ``limit`` pending writes, those in memory go to the spill file
-    ``pending-writes.jsonl`` in the state directory (JSON lines, mode 0600, appended and
-    fsynced; a line a crash cut short is one unreadable write, counted and skipped). Handing
-    them over costs the event loop the same at any bound: the queue changes hands whole and
-    is serialised in a thread. Writes in the file are older than those in memory and are
+    Durable as soon as the store is unreachable: once a write fails because of the database
+    driver (or the background task finds the store down), every pending write in memory -
+    the one being retried included - goes to the spill file ``pending-writes.jsonl`` in the
+    state directory, and so does every later write while it stays down, in batches (the
+    writes of ``BATCH_SECONDS`` share one append and one fsync): a kill -9 or a power loss
+    during an outage loses none of them. JSON lines, mode 0600; a line a crash cut short is
+    one unreadable write, counted and skipped. Memory is bounded too: past ``limit`` pending
+    writes, those in memory go to the file the same way. Handing them over costs the event
+    loop the same at any size: the queue changes hands whole and is serialised in a thread.
+    Writes in the file are older than those in memory and are
     applied first, a chunk at a time; a chunk leaves the file only once applied (the rest is
     rewritten through a temporary file and a rename, so it is never half written).
     ``close()`` spills whatever is still pending, and ``replay()`` at
     the next start queues the file's writes ahead of any new one and applies them (then the
     file is deleted): nothing is lost when the process stops during an outage. A write cut off
     by the process stopping may be applied twice (once before, once on replay): saves and the
-    call updates give the same result; an operator state change would be listed twice.
+    call updates give the same result, and the store records an operator's state change once
+    however often it is replayed (deduplicated). Each write carries an id: a write moved to
+    the file while its try was still running, and that try then succeeded, is skipped when
+    the file's copy comes up (it is not applied twice). ``pending_record`` finds a call's
+    latest record in the file as well as in memory.
 
     Every file access runs in a thread (``asyncio.to_thread``); the event loop only awaits.
 """
@@ -46,6 +55,7 @@ import functools
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +77,7 @@ LIMIT = 100_000
 FIRST_TRY = 0.5  # seconds a write may take before the call path stops waiting for it
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 10.0
+BATCH_SECONDS = 0.05  # writes made this close together share one append + fsync while down
 CLOSE_GRACE = 5.0  # seconds close() lets the store take what is pending before spilling
 _REFUSED_AFTER = 3  # failures of one write before the store is asked whether it is up
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -84,6 +95,8 @@ class _Write:
     attempt: asyncio.Task[None] | None = None  # the direct try, still running
     failures: int = 0
     refusals: int = 0
+    wid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:16])
+    moved: bool = False  # handed to the spill file while in memory
 
     @property
     def key(self) -> str:
@@ -95,6 +108,7 @@ class _Outcome(Enum):
     DROPPED = 2
     RETRY_NOW = 3
     WAIT = 4
+    SKIPPED = 5  # the file's copy of a write the store already took
 
 
 class PendingWrites:
@@ -138,6 +152,10 @@ class PendingWrites:
         self._down_since: float | None = None
         self._back_at: float | None = None
         self._flushed_since_down = 0
+        self._unreachable = False  # the last try failed because of the database driver
+        self._spiller: asyncio.Task[None] | None = None
+        self._landed: set[str] = set()  # ids of moved writes whose try succeeded after all
+        self._filed: dict[str, tuple[str, dict[str, Any]]] = {}  # call -> its record in file
         self.retried = 0
         """Attempts the background task made (each retry of a kept write)."""
         self.spilled = 0
@@ -185,17 +203,27 @@ class PendingWrites:
         return families
 
     def pending_record(self, call_id: str) -> CallRecord | None:
-        """The newest version of the call's record still waiting in memory, if any (a copy)."""
+        """The newest version of the call's record still waiting (in memory or moved to the
+        spill file by this process), if any (a copy)."""
         seq = self._records.get(call_id)
-        if seq is None or seq not in self._queue:
-            return None
-        return _record(self._queue[seq].args)
+        if seq is not None and seq in self._queue:
+            return _record(self._queue[seq].args)
+        filed = self._filed.get(call_id)
+        return _record(filed[1]) if filed is not None else None
 
     async def wait_flushed(self, timeout: float) -> bool:
         """Wait until nothing is pending, at most ``timeout`` seconds; True if so."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._empty.wait(), timeout)
         return not self.pending
+
+    async def wait_durable(self) -> None:
+        """Wait until the writes handed to the spill file so far are on disk (at most
+        BATCH_SECONDS and one append after the last write while the store is down)."""
+        spiller = self._spiller
+        if spiller is not None:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await asyncio.shield(spiller)
 
     def _settle(self) -> None:
         if self.pending:
@@ -260,6 +288,7 @@ class PendingWrites:
         self._attempts.add(attempt)
         attempt.add_done_callback(self._attempts.discard)
         attempt.add_done_callback(_retrieve)
+        attempt.add_done_callback(functools.partial(self._landed_if_moved, write))
         try:
             done, _ = await asyncio.wait({attempt}, timeout=self._first_try)
         except asyncio.CancelledError:
@@ -272,12 +301,19 @@ class PendingWrites:
                 return
             if not isinstance(error, StorageError):
                 raise error  # a bug, not the database: it would fail again and again
+            self._unreachable = self._unreachable or error.__cause__ is not None
         else:
             write.attempt = attempt  # the background task waits for it
         await self._keep(write)
 
+    def _landed_if_moved(self, write: _Write, attempt: asyncio.Task[None]) -> None:
+        if write.moved and not attempt.cancelled() and attempt.exception() is None:
+            self._landed.add(write.wid)
+
     async def _keep(self, write: _Write) -> None:
         self._enqueue(write)
+        if self._unreachable or self.down:
+            self._spill_soon()
         if len(self._queue) >= self._limit:
             # Constant work on the loop whatever the bound: memory's queue is handed over
             # whole (serialised and appended in a thread); only the write in hand stays.
@@ -290,6 +326,43 @@ class PendingWrites:
             log.warning("pending_writes_spilled", writes=len(moving), reason="limit",
                         limit=self._limit)
             await self._spill(list(moving.values()), "limit")
+
+    def _spill_soon(self) -> None:
+        """Move memory's writes to the spill file within BATCH_SECONDS (one append)."""
+        if self._closed or (self._spiller is not None and not self._spiller.done()):
+            return
+
+        async def spill() -> None:
+            # Until memory is empty: writes made during one append go in the next.
+            while True:
+                await asyncio.sleep(BATCH_SECONDS)
+                if not await self._spill_memory():
+                    return
+                if not self._queue or self._closed or not (self._unreachable or self.down):
+                    return
+
+        self._spiller = asyncio.create_task(spill(), name="pending-writes-spill")
+        self._spiller.add_done_callback(_retrieve)
+
+    async def _spill_memory(self) -> bool:
+        """Hand memory's writes to the spill file, in order; False if it would not take them.
+        """
+        moving, self._queue, self._records = self._queue, {}, {}
+        held = self._in_hand
+        if held is not None and held.seq in moving and self._file_total:
+            # The write in hand is older than the file's (the bound moved those): it goes
+            # to the file's head, the rest to its end.
+            del moving[held.seq]
+            if not await self._spill_first(held):
+                self._restore([held, *moving.values()])
+                return False
+        for write in moving.values():
+            write.moved = True
+            if write.op == "save":
+                self._filed[write.key] = (write.wid, write.args)
+        before = self.spilled
+        await self._spill(list(moving.values()), "store_down")
+        return self.spilled > before or not moving
 
     def _enqueue(self, write: _Write) -> None:
         self._seq += 1
@@ -346,16 +419,28 @@ class PendingWrites:
             try:
                 while not self._stopping.is_set():
                     outcome = await self._attempt(write)
+                    if outcome is _Outcome.SKIPPED:
+                        self._done(write, applied=True, counted=False)
+                        break
                     if outcome in {_Outcome.APPLIED, _Outcome.DROPPED}:
+                        if write.moved:
+                            self._landed.add(write.wid)  # its copy in the file is skipped
                         self._done(write, applied=outcome is _Outcome.APPLIED)
                         delay = self._min_backoff
                         break
                     if outcome is _Outcome.WAIT:
+                        self._spill_soon()  # the store is down: memory's writes to disk
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stopping.wait(), delay)
                         delay = min(delay * 2, self._max_backoff)
+                    if write.moved:
+                        break  # handed to the file: taken again from there, in its place
             finally:
                 self._in_hand = None
+        self._back_if_flushed()
+
+    def _back_if_flushed(self) -> None:
+        """Log the store's return once every kept write is in."""
         if not self.pending and self._down_since is not None:
             now = time.monotonic()
             back = self._back_at or now
@@ -389,6 +474,9 @@ class PendingWrites:
     def _chunk_applied(self, applied: int, _: object = None) -> None:
         self._file_total -= applied
         self._chunk, self._chunk_done = [], 0
+        if not self._file_total:
+            self._filed.clear()
+            self._landed.clear()
 
     def _chunk_loaded(self, chunk: list[_Write]) -> None:
         self._chunk, self._chunk_done = chunk, 0
@@ -404,6 +492,9 @@ class PendingWrites:
                 # A direct try spilled with its write may still be running: it lands first.
                 if self._attempts:
                     await asyncio.wait(set(self._attempts))
+                if write.from_file and write.wid in self._landed:
+                    self._landed.discard(write.wid)
+                    return _Outcome.SKIPPED
                 self.retried += 1
                 await self._apply(write)
         except StorageError as exc:
@@ -412,6 +503,7 @@ class PendingWrites:
             log.error("pending_write_unusable", op=write.op, key=write.key, error=str(exc))
             return _Outcome.DROPPED
         else:
+            self._unreachable = False
             if self._down_since is not None and self._back_at is None:
                 self._back_at = time.monotonic()
                 log.info("store_answers_again", pending=self.pending)
@@ -430,6 +522,7 @@ class PendingWrites:
             log.error("store_down", error=str(error), pending=self.pending)
         self._went_down.set()
         self._back_at = None
+        self._unreachable = True
         return _Outcome.WAIT
 
     async def _store_writes(self) -> bool:
@@ -440,12 +533,18 @@ class PendingWrites:
             return False
         return True
 
-    def _done(self, write: _Write, *, applied: bool) -> None:
+    def _done(self, write: _Write, *, applied: bool, counted: bool = True) -> None:
         if write.from_file:
             self._chunk_done += 1
             self.replayed += applied
+            filed = self._filed.get(write.key) if write.op == "save" else None
+            if filed is not None and filed[0] == write.wid:
+                del self._filed[write.key]
         else:
             self._forget(write)
+        if not counted:
+            self._settle()
+            return
         if applied:
             self.flushed += 1
             if self._down_since is not None:
@@ -453,6 +552,7 @@ class PendingWrites:
         else:
             self.dropped += 1
         self._settle()
+        self._back_if_flushed()
 
     # -- the spill file -------------------------------------------------------------------
 
@@ -482,6 +582,9 @@ class PendingWrites:
             await asyncio.gather(*waits, return_exceptions=True)
         self._closed = True
         self._stopping.set()
+        if self._spiller is not None:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await self._spiller  # writes already handed over reach the file
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -524,12 +627,36 @@ class PendingWrites:
             # the next spill tries again.
             log.error("pending_writes_not_spilled", error=str(exc), writes=len(writes),
                       path=str(self.path))
-            self._queue = {**{w.seq: w for w in writes}, **self._queue}
-            for write in writes:
-                if write.op == "save":
-                    self._records.setdefault(write.key, write.seq)
+            self._restore(writes)
             return
         self.spilled += len(writes)
+
+    def _restore(self, writes: list[_Write]) -> None:
+        """Writes the file did not take, back in memory in their place (by age)."""
+        for write in writes:
+            write.moved = False
+            filed = self._filed.get(write.key) if write.op == "save" else None
+            if filed is not None and filed[0] == write.wid:
+                del self._filed[write.key]
+        self._queue = dict(sorted({**{w.seq: w for w in writes}, **self._queue}.items()))
+        self._records = {w.key: seq for seq, w in self._queue.items() if w.op == "save"}
+
+    async def _spill_first(self, write: _Write) -> bool:
+        """Put ``write`` (older than every write in the file) at the spill file's head;
+        False if the file would not take it."""
+        self._file_total += 1
+        try:
+            await self._file_op(functools.partial(_prepend, self.path, write), _ignore)
+        except OSError as exc:
+            self._file_total -= 1
+            log.error("pending_writes_not_spilled", error=str(exc), writes=1,
+                      path=str(self.path))
+            return False
+        write.moved = True
+        if write.op == "save":
+            self._filed[write.key] = (write.wid, write.args)
+        self.spilled += 1
+        return True
 
     async def _file_op(self, work: Callable[[], T], then: Callable[[T], None]) -> T:
         """``work()`` in a thread under the file lock, then ``then(result)``, as one step that a
@@ -575,7 +702,10 @@ def _parse(lines: list[str]) -> list[_Write]:
     for number, line in enumerate(lines, 1):
         try:
             entry = json.loads(line)
-            writes.append(_Write(str(entry["op"]), dict(entry["args"]), from_file=True))
+            write = _Write(str(entry["op"]), dict(entry["args"]), from_file=True)
+            if entry.get("id"):  # absent from the lines of an older version
+                write.wid = str(entry["id"])
+            writes.append(write)
         except (ValueError, KeyError, TypeError) as exc:
             # A line cut short by a crash mid-write: nothing to apply, kept in the count.
             log.error("pending_write_unreadable", line=number, error=str(exc))
@@ -587,6 +717,9 @@ def _lines(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        return []
+    except OSError as exc:  # e.g. a directory in its way: nothing in it was ever written
+        log.error("pending_writes_file_unreadable", path=str(path), error=str(exc))
         return []
     return [line for line in text.splitlines() if line.strip()]
 
@@ -610,7 +743,7 @@ def _drop_head(path: Path, n: int) -> None:
 def _append(path: Path, writes: list[_Write]) -> None:
     """Append ``writes`` to the spill file (created 0600) and make them durable. A line cut
     short by a crash is finished with a newline first, so it stays one unreadable line."""
-    text = "".join(_line(w.op, w.args) + "\n" for w in writes)
+    text = "".join(_line(w.op, w.args, w.wid) + "\n" for w in writes)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -625,8 +758,14 @@ def _append(path: Path, writes: list[_Write]) -> None:
         os.close(fd)
 
 
-def _line(op: str, args: dict[str, Any]) -> str:
-    return json.dumps({"op": op, "args": args}, ensure_ascii=False)
+def _prepend(path: Path, write: _Write) -> None:
+    """Rewrite the spill file with ``write`` first (atomically: old file or new)."""
+    _write_atomically(path, "".join(
+        line + "\n" for line in [_line(write.op, write.args, write.wid), *_lines(path)]))
+
+
+def _line(op: str, args: dict[str, Any], wid: str) -> str:
+    return json.dumps({"op": op, "args": args, "id": wid}, ensure_ascii=False)
 
 
 def _ignore(_: object) -> None:

@@ -91,7 +91,8 @@ class ConfigEditor:
         fresh = dataclasses.replace(fresh, database_url=live.database_url,
                                     state_dir=live.state_dir, prompts_dir=live.prompts_dir,
                                     flow_path=live.flow_path,
-                                    asterisk_sounds=live.asterisk_sounds)
+                                    asterisk_sounds=live.asterisk_sounds,
+                                    asterisk_queue_log=live.asterisk_queue_log)
         self.current = fresh
         for part in self._on_reload:
             done = part(fresh)

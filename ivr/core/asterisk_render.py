@@ -145,7 +145,9 @@ def render_queues(settings: Settings) -> str:
     # working as the fallback even while the application is down.
     header = (
         "[general]\npersistentmembers = yes\nautofill = yes\nshared_lastcall = yes\n"
-        "log_membername_as_agent = yes\n\n"
+        # queue_log names the member by interface (the operator's own, unique): the
+        # reconciliation (ivr.calls.reconcile) knows who answered from it.
+        "log_membername_as_agent = no\n\n"
     )
     general_sl = settings.skills[settings.menu.general_queue].service_level.seconds
     queues = [

@@ -197,6 +197,9 @@ class Settings:
     # stay silent before it is closed.
     web_max_connections: int = 1000
     web_idle_timeout: float = 120.0
+    # app_queue's queue_log, read to give every call its final record (ivr.calls.reconcile);
+    # None: not read (``ivr serve`` fills in the test bed's when ``[paths] queue_log`` is "").
+    asterisk_queue_log: Path | None = None
 
     @property
     def secrets_file(self) -> Path:

@@ -47,3 +47,42 @@ def make_private(path: Path) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(path.with_name(path.name + suffix), 0o600)
+
+
+def read_new_lines(
+    path: Path, offset: int, inode: int, max_bytes: int
+) -> tuple[list[tuple[int, str]], int, int]:
+    """The complete lines of ``path`` after byte ``offset`` (at most ``max_bytes`` of them),
+    each with the offset where it starts, for a log Asterisk appends to: ``(lines, next
+    offset, inode)``. A file replaced (rotated: another inode) or cut shorter than ``offset``
+    is read from its start; a missing file gives nothing. A last line not yet ended by a
+    newline is left for the next read; bytes that are not UTF-8 are replaced, never fatal.
+    Blocking: run it in a thread."""
+    try:
+        with path.open("rb") as f:
+            info = os.fstat(f.fileno())
+            if info.st_ino != inode or info.st_size < offset:
+                offset = 0
+            f.seek(offset)
+            data = f.read(max_bytes)
+    except FileNotFoundError:
+        return [], offset, inode
+    end = data.rfind(b"\n") + 1
+    if end == 0 and len(data) >= max_bytes:
+        end = len(data)  # one line longer than a whole read: skipped as garbage
+    lines: list[tuple[int, str]] = []
+    position = 0
+    for raw in data[:end].split(b"\n"):
+        if raw:
+            lines.append((offset + position, raw.decode("utf-8", errors="replace")))
+        position += len(raw) + 1
+    return lines, offset + end, info.st_ino
+
+
+def file_end(path: Path) -> tuple[int, int]:
+    """``(size, inode)`` of ``path``; ``(0, 0)`` when it does not exist. Blocking."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return 0, 0
+    return info.st_size, info.st_ino

@@ -238,6 +238,11 @@ class Sandbox:
         """Asterisk's sounds directory in the test bed (bulletin audio is written there)."""
         return self.resolve_inside(self.root / "usr/share/asterisk/sounds")
 
+    @property
+    def queue_log(self) -> Path:
+        """app_queue's queue_log in the test bed (logger.conf: ``queue_log = yes``)."""
+        return self.root / "var/log/asterisk/queue_log"
+
     def resolve_inside(self, path: Path) -> Path:
         """Follow symlinks as the chroot sees them (Debian links sounds/en via alternatives)."""
         for _ in range(16):

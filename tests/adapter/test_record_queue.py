@@ -227,6 +227,7 @@ async def test_bound_reached_spills_to_file_applied_first(
     await outage.begin()
     time_it = Timed([])
     await a_day_of_calls(writes, 30, time_it)  # 30 * ~4.7 writes, past the bound 20 many times
+    await writes.wait_durable()  # the last batch (the store is down: every write goes to disk)
     spill = tmp_path / SPILL_FILE
     assert spill.exists()
     assert stat.S_IMODE(spill.stat().st_mode) == 0o600
@@ -380,6 +381,7 @@ async def test_a_long_outage_at_the_default_bound_keeps_the_loop_free(
             await writes.record_operator_state(f"op{i % 40}", "available", f"r{i}", NOW)
             if i % 2000 == 0:
                 await asyncio.sleep(0)
+        await writes.wait_durable()  # the last batch reaches the file
         spilled_at = time.monotonic() - started
         assert writes.pending == total
         assert writes.spilled >= LIMIT - 1
@@ -415,4 +417,41 @@ async def test_spill_file_that_cannot_be_written_keeps_writes_in_memory(
     await outage.end()
     assert await writes.wait_flushed(15)
     await assert_day_landed(store, 12)
+    await writes.close()
+
+
+async def test_writes_are_on_disk_as_soon_as_the_store_is_unreachable(
+    store: Store, outage: Outage, tmp_path: Path
+) -> None:
+    """A kill -9 during an outage loses nothing: once the store is found unreachable every
+    pending write (the one being retried included) is in the spill file, fsynced, without a
+    clean stop and far below the bound; a new process replays that file in order, and a
+    replay repeated (a crash after applying, before the file was trimmed) records nothing
+    twice."""
+    writes = buffer(store, tmp_path)  # the default bound: memory alone would have kept them
+    await outage.begin()
+    await a_day_of_calls(writes, 12, Timed([]))
+    await asyncio.sleep(outage_seconds(outage))  # SQLite: the first try fails after 5 s
+    await writes.wait_durable()
+    spill = tmp_path / SPILL_FILE
+    left = await asyncio.to_thread(spill.read_text)  # what a kill -9 now leaves behind
+    assert len(left.splitlines()) == writes.pending >= 12 * 3
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o600
+    assert writes.pending_record("c0003").outcome == "routed"  # type: ignore[union-attr]
+
+    after = tmp_path / "after"
+    after.mkdir()
+    fresh = open_store(f"sqlite:///{after / 'calls.sqlite3'}", after)
+    await fresh.open()
+    try:
+        for _ in range(2):
+            await asyncio.to_thread((after / SPILL_FILE).write_text, left)
+            next_run = buffer(fresh, after)
+            assert await next_run.replay() == len(left.splitlines())
+            assert await next_run.wait_flushed(15)
+            assert next_run.dropped == 0
+            await next_run.close()
+            await assert_day_landed(fresh, 12)  # every state change once, in order
+    finally:
+        await fresh.close()
     await writes.close()

@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from ivr.core.call_facts import INTERRUPTED, WITHOUT_APPLICATION
+from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.storage.store import open_store
@@ -36,6 +39,49 @@ def cpu_seconds(pid: int) -> float:
 def agi_port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_serving(cfg: Settings) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "ivr", "serve"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+async def stop_serving(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(100):  # waited for without holding the loop
+            if proc.poll() is not None:
+                return
+            await asyncio.sleep(0.1)
+        proc.kill()
+    await asyncio.to_thread(proc.wait)
+
+
+async def final_records(
+    cfg: Settings, callers: list[str], since: str, timeout: float = 20.0
+) -> dict[str, list[CallRecord]]:
+    """Each caller's records of calls since ``since``, once every caller has one that is
+    final (not in progress) and says who answered and how long they talked."""
+    store = open_store(cfg.database_url, cfg.state_dir)
+    await store.open()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = {c: [r for r in await store.calls.by_caller(c) if r.arrived_at >= since]
+                     for c in callers}
+            if all(any(r.outcome != "in_progress" and r.talk_seconds is not None for r in rs)
+                   for rs in found.values()) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.2)
+    finally:
+        await store.close()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @pytest_asyncio.fixture
@@ -106,41 +152,86 @@ async def test_application_killed_mid_menu_call_reaches_general_queue(
     # Asterisk sees the FastAGI socket close at once, ends the AGI and the dialplan's
     # fallback queues the caller in the general queue, whose first operator answers.
     assert answered_by(operators, caller) == [GENERAL_QUEUE_FIRST]
-    # The record the killed application left "in progress" is reconciled at its next start.
+    # The record the killed application left "in progress" is reconciled at its next start,
+    # from Asterisk's queue_log: who answered, how long the caller waited and talked.
     store = open_store(cfg.database_url, cfg.state_dir)
     await store.open()
     try:
         [left] = await store.calls.by_caller(caller)
         assert left.outcome == "in_progress"
-        env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
-        again = subprocess.Popen(  # noqa: ASYNC220 - stopped below without a pipe
-            [sys.executable, "-m", "ivr", "serve"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(100):
-                [left] = await store.calls.by_caller(caller)
-                if left.outcome != "in_progress":
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            again.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if again.poll() is not None:
-                    break
-                await asyncio.sleep(0.1)
     finally:
         await store.close()
-    assert left.outcome == "interrupted"  # the caller was answered and has gone since
-    assert left.ended_at is not None
+    again = start_serving(cfg)
+    try:
+        found = await final_records(cfg, [caller], left.arrived_at)
+    finally:
+        await stop_serving(again)
+    [done] = found[caller]
+    assert done.call_id == left.call_id
+    assert done.outcome == INTERRUPTED  # the caller was answered and has gone since
+    assert done.operator == GENERAL_QUEUE_FIRST
+    assert done.talk_seconds is not None
+    assert done.talk_seconds >= 0.5  # the operator's phone talks 1 s
+    assert done.wait_seconds is not None
+    assert done.ended_at is not None
 
 
-async def test_application_down_calls_reach_general_queue(
-    sandbox: Sandbox, phones: Phones, operators: dict[str, OperatorPhone], cfg: Settings,
-    ami: AmiClient,
+async def test_application_down_calls_reach_general_queue_and_are_recorded(
+    served: subprocess.Popen[bytes], phones: Phones, operators: dict[str, OperatorPhone],
+    cfg: Settings, ami: AmiClient,
 ) -> None:
-    """With no application listening at all, 12345 still answers and queues the caller."""
+    """With no application listening at all, 12345 still answers and queues the caller; the
+    next start records the call from Asterisk's queue_log, with who answered."""
+    served.kill()
+    served.wait()
     assert not agi_port_open(cfg.agi.port)
     await wait_until_free(ami, f"PJSIP/{GENERAL_QUEUE_FIRST}")
+    since = utc_now()
     result = await phones.call([Wait(0.5), AwaitHangUp(30)], caller="13800990003")
     assert result.ok, result.output
     assert answered_by(operators, "13800990003") == [GENERAL_QUEUE_FIRST]
+    again = start_serving(cfg)
+    try:
+        found = await final_records(cfg, ["13800990003"], since[:19])
+    finally:
+        await stop_serving(again)
+    [record] = found["13800990003"]
+    assert record.outcome == WITHOUT_APPLICATION
+    assert record.queue == cfg.menu.general_queue
+    assert record.operator == GENERAL_QUEUE_FIRST
+    assert record.talk_seconds is not None
+    assert record.talk_seconds >= 0.5
+
+
+async def test_killed_during_a_burst_every_call_has_one_final_record(
+    served: subprocess.Popen[bytes], phones: Phones, operators: dict[str, OperatorPhone],
+    cfg: Settings,
+) -> None:
+    """kill -9 while 10 calls arrive (some in the menu, some arriving while it is down), then
+    a restart: every call has exactly one record, final, with who answered; none is left
+    in progress."""
+    callers = [f"138009901{n:02d}" for n in range(10)]
+    since = utc_now()[:19]
+
+    async def one(n: int, caller: str) -> bool:
+        await asyncio.sleep(0.4 * n)
+        return (await phones.call([AwaitHangUp(60)], caller=caller)).ok
+
+    calls = [asyncio.create_task(one(n, c)) for n, c in enumerate(callers)]
+    await asyncio.sleep(2.0)  # the first calls are in the menu, the rest still to come
+    served.kill()
+    served.wait()
+    assert all(await asyncio.gather(*calls))
+    again = start_serving(cfg)
+    try:
+        found = await final_records(cfg, callers, since, timeout=30)
+    finally:
+        await stop_serving(again)
+    for caller, records in found.items():
+        assert len(records) == 1, (caller, records)
+        [record] = records
+        assert record.outcome in {INTERRUPTED, WITHOUT_APPLICATION}, record
+        assert record.operator in cfg.operators, record
+        assert record.talk_seconds is not None, record
+    assert {r.outcome for rs in found.values() for r in rs} == {INTERRUPTED,
+                                                               WITHOUT_APPLICATION}

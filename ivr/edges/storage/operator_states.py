@@ -29,7 +29,15 @@ class OperatorStates:
             )
         values = {"operator_id": operator_id, "state": state, "reason": reason,
                   "at": utc_text(at)}
-        await self._db.write(lambda conn: conn.execute(_t.insert().values(**values)))
+
+        def run(conn: Connection) -> None:
+            # The same change again (a kept write replayed after a crash) is recorded once.
+            same = select(_t.c.operator_id).where(
+                *(_t.c[name] == value for name, value in values.items())).limit(1)
+            if conn.execute(same).first() is None:
+                conn.execute(_t.insert().values(**values))
+
+        await self._db.write(run)
 
     async def since(
         self, since: datetime, operator_id: str | None = None
