@@ -9,17 +9,26 @@ model), and shared by every call: a Vosk ``Model`` is thread-safe.
 
 ``SpeechRecognizer`` owns a bounded pool of decoding threads. A speech turn costs units of the
 pool's capacity (by default a free-form turn costs 8 grammar turns: free decoding is over
-10x slower here). ``try_start`` returns ``None`` at once when the pool is full, so the call
-handler falls back to the DTMF menu and a caller never waits behind recognition; rejections
-are counted for metrics (``usage``).
+10x slower here; a grammar turn with the filler check pass costs 2, it is decoded twice).
+``try_start`` returns ``None`` at once when the pool is full, so the call handler falls back
+to the DTMF menu and a caller never waits behind recognition; rejections are counted for
+metrics (``usage``).
 
 A ``SpeechTurn`` has its own ``KaldiRecognizer`` (one per call, never shared). ``feed`` takes the
-caller's 8 kHz PCM on the event loop: it runs the energy endpointer there (microseconds) and
-queues the audio for decoding, which happens in the pool, one job at a time per turn (a
-recogniser is not thread-safe) and in arrival order. ``feed`` returns the endpointer's state,
+caller's 8 kHz PCM on the event loop, 20 ms frame by frame: it runs the energy endpointer there
+(microseconds), and the ``SpeechGate`` (``ivr.core.protocols.audiosocket``) decides what is
+worth decoding: nothing before the endpointer hears speech start (the prompt playing, the
+caller's silence), then the voiced frames (WebRTC VAD, ``ivr.edges.vad``) with a pre-roll in
+front of each and a short hangover after; long pauses and the end-of-speech silence are
+skipped. ``GateSettings(enabled=False)`` decodes every frame (the path before gating). The
+gated audio is queued for decoding, which happens in the pool in fixed 100 ms calls (Vosk's
+result depends on how audio is cut: fixed calls keep it repeatable), one job at a time per
+turn (a recogniser is not thread-safe) and in arrival order; a partial transcript is taken
+every 0.5 s of decoded audio. ``feed`` returns the endpointer's state,
 so the caller knows at once when speech started (barge-in) and when the turn is over.
 ``finish`` waits for the queued audio to be decoded and returns a ``Transcript``: the text,
-and a confidence that is the mean of Vosk's per-word ``conf`` (0 when nothing was heard).
+and a confidence that is the mean of Vosk's per-word ``conf`` (0 when nothing was heard), the
+audio received and decoded, and the decoding thread's CPU time.
 
 A grammar turn given ``filler`` words is decoded twice from the same audio, in the same pool
 job: once with the keywords alone (``Transcript.text``/``words``) and once with the keywords
@@ -76,6 +85,9 @@ Mode = Literal["grammar", "free"]
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Decode in chunks of at least this much audio: one pool hop per 100 ms, not per 20 ms frame.
 DECODE_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_BYTES // 10
+# A partial transcript (screen pop) every 5 chunks (0.5 s of decoded audio), not every chunk:
+# Vosk's PartialResult costs ~15 % of free-form decoding when asked 10 times a second.
+PARTIAL_EVERY_CHUNKS = 5
 # Measured with benchmarks/bench_speech.py on these machines (small Korean model, 8 kHz):
 # grammar RTF ~0.02, free RTF ~0.28 with 0.6 s spikes; one core kept end-of-speech -> result
 # under 1 s at p95 for ~23 grammar streams and 1-2 free ones. A free turn costs 8 units.
@@ -411,6 +423,8 @@ class _Decoder:
     segments: list[dict[str, Any]] = field(default_factory=list)
     check_segments: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    partial: str = ""
+    chunks: int = 0
 
     def _recognizer(self, grammar: str | None) -> vosk.KaldiRecognizer:
         if grammar is None:
@@ -428,17 +442,18 @@ class _Decoder:
                 self.recognizer = self._recognizer(self.grammar)
                 if self.check is not None:
                     self.checker = self._recognizer(self.check)
-            partial = ""
             # Fixed-size calls: Vosk's segmentation (and so its result) depends on how the
             # audio is cut, so cutting it the same way whatever the timing keeps it repeatable.
             for start in range(0, len(pcm), DECODE_CHUNK_BYTES):
                 piece = pcm[start : start + DECODE_CHUNK_BYTES]
+                self.chunks += 1
                 if self.recognizer.AcceptWaveform(piece):
                     # Vosk's own endpoint inside the turn: keep the segment, go on.
                     self.segments.append(json.loads(self.recognizer.Result()))
-                    partial = ""
-                else:
-                    partial = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
+                    self.partial = ""
+                elif self.chunks % PARTIAL_EVERY_CHUNKS == 0:
+                    partial = json.loads(self.recognizer.PartialResult()).get("partial", "")
+                    self.partial = str(partial)
                 if self.checker is not None and self.checker.AcceptWaveform(piece):
                     self.check_segments.append(json.loads(self.checker.Result()))
         except Exception as exc:  # vosk raises bare Exceptions; keep them inside this module
@@ -446,7 +461,7 @@ class _Decoder:
         finally:
             self.seconds += time.thread_time() - started
         done = " ".join(str(s.get("text", "")) for s in self.segments if s.get("text"))
-        return f"{done} {partial}".strip()
+        return f"{done} {self.partial}".strip()
 
     def final(self) -> list[dict[str, Any]]:
         started = time.thread_time()
