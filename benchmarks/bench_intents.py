@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 
 from ivr import settings as settings_file  # noqa: E402
 from ivr.core.intents import Bands, IntentCatalog  # noqa: E402
-from ivr.core.protocols.audiosocket import EndpointerSettings  # noqa: E402
-from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer, Transcript  # noqa: E402
+from ivr.edges.vosk import ModelRegistry, ModelSource, Transcript  # noqa: E402
 from ivr.speech.intents_file import load_intents  # noqa: E402
 from ivr.speech.offline import Heard, Triage, hear  # noqa: E402
+from ivr.speech.service import endpointing_for, recognizer_for  # noqa: E402
 from ivr.speech.triage import NOTHING_HEARD, TurnDecision, decide  # noqa: E402
 
 CORPUS = Path(__file__).with_name("intents_corpus.yaml")
@@ -269,6 +269,8 @@ async def main() -> int:
                         help="also re-grade the tuning set under a grid of bands")
     parser.add_argument("--only", choices=["tune", "held_out"])
     parser.add_argument("--rows", action="store_true", help="print every clip's outcome")
+    parser.add_argument("--gating", choices=["on", "off"],
+                        help="override [speech] gating (off: decode every frame, as before)")
     parser.add_argument("--table-from", type=Path,
                         help="print the table of an earlier --json report, decode nothing")
     args = parser.parse_args()
@@ -286,10 +288,9 @@ async def main() -> int:
     made = time.perf_counter() - made
     models = ModelRegistry([ModelSource.from_config(language, cfg.speech.models[language])])
     await models.load(language)
-    recognizer = SpeechRecognizer(models, workers=1)
-    endpointing = EndpointerSettings(no_speech_timeout=cfg.speech.no_speech_timeout,
-                                     end_silence=cfg.speech.end_silence,
-                                     max_duration=cfg.speech.max_duration)
+    gating = None if args.gating is None else args.gating == "on"
+    recognizer = recognizer_for(cfg.speech, models, workers=1, gating=gating)
+    endpointing = endpointing_for(cfg.speech)
     flow = Triage(intents, language)
     rows: list[tuple[Clip, Heard]] = []
     decoded: list[tuple[Clip, Transcript | None]] = []
@@ -308,6 +309,7 @@ async def main() -> int:
     report: dict[str, Any] = {
         "language": language,
         "bands": dataclasses.asdict(intents.bands(language)),
+        "gating": recognizer.gating.enabled,
         "filler_words": len(intents.filler(language)),
         "grammar_phrases": len(intents.keywords_for_grammar(language)),
         "clips": len(clips), "audio_seconds": round(audio, 1),

@@ -30,7 +30,6 @@ from ivr.casework.visits import ReturnVisits
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
-from ivr.core.protocols.audiosocket import EndpointerSettings
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry
@@ -40,7 +39,7 @@ from ivr.edges.fastagi import FastAgiServer
 from ivr.edges.limits import raise_open_files_limit
 from ivr.edges.metrics import Metrics
 from ivr.edges.storage.store import open_store, opened_store
-from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer
+from ivr.edges.vosk import ModelRegistry, ModelSource
 from ivr.flows.library import FlowLibrary
 from ivr.monitoring.health import Health
 from ivr.operators.desk import OperatorDesk
@@ -48,7 +47,7 @@ from ivr.operators.live_figures import LiveFiguresFeed
 from ivr.operators.queue_events import QueueEvents
 from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
 from ivr.operators.transfer import OperatorTransfers
-from ivr.speech.service import SpeechService
+from ivr.speech.service import SpeechService, endpointing_for, recognizer_for
 from ivr.web import WebServer
 from ivr.web.services import WebServices
 
@@ -211,16 +210,12 @@ def build_speech(settings: Settings) -> SpeechService:
     s = settings.speech
     streams = StreamRegistry()
     models = speech_models(settings)
-    endpointing = EndpointerSettings(
-        no_speech_timeout=s.no_speech_timeout, end_silence=s.end_silence,
-        max_duration=s.max_duration,
-    )
+    endpointing = endpointing_for(s)
     return SpeechService(
         settings, streams=streams,
         server=AudioSocketServer(streams, host=s.audiosocket_host, port=s.audiosocket_port),
         models=models, endpointing=endpointing,
-        recognizer=SpeechRecognizer(models, workers=s.workers or None,
-                                    capacity=s.capacity or None, endpointing=endpointing),
+        recognizer=recognizer_for(s, models),
     )
 
 

@@ -335,6 +335,10 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         no_speech_timeout=c.get(f, sp, "no_speech_timeout", float, 5.0, "speech"),
         end_silence=c.get(f, sp, "end_silence", float, 0.8, "speech"),
         max_duration=c.get(f, sp, "max_duration", float, 15.0, "speech"),
+        gating=c.get(f, sp, "gating", bool, True, "speech"),
+        pre_roll=c.get(f, sp, "pre_roll", float, 0.6, "speech"),
+        hangover=c.get(f, sp, "hangover", float, 0.3, "speech"),
+        vad_aggressiveness=c.get(f, sp, "vad_aggressiveness", int, 1, "speech"),
         intents=Path(c.get(f, sp, "intents", str, "config/intents.yaml", "speech")),
         grammar_only=tuple(
             code for code in c.get(f, sp, "grammar_only", list, [], "speech")
@@ -350,6 +354,11 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
             c.add(f, "speech.grammar_only", f"not a language code: {_shown(code)}")
     if speech.workers < 0 or speech.capacity < 0:
         c.add(f, "speech.workers", "workers and capacity are 0 (automatic) or more")
+    for key in ("pre_roll", "hangover"):
+        if not 0 <= getattr(speech, key) <= 5:
+            c.add(f, f"speech.{key}", "seconds between 0 and 5")
+    if speech.vad_aggressiveness not in (0, 1, 2, 3):
+        c.add(f, "speech.vad_aggressiveness", "0, 1, 2 or 3 (higher filters more noise)")
 
     b = c.section(f, raw, "sandbox")
     sandbox = SandboxSettings(

@@ -147,6 +147,10 @@ class SpeechSettings:
     no_speech_timeout: float = 5.0
     end_silence: float = 0.8
     max_duration: float = 15.0
+    gating: bool = True
+    pre_roll: float = 0.6
+    hangover: float = 0.3
+    vad_aggressiveness: int = 1
     intents: Path = Path("config/intents.yaml")
     grammar_only: tuple[str, ...] = ()
     models: Mapping[str, str] = field(default_factory=dict)

@@ -9,17 +9,26 @@ model), and shared by every call: a Vosk ``Model`` is thread-safe.
 
 ``SpeechRecognizer`` owns a bounded pool of decoding threads. A speech turn costs units of the
 pool's capacity (by default a free-form turn costs 8 grammar turns: free decoding is over
-10x slower here). ``try_start`` returns ``None`` at once when the pool is full, so the call
-handler falls back to the DTMF menu and a caller never waits behind recognition; rejections
-are counted for metrics (``usage``).
+10x slower here; a grammar turn with the filler check pass costs 2, it is decoded twice).
+``try_start`` returns ``None`` at once when the pool is full, so the call handler falls back
+to the DTMF menu and a caller never waits behind recognition; rejections are counted for
+metrics (``usage``).
 
 A ``SpeechTurn`` has its own ``KaldiRecognizer`` (one per call, never shared). ``feed`` takes the
-caller's 8 kHz PCM on the event loop: it runs the energy endpointer there (microseconds) and
-queues the audio for decoding, which happens in the pool, one job at a time per turn (a
-recogniser is not thread-safe) and in arrival order. ``feed`` returns the endpointer's state,
+caller's 8 kHz PCM on the event loop, 20 ms frame by frame: it runs the energy endpointer there
+(microseconds), and the ``SpeechGate`` (``ivr.core.protocols.audiosocket``) decides what is
+worth decoding: nothing before the endpointer hears speech start (the prompt playing, the
+caller's silence), then the voiced frames (WebRTC VAD, ``ivr.edges.vad``) with a pre-roll in
+front of each and a short hangover after; long pauses and the end-of-speech silence are
+skipped. ``GateSettings(enabled=False)`` decodes every frame (the path before gating). The
+gated audio is queued for decoding, which happens in the pool in fixed 100 ms calls (Vosk's
+result depends on how audio is cut: fixed calls keep it repeatable), one job at a time per
+turn (a recogniser is not thread-safe) and in arrival order; a partial transcript is taken
+every 0.5 s of decoded audio. ``feed`` returns the endpointer's state,
 so the caller knows at once when speech started (barge-in) and when the turn is over.
 ``finish`` waits for the queued audio to be decoded and returns a ``Transcript``: the text,
-and a confidence that is the mean of Vosk's per-word ``conf`` (0 when nothing was heard).
+and a confidence that is the mean of Vosk's per-word ``conf`` (0 when nothing was heard), the
+audio received and decoded, and the decoding thread's CPU time.
 
 A grammar turn given ``filler`` words is decoded twice from the same audio, in the same pool
 job: once with the keywords alone (``Transcript.text``/``words``) and once with the keywords
@@ -56,14 +65,18 @@ import structlog
 import vosk
 
 from ivr.core.protocols.audiosocket import (
+    FRAME_BYTES,
     SAMPLE_BYTES,
     SAMPLE_RATE,
     EndpointerSettings,
+    GateSettings,
     KeyPressed,
     SpeechEndpointer,
+    SpeechGate,
     Utterance,
 )
 from ivr.edges.audiosocket import AudioStream
+from ivr.edges.vad import DEFAULT_AGGRESSIVENESS, VoiceDetector
 from ivr.errors import ModelUnavailable, SpeechError
 
 log = structlog.get_logger("ivr.speech")
@@ -72,6 +85,9 @@ Mode = Literal["grammar", "free"]
 _PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Decode in chunks of at least this much audio: one pool hop per 100 ms, not per 20 ms frame.
 DECODE_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_BYTES // 10
+# A partial transcript (screen pop) every 5 chunks (0.5 s of decoded audio), not every chunk:
+# Vosk's PartialResult costs ~15 % of free-form decoding when asked 10 times a second.
+PARTIAL_EVERY_CHUNKS = 5
 # Measured with benchmarks/bench_speech.py on these machines (small Korean model, 8 kHz):
 # grammar RTF ~0.02, free RTF ~0.28 with 0.6 s spikes; one core kept end-of-speech -> result
 # under 1 s at p95 for ~23 grammar streams and 1-2 free ones. A free turn costs 8 units.
@@ -233,7 +249,8 @@ class Transcript:
     words: tuple[tuple[str, float], ...] = ()
     ended: str = "stopped"
     audio_seconds: float = 0.0
-    decode_seconds: float = 0.0
+    decode_seconds: float = 0.0  # CPU time of the decoding thread (both passes)
+    decoded_seconds: float = 0.0  # audio the gate passed to the decoder (<= audio_seconds)
     check_text: str | None = None  # the filler pass (grammar turns with filler words)
     check_words: tuple[tuple[str, float], ...] = ()
 
@@ -252,7 +269,7 @@ def _text(segments: Sequence[Mapping[str, Any]]) -> str:
 
 def _transcript(
     segments: Sequence[Mapping[str, Any]], check: Sequence[Mapping[str, Any]] | None, *,
-    ended: str, audio_seconds: float, decode_seconds: float,
+    ended: str, audio_seconds: float, decode_seconds: float, decoded_seconds: float = 0.0,
 ) -> Transcript:
     words = [w for segment in segments for w in _words(segment)]
     text = _text(segments)
@@ -264,6 +281,7 @@ def _transcript(
         ended=ended,
         audio_seconds=audio_seconds,
         decode_seconds=decode_seconds,
+        decoded_seconds=decoded_seconds,
         check_text=_text(check) if check is not None else None,
         check_words=tuple(w for s in check for w in _words(s)) if check is not None else (),
     )
@@ -302,8 +320,13 @@ class SpeechRecognizer:
         capacity: int | None = None,
         costs: Mapping[str, int] = DEFAULT_COSTS,
         endpointing: EndpointerSettings | None = None,
+        gating: GateSettings | None = None,
+        vad_aggressiveness: int = DEFAULT_AGGRESSIVENESS,
     ) -> None:
         self.models = models
+        self.gating = gating or GateSettings()
+        VoiceDetector(vad_aggressiveness)  # a bad aggressiveness fails here, not in a call
+        self.vad_aggressiveness = vad_aggressiveness
         self.workers = workers or os.cpu_count() or 1
         self.capacity = capacity if capacity is not None else (
             self.workers * GRAMMAR_TURNS_PER_WORKER
@@ -360,7 +383,8 @@ class SpeechRecognizer:
             self.unavailable += 1
             log.warning("speech_turn_refused", language=language, reason="model not loaded")
             return None
-        cost = self.costs[mode]
+        # A grammar turn with the check pass decodes everything twice: it costs twice.
+        cost = self.costs[mode] * (2 if check is not None else 1)
         if self._busy + cost > self.capacity:
             self.rejected += 1
             log.warning(
@@ -373,6 +397,9 @@ class SpeechRecognizer:
         return SpeechTurn(
             self, self.models.model(language), mode=mode, grammar=grammar, cost=cost,
             endpointing=endpointing or self.endpointing, check=check,
+            gate=SpeechGate(self.gating),
+            detector=VoiceDetector(self.vad_aggressiveness,
+                                   (endpointing or self.endpointing).threshold),
         )
 
     def _release(self, mode: Mode, cost: int) -> None:
@@ -396,6 +423,8 @@ class _Decoder:
     segments: list[dict[str, Any]] = field(default_factory=list)
     check_segments: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    partial: str = ""
+    chunks: int = 0
 
     def _recognizer(self, grammar: str | None) -> vosk.KaldiRecognizer:
         if grammar is None:
@@ -407,30 +436,35 @@ class _Decoder:
 
     def accept(self, pcm: bytes) -> str:
         """Decode one chunk; returns the partial text so far."""
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             if self.recognizer is None:
                 self.recognizer = self._recognizer(self.grammar)
                 if self.check is not None:
                     self.checker = self._recognizer(self.check)
-            partial = ""
-            if pcm:
-                if self.recognizer.AcceptWaveform(pcm):
+            # Fixed-size calls: Vosk's segmentation (and so its result) depends on how the
+            # audio is cut, so cutting it the same way whatever the timing keeps it repeatable.
+            for start in range(0, len(pcm), DECODE_CHUNK_BYTES):
+                piece = pcm[start : start + DECODE_CHUNK_BYTES]
+                self.chunks += 1
+                if self.recognizer.AcceptWaveform(piece):
                     # Vosk's own endpoint inside the turn: keep the segment, go on.
                     self.segments.append(json.loads(self.recognizer.Result()))
-                else:
-                    partial = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
-                if self.checker is not None and self.checker.AcceptWaveform(pcm):
+                    self.partial = ""
+                elif self.chunks % PARTIAL_EVERY_CHUNKS == 0:
+                    partial = json.loads(self.recognizer.PartialResult()).get("partial", "")
+                    self.partial = str(partial)
+                if self.checker is not None and self.checker.AcceptWaveform(piece):
                     self.check_segments.append(json.loads(self.checker.Result()))
         except Exception as exc:  # vosk raises bare Exceptions; keep them inside this module
             raise SpeechError(f"Vosk failed to decode: {exc}") from exc
         finally:
-            self.seconds += time.perf_counter() - started
+            self.seconds += time.thread_time() - started
         done = " ".join(str(s.get("text", "")) for s in self.segments if s.get("text"))
-        return f"{done} {partial}".strip()
+        return f"{done} {self.partial}".strip()
 
     def final(self) -> list[dict[str, Any]]:
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             if self.recognizer is not None:
                 self.segments.append(json.loads(self.recognizer.FinalResult()))
@@ -439,7 +473,7 @@ class _Decoder:
         except Exception as exc:
             raise SpeechError(f"Vosk failed to finish: {exc}") from exc
         finally:
-            self.seconds += time.perf_counter() - started
+            self.seconds += time.thread_time() - started
         return self.segments
 
 
@@ -460,9 +494,13 @@ class SpeechTurn:
         cost: int,
         endpointing: EndpointerSettings,
         check: str | None = None,
+        gate: SpeechGate | None = None,
+        detector: VoiceDetector | None = None,
     ) -> None:
         self.mode = mode
         self.endpointer = SpeechEndpointer(endpointing)
+        self.gate = gate or SpeechGate(GateSettings(enabled=False))
+        self._detector = detector or VoiceDetector()
         self.partial = ""
         self._owner = owner
         self._cost = cost
@@ -497,20 +535,30 @@ class SpeechTurn:
         """
         if self._finished:
             raise RuntimeError("feed after finish")
-        if self.over:
-            return self.state
-        self._audio_bytes += len(pcm)
-        state = self.endpointer.feed(pcm, prompt_playing)
-        self._pending += pcm
-        if len(self._pending) >= DECODE_CHUNK_BYTES or self.over:
+        gate, endpointer = self.gate, self.endpointer
+        for start in range(0, len(pcm), FRAME_BYTES):
+            if self.over:
+                break
+            frame = pcm[start : start + FRAME_BYTES]
+            self._audio_bytes += len(frame)
+            state = endpointer.feed(frame, prompt_playing)
+            speaking = state is not Utterance.WAITING and state is not Utterance.NO_SPEECH
+            # The VAD runs only where its verdict is used: after the speech start, gated.
+            voiced = gate.settings.enabled and speaking and self._detector.voiced(frame)
+            self._pending += gate.push(frame, speaking=speaking, voiced=voiced)
+        if len(self._pending) >= DECODE_CHUNK_BYTES:
             self._schedule()
-        return state
+        return self.state
 
     def _schedule(self) -> None:
         if self._job is not None or not self._pending or self._error is not None:
             return
-        chunk = bytes(self._pending)
-        self._pending.clear()
+        # Whole decode chunks only (see _Decoder.accept); finish sends the rest.
+        whole = len(self._pending) - len(self._pending) % DECODE_CHUNK_BYTES
+        if not whole:
+            return
+        chunk = bytes(self._pending[:whole])
+        del self._pending[:whole]
         loop = asyncio.get_running_loop()
         self._job = loop.run_in_executor(self._owner._executor, self._decoder.accept, chunk)
         self._job.add_done_callback(self._job_done)
@@ -527,7 +575,7 @@ class SpeechTurn:
         else:
             self.partial = job.result()
         if self._error is None and not self._finished and (
-            len(self._pending) >= DECODE_CHUNK_BYTES or (self.over and self._pending)
+            len(self._pending) >= DECODE_CHUNK_BYTES
         ):
             self._schedule()
 
@@ -558,6 +606,7 @@ class SpeechTurn:
             ended=self.state.value if self.over else "stopped",
             audio_seconds=self._audio_bytes / (SAMPLE_RATE * SAMPLE_BYTES),
             decode_seconds=decoder.seconds,
+            decoded_seconds=self.gate.bytes_out / (SAMPLE_RATE * SAMPLE_BYTES),
         )
 
     def cancel(self) -> None:

@@ -35,6 +35,7 @@ from ivr.edges.audio import read_telephony_pcm
 from ivr.edges.vosk import ModelRegistry, ModelSource, SpeechRecognizer, Transcript
 from ivr.errors import AudioError, ModelUnavailable, SpeechError
 from ivr.speech.intents_file import load_intents
+from ivr.speech.service import endpointing_for, recognizer_for
 from ivr.speech.triage import NOTHING_HEARD, TurnDecision, decide, plan
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit audio: one AudioSocket frame
@@ -185,11 +186,8 @@ async def triage_files(
         raise ModelUnavailable(f"{settings.speech.intents} has no intents for {language!r}")
     models = ModelRegistry([ModelSource.from_config(language, value)])
     await models.load(language)
-    recognizer = SpeechRecognizer(models, workers=1)
-    endpointing = EndpointerSettings(
-        no_speech_timeout=settings.speech.no_speech_timeout,
-        end_silence=settings.speech.end_silence, max_duration=settings.speech.max_duration,
-    )
+    recognizer = recognizer_for(settings.speech, models, workers=1)
+    endpointing = endpointing_for(settings.speech)
     flow = Triage(intents, language)
     try:
         for path in files:

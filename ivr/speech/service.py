@@ -18,8 +18,8 @@ import structlog
 
 from ivr.core.flow import DigitsCollected, Event, ListenForSpeech
 from ivr.core.intents import IntentCatalog
-from ivr.core.protocols.audiosocket import EndpointerSettings
-from ivr.core.settings import Settings
+from ivr.core.protocols.audiosocket import EndpointerSettings, GateSettings
+from ivr.core.settings import Settings, SpeechSettings
 from ivr.edges.audiosocket import AudioSocketServer, StreamRegistry, read_prompt_pcm
 from ivr.edges.fastagi import AgiChannel
 from ivr.edges.vosk import ModelRegistry, SpeechRecognizer, listen
@@ -32,6 +32,26 @@ log = structlog.get_logger("ivr.speech.service")
 ALL_KEYS = "0123456789*#"
 CLAIM_TIMEOUT = 3.0  # Asterisk connects the AudioSocket within milliseconds on loopback
 TURN_DEADLINE = 45.0  # below the AGI command timeout: EXEC AudioSocket holds the AGI session
+
+
+def endpointing_for(s: SpeechSettings) -> EndpointerSettings:
+    """The endpointer settings of ``[speech]``."""
+    return EndpointerSettings(no_speech_timeout=s.no_speech_timeout, end_silence=s.end_silence,
+                              max_duration=s.max_duration)
+
+
+def recognizer_for(
+    s: SpeechSettings, models: ModelRegistry, *, workers: int | None = None,
+    capacity: int | None = None, gating: bool | None = None,
+) -> SpeechRecognizer:
+    """The decoding pool as ``[speech]`` configures it (live calls, triage, benchmarks);
+    ``workers``, ``capacity`` and ``gating`` override the file (benchmarks, one-off runs)."""
+    return SpeechRecognizer(
+        models, workers=workers or s.workers or None, capacity=capacity or s.capacity or None,
+        endpointing=endpointing_for(s), vad_aggressiveness=s.vad_aggressiveness,
+        gating=GateSettings(enabled=s.gating if gating is None else gating,
+                            pre_roll=s.pre_roll, hangover=s.hangover),
+    )
 
 
 class SpeechService:

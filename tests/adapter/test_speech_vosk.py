@@ -21,6 +21,7 @@ from ivr.core.protocols.audiosocket import (
     Audio,
     EndpointerSettings,
     FrameReader,
+    GateSettings,
     Utterance,
     encode_audio,
     encode_dtmf,
@@ -137,6 +138,85 @@ async def test_silence_is_no_speech(recognizer: SpeechRecognizer) -> None:
     assert result.text == ""
     assert result.confidence == 0.0
     assert result.audio_seconds == pytest.approx(3.0, abs=0.05)
+
+
+def line_noise(seconds: float, level: int = 40) -> bytes:
+    """A phone line's faint hiss (well below the endpointer's threshold), repeatable."""
+    samples = [((i * 7919) % 97 - 48) * level // 48 for i in range(int(seconds * 8000))]
+    return struct.pack(f"<{len(samples)}h", *samples)
+
+
+async def prompted(turn: SpeechTurn, audio: bytes, prompt_seconds: float) -> Transcript:
+    """The caller listens to a prompt of ``prompt_seconds`` (line noise only), then speaks:
+    fed frame by frame with ``prompt_playing`` as ``listen`` does."""
+    waiting = line_noise(prompt_seconds)
+    whole = waiting + audio
+    for start in range(0, len(whole), FRAME_BYTES):
+        turn.feed(whole[start : start + FRAME_BYTES], prompt_playing=start < len(waiting))
+        if turn.over:
+            break
+    return await turn.finish()
+
+
+@pytest.mark.parametrize("phrase", ["상담원 연결", "처리 현황"])
+async def test_prompt_and_silence_are_not_decoded(
+    models: ModelRegistry, spoken: dict[str, bytes], phrase: str
+) -> None:
+    """With gating, the 3 s of prompt and the quiet around the words never reach Vosk, and
+    the caller is still heard exactly; with gating off every second of the turn is decoded
+    (and comes back worse: the hiss under the prompt heard as "환경 상담원 연결", or
+    "처리 현황" as "문의 연결", so only the gated transcript is asserted)."""
+    gated = SpeechRecognizer(models, workers=1, endpointing=TURN)
+    ungated = SpeechRecognizer(models, workers=1, endpointing=TURN,
+                               gating=GateSettings(enabled=False))
+    try:
+        results = []
+        for speech in (gated, ungated):
+            turn = speech.try_start("ko", "grammar", MENU)
+            assert turn is not None
+            results.append(await prompted(turn, spoken[phrase], 3.0))
+    finally:
+        gated.close()
+        ungated.close()
+    on, off = results
+    assert on.text == phrase
+    assert off.decoded_seconds == pytest.approx(off.audio_seconds)
+    assert on.audio_seconds == pytest.approx(off.audio_seconds)
+    spoken_seconds = len(spoken[phrase]) / 16000
+    # Decoded: at most the words with their pre-roll and hangover, none of the prompt.
+    assert on.decoded_seconds < spoken_seconds
+    assert on.decoded_seconds < off.decoded_seconds - 3.0
+    assert on.decode_seconds < off.decode_seconds
+
+
+async def test_silence_costs_no_decoding(recognizer: SpeechRecognizer) -> None:
+    """A caller who says nothing through a prompt and the no-speech timeout: no audio decoded
+    (no recogniser is even built), and the turn still ends as no speech."""
+    turn = recognizer.try_start("ko", "grammar", MENU)
+    assert turn is not None
+    result = await prompted(turn, line_noise(5.0), 2.0)
+    assert result.ended == Utterance.NO_SPEECH.value
+    assert result.text == ""
+    assert result.decoded_seconds == 0.0
+    assert result.decode_seconds < 0.001  # the final call on nothing, microseconds
+
+
+async def test_a_turn_with_the_check_pass_costs_two_units(models: ModelRegistry) -> None:
+    """A grammar turn decoded twice (keywords, then keywords + filler words) takes two units
+    of the pool, so the pool never promises more decoding than a core does."""
+    speech = SpeechRecognizer(models, workers=1, capacity=3)
+    try:
+        checked = speech.try_start("ko", "grammar", MENU, filler=["오늘", "날씨"])
+        assert checked is not None
+        assert speech.usage.busy == 2
+        plain = speech.try_start("ko", "grammar", MENU)
+        assert plain is not None
+        assert speech.try_start("ko", "grammar", MENU, filler=["오늘"]) is None
+        checked.cancel()
+        plain.cancel()
+        assert speech.usage.busy == 0
+    finally:
+        speech.close()
 
 
 async def test_full_pool_refuses_at_once(models: ModelRegistry) -> None:

@@ -44,6 +44,7 @@ WRAPPED = {
     "panoramisk": ("ivr.edges.ami",),
     "vosk": ("ivr.edges.vosk",),
     "pydub": ("ivr.edges.audio",),
+    "webrtcvad": ("ivr.edges.vad",),
     "psycopg": ("ivr.edges.bus",),
     "sqlalchemy": ("ivr.edges.storage",),
     "argon2": ("ivr.accounts.passwords",),

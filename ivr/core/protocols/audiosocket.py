@@ -349,3 +349,97 @@ class SpeechEndpointer:
                 elif self._samples - self._speech_from >= s.max_duration * SAMPLE_RATE:
                     self.state = Utterance.TOO_LONG
         return self.state
+
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    """Which of a turn's audio the recogniser decodes (``SpeechGate``), in seconds.
+
+    ``enabled=False`` decodes every frame from the start of the turn, prompt playback and
+    silence included (the path before gating; kept for comparison and as a safety switch).
+    ``pre_roll`` is the audio kept from before the speech start, and before speech resumes
+    after a pause, so the first sound of a word is never lost. ``hangover`` is the quiet
+    still decoded after voiced audio before the gate closes again.
+    """
+
+    enabled: bool = True
+    pre_roll: float = 0.6
+    hangover: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("pre_roll", "hangover"):
+            if not 0 <= getattr(self, name) <= 5:
+                raise ValueError(f"{name} must be between 0 and 5 seconds")
+
+
+class SpeechGate:
+    """Decides, frame by frame, what audio of a turn goes to the decoder.
+
+    ``push(frame, speaking=..., voiced=...)`` takes one frame of caller audio with two
+    verdicts: ``speaking``, whether the endpointer has heard speech start (before that the
+    caller is silent or the prompt is still playing: nothing is decoded, the last
+    ``pre_roll`` seconds are kept), and ``voiced``, a voice activity verdict for this frame.
+    The frame where speech starts opens the gate, with the pre-roll in front of it; voiced
+    frames keep it open; after ``hangover`` seconds without a voiced frame it closes (a pause
+    inside the turn, or the end-of-speech silence the endpointer is waiting out) and keeps a
+    pre-roll again, released in front of the next voiced frame. ``push`` returns the audio
+    to decode now, possibly empty. Pure and clock-free, like the endpointer.
+    """
+
+    def __init__(self, settings: GateSettings | None = None) -> None:
+        self.settings = settings or GateSettings()
+        self._pre_roll_bytes = int(self.settings.pre_roll * SAMPLE_RATE) * SAMPLE_BYTES
+        self._hangover_bytes = int(self.settings.hangover * SAMPLE_RATE) * SAMPLE_BYTES
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._open = False
+        self._started = False
+        self._quiet = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    @property
+    def open(self) -> bool:
+        return self._open or not self.settings.enabled
+
+    @property
+    def decoded_share(self) -> float:
+        """The part of the audio pushed so far that was passed on to the decoder (0..1)."""
+        return self.bytes_out / self.bytes_in if self.bytes_in else 0.0
+
+    def push(self, frame: bytes, *, speaking: bool, voiced: bool) -> bytes:
+        self.bytes_in += len(frame)
+        if not self.settings.enabled:
+            self.bytes_out += len(frame)
+            return frame
+        if speaking and not self._started:
+            self._started = True
+            voiced = True  # the endpointer's speech start opens the gate whatever the VAD says
+        if not speaking:
+            return self._hold(frame)
+        if voiced:
+            self._quiet = 0
+            self._open = True
+            out = b"".join(self._held) + frame
+            self._held.clear()
+            self._held_bytes = 0
+        elif self._open and self._quiet + len(frame) <= self._hangover_bytes:
+            self._quiet += len(frame)
+            out = frame
+        else:
+            self._open = False
+            return self._hold(frame)
+        self.bytes_out += len(out)
+        return out
+
+    def _hold(self, frame: bytes) -> bytes:
+        self._held.append(frame)
+        self._held_bytes += len(frame)
+        while self._held and self._held_bytes - len(self._held[0]) >= self._pre_roll_bytes:
+            self._held_bytes -= len(self._held.pop(0))
+        if self._held_bytes > self._pre_roll_bytes and self._held:
+            # Keep exactly the last pre_roll seconds (cut the oldest frame's start).
+            cut = self._held_bytes - self._pre_roll_bytes
+            self._held[0] = self._held[0][cut:]
+            self._held_bytes -= cut
+        return b""
