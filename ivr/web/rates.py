@@ -1,6 +1,7 @@
 """The three rates per department and per street/town (接诉即办 考核): ``/reports/departments``
 (page), ``/reports/departments.csv`` (UTF-8 with a byte-order mark, so Excel on a Chinese
-Windows opens it as UTF-8) and ``GET /api/reports/departments`` (JSON), for supervisors.
+Windows opens it as UTF-8), ``/reports/departments.xlsx`` (an Excel workbook, numbers as
+numbers: ``ivr.edges.xlsx``) and ``GET /api/reports/departments`` (JSON), for supervisors.
 
 The period is a month (``month=YYYY-MM``, the current month by default) or any range of whole
 local days (``from=YYYY-MM-DD&to=YYYY-MM-DD``, at most a year); a case counts in the period it
@@ -9,6 +10,7 @@ was dispatched in. What each rate means and how the ranking is made: ``ivr.core.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
@@ -20,6 +22,7 @@ from aiohttp import web
 from ivr.core.rates import DepartmentCounts, RankedDepartment, ranking
 from ivr.core.records import Role
 from ivr.core.settings import DEPARTMENT_KINDS, Settings
+from ivr.edges import xlsx
 from ivr.web.auth import require
 from ivr.web.errors import json_error
 from ivr.web.keys import SERVICES
@@ -137,7 +140,8 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("rates.html", request, context)
 
 
-async def rates_csv(request: web.Request) -> web.StreamResponse:
+async def _download_rows(request: web.Request) -> tuple[str, list[list[str]]]:
+    """The file name's stem and the table (header first) of a download's period."""
     await require(request, ROLE)
     services = request.app[SERVICES]
     try:
@@ -145,11 +149,29 @@ async def rates_csv(request: web.Request) -> web.StreamResponse:
     except BadPeriod as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     ranked = await _ranked(services, first, last)
-    text = BOM + csv_text([list(HEADER), *table_rows(services.settings, ranked)])
-    name = f"department-rates-{first.isoformat()}-{last.isoformat()}.csv"
+    stem = f"department-rates-{first.isoformat()}-{last.isoformat()}"
+    return stem, [list(HEADER), *table_rows(services.settings, ranked)]
+
+
+async def rates_csv(request: web.Request) -> web.StreamResponse:
+    stem, rows = await _download_rows(request)
+    text = BOM + csv_text(rows)
     return web.Response(
         body=text.encode("utf-8"), content_type="text/csv", charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+    )
+
+
+XLSX_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def rates_xlsx(request: web.Request) -> web.StreamResponse:
+    """The same table as the CSV, as an Excel workbook (rates and counts as numbers)."""
+    stem, rows = await _download_rows(request)
+    body = await asyncio.to_thread(xlsx.workbook, "考核 Rates", rows[0], rows[1:])
+    return web.Response(
+        body=body, content_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
     )
 
 
@@ -185,4 +207,5 @@ async def rates_api(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/reports/departments", rates_page)
     app.router.add_get("/reports/departments.csv", rates_csv)
+    app.router.add_get("/reports/departments.xlsx", rates_xlsx)
     app.router.add_get("/api/reports/departments", rates_api)
