@@ -567,6 +567,27 @@ def _one_line(value: Any, most: int = 200) -> bool:
             and not any(ch in value for ch in "\r\n\0"))
 
 
+MAX_WORDS = 200  # keywords or places of one department
+
+
+def _word_list(f: str, where: str, raw: Any, c: _Collector) -> tuple[str, ...]:
+    """A list of words or names (one line each, 40 characters at most, no duplicates)."""
+    if not isinstance(raw, list):
+        c.add(f, where, "must be a list of words")
+        return ()
+    if len(raw) > MAX_WORDS:
+        c.add(f, where, f"{len(raw)} entries; {MAX_WORDS} at most")
+    words: list[str] = []
+    for word in raw[:MAX_WORDS]:
+        if not _one_line(word, 40):
+            c.add(f, where, f"{_shown(word)} is not a word of one line (40 characters at most)")
+        elif word.strip() in words:
+            c.add(f, where, f"{_shown(word)} is listed twice")
+        else:
+            words.append(word.strip())
+    return tuple(words)
+
+
 def _departments(
     path: Path, raw: Any, skills: Mapping[str, Skill], languages: tuple[str, ...], c: _Collector
 ) -> dict[str, Department]:
@@ -616,10 +637,15 @@ def _departments(
         for key, value in contacts.items():
             if not _one_line(str(key), 40) or not _one_line(value):
                 c.add(f, f"{where}.contacts.{key}", "must be one line of text (200 at most)")
+        words = {key: _word_list(f, f"{where}.{key}", item.get(key, []), c)
+                 for key in ("keywords", "places")}
+        if words["places"] and kind != "street":
+            c.add(f, f"{where}.places", "only a street or town has places")
         departments[did] = Department(
             did, str(kind), {str(k): str(v) for k, v in names.items()},
             tuple(str(x) for x in categories),
             {str(k): str(v) for k, v in contacts.items()},
+            keywords=words["keywords"], places=words["places"],
         )
     return departments
 

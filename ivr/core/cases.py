@@ -125,6 +125,10 @@ class Case:
     visit_resolved: int | None = None
     visit_satisfaction: int | None = None
     visit_at: str | None = None
+    place: str = ""  # the street or town the caller named ("" for none)
+    suggested_department: str = ""  # proposed when the case was filed (ivr.core.suggest)
+    suggestion_reason: str = ""
+    suggestion_kept: int | None = None  # at its first dispatch: 1 went there, 0 elsewhere
 
     def standing(self, now: datetime) -> Standing:
         """Overdue or nearly due at ``now`` (``ivr.core.deadlines``)."""
@@ -318,6 +322,11 @@ def act(
                           question="", returned_from="", return_reason="",
                           **_deadlines(case, at, deadlines))
             said.append(f"dispatched to {department}")
+            if case.suggested_department and case.suggestion_kept is None:
+                kept = department == case.suggested_department
+                values["suggestion_kept"] = int(kept)
+                said.append("as suggested" if kept
+                            else f"suggested {case.suggested_department}, changed")
         case _A.ANSWER:
             if not case.question:
                 raise RecordRefused(f"case {case.number} has no question to answer")

@@ -42,6 +42,10 @@ class Department:
     names: Mapping[str, str]
     categories: tuple[str, ...]
     contacts: Mapping[str, str] = field(default_factory=dict)
+    # Words a caller says about its kind of problem, and (a street/town) the places in its
+    # area: the suggested department (``ivr.core.suggest``) weighs them.
+    keywords: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
     def name(self, language: str = "zh") -> str:
         """Its name in ``language`` (Chinese first, then any name it has, then its id)."""

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from ivr.core.cases import Actor, Case, CaseAction, visible_to
 from ivr.core.records import Role, User
+from ivr.core.suggest import for_case
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
 from ivr.web.errors import json_error
@@ -87,7 +88,21 @@ def case_json(case: Case, services: WebServices) -> dict[str, Any]:
         "return_reason": case.return_reason, "visit_status": case.visit_status,
         "visit_attempts": case.visit_attempts, "visit_resolved": case.visit_resolved,
         "visit_satisfaction": case.visit_satisfaction, "visit_at": case.visit_at,
+        "place": case.place, "suggested_department": case.suggested_department,
+        "suggestion_reason": case.suggestion_reason, "suggestion_kept": case.suggestion_kept,
     }
+
+
+def proposal(services: WebServices, case: Case) -> tuple[str, str] | None:
+    """The department the centre is proposed for ``case`` and why (Chinese / English): the
+    one suggested when it was filed, or, for a case filed without one or returned by it, a
+    fresh suggestion that leaves out the department that returned it."""
+    stored = case.suggested_department
+    if stored and stored != case.returned_from and stored in services.settings.departments:
+        return stored, case.suggestion_reason
+    found = for_case(services.settings, case.category, case.description,
+                     exclude=case.returned_from)
+    return (found.department, found.reason_text()) if found else None
 
 
 def _now(services: WebServices) -> datetime:
@@ -194,9 +209,7 @@ async def _case_page(
     history = await services.store.cases.history(number)
     calls = [] if user.role == Role.DEPARTMENT else await services.store.calls.latest_of_caller(
         case.caller, CALLS_SHOWN)
-    proposed = services.settings.department_for(case.category)
-    if proposed is not None and proposed.id == case.returned_from:
-        proposed = None  # it came back from there: the centre chooses another
+    proposed = None if user.role == Role.DEPARTMENT else proposal(services, case)
     by_department = user.role == Role.DEPARTMENT
     response = aiohttp_jinja2.render_template("case_work.html", request, {
         **_page_context(services), "case": case, "history": history, "error": error,
@@ -204,7 +217,8 @@ async def _case_page(
         "by_department": by_department,
         "form_action": (f"/department/cases/{number}" if by_department
                         else f"/cases/{number}"),
-        "proposed": proposed.id if proposed else "",
+        "proposed": proposed[0] if proposed else "",
+        "proposed_reason": proposed[1] if proposed else "",
     })
     response.set_status(status)
     return response
@@ -250,12 +264,11 @@ async def dispatch_page(request: web.Request) -> web.StreamResponse:
     await require(request, Role.OPERATOR)
     services = _services(request)
     waiting = await services.store.cases.for_centre()
-    proposed = {c.number: (services.settings.department_for(c.category) or None)
-                for c in waiting}
+    proposed = {c.number: proposal(services, c) for c in waiting}
     alerts = await services.store.cases.alerts(_now(services), FLAGGED_SHOWN)
     return aiohttp_jinja2.render_template("dispatch.html", request, {
         **_page_context(services), "waiting": waiting, "alerts": alerts,
-        "proposed": {n: d.id for n, d in proposed.items() if d is not None},
+        "proposed": {n: p[0] for n, p in proposed.items() if p is not None},
     })
 
 

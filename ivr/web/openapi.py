@@ -118,6 +118,10 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         body=_obj(("action",), action={"enum": ["dispatch", "answer", "reopen", "close",
                                                 "accept", "ask", "resolve", "return"]},
                   text=_S, department=_S)), _NUMBER)},
+    "/api/suggestion": {"post": _op(
+        "The suggested department (智能派单) for a category and the caller's words, with "
+        "the reasons (zh, en)", "operator", errors=(400,),
+        body=_obj(category=_S, text=_S))},
     "/api/department/cases": {"get": _op("The department's work queue (its open cases)",
                                          "department", ok=_ANY_LIST)},
     "/api/dispatch": {"get": _op("What waits for the centre: new and returned cases, "

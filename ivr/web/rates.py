@@ -22,6 +22,7 @@ from aiohttp import web
 from ivr.core.rates import DepartmentCounts, RankedDepartment, ranking
 from ivr.core.records import Role
 from ivr.core.settings import DEPARTMENT_KINDS, Settings
+from ivr.core.suggest import SuggestionTally, total
 from ivr.edges import xlsx
 from ivr.web.auth import require
 from ivr.web.errors import json_error
@@ -114,6 +115,19 @@ async def _ranked(services: WebServices, first: date, last: date,
     return ranked_by_kind(settings, rows)
 
 
+async def _suggestions(services: WebServices, first: date, last: date,
+                       ) -> list[SuggestionTally]:
+    """How often the suggested department was kept, per suggested department, for the cases
+    first dispatched in the period; the total first (``department`` "")."""
+    tz = ZoneInfo(services.settings.timezone)
+    rows = await services.store.cases.suggestion_tallies(
+        datetime.combine(first, time(), tz), datetime.combine(last + timedelta(days=1), time(), tz))
+    order = list(services.settings.departments)
+    rows.sort(key=lambda t: (order.index(t.department) if t.department in order else len(order),
+                             t.department))
+    return [total(rows), *rows]
+
+
 def _today(services: WebServices) -> date:
     return services.clock.now(ZoneInfo(services.settings.timezone)).date()
 
@@ -124,7 +138,7 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     today = _today(services)
     context: dict[str, Any] = {"header": HEADER, "kinds": KIND_LABELS, "error": "",
                                "sections": {}, "query": "", "month": today.strftime("%Y-%m"),
-                               "first": "", "last": ""}
+                               "first": "", "last": "", "suggestions": []}
     try:
         first, last = period(request.query, today)
     except BadPeriod as exc:
@@ -132,6 +146,9 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
         return aiohttp_jinja2.render_template("rates.html", request, context, status=400)
     ranked = await _ranked(services, first, last)
     context.update(
+        suggestions=[(_name(services.settings, t.department) if t.department else
+                      "合计 All", t.suggested, t.kept, _rate(t.kept_rate))
+                     for t in await _suggestions(services, first, last)],
         first=first.isoformat(), last=last.isoformat(),
         query=f"from={first.isoformat()}&to={last.isoformat()}",
         sections={kind: table_rows(services.settings, {kind: entries})
@@ -198,8 +215,11 @@ async def rates_api(request: web.Request) -> web.Response:
                 "visited", "unreachable", "citizen_resolved", "satisfied",
                 "basically_satisfied", "dissatisfied")},
         }
+    suggestions = [{"department": t.department, "suggested": t.suggested, "kept": t.kept,
+                    "kept_rate": t.kept_rate} for t in await _suggestions(services, first, last)]
     return web.json_response(
         {"from": first.isoformat(), "to": last.isoformat(),
+         "suggestions": {"total": suggestions[0], "by_department": suggestions[1:]},
          **{kind: [entry(r) for r in entries] for kind, entries in ranked.items()}},
         dumps=lambda v: json.dumps(v, ensure_ascii=False))
 

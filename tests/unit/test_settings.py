@@ -185,6 +185,20 @@ def test_departments_are_checked_with_the_rest(tmp_path: Path) -> None:
     assert "departments[ecology].contacts.phone: must be one line" in text
 
 
+def test_keywords_and_places_are_checked(tmp_path: Path) -> None:
+    """Keywords must be one-line words, listed once; only a street or town has places."""
+    config = broken_copy(tmp_path, {
+        "departments.yaml": ("    keywords: [噪音,",
+                             "    places: [东湖]\n    keywords: [噪音, 噪音, \"\","),
+    })
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    text = str(info.value)
+    assert "departments[ecology].places: only a street or town has places" in text
+    assert "departments[ecology].keywords: '噪音' is listed twice" in text
+    assert "departments[ecology].keywords: '' is not a word of one line" in text
+
+
 def test_the_console_proposes_the_first_department_of_a_category() -> None:
     cfg = settings.load(CONFIG)
     proposed = cfg.department_for("environment")

@@ -33,6 +33,7 @@ from ivr.core.cases import (
 )
 from ivr.core.deadlines import CaseAlerts, DeadlinePolicy, FlaggedCase
 from ivr.core.rates import DepartmentCounts
+from ivr.core.suggest import Suggestion, SuggestionTally
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import local_text
@@ -48,6 +49,7 @@ _COLUMNS = (
     _t.c.returned_from, _t.c.return_reason, _t.c.respond_by, _t.c.resolve_by, _t.c.remind_at,
     _t.c.reminded_at, _t.c.escalated_at, _t.c.visit_status, _t.c.visit_attempts,
     _t.c.visit_next_at, _t.c.visit_resolved, _t.c.visit_satisfaction, _t.c.visit_at,
+    _t.c.place, _t.c.suggested_department, _t.c.suggestion_reason, _t.c.suggestion_kept,
 )
 _WORKED = (CaseStatus.DISPATCHED.value, CaseStatus.IN_PROGRESS.value)
 _BATCH = 500  # cases reminded or escalated per check (the next check takes the rest)
@@ -64,11 +66,17 @@ class Cases:
     async def create(
         self, *, caller: str, category: str, department: str = "", description: str = "",
         call_id: str | None = None, now: datetime, actor: str = "ivr", urgency: str = "normal",
+        suggestion: Suggestion | None = None, place: str = "",
     ) -> Case:
-        """A new case with the next number of the day; the number is what the citizen keys in."""
+        """A new case with the next number of the day; the number is what the citizen keys in.
+        ``suggestion``: the department proposed for it (``ivr.core.suggest``), kept with it;
+        ``place``: the street or town the caller named."""
         stamp = local_text(now)
         case = Case("", caller, category, CaseStatus.NEW.value, stamp, stamp, call_id, department,
-                    description, urgency=urgency)
+                    description, urgency=urgency,
+                    place=suggestion.place if suggestion else place,
+                    suggested_department=suggestion.department if suggestion else "",
+                    suggestion_reason=suggestion.reason_text() if suggestion else "")
         return await self._db.write(self._create, case, now, actor)
 
     def _create(self, conn: Connection, case: Case, now: datetime, actor: str) -> Case:
@@ -82,14 +90,14 @@ class Cases:
             number=number, call_id=case.call_id, caller=case.caller, category=case.category,
             department=case.department, description=case.description, status=case.status,
             created_at=case.created_at, updated_at=case.updated_at, urgency=case.urgency,
+            place=case.place, suggested_department=case.suggested_department,
+            suggestion_reason=case.suggestion_reason,
         ))
         conn.execute(_events.insert().values(
             number=number, at=case.created_at, actor=actor, status=case.status, note="",
             action="create",
         ))
-        return Case(number, case.caller, case.category, case.status, case.created_at,
-                    case.updated_at, case.call_id, case.department, case.description,
-                    urgency=case.urgency)
+        return dataclasses.replace(case, number=number)
 
     async def set_status(
         self, number: str, status: str, now: datetime, *, actor: str = "system"
@@ -413,6 +421,27 @@ class Cases:
         def run(conn: Connection) -> list[DepartmentCounts]:
             return [DepartmentCounts(str(row[0]), *(int(v or 0) for v in row[1:]))
                     for row in conn.execute(query)]
+        return await self._db.read(run)
+
+    async def suggestion_tallies(self, first: datetime, end: datetime) -> list[SuggestionTally]:
+        """Per suggested department, the cases first dispatched in [first, end) that had a
+        suggestion, and how many went where it proposed (``ivr.core.suggest``). A case's
+        first dispatch is when ``suggestion_kept`` was written; its moment is the history's."""
+        start, stop = local_text(first), local_text(end)
+        c, e = _t.c, _events.c
+        first_dispatch = (select(e.number, func.min(e.at).label("at"))
+                          .where(e.action == CaseAction.DISPATCH.value)
+                          .group_by(e.number).subquery())
+        query = (select(c.suggested_department, func.count(),
+                        func.sum(sql_case((c.suggestion_kept == 1, 1), else_=0)))
+                 .join(first_dispatch, first_dispatch.c.number == c.number)
+                 .where(c.suggestion_kept.is_not(None) & (first_dispatch.c.at >= start)
+                        & (first_dispatch.c.at < stop))
+                 .group_by(c.suggested_department))
+
+        def run(conn: Connection) -> list[SuggestionTally]:
+            return [SuggestionTally(str(d), int(n), int(k or 0)) for d, n, k in
+                    conn.execute(query)]
         return await self._db.read(run)
 
     async def counts(self) -> dict[tuple[str, str], int]:

@@ -181,6 +181,12 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE case_events ADD COLUMN action TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE users ADD COLUMN department TEXT",
     ),
+    (  # 8: the suggested department (智能派单) and the place named, kept with the case
+        "ALTER TABLE cases ADD COLUMN place TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggested_department TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggestion_reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggestion_kept INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.
