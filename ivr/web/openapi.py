@@ -118,6 +118,13 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         body=_obj(("action",), action={"enum": ["dispatch", "answer", "reopen", "close",
                                                 "accept", "ask", "resolve", "return"]},
                   text=_S, department=_S)), _NUMBER)},
+    "/api/cases/{number}/merge": {"post": _with(_op(
+        "Merge this case (a duplicate) into the main case 'into': it follows the main case "
+        "and its citizen gets their own return visit", "operator", errors=(400, 404, 409),
+        body=_obj(("into",), into=_S)), _NUMBER)},
+    "/api/cases/{number}/duplicates": {"get": _with(_op(
+        "Likely duplicates of the case (same category and place, filed within 48 h, similar "
+        "words) and the cases merged into it", "operator", errors=(404,)), _NUMBER)},
     "/api/suggestion": {"post": _op(
         "The suggested department (智能派单) for a category and the caller's words, with "
         "the reasons (zh, en)", "operator", errors=(400,),

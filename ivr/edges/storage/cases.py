@@ -28,6 +28,8 @@ from ivr.core.cases import (
     act,
     case_number,
     change,
+    follow_main,
+    merge,
     visit_answered,
     visit_failed,
 )
@@ -50,8 +52,10 @@ _COLUMNS = (
     _t.c.reminded_at, _t.c.escalated_at, _t.c.visit_status, _t.c.visit_attempts,
     _t.c.visit_next_at, _t.c.visit_resolved, _t.c.visit_satisfaction, _t.c.visit_at,
     _t.c.place, _t.c.suggested_department, _t.c.suggestion_reason, _t.c.suggestion_kept,
+    _t.c.merged_into,
 )
 _WORKED = (CaseStatus.DISPATCHED.value, CaseStatus.IN_PROGRESS.value)
+_MERGEABLE = (CaseStatus.NEW.value, *_WORKED, CaseStatus.RETURNED.value)
 _BATCH = 500  # cases reminded or escalated per check (the next check takes the rest)
 _EVENT_COLUMNS = (
     _events.c.number, _events.c.at, _events.c.actor, _events.c.status, _events.c.note,
@@ -151,10 +155,54 @@ class Cases:
         stamp = local_text(now)
 
         def run(conn: Connection) -> Case:
-            return _apply(conn, number, actor.username, stamp, lambda case: act(
+            main = _apply(conn, number, actor.username, stamp, lambda case: act(
                 case, action, actor, at=stamp, text=text, department=department,
                 departments=departments, deadlines=deadlines))
+            if action in (CaseAction.RESOLVE, CaseAction.CLOSE):
+                _follow(conn, main, stamp)
+            return main
         return await self._db.write(run)
+
+    async def merge(self, number: str, into: str, actor: Actor, now: datetime) -> Case:
+        """Merge case ``number`` into case ``into`` (``ivr.core.cases.merge``): both locked,
+        both histories say who merged what and when; the duplicate as it is now."""
+        stamp = local_text(now)
+
+        def run(conn: Connection) -> Case:
+            rows = {row.number: Case(*row) for row in conn.execute(
+                select(*_COLUMNS).where(_t.c.number.in_(sorted({number, into})))
+                .order_by(_t.c.number).with_for_update())}
+            if number not in rows or into not in rows:
+                raise RecordNotFound(f"no case {into if number in rows else number}")
+            has_duplicates = conn.execute(
+                select(func.count()).where(_t.c.merged_into == number)).scalar_one() > 0
+            duplicate, main = merge(rows[number], rows[into], actor, at=stamp,
+                                    has_duplicates=bool(has_duplicates))
+            _apply(conn, into, actor.username, stamp, lambda _: main)
+            return _apply(conn, number, actor.username, stamp, lambda _: duplicate)
+        return await self._db.write(run)
+
+    async def of_call(self, call_id: str) -> list[Case]:
+        """The cases filed from call ``call_id``."""
+        return await self._db.read(self._where, _t.c.call_id == call_id, [_t.c.number], 20, 0)
+
+    async def duplicates_of(self, number: str) -> list[Case]:
+        """The cases merged into case ``number``, oldest first."""
+        return await self._db.read(
+            self._where, _t.c.merged_into == number, [_t.c.created_at, _t.c.number], None, 0)
+
+    async def near(self, case: Case, window: timedelta, limit: int = 200) -> list[Case]:
+        """Open cases of ``case``'s category and place filed within ``window`` of it (the
+        candidates ``ivr.core.duplicates`` weighs), newest first."""
+        filed = datetime.fromisoformat(case.created_at)
+        c = _t.c
+        where = ((c.category == case.category) & (c.place == case.place)
+                 & (c.created_at >= local_text(filed - window))
+                 & (c.created_at <= local_text(filed + window))
+                 & (c.number != case.number) & (c.merged_into == "")
+                 & c.status.in_(_MERGEABLE))
+        return await self._db.read(
+            self._where, where, [c.created_at.desc(), c.number.desc()], limit, 0)
 
     async def history(self, number: str) -> list[CaseEvent]:
         """Every change to the case, oldest first."""
@@ -403,13 +451,14 @@ class Cases:
         def count(condition: Any) -> Any:
             return func.sum(sql_case((condition, 1), else_=0))
 
+        main = c.merged_into == ""  # a merged duplicate is not a dispatch of its own
         query = select(
-            c.department, func.count(),
-            count(c.responded_at.is_not(None)),
-            count(c.responded_at.is_not(None)
+            c.department, count(main),
+            count(main & c.responded_at.is_not(None)),
+            count(main & c.responded_at.is_not(None)
                   & (c.respond_by.is_(None) | (c.responded_at <= c.respond_by))),
-            count(c.resolved_at.is_not(None)),
-            count(late_resolve | late_respond),
+            count(main & c.resolved_at.is_not(None)),
+            count(main & (late_resolve | late_respond)),
             count(c.visit_status == VisitStatus.DONE.value),
             count(c.visit_status == VisitStatus.UNREACHABLE.value),
             count((c.visit_status == VisitStatus.DONE.value) & (c.visit_resolved == 1)),
@@ -471,6 +520,16 @@ def _mark(
             {"number": n, "at": stamp, "actor": "system", "status": notes[n][0],
              "note": notes[n][1], "action": action} for n in done])
     return sorted(done)
+
+
+def _follow(conn: Connection, main: Case, stamp: str) -> None:
+    """The duplicates merged into ``main`` follow it (resolved or closed with it)."""
+    numbers = conn.execute(
+        select(_t.c.number).where((_t.c.merged_into == main.number)
+                                  & (_t.c.status == CaseStatus.MERGED.value))
+        .order_by(_t.c.number)).scalars().all()
+    for number in numbers:
+        _apply(conn, number, "system", stamp, lambda case: follow_main(case, main, at=stamp))
 
 
 def _apply(

@@ -187,6 +187,11 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE cases ADD COLUMN suggestion_reason TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE cases ADD COLUMN suggestion_kept INTEGER",
     ),
+    (  # 9: duplicates merged into a main case; cases found by category and filing time
+        "ALTER TABLE cases ADD COLUMN merged_into TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX cases_merged_into ON cases (merged_into)",
+        "CREATE INDEX cases_category_created ON cases (category, created_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

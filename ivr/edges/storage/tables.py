@@ -41,6 +41,7 @@ cases = Table(
     Column("visit_resolved", Integer), Column("visit_satisfaction", Integer),
     Column("visit_at", Text), Column("place", Text), Column("suggested_department", Text),
     Column("suggestion_reason", Text), Column("suggestion_kept", Integer),
+    Column("merged_into", Text),
 )
 case_sequence = Table(
     "case_sequence", metadata, Column("day", Text, primary_key=True), Column("last", Integer),
