@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
-from ivr.web import admin, api, auth, casework, console, ops, rates, reports, wallboard
+from ivr.web import admin, api, auth, casework, console, ops, rates, reports, surges, wallboard
 from ivr.web.errors import errors_as_json, is_api
 from ivr.web.keys import SERVICES
 from ivr.web.listener import ConnectionGate
@@ -109,6 +109,7 @@ def build_app(services: WebServices) -> web.Application:
     wallboard.setup(app)
     reports.setup(app)
     rates.setup(app)
+    surges.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)
     return app

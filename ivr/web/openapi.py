@@ -125,6 +125,9 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/cases/{number}/duplicates": {"get": _with(_op(
         "Likely duplicates of the case (same category and place, filed within 48 h, similar "
         "words) and the cases merged into it", "operator", errors=(404,)), _NUMBER)},
+    "/api/surges": {"get": _op(
+        "Surges: cases of one category in one place well above their usual rate (the last "
+        "check)", "supervisor")},
     "/api/suggestion": {"post": _op(
         "The suggested department (智能派单) for a category and the caller's words, with "
         "the reasons (zh, en)", "operator", errors=(400,),

@@ -283,3 +283,21 @@ def test_the_agi_command_timeout_leaves_room_for_prompts(tmp_path: Path) -> None
                                                  "command_timeout = 5.0")})
     with pytest.raises(ConfigError, match=r"agi\.command_timeout: at least 10 s"):
         settings.load(config)
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("factor = 1.0", "surges.factor: must be above 1"),
+    ("weeks = 0", "surges.weeks: must be 1-52"),
+    ("min_count = \"five\"", "surges.min_count: must be int"),
+    ("window_minutes = 2", "surges.window_minutes: must be 5-1440"),
+    ("floor = 0", "surges.floor: must be above 0"),
+])
+def test_surge_thresholds_are_checked(tmp_path: Path, line: str, problem: str) -> None:
+    key = line.split(" = ", maxsplit=1)[0]
+    shipped = (CONFIG / "ivr.toml").read_text(encoding="utf-8")
+    old = next(x for x in shipped.splitlines() if x.startswith(f"{key} = ")
+               and shipped.index(x) > shipped.index("[surges]"))
+    config = broken_copy(tmp_path, {"ivr.toml": (old, line)})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    assert problem in str(info.value)

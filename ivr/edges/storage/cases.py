@@ -9,7 +9,7 @@ it is applied.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -491,6 +491,27 @@ class Cases:
         def run(conn: Connection) -> list[SuggestionTally]:
             return [SuggestionTally(str(d), int(n), int(k or 0)) for d, n, k in
                     conn.execute(query)]
+        return await self._db.read(run)
+
+    async def place_counts(
+        self, spans: Sequence[tuple[datetime, datetime]],
+    ) -> dict[tuple[str, str], list[int]]:
+        """Per (category, place), the cases filed in each [start, end) of ``spans`` (cases
+        that named no place are left out): one grouped query over the filing-time index."""
+        c = _t.c
+        bounds = [(local_text(a), local_text(b)) for a, b in spans]
+        which = sql_case(*(((c.created_at >= a) & (c.created_at < b), i)
+                           for i, (a, b) in enumerate(bounds)), else_=-1).label("span")
+        inside = or_(*((c.created_at >= a) & (c.created_at < b) for a, b in bounds))
+        query = (select(c.category, c.place, which, func.count())
+                 .where(inside & (c.place != "")).group_by(c.category, c.place, which))
+
+        def run(conn: Connection) -> dict[tuple[str, str], list[int]]:
+            out: dict[tuple[str, str], list[int]] = {}
+            for category, place, span, n in conn.execute(query):
+                if span >= 0:
+                    out.setdefault((category, place), [0] * len(bounds))[span] = int(n)
+            return out
         return await self._db.read(run)
 
     async def counts(self) -> dict[tuple[str, str], int]:
