@@ -9,10 +9,12 @@ Fills a fresh database (SQLite in a temporary directory by default) with ``--cas
 (default 200,000: about three days of Beijing's ~65,000 a day) spread over the last 30 days
 across the shipped departments and streets, in every state of the loop: a fifth still being
 worked (some overdue, some nearly due), the rest resolved, visited (a few unreachable) or
-closed. Then times, 7 times each (after one warm-up), what the running hotline does: one
-check of the deadline watch (reminders, escalation, the wallboard's alerts), a department's
-work queue, the dispatch desk, a case search by caller and by "overdue", and the month's
-rates per department. Rows are written in bulk through the store's own table definitions.
+closed; two in five name a street or town. Then times, 7 times each (after one warm-up), what
+the running hotline does: one check of the deadline watch (reminders, escalation, the
+wallboard's alerts), a department's work queue, the dispatch desk, a case search by caller and
+by "overdue", the month's rates per department and its suggestions kept, one check of the
+surge watch (the last hour against the same hour of 4 past weeks), and the likely duplicates
+of a case. Rows are written in bulk through the store's own table definitions.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from zoneinfo import ZoneInfo
 
 from ivr import settings as settings_module
 from ivr.core.cases import case_number
+from ivr.core.duplicates import likely_duplicates
+from ivr.core.surges import SurgeRule, windows
 from ivr.edges.storage import tables
 from ivr.edges.storage.store import Store, open_store
 from ivr.edges.storage.tables import local_text
@@ -46,6 +50,7 @@ BATCH = 5_000
 def rows(count: int, now: datetime, departments: list[str], categories: list[str],
          rng: random.Random) -> list[dict[str, Any]]:
     cfg = settings_module.load()
+    places = [d.id for d in cfg.departments.values() if d.kind == "street"]
     out = []
     per_day: dict[str, int] = {}
     for _ in range(count):
@@ -66,6 +71,10 @@ def rows(count: int, now: datetime, departments: list[str], categories: list[str
             "respond_by": due.respond_by, "resolve_by": due.resolve_by,
             "remind_at": due.remind_at, "question": "", "reply": "", "returned_from": "",
             "return_reason": "", "visit_status": "", "visit_attempts": 0,
+            # Two cases in five name a street or town (the surge signal counts those).
+            "place": rng.choice(places) if rng.random() < 0.4 else "",
+            "suggested_department": department, "suggestion_kept": int(rng.random() < 0.8),
+            "suggestion_reason": "", "merged_into": "",
         }
         responded = created + timedelta(hours=rng.uniform(0.1, 30))
         if fate < 0.2:  # still being worked
@@ -120,6 +129,11 @@ async def run(count: int, url: str | None) -> dict[str, Any]:
             cases = store.cases
             month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
+            sample = (await cases.search(limit=1))[0]
+
+            async def near(c: Any) -> None:
+                likely_duplicates(sample, await c.near(sample, timedelta(hours=48)))
+
             async def watch() -> None:
                 await cases.remind(now)
                 await cases.escalate(now, now)
@@ -136,6 +150,11 @@ async def run(count: int, url: str | None) -> dict[str, Any]:
                     lambda: cases.search(overdue_at=now, limit=51)),
                 "rates for the month": await timed(
                     lambda: cases.department_counts(month_start, now, now)),
+                "suggestions kept for the month": await timed(
+                    lambda: cases.suggestion_tallies(month_start, now)),
+                "surge check (last hour vs 4 weeks)": await timed(
+                    lambda: cases.place_counts(windows(now, SurgeRule()))),
+                "likely duplicates of a case (48 h)": await timed(lambda: near(cases)),
             }
             alerts = await cases.alerts(now, 20)
         finally:

@@ -26,6 +26,7 @@ from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
 from ivr.calls.reconcile import Reconciler
 from ivr.casework.deadlines import DeadlineWatch
+from ivr.casework.surges import SurgeWatch
 from ivr.casework.visits import ReturnVisits
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
@@ -124,6 +125,8 @@ class Hotline:
         ])
         # Cases against their deadlines: reminders, escalation, the wallboard's alerts.
         self.deadlines = DeadlineWatch(self.store.cases, self.config, clock)
+        # Cases of one category in one place above their usual rate (supervisors, wallboard).
+        self.surges = SurgeWatch(self.store.cases, self.config, clock)
         self.health = Health(ami=self.ami, agi=self.agi, speech=self.speech, writes=self.writes,
                              figures=self.figures, flows=self.flows, clock=clock,
                              registry=self.metrics, state_dir=settings.state_dir)
@@ -131,7 +134,7 @@ class Hotline:
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self.transfers, health=self.health, clock=clock,
-            case_alerts=self.deadlines,
+            case_alerts=self.deadlines, surges=self.surges,
         ), settings.web_host, settings.web_port, max_connections=settings.web_max_connections,
             idle_timeout=settings.web_idle_timeout)
         # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
@@ -178,6 +181,8 @@ class Hotline:
         self._on_stop("queue events", self.queue_events.drain)
         deadlines = asyncio.create_task(self.deadlines.run(), name="case-deadlines")
         self._on_stop("case deadlines", lambda: _cancel(deadlines))
+        surges = asyncio.create_task(self.surges.run(), name="case-surges")
+        self._on_stop("case surges", lambda: _cancel(surges))
         await self.web.start()
         self._on_stop("web", self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)

@@ -27,6 +27,7 @@
     ├── StreamNotConnected     Asterisk opened no AudioSocket stream in time
     ├── AudioError             a prompt could not be synthesised or converted
     ├── DrawingError           Graphviz could not draw a flow
+    ├── SpreadsheetError       a report could not be written as an XLSX workbook
     ├── PasswordError          a password could not be hashed
     ├── LoginRefused           a web login was refused (wrong, or throttled)
     ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
@@ -195,6 +196,10 @@ class AudioError(IvrError):
 
 class DrawingError(IvrError):
     """Graphviz is missing, failed or timed out drawing a flow."""
+
+
+class SpreadsheetError(IvrError):
+    """XlsxWriter could not write a report as a workbook."""
 
 
 class PasswordError(IvrError):

@@ -47,6 +47,7 @@ from ivr.core.settings import (
     SpeechSettings,
     VisitSettings,
 )
+from ivr.core.surges import SurgeRule
 from ivr.errors import ConfigError, ConfigProblem
 
 HOME_PARTS = ("config", "dialplans", "prompts")  # what a hotline's home directory holds
@@ -313,6 +314,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     for key in ("offer_every", "max_attempts", "retry_after", "max_per_number", "max_per_queue"):
         c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
     visits = _visits(f, c.section(f, raw, "visits"), c)
+    surge_rule = _surges(f, c.section(f, raw, "surges"), c)
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -412,6 +414,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "menu": menu,
         "callbacks": callbacks,
         "visits": visits,
+        "surges": surge_rule,
         "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
@@ -477,6 +480,28 @@ def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
 
 
 _WINDOW_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def _surges(f: str, v: Mapping[str, Any], c: _Collector) -> SurgeRule:
+    """``[surges]``: when cases of one category in one place rise above their usual rate."""
+    rule = SurgeRule(
+        window_minutes=c.get(f, v, "window_minutes", int, 60, "surges"),
+        weeks=c.get(f, v, "weeks", int, 4, "surges"),
+        factor=c.get(f, v, "factor", float, 3.0, "surges"),
+        min_count=c.get(f, v, "min_count", int, 5, "surges"),
+        floor=c.get(f, v, "floor", float, 1.0, "surges"),
+        check_interval=c.get(f, v, "check_interval", float, 60.0, "surges"),
+    )
+    for key, least, most in (("window_minutes", 5, 24 * 60), ("weeks", 1, 52),
+                             ("min_count", 1, 100_000), ("check_interval", 5, 3600)):
+        value = getattr(rule, key)
+        if not least <= value <= most:
+            c.add(f, f"surges.{key}", f"must be {least}-{most}, got {value!r}")
+    if not 1.0 < rule.factor <= 100:
+        c.add(f, "surges.factor", f"must be above 1 and at most 100, got {rule.factor!r}")
+    if not 0 < rule.floor <= 1000:
+        c.add(f, "surges.floor", f"must be above 0 and at most 1000, got {rule.floor!r}")
+    return rule
 
 
 def _visits(f: str, v: Mapping[str, Any], c: _Collector) -> VisitSettings:
@@ -577,6 +602,27 @@ def _one_line(value: Any, most: int = 200) -> bool:
             and not any(ch in value for ch in "\r\n\0"))
 
 
+MAX_WORDS = 200  # keywords or places of one department
+
+
+def _word_list(f: str, where: str, raw: Any, c: _Collector) -> tuple[str, ...]:
+    """A list of words or names (one line each, 40 characters at most, no duplicates)."""
+    if not isinstance(raw, list):
+        c.add(f, where, "must be a list of words")
+        return ()
+    if len(raw) > MAX_WORDS:
+        c.add(f, where, f"{len(raw)} entries; {MAX_WORDS} at most")
+    words: list[str] = []
+    for word in raw[:MAX_WORDS]:
+        if not _one_line(word, 40):
+            c.add(f, where, f"{_shown(word)} is not a word of one line (40 characters at most)")
+        elif word.strip() in words:
+            c.add(f, where, f"{_shown(word)} is listed twice")
+        else:
+            words.append(word.strip())
+    return tuple(words)
+
+
 def _departments(
     path: Path, raw: Any, skills: Mapping[str, Skill], languages: tuple[str, ...], c: _Collector
 ) -> dict[str, Department]:
@@ -626,10 +672,15 @@ def _departments(
         for key, value in contacts.items():
             if not _one_line(str(key), 40) or not _one_line(value):
                 c.add(f, f"{where}.contacts.{key}", "must be one line of text (200 at most)")
+        words = {key: _word_list(f, f"{where}.{key}", item.get(key, []), c)
+                 for key in ("keywords", "places")}
+        if words["places"] and kind != "street":
+            c.add(f, f"{where}.places", "only a street or town has places")
         departments[did] = Department(
             did, str(kind), {str(k): str(v) for k, v in names.items()},
             tuple(str(x) for x in categories),
             {str(k): str(v) for k, v in contacts.items()},
+            keywords=words["keywords"], places=words["places"],
         )
     return departments
 
@@ -932,6 +983,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         menu=svc["menu"],
         callbacks=svc["callbacks"],
         visits=svc["visits"],
+        surges=svc["surges"],
         speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,

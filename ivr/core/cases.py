@@ -53,6 +53,7 @@ class CaseStatus(enum.StrEnum):
     RETURNED = "returned"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    MERGED = "merged"  # a duplicate: it follows its main case (``merged_into``)
 
     @classmethod
     def parse(cls, text: str) -> CaseStatus:
@@ -85,12 +86,14 @@ _NEXT: Mapping[CaseStatus, frozenset[CaseStatus]] = {
     _S.RETURNED: frozenset({_S.DISPATCHED, _S.CLOSED}),
     _S.RESOLVED: frozenset({_S.IN_PROGRESS, _S.CLOSED}),
     _S.CLOSED: frozenset(),
+    _S.MERGED: frozenset({_S.RESOLVED, _S.CLOSED}),
 }
 _ORDER = {status: n for n, status in enumerate(CaseStatus)}
-_OPEN = frozenset({_S.NEW, _S.DISPATCHED, _S.IN_PROGRESS, _S.RETURNED})
+_OPEN = frozenset({_S.NEW, _S.DISPATCHED, _S.IN_PROGRESS, _S.RETURNED, _S.MERGED})
 _READBACK = {
     _S.NEW: "received", _S.DISPATCHED: "processing", _S.IN_PROGRESS: "processing",
     _S.RETURNED: "processing", _S.RESOLVED: "resolved", _S.CLOSED: "closed",
+    _S.MERGED: "processing",
 }
 
 
@@ -125,6 +128,11 @@ class Case:
     visit_resolved: int | None = None
     visit_satisfaction: int | None = None
     visit_at: str | None = None
+    place: str = ""  # the street or town the caller named ("" for none)
+    suggested_department: str = ""  # proposed when the case was filed (ivr.core.suggest)
+    suggestion_reason: str = ""
+    suggestion_kept: int | None = None  # at its first dispatch: 1 went there, 0 elsewhere
+    merged_into: str = ""  # the main case this duplicate was merged into
 
     def standing(self, now: datetime) -> Standing:
         """Overdue or nearly due at ``now`` (``ivr.core.deadlines``)."""
@@ -318,6 +326,11 @@ def act(
                           question="", returned_from="", return_reason="",
                           **_deadlines(case, at, deadlines))
             said.append(f"dispatched to {department}")
+            if case.suggested_department and case.suggestion_kept is None:
+                kept = department == case.suggested_department
+                values["suggestion_kept"] = int(kept)
+                said.append("as suggested" if kept
+                            else f"suggested {case.suggested_department}, changed")
         case _A.ANSWER:
             if not case.question:
                 raise RecordRefused(f"case {case.number} has no question to answer")
@@ -349,6 +362,63 @@ def act(
     if words:
         said.append(words)
     return CaseChange(values, ": ".join(said), action.value)
+
+
+# -- merging duplicates ---------------------------------------------------------------------
+
+_MERGEABLE = frozenset({_S.NEW, _S.DISPATCHED, _S.IN_PROGRESS, _S.RETURNED})
+
+
+def merge(
+    case: Case, main: Case, actor: Actor, *, at: str, has_duplicates: bool,
+) -> tuple[CaseChange, CaseChange]:
+    """Merge ``case`` (a duplicate: the same problem, another caller) into ``main``: what
+    each of the two writes. The duplicate becomes ``merged``: it leaves its department's queue
+    and has no deadline of its own (the main case's are the ones that count); when the main
+    case is resolved or closed it follows (``follow_main``), so its citizen gets their own
+    return visit. Only the centre merges, open cases only, never a case into itself, into a
+    duplicate, nor a case other cases were merged into (``has_duplicates``: merge the other way
+    round). ``RecordRefused`` says which."""
+    if actor.department is not None:
+        raise RecordNotFound(f"no case {case.number}")
+    if case.number == main.number:
+        raise RecordRefused("a case cannot be merged into itself")
+    for which, c in (("the duplicate", case), ("the main case", main)):
+        if c.status not in _MERGEABLE:
+            raise RecordRefused(
+                f"{which} {c.number} is {c.status}: only open cases are merged")
+    if has_duplicates:
+        raise RecordRefused(f"cases were merged into {case.number}: merge {main.number} into "
+                            f"{case.number} instead")
+    values: dict[str, str | int | None] = {
+        "status": _S.MERGED.value, "merged_into": main.number, "department": "",
+        "question": "", "respond_by": None, "resolve_by": None, "remind_at": None,
+        "reminded_at": None, "escalated_at": None,
+    }
+    note = f"merged into {main.number}" + (
+        f" (was with {case.department})" if case.department else "")
+    return (CaseChange(values, note, "merge"),
+            CaseChange({}, f"case {case.number} (caller {case.caller}) merged into this one",
+                       "merged_in"))
+
+
+def follow_main(case: Case, main: Case, *, at: str) -> CaseChange | None:
+    """A duplicate follows its main case: resolved with it (the main case's reply, its
+    department and dates, and a return visit of its own for its citizen) or closed with it.
+    None when the main case's status is one a duplicate does not follow."""
+    if case.status != _S.MERGED or case.merged_into != main.number:
+        return None
+    if main.status == _S.RESOLVED:
+        return CaseChange({
+            "status": _S.RESOLVED.value, "department": main.department, "reply": main.reply,
+            "dispatched_at": main.dispatched_at, "responded_at": main.responded_at,
+            "respond_by": main.respond_by, "resolve_by": main.resolve_by, "resolved_at": at,
+            **_VISIT_DUE,
+        }, f"resolved with case {main.number}: {main.reply}", "resolve")
+    if main.status == _S.CLOSED:
+        return CaseChange({"status": _S.CLOSED.value}, f"closed with case {main.number}",
+                          "close")
+    return None
 
 
 # -- the return visit (回访) -------------------------------------------------------------------

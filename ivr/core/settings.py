@@ -13,6 +13,7 @@ from pathlib import Path
 from ivr.core.deadlines import DeadlinePolicy
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy
 from ivr.core.schedules import Schedules
+from ivr.core.surges import SurgeRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,10 @@ class Department:
     names: Mapping[str, str]
     categories: tuple[str, ...]
     contacts: Mapping[str, str] = field(default_factory=dict)
+    # Words a caller says about its kind of problem, and (a street/town) the places in its
+    # area: the suggested department (``ivr.core.suggest``) weighs them.
+    keywords: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
 
     def name(self, language: str = "zh") -> str:
         """Its name in ``language`` (Chinese first, then any name it has, then its id)."""
@@ -194,6 +199,7 @@ class Settings:
     departments: Mapping[str, Department] = field(default_factory=dict)
     deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
     visits: VisitSettings = field(default_factory=VisitSettings)
+    surges: SurgeRule = field(default_factory=SurgeRule)
     # The session cookie's Secure flag: "auto" (when the request came over TLS, directly or
     # through a proxy saying X-Forwarded-Proto: https), "always" or "never".
     web_secure_cookies: str = "auto"

@@ -37,6 +37,7 @@ from ivr.web import (
     ops,
     rates,
     reports,
+    surges,
     tokens,
     wallboard,
 )
@@ -121,6 +122,7 @@ def build_app(services: WebServices) -> web.Application:
     wallboard.setup(app)
     reports.setup(app)
     rates.setup(app)
+    surges.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)
     return app

@@ -45,8 +45,10 @@ async def users_page(request: web.Request) -> web.StreamResponse:
 async def bulletins_page(request: web.Request) -> web.StreamResponse:
     await require(request, "supervisor")
     settings = request.app[SERVICES].settings
+    _, surging = request.app[SERVICES].surges.current()
     return aiohttp_jinja2.render_template(
-        "admin_bulletins.html", request, {"languages": settings.languages},
+        "admin_bulletins.html", request, {"languages": settings.languages,
+                                          "surges": len(surging)},
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -29,6 +30,7 @@ from ivr.core.cases import visible_to
 from ivr.core.flow import format_report, simulate
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.records import Role, User
+from ivr.core.suggest import Suggestion, for_case
 from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
 from ivr.flows.library import check_text, digest_of
@@ -138,14 +140,37 @@ async def create_case(request: web.Request) -> web.Response:
     services = _services(request)
     category = _text(body, "category", required=True)
     department = _department(services, body)
+    description = _text(body, "description")
     case = await services.store.cases.create(
         caller=_text(body, "caller", required=True), category=category,
-        department=department, description=_text(body, "description"),
+        department=department, description=description,
         call_id=_text(body, "call_id") or None, now=_local_now(services),
-        actor=user.username,
+        actor=user.username, suggestion=for_case(services.settings, category, description),
     )
     await _audit(request, user, "case.create", case.number, category=category)
     return web.json_response(_plain(case), status=201)
+
+
+def suggestion_json(found: Suggestion | None, services: WebServices) -> dict[str, Any]:
+    """The suggested department as the console shows it (``department`` "" for none)."""
+    if found is None:
+        return {"department": "", "name": "", "reasons": [], "place": ""}
+    known = services.settings.departments[found.department]
+    return {"department": found.department,
+            "name": f"{known.name('zh')} · {known.name('en')}",
+            "reasons": [{"zh": r.zh, "en": r.en} for r in found.reasons],
+            "place": found.place}
+
+
+@routes.post("/api/suggestion")
+async def suggestion(request: web.Request) -> web.Response:
+    """The department proposed for a case of ``category`` whose caller said ``text``."""
+    await require(request, Role.OPERATOR)
+    body = await json_body(request)
+    services = _services(request)
+    found = for_case(services.settings, _text(body, "category"), _text(body, "text"))
+    return web.json_response(suggestion_json(found, services),
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 def _department(services: WebServices, body: Mapping[str, Any]) -> str:

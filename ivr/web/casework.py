@@ -16,7 +16,7 @@ Pages are server-rendered forms (no script needed), Chinese first, English secon
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -25,7 +25,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ivr.core.cases import Actor, Case, CaseAction, visible_to
-from ivr.core.records import Role, User
+from ivr.core.duplicates import Duplicate, likely_duplicates
+from ivr.core.records import CallRecord, Role, User
+from ivr.core.suggest import for_case
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
 from ivr.web.errors import json_error
@@ -45,6 +47,7 @@ FLAG_LABELS: Final = {
 STATUS_LABELS: Final = {
     "new": "新建 New", "dispatched": "已派单 Dispatched", "in_progress": "办理中 In progress",
     "returned": "已退回 Returned", "resolved": "已办结 Resolved", "closed": "已关闭 Closed",
+    "merged": "已合并 Merged",
 }
 ACTION_LABELS: Final = {
     "create": "登记 Filed", "update": "修改 Edited", "set_status": "改状态 Status set",
@@ -53,12 +56,14 @@ ACTION_LABELS: Final = {
     "resolve": "办结 Resolved", "return": "退回 Returned", "remind": "催办 Reminder",
     "escalate": "升级 Escalated", "visit": "回访 Return visit",
     "visit_reopen": "回访未解决 Visit: not resolved", "visit_failed": "回访未接通 Visit failed",
-    "visit_unreachable": "回访未联系上 Unreachable",
+    "visit_unreachable": "回访未联系上 Unreachable", "merge": "合并 Merged into another",
+    "merged_in": "并入重复工单 Duplicate merged in",
 }
 
 
 CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
 FLAGGED_SHOWN: Final = 100  # overdue and nearly-due cases listed on the dispatch desk
+DUPLICATE_WINDOW: Final = timedelta(hours=48)  # likely duplicates filed this close together
 
 
 def actor_of(user: User) -> Actor:
@@ -87,7 +92,22 @@ def case_json(case: Case, services: WebServices) -> dict[str, Any]:
         "return_reason": case.return_reason, "visit_status": case.visit_status,
         "visit_attempts": case.visit_attempts, "visit_resolved": case.visit_resolved,
         "visit_satisfaction": case.visit_satisfaction, "visit_at": case.visit_at,
+        "place": case.place, "suggested_department": case.suggested_department,
+        "suggestion_reason": case.suggestion_reason, "suggestion_kept": case.suggestion_kept,
+        "merged_into": case.merged_into,
     }
+
+
+def proposal(services: WebServices, case: Case) -> tuple[str, str] | None:
+    """The department the centre is proposed for ``case`` and why (Chinese / English): the
+    one suggested when it was filed, or, for a case filed without one or returned by it, a
+    fresh suggestion that leaves out the department that returned it."""
+    stored = case.suggested_department
+    if stored and stored != case.returned_from and stored in services.settings.departments:
+        return stored, case.suggestion_reason
+    found = for_case(services.settings, case.category, case.description,
+                     exclude=case.returned_from)
+    return (found.department, found.reason_text()) if found else None
 
 
 def _now(services: WebServices) -> datetime:
@@ -110,6 +130,31 @@ async def take_step(
         {"department": department} if department else {}, services.clock.now(),
     )
     return case
+
+
+async def merge_cases(services: WebServices, user: User, number: str, into: str) -> Case:
+    """Merge case ``number`` into case ``into`` as ``user`` and audit it (the core decides)."""
+    case = await services.store.cases.merge(number, into.strip(), actor_of(user),
+                                            _now(services))
+    await services.store.audit.record(user.username, "case.merge", number, {"into": into},
+                                      services.clock.now())
+    return case
+
+
+async def likely(services: WebServices, case: Case) -> list[Duplicate]:
+    """The likely duplicates of ``case`` (``ivr.core.duplicates``)."""
+    if case.merged_into or not case.is_open:
+        return []
+    near = await services.store.cases.near(case, DUPLICATE_WINDOW)
+    return likely_duplicates(case, near, window=DUPLICATE_WINDOW)
+
+
+async def case_calls(services: WebServices, case: Case, duplicates: list[Case]
+                     ) -> list[tuple[str, CallRecord | None]]:
+    """The calls recorded for the case: the one it was filed from and those of the
+    duplicates merged into it (case number, the call; None when it is not stored)."""
+    return [(c.number, await services.store.calls.get(c.call_id))
+            for c in (case, *duplicates) if c.call_id]
 
 
 # -- API -------------------------------------------------------------------------------------
@@ -136,6 +181,33 @@ async def api_act(request: web.Request) -> web.Response:
                            text=_body_text(body, "text"),
                            department=_body_text(body, "department"))
     return web.json_response(case_json(case, services))
+
+
+async def api_merge(request: web.Request) -> web.Response:
+    user = await require(request, Role.OPERATOR)
+    body = await json_body(request)
+    services = _services(request)
+    into = _body_text(body, "into")
+    if not into:
+        raise json_error(web.HTTPBadRequest, "missing_field", "'into' (the main case) is "
+                         "required.")
+    case = await merge_cases(services, user, request.match_info["number"], into)
+    return web.json_response(case_json(case, services))
+
+
+async def api_duplicates(request: web.Request) -> web.Response:
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    number = request.match_info["number"]
+    case = await services.store.cases.get(number)
+    if case is None:
+        raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
+    return web.json_response({
+        "likely": [{**case_json(d.case, services), "similarity": d.similarity}
+                   for d in await likely(services, case)],
+        "merged": [case_json(c, services)
+                   for c in await services.store.cases.duplicates_of(number)],
+    })
 
 
 async def api_department_cases(request: web.Request) -> web.Response:
@@ -194,17 +266,20 @@ async def _case_page(
     history = await services.store.cases.history(number)
     calls = [] if user.role == Role.DEPARTMENT else await services.store.calls.latest_of_caller(
         case.caller, CALLS_SHOWN)
-    proposed = services.settings.department_for(case.category)
-    if proposed is not None and proposed.id == case.returned_from:
-        proposed = None  # it came back from there: the centre chooses another
+    proposed = None if user.role == Role.DEPARTMENT else proposal(services, case)
     by_department = user.role == Role.DEPARTMENT
+    merged = [] if by_department else await services.store.cases.duplicates_of(number)
     response = aiohttp_jinja2.render_template("case_work.html", request, {
+        "likely": [] if by_department else await likely(services, case),
+        "merged": merged,
+        "case_calls": [] if by_department else await case_calls(services, case, merged),
         **_page_context(services), "case": case, "history": history, "error": error,
         "flag": case.standing(_now(services)).word, "calls": calls,
         "by_department": by_department,
         "form_action": (f"/department/cases/{number}" if by_department
                         else f"/cases/{number}"),
-        "proposed": proposed.id if proposed else "",
+        "proposed": proposed[0] if proposed else "",
+        "proposed_reason": proposed[1] if proposed else "",
     })
     response.set_status(status)
     return response
@@ -226,6 +301,10 @@ async def _step_from_form(request: web.Request, user: User, back: str) -> web.St
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     services = _services(request)
     try:
+        if fields.get("action") == "merge" and user.role != Role.DEPARTMENT:
+            duplicate, into = fields.get("duplicate", ""), fields.get("into", "")
+            await merge_cases(services, user, duplicate, into)
+            raise web.HTTPSeeOther(f"/cases/{into}")
         action = CaseAction.parse(fields.get("action", ""))
         await take_step(services, user, number, action, text=fields.get("text", ""),
                         department=fields.get("department", ""))
@@ -250,13 +329,27 @@ async def dispatch_page(request: web.Request) -> web.StreamResponse:
     await require(request, Role.OPERATOR)
     services = _services(request)
     waiting = await services.store.cases.for_centre()
-    proposed = {c.number: (services.settings.department_for(c.category) or None)
-                for c in waiting}
+    proposed = {c.number: proposal(services, c) for c in waiting}
     alerts = await services.store.cases.alerts(_now(services), FLAGGED_SHOWN)
     return aiohttp_jinja2.render_template("dispatch.html", request, {
         **_page_context(services), "waiting": waiting, "alerts": alerts,
-        "proposed": {n: d.id for n, d in proposed.items() if d is not None},
+        "proposed": {n: p[0] for n, p in proposed.items() if p is not None},
     })
+
+
+async def call_page(request: web.Request) -> web.StreamResponse:
+    """One call's record, linked from the cases filed from it (recordings: not kept yet)."""
+    await require(request, Role.OPERATOR)
+    services = _services(request)
+    call_id = request.match_info["call_id"]
+    call = await services.store.calls.get(call_id)
+    if call is None:
+        raise web.HTTPNotFound(text=aiohttp_jinja2.render_string(
+            "error.html", request, {"status": 404, "title": "未找到 Not found",
+                                    "message": f"没有来电 No call {call_id}."}),
+            content_type="text/html")
+    return aiohttp_jinja2.render_template("call.html", request, {
+        "call": call, "cases": await services.store.cases.of_call(call_id)})
 
 
 SEARCH_FIELDS: Final = ("number", "caller", "category", "department", "status")
@@ -303,11 +396,14 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/cases", cases_page)
     app.router.add_post("/api/cases/{number}/actions", api_act)
+    app.router.add_post("/api/cases/{number}/merge", api_merge)
+    app.router.add_get("/api/cases/{number}/duplicates", api_duplicates)
     app.router.add_get("/api/department/cases", api_department_cases)
     app.router.add_get("/api/dispatch", api_dispatch_queue)
     app.router.add_get("/department", department_page)
     app.router.add_get("/department/cases/{number}", department_case)
     app.router.add_post("/department/cases/{number}", department_step)
     app.router.add_get("/dispatch", dispatch_page)
+    app.router.add_get("/calls/{call_id}", call_page)
     app.router.add_get("/cases/{number}", centre_case)
     app.router.add_post("/cases/{number}", centre_step)

@@ -25,6 +25,7 @@ from ivr.errors import (
     IvrError,
     RecordNotFound,
     Refused,
+    SpreadsheetError,
     StorageError,
     TransferFailed,
 )
@@ -40,6 +41,7 @@ ERRORS: Final[tuple[tuple[type[IvrError], type[web.HTTPException], str], ...]] =
     (AmiError, web.HTTPServiceUnavailable, "asterisk_unavailable"),
     (StorageError, web.HTTPServiceUnavailable, "storage_unavailable"),
     (DrawingError, web.HTTPServiceUnavailable, "drawing_failed"),
+    (SpreadsheetError, web.HTTPInternalServerError, "spreadsheet_failed"),
 )
 # JSON endpoints outside /api (the console's).
 JSON_PATHS: Final = frozenset({"/console/state", "/console/transfer"})

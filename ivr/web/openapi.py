@@ -126,6 +126,20 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         body=_obj(("action",), action={"enum": ["dispatch", "answer", "reopen", "close",
                                                 "accept", "ask", "resolve", "return"]},
                   text=_S, department=_S)), _NUMBER)},
+    "/api/cases/{number}/merge": {"post": _with(_op(
+        "Merge this case (a duplicate) into the main case 'into': it follows the main case "
+        "and its citizen gets their own return visit", "operator", errors=(400, 404, 409),
+        body=_obj(("into",), into=_S)), _NUMBER)},
+    "/api/cases/{number}/duplicates": {"get": _with(_op(
+        "Likely duplicates of the case (same category and place, filed within 48 h, similar "
+        "words) and the cases merged into it", "operator", errors=(404,)), _NUMBER)},
+    "/api/surges": {"get": _op(
+        "Surges: cases of one category in one place well above their usual rate (the last "
+        "check)", "supervisor")},
+    "/api/suggestion": {"post": _op(
+        "The suggested department (智能派单) for a category and the caller's words, with "
+        "the reasons (zh, en)", "operator", errors=(400,),
+        body=_obj(category=_S, text=_S))},
     "/api/department/cases": {"get": _op("The department's work queue (its open cases)",
                                          "department", ok=_ANY_LIST)},
     "/api/dispatch": {"get": _op("What waits for the centre: new and returned cases, "

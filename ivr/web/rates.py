@@ -1,6 +1,7 @@
 """The three rates per department and per street/town (接诉即办 考核): ``/reports/departments``
 (page), ``/reports/departments.csv`` (UTF-8 with a byte-order mark, so Excel on a Chinese
-Windows opens it as UTF-8) and ``GET /api/reports/departments`` (JSON), for supervisors.
+Windows opens it as UTF-8), ``/reports/departments.xlsx`` (an Excel workbook, numbers as
+numbers: ``ivr.edges.xlsx``) and ``GET /api/reports/departments`` (JSON), for supervisors.
 
 The period is a month (``month=YYYY-MM``, the current month by default) or any range of whole
 local days (``from=YYYY-MM-DD&to=YYYY-MM-DD``, at most a year); a case counts in the period it
@@ -9,6 +10,7 @@ was dispatched in. What each rate means and how the ranking is made: ``ivr.core.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
@@ -20,6 +22,8 @@ from aiohttp import web
 from ivr.core.rates import DepartmentCounts, RankedDepartment, ranking
 from ivr.core.records import Role
 from ivr.core.settings import DEPARTMENT_KINDS, Settings
+from ivr.core.suggest import SuggestionTally, total
+from ivr.edges import xlsx
 from ivr.web.auth import require
 from ivr.web.errors import json_error
 from ivr.web.keys import SERVICES
@@ -111,6 +115,19 @@ async def _ranked(services: WebServices, first: date, last: date,
     return ranked_by_kind(settings, rows)
 
 
+async def _suggestions(services: WebServices, first: date, last: date,
+                       ) -> list[SuggestionTally]:
+    """How often the suggested department was kept, per suggested department, for the cases
+    first dispatched in the period; the total first (``department`` "")."""
+    tz = ZoneInfo(services.settings.timezone)
+    rows = await services.store.cases.suggestion_tallies(
+        datetime.combine(first, time(), tz), datetime.combine(last + timedelta(days=1), time(), tz))
+    order = list(services.settings.departments)
+    rows.sort(key=lambda t: (order.index(t.department) if t.department in order else len(order),
+                             t.department))
+    return [total(rows), *rows]
+
+
 def _today(services: WebServices) -> date:
     return services.clock.now(ZoneInfo(services.settings.timezone)).date()
 
@@ -121,7 +138,7 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     today = _today(services)
     context: dict[str, Any] = {"header": HEADER, "kinds": KIND_LABELS, "error": "",
                                "sections": {}, "query": "", "month": today.strftime("%Y-%m"),
-                               "first": "", "last": ""}
+                               "first": "", "last": "", "suggestions": []}
     try:
         first, last = period(request.query, today)
     except BadPeriod as exc:
@@ -129,6 +146,9 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
         return aiohttp_jinja2.render_template("rates.html", request, context, status=400)
     ranked = await _ranked(services, first, last)
     context.update(
+        suggestions=[(_name(services.settings, t.department) if t.department else
+                      "合计 All", t.suggested, t.kept, _rate(t.kept_rate))
+                     for t in await _suggestions(services, first, last)],
         first=first.isoformat(), last=last.isoformat(),
         query=f"from={first.isoformat()}&to={last.isoformat()}",
         sections={kind: table_rows(services.settings, {kind: entries})
@@ -137,7 +157,8 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template("rates.html", request, context)
 
 
-async def rates_csv(request: web.Request) -> web.StreamResponse:
+async def _download_rows(request: web.Request) -> tuple[str, list[list[str]]]:
+    """The file name's stem and the table (header first) of a download's period."""
     await require(request, ROLE)
     services = request.app[SERVICES]
     try:
@@ -145,11 +166,29 @@ async def rates_csv(request: web.Request) -> web.StreamResponse:
     except BadPeriod as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     ranked = await _ranked(services, first, last)
-    text = BOM + csv_text([list(HEADER), *table_rows(services.settings, ranked)])
-    name = f"department-rates-{first.isoformat()}-{last.isoformat()}.csv"
+    stem = f"department-rates-{first.isoformat()}-{last.isoformat()}"
+    return stem, [list(HEADER), *table_rows(services.settings, ranked)]
+
+
+async def rates_csv(request: web.Request) -> web.StreamResponse:
+    stem, rows = await _download_rows(request)
+    text = BOM + csv_text(rows)
     return web.Response(
         body=text.encode("utf-8"), content_type="text/csv", charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+    )
+
+
+XLSX_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def rates_xlsx(request: web.Request) -> web.StreamResponse:
+    """The same table as the CSV, as an Excel workbook (rates and counts as numbers)."""
+    stem, rows = await _download_rows(request)
+    body = await asyncio.to_thread(xlsx.workbook, "考核 Rates", rows[0], rows[1:])
+    return web.Response(
+        body=body, content_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
     )
 
 
@@ -176,8 +215,11 @@ async def rates_api(request: web.Request) -> web.Response:
                 "visited", "unreachable", "citizen_resolved", "satisfied",
                 "basically_satisfied", "dissatisfied")},
         }
+    suggestions = [{"department": t.department, "suggested": t.suggested, "kept": t.kept,
+                    "kept_rate": t.kept_rate} for t in await _suggestions(services, first, last)]
     return web.json_response(
         {"from": first.isoformat(), "to": last.isoformat(),
+         "suggestions": {"total": suggestions[0], "by_department": suggestions[1:]},
          **{kind: [entry(r) for r in entries] for kind, entries in ranked.items()}},
         dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
@@ -185,4 +227,5 @@ async def rates_api(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/reports/departments", rates_page)
     app.router.add_get("/reports/departments.csv", rates_csv)
+    app.router.add_get("/reports/departments.xlsx", rates_xlsx)
     app.router.add_get("/api/reports/departments", rates_api)

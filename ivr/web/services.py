@@ -17,6 +17,7 @@ from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.settings import Settings
+from ivr.core.surges import Surge
 from ivr.edges.clock import Clock
 from ivr.edges.storage.store import Store
 from ivr.flows.library import FlowLibrary
@@ -48,6 +49,12 @@ class CaseAlertSource(Protocol):
     def current(self) -> CaseAlerts: ...
 
 
+class SurgeSource(Protocol):
+    """``ivr.casework.surges.SurgeWatch``: the surges of its last check, kept in memory."""
+
+    def current(self) -> tuple[str, list[Surge]]: ...
+
+
 class HealthReport(Protocol):
     """``ivr.monitoring.health.Health``."""
 
@@ -72,6 +79,7 @@ class WebServices:
     health: HealthReport
     clock: Clock
     case_alerts: CaseAlertSource
+    surges: SurgeSource
 
     @property
     def settings(self) -> Settings:

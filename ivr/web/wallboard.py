@@ -27,6 +27,7 @@ from ivr.core.settings import Settings
 from ivr.web.auth import current_user, require
 from ivr.web.errors import json_error
 from ivr.web.keys import SERVICES
+from ivr.web.surges import surge_json
 
 ROLE = Role.SUPERVISOR
 DEFAULT_HOURS = 4.0
@@ -186,6 +187,7 @@ async def wallboard_data(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = board(services.settings, services.figures, services.clock.time(), hours)
     body["cases"] = alerts_json(services.case_alerts.current(), services.settings)
+    body["surges"] = [surge_json(services.settings, s) for s in services.surges.current()[1]]
     return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 

@@ -51,6 +51,7 @@ WRAPPED = {
     "aiohttp": ("ivr.web",),
     "aiohttp_jinja2": ("ivr.web",),
     "jinja2": ("ivr.web",),
+    "xlsxwriter": ("ivr.edges.xlsx",),
 }
 STANDARD = frozenset(sys.stdlib_module_names)
 

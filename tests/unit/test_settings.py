@@ -185,6 +185,20 @@ def test_departments_are_checked_with_the_rest(tmp_path: Path) -> None:
     assert "departments[ecology].contacts.phone: must be one line" in text
 
 
+def test_keywords_and_places_are_checked(tmp_path: Path) -> None:
+    """Keywords must be one-line words, listed once; only a street or town has places."""
+    config = broken_copy(tmp_path, {
+        "departments.yaml": ("    keywords: [噪音,",
+                             "    places: [东湖]\n    keywords: [噪音, 噪音, \"\","),
+    })
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    text = str(info.value)
+    assert "departments[ecology].places: only a street or town has places" in text
+    assert "departments[ecology].keywords: '噪音' is listed twice" in text
+    assert "departments[ecology].keywords: '' is not a word of one line" in text
+
+
 def test_the_console_proposes_the_first_department_of_a_category() -> None:
     cfg = settings.load(CONFIG)
     proposed = cfg.department_for("environment")
@@ -269,3 +283,21 @@ def test_the_agi_command_timeout_leaves_room_for_prompts(tmp_path: Path) -> None
                                                  "command_timeout = 5.0")})
     with pytest.raises(ConfigError, match=r"agi\.command_timeout: at least 10 s"):
         settings.load(config)
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("factor = 1.0", "surges.factor: must be above 1"),
+    ("weeks = 0", "surges.weeks: must be 1-52"),
+    ("min_count = \"five\"", "surges.min_count: must be int"),
+    ("window_minutes = 2", "surges.window_minutes: must be 5-1440"),
+    ("floor = 0", "surges.floor: must be above 0"),
+])
+def test_surge_thresholds_are_checked(tmp_path: Path, line: str, problem: str) -> None:
+    key = line.split(" = ", maxsplit=1)[0]
+    shipped = (CONFIG / "ivr.toml").read_text(encoding="utf-8")
+    old = next(x for x in shipped.splitlines() if x.startswith(f"{key} = ")
+               and shipped.index(x) > shipped.index("[surges]"))
+    config = broken_copy(tmp_path, {"ivr.toml": (old, line)})
+    with pytest.raises(ConfigError) as info:
+        settings.load(config)
+    assert problem in str(info.value)

@@ -37,6 +37,7 @@ from ivr import settings as settings_module
 from ivr.accounts.service import create_account
 from ivr.bulletins.desk import BulletinDesk
 from ivr.casework.deadlines import DeadlineWatch
+from ivr.casework.surges import SurgeWatch
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
@@ -184,6 +185,7 @@ class WebHotline:
         ])
         # The real watch; tests call ``deadlines.check()`` instead of waiting for its loop.
         self.deadlines = DeadlineWatch(store.cases, self.config, self.clock)
+        self.surges = SurgeWatch(store.cases, self.config, self.clock)
 
     @property
     def settings(self) -> Settings:
@@ -202,7 +204,7 @@ class WebHotline:
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self, health=HealthDouble(), clock=self.clock,
-            case_alerts=self.deadlines,
+            case_alerts=self.deadlines, surges=self.surges,
         )
 
 

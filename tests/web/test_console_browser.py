@@ -59,7 +59,10 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     await expect(page.locator("#case-caller")).to_have_value("13800138000")
     await expect(page.locator("#case-category")).to_have_value("water")
     await expect(page.locator("#case-description")).to_have_value(TRANSCRIPT)
-    await expect(page.locator("#case-department")).to_have_value("complaints")
+    # The suggested department: "water" is a word of Urban Management's.
+    await expect(page.locator("#case-department")).to_have_value("urban")
+    await expect(page.locator("#case-suggestion-reasons")).to_contain_text(
+        "the caller said water")
     await page.click("#case-save")
     number = page.locator("#case-number")
     await expect(number).to_have_text(re.compile(r"^\d{10}$"))
@@ -68,13 +71,14 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     assert (case.description, case.caller, case.call_id) == (
         TRANSCRIPT, "13800138000", "call-42")
 
-    await page.select_option("#case-department", "urban")
+    await page.select_option("#case-department", "housing")  # the operator changes it
     await page.click("#case-dispatch")
     await expect(number).to_contain_text(
-        "dispatched to 城市管理委员会 · Urban Management Commission")
+        "dispatched to 住房和城乡建设委员会 · Housing and Urban-Rural Development Commission")
     dispatched = await hotline.store.cases.get(case.number)
     assert dispatched is not None
-    assert (dispatched.status, dispatched.department) == ("dispatched", "urban")
+    assert (dispatched.status, dispatched.department) == ("dispatched", "housing")
+    assert (dispatched.suggested_department, dispatched.suggestion_kept) == ("urban", 0)
     assert dispatched.dispatched_at is not None
     assert dialogs == []
 
@@ -89,7 +93,8 @@ async def test_console_opened_mid_call_shows_the_current_pop(
     await expect(page.locator("#pop-caller")).to_have_text("13900000007")
     await expect(page.locator("#case-description")).to_have_value("no heating")
     await expect(page.locator("#case-category")).to_have_value("suggestion")
-    await expect(page.locator("#case-department")).to_have_value("complaints")
+    # "heating" is Urban Management's word: it outweighs the catch-all category.
+    await expect(page.locator("#case-department")).to_have_value("urban")
 
 
 async def test_same_call_popped_again_keeps_the_operators_edits(

@@ -9,6 +9,8 @@ import io
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import openpyxl
+
 from ivr.core.cases import Actor, CaseAction, Satisfaction
 from tests.web.conftest import WebHotline
 
@@ -84,6 +86,32 @@ async def test_rates_count_what_became_of_each_case(api_as, hotline):
     page = await (await supervisor.get("/reports/departments")).text()
     assert "生态环境局" in page
     assert 'id="rates-street"' in page
+    assert 'href="/reports/departments.xlsx?' in page
+
+
+async def test_the_xlsx_export_is_the_csv_table_with_numbers_as_numbers(api_as, hotline):
+    """The workbook opens (openpyxl reads it as Excel would), names in Chinese, rates and
+    counts as numbers a spreadsheet can sum; a rate with no denominator stays "-"."""
+    await worked_case(hotline, "ecology", visit="satisfied")
+    await worked_case(hotline, "ecology", visit="unreachable")
+    supervisor = await api_as("supervisor")
+    resp = await supervisor.get("/reports/departments.xlsx")
+    assert resp.status == 200
+    assert resp.content_type.endswith("spreadsheetml.sheet")
+    assert ".xlsx" in resp.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(await resp.read()))
+    rows = list(book.active.values)
+    csv_resp = await supervisor.get("/reports/departments.csv")
+    csv_rows = list(csv.reader(io.StringIO((await csv_resp.read()).decode("utf-8-sig"))))
+    assert rows[0] == tuple(csv_rows[0])
+    assert len(rows) == len(csv_rows)
+    eco = next(r for r in rows if str(r[2]).startswith("生态环境局"))
+    assert (eco[0], eco[3], eco[5], eco[9], eco[15]) == (1, 2, 100.0, 1, 100.0)
+    boxing = next(r for r in rows if str(r[2]).startswith("博兴街道"))
+    assert boxing[5] == "-"
+    assert (await supervisor.get("/reports/departments.xlsx?month=2026-13")).status == 400
+    operator = await api_as("operator")
+    assert (await operator.get("/reports/departments.xlsx")).status in (401, 403)
 
 
 async def test_an_overdue_case_counts_against_its_department(api_as, hotline):

@@ -9,7 +9,7 @@ it is applied.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,11 +28,14 @@ from ivr.core.cases import (
     act,
     case_number,
     change,
+    follow_main,
+    merge,
     visit_answered,
     visit_failed,
 )
 from ivr.core.deadlines import CaseAlerts, DeadlinePolicy, FlaggedCase
 from ivr.core.rates import DepartmentCounts
+from ivr.core.suggest import Suggestion, SuggestionTally
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import local_text
@@ -48,8 +51,11 @@ _COLUMNS = (
     _t.c.returned_from, _t.c.return_reason, _t.c.respond_by, _t.c.resolve_by, _t.c.remind_at,
     _t.c.reminded_at, _t.c.escalated_at, _t.c.visit_status, _t.c.visit_attempts,
     _t.c.visit_next_at, _t.c.visit_resolved, _t.c.visit_satisfaction, _t.c.visit_at,
+    _t.c.place, _t.c.suggested_department, _t.c.suggestion_reason, _t.c.suggestion_kept,
+    _t.c.merged_into,
 )
 _WORKED = (CaseStatus.DISPATCHED.value, CaseStatus.IN_PROGRESS.value)
+_MERGEABLE = (CaseStatus.NEW.value, *_WORKED, CaseStatus.RETURNED.value)
 _BATCH = 500  # cases reminded or escalated per check (the next check takes the rest)
 _EVENT_COLUMNS = (
     _events.c.number, _events.c.at, _events.c.actor, _events.c.status, _events.c.note,
@@ -64,11 +70,17 @@ class Cases:
     async def create(
         self, *, caller: str, category: str, department: str = "", description: str = "",
         call_id: str | None = None, now: datetime, actor: str = "ivr", urgency: str = "normal",
+        suggestion: Suggestion | None = None, place: str = "",
     ) -> Case:
-        """A new case with the next number of the day; the number is what the citizen keys in."""
+        """A new case with the next number of the day; the number is what the citizen keys in.
+        ``suggestion``: the department proposed for it (``ivr.core.suggest``), kept with it;
+        ``place``: the street or town the caller named."""
         stamp = local_text(now)
         case = Case("", caller, category, CaseStatus.NEW.value, stamp, stamp, call_id, department,
-                    description, urgency=urgency)
+                    description, urgency=urgency,
+                    place=suggestion.place if suggestion else place,
+                    suggested_department=suggestion.department if suggestion else "",
+                    suggestion_reason=suggestion.reason_text() if suggestion else "")
         return await self._db.write(self._create, case, now, actor)
 
     def _create(self, conn: Connection, case: Case, now: datetime, actor: str) -> Case:
@@ -82,14 +94,14 @@ class Cases:
             number=number, call_id=case.call_id, caller=case.caller, category=case.category,
             department=case.department, description=case.description, status=case.status,
             created_at=case.created_at, updated_at=case.updated_at, urgency=case.urgency,
+            place=case.place, suggested_department=case.suggested_department,
+            suggestion_reason=case.suggestion_reason,
         ))
         conn.execute(_events.insert().values(
             number=number, at=case.created_at, actor=actor, status=case.status, note="",
             action="create",
         ))
-        return Case(number, case.caller, case.category, case.status, case.created_at,
-                    case.updated_at, case.call_id, case.department, case.description,
-                    urgency=case.urgency)
+        return dataclasses.replace(case, number=number)
 
     async def set_status(
         self, number: str, status: str, now: datetime, *, actor: str = "system"
@@ -143,10 +155,54 @@ class Cases:
         stamp = local_text(now)
 
         def run(conn: Connection) -> Case:
-            return _apply(conn, number, actor.username, stamp, lambda case: act(
+            main = _apply(conn, number, actor.username, stamp, lambda case: act(
                 case, action, actor, at=stamp, text=text, department=department,
                 departments=departments, deadlines=deadlines))
+            if action in (CaseAction.RESOLVE, CaseAction.CLOSE):
+                _follow(conn, main, stamp)
+            return main
         return await self._db.write(run)
+
+    async def merge(self, number: str, into: str, actor: Actor, now: datetime) -> Case:
+        """Merge case ``number`` into case ``into`` (``ivr.core.cases.merge``): both locked,
+        both histories say who merged what and when; the duplicate as it is now."""
+        stamp = local_text(now)
+
+        def run(conn: Connection) -> Case:
+            rows = {row.number: Case(*row) for row in conn.execute(
+                select(*_COLUMNS).where(_t.c.number.in_(sorted({number, into})))
+                .order_by(_t.c.number).with_for_update())}
+            if number not in rows or into not in rows:
+                raise RecordNotFound(f"no case {into if number in rows else number}")
+            has_duplicates = conn.execute(
+                select(func.count()).where(_t.c.merged_into == number)).scalar_one() > 0
+            duplicate, main = merge(rows[number], rows[into], actor, at=stamp,
+                                    has_duplicates=bool(has_duplicates))
+            _apply(conn, into, actor.username, stamp, lambda _: main)
+            return _apply(conn, number, actor.username, stamp, lambda _: duplicate)
+        return await self._db.write(run)
+
+    async def of_call(self, call_id: str) -> list[Case]:
+        """The cases filed from call ``call_id``."""
+        return await self._db.read(self._where, _t.c.call_id == call_id, [_t.c.number], 20, 0)
+
+    async def duplicates_of(self, number: str) -> list[Case]:
+        """The cases merged into case ``number``, oldest first."""
+        return await self._db.read(
+            self._where, _t.c.merged_into == number, [_t.c.created_at, _t.c.number], None, 0)
+
+    async def near(self, case: Case, window: timedelta, limit: int = 200) -> list[Case]:
+        """Open cases of ``case``'s category and place filed within ``window`` of it (the
+        candidates ``ivr.core.duplicates`` weighs), newest first."""
+        filed = datetime.fromisoformat(case.created_at)
+        c = _t.c
+        where = ((c.category == case.category) & (c.place == case.place)
+                 & (c.created_at >= local_text(filed - window))
+                 & (c.created_at <= local_text(filed + window))
+                 & (c.number != case.number) & (c.merged_into == "")
+                 & c.status.in_(_MERGEABLE))
+        return await self._db.read(
+            self._where, where, [c.created_at.desc(), c.number.desc()], limit, 0)
 
     async def history(self, number: str) -> list[CaseEvent]:
         """Every change to the case, oldest first."""
@@ -395,13 +451,14 @@ class Cases:
         def count(condition: Any) -> Any:
             return func.sum(sql_case((condition, 1), else_=0))
 
+        main = c.merged_into == ""  # a merged duplicate is not a dispatch of its own
         query = select(
-            c.department, func.count(),
-            count(c.responded_at.is_not(None)),
-            count(c.responded_at.is_not(None)
+            c.department, count(main),
+            count(main & c.responded_at.is_not(None)),
+            count(main & c.responded_at.is_not(None)
                   & (c.respond_by.is_(None) | (c.responded_at <= c.respond_by))),
-            count(c.resolved_at.is_not(None)),
-            count(late_resolve | late_respond),
+            count(main & c.resolved_at.is_not(None)),
+            count(main & (late_resolve | late_respond)),
             count(c.visit_status == VisitStatus.DONE.value),
             count(c.visit_status == VisitStatus.UNREACHABLE.value),
             count((c.visit_status == VisitStatus.DONE.value) & (c.visit_resolved == 1)),
@@ -413,6 +470,48 @@ class Cases:
         def run(conn: Connection) -> list[DepartmentCounts]:
             return [DepartmentCounts(str(row[0]), *(int(v or 0) for v in row[1:]))
                     for row in conn.execute(query)]
+        return await self._db.read(run)
+
+    async def suggestion_tallies(self, first: datetime, end: datetime) -> list[SuggestionTally]:
+        """Per suggested department, the cases first dispatched in [first, end) that had a
+        suggestion, and how many went where it proposed (``ivr.core.suggest``). A case's
+        first dispatch is when ``suggestion_kept`` was written; its moment is the history's."""
+        start, stop = local_text(first), local_text(end)
+        c, e = _t.c, _events.c
+        first_dispatch = (select(e.number, func.min(e.at).label("at"))
+                          .where(e.action == CaseAction.DISPATCH.value)
+                          .group_by(e.number).subquery())
+        query = (select(c.suggested_department, func.count(),
+                        func.sum(sql_case((c.suggestion_kept == 1, 1), else_=0)))
+                 .join(first_dispatch, first_dispatch.c.number == c.number)
+                 .where(c.suggestion_kept.is_not(None) & (first_dispatch.c.at >= start)
+                        & (first_dispatch.c.at < stop))
+                 .group_by(c.suggested_department))
+
+        def run(conn: Connection) -> list[SuggestionTally]:
+            return [SuggestionTally(str(d), int(n), int(k or 0)) for d, n, k in
+                    conn.execute(query)]
+        return await self._db.read(run)
+
+    async def place_counts(
+        self, spans: Sequence[tuple[datetime, datetime]],
+    ) -> dict[tuple[str, str], list[int]]:
+        """Per (category, place), the cases filed in each [start, end) of ``spans`` (cases
+        that named no place are left out): one grouped query over the filing-time index."""
+        c = _t.c
+        bounds = [(local_text(a), local_text(b)) for a, b in spans]
+        which = sql_case(*(((c.created_at >= a) & (c.created_at < b), i)
+                           for i, (a, b) in enumerate(bounds)), else_=-1).label("span")
+        inside = or_(*((c.created_at >= a) & (c.created_at < b) for a, b in bounds))
+        query = (select(c.category, c.place, which, func.count())
+                 .where(inside & (c.place != "")).group_by(c.category, c.place, which))
+
+        def run(conn: Connection) -> dict[tuple[str, str], list[int]]:
+            out: dict[tuple[str, str], list[int]] = {}
+            for category, place, span, n in conn.execute(query):
+                if span >= 0:
+                    out.setdefault((category, place), [0] * len(bounds))[span] = int(n)
+            return out
         return await self._db.read(run)
 
     async def counts(self) -> dict[tuple[str, str], int]:
@@ -442,6 +541,16 @@ def _mark(
             {"number": n, "at": stamp, "actor": "system", "status": notes[n][0],
              "note": notes[n][1], "action": action} for n in done])
     return sorted(done)
+
+
+def _follow(conn: Connection, main: Case, stamp: str) -> None:
+    """The duplicates merged into ``main`` follow it (resolved or closed with it)."""
+    numbers = conn.execute(
+        select(_t.c.number).where((_t.c.merged_into == main.number)
+                                  & (_t.c.status == CaseStatus.MERGED.value))
+        .order_by(_t.c.number)).scalars().all()
+    for number in numbers:
+        _apply(conn, number, "system", stamp, lambda case: follow_main(case, main, at=stamp))
 
 
 def _apply(

@@ -195,6 +195,17 @@ MIGRATIONS: Sequence[Sequence[str]] = (
             last_used_at TEXT
         )""",
     ),
+    (  # 9: the suggested department (智能派单) and the place named, kept with the case
+        "ALTER TABLE cases ADD COLUMN place TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggested_department TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggestion_reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE cases ADD COLUMN suggestion_kept INTEGER",
+    ),
+    (  # 10: duplicates merged into a main case; cases found by category and filing time
+        "ALTER TABLE cases ADD COLUMN merged_into TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX cases_merged_into ON cases (merged_into)",
+        "CREATE INDEX cases_category_created ON cases (category, created_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

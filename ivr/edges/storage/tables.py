@@ -39,7 +39,9 @@ cases = Table(
     Column("reminded_at", Text), Column("escalated_at", Text), Column("visit_status", Text),
     Column("visit_attempts", Integer), Column("visit_next_at", Text),
     Column("visit_resolved", Integer), Column("visit_satisfaction", Integer),
-    Column("visit_at", Text),
+    Column("visit_at", Text), Column("place", Text), Column("suggested_department", Text),
+    Column("suggestion_reason", Text), Column("suggestion_kept", Integer),
+    Column("merged_into", Text),
 )
 case_sequence = Table(
     "case_sequence", metadata, Column("day", Text, primary_key=True), Column("last", Integer),

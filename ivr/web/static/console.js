@@ -19,6 +19,7 @@
     unpause: "/api/operators/" + op + "/unpause",
     cases: "/api/cases",
     caseOf: (number) => "/api/cases/" + encodeURIComponent(number),
+    suggestion: "/api/suggestion",
   };
   const STATE_LABELS = {
     logged_out: "Logged out",
@@ -172,18 +173,50 @@
     $("case-caller").value = pop.caller || "";
     $("case-category").value = pop.category || pop.skill || "";
     $("case-description").value = pop.transcript || "";
-    for (const option of $("case-department").options) {
-      if ((option.dataset.skills || "").split(" ").includes(pop.skill)) {
-        $("case-department").value = option.value;
-        break;
-      }
-    }
+    departmentByHand = false;
+    suggest();
     savedCase = "";
     text("case-number", "");
     text("case-error", "");
     $("case-save").disabled = false;
     $("case-dispatch").disabled = true;
   }
+
+  // -- suggested department (智能派单): the server's rule, from category and words ----------
+
+  let departmentByHand = false;  // the operator chose a department: keep their choice
+  let suggestTimer = null;
+  let suggestSeq = 0;
+
+  async function suggest() {
+    const seq = ++suggestSeq;
+    const result = await send("POST", urls.suggestion, {
+      category: $("case-category").value.trim(),
+      text: $("case-description").value,
+    });
+    if (seq !== suggestSeq || !result.ok) return;  // a newer question is under way
+    const found = result.data;
+    const box = $("case-suggestion");
+    if (!found.department) {
+      text("case-suggestion-name", "");
+      text("case-suggestion-reasons", "无建议 no suggestion: choose the department");
+      box.dataset.department = "";
+      return;
+    }
+    box.dataset.department = found.department;
+    text("case-suggestion-name", found.name);
+    text("case-suggestion-reasons", found.reasons.map((r) => r.zh + " / " + r.en).join("; "));
+    if (!departmentByHand) $("case-department").value = found.department;
+  }
+
+  function suggestSoon() {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, 400);
+  }
+
+  $("case-category").addEventListener("input", suggestSoon);
+  $("case-description").addEventListener("input", suggestSoon);
+  $("case-department").addEventListener("change", () => { departmentByHand = true; });
 
   let socket = null;
   let retry = 1000;

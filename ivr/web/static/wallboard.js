@@ -169,8 +169,16 @@
     }));
   }
 
+  function surges(list) {
+    if (!list) return;
+    $("surges").hidden = list.length === 0;
+    $("surge-list").textContent = list.map((s) => s.place_name + " · " + s.category_name +
+      " " + s.count + " 件 cases (平常 usually " + s.usual + ")").join("; ");
+  }
+
   function render(data) {
     caseAlerts(data.cases);
+    surges(data.surges);
     const body = $("board").tBodies[0];
     body.replaceChildren(...data.skills.map(row));
     $("board").tFoot.replaceChildren(totalRow(data.total));
