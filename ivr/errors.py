@@ -29,6 +29,7 @@
     ├── DrawingError           Graphviz could not draw a flow
     ├── PasswordError          a password could not be hashed
     ├── LoginRefused           a web login was refused (wrong, or throttled)
+    ├── CatalogMissing         a language's compiled message catalog is not installed
     ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
     └── SippError              a simulated phone (SIPp) could not be run
 
@@ -216,3 +217,7 @@ class SandboxError(IvrError):
 
 class SippError(IvrError):
     """A simulated phone (SIPp) could not be run."""
+
+
+class CatalogMissing(IvrError):
+    """A language's compiled message catalog (``ivr/web/locale``) is not installed."""

@@ -50,6 +50,7 @@ WRAPPED = {
     "aiohttp": ("ivr.web",),
     "aiohttp_jinja2": ("ivr.web",),
     "jinja2": ("ivr.web",),
+    "babel": ("ivr.edges.translations",),
 }
 STANDARD = frozenset(sys.stdlib_module_names)
 

@@ -181,6 +181,9 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE case_events ADD COLUMN action TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE users ADD COLUMN department TEXT",
     ),
+    (  # the web's language per account (zh_CN, en; NULL: the browser's)
+        "ALTER TABLE users ADD COLUMN language TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.
