@@ -75,6 +75,10 @@ NAV: Final = (
 )
 ROLE_NAMES: Final = {"operator": N_("operator"), "supervisor": N_("supervisor"),
                      "admin": N_("admin"), "department": N_("department")}
+SPEECH_LANGUAGES: Final = {"zh": N_("Mandarin"), "en": N_("English"), "ko": N_("Korean")}
+CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators"),
+                            "schedules": N_("Schedules"), "departments": N_("Departments"),
+                            "deadlines": N_("Deadlines"), "intents": N_("Intents")}
 URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
                         "emergency": N_("emergency")}
 
@@ -132,6 +136,10 @@ def words(request: web.Request) -> dict[str, Any]:
     return {"locale": locale, "html_lang": locale.replace("_", "-"),
             "languages": i18n.languages(), "when": when, "skill_name": skill_name,
             "department_name": department_name,
+            "speech_language": lambda code: i18n.gettext(SPEECH_LANGUAGES[code])
+            if code in SPEECH_LANGUAGES else code,
+            "config_file_name": lambda name: i18n.gettext(CONFIG_FILE_NAMES[name])
+            if name in CONFIG_FILE_NAMES else name,
             "urgency_name": lambda word: i18n.gettext(URGENCY_NAMES[word])
             if word in URGENCY_NAMES else word,
             "role_name": lambda role: i18n.gettext(ROLE_NAMES[role]) if role in ROLE_NAMES

@@ -60,6 +60,30 @@ ACTION_LABELS: Final = {
 }
 
 
+# The words the core writes at the head of a step's history note (``ivr.core.cases.act``).
+NOTE_WORDS: Final = {"answered": N_("answered"), "reopened": N_("reopened"),
+                     "closed": N_("closed"), "accepted": N_("accepted"),
+                     "asked the centre": N_("asked the centre"), "resolved": N_("resolved"),
+                     "description changed": N_("description changed")}
+
+
+def note_text(note: str, department_name: Any) -> str:
+    """A history note in the user's language: the core's words at its head translated, what
+    a person wrote after them (``: ...``) as they wrote it."""
+    head, sep, rest = note.partition(": ")
+    if head.startswith("dispatched to "):
+        head = _("dispatched to %(department)s",
+                 department=department_name(head.removeprefix("dispatched to ")))
+    elif head.startswith("returned by "):
+        head = _("returned by %(department)s",
+                 department=department_name(head.removeprefix("returned by ")))
+    elif head in NOTE_WORDS:
+        head = _(NOTE_WORDS[head])
+    else:
+        return note
+    return head + sep + rest
+
+
 CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
 FLAGGED_SHOWN: Final = 100  # overdue and nearly-due cases listed on the dispatch desk
 
@@ -200,6 +224,8 @@ def _page_context(services: WebServices) -> dict[str, Any]:
         "departments": [(d.id, d.name(language), d.name("en"), d.kind)
                         for d in departments.values()],
         "department_names": {d.id: d.name(language) for d in departments.values()},
+        "note_text": lambda note: note_text(
+            note, lambda i: departments[i].name(language) if i in departments else i),
         "skills": {s.id: name_in_language(s.names, s.id)
                    for s in services.settings.skills.values()},
     }

@@ -22,6 +22,8 @@ from ivr.core.records import Role
 from ivr.core.settings import DEPARTMENT_KINDS, Settings
 from ivr.web.auth import require
 from ivr.web.errors import json_error
+from ivr.web.i18n import N_, config_language
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.reports import csv_text
 from ivr.web.services import WebServices
@@ -29,13 +31,13 @@ from ivr.web.services import WebServices
 ROLE = Role.SUPERVISOR
 MAX_DAYS: Final = 366
 BOM: Final = "\ufeff"
-KIND_LABELS: Final = {"department": "委办局 Departments", "street": "街道乡镇 Streets and towns"}
+KIND_LABELS: Final = {"department": N_("Departments"), "street": N_("Streets and towns")}
 HEADER: Final = (
-    "排名 Rank", "类型 Kind", "单位 Department", "派单 Dispatched", "按时响应 Responded on time",
-    "响应率 Response rate %", "办结 Resolved", "逾期 Overdue", "回访 Visits answered",
-    "未联系上 Unreachable", "解决 Citizen: resolved", "解决率 Resolution rate %",
-    "满意 Satisfied", "基本满意 Basically satisfied", "不满意 Dissatisfied",
-    "满意率 Satisfaction rate %",
+    N_("Rank"), N_("Kind"), N_("Department"), N_("Dispatched"), N_("Responded on time"),
+    N_("Response rate %"), N_("Resolved"), N_("Overdue"), N_("Visits answered"),
+    N_("Unreachable"), N_("Citizen: resolved"), N_("Resolution rate %"),
+    N_("Satisfied"), N_("Basically satisfied"), N_("Dissatisfied"),
+    N_("Satisfaction rate %"),
 )
 
 
@@ -83,7 +85,7 @@ def ranked_by_kind(
 
 def _name(settings: Settings, department: str) -> str:
     known = settings.departments.get(department)
-    return f"{known.name('zh')} {known.name('en')}" if known else department
+    return known.name(config_language()) if known else department
 
 
 def table_rows(settings: Settings, ranked: dict[str, list[RankedDepartment]]) -> list[list[str]]:
@@ -119,7 +121,8 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     await require(request, ROLE)
     services = request.app[SERVICES]
     today = _today(services)
-    context: dict[str, Any] = {"header": HEADER, "kinds": KIND_LABELS, "error": "",
+    context: dict[str, Any] = {"header": [_(h) for h in HEADER],
+                               "kinds": {k: _(v) for k, v in KIND_LABELS.items()}, "error": "",
                                "sections": {}, "query": "", "month": today.strftime("%Y-%m"),
                                "first": "", "last": ""}
     try:
@@ -145,7 +148,7 @@ async def rates_csv(request: web.Request) -> web.StreamResponse:
     except BadPeriod as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     ranked = await _ranked(services, first, last)
-    text = BOM + csv_text([list(HEADER), *table_rows(services.settings, ranked)])
+    text = BOM + csv_text([[_(h) for h in HEADER], *table_rows(services.settings, ranked)])
     name = f"department-rates-{first.isoformat()}-{last.isoformat()}.csv"
     return web.Response(
         body=text.encode("utf-8"), content_type="text/csv", charset="utf-8",
