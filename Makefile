@@ -8,7 +8,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Each long step says what it does, then how long it took.
 STEP = step() { echo "==> $$1"; _started=$$(date +%s); }; done_() { echo "    done in $$(( $$(date +%s) - _started )) s"; }
 
-.PHONY: setup system run test lint lock sandbox-down
+.PHONY: setup system run test lint lock sandbox-down catalogs
 
 setup: system $(VENV)/.installed
 
@@ -53,3 +53,14 @@ test: lint
 
 sandbox-down:
 	$(VENV)/bin/ivr sandbox down
+
+# The web's message catalogs (ivr/web/locale): collect every message of the pages, scripts and
+# handlers, add the new ones to each language's messages.po (translators fill in msgstr), and
+# compile the .mo files the package ships. tests/unit/test_catalog.py fails until this is done.
+LOCALE_DIR := ivr/web/locale
+catalogs: setup
+	@$(STEP); step "catalogs: extract, update and compile $(LOCALE_DIR)"; \
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k t -k N_ --no-location --sort-output \
+	  --project ivr -o $(LOCALE_DIR)/messages.pot . && \
+	$(VENV)/bin/pybabel -q update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) --no-fuzzy-matching && \
+	$(VENV)/bin/pybabel -q compile -d $(LOCALE_DIR) --statistics && done_

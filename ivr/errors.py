@@ -28,8 +28,10 @@
     ├── AudioError             a prompt could not be synthesised or converted
     ├── DrawingError           Graphviz could not draw a flow
     ├── SpreadsheetError       a report could not be written as an XLSX workbook
+    ├── MetricsError           the metrics library refused a metric (a programming error)
     ├── PasswordError          a password could not be hashed
     ├── LoginRefused           a web login was refused (wrong, or throttled)
+    ├── CatalogMissing         a language's compiled message catalog is not installed
     ├── SandboxError           the Asterisk test bed cannot be built, started or stopped
     └── SippError              a simulated phone (SIPp) could not be run
 
@@ -202,6 +204,10 @@ class SpreadsheetError(IvrError):
     """XlsxWriter could not write a report as a workbook."""
 
 
+class MetricsError(IvrError):
+    """prometheus_client refused a metric (a bad name, labels that do not match)."""
+
+
 class PasswordError(IvrError):
     """A password could not be hashed (argon2 failed); never raised for a wrong password."""
 
@@ -221,3 +227,7 @@ class SandboxError(IvrError):
 
 class SippError(IvrError):
     """A simulated phone (SIPp) could not be run."""
+
+
+class CatalogMissing(IvrError):
+    """A language's compiled message catalog (``ivr/web/locale``) is not installed."""

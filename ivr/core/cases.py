@@ -267,6 +267,25 @@ class Actor:
 
     username: str
     department: str | None = None
+    own_only: bool = False
+    """An operator's account: sees only its own cases (``Owner``), not the centre's."""
+    operator_id: str | None = None
+    """The operator an ``own_only`` account is linked to (their calls' cases are theirs)."""
+
+    @property
+    def owner(self) -> Owner | None:
+        """Whose cases this actor sees: None for everyone's (the centre's supervisors and
+        admins, and departments, who are limited by ``visible_to``)."""
+        return Owner(self.username, self.operator_id) if self.own_only else None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The cases that are an operator's: those they opened (the case's ``create`` step was
+    theirs) and those opened for a call they answered (the case's ``call_id``)."""
+
+    username: str
+    operator_id: str | None
 
 
 def _deadlines(

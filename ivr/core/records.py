@@ -122,6 +122,8 @@ class User:
     disabled: bool = False
     department: str | None = None
     """The department (``config/departments.yaml``) a ``department`` account works for."""
+    language: str | None = None
+    """The language the user chose for the web (``zh_CN``, ``en``); None: the browser's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from ivr.core.figures import Family
-from ivr.errors import IvrError
+from ivr.errors import MetricsError
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER = "other"  # the label value of a queue that is no configured skill
@@ -41,10 +41,6 @@ OUTCOME_KINDS = frozenset({
     "routed", "transferred", "callback_requested", "caller_hung_up", "ivr_hung_up",
     "ivr_failed",
 })
-
-
-class MetricsError(IvrError):
-    """The metrics library refused a metric (a programming or configuration error)."""
 
 
 class _Sources(Collector):

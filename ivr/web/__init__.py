@@ -6,7 +6,9 @@ typed services handlers use (``ivr.web.services.WebServices``); each module regi
 routes in ``setup(app)``; this module assembles them and runs the server.
 
 Pages are Jinja2 templates under ``templates/`` (autoescaped) extending ``base.html``; every
-template gets ``user``, ``csrf``, ``nav`` (the links the user's role reaches) and ``path``.
+template gets ``user``, ``csrf``, ``nav`` (the links the user's role reaches), ``path``, and
+for its words (``ivr.web.i18n``) ``_``, ``locale``, ``when`` (a time on the hotline's clock),
+``skill_name``, ``department_name`` and ``script_messages`` (the scripts' words).
 Static files (plain JS and CSS, no build step) are under ``static/``. The Content Security
 Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 """
@@ -19,7 +21,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp_jinja2
 import jinja2
@@ -28,12 +30,16 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
+from ivr.edges.translations import local_time
+from ivr.errors import StorageError
 from ivr.web import (
+    account,
     admin,
     api,
     auth,
     casework,
     console,
+    i18n,
     ops,
     rates,
     reports,
@@ -53,20 +59,30 @@ TEMPLATES: Final = HERE / "templates"
 STATIC: Final = HERE / "static"
 
 # (href, label, lowest role): shown only when the route exists and the user's role reaches it.
+# Labels are message ids (ivr.web.i18n), translated where the menu is drawn.
+N_ = i18n.N_
 NAV: Final = (
-    ("/department", "工单 Work queue", "department"),
-    ("/console", "Console", "operator"),
-    ("/dispatch", "派单 Dispatch", "operator"),
-    ("/cases", "工单 Cases", "operator"),
-    ("/wallboard", "Wallboard", "supervisor"),
-    ("/reports", "Reports", "supervisor"),
-    ("/reports/departments", "考核 Rates", "supervisor"),
-    ("/admin/bulletins", "Bulletins", "supervisor"),
-    ("/admin/flows", "Flows", "admin"),
-    ("/admin/config", "Configuration", "admin"),
-    ("/admin/users", "Users", "admin"),
-    ("/admin/audit", "Audit", "admin"),
+    ("/department", N_("Work queue"), "department"),
+    ("/console", N_("Console"), "operator"),
+    ("/dispatch", N_("Dispatch"), "operator"),
+    ("/cases", N_("Cases"), "operator"),
+    ("/wallboard", N_("Wallboard"), "supervisor"),
+    ("/reports", N_("Reports"), "supervisor"),
+    ("/reports/departments", N_("Rates"), "supervisor"),
+    ("/admin/bulletins", N_("Bulletins"), "supervisor"),
+    ("/admin/flows", N_("Flows"), "admin"),
+    ("/admin/config", N_("Configuration"), "admin"),
+    ("/admin/users", N_("Users"), "admin"),
+    ("/admin/audit", N_("Audit"), "admin"),
 )
+ROLE_NAMES: Final = {"operator": N_("operator"), "supervisor": N_("supervisor"),
+                     "admin": N_("admin"), "department": N_("department")}
+SPEECH_LANGUAGES: Final = {"zh": N_("Mandarin"), "en": N_("English"), "ko": N_("Korean")}
+CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators"),
+                            "schedules": N_("Schedules"), "departments": N_("Departments"),
+                            "deadlines": N_("Deadlines"), "intents": N_("Intents")}
+URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
+                        "emergency": N_("emergency")}
 
 
 def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
@@ -76,7 +92,7 @@ def nav_for(app: web.Application, role: str | None) -> list[tuple[str, str]]:
               if r.method == "GET" and r.resource is not None}
     rank = Role.rank_of(role)
     # A department's account reaches its own pages only; the centre's roles climb a ladder.
-    return [(href, label) for href, label, least in NAV
+    return [(href, i18n.gettext(label)) for href, label, least in NAV
             if href in routed and (least == role if Role.DEPARTMENT in (role, least)
                                    else rank >= Role.rank_of(least))]
 
@@ -93,6 +109,7 @@ async def page_context(
             "csrf": auth.csrf_token(request),
             "nav": nav_for(request.app, user.role if user else None),
             "path": request.path,
+            **words(request),
         }
         with warnings.catch_warnings():
             # aiohttp_jinja2 reads its per-request context under a str key (its design).
@@ -101,14 +118,59 @@ async def page_context(
     return await handler(request)
 
 
+def words(request: web.Request) -> dict[str, Any]:
+    """What a template needs to speak the request's language (``ivr.web.i18n``)."""
+    settings = request.app[SERVICES].settings
+    locale = i18n.current_locale()
+    timezone = settings.timezone
+
+    def when(value: Any, pattern: str = "yyyy-MM-dd HH:mm") -> str:
+        return local_time(value, timezone, locale, pattern)
+
+    def skill_name(skill_id: str) -> str:
+        skill = settings.skills.get(skill_id)
+        return i18n.name_in_language(skill.names, skill_id) if skill else skill_id
+
+    def department_name(department_id: str) -> str:
+        department = settings.departments.get(department_id)
+        return department.name(i18n.config_language()) if department else department_id
+
+    return {"locale": locale, "html_lang": locale.replace("_", "-"),
+            "languages": i18n.languages(), "when": when, "skill_name": skill_name,
+            "department_name": department_name,
+            "speech_language": lambda code: i18n.gettext(SPEECH_LANGUAGES[code])
+            if code in SPEECH_LANGUAGES else code,
+            "config_file_name": lambda name: i18n.gettext(CONFIG_FILE_NAMES[name])
+            if name in CONFIG_FILE_NAMES else name,
+            "urgency_name": lambda word: i18n.gettext(URGENCY_NAMES[word])
+            if word in URGENCY_NAMES else word,
+            "role_name": lambda role: i18n.gettext(ROLE_NAMES[role]) if role in ROLE_NAMES
+            else role,
+            "script_messages": i18n.script_catalog(request.app)}
+
+
+async def _account_language(request: web.Request) -> str | None:
+    """The logged-in account's language (None: none chosen, no session, database away)."""
+    try:
+        user = await auth.current_user(request)
+    except StorageError:
+        return None  # the page or API answers the outage itself
+    return user.language if user else None
+
+
 def build_app(services: WebServices) -> web.Application:
     app = web.Application()
     app[SERVICES] = services
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True)
+    i18n.setup(app)
+    app.middlewares.append(i18n.make_middleware(_account_language))
     app.middlewares.append(page_context)
     ops.setup(app)
     # The error middleware wraps the session checks of auth's.
@@ -117,6 +179,7 @@ def build_app(services: WebServices) -> web.Application:
     tokens.setup(app)
     casework.setup(app)
     auth.setup(app)
+    account.setup(app)
     admin.setup(app)
     console.setup(app)
     wallboard.setup(app)

@@ -12,6 +12,7 @@ from aiohttp import web
 from ivr.configuration.editor import CONFIG_FILES
 from ivr.core.records import Role
 from ivr.web.auth import require
+from ivr.web.i18n import config_language
 from ivr.web.keys import SERVICES
 
 
@@ -37,7 +38,7 @@ async def users_page(request: web.Request) -> web.StreamResponse:
     return aiohttp_jinja2.render_template(
         "admin_users.html", request,
         {"roles": tuple(Role), "operators": sorted(settings.operators),
-         "departments": [(d.id, f"{d.name('zh')} {d.name('en')}")
+         "departments": [(d.id, d.name(config_language()))
                          for d in settings.departments.values()]},
     )
 

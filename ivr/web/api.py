@@ -37,8 +37,9 @@ from ivr.flows.library import check_text, digest_of
 from ivr.flows.simulation import arrival_facts, call_time, caller_history, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
-from ivr.web.casework import actor_of, search_terms
+from ivr.web.casework import actor_of, is_theirs, not_theirs, search_terms
 from ivr.web.errors import json_error, problems_json
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
 
@@ -60,10 +61,12 @@ def _text(body: Mapping[str, Any], key: str, *, required: bool = False,
     value = body.get(key, None)
     if value is None:
         if required:
-            raise json_error(web.HTTPBadRequest, "missing_field", f"{key!r} is required.")
+            raise json_error(web.HTTPBadRequest, "missing_field",
+                             _("%(field)r is required.", field=key))
         return default
     if not isinstance(value, str):
-        raise json_error(web.HTTPBadRequest, "bad_field", f"{key!r} must be a string.")
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         _("%(field)r must be a string.", field=key))
     return value
 
 
@@ -72,7 +75,7 @@ def _limit(request: web.Request, default: int) -> int:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_query", "limit must be a number.") from exc
+        raise json_error(web.HTTPBadRequest, "bad_query", _("limit must be a number.")) from exc
     return max(1, min(MAX_LIMIT, value))
 
 
@@ -115,21 +118,24 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.get("/api/calls")
 async def calls(request: web.Request) -> web.Response:
-    await require(request, Role.OPERATOR)
-    records = await _services(request).store.calls.recent(_limit(request, 50))
+    user = await require(request, Role.OPERATOR)
+    # An operator sees the calls they answered; supervisors and admins every call.
+    mine = user.operator_id or "" if user.role == Role.OPERATOR else None
+    records = await _services(request).store.calls.recent(_limit(request, 50), operator=mine)
     return web.json_response(_plain(records))
 
 
 @routes.get("/api/cases")
 async def list_cases(request: web.Request) -> web.Response:
-    await require(request, Role.OPERATOR)
+    user = await require(request, Role.OPERATOR)
     services = _services(request)
     try:
         offset = max(0, int(request.query.get("offset", "0")))
     except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_query", "offset must be a number.") from exc
+        raise json_error(web.HTTPBadRequest, "bad_query", _("offset must be a number.")) from exc
     found = await services.store.cases.search(
-        **search_terms(request.query, services), limit=_limit(request, 100), offset=offset)
+        **search_terms(request.query, services), limit=_limit(request, 100), offset=offset,
+        owner=actor_of(user).owner)
     return web.json_response(_plain(found))
 
 
@@ -177,7 +183,8 @@ def _department(services: WebServices, body: Mapping[str, Any]) -> str:
     """The department a case is sent to: one of ``departments.yaml`` ("" for none)."""
     department = _text(body, "department")
     if department and department not in services.settings.departments:
-        raise json_error(web.HTTPBadRequest, "bad_field", f"No department {department!r}.")
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         _("No department %(department)r.", department=department))
     return department
 
 
@@ -188,7 +195,9 @@ async def get_case(request: web.Request) -> web.Response:
     number = request.match_info["number"]
     case = await cases.get(number)
     if case is None or not visible_to(case, actor_of(user)):
-        raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
+        raise json_error(web.HTTPNotFound, "not_found", _("No case %(number)s.", number=number))
+    if not await is_theirs(_services(request), user, number):
+        raise not_theirs(number)
     history = await cases.history(number)
     return web.json_response({**_plain(case), "history": _plain(history)})
 
@@ -204,7 +213,9 @@ async def update_case(request: web.Request) -> web.Response:
     if changes["department"] is not None:
         _department(services, body)
     if await services.store.cases.get(number) is None:
-        raise json_error(web.HTTPNotFound, "not_found", f"No case {number}.")
+        raise json_error(web.HTTPNotFound, "not_found", _("No case %(number)s.", number=number))
+    if not await is_theirs(services, user, number):
+        raise not_theirs(number)
     case = await services.store.cases.update(
         number, actor=user.username, now=_local_now(services), note=_text(body, "note"),
         deadlines=services.settings.deadlines, **changes,
@@ -236,9 +247,10 @@ async def _operator_action(request: web.Request, action: str) -> web.Response:
     services = _services(request)
     if user.role == Role.OPERATOR and user.operator_id != operator_id:
         raise json_error(web.HTTPForbidden, "forbidden",
-                         "Operators may change only their own state.")
+                         _("Operators may change only their own state."))
     if operator_id not in services.settings.operators:
-        raise json_error(web.HTTPNotFound, "not_found", f"No operator {operator_id}.")
+        raise json_error(web.HTTPNotFound, "not_found",
+                         _("No operator %(operator)s.", operator=operator_id))
     body = await json_body(request) if request.can_read_body else {}
     desk = services.operators
     detail: dict[str, object] = {}
@@ -246,7 +258,7 @@ async def _operator_action(request: web.Request, action: str) -> web.Response:
         wanted = body.get("skills")
         if wanted is not None and not (
                 isinstance(wanted, list) and all(isinstance(s, str) for s in wanted)):
-            raise json_error(web.HTTPBadRequest, "bad_field", "'skills' must be a list.")
+            raise json_error(web.HTTPBadRequest, "bad_field", _("'skills' must be a list."))
         detail["skills"] = list(await desk.login(operator_id, wanted))
     elif action == "logout":
         await desk.logout(operator_id)
@@ -311,7 +323,7 @@ async def flow_validate(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     text = _text(await json_body(request), "text", required=True)
     settings = _services(request).settings
-    _, problems = await asyncio.to_thread(check_text, settings, text, str(settings.flow_path))
+    _flow, problems = await asyncio.to_thread(check_text, settings, text, str(settings.flow_path))
     return web.json_response({"valid": not problems, "problems": problems_json(problems)})
 
 
@@ -325,16 +337,17 @@ async def flow_simulate(request: web.Request) -> web.Response:
     flow, problems = await asyncio.to_thread(check_text, settings, text, str(settings.flow_path))
     if flow is None:
         raise json_error(web.HTTPUnprocessableEntity, "invalid_flow",
-                         "The flow does not validate.", problems=problems_json(problems))
+                         _("The flow does not validate."), problems=problems_json(problems))
     at = _text(body, "at")
     try:
         now = call_time(settings, at, services.clock)
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         f"'at' is not an ISO date and time: {at!r}") from exc
+                         _("'at' is not an ISO date and time: %(value)r", value=at)) from exc
     language = _text(body, "language") or settings.default_language
     if language not in settings.languages:
-        raise json_error(web.HTTPBadRequest, "bad_field", f"Unknown language {language!r}.")
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         _("Unknown language %(language)r.", language=language))
     say = _text(body, "say") or None
     caller, digits = _text(body, "caller"), _text(body, "digits")
     # What a live call would know: the caller's history and the cases keyed, from the
@@ -345,7 +358,7 @@ async def flow_simulate(request: web.Request) -> web.Response:
     if not isinstance(known, bool) or isinstance(open_cases, bool) or not isinstance(
             open_cases, int) or not 0 <= open_cases <= 1000:
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         "'caller_known' must be true or false, 'open_cases' 0-1000.")
+                         _("'caller_known' must be true or false, 'open_cases' 0-1000."))
     facts = arrival_facts(settings, caller=caller, language=language, now=now,
                           speech_available=say is not None, caller_known=known,
                           open_cases=open_cases)
@@ -374,14 +387,15 @@ async def flow_draw(request: web.Request) -> web.Response:
     if (not isinstance(path, list) or len(path) > MAX_PATH_STEPS
             or not all(isinstance(step, str) for step in path)):
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         f"'path' must be a list of at most {MAX_PATH_STEPS} node ids.")
+                         _("'path' must be a list of at most %(steps)s node ids.",
+                           steps=MAX_PATH_STEPS))
     settings = services.settings
     try:
         drawing = await asyncio.to_thread(draw_text, settings, text, str(settings.flow_path),
                                           path)
     except FlowError as exc:
         raise json_error(web.HTTPUnprocessableEntity, "invalid_flow",
-                         "The flow cannot be read far enough to draw it.",
+                         _("The flow cannot be read far enough to draw it."),
                          problems=problems_json(exc.problems)) from exc
     return web.json_response({"svg": drawing.svg, "lines": drawing.lines,
                               "problems": problems_json(drawing.problems)})
@@ -438,7 +452,7 @@ async def flow_rollback(request: web.Request) -> web.Response:
     body = await json_body(request) if request.can_read_body else {}
     wanted = body.get("version_id")
     if wanted is not None and (not isinstance(wanted, int) or isinstance(wanted, bool)):
-        raise json_error(web.HTTPBadRequest, "bad_field", "'version_id' must be a number.")
+        raise json_error(web.HTTPBadRequest, "bad_field", _("'version_id' must be a number."))
     now_live, target = await _services(request).flows.roll_back(wanted, user.username)
     await _audit(request, user, "flow.rollback", now_live.flow.name, to_version_id=target.id,
                  version_id=now_live.version_id)
@@ -465,24 +479,25 @@ async def post_bulletin(request: web.Request) -> web.Response:
     if not isinstance(texts, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in texts.items()):
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         "'texts' must map languages to texts.")
+                         _("'texts' must map languages to texts."))
     texts = {k: v.strip() for k, v in texts.items() if v.strip()}
     if not texts:
-        raise json_error(web.HTTPBadRequest, "bad_field", "Write the bulletin in a language.")
+        raise json_error(web.HTTPBadRequest, "bad_field", _("Write the bulletin in a language."))
     unknown = sorted(set(texts) - set(services.settings.languages))
     if unknown:
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         f"Unknown language(s): {', '.join(unknown)}.")
+                         _("Unknown language(s): %(languages)s.", languages=", ".join(unknown)))
     raw = _text(body, "expires_at", required=True)
     try:
         expires = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         f"'expires_at' is not an ISO date and time: {raw!r}") from exc
+                         _("'expires_at' is not an ISO date and time: %(value)r",
+                           value=raw)) from exc
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=ZoneInfo(services.settings.timezone))
     if expires <= services.clock.now():
-        raise json_error(web.HTTPBadRequest, "bad_field", "'expires_at' is in the past.")
+        raise json_error(web.HTTPBadRequest, "bad_field", _("'expires_at' is in the past."))
     # The bulletin desk writes the audit entry (it knows the texts it accepted).
     bulletin = await services.bulletins.post(texts, expires, user.username)
     return web.json_response(_plain(bulletin), status=201)
@@ -494,7 +509,7 @@ async def withdraw_bulletin(request: web.Request) -> web.Response:
     try:
         bulletin_id = int(request.match_info["id"])
     except ValueError as exc:
-        raise json_error(web.HTTPNotFound, "not_found", "No such bulletin.") from exc
+        raise json_error(web.HTTPNotFound, "not_found", _("No such bulletin.")) from exc
     bulletin = await _services(request).bulletins.withdraw(bulletin_id, user.username)
     return web.json_response(_plain(bulletin))
 
@@ -511,7 +526,8 @@ async def users(request: web.Request) -> web.Response:
 def _operator_id(services: WebServices, body: Mapping[str, Any]) -> str | None:
     operator_id = _text(body, "operator_id") or None
     if operator_id is not None and operator_id not in services.settings.operators:
-        raise json_error(web.HTTPBadRequest, "bad_field", f"No operator {operator_id}.")
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         _("No operator %(operator)s.", operator=operator_id))
     return operator_id
 
 
@@ -519,7 +535,7 @@ def _role(body: Mapping[str, Any]) -> str:
     role = _text(body, "role", required=True)
     if not Role.known(role):
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         f"'role' must be one of {', '.join(Role)}.")
+                         _("'role' must be one of %(roles)s.", roles=", ".join(Role)))
     return role
 
 
@@ -534,7 +550,7 @@ async def create_user(request: web.Request) -> web.Response:
     department = _department(services, body) or None
     if (role == Role.DEPARTMENT) != (department is not None):
         raise json_error(web.HTTPBadRequest, "bad_field",
-                         "A department account, and only one, names its 'department'.")
+                         _("A department account, and only one, names its 'department'."))
     user, password = await create_account(services.store.users, username, role,
                                           operator_id=operator_id, department=department,
                                           clock=services.clock)
@@ -552,25 +568,26 @@ async def update_user(request: web.Request) -> web.Response:
     username = request.match_info["username"]
     existing = await services.store.users.get(username)
     if existing is None:
-        raise json_error(web.HTTPNotFound, "not_found", f"No user {username}.")
+        raise json_error(web.HTTPNotFound, "not_found",
+                         _("No user %(username)s.", username=username))
     changes: dict[str, Any] = {}
     if "role" in body:
         changes["role"] = _role(body)
         if Role.DEPARTMENT in (changes["role"], existing.role) and (
                 changes["role"] != existing.role):
             raise json_error(web.HTTPConflict, "refused",
-                             "A department account stays one; create a new account instead.")
+                             _("A department account stays one; create a new account instead."))
     if "operator_id" in body:
         # null or "" unlinks the account from its operator ("" is the store's "clear").
         changes["operator_id"] = _operator_id(services, body) or ""
     if "disabled" in body:
         if not isinstance(body["disabled"], bool):
-            raise json_error(web.HTTPBadRequest, "bad_field", "'disabled' must be true/false.")
+            raise json_error(web.HTTPBadRequest, "bad_field", _("'disabled' must be true/false."))
         changes["disabled"] = body["disabled"]
     if username == admin.username and (changes.get("disabled") or
                                        changes.get("role", Role.ADMIN) != Role.ADMIN):
         raise json_error(web.HTTPConflict, "refused",
-                         "You cannot disable or demote your own account.")
+                         _("You cannot disable or demote your own account."))
     password = None
     if body.get("reset_password") is True:
         password = generate_password()
@@ -591,7 +608,8 @@ async def update_user(request: web.Request) -> web.Response:
 def _config_name(request: web.Request) -> str:
     name = request.match_info["name"]
     if name not in CONFIG_FILES:
-        raise json_error(web.HTTPNotFound, "not_found", f"No configuration file {name!r}.")
+        raise json_error(web.HTTPNotFound, "not_found",
+                         _("No configuration file %(name)r.", name=name))
     return name
 
 

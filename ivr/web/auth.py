@@ -49,11 +49,15 @@ from ivr.accounts.passwords import DUMMY_HASH, MAX_PASSWORD_CHARS, verify_passwo
 from ivr.core.records import Role, User, WebSession
 from ivr.errors import LoginRefused, StorageError
 from ivr.web.errors import is_api, json_error
+from ivr.web.i18n import N_
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 
 log = structlog.get_logger("ivr.web.auth")
 
 SESSION_COOKIE: Final = "ivr_session"
+ROLE_WORDS: Final = {Role.OPERATOR: N_("operator"), Role.SUPERVISOR: N_("supervisor"),
+                     Role.ADMIN: N_("admin"), Role.DEPARTMENT: N_("department")}
 LOGIN_CSRF_COOKIE: Final = "ivr_login_csrf"
 CSRF_FIELD: Final = "csrf"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -67,9 +71,9 @@ MAX_TRACKED: Final = 10_000
 ADDRESS_FREE_FAILURES: Final = 20
 CHECKS_PER_ADDRESS: Final = 1
 MAX_USERNAME: Final = 64  # ivr.accounts.service.USERNAME
-LOGIN_TOO_LONG: Final = "Username or password too long."
-LOGIN_BUSY: Final = "A login from this address is being checked; try again in a moment."
-LOGIN_FAILED: Final = "Wrong username or password."
+LOGIN_TOO_LONG: Final = N_("Username or password too long.")
+LOGIN_BUSY: Final = N_("A login from this address is being checked; try again in a moment.")
+LOGIN_FAILED: Final = N_("Wrong username or password.")
 
 TOKEN_PREFIX: Final = "ivr_"  # noqa: S105 - not a secret: what every API token starts with
 # Per request: the session (None for an API token) and its user once looked up (None: looked
@@ -145,7 +149,7 @@ async def require(request: web.Request, *roles: str) -> User:
     user = await current_user(request)
     if user is None:
         if is_api(request):
-            raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
+            raise json_error(web.HTTPUnauthorized, "not_logged_in", _("Log in first."))
         raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
     ladder = [Role.rank_of(r) for r in roles if r != Role.DEPARTMENT]
     if user.role == Role.DEPARTMENT:
@@ -153,8 +157,9 @@ async def require(request: web.Request, *roles: str) -> User:
     else:
         allowed = not roles or (bool(ladder) and Role.rank_of(user.role) >= min(ladder))
     if not allowed:
-        message = (f"This needs the {list(Role)[min(ladder)]} role or higher." if ladder
-                   else "This needs a department account.")
+        message = (_("This needs the %(role)s role or higher.",
+                     role=_(ROLE_WORDS[list(Role)[min(ladder)]])) if ladder
+                   else _("This needs a department account."))
         if is_api(request):
             raise json_error(web.HTTPForbidden, "forbidden", message)
         raise forbidden_page(request, message)
@@ -163,7 +168,7 @@ async def require(request: web.Request, *roles: str) -> User:
 
 def forbidden_page(request: web.Request, message: str) -> web.HTTPForbidden:
     body = aiohttp_jinja2.render_string(
-        "error.html", request, {"status": 403, "title": "Not allowed", "message": message}
+        "error.html", request, {"status": 403, "title": _("Not allowed"), "message": message}
     )
     return web.HTTPForbidden(text=body, content_type="text/html")
 
@@ -194,8 +199,8 @@ async def csrf_middleware(
         if not hmac.compare_digest(sent.encode(), loaded[0].csrf_token.encode()):
             log.warning("csrf_refused", path=request.path, user=loaded[1].username)
             if is_api(request):
-                raise json_error(web.HTTPForbidden, "csrf", "Missing or wrong CSRF token.")
-            raise forbidden_page(request, "The form expired; reload the page and try again.")
+                raise json_error(web.HTTPForbidden, "csrf", _("Missing or wrong CSRF token."))
+            raise forbidden_page(request, _("The form expired; reload the page and try again."))
     return await handler(request)
 
 
@@ -317,7 +322,7 @@ def landing(user: User) -> str:
 MAX_NEXT: Final = 2048
 
 
-def _safe_next(value: str) -> str | None:
+def safe_next(value: str) -> str | None:
     r"""``value`` if it is a path on this site, else None.
 
     Browsers drop tabs and line breaks from a URL and read ``\`` as ``/``, so
@@ -340,7 +345,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     token = secrets.token_urlsafe(32)
     response = aiohttp_jinja2.render_template(
         "login.html", request,
-        {"login_csrf": token, "next": _safe_next(request.query.get("next", "")) or "",
+        {"login_csrf": token, "next": safe_next(request.query.get("next", "")) or "",
          "error": "",
          "username": ""},
     )
@@ -367,15 +372,16 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     """The user whose password this is; ``LoginRefused`` otherwise (too long, throttled, busy
     or wrong). What is refused before the password check costs no argon2 work."""
     if len(username) > MAX_USERNAME or len(password) > MAX_PASSWORD_CHARS:
-        raise LoginRefused(LOGIN_TOO_LONG, 400)
+        raise LoginRefused(_(LOGIN_TOO_LONG), 400)
     throttle = request.app[THROTTLE]
     address = client_address(request)
     wait = throttle.wait_left(address, username)
     if wait > 0:
-        raise LoginRefused(f"Too many failed attempts; try again in {int(wait) + 1} s.", 429)
+        raise LoginRefused(_("Too many failed attempts; try again in %(seconds)s s.",
+                             seconds=int(wait) + 1), 429)
     if not throttle.begin_check(address):
         throttle.failed(address, None)  # a burst from one address backs that address off
-        raise LoginRefused(LOGIN_BUSY, 429)
+        raise LoginRefused(_(LOGIN_BUSY), 429)
     try:
         user = await request.app[SERVICES].store.users.get(username) if username else None
         ok = await verify_password(user.password_hash if user else DUMMY_HASH, password)
@@ -384,7 +390,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> Us
     if user is None or not ok or user.disabled:
         throttle.failed(address, username)
         log.info("login_failed", username=username, address=address)
-        raise LoginRefused(LOGIN_FAILED, 401)
+        raise LoginRefused(_(LOGIN_FAILED), 401)
     throttle.succeeded(address, username)
     return user
 
@@ -425,17 +431,17 @@ async def login(request: web.Request) -> web.StreamResponse:
         return await _login_json(request)
     form = await _form(request) or {}
     username, password = form.get("username", "").strip(), form.get("password", "")
-    next_page = _safe_next(form.get("next", ""))
+    next_page = safe_next(form.get("next", ""))
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = form.get(CSRF_FIELD, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
         return _login_again(request, username, next_page or "",
-                            "The login form expired; please try again.", 403)
+                            _("The login form expired; please try again."), 403)
     try:
         user = await authenticate(request, username, password)
     except LoginRefused as exc:
         return _login_again(request, username, next_page or "", str(exc), exc.status)
-    token, _ = await start_session(request, user)
+    token, _session = await start_session(request, user)
     await _audit_login(request, user, "form")
     response = _see_other(next_page or landing(user))
     _set_session_cookie(request, response, token)
@@ -467,9 +473,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_json", "The body is not JSON.") from exc
+        raise json_error(web.HTTPBadRequest, "bad_json", _("The body is not JSON.")) from exc
     if not isinstance(body, dict):
-        raise json_error(web.HTTPBadRequest, "bad_json", "The body must be a JSON object.")
+        raise json_error(web.HTTPBadRequest, "bad_json",
+                         _("The body must be a JSON object."))
     return body
 
 

@@ -15,6 +15,7 @@ Pages are server-rendered forms (no script needed), Chinese first, English secon
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -31,34 +32,60 @@ from ivr.core.suggest import for_case
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
 from ivr.web.errors import json_error
+from ivr.web.i18n import N_, config_language, name_in_language
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
 
 VISIT_LABELS: Final = {
-    "pending": "待回访 Return visit due", "calling": "回访中 Calling the citizen",
-    "done": "已回访 Citizen answered", "unreachable": "未联系上 Citizen unreachable",
+    "pending": N_("Return visit due"), "calling": N_("Calling the citizen"),
+    "done": N_("Citizen answered"), "unreachable": N_("Citizen unreachable"),
 }
-SATISFACTION_LABELS: Final = {1: "满意 Satisfied", 2: "基本满意 Basically satisfied",
-                              3: "不满意 Dissatisfied"}
+SATISFACTION_LABELS: Final = {1: N_("Satisfied"), 2: N_("Basically satisfied"),
+                              3: N_("Dissatisfied")}
 FLAG_LABELS: Final = {
-    "overdue": "逾期 Overdue", "respond_overdue": "未按时响应 Not responded in time",
-    "nearly_due": "临期 Nearly due",
+    "overdue": N_("Overdue"), "respond_overdue": N_("Not responded in time"),
+    "nearly_due": N_("Nearly due"),
 }
 STATUS_LABELS: Final = {
-    "new": "新建 New", "dispatched": "已派单 Dispatched", "in_progress": "办理中 In progress",
-    "returned": "已退回 Returned", "resolved": "已办结 Resolved", "closed": "已关闭 Closed",
-    "merged": "已合并 Merged",
+    "new": N_("New"), "dispatched": N_("Dispatched"), "in_progress": N_("In progress"),
+    "returned": N_("Returned"), "resolved": N_("Resolved"), "closed": N_("Closed"),
+    "merged": N_("Merged"),
 }
 ACTION_LABELS: Final = {
-    "create": "登记 Filed", "update": "修改 Edited", "set_status": "改状态 Status set",
-    "dispatch": "派单 Dispatched", "answer": "答复部门 Answered", "reopen": "重办 Reopened",
-    "close": "关闭 Closed", "accept": "签收 Accepted", "ask": "请示中心 Asked the centre",
-    "resolve": "办结 Resolved", "return": "退回 Returned", "remind": "催办 Reminder",
-    "escalate": "升级 Escalated", "visit": "回访 Return visit",
-    "visit_reopen": "回访未解决 Visit: not resolved", "visit_failed": "回访未接通 Visit failed",
-    "visit_unreachable": "回访未联系上 Unreachable", "merge": "合并 Merged into another",
-    "merged_in": "并入重复工单 Duplicate merged in",
+    "create": N_("Filed"), "update": N_("Edited"), "set_status": N_("Status set"),
+    "dispatch": N_("Dispatched"), "answer": N_("Answered"), "reopen": N_("Reopened"),
+    "close": N_("Closed"), "accept": N_("Accepted"), "ask": N_("Asked the centre"),
+    "resolve": N_("Resolved"), "return": N_("Returned"), "remind": N_("Reminder"),
+    "escalate": N_("Escalated"), "visit": N_("Return visit"),
+    "visit_reopen": N_("Visit: not resolved"), "visit_failed": N_("Visit failed"),
+    "visit_unreachable": N_("Unreachable"), "merge": N_("Merged into another"),
+    "merged_in": N_("Duplicate merged in"),
 }
+
+
+# The words the core writes at the head of a step's history note (``ivr.core.cases.act``).
+NOTE_WORDS: Final = {"answered": N_("answered"), "reopened": N_("reopened"),
+                     "closed": N_("closed"), "accepted": N_("accepted"),
+                     "asked the centre": N_("asked the centre"), "resolved": N_("resolved"),
+                     "description changed": N_("description changed")}
+
+
+def note_text(note: str, department_name: Any) -> str:
+    """A history note in the user's language: the core's words at its head translated, what
+    a person wrote after them (``: ...``) as they wrote it."""
+    head, sep, rest = note.partition(": ")
+    if head.startswith("dispatched to "):
+        head = _("dispatched to %(department)s",
+                 department=department_name(head.removeprefix("dispatched to ")))
+    elif head.startswith("returned by "):
+        head = _("returned by %(department)s",
+                 department=department_name(head.removeprefix("returned by ")))
+    elif head in NOTE_WORDS:
+        head = _(NOTE_WORDS[head])
+    else:
+        return note
+    return head + sep + rest
 
 
 CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
@@ -67,8 +94,31 @@ DUPLICATE_WINDOW: Final = timedelta(hours=48)  # likely duplicates filed this cl
 
 
 def actor_of(user: User) -> Actor:
-    """The actor of the core's rules for a web account."""
-    return Actor(user.username, user.department if user.role == Role.DEPARTMENT else None)
+    """The actor of the core's rules for a web account: an operator sees only their own
+    cases (``ivr.core.cases.Owner``), supervisors and admins every case."""
+    return Actor(user.username, user.department if user.role == Role.DEPARTMENT else None,
+                 own_only=user.role == Role.OPERATOR, operator_id=user.operator_id)
+
+
+async def is_theirs(services: WebServices, user: User, number: str) -> bool:
+    """Whether case ``number`` is ``user``'s to see and work (always, above an operator)."""
+    owner = actor_of(user).owner
+    return owner is None or number in await services.store.cases.owned([number], owner)
+
+
+def not_theirs(number: str) -> web.HTTPException:
+    """403 for an operator asking for a case that is not theirs."""
+    return json_error(web.HTTPForbidden, "not_yours",
+                      _("Case %(number)s is not yours: it was neither opened by you nor "
+                        "for a call you answered.", number=number))
+
+
+async def _only_theirs(services: WebServices, user: User, cases: list[Case]) -> list[Case]:
+    owner = actor_of(user).owner
+    if owner is None:
+        return cases
+    mine = await services.store.cases.owned([c.number for c in cases], owner)
+    return [c for c in cases if c.number in mine]
 
 
 def _services(request: web.Request) -> WebServices:
@@ -165,7 +215,8 @@ def _body_text(body: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise json_error(web.HTTPBadRequest, "bad_field", f"{key!r} must be a string.")
+        raise json_error(web.HTTPBadRequest, "bad_field",
+                         _("%(field)r must be a string.", field=key))
     return value
 
 
@@ -173,6 +224,8 @@ async def api_act(request: web.Request) -> web.Response:
     user = await require(request, Role.OPERATOR, Role.DEPARTMENT)
     body = await json_body(request)
     services = _services(request)
+    if not await is_theirs(services, user, request.match_info["number"]):
+        raise not_theirs(request.match_info["number"])
     try:
         action = CaseAction.parse(_body_text(body, "action"))
     except Refused as exc:
@@ -218,25 +271,35 @@ async def api_department_cases(request: web.Request) -> web.Response:
 
 
 async def api_dispatch_queue(request: web.Request) -> web.Response:
-    await require(request, Role.OPERATOR)
+    user = await require(request, Role.OPERATOR)
     services = _services(request)
-    return web.json_response([case_json(c, services)
-                              for c in await services.store.cases.for_centre()])
+    waiting = await _only_theirs(services, user, await services.store.cases.for_centre())
+    return web.json_response([case_json(c, services) for c in waiting])
 
 
 # -- pages -----------------------------------------------------------------------------------
 
 
+def _translated(labels: Mapping[Any, str]) -> dict[Any, str]:
+    return {key: _(label) for key, label in labels.items()}
+
+
 def _page_context(services: WebServices) -> dict[str, Any]:
+    """Labels and names in the request's language (``ivr.web.i18n``); ``departments`` is
+    [(id, its name in that language, its English name, kind)]."""
     departments = services.settings.departments
+    language = config_language()
     return {
-        "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
-        "flag_labels": FLAG_LABELS, "visit_labels": VISIT_LABELS,
-        "satisfaction_labels": SATISFACTION_LABELS,
-        "departments": [(d.id, d.name("zh"), d.name("en"), d.kind)
+        "status_labels": _translated(STATUS_LABELS), "action_labels": _translated(ACTION_LABELS),
+        "flag_labels": _translated(FLAG_LABELS), "visit_labels": _translated(VISIT_LABELS),
+        "satisfaction_labels": _translated(SATISFACTION_LABELS),
+        "departments": [(d.id, d.name(language), d.name("en"), d.kind)
                         for d in departments.values()],
-        "department_names": {d.id: d.name("zh") for d in departments.values()},
-        "skills": {s.id: s.names.get("zh", s.id) for s in services.settings.skills.values()},
+        "department_names": {d.id: d.name(language) for d in departments.values()},
+        "note_text": lambda note: note_text(
+            note, lambda i: departments[i].name(language) if i in departments else i),
+        "skills": {s.id: name_in_language(s.names, s.id)
+                   for s in services.settings.skills.values()},
     }
 
 
@@ -260,12 +323,21 @@ async def _case_page(
     case = await services.store.cases.get(number)
     if case is None or not visible_to(case, actor_of(user)):
         raise web.HTTPNotFound(text=aiohttp_jinja2.render_string(
-            "error.html", request, {"status": 404, "title": "未找到 Not found",
-                                    "message": f"没有工单 No case {number}."}),
+            "error.html", request, {"status": 404, "title": _("Not found"),
+                                    "message": _("No case %(number)s.", number=number)}),
+            content_type="text/html")
+    if not await is_theirs(services, user, number):
+        raise web.HTTPForbidden(text=aiohttp_jinja2.render_string(
+            "error.html", request, {"status": 403, "title": _("Not allowed"),
+                                    "message": _("Case %(number)s is not yours: it was neither "
+                                                 "opened by you nor for a call you answered.",
+                                                 number=number)}),
             content_type="text/html")
     history = await services.store.cases.history(number)
     calls = [] if user.role == Role.DEPARTMENT else await services.store.calls.latest_of_caller(
         case.caller, CALLS_SHOWN)
+    if user.role == Role.OPERATOR:  # an operator sees their own calls only
+        calls = [c for c in calls if c.operator and c.operator == user.operator_id]
     proposed = None if user.role == Role.DEPARTMENT else proposal(services, case)
     by_department = user.role == Role.DEPARTMENT
     merged = [] if by_department else await services.store.cases.duplicates_of(number)
@@ -300,6 +372,8 @@ async def _step_from_form(request: web.Request, user: User, back: str) -> web.St
     form = await request.post()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     services = _services(request)
+    if not await is_theirs(services, user, number):
+        return await _case_page(request, user, number)  # renders the 403 page
     try:
         if fields.get("action") == "merge" and user.role != Role.DEPARTMENT:
             duplicate, into = fields.get("duplicate", ""), fields.get("into", "")
@@ -326,11 +400,16 @@ async def centre_step(request: web.Request) -> web.StreamResponse:
 
 
 async def dispatch_page(request: web.Request) -> web.StreamResponse:
-    await require(request, Role.OPERATOR)
+    user = await require(request, Role.OPERATOR)
     services = _services(request)
-    waiting = await services.store.cases.for_centre()
+    waiting = await _only_theirs(services, user, await services.store.cases.for_centre())
     proposed = {c.number: proposal(services, c) for c in waiting}
     alerts = await services.store.cases.alerts(_now(services), FLAGGED_SHOWN)
+    owner = actor_of(user).owner
+    if owner is not None:  # an operator's desk lists their own flagged cases only
+        mine = await services.store.cases.owned([c.number for c in alerts.cases], owner)
+        alerts = dataclasses.replace(
+            alerts, cases=tuple(c for c in alerts.cases if c.number in mine))
     return aiohttp_jinja2.render_template("dispatch.html", request, {
         **_page_context(services), "waiting": waiting, "alerts": alerts,
         "proposed": {n: p[0] for n, p in proposed.items() if p is not None},
@@ -345,8 +424,8 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     call = await services.store.calls.get(call_id)
     if call is None:
         raise web.HTTPNotFound(text=aiohttp_jinja2.render_string(
-            "error.html", request, {"status": 404, "title": "未找到 Not found",
-                                    "message": f"没有来电 No call {call_id}."}),
+            "error.html", request, {"status": 404, "title": _("Not found"),
+                                    "message": _("No call %(id)s.", id=call_id)}),
             content_type="text/html")
     return aiohttp_jinja2.render_template("call.html", request, {
         "call": call, "cases": await services.store.cases.of_call(call_id)})
@@ -361,14 +440,15 @@ def search_terms(query: Mapping[str, str], services: WebServices) -> dict[str, A
     terms: dict[str, Any] = {k: (query.get(k) or "").strip()[:64] for k in SEARCH_FIELDS}
     if terms["status"] and terms["status"] not in STATUS_LABELS:
         raise json_error(web.HTTPBadRequest, "bad_query",
-                         f"status must be one of {', '.join(STATUS_LABELS)}.")
+                         _("status must be one of %(statuses)s.",
+                           statuses=", ".join(STATUS_LABELS)))
     terms["overdue_at"] = _now(services) if query.get("overdue") else None
     return terms
 
 
 async def cases_page(request: web.Request) -> web.StreamResponse:
-    """The case list and search (operators and up)."""
-    await require(request, Role.OPERATOR)
+    """The case list and search (operators and up; an operator's own cases only)."""
+    user = await require(request, Role.OPERATOR)
     services = _services(request)
     try:
         page = max(1, int(request.query.get("page", "1")))
@@ -378,10 +458,11 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
     try:
         terms = search_terms(request.query, services)
     except web.HTTPBadRequest:
-        error, terms = "未知状态 Unknown status.", {}
+        error, terms = _("Unknown status."), {}
     if not error:
         found = await services.store.cases.search(
-            **terms, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+            **terms, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE,
+            owner=actor_of(user).owner)
     now = _now(services)
     shown = found[:PAGE_SIZE]
     query = {k: request.query.get(k, "") for k in (*SEARCH_FIELDS, "overdue")}

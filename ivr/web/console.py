@@ -34,7 +34,10 @@ from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
 from ivr.errors import IvrError, StorageError
 from ivr.web.auth import SESSION_COOKIE, current_user, json_body, require, token_hash
+from ivr.web.casework import STATUS_LABELS
 from ivr.web.errors import json_error
+from ivr.web.i18n import N_, config_language, name_in_language
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
 
@@ -48,12 +51,12 @@ SESSION_ENDED_CLOSE = 4401
 PRESENCE_TTL_SECONDS = 1.0
 # A department's number: digits, optionally led by + and with * or # (PBX feature codes).
 PAUSE_REASONS = (
-    ("break", "Break"),
-    ("meal", "Meal"),
-    ("training", "Training"),
+    ("break", N_("Break")),
+    ("meal", N_("Meal")),
+    ("training", N_("Training")),
     # Reported as wrap-up so live figures count the operator in wrap-up, not paused.
-    ("wrap-up", "After-call work"),
-    ("other", "Other"),
+    ("wrap-up", N_("After-call work")),
+    ("other", N_("Other")),
 )
 
 
@@ -72,13 +75,14 @@ async def _console_user(request: web.Request) -> tuple[User, str]:
     """The user and their operator id, for JSON endpoints: 401/403 JSON, never a redirect."""
     user = await current_user(request)
     if user is None:
-        raise json_error(web.HTTPUnauthorized, "not_logged_in", "Log in first.")
+        raise json_error(web.HTTPUnauthorized, "not_logged_in", _("Log in first."))
     if Role.rank_of(user.role) < 0:
-        raise json_error(web.HTTPForbidden, "forbidden", "This needs an operator account.")
+        raise json_error(web.HTTPForbidden, "forbidden",
+                         _("This needs an operator account."))
     operator_id = user.operator_id
     if not operator_id or operator_id not in request.app[SERVICES].settings.operators:
         raise json_error(web.HTTPForbidden, "not_an_operator",
-                         "This account is not linked to an operator.")
+                         _("This account is not linked to an operator."))
     return user, operator_id
 
 
@@ -122,7 +126,7 @@ def _departments(settings: Settings) -> list[str]:
 def _department_skills(settings: Settings) -> list[tuple[str, str, str]]:
     """(department id, its label, its categories separated by spaces) for the dispatch
     select: ``departments.yaml`` in its order (the first listing a category is proposed)."""
-    return [(d.id, f"{d.name('zh')} · {d.name('en')}", " ".join(d.categories))
+    return [(d.id, d.name(config_language()), " ".join(d.categories))
             for d in settings.departments.values()]
 
 
@@ -139,13 +143,17 @@ async def console_page(request: web.Request) -> dict[str, Any]:
         "operator": operator,
         "skills": sorted(operator.skills) if operator else [],
         "departments": _department_skills(settings),
-        "pause_reasons": PAUSE_REASONS,
+        "pause_reasons": [(value, _(label)) for value, label in PAUSE_REASONS],
+        # For console.js: skill and status names in the user's language.
+        "names": {"skills": {sid: name_in_language(s.names, sid)
+                             for sid, s in settings.skills.items()},
+                  "statuses": {k: _(v) for k, v in STATUS_LABELS.items()}},
     }
 
 
 async def console_state(request: web.Request) -> web.Response:
     """The operator's state and skills, the departments, and the current pop."""
-    _, operator_id = await _console_user(request)
+    _user, operator_id = await _console_user(request)
     services = request.app[SERVICES]
     settings = services.settings
     operator = settings.operators[operator_id]
@@ -181,7 +189,7 @@ async def transfer(request: web.Request) -> web.Response:
     target = str(body.get("target", "")).strip()
     if not DEPARTMENT_NUMBER.fullmatch(target):
         raise json_error(web.HTTPBadRequest, "bad_target",
-                         "Enter a department number to transfer to (2 to 15 digits).")
+                         _("Enter a department number to transfer to (2 to 15 digits)."))
     services = request.app[SERVICES]
     await services.transfers.transfer(operator_id, target)
     await services.store.audit.record(user.username, "call.transfer", operator_id,
@@ -201,9 +209,10 @@ def _same_origin(request: web.Request) -> bool:
 
 async def console_ws(request: web.Request) -> web.StreamResponse:
     """Screen pops for the logged-in operator, as they are published."""
-    _, operator_id = await _console_user(request)
+    _user, operator_id = await _console_user(request)
     if not _same_origin(request):
-        raise json_error(web.HTTPForbidden, "cross_origin", "Cross-origin WebSocket refused.")
+        raise json_error(web.HTTPForbidden, "cross_origin",
+                         _("Cross-origin WebSocket refused."))
     services = request.app[SERVICES]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
     await ws.prepare(request)

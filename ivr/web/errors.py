@@ -29,6 +29,7 @@ from ivr.errors import (
     StorageError,
     TransferFailed,
 )
+from ivr.web.i18n import gettext as _
 
 log = structlog.get_logger("ivr.web")
 
@@ -74,7 +75,7 @@ def as_json(exc: IvrError) -> web.HTTPException | None:
             return json_error(status, error, str(exc), problems=exc.problems)
         if kind is StorageError:
             # The driver's words are for the log, not for the browser.
-            return json_error(status, error, "The database did not answer; try again.")
+            return json_error(status, error, _("The database did not answer; try again."))
         return json_error(status, error, str(exc))
     return None
 

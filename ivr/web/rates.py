@@ -26,6 +26,8 @@ from ivr.core.suggest import SuggestionTally, total
 from ivr.edges import xlsx
 from ivr.web.auth import require
 from ivr.web.errors import json_error
+from ivr.web.i18n import N_, config_language
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.reports import csv_text
 from ivr.web.services import WebServices
@@ -33,13 +35,13 @@ from ivr.web.services import WebServices
 ROLE = Role.SUPERVISOR
 MAX_DAYS: Final = 366
 BOM: Final = "\ufeff"
-KIND_LABELS: Final = {"department": "委办局 Departments", "street": "街道乡镇 Streets and towns"}
+KIND_LABELS: Final = {"department": N_("Departments"), "street": N_("Streets and towns")}
 HEADER: Final = (
-    "排名 Rank", "类型 Kind", "单位 Department", "派单 Dispatched", "按时响应 Responded on time",
-    "响应率 Response rate %", "办结 Resolved", "逾期 Overdue", "回访 Visits answered",
-    "未联系上 Unreachable", "解决 Citizen: resolved", "解决率 Resolution rate %",
-    "满意 Satisfied", "基本满意 Basically satisfied", "不满意 Dissatisfied",
-    "满意率 Satisfaction rate %",
+    N_("Rank"), N_("Kind"), N_("Department"), N_("Dispatched"), N_("Responded on time"),
+    N_("Response rate %"), N_("Resolved"), N_("Overdue"), N_("Visits answered"),
+    N_("Unreachable"), N_("Citizen: resolved"), N_("Resolution rate %"),
+    N_("Satisfied"), N_("Basically satisfied"), N_("Dissatisfied"),
+    N_("Satisfaction rate %"),
 )
 
 
@@ -87,7 +89,7 @@ def ranked_by_kind(
 
 def _name(settings: Settings, department: str) -> str:
     known = settings.departments.get(department)
-    return f"{known.name('zh')} {known.name('en')}" if known else department
+    return known.name(config_language()) if known else department
 
 
 def table_rows(settings: Settings, ranked: dict[str, list[RankedDepartment]]) -> list[list[str]]:
@@ -136,7 +138,8 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     await require(request, ROLE)
     services = request.app[SERVICES]
     today = _today(services)
-    context: dict[str, Any] = {"header": HEADER, "kinds": KIND_LABELS, "error": "",
+    context: dict[str, Any] = {"header": [_(h) for h in HEADER],
+                               "kinds": {k: _(v) for k, v in KIND_LABELS.items()}, "error": "",
                                "sections": {}, "query": "", "month": today.strftime("%Y-%m"),
                                "first": "", "last": "", "suggestions": []}
     try:
@@ -147,7 +150,7 @@ async def rates_page(request: web.Request) -> web.StreamResponse:
     ranked = await _ranked(services, first, last)
     context.update(
         suggestions=[(_name(services.settings, t.department) if t.department else
-                      "合计 All", t.suggested, t.kept, _rate(t.kept_rate))
+                      _("All"), t.suggested, t.kept, _rate(t.kept_rate))
                      for t in await _suggestions(services, first, last)],
         first=first.isoformat(), last=last.isoformat(),
         query=f"from={first.isoformat()}&to={last.isoformat()}",
@@ -167,7 +170,7 @@ async def _download_rows(request: web.Request) -> tuple[str, list[list[str]]]:
         raise web.HTTPBadRequest(text=str(exc)) from None
     ranked = await _ranked(services, first, last)
     stem = f"department-rates-{first.isoformat()}-{last.isoformat()}"
-    return stem, [list(HEADER), *table_rows(services.settings, ranked)]
+    return stem, [[_(h) for h in HEADER], *table_rows(services.settings, ranked)]
 
 
 async def rates_csv(request: web.Request) -> web.StreamResponse:
@@ -185,7 +188,7 @@ XLSX_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 async def rates_xlsx(request: web.Request) -> web.StreamResponse:
     """The same table as the CSV, as an Excel workbook (rates and counts as numbers)."""
     stem, rows = await _download_rows(request)
-    body = await asyncio.to_thread(xlsx.workbook, "考核 Rates", rows[0], rows[1:])
+    body = await asyncio.to_thread(xlsx.workbook, _("Rates"), rows[0], rows[1:])
     return web.Response(
         body=body, content_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},

@@ -39,6 +39,9 @@ from ivr.core.figures import (
 )
 from ivr.core.records import CallRecord, Role
 from ivr.web.auth import require
+from ivr.web.casework import STATUS_LABELS
+from ivr.web.i18n import gettext as _
+from ivr.web.i18n import name_in_language
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
 
@@ -136,10 +139,10 @@ def csv_text(rows: Iterable[Sequence[str]]) -> str:
 def case_rows(counts: dict[tuple[str, str], int]) -> tuple[list[str], list[list[str]]]:
     """A pivot of case counts: header (category, statuses..., total) and one row a category."""
     known = [status.value for status in CaseStatus]
-    statuses = known + sorted({s for _, s in counts} - set(known))
+    statuses = known + sorted({s for _c, s in counts} - set(known))
     header = ["category", *statuses, "total"]
     rows = []
-    for category in sorted({c for c, _ in counts}):
+    for category in sorted({c for c, _s in counts}):
         values = [counts.get((category, s), 0) for s in statuses]
         rows.append([category, *(str(v) for v in values), str(sum(values))])
     return header, rows
@@ -215,7 +218,12 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
             f"&period={query.period_name}"
         )
     header, rows = case_rows(await services.store.cases.counts())
-    context["case_header"], context["case_rows"] = header, rows
+    settings = services.settings
+    # Shown in the user's language: statuses by their names, categories by the skills'.
+    context["case_header"] = [_("Category"), *(_(STATUS_LABELS.get(s, s)) for s in header[1:-1]),
+                              _("Total")]
+    context["case_rows"] = [[name_in_language(settings.skills[r[0]].names, r[0])
+                             if r[0] in settings.skills else r[0], *r[1:]] for r in rows]
     return aiohttp_jinja2.render_template("reports.html", request, context, status=status)
 
 
@@ -236,7 +244,8 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
 
 def _csv_response(text: str, filename: str) -> web.Response:
     return web.Response(
-        text=text, content_type="text/csv", charset="utf-8",
+        # The BOM: Excel on Chinese Windows then reads the file as UTF-8.
+        text="\ufeff" + text, content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

@@ -19,6 +19,8 @@ from ivr.core.settings import Settings
 from ivr.core.surges import Surge
 from ivr.errors import IvrError
 from ivr.web.auth import require
+from ivr.web.i18n import config_language
+from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
 
@@ -51,8 +53,9 @@ def bulletin_texts(settings: Settings, surge: Surge) -> dict[str, str]:
 
 def surge_json(settings: Settings, surge: Surge) -> dict[str, Any]:
     names = _names(settings, surge)
+    shown = names.get(config_language()) or names["zh"]  # the user's language
     return {"category": surge.category, "place": surge.place,
-            "category_name": names["zh"][0], "place_name": names["zh"][1],
+            "category_name": shown[0], "place_name": shown[1],
             "count": surge.count, "usual": surge.usual, "ratio": round(surge.ratio, 1),
             "since": surge.since}
 
@@ -98,17 +101,17 @@ async def post_bulletin(request: web.Request) -> web.StreamResponse:
         expires = datetime.fromisoformat(str(form.get("expires_at", ""))).replace(
             tzinfo=ZoneInfo(settings.timezone))
     except ValueError:
-        error = "到期时间无效 The expiry is not a date and time."
+        error = _("The expiry is not a date and time.")
     else:
         if not texts:
-            error = "请至少写一种语言 Write the bulletin in a language."
+            error = _("Write the bulletin in a language.")
         elif expires <= services.clock.now():
-            error = "到期时间已过 The expiry is in the past."
+            error = _("The expiry is in the past.")
     if not error:
         try:
             await services.bulletins.post(texts, expires, user.username)
         except IvrError as exc:
-            error = f"公告未发布 The bulletin was not posted: {exc}"
+            error = _("The bulletin was not posted: %(why)s", why=str(exc))
     if error:
         return aiohttp_jinja2.render_template(
             "surges.html", request, {**_context(services), "error": error}, status=400)

@@ -26,6 +26,7 @@ from ivr.core.records import Role
 from ivr.core.settings import Settings
 from ivr.web.auth import current_user, require
 from ivr.web.errors import json_error
+from ivr.web.i18n import config_language, name_in_language
 from ivr.web.keys import SERVICES
 from ivr.web.surges import surge_json
 
@@ -74,10 +75,9 @@ def skill_board(
 ) -> dict[str, Any]:
     """One skill's row of the wallboard, JSON-ready."""
     skill = settings.skills.get(figures.skill)
-    language = settings.default_language
     name = figures.skill
-    if skill is not None:
-        name = skill.names.get(language) or skill.names.get("en") or figures.skill
+    if skill is not None:  # in the language of the user asking (ivr.web.i18n)
+        name = name_in_language(skill.names, figures.skill)
     ops = figures.operators
     hint = staffing_hint_for(figures)
     level = figures.service_level_percent
@@ -157,7 +157,7 @@ def alerts_json(alerts: CaseAlerts, settings: Settings) -> dict[str, Any]:
     """The cases against their deadlines, as of the deadline watch's last check."""
     def name(department: str) -> str:
         known = settings.departments.get(department)
-        return known.name() if known else department
+        return known.name(config_language()) if known else department
     return {
         "at": alerts.at, "overdue": alerts.overdue, "respond_overdue": alerts.respond_overdue,
         "nearly_due": alerts.nearly_due, "escalated": alerts.escalated,

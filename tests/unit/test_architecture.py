@@ -52,6 +52,8 @@ WRAPPED = {
     "aiohttp_jinja2": ("ivr.web",),
     "jinja2": ("ivr.web",),
     "xlsxwriter": ("ivr.edges.xlsx",),
+    "babel": ("ivr.edges.translations",),
+    "prometheus_client": ("ivr.edges.metrics",),
 }
 STANDARD = frozenset(sys.stdlib_module_names)
 

@@ -17,7 +17,7 @@ _users = tables.users
 _sessions = tables.sessions
 _USER_COLUMNS = (
     _users.c.username, _users.c.role, _users.c.password_hash, _users.c.created_at,
-    _users.c.operator_id, _users.c.disabled, _users.c.department,
+    _users.c.operator_id, _users.c.disabled, _users.c.department, _users.c.language,
 )
 
 
@@ -65,8 +65,10 @@ class Users:
     async def update(
         self, username: str, *, role: str | None = None, password_hash: str | None = None,
         operator_id: str | None = None, disabled: bool | None = None,
+        language: str | None = None,
     ) -> User:
-        """Change what is given; None leaves a field as it is (``operator_id=""`` clears it).
+        """Change what is given; None leaves a field as it is (``operator_id=""`` and
+        ``language=""`` clear it).
 
         Disabling a user, or resetting their password, also ends their sessions.
         """
@@ -79,6 +81,8 @@ class Users:
             values["operator_id"] = operator_id or None
         if disabled is not None:
             values["disabled"] = disabled
+        if language is not None:
+            values["language"] = language or None
 
         def run(conn: Connection) -> User:
             if values:
@@ -152,7 +156,7 @@ class Sessions:
 
 def _user(row: Any) -> User:
     return User(row.username, row.role, row.password_hash, row.created_at, row.operator_id,
-                bool(row.disabled), row.department)
+                bool(row.disabled), row.department, row.language)
 
 
 class ApiTokens:

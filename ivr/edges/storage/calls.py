@@ -61,10 +61,11 @@ class CallRecords:
             [_t.c.arrived_at, _t.c.call_id], None,
         )
 
-    async def recent(self, limit: int = 50) -> list[CallRecord]:
-        """The latest calls to arrive, newest first."""
+    async def recent(self, limit: int = 50, *, operator: str | None = None) -> list[CallRecord]:
+        """The latest calls to arrive, newest first; ``operator``: only those they answered."""
+        where = None if operator is None else _t.c.operator == operator
         return await self._db.read(
-            self._where, None, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit,
+            self._where, where, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit,
         )
 
     @staticmethod

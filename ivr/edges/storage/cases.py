@@ -23,6 +23,7 @@ from ivr.core.cases import (
     CaseChange,
     CaseEvent,
     CaseStatus,
+    Owner,
     Satisfaction,
     VisitStatus,
     act,
@@ -247,13 +248,13 @@ class Cases:
     async def search(
         self, *, number: str = "", caller: str = "", category: str = "", department: str = "",
         status: str = "", overdue_at: datetime | None = None, limit: int = 100,
-        offset: int = 0,
+        offset: int = 0, owner: Owner | None = None,
     ) -> list[Case]:
         """Cases matching every criterion given (a number or caller by its start), newest
         first, a page at a time; ``overdue_at``: only cases being worked that are past a
-        deadline they have not met at that moment."""
+        deadline they have not met at that moment; ``owner``: only an operator's own."""
         c = _t.c
-        where: list[Any] = []
+        where: list[Any] = [] if owner is None else [_owned(owner)]
         if number:
             where.append(c.number.startswith(number, autoescape=True))
         if caller:
@@ -273,6 +274,17 @@ class Cases:
             self._where, condition, [c.created_at.desc(), c.number.desc()],
             max(0, limit), max(0, offset),
         )
+
+    async def owned(self, numbers: Collection[str], owner: Owner) -> set[str]:
+        """Which of ``numbers`` are ``owner``'s cases (``ivr.core.cases.Owner``)."""
+        if not numbers:
+            return set()
+
+        def run(conn: Connection) -> set[str]:
+            rows = conn.execute(select(_t.c.number).where(
+                _t.c.number.in_(list(numbers)) & _owned(owner)))
+            return {row.number for row in rows}
+        return await self._db.read(run)
 
     async def of_department(self, department: str, limit: int = 200) -> list[Case]:
         """A department's work queue: its cases not yet resolved, oldest dispatch first."""
@@ -573,3 +585,16 @@ def _apply(
         note=edit.note, action=edit.action,
     ))
     return Case(*conn.execute(select(*_COLUMNS).where(_t.c.number == number)).one())
+
+
+def _owned(owner: Owner) -> Any:
+    """The cases ``owner`` opened, or opened for a call their operator answered."""
+    opened = select(tables.case_events.c.number).where(
+        (tables.case_events.c.action == "create")
+        & (tables.case_events.c.actor == owner.username))
+    condition: Any = _t.c.number.in_(opened)
+    if owner.operator_id:
+        answered = select(tables.calls.c.call_id).where(
+            tables.calls.c.operator == owner.operator_id)
+        condition = or_(condition, _t.c.call_id.in_(answered))
+    return condition

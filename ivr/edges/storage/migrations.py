@@ -206,6 +206,9 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "CREATE INDEX cases_merged_into ON cases (merged_into)",
         "CREATE INDEX cases_category_created ON cases (category, created_at)",
     ),
+    (  # 11: the web's language per account (zh_CN, en; NULL: the browser's)
+        "ALTER TABLE users ADD COLUMN language TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

@@ -70,6 +70,7 @@ users = Table(
     Column("username", Text, primary_key=True), Column("role", Text),
     Column("password_hash", Text), Column("created_at", Text), Column("operator_id", Text),
     Column("disabled", Boolean(create_constraint=False)), Column("department", Text),
+    Column("language", Text),
 )
 sessions = Table(
     "web_sessions", metadata,

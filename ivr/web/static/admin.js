@@ -4,6 +4,7 @@
 (function () {
   const {api, el} = window.ivr;
   const $ = (selector) => document.querySelector(selector);
+  const LANGUAGES = { zh: t("Mandarin"), en: t("English"), ko: t("Korean") };
 
   function say(message, kind) {
     const status = $("#status");
@@ -27,7 +28,7 @@
     const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 18;
     textarea.scrollTop = Math.max(0, (line - 5) * lineHeight);
     const where = document.getElementById("cursor-line");
-    if (where) where.textContent = "Line " + line;
+    if (where) where.textContent = t("Line %(n)s", { n: line });
   }
 
   // The line numbers beside the editor; lines with problems are marked (title: why).
@@ -79,7 +80,7 @@
 
     function cursorLine() {
       const line = text.value.slice(0, text.selectionStart).split("\n").length;
-      $("#cursor-line").textContent = "Line " + line;
+      $("#cursor-line").textContent = t("Line %(n)s", { n: line });
     }
     text.addEventListener("keyup", cursorLine);
     text.addEventListener("click", cursorLine);
@@ -91,8 +92,8 @@
 
     async function loadLive(replaceText) {
       live = await api("GET", "/api/flows/current");
-      $("#live-info").textContent = "Live: flow " + live.name + " version " + live.version +
-        " (#" + live.version_id + ", " + live.digest + ")";
+      $("#live-info").textContent = t("Live: flow %(name)s version %(version)s (#%(id)s, %(digest)s)",
+        { name: live.name, version: live.version, id: live.version_id, digest: live.digest });
       if (replaceText) {
         text.value = live.text;
         showFlowProblems(problems, text, []);
@@ -143,8 +144,9 @@
       const result = await api("POST", "/api/flows/validate", {text: text.value});
       showFlowProblems(problems, text, result.problems);
       drawGraph();
-      if (result.valid) say("The flow is valid.", "ok");
-      else say(result.problems.length + " problem(s): nothing was published.", "error");
+      if (result.valid) say(t("The flow is valid."), "ok");
+      else say(t("%(n)s problem(s): nothing was published.", { n: result.problems.length }),
+        "error");
       return result.valid;
     }
 
@@ -153,8 +155,8 @@
         const result = await api("POST", "/api/flows/publish",
           {text: text.value, note: $("#publish-note").value});
         showFlowProblems(problems, text, []);
-        say("Published version " + result.version + " (#" + result.version_id +
-          "); new calls use it now.", "ok");
+        say(t("Published version %(version)s (#%(id)s); new calls use it now.",
+          { version: result.version, id: result.version_id }), "ok");
         $("#publish-note").value = "";
         await loadLive(false);
         await loadVersions();
@@ -169,11 +171,13 @@
     }
 
     async function rollback(versionId) {
-      if (!window.confirm("Publish version #" + versionId + " again for new calls?")) return;
+      if (!window.confirm(t("Publish version #%(id)s again for new calls?", { id: versionId }))) {
+        return;
+      }
       try {
         const result = await api("POST", "/api/flows/rollback", {version_id: versionId});
-        say("Rolled back: version #" + result.rolled_back_to + " is live again (#" +
-          result.version_id + ").", "ok");
+        say(t("Rolled back: version #%(to)s is live again (#%(id)s).",
+          { to: result.rolled_back_to, id: result.version_id }), "ok");
         await loadLive(true);
         await loadVersions();
       } catch (error) {
@@ -184,7 +188,7 @@
 
     async function diff() {
       const result = await api("POST", "/api/flows/diff", {text: text.value});
-      diffOut.textContent = result.changed ? result.diff : "No change from the live flow.";
+      diffOut.textContent = result.changed ? result.diff : t("No change from the live flow.");
       diffOut.classList.remove("hidden");
     }
 
@@ -211,7 +215,7 @@
     $("#revert").addEventListener("click", () => {
       text.value = live ? live.text : text.value;
       showFlowProblems(problems, text, []);
-      say("Back to the live flow.");
+      say(t("Back to the live flow."));
     });
     $("#simulate-form").addEventListener("submit", simulate);
     Promise.all([loadLive(true), loadVersions()]).then(() => {
@@ -246,7 +250,8 @@
         const result = await api("PUT", "/api/config/" + current, {text: text.value});
         loaded = text.value;
         list.replaceChildren();
-        say("Saved " + result.file + "; the hotline uses it for new calls and logins.", "ok");
+        say(t("Saved %(file)s; the hotline uses it for new calls and logins.",
+          { file: result.file }), "ok");
       } catch (error) {
         list.replaceChildren();
         for (const p of (error.body && error.body.problems) || []) {
@@ -279,7 +284,8 @@
     const secret = $("#new-password");
 
     function showPassword(username, password) {
-      secret.textContent = "Password for " + username + " (shown once): " + password;
+      secret.textContent = t("Password for %(user)s (shown once): ", { user: username }) +
+        password;
       secret.classList.remove("hidden");
     }
 
@@ -300,14 +306,14 @@
         const role = select(roles, u.role, false);
         const operator = select(operators, u.operator_id || "", true);
         const disabled = el("input", {type: "checkbox", checked: u.disabled});
-        const save = el("button", {type: "button"}, "Save");
-        const reset = el("button", {type: "button"}, "New password");
+        const save = el("button", {type: "button"}, t("Save"));
+        const reset = el("button", {type: "button"}, t("New password"));
         save.addEventListener("click", async () => {
           try {
             await api("PATCH", "/api/users/" + encodeURIComponent(u.username), {
               role: role.value, operator_id: operator.value || null,
               disabled: disabled.checked});
-            say("Saved " + u.username + ".", "ok");
+            say(t("Saved %(user)s.", { user: u.username }), "ok");
             await load();
           } catch (error) { failed(error); }
         });
@@ -351,18 +357,19 @@
       for (const b of bulletins) {
         const texts = el("div", {});
         for (const [lang, value] of Object.entries(b.texts)) {
-          texts.append(el("div", {}, el("strong", {}, lang + ": "), value));
+          texts.append(el("div", {}, el("strong", {}, (LANGUAGES[lang] || lang) + ": "), value));
         }
         let state = "active";
         if (b.withdrawn_at) state = "withdrawn";
         else if (new Date(b.expires_at) <= now) state = "expired";
+        const STATES = { active: t("active"), withdrawn: t("withdrawn"), expired: t("expired") };
         let action = "";
         if (state === "active") {
-          action = el("button", {type: "button", class: "danger"}, "Withdraw");
+          action = el("button", {type: "button", class: "danger"}, t("Withdraw"));
           action.addEventListener("click", async () => {
             try {
               await api("POST", "/api/bulletins/" + b.id + "/withdraw");
-              say("Bulletin #" + b.id + " withdrawn.", "ok");
+              say(t("Bulletin #%(id)s withdrawn.", { id: b.id }), "ok");
               await load();
             } catch (error) { failed(error); }
           });
@@ -370,7 +377,8 @@
         body.append(el("tr", {dataset: {id: String(b.id)}},
           el("td", {}, "#" + b.id), el("td", {}, texts), el("td", {}, b.starts_at),
           el("td", {}, b.expires_at), el("td", {}, b.created_by),
-          el("td", {class: "state"}, state), el("td", {}, action)));
+          el("td", {class: "state", dataset: {state: state}}, STATES[state]),
+          el("td", {}, action)));
       }
     }
 
@@ -384,7 +392,7 @@
       try {
         const created = await api("POST", "/api/bulletins",
           {texts: texts, expires_at: form.expires_at.value});
-        say("Bulletin #" + created.id + " posted.", "ok");
+        say(t("Bulletin #%(id)s posted.", { id: created.id }), "ok");
         form.reset();
         await load();
       } catch (error) { failed(error); }

@@ -9,7 +9,7 @@
 
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.message) || ("HTTP " + status));
+      super((body && body.message) || t("The server answered %(status)s.", {status: status}));
       this.status = status;
       this.body = body || {};
     }
@@ -56,5 +56,24 @@
     return node;
   }
 
-  window.ivr = {api: api, csrf: csrf, el: el, ApiError: ApiError};
+  // t("English message") -> the message in the user's language, from the page's JSON block
+  // (base.html, ivr.web.i18n); t("%(n)s calls", {n: 3}) fills in values.
+  const messages = (function () {
+    const block = document.getElementById("i18n-messages");
+    try {
+      return block ? JSON.parse(block.textContent) : {};
+    } catch (err) {
+      return {};
+    }
+  })();
+  function t(message, values) {
+    const text = Object.prototype.hasOwnProperty.call(messages, message)
+      ? messages[message] : message;
+    if (!values) return text;
+    return text.replace(/%\((\w+)\)s/g,
+      (whole, key) => (key in values ? String(values[key]) : whole));
+  }
+
+  window.t = t;
+  window.ivr = {api: api, csrf: csrf, el: el, ApiError: ApiError, t: t};
 })();

@@ -22,14 +22,20 @@
     suggestion: "/api/suggestion",
   };
   const STATE_LABELS = {
-    logged_out: "Logged out",
-    available: "Available",
-    on_call: "On a call",
-    wrap_up: "Wrap-up",
-    paused: "Paused",
-    unknown: "Unknown (telephony link down)",
+    logged_out: t("Logged out"),
+    available: t("Available"),
+    on_call: t("On a call"),
+    wrap_up: t("Wrap-up"),
+    paused: t("Paused"),
+    unknown: t("Unknown (telephony link down)"),
   };
   const $ = (id) => document.getElementById(id);
+  // Skill names in the user's language (the page's data block), the words of the pop.
+  const names = JSON.parse(($("console-names") || {}).textContent || "{}");
+  const nameOf = (id) => (names.skills && names.skills[id]) || id;
+  const STATUS = names.statuses || {};
+  const LANGUAGE_NAMES = { zh: t("Mandarin"), en: t("English"), ko: t("Korean") };
+  const URGENCY = { normal: t("normal"), elderly: t("elderly caller"), emergency: t("emergency") };
   let shownCall = "";
   let savedCase = "";
 
@@ -48,7 +54,7 @@
     try {
       response = await fetch(url, init);
     } catch (err) {
-      return { ok: false, status: 0, data: { message: "the server cannot be reached" } };
+      return { ok: false, status: 0, data: { message: t("The server cannot be reached.") } };
     }
     let data = {};
     try {
@@ -57,8 +63,8 @@
       data = {};
     }
     if (!response.ok && !data.message) {
-      data.message = response.status === 401 ? "your session ended: log in again"
-        : "the server answered " + response.status;
+      data.message = response.status === 401 ? t("Your session ended: log in again.")
+        : t("The server answered %(status)s.", { status: response.status });
     }
     return { ok: response.ok, status: response.status, data: data };
   }
@@ -67,7 +73,7 @@
     const data = result.data || {};
     if (typeof data.message === "string") return data.message;
     if (typeof data.error === "string") return data.error;
-    return "failed (" + result.status + ")";
+    return t("Failed (%(status)s).", { status: result.status });
   }
 
   // -- state -------------------------------------------------------------------------------
@@ -108,7 +114,7 @@
     const skills = Array.from(document.querySelectorAll('#login-form input[name="skill"]:checked'))
       .map((box) => box.value);
     if (skills.length === 0) {
-      text("status-error", "choose at least one skill");
+      text("status-error", t("Choose at least one skill."));
       return;
     }
     act(urls.login, { skills: skills });
@@ -130,18 +136,22 @@
     $("pop-details").hidden = false;
     text("pop-caller", pop.caller);
     text("pop-caller-name", pop.caller_name);
-    text("pop-language", pop.language);
-    text("pop-queue", Array.from(new Set([pop.queue, pop.skill].filter(Boolean))).join(" / "));
-    text("pop-category", [pop.category, pop.intent].filter(Boolean).join(" (intent: ") +
-      (pop.category && pop.intent ? ")" : ""));
-    text("pop-urgency", pop.urgency);
+    text("pop-language", LANGUAGE_NAMES[pop.language] || pop.language);
+    text("pop-queue", Array.from(new Set([pop.queue, pop.skill].filter(Boolean)))
+      .map(nameOf).join(" / "));
+    text("pop-category", pop.category && pop.intent
+      ? t("%(category)s (intent: %(intent)s)", { category: nameOf(pop.category),
+        intent: pop.intent })
+      : nameOf(pop.category || pop.intent || ""));
+    text("pop-urgency", URGENCY[pop.urgency] || pop.urgency);
     $("pop-urgency").className = pop.urgency && pop.urgency !== "normal" ? "urgent" : "";
-    text("pop-transcript", pop.transcript || "(keys only)");
+    text("pop-transcript", pop.transcript || t("(keys only)"));
     text("pop-words", pop.speech_words || "-");
-    const band = {accept: "sure: routed by speech", confirm: "not sure: caller asked to confirm",
-                  reject: "not understood: caller used keys"}[pop.speech_band] || "-";
-    const answered = {yes: "caller confirmed", no: "caller said no: keys",
-                      no_answer: "caller did not answer: keys"}[pop.speech_confirmed];
+    const band = {accept: t("sure: routed by speech"),
+                  confirm: t("not sure: caller asked to confirm"),
+                  reject: t("not understood: caller used keys")}[pop.speech_band] || "-";
+    const answered = {yes: t("caller confirmed"), no: t("caller said no: keys"),
+                      no_answer: t("caller did not answer: keys")}[pop.speech_confirmed];
     text("pop-speech", answered ? `${band}; ${answered}` : band);
     const reasons = $("pop-reasons");
     reasons.replaceChildren();
@@ -157,7 +167,9 @@
       const tr = document.createElement("tr");
       for (const key of ["number", "category", "status", "created_at"]) {
         const td = document.createElement("td");
-        td.textContent = c[key] || "";
+        const value = c[key] || "";
+        td.textContent = key === "category" ? nameOf(value)
+          : key === "status" ? (STATUS[value] || value) : value;
         tr.appendChild(td);
       }
       body.appendChild(tr);
@@ -199,7 +211,7 @@
     const box = $("case-suggestion");
     if (!found.department) {
       text("case-suggestion-name", "");
-      text("case-suggestion-reasons", "无建议 no suggestion: choose the department");
+      text("case-suggestion-reasons", t("No suggestion: choose the department"));
       box.dataset.department = "";
       return;
     }
@@ -225,7 +237,7 @@
   function setLink(up) {
     const el = $("link");
     el.dataset.up = up ? "1" : "0";
-    el.textContent = up ? "● live" : "○ reconnecting";
+    el.textContent = up ? t("● live") : t("○ reconnecting");
   }
 
   function connect() {
@@ -253,7 +265,7 @@
       clearInterval(pinger);
       if (event.code === 4401) {  // the session ended: no more caller data until logged in
         $("link").dataset.up = "0";
-        $("link").textContent = "○ session ended - log in again";
+        $("link").textContent = t("○ session ended - log in again");
         return;
       }
       setLink(false);
@@ -299,7 +311,8 @@
       text("case-error", errorOf(result));
       return;
     }
-    text("case-number", savedCase + " - 已派单 dispatched to " + label);
+    text("case-number", t("%(case)s - dispatched to %(department)s",
+      { case: savedCase, department: label }));
     $("case-dispatch").disabled = true;
   });
 
@@ -312,7 +325,7 @@
     const target = $("transfer-target").value.trim();
     const result = await send("POST", urls.transfer, { target: target });
     if (result.ok) {
-      text("transfer-result", "Transferred to " + target);
+      text("transfer-result", t("Transferred to %(number)s", { number: target }));
     } else {
       text("transfer-error", errorOf(result));
     }

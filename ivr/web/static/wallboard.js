@@ -39,7 +39,8 @@
     const level = cell(tr, percent(skill.service_level_percent), "level " +
       skill.service_level_colour);
     const target = document.createElement("small");
-    target.textContent = " (" + skill.target.percent + " % in " + skill.target.seconds + " s)";
+    target.textContent = " " + t("(%(percent)s %% in %(seconds)s s)",
+      { percent: skill.target.percent, seconds: skill.target.seconds });
     level.appendChild(target);
     cell(tr, percent(skill.window.abandon_rate_percent), "abandon");
     cell(tr, seconds(skill.window.asa_seconds), "asa");
@@ -51,18 +52,19 @@
     const st = skill.staffing;
     const staffing = cell(tr, st.needed + " / " + st.staffed, "staffing" +
       (st.shortfall > 0 ? " short" : ""));
-    staffing.title = "Erlang C: " + st.calls_per_hour + " calls/h, AHT " +
-      seconds(st.aht_seconds) + " (" + st.aht_source + "); expected service level with " +
-      st.staffed + " staffed: " + percent(st.expected_service_level_percent);
-    const t = skill.today;
-    cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    staffing.title = t("Erlang C: %(calls)s calls/h, AHT %(aht)s (%(source)s); expected " +
+      "service level with %(staffed)s staffed: %(level)s", { calls: st.calls_per_hour,
+      aht: seconds(st.aht_seconds), source: st.aht_source, staffed: st.staffed,
+      level: percent(st.expected_service_level_percent) });
+    const today = skill.today;
+    cell(tr, today.offered + " / " + today.answered + " / " + today.abandoned, "today");
     return tr;
   }
 
   function totalRow(all) {
     const tr = document.createElement("tr");
     tr.className = "total";
-    cell(tr, "All skills", "skill");
+    cell(tr, t("All skills"), "skill");
     cell(tr, String(all.waiting), "waiting");
     cell(tr, all.waiting ? seconds(all.longest_wait_seconds) : "–", "longest");
     cell(tr, percent(all.window.service_level_percent), "level");
@@ -70,8 +72,8 @@
     cell(tr, seconds(all.window.asa_seconds), "asa");
     const ops = cell(tr, "", "operators");
     ops.colSpan = 5;
-    const t = all.today;
-    cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    const today = all.today;
+    cell(tr, today.offered + " / " + today.answered + " / " + today.abandoned, "today");
     return tr;
   }
 
@@ -94,7 +96,8 @@
     const box = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img",
       class: "chart", "data-skill": skill.skill });
     const title = svg("title");
-    title.textContent = skill.name + ": calls per interval and service level";
+    title.textContent = t("%(skill)s: calls per interval and service level",
+      { skill: skill.name });
     box.appendChild(title);
     const heading = svg("text", { x: left, y: 12, class: "chart-title" });
     heading.textContent = skill.name;
@@ -120,7 +123,7 @@
             y: (top + plotH - h).toFixed(1), width: barW.toFixed(1), height: h.toFixed(1),
             class: "bar " + kind });
           const tip = svg("title");
-          tip.textContent = timeLabel(bar.start) + " " + kind + ": " + value;
+          tip.textContent = timeLabel(bar.start) + " " + KINDS[kind] + ": " + value;
           rect.appendChild(tip);
           box.appendChild(rect);
         });
@@ -143,8 +146,9 @@
     return box;
   }
 
-  const FLAG_WORDS = { overdue: "逾期 overdue", respond_overdue: "未响应 not responded",
-    nearly_due: "临期 nearly due" };
+  const FLAG_WORDS = { overdue: t("overdue"), respond_overdue: t("not responded in time"),
+    nearly_due: t("nearly due") };
+  const KINDS = { offered: t("offered"), answered: t("answered"), abandoned: t("abandoned") };
 
   function caseAlerts(alerts) {
     if (!alerts) return;
@@ -164,7 +168,7 @@
       cell(tr, c.category);
       cell(tr, FLAG_WORDS[c.word] || c.word, "flag");
       cell(tr, c.word === "respond_overdue" ? c.respond_by : c.resolve_by);
-      cell(tr, c.escalated ? "已升级 escalated" : "");
+      cell(tr, c.escalated ? t("escalated") : "");
       return tr;
     }));
   }
@@ -173,7 +177,7 @@
     if (!list) return;
     $("surges").hidden = list.length === 0;
     $("surge-list").textContent = list.map((s) => s.place_name + " · " + s.category_name +
-      " " + s.count + " 件 cases (平常 usually " + s.usual + ")").join("; ");
+      " " + t("%(count)s cases (usually %(usual)s)", {count: s.count, usual: s.usual})).join("; ");
   }
 
   function render(data) {
@@ -184,7 +188,8 @@
     $("board").tFoot.replaceChildren(totalRow(data.total));
     $("charts").replaceChildren(...data.skills.map(chart));
     $("interval-minutes").textContent = String(Math.round(data.interval_seconds / 60));
-    $("updated").textContent = "updated " + new Date(data.at * 1000).toLocaleTimeString();
+    $("updated").textContent = t("updated %(time)s",
+      { time: new Date(data.at * 1000).toLocaleTimeString(document.documentElement.lang) });
     $("updated").dataset.at = String(data.at);
   }
 
@@ -194,13 +199,14 @@
         headers: { "Accept": "application/json" } });
       if (!response.ok) {
         $("wallboard-error").textContent = response.status === 401
-          ? "Your session ended: log in again." : "Figures unavailable (" + response.status + ")";
+          ? t("Your session ended: log in again.")
+          : t("Figures unavailable (%(status)s).", { status: response.status });
         return;
       }
       render(await response.json());
       $("wallboard-error").textContent = "";
     } catch (err) {
-      $("wallboard-error").textContent = "The server cannot be reached.";
+      $("wallboard-error").textContent = t("The server cannot be reached.");
     } finally {
       setTimeout(refresh, refreshMs);
     }
