@@ -181,6 +181,10 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE case_events ADD COLUMN action TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE users ADD COLUMN department TEXT",
     ),
+    (  # 8: configuration files are published and versioned like flows, in the same table
+        "ALTER TABLE flow_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'flow'",
+        "CREATE INDEX flow_versions_kind ON flow_versions (kind, flow)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.
