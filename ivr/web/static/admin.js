@@ -225,8 +225,21 @@
   function configPage() {
     const text = $("#config-text");
     const list = $("#config-problems");
+    const diffOut = $("#config-diff-output");
     let current = null;
     let loaded = "";
+
+    function showProblems(problems) {
+      list.replaceChildren();
+      for (const p of problems || []) {
+        list.append(el("li", {class: "problem"}, p.file + ": " + p.key + ": " + p.message));
+      }
+    }
+
+    function showDiff(result, same) {
+      diffOut.textContent = result.changed ? result.diff : same;
+      diffOut.classList.remove("hidden");
+    }
 
     async function open(name) {
       const result = await api("GET", "/api/config/" + name);
@@ -234,24 +247,72 @@
       loaded = result.text;
       text.value = result.text;
       $("#config-file").textContent = result.file;
-      list.replaceChildren();
+      $("#config-live").textContent = result.version_id === null ? "" :
+        "当前版本 live version #" + result.version_id;
+      showProblems([]);
+      diffOut.classList.add("hidden");
       say("");
       for (const tab of document.querySelectorAll(".config-tab")) {
         tab.setAttribute("aria-selected", String(tab.dataset.name === name));
+      }
+      await loadVersions();
+    }
+
+    async function loadVersions() {
+      const versions = await api("GET", "/api/config/" + current + "/versions");
+      const body = $("#config-versions tbody");
+      body.replaceChildren();
+      for (const v of versions) {
+        const actions = el("td", {});
+        if (v.live) {
+          actions.append(el("strong", {}, "当前 live"));
+        } else {
+          const show = el("button", {type: "button", class: "diff"}, "比较 Diff");
+          show.addEventListener("click", () => versionDiff(v.id).catch(failed));
+          const back = el("button", {type: "button", class: "rollback"}, "回滚到此 Roll back to this");
+          back.addEventListener("click", () => rollback(v.id));
+          actions.append(show, " ", back);
+        }
+        body.append(el("tr", {dataset: {id: String(v.id)}, class: v.live ? "live" : ""},
+          el("td", {}, "#" + v.id), el("td", {}, v.published_at), el("td", {}, v.published_by),
+          el("td", {}, v.note), actions));
       }
     }
 
     async function save() {
       try {
-        const result = await api("PUT", "/api/config/" + current, {text: text.value});
+        const result = await api("PUT", "/api/config/" + current,
+          {text: text.value, note: $("#config-note").value});
         loaded = text.value;
-        list.replaceChildren();
-        say("Saved " + result.file + "; the hotline uses it for new calls and logins.", "ok");
+        showProblems([]);
+        diffOut.classList.add("hidden");
+        $("#config-note").value = "";
+        $("#config-live").textContent = "当前版本 live version #" + result.version_id;
+        say("已发布 Saved " + result.file + " as version #" + result.version_id +
+          "; every node uses it for new calls and logins.", "ok");
+        await loadVersions();
       } catch (error) {
-        list.replaceChildren();
-        for (const p of (error.body && error.body.problems) || []) {
-          list.append(el("li", {class: "problem"}, p.file + ": " + p.key + ": " + p.message));
-        }
+        showProblems(error.body && error.body.problems);
+        failed(error);
+      }
+    }
+
+    async function versionDiff(versionId) {
+      const result = await api("POST", "/api/config/" + current + "/diff",
+        {version_id: versionId});
+      showDiff(result, "与当前版本相同 Same as the live version.");
+    }
+
+    async function rollback(versionId) {
+      if (!window.confirm("回滚 Publish version #" + versionId + " again for new calls?")) return;
+      try {
+        const result = await api("POST", "/api/config/" + current + "/rollback",
+          {version_id: versionId});
+        await open(current);
+        say("已回滚 Rolled back: version #" + result.rolled_back_to + " is live again (#" +
+          result.version_id + ").", "ok");
+      } catch (error) {
+        showProblems(error.body && error.body.problems);
         failed(error);
       }
     }
@@ -260,9 +321,18 @@
       tab.addEventListener("click", () => open(tab.dataset.name).catch(failed));
     }
     $("#config-save").addEventListener("click", save);
+    $("#config-diff").addEventListener("click", async () => {
+      try {
+        const result = await api("POST", "/api/config/" + current + "/diff", {text: text.value});
+        showDiff(result, "没有改动 No change from the live file.");
+      } catch (error) {
+        failed(error);
+      }
+    });
     $("#config-revert").addEventListener("click", () => {
       text.value = loaded;
-      list.replaceChildren();
+      showProblems([]);
+      diffOut.classList.add("hidden");
     });
     const first = document.querySelector(".config-tab");
     if (first) open(first.dataset.name).then(() => {
