@@ -61,6 +61,7 @@ CONFIG_FILES: Final = {
     "departments": "departments.yaml",
     "deadlines": "deadlines.yaml",
     "intents": "intents.yaml",
+    "routing": "routing.toml",
 }
 """The files the admin pages edit (and the nodes share), by the name the API uses."""
 
