@@ -220,15 +220,22 @@ class ConfigEditor:
         Runs until cancelled."""
         while True:
             await asyncio.sleep(self.current.flow_reload_interval)
+            seen = await asyncio.to_thread(self._stat_all)
             for name in CONFIG_FILES:
+                if name in self._seen and self._seen[name] == seen[name]:
+                    continue
                 try:
                     await self._refresh(name)
                 except OSError as exc:
                     log.error("config_file_unreadable", path=str(self.path(name)),
                               error=str(exc))
                 except StorageError as exc:
+                    self._seen.pop(name, None)  # tried again at the next look
                     log.warning("config_edit_not_recorded", path=str(self.path(name)),
                                 error=str(exc))
+
+    def _stat_all(self) -> dict[str, tuple[float, int] | None]:
+        return {name: _stat(self.path(name)) for name in CONFIG_FILES}
 
     async def _refresh(self, name: str) -> None:
         path = self.path(name)
