@@ -2,7 +2,7 @@
 
 Run from the repository root, against an empty PostgreSQL database::
 
-    .venv/bin/python benchmarks/bench_config.py --database-url postgresql://... [--edits N] [--json]
+    .venv/bin/ivr bench config [--json] -- --database-url postgresql://... [--edits N]
 
 Two nodes (two ``ConfigEditor`` s with their own copies of ``config/`` and the flow, their own
 stores and event buses on the one database, as two application nodes have) start; node 1
