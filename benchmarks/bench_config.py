@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import platform
@@ -40,13 +39,18 @@ REPO = Path(settings.PROJECT_DIR)
 LINE = "skills: {inquiry: 5, case_status: 4}"
 
 
-async def start_node(stack: AsyncExitStack, database: str, root: Path) -> ConfigEditor:
+def copy_project(root: Path) -> None:
+    """The node's own config/ and flow (prompts shared read-only)."""
     root.mkdir()
     shutil.copytree(REPO / "config", root / "config")
     shutil.copytree(REPO / "dialplans", root / "dialplans")
     (root / "prompts").symlink_to(REPO / "prompts")
+
+
+async def start_node(stack: AsyncExitStack, database: str, root: Path) -> ConfigEditor:
+    await asyncio.to_thread(copy_project, root)
     os.environ["IVR_STATE_DIR"] = str(root / "state")
-    cfg = dataclasses.replace(settings.load(root / "config", project_dir=root))
+    cfg = await asyncio.to_thread(settings.load, root / "config", project_dir=root)
     store = open_store(database, root / "state")
     await store.open()
     stack.push_async_callback(store.close)
@@ -69,7 +73,8 @@ async def run(database: str, edits: int) -> dict[str, object]:
             one = await start_node(stack, database, Path(tmp) / "n1")
             two = await start_node(stack, database, Path(tmp) / "n2")
             text = await one.read("operators")
-            assert LINE in text
+            if LINE not in text:
+                raise SystemExit(f"operators.yaml no longer has {LINE!r} for op1002")
             for n in range(edits):
                 level = 4 if n % 2 == 0 else 5
                 edited = text.replace(LINE, f"skills: {{inquiry: {level}, case_status: 4}}")
