@@ -116,7 +116,8 @@ class Hotline:
         self.agi = FastAgiServer(settings.agi, self.calls)
         # Where config/ is read from (and where the admin pages write their edits).
         config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
-        self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
+        self.config = ConfigEditor(settings, config_dir, self.flows,
+                                   self.store.config_versions, clock=clock, on_reload=[
             self.speech.reload_intents, self.operators.reconfigure, self.calls.reconfigure,
             self.callbacks.reconfigure, self.bulletins.reconfigure,
             self.queue_events.reconfigure, self.flows.reconfigure, self.visits.reconfigure,
@@ -148,6 +149,7 @@ class Hotline:
             self.ami.on_ready(on_ready)
         self.bus.on_leadership(self.callbacks.on_leadership)
         self.flows.share_through(self.bus)
+        self.config.share_through(self.bus)
         self._stack = AsyncExitStack()
 
     @property
@@ -165,9 +167,14 @@ class Hotline:
         self._on_stop("pending writes", self.writes.close)
         await self.bus.start()
         self._on_stop("event bus", self.bus.close)
+        # The configuration first (the newest published version of each file), then the
+        # flow, validated against it.
+        await self.config.load()
         await self.flows.load()
         watcher = asyncio.create_task(self.flows.watch(), name="flow-watcher")
         self._on_stop("flow watcher", lambda: _cancel(watcher))
+        config_watcher = asyncio.create_task(self.config.watch(), name="config-watcher")
+        self._on_stop("config watcher", lambda: _cancel(config_watcher))
         await self.speech.start()
         self._on_stop("speech", self.speech.stop)
         await self.ami.start()

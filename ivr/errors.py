@@ -92,9 +92,9 @@ class ConfigRejected(IvrError):
     """An edit of a config file would leave the configuration (or the live flow) invalid;
     ``problems`` lists each as {file, key, message}. Nothing was changed."""
 
-    def __init__(self, problems: Sequence[dict[str, str]]) -> None:
+    def __init__(self, problems: Sequence[dict[str, str]], message: str | None = None) -> None:
         self.problems = list(problems)
-        super().__init__(f"{len(self.problems)} problem(s); nothing was changed.")
+        super().__init__(message or f"{len(self.problems)} problem(s); nothing was changed.")
 
 
 class FlowError(IvrError):

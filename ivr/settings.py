@@ -403,11 +403,12 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     reload_interval = c.get(f, fl, "reload_interval", float, 1.0, "flows")
     c.positive(f, "flows.reload_interval", reload_interval)
 
-    routing = _routing(f, c.section(f, raw, "routing"), c)
+    if "routing" in raw:
+        c.add(f, "routing", "moved to routing.toml beside ivr.toml (the policy every node "
+              "shares)")
     p = c.section(f, raw, "paths")
     d = c.section(f, raw, "database")
     return {
-        "routing": routing,
         "agi": agi,
         "ami": ami,
         "sip": sip,
@@ -896,12 +897,16 @@ def ensure_secrets(state_dir: Path) -> dict[str, str]:
 
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
-    """Load ivr.toml, skills.yaml, operators.yaml, departments.yaml and schedules.yaml; one
-    ConfigError lists every problem."""
+    """Load ivr.toml, routing.toml, skills.yaml, operators.yaml, departments.yaml,
+    schedules.yaml and deadlines.yaml; one ConfigError lists every problem."""
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
     svc = _services(services_path, c.track(str(services_path), _read_toml(services_path, c)), c)
+    routing_path = config_dir / "routing.toml"
+    raw_routing = c.track(str(routing_path), _read_toml(routing_path, c))
+    routing = _routing(str(routing_path), c.section(str(routing_path), raw_routing, "routing"),
+                       c)
     c.unknown_keys()
     skills_path = config_dir / "skills.yaml"
     skills = _skills(skills_path, _read_yaml(skills_path, c), svc["languages"], c)
@@ -988,7 +993,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         sandbox=svc["sandbox"],
         skills=skills,
         operators=operators,
-        routing=svc["routing"],
+        routing=routing,
         departments=departments,
         deadlines=deadlines,
     )

@@ -63,6 +63,9 @@ class CallbackRequest:
 
 @dataclass(frozen=True, slots=True)
 class FlowVersion:
+    """A published version of a flow, or of a configuration file (then ``flow`` is the file's
+    name in the admin pages, ``version`` its digest)."""
+
     id: int
     flow: str
     version: str

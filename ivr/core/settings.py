@@ -193,7 +193,7 @@ class Settings:
     sandbox: SandboxSettings
     skills: Mapping[str, Skill]
     operators: Mapping[str, Operator]
-    # ``[routing]`` of ivr.toml: priorities and the widening schedule (one policy for the
+    # ``[routing]`` of routing.toml: priorities and the widening schedule (one policy for the
     # application's plans and for queuerules.conf).
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     departments: Mapping[str, Department] = field(default_factory=dict)

@@ -21,9 +21,7 @@ node is logged and that node keeps serving what it had.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import pwd
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import structlog
 from ivr.core.flow import CallFlow, parse_flow, validate
 from ivr.core.records import FlowVersion
 from ivr.core.settings import Settings
+from ivr.core.versions import digest_of, rollback_target
 from ivr.edges.bus import EventBus
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.files import replace_text
@@ -43,7 +42,6 @@ from ivr.errors import (
     FlowRejected,
     IvrError,
     RecordNotFound,
-    Refused,
     StorageError,
 )
 from ivr.flows.files import load_catalog
@@ -58,10 +56,6 @@ class PublishedFlow:
     flow: CallFlow
     version_id: int
     digest: str
-
-
-def digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def check_text(settings: Settings, text: str, source: str) -> tuple[CallFlow | None,
@@ -96,15 +90,6 @@ def file_owner(path: Path) -> str:
         return pwd.getpwuid(path.stat().st_uid).pw_name
     except (KeyError, OSError):
         return "unknown"
-
-
-def rollback_target(versions: Sequence[FlowVersion], live_digest: str) -> FlowVersion:
-    """The version published before the live one (``versions`` oldest first); ``Refused``
-    when there is none."""
-    live = [i for i, v in enumerate(versions) if v.digest == live_digest]
-    if not live or live[-1] == 0:
-        raise Refused("no earlier published version to roll back to")
-    return versions[live[-1] - 1]
 
 
 class FlowLibrary:
@@ -334,8 +319,10 @@ class FlowLibrary:
         log.info("flow_published", flow=flow.name, version=flow.version, version_id=version.id,
                  by=version.published_by,
                  replaced=previous.flow.version if previous else None)
-        if not versions or versions[-1].id != version.id:
-            await self._announce(self._current)  # a new version: the other nodes switch too
+        if not force or not versions or versions[-1].id != version.id:
+            # An edit, or a new version at start-up: the other nodes switch too (an edit may
+            # be an already recorded version: `ivr flow rollback` records before writing).
+            await self._announce(self._current)
         return self._current
 
     async def _record(

@@ -80,7 +80,8 @@ ROLE_NAMES: Final = {"operator": N_("operator"), "supervisor": N_("supervisor"),
 SPEECH_LANGUAGES: Final = {"zh": N_("Mandarin"), "en": N_("English"), "ko": N_("Korean")}
 CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators"),
                             "schedules": N_("Schedules"), "departments": N_("Departments"),
-                            "deadlines": N_("Deadlines"), "intents": N_("Intents")}
+                            "deadlines": N_("Deadlines"), "intents": N_("Intents"),
+                            "routing": N_("Routing policy")}
 URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
                         "emergency": N_("emergency")}
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,9 +30,10 @@ from ivr.core.flow import format_report, simulate
 from ivr.core.flow.simulate import describe_outcome
 from ivr.core.records import Role, User
 from ivr.core.suggest import Suggestion, for_case
+from ivr.core.versions import digest_of, text_diff
 from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
-from ivr.flows.library import check_text, digest_of
+from ivr.flows.library import check_text
 from ivr.flows.simulation import arrival_facts, call_time, caller_history, intent_classifier
 from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
@@ -406,10 +406,7 @@ async def flow_diff(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     text = _text(await json_body(request), "text", required=True)
     live = await _services(request).flows.live_text()
-    diff = "".join(difflib.unified_diff(
-        live.splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile="live", tofile="edited",
-    ))
+    diff = text_diff(live, text)
     return web.json_response({"changed": bool(diff), "diff": diff})
 
 
@@ -619,21 +616,77 @@ async def get_config(request: web.Request) -> web.Response:
     name = _config_name(request)
     config = _services(request).config
     text = await config.read(name)
+    live = config.live_version(name)
     return web.json_response({"name": name, "file": config.path(name).name, "text": text,
-                              "digest": digest_of(text)})
+                              "digest": digest_of(text),
+                              "version_id": live.id if live else None})
 
 
 @routes.put("/api/config/{name}")
 async def put_config(request: web.Request) -> web.Response:
+    """Publish a file's text: checked whole, versioned, applied on every node."""
     user = await require(request, Role.ADMIN)
     name = _config_name(request)
-    text = _text(await json_body(request), "text", required=True)
+    body = await json_body(request)
+    text = _text(body, "text", required=True)
+    note = _text(body, "note") or "edited from the web"
     config = _services(request).config
-    before, after = await config.replace(name, text)
+    before, version = await config.replace(name, text, user.username, note)
     await _audit(request, user, "config.update", config.path(name).name, before=before,
-                 after=after)
-    await config.reload()
-    return web.json_response({"name": name, "file": config.path(name).name, "digest": after})
+                 after=version.digest, version_id=version.id, note=note)
+    return web.json_response({"name": name, "file": config.path(name).name,
+                              "digest": version.digest, "version_id": version.id})
+
+
+@routes.get("/api/config/{name}/versions")
+async def config_versions(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    name = _config_name(request)
+    config = _services(request).config
+    live = config.live_version(name)
+    return web.json_response([
+        {"id": v.id, "digest": v.digest, "published_by": v.published_by,
+         "published_at": v.published_at, "note": v.note,
+         "live": live is not None and v.id == live.id}
+        for v in reversed(await config.versions(name))
+    ])
+
+
+@routes.post("/api/config/{name}/diff")
+async def config_diff(request: web.Request) -> web.Response:
+    """What publishing ``text`` (or bringing back version ``version_id``) would change."""
+    await require(request, Role.ADMIN)
+    name = _config_name(request)
+    body = await json_body(request)
+    config = _services(request).config
+    wanted = body.get("version_id")
+    if wanted is not None:
+        if not isinstance(wanted, int) or isinstance(wanted, bool):
+            raise json_error(web.HTTPBadRequest, "bad_field", "'version_id' must be a number.")
+        found = [v for v in await config.versions(name) if v.id == wanted]
+        if not found:
+            raise json_error(web.HTTPNotFound, "not_found", f"No version #{wanted}.")
+        diff = await config.diff(name, found[0].text, f"version #{wanted}")
+    else:
+        diff = await config.diff(name, _text(body, "text", required=True))
+    return web.json_response({"changed": bool(diff), "diff": diff})
+
+
+@routes.post("/api/config/{name}/rollback")
+async def config_rollback(request: web.Request) -> web.Response:
+    """Publish an earlier version again: the one given, else the one before the live one."""
+    user = await require(request, Role.ADMIN)
+    name = _config_name(request)
+    body = await json_body(request) if request.can_read_body else {}
+    wanted = body.get("version_id")
+    if wanted is not None and (not isinstance(wanted, int) or isinstance(wanted, bool)):
+        raise json_error(web.HTTPBadRequest, "bad_field", "'version_id' must be a number.")
+    config = _services(request).config
+    now_live, target = await config.roll_back(name, wanted, user.username)
+    await _audit(request, user, "config.rollback", config.path(name).name,
+                 to_version_id=target.id, version_id=now_live.id)
+    return web.json_response({"name": name, "file": config.path(name).name,
+                              "version_id": now_live.id, "rolled_back_to": target.id})
 
 
 # -- audit and the document ------------------------------------------------------------------

@@ -32,7 +32,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "FlowText": _obj(("text",), text=_S, note=_S),
     "Published": _obj(("name", "version", "version_id"), name=_S, version=_S,
                       version_id=_I, digest=_S),
-    "ConfigText": _obj(("text",), text=_S),
+    "ConfigText": _obj(("text",), text=_S, note=_S),
     "ApiToken": _obj(("id", "name", "role"), id=_I, name=_S,
                      role={"enum": ["operator", "supervisor", "admin", "department"]},
                      department={"type": ["string", "null"]}, created_by=_S, created_at=_S,
@@ -77,6 +77,9 @@ _REASONS: Final = {
 _NUMBER: Final = {"name": "number", "in": "path", "required": True, "schema": _S}
 _ID: Final = {"name": "id", "in": "path", "required": True, "schema": _S}
 _LIMIT: Final = {"name": "limit", "in": "query", "schema": _I}
+_CONFIG_NAME: Final = {"name": "name", "in": "path", "required": True,
+                       "schema": {"enum": ["skills", "operators", "schedules", "departments",
+                                           "deadlines", "intents"]}}
 
 
 def _operator_action(action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -214,14 +217,11 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
                       reset_password=_B)),
         {"name": "username", "in": "path", "required": True, "schema": _S})},
     "/api/config/{name}": {
-        "get": _with(_op("A configuration file's YAML text", "admin", errors=(404,)),
-                     {"name": "name", "in": "path", "required": True,
-                      "schema": {"enum": ["skills", "operators", "schedules", "intents"]}}),
-        "put": _with(_op("Replace a configuration file after validating the whole "
-                         "configuration with it", "admin", body=_ref("ConfigText"),
-                         errors=(404, 422)),
-                     {"name": "name", "in": "path", "required": True,
-                      "schema": {"enum": ["skills", "operators", "schedules", "intents"]}}),
+        "get": _with(_op("A configuration file's YAML text and its live version", "admin",
+                         errors=(404,)), _CONFIG_NAME),
+        "put": _with(_op("Publish a configuration file after validating the whole "
+                         "configuration with it: versioned, applied on every node", "admin",
+                         body=_ref("ConfigText"), errors=(404, 422)), _CONFIG_NAME),
     },
     "/api/tokens": {
         "get": _op("API tokens, newest first (never their secrets)", "admin",
@@ -235,6 +235,17 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/tokens/{id}": {"delete": _with(
         _op("Revoke an API token (at once, on every node)", "admin", errors=(404,),
             ok=_ref("ApiToken")), _ID)},
+    "/api/config/{name}/versions": {"get": _with(_op(
+        "A configuration file's published versions, newest first", "admin", ok=_ANY_LIST,
+        errors=(404,)), _CONFIG_NAME)},
+    "/api/config/{name}/diff": {"post": _with(_op(
+        "Unified diff against the live file of a text, or of a published version", "admin",
+        body=_obj(text=_S, version_id=_I), ok=_obj(("diff",), changed=_B, diff=_S),
+        errors=(400, 404)), _CONFIG_NAME)},
+    "/api/config/{name}/rollback": {"post": _with(_op(
+        "Publish an earlier version of a configuration file again (the one before the "
+        "live one by default)", "admin", body=_obj(version_id=_I),
+        errors=(400, 404, 409, 422)), _CONFIG_NAME)},
     "/api/audit": {"get": _with(_op("The audit log, newest first", "admin", ok=_ANY_LIST),
                                 _LIMIT)},
     "/api/openapi.json": {"get": _op("This document", "any")},

@@ -146,6 +146,17 @@ async def test_flow_versions_keep_who_and_when(store: Store) -> None:
     assert versions[0].id < versions[1].id
 
 
+async def test_config_versions_are_kept_apart_from_flow_versions(store: Store) -> None:
+    """One table, two kinds: a config file named like a flow has versions of its own."""
+    await store.flow_versions.add(flow="skills", version="v1", digest="f", text="flow",
+                                 published_by="admin", published_at=NOW)
+    config = await store.config_versions.add(flow="skills", version="c", digest="c",
+                                             text="skills: []", published_by="ada",
+                                             published_at=NOW, note="as installed")
+    assert await store.config_versions.of("skills") == [config]
+    assert [v.text for v in await store.flow_versions.of("skills")] == ["flow"]
+
+
 async def test_callbacks_keep_their_attempts(store: Store) -> None:
     """A callback is listed while waiting, and its attempts and status are written back."""
     request = await store.callbacks.add(call_id="c1", number="13800138000", skill="housing",

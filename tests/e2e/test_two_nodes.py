@@ -1,6 +1,8 @@
-"""Two application nodes sharing the real PostgreSQL, in front of the real Asterisk: node 1 is
-killed under load; new calls are served by node 2 (the dialplan's FastAGI failover), node 2
-takes over the leader's duties, its figures stay right, and no call record is lost."""
+"""Two application nodes sharing the real PostgreSQL, in front of the real Asterisk. An admin
+edits on node 1 only (a flow file edit, a web publish and rollback, an edit of an operator's
+skills): node 2 applies each within seconds. Then node 1 is killed under load; new calls are
+served by node 2 (the dialplan's FastAGI failover) with node 1's flow and skills, node 2 takes
+over the leader's duties, its figures stay right, and no call record is lost."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pytest
 import pytest_asyncio
 
 from ivr import settings
+from ivr.accounts.service import create_account
 from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
@@ -183,20 +186,88 @@ async def health(web_port: int) -> dict[str, object]:
         return body
 
 
+async def admin_session(database: str, web_port: int, username: str,
+                        password: str) -> tuple[aiohttp.ClientSession, str]:
+    """A logged-in admin's HTTP session on one node (JSON login) and its CSRF token."""
+    session = aiohttp.ClientSession(f"http://127.0.0.1:{web_port}",
+                                    cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with session.post("/login", json={"username": username,
+                                            "password": password}) as response:
+        assert response.status == 200, await response.text()
+        csrf = str((await response.json())["csrf"])
+    return session, csrf
+
+
+async def api(session: aiohttp.ClientSession, csrf: str, method: str, path: str,
+              body: dict[str, object] | None = None) -> dict[str, object]:
+    async with session.request(method, path, json=body,
+                               headers={"X-CSRF-Token": csrf}) as response:
+        answer: dict[str, object] = await response.json()
+        assert response.status == 200, answer
+        return answer
+
+
+async def node2_serves_flow(node2: Node, version: str) -> None:
+    """Node 2 switches to ``version`` within 10 s."""
+    for _ in range(100):
+        if (await health(node2.web_port)).get("flow_version") == version:
+            break
+        await asyncio.sleep(0.1)
+    assert (await health(node2.web_port))["flow_version"] == version
+
+
+async def _admin_edits_on_node_1(node1: Node, node2: Node, database: str) -> int:
+    """A flow file edit, a web publish and a rollback, and an edit of op1002's skills, all on
+    node 1; node 2 applies each within seconds. Returns the operators' version id."""
+    # A file edit of the flow on node 1 only: node 2 switches to that version too.
+    flow_file = node1.flow_file
+    text = await asyncio.to_thread(flow_file.read_text, encoding="utf-8")
+    edited = re.sub(r'(?m)^version: ".*"$', 'version: "2026-12-02.8"', text, count=1)
+    await asyncio.to_thread(flow_file.write_text, edited, encoding="utf-8")
+    await node2_serves_flow(node2, "2026-12-02.8")
+    store = open_store(database, Path("/nonexistent"))
+    await store.open()
+    try:
+        _, password = await create_account(store.users, "ada", "admin")
+    finally:
+        await store.close()
+    one, csrf1 = await admin_session(database, node1.web_port, "ada", password)
+    two, csrf2 = await admin_session(database, node2.web_port, "ada", password)
+    try:
+        # A web publish on node 1, then its rollback: node 2 serves each.
+        published = edited.replace('version: "2026-12-02.8"', 'version: "2026-12-02.9"', 1)
+        await api(one, csrf1, "POST", "/api/flows/publish",
+                  {"text": published, "note": "two-node test"})
+        await node2_serves_flow(node2, "2026-12-02.9")
+        await api(one, csrf1, "POST", "/api/flows/rollback", {})
+        await node2_serves_flow(node2, "2026-12-02.8")
+        # Li Wei (op1002) down to inquiry level 4, on node 1's configuration page.
+        operators = await api(one, csrf1, "GET", "/api/config/operators")
+        lowered = str(operators["text"]).replace("skills: {inquiry: 5, case_status: 4}",
+                                                 "skills: {inquiry: 4, case_status: 4}", 1)
+        assert lowered != operators["text"]
+        saved = await api(one, csrf1, "PUT", "/api/config/operators",
+                          {"text": lowered, "note": "Li Wei at level 4"})
+        for _ in range(50):
+            seen = await api(two, csrf2, "GET", "/api/config/operators")
+            if seen["version_id"] == saved["version_id"]:
+                break
+            await asyncio.sleep(0.1)
+        assert seen["version_id"] == saved["version_id"]
+        assert seen["text"] == lowered  # node 2's own file: a restart applies it too
+        version_id = saved["version_id"]
+        assert isinstance(version_id, int)
+        return version_id
+    finally:
+        await one.close()
+        await two.close()
+
+
 async def _under_load(
     node1: Node, node2: Node, database: str, phones: Phones,
     operators: dict[str, OperatorPhone], ami: AmiClient,
 ) -> None:
-    # An admin edits the flow on node 1 only: node 2 switches to that version too.
-    flow_file = node1.flow_file
-    text = await asyncio.to_thread(flow_file.read_text, encoding="utf-8")
-    edited = re.sub(r'(?m)^version: ".*"$', 'version: "2026-12-02.9"', text, count=1)
-    await asyncio.to_thread(flow_file.write_text, edited, encoding="utf-8")
-    for _ in range(100):
-        if (await health(node2.web_port)).get("flow_version") == "2026-12-02.9":
-            break
-        await asyncio.sleep(0.1)
-    assert (await health(node2.web_port))["flow_version"] == "2026-12-02.9"
+    operators_version = await _admin_edits_on_node_1(node1, node2, database)
     await wait_until_free(ami, "PJSIP/op1002")
     before = [f"1386660{n:04d}" for n in range(2)]
     for caller in before:
@@ -228,15 +299,21 @@ async def _under_load(
     await store.open()
     try:
         published = (await store.flow_versions.of("12345"))[-1]
+        [*_, roster] = await store.config_versions.of("operators")
     finally:
         await store.close()
-    assert published.version == "2026-12-02.9"
+    # Node 1's rollback (to its file edit) and its edit of the operators' skills.
+    assert published.version == "2026-12-02.8"
+    assert published.note.startswith("rollback to version #")
+    assert roster.id == operators_version
     for caller in after:
         [record] = stored[caller]
         assert record.variables["node"] == node2_name
         assert record.outcome == "routed"
         assert record.queue == "inquiry"
-        assert record.flow_version == published.id  # node 1's edit, run by node 2
+        assert record.flow_version == published.id  # node 1's rollback, run by node 2
+        why = " | ".join(record.route_reasons)
+        assert "skilled operators: op1002 level 4" in why, why  # node 1's skills edit
     # Node 2 took over the leader's duties: who answered is written for its calls.
     for _ in range(50):
         stored = await records(database, after)

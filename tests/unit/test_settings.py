@@ -112,7 +112,7 @@ def test_secret_is_generated_once_and_private(
 
 
 def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None:
-    """[routing] of ivr.toml loads into the policy plans and queuerules.conf are made from."""
+    """[routing] of routing.toml loads into the policy plans and queuerules.conf are made from."""
     cfg = settings.load(CONFIG)
     r = cfg.routing
     assert (r.emergency_priority, r.elderly_bonus, r.repeat_caller_bonus) == (10, 1, 1)
@@ -124,14 +124,14 @@ def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None
 
 def test_routing_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
     """A wrong routing policy is refused with every problem named, like the rest."""
-    config = broken_copy(tmp_path, {"ivr.toml": (
+    config = broken_copy(tmp_path, {"routing.toml": (
         "elderly_bonus = 1 ", 'elderly_bonus = "one"\nsurge = 2 ',
     )})
     with pytest.raises(ConfigError) as info:
         settings.load(config)
     text = str(info.value)
-    assert "ivr.toml: routing.elderly_bonus: must be int" in text
-    assert "ivr.toml: routing.surge: unknown key" in text
+    assert "routing.toml: routing.elderly_bonus: must be int" in text
+    assert "routing.toml: routing.surge: unknown key" in text
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -146,7 +146,15 @@ def test_routing_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
 ])
 def test_each_routing_problem(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
-        settings.load(broken_copy(tmp_path, {"ivr.toml": (old, new)}))
+        settings.load(broken_copy(tmp_path, {"routing.toml": (old, new)}))
+
+
+def test_a_routing_table_left_in_ivr_toml_is_named_as_moved(tmp_path: Path) -> None:
+    """The policy is shared by the nodes: it lives in routing.toml, not in a node's ivr.toml."""
+    config = broken_copy(tmp_path, {"ivr.toml": (
+        "[callbacks]", "[routing]\nelderly_bonus = 2\n\n[callbacks]")})
+    with pytest.raises(ConfigError, match=r"ivr\.toml: routing: moved to routing\.toml"):
+        settings.load(config)
 
 
 def test_config_check_shows_the_routing_policy(tmp_path: Path) -> None:

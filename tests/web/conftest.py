@@ -180,7 +180,8 @@ class WebHotline:
         self.transfers: list[tuple[str, str]] = []
         self.clock = SystemClock()
         self.reloads = 0
-        self.config = ConfigEditor(settings, config_dir, self.flows, on_reload=[
+        self.config = ConfigEditor(settings, config_dir, self.flows, store.config_versions,
+                                   on_reload=[
             self.flows.reconfigure, self.bulletins.reconfigure, self._reloaded,
         ])
         # The real watch; tests call ``deadlines.check()`` instead of waiting for its loop.
@@ -212,6 +213,7 @@ class WebHotline:
 async def hotline(settings: Settings, store: Store,
                   project: Path) -> WebHotline:
     built = WebHotline(settings, store, project / "config")
+    await built.config.load()
     await built.flows.load()
     return built
 

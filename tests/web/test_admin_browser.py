@@ -163,9 +163,11 @@ async def test_admin_creates_a_user_and_sees_the_password_once(
     await expect(page.locator("header .username")).to_have_text("zhao.lei")
 
 
-async def test_config_page_shows_every_problem_and_saves_a_valid_edit(
+async def test_config_page_shows_every_problem_publishes_diffs_and_rolls_back(
         page: Page, live_url: str, web_user, hotline):
-    """Operators' YAML with two mistakes lists both; the corrected text is saved."""
+    """Operators' YAML with two mistakes lists both and changes nothing; the corrected text
+    is published as a version; the version before it shows its diff and, rolled back to, is
+    live again (the editor shows it, the hotline runs it)."""
     username, password = await web_user("admin")
     await browser_login(page, live_url, username, password, "/admin/config")
     await expect(page.locator("body")).to_have_attribute("data-ready", "1")
@@ -181,11 +183,40 @@ async def test_config_page_shows_every_problem_and_saves_a_valid_edit(
     await expect(problems.filter(has_text="astrology")).to_have_count(1)
     assert hotline.reloads == 0
 
-    await page.fill("#config-text", text.replace("name: Wang Fang", "name: Wang Fang (day)", 1))
+    versions = page.locator("#config-versions tbody tr")
+    await expect(versions).to_have_count(1)
+    await expect(versions.first).to_contain_text("as installed")
+    assert len(await hotline.store.config_versions.of("operators")) == 1
+
+    edited = text.replace("name: Wang Fang", "name: Wang Fang (day)", 1)
+    await page.fill("#config-text", edited)
+    await page.click("#config-diff")
+    diff = page.locator("#config-diff-output")
+    await expect(diff).to_contain_text("+    name: Wang Fang (day)")
+    await page.fill("#config-note", "day shift name")
     await page.click("#config-save")
     await expect(page.locator("#status")).to_contain_text("Saved operators.yaml")
     await expect(problems).to_have_count(0)
     assert hotline.settings.operators["op1001"].name == "Wang Fang (day)"
+    await expect(versions).to_have_count(2)
+    newest, installed = versions.nth(0), versions.nth(1)
+    await expect(newest).to_contain_text("day shift name")
+    await expect(newest).to_contain_text(username)
+    await expect(newest).to_contain_text("live")
+
+    await installed.locator("button.diff").click()
+    await expect(diff).to_contain_text("-    name: Wang Fang (day)")
+    await expect(diff).to_contain_text("+    name: Wang Fang")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await installed.locator("button.rollback").click()
+    await expect(page.locator("#status")).to_contain_text("Rolled back")
+    await expect(versions).to_have_count(3)
+    await expect(versions.first).to_contain_text("rollback to version #")
+    await expect(versions.first).to_contain_text("live")
+    assert await page.locator("#config-text").input_value() == text
+    assert hotline.settings.operators["op1001"].name == "Wang Fang"
+    path = hotline.config_dir / "operators.yaml"
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == text
 
 
 async def test_supervisor_posts_and_withdraws_a_bulletin(

@@ -174,8 +174,38 @@ async def test_intents_are_checked_against_the_skills(api_as, hotline):
     assert hotline.reloads == 0
 
 
+async def test_routing_policy_is_versioned_diffed_and_rolled_back(api_as, hotline):
+    """routing.toml through the API: an edit is a version, its diff is shown, a rollback
+    brings the earlier policy back; nothing before the first version: 409."""
+    admin = await api_as("admin")
+    resp = await admin.post("/api/config/routing/rollback", json={})
+    assert resp.status == 409
+    original = (await (await admin.get("/api/config/routing")).json())["text"]
+    edited = original.replace("elderly_bonus = 1 ", "elderly_bonus = 2 ", 1)
+    assert edited != original
+    diff = await (await admin.post("/api/config/routing/diff", json={"text": edited})).json()
+    assert "+elderly_bonus = 2" in diff["diff"]
+    resp = await admin.put("/api/config/routing", json={"text": edited, "note": "elders"})
+    assert resp.status == 200, await resp.text()
+    assert hotline.settings.routing.elderly_bonus == 2
+    versions = await (await admin.get("/api/config/routing/versions")).json()
+    assert [(v["note"], v["live"]) for v in versions] == [("elders", True),
+                                                          ("as installed", False)]
+    diff = await (await admin.post("/api/config/routing/diff",
+                                   json={"version_id": versions[1]["id"]})).json()
+    assert "-elderly_bonus = 2" in diff["diff"]
+    assert (await admin.post("/api/config/routing/diff",
+                             json={"version_id": "x"})).status == 400
+    resp = await admin.post("/api/config/routing/rollback", json={})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["rolled_back_to"] == versions[1]["id"]
+    assert hotline.settings.routing.elderly_bonus == 1
+    assert [e.action for e in await audited(hotline)][:2] == ["config.rollback",
+                                                               "config.update"]
+
+
 async def test_unknown_config_file_is_404(api_as):
-    """Only skills, operators, schedules and intents can be read or written."""
+    """Only the shared files of /admin/config can be read or written (not ivr.toml)."""
     admin = await api_as("admin")
     assert (await admin.get("/api/config/ivr")).status == 404
     assert (await admin.put("/api/config/secrets", json={"text": ""})).status == 404

@@ -94,7 +94,7 @@ MAX_PRIORITY = 10
 class RoutingPolicy:
     """The one routing policy: who goes ahead (``QUEUE_PRIO``) and how the search widens.
 
-    Loaded from ``[routing]`` of ``config/ivr.toml`` and validated with the rest of the
+    Loaded from ``[routing]`` of ``config/routing.toml`` and validated with the rest of the
     configuration. Priority of a call (see ``plan_call``): the flow's route node gives a base
     priority; an emergency cue sets ``emergency_priority``; otherwise an elderly caller goes
     ``elderly_bonus`` steps ahead and a caller with an open case ``repeat_caller_bonus``

@@ -209,6 +209,10 @@ MIGRATIONS: Sequence[Sequence[str]] = (
     (  # 11: the web's language per account (zh_CN, en; NULL: the browser's)
         "ALTER TABLE users ADD COLUMN language TEXT",
     ),
+    (  # 12: configuration files are published and versioned like flows, in the same table
+        "ALTER TABLE flow_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'flow'",
+        "CREATE INDEX flow_versions_kind ON flow_versions (kind, flow)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

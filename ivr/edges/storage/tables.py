@@ -56,7 +56,7 @@ flow_versions = Table(
     "flow_versions", metadata,
     Column("id", Integer, primary_key=True), Column("flow", Text), Column("version", Text),
     Column("digest", Text), Column("text", Text), Column("published_by", Text),
-    Column("published_at", Text), Column("note", Text),
+    Column("published_at", Text), Column("note", Text), Column("kind", Text),
 )
 callbacks = Table(
     "callbacks", metadata,

@@ -229,8 +229,21 @@
   function configPage() {
     const text = $("#config-text");
     const list = $("#config-problems");
+    const diffOut = $("#config-diff-output");
     let current = null;
     let loaded = "";
+
+    function showProblems(problems) {
+      list.replaceChildren();
+      for (const p of problems || []) {
+        list.append(el("li", {class: "problem"}, p.file + ": " + p.key + ": " + p.message));
+      }
+    }
+
+    function showDiff(result, same) {
+      diffOut.textContent = result.changed ? result.diff : same;
+      diffOut.classList.remove("hidden");
+    }
 
     async function open(name) {
       const result = await api("GET", "/api/config/" + name);
@@ -238,25 +251,72 @@
       loaded = result.text;
       text.value = result.text;
       $("#config-file").textContent = result.file;
-      list.replaceChildren();
+      $("#config-live").textContent = result.version_id === null ? "" :
+        t("live version #%(id)s", {id: result.version_id});
+      showProblems([]);
+      diffOut.classList.add("hidden");
       say("");
       for (const tab of document.querySelectorAll(".config-tab")) {
         tab.setAttribute("aria-selected", String(tab.dataset.name === name));
+      }
+      await loadVersions();
+    }
+
+    async function loadVersions() {
+      const versions = await api("GET", "/api/config/" + current + "/versions");
+      const body = $("#config-versions tbody");
+      body.replaceChildren();
+      for (const v of versions) {
+        const actions = el("td", {});
+        if (v.live) {
+          actions.append(el("strong", {}, t("live")));
+        } else {
+          const show = el("button", {type: "button", class: "diff"}, t("Diff"));
+          show.addEventListener("click", () => versionDiff(v.id).catch(failed));
+          const back = el("button", {type: "button", class: "rollback"}, t("Roll back to this"));
+          back.addEventListener("click", () => rollback(v.id));
+          actions.append(show, " ", back);
+        }
+        body.append(el("tr", {dataset: {id: String(v.id)}, class: v.live ? "live" : ""},
+          el("td", {}, "#" + v.id), el("td", {}, v.published_at), el("td", {}, v.published_by),
+          el("td", {}, v.note), actions));
       }
     }
 
     async function save() {
       try {
-        const result = await api("PUT", "/api/config/" + current, {text: text.value});
+        const result = await api("PUT", "/api/config/" + current,
+          {text: text.value, note: $("#config-note").value});
         loaded = text.value;
-        list.replaceChildren();
-        say(t("Saved %(file)s; the hotline uses it for new calls and logins.",
-          { file: result.file }), "ok");
+        showProblems([]);
+        diffOut.classList.add("hidden");
+        $("#config-note").value = "";
+        $("#config-live").textContent = t("live version #%(id)s", {id: result.version_id});
+        say(t("Saved %(file)s as version #%(id)s; every node uses it for new calls and logins.",
+          {file: result.file, id: result.version_id}), "ok");
+        await loadVersions();
       } catch (error) {
-        list.replaceChildren();
-        for (const p of (error.body && error.body.problems) || []) {
-          list.append(el("li", {class: "problem"}, p.file + ": " + p.key + ": " + p.message));
-        }
+        showProblems(error.body && error.body.problems);
+        failed(error);
+      }
+    }
+
+    async function versionDiff(versionId) {
+      const result = await api("POST", "/api/config/" + current + "/diff",
+        {version_id: versionId});
+      showDiff(result, t("Same as the live version."));
+    }
+
+    async function rollback(versionId) {
+      if (!window.confirm(t("Publish version #%(id)s again for new calls?", {id: versionId}))) return;
+      try {
+        const result = await api("POST", "/api/config/" + current + "/rollback",
+          {version_id: versionId});
+        await open(current);
+        say(t("Rolled back: version #%(to)s is live again (#%(id)s).",
+          {to: result.rolled_back_to, id: result.version_id}), "ok");
+      } catch (error) {
+        showProblems(error.body && error.body.problems);
         failed(error);
       }
     }
@@ -265,9 +325,18 @@
       tab.addEventListener("click", () => open(tab.dataset.name).catch(failed));
     }
     $("#config-save").addEventListener("click", save);
+    $("#config-diff").addEventListener("click", async () => {
+      try {
+        const result = await api("POST", "/api/config/" + current + "/diff", {text: text.value});
+        showDiff(result, t("No change from the live file."));
+      } catch (error) {
+        failed(error);
+      }
+    });
     $("#config-revert").addEventListener("click", () => {
       text.value = loaded;
-      list.replaceChildren();
+      showProblems([]);
+      diffOut.classList.add("hidden");
     });
     const first = document.querySelector(".config-tab");
     if (first) open(first.dataset.name).then(() => {
