@@ -574,7 +574,8 @@ def _config_ok(cfg: Settings) -> int:
           f"elderly +{r.elderly_bonus}, repeat caller +{r.repeat_caller_bonus} "
           f"(below {r.emergency_priority}); previous operator alone "
           f"{r.previous_operator_seconds} s; callback offered every "
-          f"{cfg.callbacks.offer_every} s")
+          f"{cfg.callbacks.offer_every} s; place in line "
+          + (f"told every {r.position_every} s" if r.position_every else "told once"))
     print(f"routing: widening {r.describe(cfg.default_language)}")
     return 0
 

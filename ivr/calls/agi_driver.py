@@ -52,6 +52,7 @@ from ivr.core.flow import (
     SpeechHeard,
     Transferred,
     TransferTo,
+    announce_expected_wait,
     announce_wait,
 )
 from ivr.core.numbers import EXTERNAL_NUMBER
@@ -553,13 +554,17 @@ class CallHandler:
     async def _announce(
         self, channel: AgiChannel, announcement: Announcement, record: CallRecord
     ) -> None:
-        """Tell a caller who will not be answered at once their place and expected wait."""
+        """Tell a caller who will not be answered at once their place and expected wait
+        (the wait alone when app_queue tells the place: ``[routing] position_every``)."""
         position, minutes = announcement.position, announcement.minutes
         record.variables["queue_position"] = str(position)
         # No honest estimate from live figures: the place in line, no made-up wait.
         record.variables["expected_wait_minutes"] = "unknown" if minutes is None else str(
             minutes)
-        sounds = announce_wait(position, minutes, record.language)
+        # With place updates on, app_queue says the place itself as the caller joins.
+        sounds = (announce_expected_wait(minutes, record.language)
+                  if self._settings.routing.position_every
+                  else announce_wait(position, minutes, record.language))
         log.info("wait_announced", queue=record.queue, position=position,
                  minutes=record.variables["expected_wait_minutes"])
         for sound in sounds:
