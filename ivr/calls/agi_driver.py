@@ -512,8 +512,10 @@ class CallHandler:
         if self._figures is not None:
             # app_queue's join events do not carry QUEUE_PRIO: the figures learn it here, so
             # the next callers are told the place they really have.
+            # Its waits in stage queues (lang-*, op-*) count towards the plan's skill.
             self._figures.note_priorities(
-                record.call_id, {stage.queue: stage.priority for stage in plan.stages})
+                record.call_id, {stage.queue: stage.priority for stage in plan.stages},
+                plan.queue)
         if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,

@@ -21,6 +21,8 @@ _GAUGES = (
     ("ivr_skill_abandon_rate_percent", "Abandoned / (answered + abandoned)."),
     ("ivr_skill_average_speed_of_answer_seconds", "Average wait of answered calls."),
     ("ivr_skill_average_handle_time_seconds", "Average talk plus wrap-up of completed calls."),
+    ("ivr_skill_idle_wait_seconds", "Seconds callers waited while an operator of their "
+     "queue was available."),
     ("ivr_figures_ignored_events", "AMI events not used for figures, by reason."),
 )
 
@@ -72,6 +74,7 @@ def metrics_text(
                 ("ivr_skill_abandon_rate_percent", counts.abandon_rate_percent),
                 ("ivr_skill_average_speed_of_answer_seconds", counts.average_speed_of_answer),
                 ("ivr_skill_average_handle_time_seconds", counts.average_handle_time),
+                ("ivr_skill_idle_wait_seconds", counts.idle_wait_seconds),
             ):
                 samples[name] += _sample(name, w, value)
     for reason, count in sorted((ignored or {}).items()):

@@ -52,6 +52,7 @@ from ivr.core.routing._policy import (
 )
 from ivr.core.routing._stages import (
     QueueStage,
+    is_stage_queue,
     language_queue,
     personal_queue,
     plan_stages,
@@ -82,6 +83,7 @@ __all__ = [
     "callback_id_of",
     "callback_reason",
     "expected_wait",
+    "is_stage_queue",
     "language_queue",
     "penalty_for",
     "personal_queue",

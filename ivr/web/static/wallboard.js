@@ -56,6 +56,7 @@
       st.staffed + " staffed: " + percent(st.expected_service_level_percent);
     const t = skill.today;
     cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    cell(tr, seconds(t.idle_wait_seconds), "idle-wait" + (t.idle_wait_seconds > 0 ? " busy" : ""));
     return tr;
   }
 
@@ -72,6 +73,7 @@
     ops.colSpan = 5;
     const t = all.today;
     cell(tr, t.offered + " / " + t.answered + " / " + t.abandoned, "today");
+    cell(tr, seconds(t.idle_wait_seconds), "idle-wait");
     return tr;
   }
 
