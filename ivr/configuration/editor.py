@@ -5,6 +5,12 @@ Operators' levels and skills take effect at once (queue penalties resynced); a n
 operator also needs its queue or SIP endpoint in Asterisk: ``ivr sandbox up`` (or ``ivr
 asterisk render`` for an existing Asterisk) renders and reloads them. Calls in progress go on
 as they were.
+
+``routing`` is not a file of its own but the ``[routing]`` table of ``ivr.toml`` (the routing
+policy): read and edited alone, put back in its place in the file with the rest unchanged,
+checked with the whole configuration like any edit. New calls are planned with it at once;
+Asterisk's part of it (``queuerules.conf``'s widening, ``queues.conf``'s place updates) is
+rendered by ``ivr sandbox up`` / ``ivr asterisk render``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import re
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,8 +43,60 @@ CONFIG_FILES: Final = {
     "departments": "departments.yaml",
     "deadlines": "deadlines.yaml",
     "intents": "intents.yaml",
+    "routing": "ivr.toml",
 }
 """The files the admin pages edit, by the name the API uses."""
+
+TABLES: Final = {"routing": "routing"}
+"""Names that edit one TOML table of their file (``CONFIG_FILES``), not the whole file."""
+
+_TABLE_HEADER = re.compile(r"^\[{1,2}\s*([A-Za-z0-9_.-]+)\s*\]{1,2}\s*(#.*)?$")
+
+
+def table_span(text: str, table: str) -> tuple[int, int] | None:
+    """The lines ``[start, end)`` of ``[table]`` in TOML ``text``, header included, up to the
+    next table header (None: no such table)."""
+    lines = text.splitlines(keepends=True)
+    start = None
+    for i, line in enumerate(lines):
+        header = _TABLE_HEADER.match(line.strip())
+        if header is None:
+            continue
+        if start is not None:
+            return start, i
+        if header.group(1) == table and line.lstrip().startswith("[") \
+                and not line.lstrip().startswith("[["):
+            start = i
+    return None if start is None else (start, len(lines))
+
+
+def table_text(text: str, table: str) -> str:
+    span = table_span(text, table)
+    if span is None:
+        return f"[{table}]\n"
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[span[0]:span[1]]).rstrip("\n") + "\n"
+
+
+def with_table(text: str, table: str, section: str) -> str:
+    """``text`` with its ``[table]`` replaced by ``section`` (appended if it had none)."""
+    lines = text.splitlines(keepends=True)
+    span = table_span(text, table)
+    body = section.rstrip("\n") + "\n\n"
+    if span is None:
+        return text.rstrip("\n") + "\n\n" + body
+    return "".join(lines[:span[0]]) + body + "".join(lines[span[1]:])
+
+
+def table_problems(table: str, section: str) -> list[dict[str, str]]:
+    """An edit of one table must be that table alone: its header first, no other table."""
+    headers = [m.group(1) for line in section.splitlines()
+               if (m := _TABLE_HEADER.match(line.strip()))]
+    if headers != [table]:
+        return [{"file": "ivr.toml", "key": table,
+                 "message": f"the text must be the [{table}] table alone, starting with "
+                            f"[{table}] (found tables: {', '.join(headers) or 'none'})"}]
+    return []
 
 OnReload = Callable[[Settings], Awaitable[None] | None]
 
@@ -66,21 +125,29 @@ class ConfigEditor:
 
     async def read(self, name: str) -> str:
         text: str = await asyncio.to_thread(self.path(name).read_text, encoding="utf-8")
-        return text
+        return table_text(text, TABLES[name]) if name in TABLES else text
 
     async def replace(self, name: str, text: str) -> tuple[str, str]:
         """Write ``text`` as ``name``'s file if the whole configuration (and the live flow)
         stays valid with it; ``ConfigRejected`` listing every problem if not, and nothing
         changes. Returns the digests of the file before and after."""
         flow_text = await self._flows.live_text()
-        problems = await asyncio.to_thread(check_config, self.current, self.config_dir, name,
-                                           text, flow_text)
-        if problems:
-            raise ConfigRejected(problems)
         path = self.path(name)
         before = await asyncio.to_thread(path.read_text, encoding="utf-8")
-        await asyncio.to_thread(replace_text, path, text)
-        return digest_of(before), digest_of(text)
+        whole = text
+        if name in TABLES:
+            if problems := table_problems(TABLES[name], text):
+                raise ConfigRejected(problems)
+            whole = with_table(before, TABLES[name], text)
+        problems = await asyncio.to_thread(check_config, self.current, self.config_dir, name,
+                                           whole, flow_text)
+        if problems:
+            raise ConfigRejected(problems)
+        await asyncio.to_thread(replace_text, path, whole)
+        if name in TABLES:
+            return (digest_of(table_text(before, TABLES[name])),
+                    digest_of(table_text(whole, TABLES[name])))
+        return digest_of(before), digest_of(whole)
 
     async def reload(self) -> Settings:
         """Apply the files as they are now to new calls and logins (calls in progress go on)."""
