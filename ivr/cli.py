@@ -535,10 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, intents, agi, "
-                       "parsing, load, cases (figures printed); the script's own options go "
+                       "parsing, load, cases, scale (figures printed); the script's own options go "
                        "after --, e.g. ivr bench load --json -- --rates 2,10 --seconds 15")
     p.add_argument("what", choices=["routing", "figures", "speech", "intents", "agi", "parsing",
-                                    "load", "cases"])
+                                    "load", "cases", "scale"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 

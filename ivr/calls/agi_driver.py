@@ -487,6 +487,7 @@ class CallHandler:
         history: _History,
     ) -> None:
         """Carry out the core's plan (``plan_call``): announce, set the stages, queue."""
+        started = time.perf_counter()  # the route step: open case read + the plan
         skill, priority = route.skill, route.priority
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
@@ -498,6 +499,7 @@ class CallHandler:
         )
         plan = plan_call(facts, self._roster, self._load(self._roster.queue_for(skill)),
                          self._settings.routing)
+        route_ms = round((time.perf_counter() - started) * 1000, 3)
         if plan.queue != skill:
             log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=plan.queue)
         record.route_reasons = list(plan.reasons)
@@ -519,7 +521,7 @@ class CallHandler:
         if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,
-                     stages=[s.variable() for s in plan.stages])
+                     stages=[s.variable() for s in plan.stages], route_ms=route_ms)
 
     def _load(self, queue: str) -> QueueLoad:
         """The queue's live figures as the plan needs them (nothing known: an empty queue)."""
