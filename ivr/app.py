@@ -95,7 +95,7 @@ class Hotline:
         self.queue_events = QueueEvents(
             settings, self.store.calls, self.store.cases, self.shared_pops, self.writes,
             leads=lambda: self.bus.is_leader or self.bus.isolated, clock=clock,
-            figures=self.figures,
+            figures=self.figures, callbacks=self.store.callbacks,
         )
         self.transfers = OperatorTransfers(self.ami, self.queue_events)
         # Return visits (回访) of resolved cases: placed by the leader, answered over AGI.

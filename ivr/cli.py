@@ -235,7 +235,49 @@ async def _operator_action(cfg: Settings, action: str, ids: list[str],
     return 0
 
 
+def _roster(args: argparse.Namespace, cfg: Settings) -> int:
+    from ivr.operators.roster import generate_roster, import_roster
+
+    if args.action == "generate":
+        try:
+            sys.stdout.write(generate_roster(cfg, args.count, phones=args.phones,
+                                             first_port=args.first_port, seed=args.seed))
+        except ValueError as exc:
+            print(f"ivr operators generate: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if len(args.ids) != 1:
+        print("ivr operators import: name one roster file (CSV)", file=sys.stderr)
+        return 2
+    path = Path(args.ids[0])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"ivr operators import: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    config_dir = Path(args.config or os.environ.get("IVR_CONFIG_DIR")
+                      or cfg.project_dir / "config")
+    report = import_roster(cfg, config_dir, text, contact_template=args.contact,
+                           dry_run=args.dry_run)
+    if report.problems:
+        for problem in report.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        print(f"{len(report.problems)} problem(s); operators.yaml not changed",
+              file=sys.stderr)
+        return 1
+    target = config_dir / "operators.yaml"
+    if args.dry_run:
+        print(f"{report.operators} operators: the roster is valid ({target} not changed)")
+    else:
+        print(f"{report.operators} operators imported into {target}; `ivr sandbox up` (or "
+              "`ivr asterisk render`) gives them their SIP endpoints and queues, a running "
+              "`ivr serve` takes them at its next start or configuration save")
+    return 0
+
+
 def _operators(args: argparse.Namespace, cfg: Settings) -> int:
+    if args.action in ("import", "generate"):
+        return _roster(args, cfg)
     if args.action == "simulate":
         asyncio.run(_simulate_operators(cfg, args.talk))
         return 0
@@ -447,10 +489,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "operators", help="operators: list (with states), login, logout, pause, unpause, "
-        "or simulate their phones")
+        "simulate their phones, import a roster (CSV), generate one")
     p.add_argument("action",
-                   choices=["list", "login", "logout", "pause", "unpause", "simulate"])
-    p.add_argument("ids", nargs="*", help="operator ids (login/logout: all when none given)")
+                   choices=["list", "login", "logout", "pause", "unpause", "simulate",
+                            "import", "generate"])
+    p.add_argument("ids", nargs="*", help="operator ids (login/logout: all when none given); "
+                   "import: the roster file")
+    p.add_argument("--contact", help="import: contact of rows without one, e.g. "
+                   "'sip:{id}@10.0.0.5:5060'")
+    p.add_argument("--dry-run", action="store_true", help="import: check only, write nothing")
+    p.add_argument("--count", type=int, default=1700, help="generate: operators (1700)")
+    p.add_argument("--phones", type=int, default=20,
+                   help="generate: answering SIPp phones the contacts are spread over (20)")
+    p.add_argument("--first-port", type=int, default=6000, help="generate: first phone's port")
+    p.add_argument("--seed", type=int, default=12345, help="generate: the same seed, the same "
+                   "roster")
     p.add_argument("--reason", default="break", help="pause reason (break, training, ...)")
     p.add_argument("--talk", type=float, default=3.0)
     p.set_defaults(run=_operators)
@@ -485,11 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, intents, agi, "
-                       "parsing, load, cases, records, config (figures printed); the script's own "
-                       "options go "
-                       "after --, e.g. ivr bench load --json -- --rates 2,10 --seconds 15")
+                       "parsing, load, cases, records, config, scale (figures printed); the "
+                       "script's own options go after --, e.g. "
+                       "ivr bench load --json -- --rates 2,10 --seconds 15")
     p.add_argument("what", choices=["routing", "figures", "speech", "intents", "agi", "parsing",
-                                    "load", "cases", "records", "config"])
+                                    "load", "cases", "records", "config", "scale"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 
@@ -578,7 +631,8 @@ def _config_ok(cfg: Settings) -> int:
           f"elderly +{r.elderly_bonus}, repeat caller +{r.repeat_caller_bonus} "
           f"(below {r.emergency_priority}); previous operator alone "
           f"{r.previous_operator_seconds} s; callback offered every "
-          f"{cfg.callbacks.offer_every} s")
+          f"{cfg.callbacks.offer_every} s; place in line "
+          + (f"told every {r.position_every} s" if r.position_every else "told once"))
     print(f"routing: widening {r.describe(cfg.default_language)}")
     return 0
 

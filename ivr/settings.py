@@ -445,7 +445,7 @@ def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
     values: dict[str, Any] = {
         key: c.get(f, r, key, int, getattr(default, key), "routing")
         for key in ("emergency_priority", "elderly_bonus", "repeat_caller_bonus",
-                    "previous_operator_seconds")
+                    "previous_operator_seconds", "position_every")
     }
     before = len(c.problems)
     raw_steps = c.get(f, r, "widening", list, None, "routing")

@@ -52,6 +52,7 @@ from ivr.core.flow import (
     SpeechHeard,
     Transferred,
     TransferTo,
+    announce_expected_wait,
     announce_wait,
 )
 from ivr.core.numbers import EXTERNAL_NUMBER
@@ -490,6 +491,7 @@ class CallHandler:
         history: _History,
     ) -> None:
         """Carry out the core's plan (``plan_call``): announce, set the stages, queue."""
+        started = time.perf_counter()  # the route step: open case read + the plan
         skill, priority = route.skill, route.priority
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
@@ -504,6 +506,7 @@ class CallHandler:
                          self._settings.routing)
         if self._metrics is not None:
             self._metrics.route_decision(time.perf_counter() - deciding)
+        route_ms = round((time.perf_counter() - started) * 1000, 3)
         if plan.queue != skill:
             log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=plan.queue)
         record.route_reasons = list(plan.reasons)
@@ -518,12 +521,14 @@ class CallHandler:
         if self._figures is not None:
             # app_queue's join events do not carry QUEUE_PRIO: the figures learn it here, so
             # the next callers are told the place they really have.
+            # Its waits in stage queues (lang-*, op-*) count towards the plan's skill.
             self._figures.note_priorities(
-                record.call_id, {stage.queue: stage.priority for stage in plan.stages})
+                record.call_id, {stage.queue: stage.priority for stage in plan.stages},
+                plan.queue)
         if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,
-                     stages=[s.variable() for s in plan.stages])
+                     stages=[s.variable() for s in plan.stages], route_ms=route_ms)
 
     def _load(self, queue: str) -> QueueLoad:
         """The queue's live figures as the plan needs them (nothing known: an empty queue)."""
@@ -560,13 +565,17 @@ class CallHandler:
     async def _announce(
         self, channel: AgiChannel, announcement: Announcement, record: CallRecord
     ) -> None:
-        """Tell a caller who will not be answered at once their place and expected wait."""
+        """Tell a caller who will not be answered at once their place and expected wait
+        (the wait alone when app_queue tells the place: ``[routing] position_every``)."""
         position, minutes = announcement.position, announcement.minutes
         record.variables["queue_position"] = str(position)
         # No honest estimate from live figures: the place in line, no made-up wait.
         record.variables["expected_wait_minutes"] = "unknown" if minutes is None else str(
             minutes)
-        sounds = announce_wait(position, minutes, record.language)
+        # With place updates on, app_queue says the place itself as the caller joins.
+        sounds = (announce_expected_wait(minutes, record.language)
+                  if self._settings.routing.position_every
+                  else announce_wait(position, minutes, record.language))
         log.info("wait_announced", queue=record.queue, position=position,
                  minutes=record.variables["expected_wait_minutes"])
         for sound in sounds:

@@ -88,7 +88,7 @@ T = TypeVar("T")
 class _Write:
     """One write as plain JSON values (also its line in the spill file)."""
 
-    op: str  # save, answered, completed, abandoned, operator_state
+    op: str  # save, answered, completed, abandoned, outcome_lines, operator_state
     args: dict[str, Any]
     from_file: bool = False
     seq: int = 0
@@ -269,6 +269,10 @@ class PendingWrites:
             "outcome": list(outcome or []),
         }))
 
+    async def add_call_outcome(self, call_id: str, lines: list[str]) -> None:
+        """``store.calls.add_outcome``: lines appended to what app_queue did with the call."""
+        await self._write(_Write("outcome_lines", {"call_id": call_id, "lines": list(lines)}))
+
     async def record_operator_state(
         self, operator_id: str, state: str, reason: str, at: datetime
     ) -> None:
@@ -394,6 +398,8 @@ class PendingWrites:
             case "abandoned":
                 await store.calls.set_abandoned(a["call_id"], _moment(a["ended_at"]),
                                                a["wait_seconds"], a.get("outcome"))
+            case "outcome_lines":
+                await store.calls.add_outcome(a["call_id"], a["lines"])
             case "operator_state":
                 await store.operator_states.record(a["operator_id"], a["state"], a["reason"],
                                                   _moment(a["at"]))

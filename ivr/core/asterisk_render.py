@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
+from ivr.core.flow import QUEUE_NEXT, QUEUE_PLACE, QUEUE_PLACE_END, QUEUE_THANKS
 from ivr.core.routing import (
     GENERAL_POOL_PENALTY,
     language_queue,
@@ -131,7 +132,25 @@ def _queue(
         f"periodic-announce-frequency = {settings.callbacks.offer_every}\n"
         "relative-periodic-announce = yes\n"
         "ringinuse = no\njoinempty = yes\nleavewhenempty = no\nmusicclass = default\n"
-        f"servicelevel = {service_level}\nannounce-frequency = 0\n\n"
+        f"servicelevel = {service_level}\n{_position_updates(settings.routing.position_every)}\n"
+    )
+
+
+def _position_updates(every: int) -> str:
+    """app_queue tells a waiting caller their place: when they join (if not answered at
+    once) and every ``every`` seconds, in their channel's language; its place counts the
+    callers ahead in this queue, which app_queue orders by priority, so only those who will
+    really be served first. The words are the catalog's (``POSITION_PROMPTS``); numbers are
+    Asterisk's ``digits/`` files (Mandarin ones built from the catalog's number words, see
+    ``ivr.core.flow.ASTERISK_DIGITS``). No hold-time figure: app_queue's is its own average,
+    not the live figures'. 0: no updates."""
+    if not every:
+        return "announce-frequency = 0\n"
+    return (
+        f"announce-frequency = {every}\nmin-announce-frequency = {every}\n"
+        "announce-position = yes\nannounce-holdtime = no\n"
+        f"queue-youarenext = {QUEUE_NEXT}\nqueue-thereare = {QUEUE_PLACE}\n"
+        f"queue-callswaiting = {QUEUE_PLACE_END}\nqueue-thankyou = {QUEUE_THANKS}\n"
     )
 
 

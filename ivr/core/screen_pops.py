@@ -40,6 +40,9 @@ class ScreenPop:
     speech_band: str = ""  # accept, confirm or reject (ivr.core.triage); "" for keys only
     speech_confirmed: str = ""  # the caller's answer when asked to confirm: yes, no, no_answer
     route_reasons: tuple[str, ...] = ()
+    # What app_queue did with the call until this operator's phone rang (who was skipped
+    # and why, who was rung before): ``ivr.core.routing.QueueOutcome``.
+    queue_outcome: tuple[str, ...] = ()
     previous_cases: tuple[dict[str, str], ...] = field(default=())
     at: str = ""
 
@@ -51,6 +54,7 @@ class ScreenPop:
         # Callers may hand lists or mappings of any kind; keep immutable, string-only copies so
         # a pop already queued for a console cannot change under it.
         object.__setattr__(self, "route_reasons", tuple(str(r) for r in self.route_reasons))
+        object.__setattr__(self, "queue_outcome", tuple(str(r) for r in self.queue_outcome))
         object.__setattr__(
             self,
             "previous_cases",
@@ -75,6 +79,7 @@ class ScreenPop:
             "speech_band": self.speech_band,
             "speech_confirmed": self.speech_confirmed,
             "route_reasons": list(self.route_reasons),
+            "queue_outcome": list(self.queue_outcome),
             "previous_cases": [dict(case) for case in self.previous_cases],
             "at": self.at,
         }
@@ -88,6 +93,7 @@ def _string_map(case: Mapping[str, object]) -> dict[str, str]:
     return {str(key): "" if value is None else str(value) for key, value in case.items()}
 
 
+_LISTS = ("route_reasons", "queue_outcome", "previous_cases")
 _FIELDS = frozenset(f.name for f in dataclasses.fields(ScreenPop))
 
 
@@ -96,13 +102,13 @@ def pop_from_dict(data: Mapping[str, Any]) -> ScreenPop:
     tuples; keys it does not know, e.g. from a newer node or ``fit``'s marker, ignored).
     ``ValueError`` or ``TypeError`` when it is not a pop."""
     fields = {key: value for key, value in data.items() if key in _FIELDS}
-    for name in ("route_reasons", "previous_cases"):
+    for name in _LISTS:
         value = fields.get(name, ())
         if not isinstance(value, list | tuple):
             raise TypeError(f"{name} must be a list, got {type(value).__name__}")
         fields[name] = tuple(value)
     for name, value in fields.items():
-        if name not in {"route_reasons", "previous_cases"} and not isinstance(value, str):
+        if name not in _LISTS and not isinstance(value, str):
             raise TypeError(f"{name} must be text, got {type(value).__name__}")
     for case in fields["previous_cases"]:
         if not isinstance(case, Mapping):

@@ -38,10 +38,18 @@ from ivr.calls.pending_writes import PendingWrites
 from ivr.core.figures import LiveFigures
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.records import CallRecord
-from ivr.core.routing import OperatorState, QueueOutcome
+from ivr.core.routing import (
+    FALLBACK_REASON,
+    OperatorState,
+    QueueOutcome,
+    callback_id_of,
+    callback_reason,
+    transfer_line,
+)
 from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
+from ivr.edges.storage.callbacks import Callbacks
 from ivr.edges.storage.calls import CallRecords
 from ivr.edges.storage.cases import Cases
 from ivr.errors import BusError, StorageError
@@ -66,8 +74,10 @@ class QueueEvents:
         self, settings: Settings, calls: CallRecords, cases: Cases, pops: SharedScreenPops,
         writes: PendingWrites, *, leads: Callable[[], bool] = lambda: True,
         clock: Clock = SYSTEM_CLOCK, figures: LiveFigures | None = None,
+        callbacks: Callbacks | None = None,
     ) -> None:
         self._calls = calls
+        self._callbacks = callbacks
         self._cases = cases
         self._writes = writes
         self._pops = pops
@@ -80,7 +90,7 @@ class QueueEvents:
         self._outcomes: dict[str, QueueOutcome] = {}  # call id -> what app_queue did
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, asyncio.Task[None]] = {}
-        self._talking: dict[str, str] = {}  # operator -> the caller's channel
+        self._talking: dict[str, tuple[str, str]] = {}  # operator -> caller's channel, call
 
     def reconfigure(self, settings: Settings) -> None:
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
@@ -88,7 +98,15 @@ class QueueEvents:
 
     def caller_channel(self, operator_id: str) -> str | None:
         """The channel of the citizen the operator is talking to (for a transfer)."""
-        return self._talking.get(operator_id)
+        talking = self._talking.get(operator_id)
+        return talking[0] if talking else None
+
+    def transferred(self, operator_id: str, target: str) -> None:
+        """The operator sent their caller to a department: said in the call's record."""
+        talking = self._talking.get(operator_id)
+        if talking is not None:
+            self._spawn(talking[1], self._writes.add_call_outcome(
+                talking[1], [transfer_line(operator_id, target)]))
 
     def on_event(self, event: AmiEvent) -> None:
         """Every AMI event: tracked on every node, handled where this node leads."""
@@ -100,7 +118,7 @@ class QueueEvents:
         """Who is talking to whom (every node: transfers from the consoles it serves)."""
         operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
         if operator and event.name == "AgentConnect":
-            self._talking[operator] = event.get("Channel")
+            self._talking[operator] = (event.get("Channel"), event.get("Uniqueid"))
         elif operator and event.name == "AgentComplete":
             self._talking.pop(operator, None)
 
@@ -111,8 +129,9 @@ class QueueEvents:
         call_id = event.get("Uniqueid")
         queue = event.get("Queue")
         if name == "AgentCalled" and operator and call_id:
-            self._outcome(call_id).rung(queue, operator, self._members(queue))
-            self._spawn(call_id, self._pop(event, operator, call_id))
+            outcome = self._outcome(call_id)
+            outcome.rung(queue, operator, self._members(queue))
+            self._spawn(call_id, self._pop(event, operator, call_id, tuple(outcome.lines)))
         elif name == "AgentRingNoAnswer" and operator:
             if call_id:
                 self._outcome(call_id).not_answered(queue, operator,
@@ -190,9 +209,12 @@ class QueueEvents:
     def _forget_pop(self, operator: str, call_id: str) -> None:
         self._spawn(operator, self._pops.clear(operator, call_id))
 
-    async def _pop(self, event: AmiEvent, operator: str, call_id: str) -> None:
+    async def _pop(
+        self, event: AmiEvent, operator: str, call_id: str, outcome: tuple[str, ...]
+    ) -> None:
         # The pop goes out even when the database is down: with what is at hand.
         _, record = await self._call(call_id)
+        reasons = await self._reasons(event, record)
         caller = record.caller if record else event.get("CallerIDNum")
         try:
             cases = await self._cases.of_caller(caller) if caller else []
@@ -211,7 +233,7 @@ class QueueEvents:
             speech_words=variables.get("speech_words", ""),
             speech_band=variables.get("speech_band", ""),
             speech_confirmed=variables.get("speech_confirmed", ""),
-            route_reasons=tuple(record.route_reasons) if record else (),
+            route_reasons=reasons, queue_outcome=outcome,
             previous_cases=tuple(
                 {"number": c.number, "category": c.category, "status": c.status,
                  "created_at": c.created_at}
@@ -222,6 +244,56 @@ class QueueEvents:
         # Every node's consoles get it (the operator's browser may be on another node).
         await self._pops.publish(pop)
         log.info("screen_pop", operator=operator, call=call_id)
+
+    async def _reasons(self, event: AmiEvent, record: CallRecord | None) -> tuple[str, ...]:
+        """Why the call rings: its plan's reasons; for a callback's stand-in, that and the
+        reasons of the call it stands in for; for a call without a plan, the fallback."""
+        if record is not None and record.route_reasons:
+            return tuple(record.route_reasons)
+        callback = callback_id_of(event.get("Channel"))
+        if callback is None:
+            return (FALLBACK_REASON,)
+        original = await self._stood_in_for(callback)
+        return (callback_reason(callback),
+                *(original.route_reasons if original is not None else ()))
+
+    async def _stood_in_for(self, callback: str) -> CallRecord | None:
+        if self._callbacks is None:
+            return None
+        try:
+            call_id = await self._callbacks.call_of(int(callback))
+        except StorageError:
+            return None
+        return None if call_id is None else (await self._call(call_id))[1]
+
+    async def _unplanned(
+        self, event: AmiEvent, call_id: str, outcome: list[str], answered: bool
+    ) -> bool:
+        """A call the IVR did not route: a callback's stand-in (its account goes to the call
+        it stands in for: True, nothing more to write) or a fallback call (recorded now, with
+        why: False, the answer is written as for any call)."""
+        callback = callback_id_of(event.get("Channel"))
+        if callback is not None:
+            original = await self._stood_in_for(callback)
+            if original is not None:
+                await self._writes.add_call_outcome(
+                    original.call_id, [f"callback {callback} (stand-in): {line}"
+                                       for line in outcome])
+            return True
+        if event.get("Channel").startswith("Local/"):
+            return True  # a return visit or other placed call: no citizen call of its own
+        held = _seconds(event, "HoldTime")
+        now = self._clock.now()
+        await self._writes.save(CallRecord(
+            call_id=call_id, channel=event.get("Channel"), caller=event.get("CallerIDNum"),
+            caller_name=event.get("CallerIDName"), language="",
+            arrived_at=(now - timedelta(seconds=held)).isoformat(timespec="milliseconds"),
+            queue=event.get("Queue"), outcome="fallback" if answered else "abandoned",
+            ended_at=None if answered else now.isoformat(timespec="milliseconds"),
+            route_reasons=[FALLBACK_REASON], wait_seconds=round(held, 1),
+            queue_outcome=list(outcome),
+        ))
+        return not answered
 
     async def _call(self, call_id: str) -> tuple[bool, CallRecord | None]:
         """Whether the call is known (or may be: the database is down), and its record."""
@@ -240,7 +312,10 @@ class QueueEvents:
         now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
-            return  # a callback stand-in or a call the IVR never saw
+            if await self._unplanned(event, call_id, outcome, answered=True):
+                return
+        elif record is not None and record.queue is None:
+            outcome = [FALLBACK_REASON, *outcome]  # the IVR ended before it chose a queue
         waited = _seconds(event, "HoldTime")
         if record is not None:
             with contextlib.suppress(ValueError):
@@ -259,7 +334,10 @@ class QueueEvents:
         now = self._clock.now()
         known, record = await self._call(call_id)
         if not known:
+            await self._unplanned(event, call_id, outcome, answered=False)
             return
+        if record is not None and record.queue is None:
+            outcome = [FALLBACK_REASON, *outcome]
         waited = _seconds(event, "HoldTime")  # when the record cannot be read
         if record is not None:
             try:

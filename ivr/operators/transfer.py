@@ -34,4 +34,5 @@ class OperatorTransfers:
             })
         except AmiError as exc:
             raise TransferFailed(f"{operator_id}'s call could not be transferred: {exc}") from exc
+        self._queue_events.transferred(operator_id, target)
         log.info("call_transferred_by_operator", operator=operator_id, target=target)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.core.flow import ASTERISK_DIGITS_LANGUAGES, asterisk_digits
 from ivr.edges.audio import VOICES, speak
 from ivr.flows.files import load_catalog
 
@@ -55,4 +57,19 @@ def build(prompts_dir: Path, languages: Iterable[str], workers: int = 2) -> Buil
         manifest[key] = _digest(text, lang)
     audio_dir.mkdir(parents=True, exist_ok=True)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    for lang in set(languages) & ASTERISK_DIGITS_LANGUAGES:
+        asterisk_digit_files(audio_dir / lang)
     return BuildReport(tuple(job[0] for job in jobs), unchanged)
+
+
+def asterisk_digit_files(lang_dir: Path) -> None:
+    """Asterisk's ``digits/`` files for a language it ships none for (app_queue reads a
+    waiting caller's place with them): copies of the catalog's number words."""
+    for name, prompt in asterisk_digits().items():
+        source, target = lang_dir / f"{prompt}.wav", lang_dir / f"{name}.wav"
+        if not source.exists():
+            continue
+        if target.exists() and target.read_bytes() == source.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)

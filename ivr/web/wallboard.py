@@ -23,6 +23,7 @@ from aiohttp import web
 from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import Counts, IntervalFigures, LiveFigures, SkillFigures, staffing_hint_for
 from ivr.core.records import Role
+from ivr.core.routing import is_stage_queue
 from ivr.core.settings import Settings
 from ivr.web.auth import current_user, require
 from ivr.web.errors import json_error
@@ -63,6 +64,7 @@ def _counts(c: Counts) -> dict[str, Any]:
         "abandon_rate_percent": _round(c.abandon_rate_percent),
         "asa_seconds": _round(c.average_speed_of_answer),
         "aht_seconds": _round(c.average_handle_time),
+        "idle_wait_seconds": _round(c.idle_wait_seconds, 0),
     }
 
 
@@ -71,9 +73,11 @@ def _bar(bar: IntervalFigures) -> dict[str, Any]:
 
 
 def skill_board(
-    settings: Settings, live: LiveFigures, figures: SkillFigures, hours: float
+    settings: Settings, live: LiveFigures, figures: SkillFigures, hours: float,
+    in_stages: tuple[int, float] = (0, 0.0),
 ) -> dict[str, Any]:
-    """One skill's row of the wallboard, JSON-ready."""
+    """One skill's row of the wallboard, JSON-ready; ``in_stages``: its callers waiting in
+    the later stages of their wait (how many, the longest wait there), folded in."""
     skill = settings.skills.get(figures.skill)
     name = figures.skill
     if skill is not None:  # in the language of the user asking (ivr.web.i18n)
@@ -86,8 +90,10 @@ def skill_board(
         "name": name,
         "department": skill.department if skill is not None else "",
         "target": {"percent": figures.target.percent, "seconds": figures.target.seconds},
-        "waiting": figures.waiting,
-        "longest_wait_seconds": _round(figures.longest_wait_seconds, 0),
+        "waiting": figures.waiting + in_stages[0],
+        "waiting_in_stages": in_stages[0],
+        "longest_wait_seconds": _round(max(figures.longest_wait_seconds if figures.waiting
+                                           else 0.0, in_stages[1]), 0),
         "window_seconds": figures.window_seconds,
         "window": _counts(figures.window),
         "today": _counts(figures.today),
@@ -124,30 +130,43 @@ def board(
     settings: Settings, live: LiveFigures, now: float, hours: float = DEFAULT_HOURS
 ) -> dict[str, Any]:
     """The whole wallboard at ``now``: configured skills first (in settings order), then
-    queues only seen in AMI events."""
+    queues only seen in AMI events. The queues of the later stages of a wait (``lang-*``,
+    ``op-*``) are not rows: their callers and idle-while-waiting count in the skill each
+    caller was routed for (``LiveFigures.note_priorities``)."""
+    live.settle(now)
     names = list(settings.skills)
-    names += [skill for skill in live.skills() if skill not in settings.skills]
+    names += [skill for skill in live.skills()
+              if skill not in settings.skills and not is_stage_queue(skill)]
+    stages = live.stage_waiting(is_stage_queue, now)
     figures = [live.figures(skill, now) for skill in names]
+    rows = [skill_board(settings, live, f, hours, stages.get(f.skill, (0, 0.0)))
+            for f in figures]
     return {
         "at": now,
         "interval_seconds": live.interval_seconds,
         "hours": hours,
-        "skills": [skill_board(settings, live, f, hours) for f in figures],
-        "total": total(figures),
+        "skills": rows,
+        # Callers in a stage queue whose skill this node was not told (routed by another
+        # node) are in the total only.
+        "total": total(figures, rows, sum(n for skill, (n, _) in stages.items()
+                                          if skill not in names)),
     }
 
 
-def total(figures: list[SkillFigures]) -> dict[str, Any]:
-    """All skills together: callers waiting, the longest wait, window and today's calls.
-    Operators are not summed (one operator serves several skills)."""
+def total(
+    figures: list[SkillFigures], rows: list[dict[str, Any]], unplaced: int = 0
+) -> dict[str, Any]:
+    """All skills together: callers waiting (stages folded in), the longest wait, window and
+    today's calls. Operators are not summed (one operator serves several skills)."""
     window, today = Counts(), Counts()
     for f in figures:
         window += f.window
         today += f.today
     return {
-        "waiting": sum(f.waiting for f in figures),
+        "waiting": sum(row["waiting"] for row in rows) + unplaced,
         "longest_wait_seconds": _round(
-            max((f.longest_wait_seconds for f in figures if f.waiting), default=0.0), 0),
+            max((row["longest_wait_seconds"] or 0.0 for row in rows if row["waiting"]),
+                default=0.0), 0),
         "window": _counts(window),
         "today": _counts(today),
     }

@@ -123,3 +123,21 @@ def test_every_agi_url_carries_the_secret() -> None:
     assert len(CFG.agi.secret) >= 16
     assert all(url.endswith(f"/ivr?secret={CFG.agi.secret}") for url in urls), urls
     assert f"agi://10.0.0.2:4573/ivr?secret={CFG.agi.secret}" in urls
+
+
+def test_place_updates_are_rendered_into_every_queue_when_the_policy_asks() -> None:
+    """With [routing] position_every, app_queue tells each waiting caller their place that
+    often, in the catalog's words, without its own hold-time guess; without it, never."""
+    quiet = _sections(asterisk_files(CFG, "x")["queues.conf"])
+    assert all("announce-frequency = 0\n" in q and "announce-position" not in q
+               for q in quiet.values() if q != quiet.get("general"))
+    cfg = dataclasses.replace(CFG, routing=dataclasses.replace(CFG.routing, position_every=45))
+    queues = _sections(asterisk_files(cfg, "x")["queues.conf"])
+    for name in (*CFG.skills, "lang-zh", "op-op1001"):
+        q = queues[name]
+        for line in ("announce-frequency = 45", "min-announce-frequency = 45",
+                     "announce-position = yes", "announce-holdtime = no",
+                     "queue-youarenext = ivr/queue-next", "queue-thereare = ivr/queue-place",
+                     "queue-callswaiting = ivr/queue-place-end",
+                     "queue-thankyou = ivr/queue-thanks"):
+            assert f"\n{line}\n" in q, (name, line)

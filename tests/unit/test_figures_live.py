@@ -586,3 +586,78 @@ def test_snapshot_keeps_or_brings_the_priorities() -> None:
     response = status_response([("c1", 10), ("c2", 5)], [])
     live.load_snapshot(response, T0 + 20)
     assert live.waiting_by_priority(Q) == {0: 2}  # the snapshot says 0 for both
+
+
+# -- idle while waiting --------------------------------------------------------------------
+
+IDLE_CASES = [
+    pytest.param([(0, member(paused=1, reason="break")), (10, join("c1")),
+                  (40, abandon("c1", 30))], 0.0,
+                 id="nobody-available-costs-nothing"),
+    pytest.param([(0, member()), (10, join("c1")), (40, abandon("c1", 30))], 30.0,
+                 id="an-idle-member-the-whole-wait"),
+    pytest.param([(0, member()), (10, join("c1")), (12, called("c1")), (15, connect("c1", 5))],
+                 2.0, id="idle-until-rung-then-nothing"),
+    pytest.param([(0, member(paused=1, reason="break")), (10, join("c1")), (11, join("c2")),
+                  (20, member("QueueMemberPause")), (30, abandon("c1", 20)),
+                  (35, abandon("c2", 24))], 10.0 + 10.0 + 5.0,
+                 id="two-callers-from-the-unpause-on"),
+    pytest.param([(0, member()), (1, join("c0")), (2, called("c0")), (3, connect("c0", 2)),
+                  (63, complete("c0", 2, 60)), (70, join("c1")), (100, abandon("c1", 30))],
+                 1.0 + 7.0, id="from-the-end-of-the-wrap-up"),  # c0 until rung; c1 from 93
+]
+
+
+@pytest.mark.parametrize(("steps", "idle"), IDLE_CASES)
+def test_seconds_waited_while_an_operator_of_the_queue_was_available(
+    steps: list[Step], idle: float
+) -> None:
+    """The cost of gating: caller-seconds in a queue while one of its members was free."""
+    live = feed(steps)
+    f = live.figures(Q, T0 + 200)
+    assert f.today.idle_wait_seconds == pytest.approx(idle)
+    assert f.current_interval.idle_wait_seconds == pytest.approx(idle)
+
+
+def test_the_idle_wait_of_a_caller_still_waiting_counts_up_to_now() -> None:
+    live = feed([(0, member()), (10, join("c1"))])
+    assert live.figures(Q, T0 + 25).today.idle_wait_seconds == pytest.approx(15.0)
+    assert live.figures(Q, T0 + 40).today.idle_wait_seconds == pytest.approx(30.0)
+    families = {f.name: f for f in skill_families(live.all_figures(T0 + 40))}
+    assert (("report", "today"), 30) in families["ivr_skill_idle_wait_seconds"].samples
+
+
+def test_a_wait_in_a_stage_queue_counts_for_the_callers_skill() -> None:
+    """lang-zh is a stage of an inquiry caller's wait: its idle seconds are inquiry's, and
+    the caller waiting there is shown under inquiry."""
+    live = LiveFigures({Q: Target(80, 20), "inquiry": Target(80, 30)})
+    live.note_priorities("c1", {"inquiry": 5, "lang-zh": 6}, "inquiry")
+    for offset, event in [(0, member(queue="lang-zh")), (0, join("c1", "inquiry")),
+                          (30, leave("c1", "inquiry")), (30, join("c1", "lang-zh"))]:
+        live.apply(event, T0 + offset)
+    live.settle(T0 + 50)
+    assert live.figures("inquiry", T0 + 50).today.idle_wait_seconds == pytest.approx(20.0)
+    assert live.figures("lang-zh", T0 + 50).today.idle_wait_seconds == 0
+    waiting = live.stage_waiting(lambda q: q.startswith("lang-"), T0 + 50)
+    assert waiting == {"inquiry": (1, 20.0)}  # the longest wait in the stage queue
+
+
+def test_an_answer_in_a_stage_queue_counts_once_for_the_callers_skill() -> None:
+    """Offered in inquiry, answered in lang-zh after 95 s in all: inquiry's answer, with
+    the whole wait (out of target), and its talk; lang-zh keeps only its own offer."""
+    live = LiveFigures({"inquiry": Target(80, 30)})
+    live.note_priorities("c1", {"inquiry": 5, "lang-zh": 6}, "inquiry")
+    lang = {"Queue": "lang-zh"}
+    for offset, event in [
+        (0, join("c1", "inquiry")), (90, leave("c1", "inquiry")), (90, join("c1", "lang-zh")),
+        (95, ev("AgentConnect", **lang, Uniqueid="c1", Interface=ALICE, HoldTime=5)),
+        (155, ev("AgentComplete", **lang, Uniqueid="c1", Interface=ALICE, HoldTime=5,
+                 TalkTime=60)),
+    ]:
+        live.apply(event, T0 + offset)
+    inquiry = live.figures("inquiry", T0 + 160).today
+    assert (inquiry.offered, inquiry.answered, inquiry.answered_in_target) == (1, 1, 0)
+    assert inquiry.wait_answered_seconds == 95.0
+    assert (inquiry.completed, inquiry.talk_seconds) == (1, 60.0)
+    stage = live.figures("lang-zh", T0 + 160).today
+    assert (stage.offered, stage.answered, stage.completed) == (1, 0, 0)

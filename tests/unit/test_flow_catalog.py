@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from ivr.core.flow import announce_wait, say_count, say_digits, say_number
+from ivr.core.flow import (
+    POSITION_PROMPTS,
+    QUEUE_PLACE,
+    QUEUE_PLACE_END,
+    announce_expected_wait,
+    announce_wait,
+    asterisk_digits,
+    say_count,
+    say_digits,
+    say_number,
+)
 from ivr.core.flow.catalog import number_prompt_names
 from ivr.errors import FlowError
 from ivr.flows.files import load_catalog
@@ -133,3 +143,41 @@ def test_unreadable_catalog_is_a_flow_error() -> None:
     """A missing catalog file raises FlowError naming it, never a bare OSError."""
     with pytest.raises(FlowError, match="cannot read catalog"):
         load_catalog(CATALOG.with_name("nope.yaml"))
+
+
+@pytest.mark.parametrize(("language", "words", "heard"), [
+    ("zh", ["digits/3"], "您现在排在第 三 位。"), ("zh", ["digits/2"], "您现在排在第 二 位。"),
+    ("zh", ["digits/10", "digits/2"], "您现在排在第 十 二 位。"),
+    ("zh", ["digits/20", "digits/5"], "您现在排在第 二十 五 位。"),
+    ("zh", ["digits/1", "digits/hundred"], "您现在排在第 一 百 位。"),
+])
+def test_the_place_app_queue_tells_while_waiting(
+    language: str, words: list[str], heard: str
+) -> None:
+    """app_queue's update: the catalog's words around the place, the number read from
+    Asterisk's ``digits/`` files, the Mandarin ones built from our number words (第二位: 二
+    is right for a place)."""
+    catalog = load_catalog(CATALOG)
+    digits = asterisk_digits()
+    number = [catalog.text(digits[f], language) for f in words]
+    said = [catalog.text(QUEUE_PLACE, language), *number, catalog.text(QUEUE_PLACE_END, language)]
+    assert " ".join(said) == heard
+
+
+def test_every_prompt_app_queue_plays_is_in_the_catalog() -> None:
+    catalog = load_catalog(CATALOG)
+    assert catalog.missing(sorted(POSITION_PROMPTS), ["zh", "en"]) == []
+    assert catalog.missing(sorted(set(asterisk_digits().values())), ["zh"]) == []
+    assert set(asterisk_digits()) >= {f"digits/{n}" for n in range(20)} | {"digits/hundred"}
+
+
+@pytest.mark.parametrize(("minutes", "language", "heard"), [
+    (2, "zh", "预计等待约 两 分钟。"),
+    (None, "en", "An operator will be with you as soon as possible."),
+])
+def test_the_wait_alone_when_app_queue_tells_the_place(
+    minutes: int | None, language: str, heard: str
+) -> None:
+    catalog = load_catalog(CATALOG)
+    words = [catalog.text(p, language) for p in announce_expected_wait(minutes, language)]
+    assert " ".join(words) == heard

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.core.routing import OperatorState, QueueOutcome, stage_words
+from ivr.core.routing import OperatorState, QueueOutcome, callback_id_of, stage_words
 
 A, P, C, W = (OperatorState.AVAILABLE, OperatorState.PAUSED, OperatorState.ON_CALL,
               OperatorState.WRAP_UP)
@@ -50,3 +50,12 @@ def test_a_caller_who_gave_up() -> None:
 ])
 def test_stage_words(queue: str, words: str) -> None:
     assert stage_words(queue, "hotline") == words
+
+
+@pytest.mark.parametrize(("channel", "callback"), [
+    ("Local/12@callback-queue-00000001;2", "12"), ("Local/12@callback-queue-00000001;1", "12"),
+    ("PJSIP/citizen-00000001", None), ("Local/13800138000@visit-dial-0001;2", None),
+    ("Local/x1@callback-queue-0001;2", None), ("", None),
+])
+def test_a_callback_stand_in_is_known_by_its_channel(channel: str, callback: str | None) -> None:
+    assert callback_id_of(channel) == callback

@@ -118,6 +118,9 @@ BAD_POLICIES = [
         {"previous_operator_seconds": 90}, "must end before the search leaves", id="alone-long"
     ),
     pytest.param({"rule_name": "bad name]"}, "not a queuerules.conf section", id="rule-name"),
+    pytest.param({"position_every": 10}, "position_every must be 0 .off. or 15-600",
+                 id="place-too-often"),
+    pytest.param({"position_every": 601}, "position_every must be 0", id="place-too-rare"),
 ]
 
 

@@ -22,12 +22,14 @@ def test_json_keeps_every_field_and_text_as_is() -> None:
     p = pop(
         transcript='<b>water</b> leak "quoted" 水管',
         route_reasons=["repeat caller", "language zh"],
+        queue_outcome=["inquiry: rang op1002"],
         previous_cases=[{"number": "6001000013", "category": "water", "status": "new"}],
         at="2026-01-01T09:00:00+08:00",
     )
     data = json.loads(p.to_json())
     assert data["transcript"] == '<b>water</b> leak "quoted" 水管'
     assert data["route_reasons"] == ["repeat caller", "language zh"]
+    assert data["queue_outcome"] == ["inquiry: rang op1002"]
     assert data["previous_cases"] == [
         {"number": "6001000013", "category": "water", "status": "new"}
     ]

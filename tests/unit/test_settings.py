@@ -117,6 +117,7 @@ def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None
     r = cfg.routing
     assert (r.emergency_priority, r.elderly_bonus, r.repeat_caller_bonus) == (10, 1, 1)
     assert r.previous_operator_seconds == 20
+    assert r.position_every == 0
     assert [(s.after_seconds, s.min_level, s.any_skill_with_language, s.general_pool)
             for s in r.widening] == [
         (0, 4, False, False), (30, 2, False, False), (90, 1, True, False), (180, 1, True, True)]
@@ -143,6 +144,8 @@ def test_routing_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
     ("emergency_priority = 10", "emergency_priority = 11", "emergency_priority must be 1-10"),
     ("previous_operator_seconds = 20", "previous_operator_seconds = 95",
      "must end before the search leaves"),
+    ("position_every = 0 ", "position_every = 5 ", "15-600 seconds, got 5"),
+    ("position_every = 0 ", 'position_every = "often" ', "routing.position_every: must be int"),
 ])
 def test_each_routing_problem(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from ivr.core.flow.scenarios import scenarios_path
 from ivr.core.records import CallRecord
 from tests.web.conftest import api_login, audited
@@ -380,3 +382,39 @@ async def test_a_bulletin_longer_than_the_playing_limit_is_refused_at_posting(ap
     folder = hotline.settings.asterisk_sounds / "en" / "bulletins"
     left = await asyncio.to_thread(lambda: list(folder.iterdir()) if folder.exists() else [])
     assert left == []
+
+
+async def test_place_updates_are_part_of_the_routing_policy(api_as, hotline):
+    """routing.toml's position_every (the place-in-line updates) is edited like the rest of
+    the policy, checked with the whole configuration, and reaches the live settings."""
+    admin = await api_as("admin")
+    got = await (await admin.get("/api/config/routing")).json()
+    assert got["file"] == "routing.toml"
+    assert "widening = [" in got["text"]
+    path = hotline.config_dir / "routing.toml"
+    edited = got["text"].replace("position_every = 0 ", "position_every = 60 ", 1)
+    assert edited != got["text"]
+    resp = await admin.put("/api/config/routing", json={"text": edited})
+    assert resp.status == 200, await resp.text()
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == edited
+    assert hotline.settings.routing.position_every == 60
+    assert (await (await admin.get("/api/config/routing")).json())["text"] == edited
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ("previous_operator_seconds = 20", "previous_operator_seconds = 95",
+     "must end before the search leaves"),
+    ("position_every = 0 ", "position_every = 5 ", "position_every"),
+    ("{after = 30, min_level = 2}", "{after = 30, min_level = 9}", "outside 1..5"),
+])
+async def test_a_bad_routing_policy_is_refused_and_nothing_changes(api_as, hotline, old, new,
+                                                                  said):
+    admin = await api_as("admin")
+    text = (await (await admin.get("/api/config/routing")).json())["text"]
+    path = hotline.config_dir / "routing.toml"
+    before = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    resp = await admin.put("/api/config/routing", json={"text": text.replace(old, new, 1)})
+    assert resp.status == 422
+    assert said in str((await resp.json())["problems"])
+    assert await asyncio.to_thread(path.read_text, encoding="utf-8") == before
+    assert hotline.reloads == 0

@@ -42,6 +42,7 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
         "call-42", OP, caller="13800138000", caller_name="Zhao", language="zh",
         queue="report", skill="report", transcript=TRANSCRIPT, intent="water",
         category="water", urgency="normal", route_reasons=("repeat caller", "skill report"),
+        queue_outcome=("report (the report queue): skipped op1005 (paused)", "report: rang op1002"),
         previous_cases=({"number": "6001000013", "category": "noise", "status": "resolved",
                          "created_at": "2026-01-01T09:00:00+08:00"},),
         at="2026-01-02T10:00:00+08:00",
@@ -53,6 +54,8 @@ async def test_screen_pop_shows_the_callers_words_as_text_and_saves_a_case(
     await expect(page.locator("#pop-language")).to_have_text("zh")
     await expect(page.locator("#pop-category")).to_contain_text("water")
     await expect(page.locator("#pop-reasons li")).to_have_text(["repeat caller", "skill report"])
+    await expect(page.locator("#pop-queue-outcome li")).to_have_text(
+        ["report (the report queue): skipped op1005 (paused)", "report: rang op1002"])
     await expect(page.locator("#pop-cases tbody tr td").first).to_have_text("6001000013")
     await expect(page.locator("#pop-cases tbody tr")).to_contain_text("resolved")
 

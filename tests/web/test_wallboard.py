@@ -111,6 +111,36 @@ async def test_figures_per_skill_with_staffing_hint(
     quiet = skills["inquiry"]
     assert (quiet["waiting"], quiet["service_level_percent"]) == (0, None)
     assert quiet["service_level_colour"] == "grey"
+    # Alice stayed available while c2 (40 s), c1 (5 s) and c3 (30 s so far) waited.
+    assert report["today"]["idle_wait_seconds"] == 75
+    assert quiet["today"]["idle_wait_seconds"] == 0
+
+
+async def test_stage_queues_are_folded_into_their_skills(
+    api_as: Any, hotline: WebHotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller of inquiry waiting in lang-zh and op-op1002 (later stages of their wait) is
+    shown under inquiry, with the seconds an operator there sat idle; no stage queue is a row."""
+    now = (time.time() // 900) * 900 + 450
+    monkeypatch.setattr(hotline.clock, "time", lambda: now)
+    live = hotline.figures
+    live.note_priorities("s1", {"inquiry": 5, "lang-zh": 6}, "inquiry")
+    live.apply(ev("QueueMemberAdded", Queue="lang-zh", Interface=ALICE, MemberName=ALICE,
+                  Status=1, Paused=0), now - 100)
+    live.apply(ev("QueueMemberAdded", Queue="op-op1002", Interface=BOB, MemberName=BOB,
+                  Status=2, Paused=0), now - 100)
+    live.apply(ev("QueueCallerJoin", Queue="inquiry", Uniqueid="s1", Position=1), now - 90)
+    live.apply(ev("QueueCallerLeave", Queue="inquiry", Uniqueid="s1", Position=1), now - 40)
+    live.apply(ev("QueueCallerJoin", Queue="lang-zh", Uniqueid="s1", Position=1), now - 40)
+    live.apply(ev("QueueCallerJoin", Queue="op-op1002", Uniqueid="s2", Position=1), now - 10)
+    sue: ApiSession = await api_as("supervisor")
+    data = await (await sue.get("/wallboard/data")).json()
+    rows = {s["skill"]: s for s in data["skills"]}
+    assert not [name for name in rows if name.startswith(("lang-", "op-"))], list(rows)
+    inquiry = rows["inquiry"]
+    assert (inquiry["waiting"], inquiry["waiting_in_stages"]) == (1, 1)
+    assert inquiry["today"]["idle_wait_seconds"] == 40  # Alice free in lang-zh all along
+    assert data["total"]["waiting"] == 2  # s2 (its skill not known here) in the total only
 
 
 async def test_hours_must_be_sensible(api_as: Any) -> None:
@@ -146,3 +176,5 @@ async def test_wallboard_in_a_browser_shows_and_refreshes_the_figures(
                              HoldTime=35), time.time())
     await expect(row.locator("td.waiting")).to_have_text("0", timeout=3000)
     await expect(row.locator("td.ops-busy")).to_have_text("2")
+    # c2 40 s, c1 5 s, c3 30-35 s while Alice was free: over a minute of idle waiting.
+    await expect(row.locator("td.idle-wait")).to_contain_text("1:1")

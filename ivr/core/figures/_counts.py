@@ -64,6 +64,7 @@ class Tally:
         "answered",
         "answered_in_target",
         "completed",
+        "idle_wait_seconds",
         "offered",
         "rings_unanswered",
         "talk_seconds",
@@ -84,6 +85,7 @@ class Tally:
         self.talk_seconds = 0.0
         self.wrap_up_seconds = 0.0
         self.rings_unanswered = 0
+        self.idle_wait_seconds = 0.0
 
     def add(self, other: Tally) -> None:
         """Add another bucket's counters to this one (windows, hours, reports)."""
@@ -103,6 +105,7 @@ class Tally:
             talk_seconds=self.talk_seconds,
             wrap_up_seconds=self.wrap_up_seconds,
             rings_unanswered=self.rings_unanswered,
+            idle_wait_seconds=self.idle_wait_seconds,
         )
 
 
@@ -129,6 +132,10 @@ class Counts:
     talk_seconds: float = 0.0
     wrap_up_seconds: float = 0.0
     rings_unanswered: int = 0
+    # Seconds callers waited while an operator of the queue they waited in (who could have
+    # taken them) was available: the cost of gating by skill level, 0 in the general pool
+    # beyond ring time. Live figures only (``LiveFigures``); reports from records leave it 0.
+    idle_wait_seconds: float = 0.0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(

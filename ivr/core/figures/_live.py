@@ -12,7 +12,17 @@ Each skill is the app_queue queue of the same name. ``LiveFigures`` keeps, per q
   per local day for "since midnight"), bumped when something happens: offered at
   ``QueueCallerJoin``, answered at ``AgentConnect``, abandoned at ``QueueCallerAbandon``,
   talk and wrap-up at ``AgentComplete``. Calls are forgotten once they leave the queue, so
-  memory depends on the waiting calls, the members and the buckets kept, not on traffic.
+  memory depends on the waiting calls, the members and the buckets kept, not on traffic;
+* idle while waiting (``Counts.idle_wait_seconds``): the seconds callers waited in a queue
+  while one of its members was available. A queue's members change state only at its own
+  events (and when a wrap-up time runs out), so each queue is *settled* up to an event's time
+  just before the event changes it (and before figures are read): the waiting callers times
+  the span in which a member was available (from the earliest wrap-up end if nobody was at
+  the start). Settling costs the queue's members only while callers wait in it. A caller in a
+  stage queue of their wait (``lang-*``, ``op-*``) counts towards the skill the application
+  noted for them (``note_priorities``), so stage queues fold into their skills: so does an
+  answer or an abandon there (counted once, in the skill, with the wait since the caller
+  first joined), and the talk after it. A stage queue keeps only its own offers.
 
 After an AMI reconnect some events are lost; ``load_snapshot`` takes the ``QueueStatus``
 response and *replaces* the waiting calls and the members (never the counters) with what
@@ -46,7 +56,7 @@ from ivr.core.figures._counts import (
     Target,
 )
 from ivr.core.protocols.ami import AmiEvent
-from ivr.core.routing import OperatorState
+from ivr.core.routing import OperatorState, is_stage_queue
 
 # AST_DEVICE_* numbers in the Status field of QueueMember* events.
 DEVICE_UNKNOWN = 0
@@ -204,12 +214,15 @@ class _Series:
 
 
 class _Waiting:
-    __slots__ = ("joined_at", "priority", "ringing")
+    __slots__ = ("joined_at", "priority", "ringing", "skill")
 
-    def __init__(self, joined_at: float, priority: int | None = None) -> None:
+    def __init__(
+        self, joined_at: float, priority: int | None = None, skill: str | None = None
+    ) -> None:
         self.joined_at = joined_at
         self.priority = priority  # QUEUE_PRIO; None when Asterisk did not say
         self.ringing: list[str] = []
+        self.skill = skill  # the skill the application routed the call for, if it said
 
 
 MAX_NOTED = 10_000  # calls whose queue priorities are noted ahead of their joins
@@ -251,6 +264,7 @@ class _Skill:
         "members",
         "minutes",
         "name",
+        "settled_at",
         "target",
         "waiting",
         "wrap_up_seconds",
@@ -268,6 +282,7 @@ class _Skill:
         self.minutes = _Series(MINUTE, keep_minutes)
         self.intervals = _Series(interval, keep_intervals)
         self.days = _Series(DAY, 2)
+        self.settled_at = -math.inf  # idle-while-waiting accounted up to here
 
 
 def _field(event: AmiEvent, *names: str) -> str:
@@ -341,6 +356,10 @@ class LiveFigures:
         # uniqueid -> {queue: QUEUE_PRIO} the application gave the call's stages (app_queue's
         # join events do not say); applied when the caller joins each queue.
         self._noted: OrderedDict[str, Mapping[str, int]] = OrderedDict()
+        self._noted_skill: dict[str, str] = {}  # uniqueid -> the skill of its plan
+        self._first_join: dict[str, float] = {}  # uniqueid -> when it joined its first queue
+        # uniqueid -> the skill an answer in a stage queue counted for, until AgentComplete
+        self._answered_home: OrderedDict[str, str] = OrderedDict()
         self._ignored: dict[str, int] = {}
         self.events_applied = 0
         self._handlers: dict[str, Callable[[AmiEvent, float], CallOutcome | None]] = {
@@ -384,6 +403,8 @@ class LiveFigures:
         """The live figures of ``skill`` at ``now`` (epoch seconds; an unknown skill has all
         zeros). ``window_seconds`` overrides the sliding window, up to ``max_window_seconds``."""
         state = self._skills.get(skill) or self._new_skill(skill)
+        if state.waiting and _sane_time(now):
+            self._settle(state, now)
         window = window_seconds or self.window_seconds
         cal = self._calendar
         minute = cal.index(now, MINUTE)
@@ -406,6 +427,7 @@ class LiveFigures:
         )
 
     def all_figures(self, now: float) -> dict[str, SkillFigures]:
+        self.settle(now)
         return {skill: self.figures(skill, now) for skill in self._skills}
 
     def history(
@@ -433,15 +455,45 @@ class LiveFigures:
             out.append(IntervalFigures(cal.start(bar, per), per, counts))
         return tuple(out)
 
-    def note_priorities(self, uniqueid: str, priorities: Mapping[str, int]) -> None:
+    def note_priorities(
+        self, uniqueid: str, priorities: Mapping[str, int], skill: str | None = None
+    ) -> None:
         """The ``QUEUE_PRIO`` a call will have in each queue of its wait (its plan's stages),
-        told before it joins: app_queue's join events do not carry it. Kept for at most
+        told before it joins: app_queue's join events do not carry it; ``skill``, the skill
+        it was routed for, is where its waits in stage queues count. Kept for at most
         ``MAX_NOTED`` calls (the oldest forgotten), and dropped once the call is answered or
         abandoned."""
         self._noted[uniqueid] = dict(priorities)
         self._noted.move_to_end(uniqueid)
+        if skill:
+            self._noted_skill[uniqueid] = skill
         while len(self._noted) > MAX_NOTED:
-            self._noted.popitem(last=False)
+            old, _ = self._noted.popitem(last=False)
+            self._noted_skill.pop(old, None)
+            self._first_join.pop(old, None)
+
+    def settle(self, now: float) -> None:
+        """Bring idle-while-waiting up to ``now`` in every queue where callers wait (before
+        reading several skills' figures at once)."""
+        if not _sane_time(now):
+            return
+        for state in self._skills.values():
+            if state.waiting:
+                self._settle(state, now)
+
+    def stage_waiting(self, stage_queues: Callable[[str], bool], now: float
+                      ) -> dict[str, tuple[int, float]]:
+        """Callers waiting now in the queues ``stage_queues`` picks, by the skill noted for
+        them (unknown: the stage queue itself): (how many, the longest wait)."""
+        out: dict[str, tuple[int, float]] = {}
+        for name, state in self._skills.items():
+            if not state.waiting or not stage_queues(name):
+                continue
+            for waiting in state.waiting.values():
+                skill = waiting.skill or name
+                count, longest = out.get(skill, (0, 0.0))
+                out[skill] = (count + 1, max(longest, now - waiting.joined_at))
+        return out
 
     def waiting_by_priority(self, skill: str) -> dict[int | None, int]:
         """How many callers wait in ``skill``'s queue at each ``QUEUE_PRIO`` (None: not
@@ -479,6 +531,9 @@ class LiveFigures:
         if not _sane_time(at):
             self._ignore(f"{event.name}: bad time")
             return None
+        queue = self._skills.get(event.fields.get("Queue", "").strip())
+        if queue is not None and queue.waiting:
+            self._settle(queue, at)  # the event may change who is available or waiting
         try:
             outcome = handler(event, at)
         except _Malformed as exc:
@@ -524,6 +579,7 @@ class LiveFigures:
             # A failed or cut-short action, not Asterisk without queues: keep what we have.
             self._ignore("snapshot: no queue in the response")
             return SnapshotLoaded(0, 0, 0, 0, 0)
+        self.settle(at)  # idle-while-waiting up to now, with the states as they were
         late = skipped = 0
         for name in list(self._skills):
             if name not in queues:
@@ -547,10 +603,12 @@ class LiveFigures:
                     late += 1
                     for tally in self._tallies(state, joined_at):
                         tally.offered += 1
-                    waiting[uniqueid] = _Waiting(joined_at, priority)
+                    waiting[uniqueid] = _Waiting(joined_at, priority,
+                                                 self._noted_skill.get(uniqueid))
                 else:
                     waiting[uniqueid] = _Waiting(
-                        known.joined_at, known.priority if priority is None else priority)
+                        known.joined_at, known.priority if priority is None else priority,
+                        known.skill)
             state.waiting = waiting
         return SnapshotLoaded(
             queues=len(queues),
@@ -571,7 +629,12 @@ class LiveFigures:
         if uniqueid in state.waiting:
             return  # already counted (a repeated event or the snapshot saw them first)
         noted = self._noted.get(uniqueid)
-        state.waiting[uniqueid] = _Waiting(at, noted.get(queue) if noted is not None else None)
+        if uniqueid in self._noted_skill:
+            self._first_join.setdefault(uniqueid, at)
+        if not state.waiting:
+            state.settled_at = at
+        state.waiting[uniqueid] = _Waiting(at, noted.get(queue) if noted is not None else None,
+                                           self._noted_skill.get(uniqueid))
         for tally in self._tallies(state, at):
             tally.offered += 1
 
@@ -583,15 +646,16 @@ class LiveFigures:
         queue, uniqueid = _field(event, "Queue"), _field(event, "Uniqueid")
         wait = self._wait(event, self._waiting(queue, uniqueid), at)
         state = self._skill(queue)
-        self._noted.pop(uniqueid, None)
+        home, wait = self._home(state, uniqueid, wait, at)
+        self._forget_noted(uniqueid)
         self._leave(state, uniqueid, at)
-        in_target = wait <= state.target.seconds
-        for tally in self._tallies(state, at):
+        in_target = wait <= home.target.seconds
+        for tally in self._tallies(home, at):
             tally.abandoned += 1
             tally.wait_abandoned_seconds += wait
             tally.abandoned_in_target += in_target
         return CallOutcome(
-            skill=state.name, arrived_at=at - wait, outcome=Outcome.ABANDONED,
+            skill=home.name, arrived_at=at - wait, outcome=Outcome.ABANDONED,
             wait_seconds=wait, uniqueid=uniqueid,
         )
 
@@ -626,13 +690,18 @@ class LiveFigures:
         wait = self._wait(event, self._waiting(queue, uniqueid), at)
         state = self._skill(queue)
         member = self._member(state, interface, event)
+        home, wait = self._home(state, uniqueid, wait, at)
+        if home is not state:
+            self._answered_home[uniqueid] = home.name
+            while len(self._answered_home) > MAX_NOTED:
+                self._answered_home.popitem(last=False)
         if uniqueid:
-            self._noted.pop(uniqueid, None)
+            self._forget_noted(uniqueid)
             self._leave(state, uniqueid, at)
         member.in_call = True
         member.ringing_for = ""
-        in_target = wait <= state.target.seconds
-        for tally in self._tallies(state, at):
+        in_target = wait <= home.target.seconds
+        for tally in self._tallies(home, at):
             tally.answered += 1
             tally.wait_answered_seconds += wait
             tally.answered_in_target += in_target
@@ -656,12 +725,14 @@ class LiveFigures:
         member.in_call = False
         member.ringing_for = ""
         member.wrap_up_until = at + wrap_up
-        for tally in self._tallies(state, at):
+        home_name = self._answered_home.pop(event.get("Uniqueid"), None)
+        home = self._skill(home_name) if home_name else state
+        for tally in self._tallies(home, at):
             tally.completed += 1
             tally.talk_seconds += talk
             tally.wrap_up_seconds += wrap_up
         return CallOutcome(
-            skill=state.name, arrived_at=at - talk - wait, outcome=Outcome.ANSWERED,
+            skill=home.name, arrived_at=at - talk - wait, outcome=Outcome.ANSWERED,
             wait_seconds=wait, talk_seconds=talk, wrap_up_seconds=wrap_up,
             uniqueid=event.get("Uniqueid"), operator=member.name or interface,
         )
@@ -676,6 +747,21 @@ class LiveFigures:
         self._skill(queue).members.pop(interface, None)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _home(self, state: _Skill, uniqueid: str, wait: float, at: float
+              ) -> tuple[_Skill, float]:
+        """Where an answer or abandon in ``state`` counts, and with which wait: a stage
+        queue's counts go to the caller's skill, with the wait since they first joined."""
+        skill = self._noted_skill.get(uniqueid) if uniqueid else None
+        if skill is None or skill == state.name or not is_stage_queue(state.name):
+            return state, wait
+        first = self._first_join.get(uniqueid)
+        return self._skill(skill), max(wait, at - first) if first is not None else wait
+
+    def _forget_noted(self, uniqueid: str) -> None:
+        self._noted.pop(uniqueid, None)
+        self._noted_skill.pop(uniqueid, None)
+        self._first_join.pop(uniqueid, None)
 
     def _ignore(self, reason: str) -> None:
         self._ignored[reason] = self._ignored.get(reason, 0) + 1
@@ -745,6 +831,35 @@ class LiveFigures:
             if left_at >= at - GONE_SECONDS and len(gone) <= GONE_MAX:
                 break
             gone.popitem(last=False)
+
+    def _settle(self, state: _Skill, now: float) -> None:
+        """Idle-while-waiting of ``state``'s waiting callers from ``settled_at`` to ``now``
+        (see the module docstring), counted in the tallies of ``now``."""
+        since = max(state.settled_at, min(w.joined_at for w in state.waiting.values()))
+        state.settled_at = max(state.settled_at, now)
+        if now <= since:
+            return
+        start: float | None = None
+        for member in state.members.values():
+            kind = self._classify(member, since)
+            if kind == "available":
+                start = since
+                break
+            # A wrap-up running out within the span, with nothing else holding them.
+            if (kind == "wrap_up" and not member.paused and member.wrap_up_until < now
+                    and (start is None or member.wrap_up_until < start)):
+                start = member.wrap_up_until
+        if start is None:
+            return
+        for waiting in state.waiting.values():
+            seconds = now - max(start, waiting.joined_at)
+            if seconds <= 0:
+                continue
+            target = state
+            if waiting.skill and waiting.skill != state.name:
+                target = self._skills.get(waiting.skill) or self._skill(waiting.skill)
+            for tally in self._tallies(target, now):
+                tally.idle_wait_seconds += seconds
 
     def _classify(self, member: _Member, now: float) -> str:
         if member.status in _OFFLINE:

@@ -58,6 +58,8 @@ def skill_families(
                  labels=("skill", "span"))
     aht = Family("ivr_skill_average_handle_time_seconds",
                  "Average talk plus wrap-up of completed calls.", labels=("skill", "span"))
+    idle = Family("ivr_skill_idle_wait_seconds", "Seconds callers waited while an operator of "
+                  "their queue was available.", labels=("skill", "span"))
     dropped = Family("ivr_figures_ignored_events", "AMI events not used for figures, by reason.",
                      labels=("reason",))
     for skill, f in sorted(figures.items()):
@@ -80,6 +82,8 @@ def skill_families(
             abandon.add(counts.abandon_rate_percent, skill, span)
             asa.add(counts.average_speed_of_answer, skill, span)
             aht.add(counts.average_handle_time, skill, span)
+            idle.add(counts.idle_wait_seconds, skill, span)
     for reason, count in sorted((ignored or {}).items()):
         dropped.add(count, reason)
-    return [waiting, longest, operators, today, level, target, abandon, asa, aht, dropped]
+    return [waiting, longest, operators, today, level, target, abandon, asa, aht, idle,
+            dropped]

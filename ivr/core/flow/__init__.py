@@ -11,12 +11,21 @@ Public surface (the submodules hold the details; import from here):
 - try: ``simulate(flow, facts, digits, say, case_lookup) -> SimulationReport``,
   ``format_report(report) -> str``
 - read numbers back: ``say_number(n, language)``, ``say_digits(text)``, ``say_count`` (两),
-  ``announce_wait``
+  ``announce_wait``, ``announce_expected_wait``; what app_queue says while a caller
+  waits: ``POSITION_PROMPTS``, Asterisk's ``digits/`` files ``asterisk_digits``
 """
 
 from ivr.core.flow.catalog import (
+    ASTERISK_DIGITS_LANGUAGES,
+    POSITION_PROMPTS,
+    QUEUE_NEXT,
+    QUEUE_PLACE,
+    QUEUE_PLACE_END,
+    QUEUE_THANKS,
     PromptCatalog,
+    announce_expected_wait,
     announce_wait,
+    asterisk_digits,
     parse_catalog,
     say_count,
     say_digits,
@@ -68,7 +77,13 @@ from ivr.core.flow.simulate import (
 from ivr.core.flow.validate import validate
 
 __all__ = [
+    "ASTERISK_DIGITS_LANGUAGES",
     "FINAL_COMMANDS",
+    "POSITION_PROMPTS",
+    "QUEUE_NEXT",
+    "QUEUE_PLACE",
+    "QUEUE_PLACE_END",
+    "QUEUE_THANKS",
     "SAFETY_SKILL",
     "WAITING_COMMANDS",
     "ActiveBulletin",
@@ -102,7 +117,9 @@ __all__ = [
     "SpeechHeard",
     "TransferTo",
     "Transferred",
+    "announce_expected_wait",
     "announce_wait",
+    "asterisk_digits",
     "describe_command",
     "describe_event",
     "describe_outcome",

@@ -229,7 +229,37 @@ def announce_wait(position: int, minutes: int | None, language: str) -> Prompts:
         place = (QUEUE_AHEAD, *say_count(position - 1, language), QUEUE_CALLERS)
     else:
         place = (QUEUE_AHEAD, *say_number(position, language), QUEUE_CALLERS)
+    return (*place, *announce_expected_wait(minutes, language))
+
+
+def announce_expected_wait(minutes: int | None, language: str) -> Prompts:
+    """The expected wait alone (when app_queue tells the place itself, see
+    ``POSITION_PROMPTS``): "预计等待约两分钟。", or the no-estimate sentence."""
     if minutes is None:
-        return (*place, QUEUE_NO_ESTIMATE)
+        return (QUEUE_NO_ESTIMATE,)
     unit = QUEUE_MINUTE if minutes == 1 and language not in _COUNTS_AHEAD else QUEUE_MINUTES
-    return (*place, QUEUE_WAIT, *say_count(minutes, language), unit)
+    return (QUEUE_WAIT, *say_count(minutes, language), unit)
+
+
+QUEUE_PLACE = "ivr/queue-place"
+QUEUE_PLACE_END = "ivr/queue-place-end"
+QUEUE_THANKS = "ivr/queue-thanks"
+POSITION_PROMPTS = frozenset({QUEUE_NEXT, QUEUE_PLACE, QUEUE_PLACE_END, QUEUE_THANKS})
+"""What app_queue says while a caller waits (``announce-position``): "您是下一位。", or
+QUEUE_PLACE, the place (Asterisk reads the number), QUEUE_PLACE_END ("您现在排在第 三 位。",
+"You are number three in line."), then QUEUE_THANKS. Mandarin says the ordinal place (第三位,
+where 二 is right: 第二位), as app_queue can only say the place, not the callers ahead."""
+
+ASTERISK_DIGITS_LANGUAGES = frozenset({"zh"})
+"""Languages whose Asterisk ``digits/`` files are built from the catalog's number words
+(Asterisk ships English ones only)."""
+
+
+def asterisk_digits() -> dict[str, str]:
+    """Asterisk's ``digits/`` file -> the catalog's number-word prompt that says it: what
+    Asterisk's number reading (``SayNumber``, app_queue's place) plays, in any language's
+    rules (units, 10-19, the tens, hundred, thousand)."""
+    files = {f"digits/{n}": _num(n) for n in range(20)}
+    files |= {f"digits/{n}": _num(n) for n in range(20, 100, 10)}
+    files |= {"digits/hundred": _num(100), "digits/thousand": _num(1000)}
+    return files

@@ -9,7 +9,9 @@ No I/O, no asyncio, no clock: the shell passes facts and live figures in. The pu
   once) and ``QueueLoad`` (live figures);
 * on app_queue: ``plan_stages`` (the queues a caller passes through while waiting),
   ``language_queue``, ``personal_queue``; ``expected_wait``;
-* what app_queue then did: ``QueueOutcome`` (rung, skipped, answered, which stage).
+* what app_queue then did: ``QueueOutcome`` (rung, skipped, answered, which stage), and
+  the words for calls without a plan (``FALLBACK_REASON``, ``callback_reason``,
+  ``transfer_line``).
 """
 
 from ivr.core.routing._model import (
@@ -20,7 +22,14 @@ from ivr.core.routing._model import (
     RoutingFacts,
     Urgency,
 )
-from ivr.core.routing._outcome import QueueOutcome, stage_words
+from ivr.core.routing._outcome import (
+    FALLBACK_REASON,
+    QueueOutcome,
+    callback_id_of,
+    callback_reason,
+    stage_words,
+    transfer_line,
+)
 from ivr.core.routing._plan import (
     SKILLED_SHOWN,
     Announcement,
@@ -43,6 +52,7 @@ from ivr.core.routing._policy import (
 )
 from ivr.core.routing._stages import (
     QueueStage,
+    is_stage_queue,
     language_queue,
     personal_queue,
     plan_stages,
@@ -50,6 +60,7 @@ from ivr.core.routing._stages import (
 
 __all__ = [
     "DEFAULT_WIDENING",
+    "FALLBACK_REASON",
     "GENERAL_POOL_PENALTY",
     "LANGUAGE_PENALTY",
     "MAX_LEVEL",
@@ -69,7 +80,10 @@ __all__ = [
     "RoutingPolicy",
     "Urgency",
     "WideningStep",
+    "callback_id_of",
+    "callback_reason",
     "expected_wait",
+    "is_stage_queue",
     "language_queue",
     "penalty_for",
     "personal_queue",
@@ -77,4 +91,5 @@ __all__ = [
     "plan_stages",
     "render_queuerules",
     "stage_words",
+    "transfer_line",
 ]

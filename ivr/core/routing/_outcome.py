@@ -34,6 +34,34 @@ def stage_words(queue: str, general_queue: str) -> str:
     return f"the {queue} queue"
 
 
+FALLBACK_REASON = (
+    "fallback: the application did not route this call; Asterisk's dialplan offered it to "
+    "every logged-in operator at once (the general pool)"
+)
+"""Why a call reached the general queue without a plan: the application was down, slow or
+died before it chose the queue (the dialplan's ``fallback``)."""
+
+
+def callback_reason(callback_id: str) -> str:
+    """Why a callback stand-in rings an operator (``Local/<id>@callback-queue``)."""
+    return (f"callback {callback_id}: the citizen asked to be called back and kept their "
+            "place in line; answering rings you first, then the citizen")
+
+
+def callback_id_of(channel: str) -> str | None:
+    """The callback request id of a stand-in's channel (``Local/12@callback-queue-..;2``),
+    None for any other channel."""
+    head, _, rest = channel.removeprefix("Local/").partition("@")
+    if not channel.startswith("Local/") or not rest.startswith("callback-queue"):
+        return None
+    return head if head.isdigit() else None
+
+
+def transfer_line(operator: str, target: str) -> str:
+    """An operator sent the citizen to a department's number."""
+    return f"transferred by {operator} to department number {target}"
+
+
 @dataclass(slots=True)
 class QueueOutcome:
     """One call's account of app_queue's work, a line per fact, oldest first."""

@@ -90,6 +90,11 @@ MAX_PRIORITY = 10
 """``QUEUE_PRIO`` runs 0 (lowest) .. 10 (highest); the flow's route nodes use the same range."""
 
 
+MIN_POSITION_EVERY = 15
+"""app_queue never tells a caller their place more often than every 15 s."""
+MAX_POSITION_EVERY = 600
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
     """The one routing policy: who goes ahead (``QUEUE_PRIO``) and how the search widens.
@@ -104,6 +109,9 @@ class RoutingPolicy:
     never rise, flags never switch off), so a caller who waits longer is never worse off.
     ``previous_operator_seconds``: how long a repeat caller's previous operator, free right
     now, is tried alone before the skill's queue (0: never).
+    ``position_every``: seconds between the place-in-line updates app_queue tells a waiting
+    caller (0: only the announcement before the caller joins the queue); see
+    ``ivr.core.asterisk_render.render_queues``.
     """
 
     widening: tuple[WideningStep, ...] = DEFAULT_WIDENING
@@ -111,6 +119,7 @@ class RoutingPolicy:
     elderly_bonus: int = 1
     repeat_caller_bonus: int = 1
     previous_operator_seconds: int = 20
+    position_every: int = 0
     rule_name: str = "widening"
 
     def __post_init__(self) -> None:
@@ -140,6 +149,12 @@ class RoutingPolicy:
             raise ValueError(
                 "previous_operator_seconds must be 0-600, got "
                 f"{self.previous_operator_seconds!r}"
+            )
+        if self.position_every != 0 and not (
+                MIN_POSITION_EVERY <= self.position_every <= MAX_POSITION_EVERY):
+            raise ValueError(
+                f"position_every must be 0 (off) or {MIN_POSITION_EVERY}-{MAX_POSITION_EVERY} "
+                f"seconds, got {self.position_every!r}"
             )
         later_queue = next((s.after_seconds for s in steps
                             if s.any_skill_with_language or s.general_pool), None)

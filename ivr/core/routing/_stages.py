@@ -38,6 +38,11 @@ def personal_queue(operator_id: str) -> str:
     return f"op-{operator_id}"
 
 
+def is_stage_queue(queue: str) -> bool:
+    """A queue of the later stages of a wait (``lang-*``, ``op-*``), not a skill's."""
+    return queue.startswith(("lang-", "op-"))
+
+
 @dataclass(frozen=True, slots=True)
 class QueueStage:
     """One ``Queue()`` of the caller's wait. ``timeout`` None: wait there until answered."""

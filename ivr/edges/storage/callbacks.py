@@ -36,6 +36,12 @@ class Callbacks:
             lambda conn: conn.execute(update(_t).where(_t.c.id == request.id).values(**values))
         )
 
+    async def call_of(self, callback_id: int) -> str | None:
+        """The call id the callback was requested in (None: no such callback)."""
+        rows = await self._db.read(lambda conn: conn.execute(
+            select(_t.c.call_id).where(_t.c.id == callback_id)).all())
+        return str(rows[0].call_id) if rows else None
+
     async def listing(self, status: str | None = None) -> list[CallbackRequest]:
         """Every callback (of one status, if given), oldest first."""
         def run(conn: Connection) -> list[CallbackRequest]:

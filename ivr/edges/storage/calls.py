@@ -101,6 +101,19 @@ class CallRecords:
                            outcome="abandoned",
                            **({"queue_outcome": json_text(outcome)} if outcome else {}))
 
+    async def add_outcome(self, call_id: str, lines: list[str]) -> None:
+        """Append ``lines`` to what app_queue did with the call (a transfer, a callback's
+        stand-in), in one transaction with the lines already there."""
+        def run(conn: Connection) -> None:
+            row = conn.execute(select(_t.c.queue_outcome).where(_t.c.call_id == call_id)
+                               .with_for_update()).first()
+            if row is None:
+                raise RecordNotFound(f"no call {call_id!r}")
+            told = json.loads(row.queue_outcome or "[]")
+            conn.execute(update(_t).where(_t.c.call_id == call_id)
+                         .values(queue_outcome=json_text([*told, *lines])))
+        await self._db.write(run)
+
     async def _update(self, call_id: str, **values: object) -> None:
         def run(conn: Connection) -> None:
             done = conn.execute(update(_t).where(_t.c.call_id == call_id).values(**values))

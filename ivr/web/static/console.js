@@ -153,13 +153,9 @@
     const answered = {yes: t("caller confirmed"), no: t("caller said no: keys"),
                       no_answer: t("caller did not answer: keys")}[pop.speech_confirmed];
     text("pop-speech", answered ? `${band}; ${answered}` : band);
-    const reasons = $("pop-reasons");
-    reasons.replaceChildren();
-    for (const reason of pop.route_reasons || []) {
-      const li = document.createElement("li");
-      li.textContent = reason;
-      reasons.appendChild(li);
-    }
+    listLines("pop-reasons", pop.route_reasons);
+    // What app_queue did until this phone rang: who was skipped and why, who was rung first.
+    listLines("pop-queue-outcome", pop.queue_outcome);
     const body = $("pop-cases").tBodies[0];
     body.replaceChildren();
     const cases = pop.previous_cases || [];
@@ -178,6 +174,16 @@
     // The same call is popped again when answered and on every reconnect: keep what the
     // operator has typed (and the case saved) for it.
     if ($("case-call-id").value !== pop.call_id) fillCase(pop);
+  }
+
+  function listLines(id, lines) {
+    const list = $(id);
+    list.replaceChildren();
+    for (const line of lines || []) {
+      const li = document.createElement("li");
+      li.textContent = line;
+      list.appendChild(li);
+    }
   }
 
   function fillCase(pop) {

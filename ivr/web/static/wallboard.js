@@ -58,6 +58,7 @@
       level: percent(st.expected_service_level_percent) });
     const today = skill.today;
     cell(tr, today.offered + " / " + today.answered + " / " + today.abandoned, "today");
+    cell(tr, seconds(today.idle_wait_seconds), "idle-wait" + (today.idle_wait_seconds > 0 ? " busy" : ""));
     return tr;
   }
 
@@ -74,6 +75,7 @@
     ops.colSpan = 5;
     const today = all.today;
     cell(tr, today.offered + " / " + today.answered + " / " + today.abandoned, "today");
+    cell(tr, seconds(today.idle_wait_seconds), "idle-wait");
     return tr;
   }
 
