@@ -88,11 +88,13 @@ DECODE_CHUNK_BYTES = SAMPLE_RATE * SAMPLE_BYTES // 10
 # A partial transcript (screen pop) every 5 chunks (0.5 s of decoded audio), not every chunk:
 # Vosk's PartialResult costs ~15 % of free-form decoding when asked 10 times a second.
 PARTIAL_EVERY_CHUNKS = 5
-# Measured with benchmarks/bench_speech.py on these machines (small Korean model, 8 kHz):
-# grammar RTF ~0.02, free RTF ~0.28 with 0.6 s spikes; one core kept end-of-speech -> result
-# under 1 s at p95 for ~23 grammar streams and 1-2 free ones. A free turn costs 8 units.
+# Measured with benchmarks/bench_speech.py on these machines (small Korean model, 8 kHz call
+# audio, see BENCHMARKS.md): one core keeps end-of-turn -> result under 1 s at p95 for ~48
+# gated grammar streams (~28 ungated) and 1-2 free ones. A free turn costs 8 units; the
+# default capacity keeps a margin below the measured figure.
 DEFAULT_COSTS: Mapping[str, int] = {"grammar": 1, "free": 8}
-GRAMMAR_TURNS_PER_WORKER = 24
+GRAMMAR_TURNS_PER_WORKER = 40
+GRAMMAR_TURNS_PER_WORKER_UNGATED = 24
 
 
 # ---------------------------------------------------------------- models
@@ -307,9 +309,10 @@ class SpeechRecognizer:
     """Bounded decoding for every call; see the module docstring.
 
     ``workers`` threads decode (default: one per core). ``capacity`` is in units where a
-    grammar turn costs ``costs["grammar"]`` and a free turn ``costs["free"]``; by default
-    24 units per worker (24 grammar turns or 3 free ones), about what one core of these
-    machines keeps in real time with the small Korean model (see ``DEFAULT_COSTS``).
+    grammar turn costs ``costs["grammar"]`` (twice that with the check pass) and a free turn
+    ``costs["free"]``; by default 40 units per worker with gating (40 grammar turns or 5 free
+    ones; 24 with gating off), below what one core of these machines keeps in real time with
+    the small Korean model (see ``DEFAULT_COSTS``).
     """
 
     def __init__(
@@ -325,12 +328,12 @@ class SpeechRecognizer:
     ) -> None:
         self.models = models
         self.gating = gating or GateSettings()
+        per_worker = (GRAMMAR_TURNS_PER_WORKER if self.gating.enabled
+                      else GRAMMAR_TURNS_PER_WORKER_UNGATED)
         VoiceDetector(vad_aggressiveness)  # a bad aggressiveness fails here, not in a call
         self.vad_aggressiveness = vad_aggressiveness
         self.workers = workers or os.cpu_count() or 1
-        self.capacity = capacity if capacity is not None else (
-            self.workers * GRAMMAR_TURNS_PER_WORKER
-        )
+        self.capacity = capacity if capacity is not None else self.workers * per_worker
         self.costs = dict(costs)
         self.endpointing = endpointing or EndpointerSettings()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
