@@ -12,7 +12,7 @@ worked (some overdue, some nearly due), the rest resolved, visited (a few unreac
 closed; two in five name a street or town. Then times, 7 times each (after one warm-up), what
 the running hotline does: one check of the deadline watch (reminders, escalation, the
 wallboard's alerts), a department's work queue, the dispatch desk, a case search by caller and
-by "overdue", the month's rates per department and its suggestions kept, one check of the
+by "overdue", the month's rates per department, one check of the
 surge watch (the last hour against the same hour of 4 past weeks), and the likely duplicates
 of a case. Rows are written in bulk through the store's own table definitions.
 """
@@ -150,8 +150,6 @@ async def run(count: int, url: str | None) -> dict[str, Any]:
                     lambda: cases.search(overdue_at=now, limit=51)),
                 "rates for the month": await timed(
                     lambda: cases.department_counts(month_start, now, now)),
-                "suggestions kept for the month": await timed(
-                    lambda: cases.suggestion_tallies(month_start, now)),
                 "surge check (last hour vs 4 weeks)": await timed(
                     lambda: cases.place_counts(windows(now, SurgeRule()))),
                 "likely duplicates of a case (48 h)": await timed(lambda: near(cases)),

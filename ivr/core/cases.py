@@ -7,6 +7,8 @@ Theory of operation (接诉即办, the loop behind the phone)::
                          |  +---- dispatch ----+ |                       +--reopen--> in_progress
                          +-------return------> returned <---return------+
 
+    an open case --merge--> merged --(its main case resolved or closed)--> resolved | closed
+
 The centre (operators, supervisors, admins) dispatches a case to a department or a street
 (``config/departments.yaml``); the department accepts it, may ask the centre a question (the
 case keeps its status and carries the question until the centre answers), replies with what
@@ -16,6 +18,9 @@ the citizen says it is not resolved. ``act`` is the one rule for these steps: wh
 which step from which status, and what each step writes (the case's fields and its history
 line). A department's account sees and acts on its own department's cases only: any other case
 is "not found" to it, never "refused", so it cannot learn which cases exist.
+
+A duplicate (the same problem from another caller) is merged into a main case (``merge``):
+it follows the main case (``follow_main``), so each citizen gets their own return visit.
 
 ``CaseStatus.may_become`` is the table the centre's plain edits (``change``) follow: forward
 steps, ``returned -> dispatched``, and the reopening ``resolved -> in_progress``.
