@@ -96,7 +96,7 @@ async def test_one_case_round_the_whole_loop_in_the_browser(
                 number = (await number_text.text_content() or "").strip()
                 await page.select_option("#case-department", STREET)
                 await page.click("#case-dispatch")
-                await expect(number_text).to_contain_text("Boxing Subdistrict")  # an English browser
+                await expect(number_text).to_contain_text("Boxing Subdistrict")  # English browser
                 await log_out(page)
 
                 # 2. The street's account accepts it, replies and resolves it.
