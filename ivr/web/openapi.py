@@ -97,11 +97,18 @@ def _with(op: dict[str, Any], *params: dict[str, Any]) -> dict[str, Any]:
 
 PATHS: Final[dict[str, dict[str, Any]]] = {
     "/api/me": {"get": _op("The logged-in user and the session's CSRF token", "any")},
-    "/api/calls": {"get": _with(_op("Recent calls, newest first", "operator",
+    "/api/me/language": {"put": _op(
+        "Set the language of the user's pages and messages: zh_CN, en, or browser (the "
+        "browser's Accept-Language decides)", "any", errors=(400,),
+        body=_obj(("language",), language=_S))},
+    "/api/calls": {"get": _with(_op("Recent calls, newest first (an operator: the calls they "
+                                    "answered)", "operator",
                                     ok=_ANY_LIST), _LIMIT)},
     "/api/cases": {
         "get": _with(_op("Cases, newest first; search by number or caller (their start), "
-                         "category, department, status, overdue=1", "operator",
+                         "category, department, status, overdue=1 (an operator: the cases "
+                         "they opened or that were opened for a call they answered)",
+                         "operator",
                          ok=_ANY_LIST, errors=(400,)), _LIMIT,
                      {"name": "status", "in": "query", "schema": _S},
                      {"name": "number", "in": "query", "schema": _S},
@@ -115,9 +122,11 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
                               description=_S, call_id=_S)),
     },
     "/api/cases/{number}": {
-        "get": _with(_op("One case with its history (a department: its own cases only)",
+        "get": _with(_op("One case with its history (a department: its own cases only; an "
+                         "operator: their own, else 403 not_yours)",
                          "operator, department", errors=(404,)), _NUMBER),
-        "patch": _with(_op("Change a case (status steps forward; resolved may reopen)",
+        "patch": _with(_op("Change a case (status steps forward; resolved may reopen; an "
+                           "operator: their own cases only, else 403 not_yours)",
                            "operator", errors=(400, 404, 409),
                            body=_obj(status=_S, category=_S, department=_S, description=_S,
                                      note=_S)), _NUMBER),

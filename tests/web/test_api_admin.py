@@ -329,8 +329,8 @@ async def test_recent_calls_newest_first(api_as, hotline):
             call_id=f"c{n}", channel=f"PJSIP/x-{n}", caller="1380000000{n}", language="zh",
             arrived_at=(datetime(2026, 11, 28, 9, tzinfo=UTC) + timedelta(minutes=n)
                         ).isoformat()))
-    operator = await api_as("operator", "op1001")
-    calls = await (await operator.get("/api/calls?limit=2")).json()
+    supervisor = await api_as("supervisor")  # an operator sees only their own calls
+    calls = await (await supervisor.get("/api/calls?limit=2")).json()
     assert [c["call_id"] for c in calls] == ["c2", "c1"]
 
 

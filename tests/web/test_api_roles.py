@@ -75,7 +75,7 @@ async def test_admin_pages_refuse_operators_and_send_strangers_to_login(api_as, 
                  "/admin/bulletins"):
         resp = await operator.get(page, allow_redirects=False)
         assert resp.status == 403
-        assert "role or higher" in await resp.text()
+        assert "或更高的角色" in await resp.text()  # "role or higher", in Chinese by default
         resp = await anonymous.get(page, allow_redirects=False)
         assert resp.status == 302
         location = URL(resp.headers["Location"])

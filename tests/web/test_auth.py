@@ -50,7 +50,8 @@ async def test_repeated_failures_are_throttled_even_with_the_right_password(
     for _ in range(3):
         resp = await anonymous.post("/login", json={"username": username, "password": "x"})
         assert resp.status == 401
-    resp = await anonymous.post("/login", json={"username": username, "password": password})
+    resp = await anonymous.post("/login", json={"username": username, "password": password},
+                                headers={"Accept-Language": "en"})
     assert resp.status == 429
     assert "try again" in (await resp.json())["message"]
 

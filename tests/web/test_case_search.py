@@ -33,7 +33,7 @@ async def test_search_by_each_field_and_overdue(api_as, hotline):
     b = await filed(hotline, "13811110002", "traffic", department="transport",
                     ago=timedelta(days=30))
     c = await filed(hotline, "13922220003", "housing")
-    operator = await api_as("operator", "op1001")
+    operator = await api_as("supervisor")  # an operator would see only their own cases
 
     async def search(query: str) -> list[str]:
         resp = await operator.get(f"/cases?{query}")

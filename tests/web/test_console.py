@@ -46,7 +46,7 @@ async def test_account_without_operator_is_told_so(api_as: Any) -> None:
     sue: ApiSession = await api_as("supervisor")
     page = await sue.get("/console")
     assert page.status == 200
-    assert "not linked to an operator" in await page.text()
+    assert "此账户未关联话务员" in await page.text()  # "not linked to an operator"
     state = await sue.get("/console/state")
     assert state.status == 403
     assert (await state.json())["error"] == "not_an_operator"
@@ -152,7 +152,7 @@ async def test_transfer_needs_a_call_a_number_and_the_csrf_token(
     assert no_token.status == 403
     bad = await wang.post("/console/transfer", json={"target": "88a"})
     assert bad.status == 400
-    assert "number" in (await bad.json())["message"]
+    assert "部门号码" in (await bad.json())["message"]  # "a department number"
     no_call = await wang.post("/console/transfer", json={"target": "88001"})
     assert no_call.status == 409
     assert "no call" in (await no_call.json())["message"]

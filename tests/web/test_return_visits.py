@@ -74,7 +74,7 @@ async def test_an_unreachable_citizen_is_recorded_as_such_and_never_counted_sati
     assert case.status == "resolved"
     actions = [e.action for e in await hotline.store.cases.history(number)]
     assert actions[-3:] == ["visit_failed", "visit_failed", "visit_unreachable"]
-    operator = await api_as("operator", "op1001")
+    operator = await api_as("supervisor")  # the case is not an operator's own
     page = await (await operator.get(f"/cases/{number}")).text()
     assert 'data-visit="unreachable"' in page
     assert "未联系上" in page

@@ -82,7 +82,10 @@
     const el = $("state");
     el.dataset.state = state.state;
     el.textContent = STATE_LABELS[state.state] || state.state;
-    text("state-reason", state.reason ? "(" + state.reason + ")" : "");
+    // A pause reason by its label in the pause menu (the user's language).
+    const option = Array.from($("pause-reason").options).find((o) => o.value === state.reason);
+    const reason = option ? option.textContent : state.reason;
+    text("state-reason", reason ? "(" + reason + ")" : "");
     const loggedIn = state.state !== "logged_out";
     $("login").disabled = loggedIn;
     $("logout").disabled = !loggedIn;
