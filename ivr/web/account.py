@@ -57,6 +57,7 @@ async def post_language(request: web.Request) -> web.StreamResponse:
 
 
 async def api_language(request: web.Request) -> web.Response:
+    await require(request)  # who asks first: a stranger gets 401, whatever the body
     body = await json_body(request)
     value = body.get("language")
     if not isinstance(value, str):

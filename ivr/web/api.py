@@ -39,6 +39,7 @@ from ivr.web import openapi
 from ivr.web.auth import csrf_token, json_body, require
 from ivr.web.casework import actor_of, is_theirs, not_theirs, search_terms
 from ivr.web.errors import json_error, problems_json
+from ivr.web.i18n import config_language
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.services import WebServices
@@ -162,9 +163,11 @@ def suggestion_json(found: Suggestion | None, services: WebServices) -> dict[str
     if found is None:
         return {"department": "", "name": "", "reasons": [], "place": ""}
     known = services.settings.departments[found.department]
+    language = config_language()
     return {"department": found.department,
-            "name": f"{known.name('zh')} · {known.name('en')}",
-            "reasons": [{"zh": r.zh, "en": r.en} for r in found.reasons],
+            "name": known.name(language),
+            "reasons": [{"zh": r.zh, "en": r.en, "text": r.en if language == "en" else r.zh}
+                        for r in found.reasons],
             "place": found.place}
 
 

@@ -72,12 +72,19 @@ NOTE_WORDS: Final = {"answered": N_("answered"), "reopened": N_("reopened"),
 
 
 def note_text(note: str, department_name: Any) -> str:
-    """A history note in the user's language: the core's words at its head translated, what
-    a person wrote after them (``: ...``) as they wrote it."""
+    """A history note in the user's language: the core's words at its head translated (and a
+    dispatch's word on the suggestion after it), what a person wrote after them (``: ...``) as
+    they wrote it."""
     head, sep, rest = note.partition(": ")
     if head.startswith("dispatched to "):
         head = _("dispatched to %(department)s",
                  department=department_name(head.removeprefix("dispatched to ")))
+        word, more, after = rest.partition(": ")
+        if word == "as suggested":
+            rest = _("as suggested") + more + after
+        elif word.startswith("suggested ") and word.endswith(", changed"):
+            rest = _("suggested %(department)s, changed", department=department_name(
+                word.removeprefix("suggested ").removesuffix(", changed"))) + more + after
     elif head.startswith("returned by "):
         head = _("returned by %(department)s",
                  department=department_name(head.removeprefix("returned by ")))
@@ -86,6 +93,15 @@ def note_text(note: str, department_name: Any) -> str:
     else:
         return note
     return head + sep + rest
+
+
+def reasons_text(stored: str) -> str:
+    """Stored suggestion reasons (``ivr.core.suggest``: "zh / en" each, "; " between) in the
+    user's language."""
+    english = config_language() == "en"
+    return "; ".join(
+        (part.partition(" / ")[2] if english else part.partition(" / ")[0]) or part
+        for part in stored.split("; ") if part)
 
 
 CALLS_SHOWN: Final = 20  # the caller's latest calls on a case's page (the centre's)
@@ -351,7 +367,7 @@ async def _case_page(
         "form_action": (f"/department/cases/{number}" if by_department
                         else f"/cases/{number}"),
         "proposed": proposed[0] if proposed else "",
-        "proposed_reason": proposed[1] if proposed else "",
+        "proposed_reason": reasons_text(proposed[1]) if proposed else "",
     })
     response.set_status(status)
     return response

@@ -54,7 +54,7 @@ async def test_a_surge_is_shown_and_a_bulletin_posted_from_it(api_as, hotline: W
     resp = await supervisor.post("/surges/bulletin", data={
         "csrf": supervisor.csrf, "text-zh": "", "text-en": "", "expires_at": expires})
     assert resp.status == 400
-    assert "请至少写一种语言" in await resp.text()
+    assert "请至少用一种语言填写公告" in await resp.text()
     operator = await api_as("operator", "op1001")
     assert (await operator.get("/surges", allow_redirects=False)).status == 403
 

@@ -226,7 +226,7 @@
     }
     box.dataset.department = found.department;
     text("case-suggestion-name", found.name);
-    text("case-suggestion-reasons", found.reasons.map((r) => r.zh + " / " + r.en).join("; "));
+    text("case-suggestion-reasons", found.reasons.map((r) => r.text).join("; "));
     if (!departmentByHand) $("case-department").value = found.department;
   }
 
