@@ -150,6 +150,15 @@ def _hand_over_accounts(
             print(f"  {name:10} {password}")
 
 
+def _first_start(cfg: Settings, *, operators: bool, show: bool = False) -> None:
+    """What `ivr serve` and `ivr run` do to the state directory before serving: the database
+    (made and tightened by the store), the first web accounts and their passwords' file (the
+    secrets file was made by ``settings.load``)."""
+    what = "creating the web accounts" if operators else "creating the first web account"
+    _hand_over_accounts(_bounded(_first_accounts(cfg, operators=operators), what), cfg,
+                        show=show)
+
+
 def _with_sounds(cfg: Settings) -> Settings:
     """Bulletin audio goes to the configured sounds directory, else to the test bed's; the
     queue_log read is the configured one, else the test bed's."""
@@ -166,8 +175,7 @@ def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
     cfg = _with_sounds(cfg)
-    _hand_over_accounts(_bounded(_first_accounts(cfg, operators=False), "creating the first "
-                                 "web account"), cfg)
+    _first_start(cfg, operators=False)
     asyncio.run(serve(cfg))
     return 0
 
@@ -311,8 +319,7 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
     cfg = _with_sounds(cfg)
     started_sandbox = _bring_up_sandbox(cfg)
     try:
-        _hand_over_accounts(_bounded(_first_accounts(cfg, operators=True), "creating the web "
-                                     "accounts"), cfg, show=True)
+        _first_start(cfg, operators=True, show=True)
         web = f"http://{cfg.web_host}:{cfg.web_port}"
         print(
             f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
