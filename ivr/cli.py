@@ -277,6 +277,15 @@ def _roster(args: argparse.Namespace, cfg: Settings) -> int:
     if args.dry_run:
         print(f"{report.operators} operators: the roster is valid ({target} not changed)")
     else:
+        from ivr.tools.admin import record_operators_import
+
+        try:
+            _bounded(record_operators_import(cfg, target, report.operators),
+                     "ivr operators import (audit log)")
+        except IvrError as exc:
+            print(f"{report.operators} operators imported into {target}, but the audit log "
+                  f"could not record it: {exc}", file=sys.stderr)
+            return 1
         print(f"{report.operators} operators imported into {target}; `ivr sandbox up` (or "
               "`ivr asterisk render`) gives them their SIP endpoints and queues, a running "
               "`ivr serve` takes them at its next start or configuration save")
@@ -439,6 +448,7 @@ def _users(args: argparse.Namespace, cfg: Settings) -> int:
 async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, int]:
     from ivr.accounts import service as accounts
     from ivr.edges.storage.store import opened_store
+    from ivr.tools.admin import audit_cli
 
     async with opened_store(cfg.database_url, cfg.state_dir) as store:
         if args.action == "list":
@@ -460,9 +470,13 @@ async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, i
             linked = (f", {user.operator_id}" if user.operator_id else
                       f", {user.department}" if user.department else "")
             who = f"{user.username} ({user.role}{linked})"
+            await audit_cli(store, "user.create", user.username, {
+                "role": user.role, "operator_id": user.operator_id,
+                "department": user.department})
         else:
             password = await accounts.reset_password(store.users, args.name)
             who = args.name
+            await audit_cli(store, "user.update", args.name, {"password_reset": True})
     # Shown once: only its hash is stored.
     return f"{who}: password {password}", 0
 
