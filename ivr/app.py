@@ -25,6 +25,7 @@ from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
 from ivr.calls.reconcile import Reconciler
+from ivr.calls.retention import Retention
 from ivr.casework.deadlines import DeadlineWatch
 from ivr.casework.surges import SurgeWatch
 from ivr.casework.visits import ReturnVisits
@@ -113,6 +114,10 @@ class Hotline:
             self.ami, self.store.calls, self.writes, self.node, clock, settings=settings,
             queue_log=settings.asterisk_queue_log, state_dir=settings.state_dir,
             leads=lambda: self.bus.is_leader or self.bus.isolated)
+        # Old calls' caller data and transcripts forgotten ([privacy] keep_days), by the leader.
+        self.retention = Retention(
+            self.store.calls, self.store.audit, lambda: self.settings.privacy_keep_days,
+            leads=lambda: self.bus.is_leader, clock=clock)
         self.agi = FastAgiServer(settings.agi, self.calls)
         # Where config/ is read from (and where the admin pages write their edits).
         config_dir = Path(os.environ.get("IVR_CONFIG_DIR") or settings.project_dir / "config")
@@ -190,6 +195,8 @@ class Hotline:
         self._on_stop("case deadlines", lambda: _cancel(deadlines))
         surges = asyncio.create_task(self.surges.run(), name="case-surges")
         self._on_stop("case surges", lambda: _cancel(surges))
+        retention = asyncio.create_task(self.retention.run(), name="privacy-retention")
+        self._on_stop("privacy retention", lambda: _cancel(retention))
         await self.web.start()
         self._on_stop("web", self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)

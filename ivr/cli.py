@@ -150,6 +150,15 @@ def _hand_over_accounts(
             print(f"  {name:10} {password}")
 
 
+def _first_start(cfg: Settings, *, operators: bool, show: bool = False) -> None:
+    """What `ivr serve` and `ivr run` do to the state directory before serving: the database
+    (made and tightened by the store), the first web accounts and their passwords' file (the
+    secrets file was made by ``settings.load``)."""
+    what = "creating the web accounts" if operators else "creating the first web account"
+    _hand_over_accounts(_bounded(_first_accounts(cfg, operators=operators), what), cfg,
+                        show=show)
+
+
 def _with_sounds(cfg: Settings) -> Settings:
     """Bulletin audio goes to the configured sounds directory, else to the test bed's; the
     queue_log read is the configured one, else the test bed's."""
@@ -166,8 +175,7 @@ def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve
 
     cfg = _with_sounds(cfg)
-    _hand_over_accounts(_bounded(_first_accounts(cfg, operators=False), "creating the first "
-                                 "web account"), cfg)
+    _first_start(cfg, operators=False)
     asyncio.run(serve(cfg))
     return 0
 
@@ -269,6 +277,15 @@ def _roster(args: argparse.Namespace, cfg: Settings) -> int:
     if args.dry_run:
         print(f"{report.operators} operators: the roster is valid ({target} not changed)")
     else:
+        from ivr.tools.admin import record_operators_import
+
+        try:
+            _bounded(record_operators_import(cfg, target, report.operators),
+                     "ivr operators import (audit log)")
+        except IvrError as exc:
+            print(f"{report.operators} operators imported into {target}, but the audit log "
+                  f"could not record it: {exc}", file=sys.stderr)
+            return 1
         print(f"{report.operators} operators imported into {target}; `ivr sandbox up` (or "
               "`ivr asterisk render`) gives them their SIP endpoints and queues, a running "
               "`ivr serve` takes them at its next start or configuration save")
@@ -311,8 +328,7 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
     cfg = _with_sounds(cfg)
     started_sandbox = _bring_up_sandbox(cfg)
     try:
-        _hand_over_accounts(_bounded(_first_accounts(cfg, operators=True), "creating the web "
-                                     "accounts"), cfg, show=True)
+        _first_start(cfg, operators=True, show=True)
         web = f"http://{cfg.web_host}:{cfg.web_port}"
         print(
             f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
@@ -432,6 +448,7 @@ def _users(args: argparse.Namespace, cfg: Settings) -> int:
 async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, int]:
     from ivr.accounts import service as accounts
     from ivr.edges.storage.store import opened_store
+    from ivr.tools.admin import audit_cli
 
     async with opened_store(cfg.database_url, cfg.state_dir) as store:
         if args.action == "list":
@@ -453,9 +470,13 @@ async def _users_action(args: argparse.Namespace, cfg: Settings) -> tuple[str, i
             linked = (f", {user.operator_id}" if user.operator_id else
                       f", {user.department}" if user.department else "")
             who = f"{user.username} ({user.role}{linked})"
+            await audit_cli(store, "user.create", user.username, {
+                "role": user.role, "operator_id": user.operator_id,
+                "department": user.department})
         else:
             password = await accounts.reset_password(store.users, args.name)
             who = args.name
+            await audit_cli(store, "user.update", args.name, {"password_reset": True})
     # Shown once: only its hash is stored.
     return f"{who}: password {password}", 0
 

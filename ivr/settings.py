@@ -315,6 +315,9 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         c.positive(f, f"callbacks.{key}", getattr(callbacks, key))
     visits = _visits(f, c.section(f, raw, "visits"), c)
     surge_rule = _surges(f, c.section(f, raw, "surges"), c)
+    keep_days = c.get(f, c.section(f, raw, "privacy"), "keep_days", int, 0, "privacy")
+    if not 0 <= keep_days <= 36_500:
+        c.add(f, "privacy.keep_days", f"must be 0 (kept for ever) to 36500, got {keep_days!r}")
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -416,6 +419,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "callbacks": callbacks,
         "visits": visits,
         "surges": surge_rule,
+        "keep_days": keep_days,
         "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
@@ -989,6 +993,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         callbacks=svc["callbacks"],
         visits=svc["visits"],
         surges=svc["surges"],
+        privacy_keep_days=svc["keep_days"],
         speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,

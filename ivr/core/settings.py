@@ -210,6 +210,9 @@ class Settings:
     # app_queue's queue_log, read to give every call its final record (ivr.calls.reconcile);
     # None: not read (``ivr serve`` fills in the test bed's when ``[paths] queue_log`` is "").
     asterisk_queue_log: Path | None = None
+    # ``[privacy] keep_days``: call records older than this many days lose what identifies the
+    # caller and what they said (ivr.calls.retention); 0: kept for ever.
+    privacy_keep_days: int = 0
 
     @property
     def secrets_file(self) -> Path:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +17,7 @@ from ivr.core.flow import CallFlow, SimulationReport, format_report, simulate
 from ivr.core.flow.scenarios import parse_scenarios, scenarios_path
 from ivr.core.settings import Settings
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
-from ivr.edges.storage.store import open_store, opened_store
+from ivr.edges.storage.store import Store, open_store, opened_store
 from ivr.errors import FlowError, FlowRejected
 from ivr.flows.drawing import draw_text
 from ivr.flows.files import check_paths, load_flow_file
@@ -131,6 +133,31 @@ async def flow_draw(
     return "\n".join([*lines, summary]), 0
 
 
+def cli_actor() -> str:
+    """Who a command-line action is recorded as in the audit log: ``cli:<unix user>``."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        name = f"uid{os.getuid()}"
+    return f"cli:{name}"
+
+
+async def audit_cli(
+    store: Store, action: str, target: str, detail: Mapping[str, object],
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """An admin-level command that changed something, in the audit log like the web's."""
+    await store.audit.record(cli_actor(), action, target, detail, clock.now())
+
+
+async def record_operators_import(settings: Settings, target: Path, count: int) -> None:
+    """``ivr operators import`` wrote operators.yaml: the audit entry (the file is written
+    first: the roster is the admin's, the audit its trace)."""
+    async with opened_store(settings.database_url, settings.state_dir) as store:
+        await audit_cli(store, "operators.import", target.name, {"operators": count,
+                                                                 "path": str(target)})
+
+
 async def flow_versions(settings: Settings) -> tuple[str, int]:
     flow = load_flow_file(settings.flow_path)
     async with opened_store(settings.database_url, settings.state_dir) as store:
@@ -145,9 +172,11 @@ async def flow_versions(settings: Settings) -> tuple[str, int]:
 async def flow_rollback(settings: Settings) -> tuple[str, int]:
     async with opened_store(settings.database_url, settings.state_dir) as store:
         try:
-            version = await rollback(settings, store.flow_versions, getpass.getuser())
+            version = await rollback(settings, store.flow_versions, cli_actor())
         except FlowRejected as exc:
             return f"the previous version no longer validates:\n{exc}", 1
+        await audit_cli(store, "flow.rollback", version.flow, {
+            "to_version_id": version.id, "version": version.version, "note": version.note})
     return (f"rolled back: {settings.flow_path} is version {version.version} again "
             f"(recorded as #{version.id}); new calls use it within "
             f"{settings.flow_reload_interval:g} s"), 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr import settings
 from ivr.cli import parse_args
 
 
@@ -57,5 +58,14 @@ def test_asterisk_render_writes_secrets_private_whatever_the_umask(tmp_path: Pat
     assert modes["manager.conf"] == 0o600
     assert modes["extensions.conf"] == 0o600
     assert modes["queues.conf"] == 0o644
+    # Whichever file a secret ends up in is 0600 (found by its content, not by its name), and
+    # no rendered file is writable by anyone but its owner.
+    cfg = settings.load()
+    secrets = (cfg.ami.secret, cfg.agi.secret)
+    holding = {p.name for p in target.iterdir()
+               if any(secret in p.read_text(encoding="utf-8") for secret in secrets)}
+    assert {"manager.conf", "extensions.conf"} <= holding
+    assert {name: modes[name] for name in holding} == dict.fromkeys(holding, 0o600)
+    assert not {name: mode for name, mode in modes.items() if mode & 0o022}
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
     assert not [name for name in modes if name.startswith(".")]  # no temporary file left

@@ -312,3 +312,19 @@ def test_surge_thresholds_are_checked(tmp_path: Path, line: str, problem: str) -
     with pytest.raises(ConfigError) as info:
         settings.load(config)
     assert problem in str(info.value)
+
+
+def test_privacy_retention_is_read_and_checked(tmp_path: Path) -> None:
+    """``[privacy] keep_days``: off (0) as shipped; a number of days is taken; a negative, an
+    absurd or a non-integer value is refused with the key."""
+    assert settings.load(CONFIG).privacy_keep_days == 0
+    config = broken_copy(tmp_path / "ok", {"ivr.toml": ("keep_days = 0", "keep_days = 180")})
+    assert settings.load(config).privacy_keep_days == 180
+    for bad, problem in (("-1", "must be 0 (kept for ever) to 36500"),
+                         ("99999", "must be 0 (kept for ever) to 36500"),
+                         ('"180"', "must be int")):
+        config = broken_copy(tmp_path / bad.strip('"-'), {"ivr.toml": ("keep_days = 0",
+                                                                       f"keep_days = {bad}")})
+        with pytest.raises(ConfigError) as info:
+            settings.load(config)
+        assert f"privacy.keep_days: {problem}" in str(info.value)

@@ -121,6 +121,23 @@ class CallRecords:
                 raise RecordNotFound(f"no call {call_id!r}")
         await self._db.write(run)
 
+    async def forget_before(self, cutoff: datetime, limit: int) -> int:
+        """Privacy retention: at most ``limit`` calls that arrived before ``cutoff`` lose what
+        identifies the caller and what they said (number, name, channel, the variables with
+        the transcripts); what the figures need (times, queue, outcome, operator) stays. One
+        transaction; returns how many were cleared (0: none left)."""
+        forgotten = (_t.c.caller == "") & (_t.c.variables == "{}")
+        old = (_t.c.arrived_at < utc_text(cutoff)) & ~forgotten
+
+        def run(conn: Connection) -> int:
+            ids = [row.call_id for row in conn.execute(
+                select(_t.c.call_id).where(old).order_by(_t.c.arrived_at).limit(max(0, limit)))]
+            if ids:
+                conn.execute(update(_t).where(_t.c.call_id.in_(ids)).values(
+                    caller="", caller_name="", channel="", variables="{}"))
+            return len(ids)
+        return await self._db.write(run)
+
     async def record_survey(self, call_id: str, score: int) -> None:
         """The 1-5 satisfaction score, stored with the call and with the case it opened."""
         def run(conn: Connection) -> None:
