@@ -52,6 +52,9 @@ from typing import Any
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_load import asterisk_pid, cpu_seconds
+
 from ivr import settings
 from ivr.accounts.service import create_account
 from ivr.core.settings import Settings
@@ -71,7 +74,6 @@ from ivr.testbed.sipp import (
     render_citizen,
 )
 
-TICK = os.sysconf("SC_CLK_TCK")
 # (keys after the language, skill) the callers choose in turn
 CHOICES = [(["2"], "inquiry"), (["0"], "hotline"), (["4"], "suggestion"),
            (["1", "1"], "environment")]
@@ -107,22 +109,6 @@ class Figures:
     ami_resync_s: float | None = None
     figures_equal_queue_summary: bool | None = None
     mismatches: list[str] = field(default_factory=list)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def asterisk_pid(box: Sandbox) -> int:
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if ((proc / "comm").read_text().strip() == "asterisk"
-                    and os.readlink(proc / "root") == str(box.root)):
-                return int(proc.name)
-    raise SystemExit("the test bed's Asterisk is not running")
 
 
 def percentile(values: list[float], q: float) -> float | None:
