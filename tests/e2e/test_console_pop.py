@@ -39,6 +39,8 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
         username = f"console-{datetime.now(UTC):%H%M%S%f}"
         _, password = await create_account(line.store.users, username, "operator",
                                            operator_id="op1005")
+        # The pages in English (whatever the browser asks for): names come from config/.
+        await line.store.users.update(username, language="en")
         base = f"http://{cfg.web_host}:{cfg.web_port}"
         async with async_playwright() as pw:
             browser = await pw.chromium.launch_persistent_context(
@@ -65,7 +67,8 @@ async def test_spoken_problem_pops_on_the_console_and_its_case_is_found_by_phone
                 await page.wait_for_selector("#pop-details:not([hidden])")
                 assert await page.text_content("#pop-caller") == caller
                 assert await page.text_content("#pop-transcript") == "환경"
-                assert await page.text_content("#pop-queue") == "environment"
+                assert await page.text_content("#pop-queue") == (
+                    korean_cfg.skills["environment"].names["en"])  # "Environment and noise"
                 # Why the call is here: the words heard with their confidences, the band, and
                 # that the caller confirmed.
                 words = await page.text_content("#pop-words") or ""
