@@ -873,13 +873,6 @@ def _stored_secrets(state_dir: Path) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and v}
 
 
-def load_secrets(state_dir: Path) -> dict[str, str]:
-    """Every secret (``SECRET_ENV``): its environment variable if set, else the one generated
-    at set-up, else ''."""
-    stored = _stored_secrets(state_dir)
-    return {key: os.environ.get(env) or stored.get(key, "") for key, env in SECRET_ENV.items()}
-
-
 def ensure_secrets(state_dir: Path) -> dict[str, str]:
     """Every secret, the missing ones generated now into ``secrets.json`` (mode 0600 from its
     creation, outside the repository; an older file gains the new keys, keeping its own)."""

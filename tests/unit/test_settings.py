@@ -108,7 +108,7 @@ def test_secret_is_generated_once_and_private(
     assert settings.ensure_secrets(tmp_path)["ami_secret"] == first
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("IVR_AMI_SECRET", "from-env")
-    assert settings.load_secrets(tmp_path)["ami_secret"] == "from-env"
+    assert settings.ensure_secrets(tmp_path)["ami_secret"] == "from-env"
 
 
 def test_shipped_routing_policy_is_the_one_live_calls_and_asterisk_use() -> None:
