@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.calls.pending_writes import PendingWrites
-from ivr.core.figures import Family, LiveFigures, skill_families
+from ivr.core.figures import Family, Kind, LiveFigures, skill_families
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import Clock
 from ivr.edges.fastagi import FastAgiServer
@@ -69,7 +69,7 @@ class Health:
     def _own_families(self) -> list[Family]:
         pool = self._speech.recognizer.usage
         families: list[Family] = []
-        for name, kind, value, what in (
+        rows: tuple[tuple[str, Kind, float, str], ...] = (
             ("ivr_calls_in_ivr", "gauge", self._agi.active_sessions,
              "Calls in the IVR (FastAGI sessions) right now."),
             ("ivr_ami_connected", "gauge", int(self._ami.connected), "1 while the AMI link is up."),
@@ -78,8 +78,9 @@ class Health:
             ("ivr_speech_pool_capacity", "gauge", pool.capacity, "Speech decoding units in all."),
             ("ivr_speech_turns_rejected", "counter", pool.rejected,
              "Speech turns sent to keys: the pool was full."),
-        ):
-            family = Family(name, what, kind)  # type: ignore[arg-type]
+        )
+        for name, kind, value, what in rows:
+            family = Family(name, what, kind)
             family.add(value)
             families.append(family)
         # The state directory's disk (the database on SQLite, spilled writes, recordings):

@@ -15,13 +15,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[SERVICES].health.metrics()
-    response = web.Response(body=body)
-    response.content_type = "text/plain"
-    response.charset = "utf-8"
-    # The exposition format's version, as prometheus_client declares it.
-    response.headers["Content-Type"] = CONTENT_TYPE
-    return response
+    # The exposition format's content type (with its version), as prometheus_client declares it.
+    return web.Response(body=request.app[SERVICES].health.metrics(),
+                        headers={"Content-Type": CONTENT_TYPE})
 
 
 def setup(app: web.Application) -> None:

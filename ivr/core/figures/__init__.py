@@ -40,7 +40,7 @@ from ivr.core.figures._live import (
     SkillFigures,
     SnapshotLoaded,
 )
-from ivr.core.figures._metrics import Family, skill_families
+from ivr.core.figures._metrics import Family, Kind, skill_families
 from ivr.core.figures._reports import (
     CSV_HEADER,
     MAX_SCORE,
@@ -63,6 +63,7 @@ __all__ = [
     "Counts",
     "Family",
     "IntervalFigures",
+    "Kind",
     "LiveFigures",
     "OperatorCounts",
     "Outcome",
