@@ -112,7 +112,7 @@ class Hotline:
         # Every call's one final record, from Asterisk's queue_log and channel list.
         self.reconciler = Reconciler(
             self.ami, self.store.calls, self.writes, self.node, clock, settings=settings,
-            queue_log=settings.asterisk_queue_log, state_dir=settings.state_dir,
+            cursors=self.store.log_cursors, queue_log=settings.asterisk_queue_log,
             leads=lambda: self.bus.is_leader or self.bus.isolated)
         # Old calls' caller data and transcripts forgotten ([privacy] keep_days), by the leader.
         self.retention = Retention(

@@ -8,12 +8,12 @@ Two sources, both Asterisk's (what they mean for a record: ``ivr.core.call_facts
   caller gave up, keyed by the caller's unique id (the record's ``call_id``). It is written
   whether or not the application runs, so a call that arrived while the application was
   down (the dialplan's fallback queues it), or was cut off mid-menu, still gets its record.
-  Read from where the last read stopped (the offset, and the file's inode, are kept in
-  ``queue-log.offset`` in the state directory), at most ``READ_BYTES`` per pass and never
-  more than ``MAX_CATCH_UP`` behind the end, read and parsed in a thread; a line that is
-  not app_queue's is skipped. The first start ever begins at the file's end. The offset kept
-  is the first line of a call still in a queue, so a restart reads that call's lines again
-  (applying them twice gives the same record).
+  Read from where the last read stopped (the offset, and the file's inode, are kept in the
+  database, ``log_cursors``, with the records made from them: a new database starts at the
+  file's end whatever an earlier one read), at most ``READ_BYTES`` per pass and never more
+  than ``MAX_CATCH_UP`` behind the end, read and parsed in a thread; a line that is not
+  app_queue's is skipped. The offset kept is the first line of a call still in a queue, so a
+  restart reads that call's lines again (applying them twice gives the same record).
 * the channel list (AMI ``CoreShowChannels``, every ``CHECK_EVERY`` seconds and after each
   AMI login): a record still ``in_progress`` whose channel is gone is ended (``interrupted``)
   with what the queue_log said about it. At start this node's own records are ended at once
@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -53,14 +52,14 @@ from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import Clock
-from ivr.edges.files import file_end, read_new_lines, write_private
+from ivr.edges.files import file_end, read_new_lines
 from ivr.edges.storage.calls import CallRecords
+from ivr.edges.storage.log_cursors import LogCursors
 from ivr.errors import IvrError, StorageError
 
 log = structlog.get_logger("ivr.calls.reconcile")
 LOOKBACK = 5000  # recent call records looked at, at start, for ones left "in progress"
 CHECK_WINDOW = 1000  # ... and at each later channel check
-OFFSET_FILE = "queue-log.offset"
 READ_BYTES = 256 << 10  # queue_log read per pass at most
 MAX_CATCH_UP = 16 << 20  # never further behind the file's end than this at start
 INTERVAL = 2.0  # seconds between reads of the queue_log
@@ -75,8 +74,8 @@ class Reconciler:
 
     def __init__(
         self, ami: AmiClient, calls: CallRecords, writes: PendingWrites, node: str,
-        clock: Clock, *, settings: Settings, queue_log: Path | None = None,
-        state_dir: Path | None = None, leads: Callable[[], bool] = lambda: True,
+        clock: Clock, *, settings: Settings, cursors: LogCursors, queue_log: Path | None = None,
+        leads: Callable[[], bool] = lambda: True,
         interval: float = INTERVAL, check_every: float = CHECK_EVERY, grace: float = GRACE,
     ) -> None:
         self._ami = ami
@@ -85,7 +84,8 @@ class Reconciler:
         self._node = node
         self._clock = clock
         self._queue_log = queue_log
-        self._offset_file = (state_dir or settings.state_dir) / OFFSET_FILE
+        self._cursors = cursors
+        self._cursor = f"queue_log@{node}"
         self._leads = leads
         self._interval = interval
         self._check_every = check_every
@@ -129,8 +129,7 @@ class Reconciler:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(OSError):
-            await self._save_offset()
+        await self._save_offset()
 
     async def _run(self) -> None:
         try:
@@ -174,18 +173,16 @@ class Reconciler:
     # -- the queue_log --------------------------------------------------------------------
 
     async def _load_offset(self, path: Path) -> None:
-        def load() -> tuple[int, int, bool | None]:
-            size, inode = file_end(path)
-            try:
-                kept = json.loads(self._offset_file.read_text(encoding="utf-8"))
-                offset, kept_inode = int(kept["offset"]), int(kept["inode"])
-            except (OSError, ValueError, KeyError, TypeError):
-                return size, inode, None  # the first start: from the end on
+        kept = await self._cursors.get(self._cursor)  # StorageError: tried again next pass
+        size, inode = await asyncio.to_thread(file_end, path)
+        if kept is None:  # this database never read it: from the end on
+            self._offset, self._inode, jumped = size, inode, None
+        else:
+            offset, kept_inode = kept
             if kept_inode != inode or offset > size:
                 offset = 0  # rotated or cut since
-            return max(offset, size - MAX_CATCH_UP), inode, offset < size - MAX_CATCH_UP
-
-        self._offset, self._inode, jumped = await asyncio.to_thread(load)
+            self._offset, self._inode = max(offset, size - MAX_CATCH_UP), inode
+            jumped = offset < size - MAX_CATCH_UP
         self._loaded = True
         self._saved = None if jumped is None else (self._offset, self._inode)
         if jumped:
@@ -197,10 +194,13 @@ class Reconciler:
             return
         firsts = [first for _, first in (*self._open.values(), *self._ready.values())]
         keep = (min([*firsts, self._offset]), self._inode)
-        if keep == self._saved:
+        if keep == self._saved or not self._loaded:
             return
-        text = json.dumps({"offset": keep[0], "inode": keep[1]})
-        await asyncio.to_thread(write_private, self._offset_file, text)
+        try:
+            await self._cursors.put(self._cursor, *keep, self._clock.now())
+        except StorageError as exc:  # kept in memory; saved at a later pass
+            log.debug("queue_log_offset_not_saved", error=str(exc))
+            return
         self._saved = keep
 
     async def _read(self, path: Path) -> bool:

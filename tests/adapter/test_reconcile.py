@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
@@ -14,7 +13,7 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.calls.pending_writes import PendingWrites
-from ivr.calls.reconcile import MAX_CATCH_UP, OFFSET_FILE, Reconciler
+from ivr.calls.reconcile import MAX_CATCH_UP, Reconciler
 from ivr.core.call_facts import INTERRUPTED, WITHOUT_APPLICATION
 from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
@@ -69,8 +68,8 @@ def reconciler(store: Store, tmp_path: Path, ami: Channels, clock: FakeClock,
                node: str = "n1") -> tuple[Reconciler, PendingWrites]:
     writes = PendingWrites(store, tmp_path)
     return Reconciler(cast(AmiClient, ami), store.calls, writes, node, clock,
-                      settings=cfg(tmp_path), queue_log=tmp_path / "queue_log",
-                      state_dir=tmp_path, grace=5.0), writes
+                      settings=cfg(tmp_path), cursors=store.log_cursors,
+                      queue_log=tmp_path / "queue_log", grace=5.0), writes
 
 
 async def test_calls_while_the_application_was_down_get_one_record_each(
@@ -105,8 +104,9 @@ async def test_calls_while_the_application_was_down_get_one_record_each(
     assert await store.calls.get("d.3") is None  # still waiting: not final yet
     assert again.skipped_lines == 3
     # The offset kept is d.3's first line: a restart reads that call again.
-    kept = json.loads((tmp_path / OFFSET_FILE).read_text())
-    assert kept["offset"] < log.stat().st_size
+    kept = await store.log_cursors.get("queue_log@n1")
+    assert kept is not None
+    assert kept[0] < log.stat().st_size
 
     # Continuous: d.3 is answered; applied once the grace has passed, and only once.
     append(log, answered("d.3", "13800000004", T0 + 220)[1:])
@@ -193,5 +193,45 @@ async def test_reading_stays_bounded_and_off_the_loop(store: Store, tmp_path: Pa
     await again.catch_up()
     await writes.wait_flushed(5)
     assert await store.calls.get("late.1") is not None
+    await again.close()
+    await writes.close()
+
+
+async def test_a_new_database_starts_at_the_end_whatever_another_one_read(
+    store: Store, tmp_path: Path
+) -> None:
+    """The place read is kept with the records: a fresh database (a new install, a test run on
+    a test bed used before) does not take in calls an earlier database was told about, while
+    the earlier database still catches up on what it missed."""
+    log = tmp_path / "queue_log"
+    append(log, answered("a.1", "13800000011", T0))
+    clock, ami = FakeClock(T0 + 100), Channels()
+    first, writes = reconciler(store, tmp_path, ami, clock)
+    await first.catch_up()
+    await first.close()
+    await writes.close()
+    append(log, answered("a.2", "13800000012", T0 + 200))  # while the first one is stopped
+    set_to(clock, T0 + 300)
+
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    fresh = open_store(f"sqlite:///{other_dir / 'calls.sqlite3'}", other_dir)
+    await fresh.open()
+    try:
+        # The same node and state directory (as on a test bed run again): only the database
+        # is new.
+        new, new_writes = reconciler(fresh, tmp_path, ami, clock)
+        await new.catch_up()
+        await new_writes.wait_flushed(5)
+        assert [r.call_id for r in await fresh.calls.recent(50)] == []
+        await new.close()
+        await new_writes.close()
+    finally:
+        await fresh.close()
+
+    again, writes = reconciler(store, tmp_path, ami, clock)
+    await again.catch_up()
+    await writes.wait_flushed(5)
+    assert [r.call_id for r in await store.calls.recent(50)] == ["a.2"]
     await again.close()
     await writes.close()

@@ -213,6 +213,14 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE flow_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'flow'",
         "CREATE INDEX flow_versions_kind ON flow_versions (kind, flow)",
     ),
+    (  # 13: where reading Asterisk's queue_log stopped, kept with the records made from it
+        """CREATE TABLE log_cursors (
+            name       TEXT PRIMARY KEY,
+            byte_offset BIGINT NOT NULL,
+            inode      BIGINT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

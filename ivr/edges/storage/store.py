@@ -21,6 +21,7 @@ from ivr.edges.storage.calls import CallRecords
 from ivr.edges.storage.cases import Cases
 from ivr.edges.storage.database import Database, DatabaseUrl
 from ivr.edges.storage.flow_versions import FlowVersions
+from ivr.edges.storage.log_cursors import LogCursors
 from ivr.edges.storage.operator_states import OperatorStates
 
 
@@ -40,6 +41,7 @@ class Store:
         self.audit = AuditLog(self.database)
         self.bulletins = Bulletins(self.database)
         self.operator_states = OperatorStates(self.database)
+        self.log_cursors = LogCursors(self.database)
 
     @property
     def url(self) -> str:

@@ -100,6 +100,11 @@ operator_states = Table(
     Column("id", Integer, primary_key=True), Column("operator_id", Text),
     Column("state", Text), Column("reason", Text), Column("at", Text),
 )
+log_cursors = Table(
+    "log_cursors", metadata,
+    Column("name", Text, primary_key=True), Column("byte_offset", Integer),
+    Column("inode", Integer), Column("updated_at", Text),
+)
 
 
 def utc_text(moment: datetime) -> str:
