@@ -469,6 +469,20 @@ async def test_operator_state_history(store: Store) -> None:
         await store.operator_states.record("op1", "asleep", "", NOW)
 
 
+async def test_each_operators_last_login_is_one_row_whatever_the_history(store: Store) -> None:
+    """A resync asks for the skills of each operator's last login: one row per operator, the
+    latest login winning, a late replay of an older login not taking its place."""
+    for day in range(3):
+        at = NOW + timedelta(days=day)
+        await store.operator_states.record("op1", "available", f"login: day{day}", at)
+        await store.operator_states.record("op1", "paused", "lunch", at + timedelta(hours=4))
+        await store.operator_states.record("op1", "logged_out", "", at + timedelta(hours=8))
+    await store.operator_states.record("op2", "available", "login: inquiry,housing", NOW)
+    await store.operator_states.record("op1", "available", "login: replayed", NOW)  # older
+    assert await store.operator_states.last_logins() == {
+        "op1": "login: day2", "op2": "login: inquiry,housing"}
+
+
 # -- URLs, errors, upgrades ----------------------------------------------------------------------
 
 
@@ -579,6 +593,34 @@ async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: P
     assert await reopened.schema_version() == SCHEMA_VERSION
     await reopened.close()
 
+
+async def test_logins_in_an_older_database_become_the_last_logins(tmp_path: Path) -> None:
+    """A database from before the last-login table (migration 14) keeps its operators' skills:
+    the table is filled from the state history as it is created."""
+    store = open_store("sqlite:///ivr.sqlite3", tmp_path)
+    await store.open()
+    for minute, (operator, reason) in enumerate(
+            [("op1", "login: inquiry"), ("op2", "login: housing"), ("op1", "login: traffic"),
+             ("op1", "")]):
+        await store.operator_states.record(operator, "available", reason,
+                                          NOW + timedelta(minutes=minute))
+    await store.close()
+
+    def back_to_13() -> None:
+        db = sqlite3.connect(tmp_path / "ivr.sqlite3")
+        with db:
+            db.execute("DROP TABLE operator_logins")
+            db.execute("DELETE FROM schema_version WHERE version >= 14")
+        db.close()
+    await asyncio.to_thread(back_to_13)
+    assert SCHEMA_VERSION == 14, "the rows deleted above are the migrations after 13"
+    again = open_store("sqlite:///ivr.sqlite3", tmp_path)
+    await again.open()
+    try:
+        assert await again.operator_states.last_logins() == {
+            "op1": "login: traffic", "op2": "login: housing"}
+    finally:
+        await again.close()
 
 async def test_queries_and_migrations_agree_on_every_column(
     store: Store, database_url: str, tmp_path: Path

@@ -221,6 +221,17 @@ MIGRATIONS: Sequence[Sequence[str]] = (
             updated_at TEXT NOT NULL
         )""",
     ),
+    (  # 14: each operator's last login (the skills taken), so a resync reads one row each
+        """CREATE TABLE operator_logins (
+            operator_id TEXT PRIMARY KEY,
+            reason      TEXT NOT NULL,
+            at          TEXT NOT NULL
+        )""",
+        """INSERT INTO operator_logins (operator_id, reason, at)
+           SELECT operator_id, reason, at FROM operator_states WHERE id IN (
+               SELECT MAX(id) FROM operator_states
+               WHERE substr(reason, 1, 7) = 'login: ' GROUP BY operator_id)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

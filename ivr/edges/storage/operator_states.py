@@ -1,4 +1,5 @@
-"""Operators' state history: every change of state, with its reason (a login's skills)."""
+"""Operators' state history: every change of state, with its reason (a login's skills); and
+each operator's last login beside it, so a resync reads one row per operator, not the history."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
+from ivr.core.operators import LOGIN_NOTE
 from ivr.core.records import OperatorStateChange
 from ivr.core.routing import OperatorState
 from ivr.edges.storage import tables
@@ -14,6 +16,7 @@ from ivr.edges.storage.tables import utc_text
 from ivr.errors import RecordRefused
 
 _t = tables.operator_states
+_logins = tables.operator_logins
 _STATES = tuple(state.value for state in OperatorState)
 
 
@@ -34,8 +37,16 @@ class OperatorStates:
             # The same change again (a kept write replayed after a crash) is recorded once.
             same = select(_t.c.operator_id).where(
                 *(_t.c[name] == value for name, value in values.items())).limit(1)
-            if conn.execute(same).first() is None:
-                conn.execute(_t.insert().values(**values))
+            if conn.execute(same).first() is not None:
+                return
+            conn.execute(_t.insert().values(**values))
+            if reason.startswith(LOGIN_NOTE):
+                last = self._db.insert(_logins).values(
+                    operator_id=operator_id, reason=reason, at=values["at"])
+                conn.execute(last.on_conflict_do_update(
+                    index_elements=[_logins.c.operator_id],
+                    set_={"reason": last.excluded.reason, "at": last.excluded.at},
+                    where=last.excluded.at >= _logins.c.at))  # a late replay stays behind
 
         await self._db.write(run)
 
@@ -51,4 +62,11 @@ class OperatorStates:
             if operator_id is not None:
                 query = query.where(_t.c.operator_id == operator_id)
             return [OperatorStateChange(*row) for row in conn.execute(query)]
+        return await self._db.read(run)
+
+    async def last_logins(self) -> dict[str, str]:
+        """Each operator's last login: its reason (``LOGIN_NOTE`` and the skills taken)."""
+        def run(conn: Connection) -> dict[str, str]:
+            return {row[0]: row[1] for row in conn.execute(
+                select(_logins.c.operator_id, _logins.c.reason))}
         return await self._db.read(run)

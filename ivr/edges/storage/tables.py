@@ -100,6 +100,10 @@ operator_states = Table(
     Column("id", Integer, primary_key=True), Column("operator_id", Text),
     Column("state", Text), Column("reason", Text), Column("at", Text),
 )
+operator_logins = Table(
+    "operator_logins", metadata,
+    Column("operator_id", Text, primary_key=True), Column("reason", Text), Column("at", Text),
+)
 log_cursors = Table(
     "log_cursors", metadata,
     Column("name", Text, primary_key=True), Column("byte_offset", Integer),
