@@ -59,6 +59,7 @@ from ivr.core.numbers import EXTERNAL_NUMBER
 from ivr.core.records import CallRecord
 from ivr.core.routing import (
     Announcement,
+    CallPlan,
     OpenCase,
     OperatorState,
     QueueLoad,
@@ -172,7 +173,7 @@ class CallHandler:
             log.info("flow_has_no_entry", entry=entry, flow=published.flow.name)
             return  # e.g. a flow without a survey: the dialplan hangs up
         record.flow_version = published.version_id
-        facts, history = await self._facts(record)
+        facts, history = await self.caller_facts(record)
         run = FlowRun(published.flow, facts, entry)
         with structlog.contextvars.bound_contextvars(
             flow=published.flow.name, flow_version=published.flow.version, entry=entry
@@ -282,7 +283,7 @@ class CallHandler:
             arrived_at=self._clock.now().isoformat(timespec="milliseconds"),
         )
 
-    async def _facts(self, record: CallRecord) -> tuple[ArrivalFacts, _History]:
+    async def caller_facts(self, record: CallRecord) -> tuple[ArrivalFacts, _History]:
         """What the flow may ask about the call, and the caller's history for routing (the
         caller's cases are read once per call)."""
         now = self._clock.now(self._zone)
@@ -291,7 +292,8 @@ class CallHandler:
         if record.caller:
             try:
                 cases = await self._cases.of_caller(record.caller)
-                previous = await self._calls.by_caller(record.caller)
+                # Bounded: whether they called before, not their whole history.
+                previous = await self._calls.latest_of_caller(record.caller, limit=2)
             except StorageError as exc:
                 log.error("caller_history_unavailable", error=str(exc))
                 cases, previous = [], []
@@ -491,24 +493,12 @@ class CallHandler:
         history: _History,
     ) -> None:
         """Carry out the core's plan (``plan_call``): announce, set the stages, queue."""
-        started = time.perf_counter()  # the route step: open case read + the plan
-        skill, priority = route.skill, route.priority
-        language = record.language if record.language in self._settings.languages else (
-            self._settings.default_language)
-        facts = RoutingFacts(
-            skill=skill, language=language, flow_node=node, flow_priority=priority,
-            urgency=Urgency.of(record.variables.get("urgency")),
-            evidence=record.variables.get("intent_evidence", ""),
-            open_case=await self._open_case(history),
-        )
-        deciding = time.perf_counter()
-        plan = plan_call(facts, self._roster, self._load(self._roster.queue_for(skill)),
-                         self._settings.routing)
-        if self._metrics is not None:
-            self._metrics.route_decision(time.perf_counter() - deciding)
+        started = time.perf_counter()
+        plan = await self.plan_route(record, route, node, history)
         route_ms = round((time.perf_counter() - started) * 1000, 3)
-        if plan.queue != skill:
-            log.warning("unknown_skill_routed_to_general_queue", skill=skill, queue=plan.queue)
+        if plan.queue != route.skill:
+            log.warning("unknown_skill_routed_to_general_queue", skill=route.skill,
+                        queue=plan.queue)
         record.route_reasons = list(plan.reasons)
         if plan.announcement is not None:
             await self._announce(channel, plan.announcement, record)
@@ -529,6 +519,26 @@ class CallHandler:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,
                      stages=[s.variable() for s in plan.stages], route_ms=route_ms)
+
+    async def plan_route(
+        self, record: CallRecord, route: RouteToQueue, node: str, history: _History
+    ) -> CallPlan:
+        """The route step (its time is the ``route_ms`` logged): the open case's operator
+        read, then the core's plan from the call's facts and the queue's live load."""
+        language = record.language if record.language in self._settings.languages else (
+            self._settings.default_language)
+        facts = RoutingFacts(
+            skill=route.skill, language=language, flow_node=node, flow_priority=route.priority,
+            urgency=Urgency.of(record.variables.get("urgency")),
+            evidence=record.variables.get("intent_evidence", ""),
+            open_case=await self._open_case(history),
+        )
+        deciding = time.perf_counter()
+        plan = plan_call(facts, self._roster, self._load(self._roster.queue_for(route.skill)),
+                         self._settings.routing)
+        if self._metrics is not None:
+            self._metrics.route_decision(time.perf_counter() - deciding)
+        return plan
 
     def _load(self, queue: str) -> QueueLoad:
         """The queue's live figures as the plan needs them (nothing known: an empty queue)."""
