@@ -559,11 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_models)
 
     p = sub.add_parser("bench", help="benchmarks: routing, figures, speech, intents, agi, "
-                       "parsing, load, cases, records, config, scale (figures printed); the "
-                       "script's own options go after --, e.g. "
+                       "parsing, load, cases, records, config, scale, history (figures "
+                       "printed); the script's own options go after --, e.g. "
                        "ivr bench load --json -- --rates 2,10 --seconds 15")
     p.add_argument("what", choices=["routing", "figures", "speech", "intents", "agi", "parsing",
-                                    "load", "cases", "records", "config", "scale"])
+                                    "load", "cases", "records", "config", "scale", "history"])
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(run=_bench, extra=[])
 
