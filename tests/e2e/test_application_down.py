@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -41,12 +42,35 @@ def agi_port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_serving(cfg: Settings) -> subprocess.Popen[bytes]:
+def start_serving(
+    cfg: Settings, *, open_files: int | None = None, state_dir: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """`ivr serve` in its own process, on ``cfg``'s database (and ``state_dir``, if given);
+    with ``open_files``, the process starts with that hard (and soft) open-files limit, as a
+    service manager's ``LimitNOFILE`` would give it."""
     env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
+    if state_dir is not None:
+        env["IVR_STATE_DIR"] = str(state_dir)
+
+    def limited() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     return subprocess.Popen(
-        [sys.executable, "-m", "ivr", "serve"], env=env,
+        [sys.executable, "-m", "ivr", "serve"], env=env, preexec_fn=limited,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+async def wait_serving(cfg: Settings, proc: subprocess.Popen[bytes]) -> None:
+    """Until the new process listens for FastAGI and has had time for its AMI login."""
+    for _ in range(150):
+        if agi_port_open(cfg.agi.port) or proc.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert proc.poll() is None, f"ivr serve exited with {proc.returncode}"
+    assert agi_port_open(cfg.agi.port)
+    await asyncio.sleep(0.5)  # AMI login and queue sync
 
 
 async def stop_serving(proc: subprocess.Popen[bytes]) -> None:
