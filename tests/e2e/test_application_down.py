@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -49,17 +48,21 @@ def start_serving(
     with ``open_files``, the process starts with that hard (and soft) open-files limit, as a
     service manager's ``LimitNOFILE`` would give it."""
     env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
-    if state_dir is not None:
-        env["IVR_STATE_DIR"] = str(state_dir)
-
-    def limited() -> None:
-        if open_files is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "ivr", "serve"], env=env, preexec_fn=limited,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    if state_dir is not None:  # with the test bed's secrets (its dialplan and manager.conf)
+        env.update(IVR_STATE_DIR=str(state_dir), IVR_AMI_SECRET=cfg.ami.secret,
+                   IVR_AGI_SECRET=cfg.agi.secret)
+    limit = [] if open_files is None else ["prlimit", f"--nofile={open_files}:{open_files}"]
+    # Its log goes to the state directory given (to read when a test fails), else nowhere.
+    out = (open(state_dir / "serve.log", "ab") if state_dir is not None  # noqa: SIM115
+           else subprocess.DEVNULL)
+    try:
+        return subprocess.Popen(
+            [*limit, sys.executable, "-m", "ivr", "serve"], env=env,
+            stdout=out, stderr=out,
+        )
+    finally:
+        if state_dir is not None:
+            out.close()  # type: ignore[union-attr]
 
 
 async def wait_serving(cfg: Settings, proc: subprocess.Popen[bytes]) -> None:
