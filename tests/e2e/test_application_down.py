@@ -41,12 +41,39 @@ def agi_port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_serving(cfg: Settings) -> subprocess.Popen[bytes]:
+def start_serving(
+    cfg: Settings, *, open_files: int | None = None, state_dir: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """`ivr serve` in its own process, on ``cfg``'s database (and ``state_dir``, if given);
+    with ``open_files``, the process starts with that hard (and soft) open-files limit, as a
+    service manager's ``LimitNOFILE`` would give it."""
     env = {**os.environ, "IVR_DATABASE_URL": cfg.database_url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "ivr", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    if state_dir is not None:  # with the test bed's secrets (its dialplan and manager.conf)
+        env.update(IVR_STATE_DIR=str(state_dir), IVR_AMI_SECRET=cfg.ami.secret,
+                   IVR_AGI_SECRET=cfg.agi.secret)
+    limit = [] if open_files is None else ["prlimit", f"--nofile={open_files}:{open_files}"]
+    # Its log goes to the state directory given (to read when a test fails), else nowhere.
+    out = (open(state_dir / "serve.log", "ab") if state_dir is not None  # noqa: SIM115
+           else subprocess.DEVNULL)
+    try:
+        return subprocess.Popen(
+            [*limit, sys.executable, "-m", "ivr", "serve"], env=env,
+            stdout=out, stderr=out,
+        )
+    finally:
+        if state_dir is not None:
+            out.close()  # type: ignore[union-attr]
+
+
+async def wait_serving(cfg: Settings, proc: subprocess.Popen[bytes]) -> None:
+    """Until the new process listens for FastAGI and has had time for its AMI login."""
+    for _ in range(150):
+        if agi_port_open(cfg.agi.port) or proc.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert proc.poll() is None, f"ivr serve exited with {proc.returncode}"
+    assert agi_port_open(cfg.agi.port)
+    await asyncio.sleep(0.5)  # AMI login and queue sync
 
 
 async def stop_serving(proc: subprocess.Popen[bytes]) -> None:

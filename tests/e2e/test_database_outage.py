@@ -1,24 +1,38 @@
 """The database goes away for a while under real calls: calls are still routed and answered,
-operators still get their screen pops, and every record is written when it comes back."""
+operators still get their screen pops, and every record is written when it comes back, even
+when the application was killed meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ivr.app import Hotline
+from ivr.calls.pending_writes import SPILL_FILE
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.storage.store import open_store
 from ivr.testbed.sandbox import Sandbox
-from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
+from ivr.testbed.sipp import (
+    AwaitHangUp,
+    CallResult,
+    HangUp,
+    OperatorPhone,
+    Phones,
+    Press,
+    Step,
+    Wait,
+)
 from tests.pgtools import Proxy, pg_database
 
 from .conftest import answered_by, wait_until_free
+from .test_application_down import final_records, start_serving, stop_serving, wait_serving
 
 pytestmark = pytest.mark.asterisk
 
@@ -71,3 +85,74 @@ async def test_calls_go_on_while_the_database_is_down_and_nothing_is_lost(
             assert record.talk_seconds is not None
     finally:
         await store.close()
+
+
+async def test_killed_during_an_outage_under_load_every_call_has_one_final_record(
+    cfg: Settings, sandbox: Sandbox, phones: Phones,
+    operators: dict[str, OperatorPhone], database: str, tmp_path: Path,
+) -> None:
+    """A call a second; the database goes away; `ivr serve` is killed with SIGKILL while it
+    keeps the calls' writes (they are on disk, nothing flushed them at a stop); calls go on
+    arriving while it is dead (the dialplan's fallback queues them); the database comes back
+    and the application is started again while calls still arrive. Every call then has
+    exactly one record, final (none left in progress), with who answered and how long they
+    talked; the spill file has been replayed and is gone."""
+    proxy = Proxy(database)
+    await proxy.start()
+    via_proxy = dataclasses.replace(cfg, database_url=proxy.url)
+    direct = dataclasses.replace(cfg, database_url=database)
+    spill = tmp_path / SPILL_FILE
+    callers = [f"138555011{n:02d}" for n in range(14)]
+    since = datetime.now(UTC).isoformat(timespec="milliseconds")[:19]
+    served = start_serving(via_proxy, state_dir=tmp_path)
+    again: subprocess.Popen[bytes] | None = None
+    try:
+        await wait_serving(via_proxy, served)
+
+        async def one(n: int, caller: str) -> CallResult:
+            await asyncio.sleep(1.0 * n)
+            # The caller asks for the inquiry queue (keys the fallback's queue ignores).
+            steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), AwaitHangUp(90)]
+            return await phones.call(steps, caller=caller)
+
+        calls = [asyncio.create_task(one(n, c)) for n, c in enumerate(callers)]
+        await asyncio.sleep(2.5)  # three calls in
+        await proxy.begin()  # the database is unreachable from now on
+        await asyncio.sleep(4.0)  # four more, with the application and no database
+        served.kill()
+        await asyncio.to_thread(served.wait)
+        kept = spill.read_text(encoding="utf-8").splitlines() if spill.exists() else []
+        assert kept, "the writes kept during the outage are not on disk"
+        await asyncio.sleep(4.0)  # four more with neither
+        await proxy.end()
+        again = start_serving(via_proxy, state_dir=tmp_path)  # the last three arrive after it
+        # Not each scenario's exit code: a caller the fallback's operator hangs up on while
+        # the caller's phone still "presses keys" ends its SIPp scenario in error. What the
+        # caller got is in the records below (who answered, how long they talked).
+        await asyncio.gather(*calls)
+        found = await final_records(direct, callers, since, timeout=60)
+        for _ in range(100):
+            if not spill.exists():
+                break
+            await asyncio.sleep(0.2)
+        assert not spill.exists()  # replayed, then deleted
+    finally:
+        if again is not None:
+            await stop_serving(again)
+        await stop_serving(served)
+        await proxy.close()
+    for caller, records in found.items():
+        assert len(records) == 1, (caller, records)
+        [record] = records
+        assert record.outcome != "in_progress", record
+        assert record.operator in cfg.operators, record
+        assert record.talk_seconds is not None, record
+        assert record.ended_at is not None, record
+    store = open_store(database, tmp_path)
+    await store.open()
+    try:
+        left = [r for r in await store.calls.recent(1000)
+                if r.arrived_at >= since and r.outcome == "in_progress"]
+    finally:
+        await store.close()
+    assert left == []  # nor any other record (a survey re-entry's orphan, say)

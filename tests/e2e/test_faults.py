@@ -1,23 +1,28 @@
 """Faults on the real test bed: a caller hanging up at every node of the flow, a caller giving
 up in the queue, Asterisk restarted while a callback waits in line, bad peers on the
-AudioSocket port."""
+AudioSocket port, floods of idle web and half-open FastAGI connections."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import wave
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 
 from ivr.app import Hotline
+from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
+from ivr.edges.limits import raise_open_files_limit
 from ivr.operators.desk import OperatorDesk
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Say, Step, Wait
 
 from .conftest import answered_by, finished_record, wait_until_free
+from .test_application_down import final_records, start_serving, stop_serving, wait_serving
 from .test_speech import CONFIRM_AFTER, PROMPT_SECONDS, korean_cfg, korean_line, spoken
 
 pytestmark = pytest.mark.asterisk
@@ -164,3 +169,71 @@ async def test_bad_audiosocket_peers_cost_nothing_and_callers_are_still_heard(
         assert answered_by(operators, "13877770300") == ["op1005"]
     finally:
         silent.close()
+
+
+WEB_FLOOD = 2000  # idle browsers: twice the web listener's cap (max_connections = 1000)
+AGI_FLOOD = 500  # half-open FastAGI peers: many times max_handshakes (64)
+FLOODED_LIMIT = 1536  # `ivr serve`'s open files: fewer than the two floods together
+
+
+async def hold_connections(port: int, count: int, first: bytes = b"") -> list[socket.socket]:
+    """``count`` TCP connections to ``port`` kept open by this process, each having sent only
+    ``first`` (nothing, or the start of an AGI header block)."""
+    held = []
+    for n in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        if first and n % 2:  # every other one: half a header, then silence
+            sock.send(first)
+        held.append(sock)
+        if n % 100 == 99:
+            await asyncio.sleep(0)  # the process under test accepts as they come
+    return held
+
+
+async def test_idle_browsers_and_half_open_agi_peers_never_keep_callers_from_an_operator(
+    cfg: Settings, sandbox: Sandbox, phones: Phones, operators: dict[str, OperatorPhone],
+    ami: AmiClient,
+) -> None:
+    """`ivr serve` with 1,536 open files (a service manager's limit): 2,000 web connections
+    that never send a byte and 500 FastAGI connections that never finish their header, held
+    open by one local process, would use up more than that. The listeners' caps keep the
+    application's files in bounds: each caller placed meanwhile goes through the IVR to the
+    operator of the queue they chose (not the fallback's general queue), the call record says
+    so, and /healthz still answers."""
+    assert raise_open_files_limit() > 2 * (WEB_FLOOD + AGI_FLOOD)  # this process holds them
+    served = start_serving(cfg, open_files=FLOODED_LIMIT)
+    held: list[socket.socket] = []
+    callers = ["13877770401", "13877770402"]
+    try:
+        await wait_serving(cfg, served)
+        since = datetime.now(UTC).isoformat(timespec="milliseconds")[:19]
+        for caller in callers:
+            # A fresh flood for each caller: the half-open peers are dropped after their
+            # 5 s handshake_timeout, the silent browsers after 10 s.
+            held += await hold_connections(cfg.web_port, WEB_FLOOD)
+            held += await hold_connections(cfg.agi.port, AGI_FLOOD, b"agi_network: yes\n")
+            await wait_until_free(ami, "PJSIP/op1002")
+            steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(3.0),
+                                 HangUp()]
+            result = await phones.call(steps, caller=caller)
+            assert result.ok, result.output
+            assert answered_by(operators, caller) == ["op1002"]  # the inquiry queue's
+            async with aiohttp.ClientSession() as session, session.get(
+                    f"http://127.0.0.1:{cfg.web_port}/healthz",
+                    timeout=aiohttp.ClientTimeout(total=5)) as response:
+                health = await response.json()
+            assert health["open_files_limit"] == FLOODED_LIMIT
+            assert health["open_files"] < FLOODED_LIMIT - 200, health
+            assert health["agi_pending_handshakes"] <= cfg.agi.max_handshakes
+    finally:
+        for sock in held:
+            sock.close()
+        await stop_serving(served)
+    found = await final_records(cfg, callers, since)
+    for caller in callers:
+        [record] = found[caller]
+        assert record.outcome == "routed", record  # through the IVR, not its fallback
+        assert record.queue == "inquiry"
+        assert record.operator == "op1002"
