@@ -21,7 +21,7 @@ from ivr.core.settings import Operator, Settings
 
 STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
-    "http.conf", "prometheus.conf",
+    "http.conf", "prometheus.conf", "features.conf",
 )
 PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
