@@ -1,7 +1,8 @@
 """An operator sends the citizen they are talking to, to a department's number.
 
 * blind: AMI ``Redirect`` of the caller's channel into the dialplan's transfer context;
-* warm (attended): AMI ``Atxfer`` on the operator's own channel: the citizen is held while
+* warm (attended): AMI ``Atxfer`` on the operator's own channel (the number given to the
+  feature as ``TRANSFER_EXTEN``, set with ``Setvar``): the citizen is held while
   the operator's phone talks to the department (dialled through the same transfer context);
   then ``complete`` (AMI ``Hangup`` of the operator's channel: Asterisk joins the citizen and
   the department) or ``return_to_caller`` (AMI ``CancelAtxfer``: the department's leg is hung
@@ -73,6 +74,11 @@ class OperatorTransfers:
         if self.consulting(operator_id) is not None:
             raise TransferFailed(f"{operator_id} is already consulting a department")
         try:
+            # Atxfer's own digits (queued as DTMF into the feature's prompt) can be cut short:
+            # TRANSFER_EXTEN names the number to the feature directly.
+            await self._ami.action("Setvar", {
+                "Channel": channel, "Variable": "TRANSFER_EXTEN", "Value": target,
+            })
             await self._ami.action("Atxfer", {
                 "Channel": channel, "Context": TRANSFER_CONTEXT, "Exten": target,
             })

@@ -45,6 +45,15 @@ async def channels(ami: AmiClient) -> list[dict[str, str]]:
     return [m for m in messages if m.get("Event") == "CoreShowChannel"]
 
 
+async def hang_up_left(ami: AmiClient, caller: str) -> None:
+    """A failed test leaves no channel of its own behind (SIPp stopped sends no BYE)."""
+    for c in await channels(ami):
+        if c.get("CallerIDNum") == caller or c["Channel"].startswith(
+                (f"PJSIP/{OP}-", f"PJSIP/{DESK}-", "PJSIP/departments-", "Local/")):
+            with contextlib.suppress(Exception):
+                await ami.action("Hangup", {"Channel": c["Channel"]})
+
+
 async def eventually(what: str, check: object, timeout: float = 15.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
@@ -108,6 +117,7 @@ async def test_a_supervisor_listens_to_a_live_call_and_an_operator_may_not(
     finally:
         await supervisor_phone.stop()
         await talker.stop()
+        await hang_up_left(ami, "13822230101")
 
 
 async def test_a_warm_transfer_consults_the_department_then_completes(
@@ -159,3 +169,4 @@ async def test_a_warm_transfer_consults_the_department_then_completes(
     finally:
         await gateway.stop()
         await talker.stop()
+        await hang_up_left(ami, "13822230102")
