@@ -151,13 +151,15 @@ async def test_a_warm_transfer_consults_the_department_then_completes(
             assert done.status == 200, await done.text()
 
             async def joined() -> bool:
-                bridges = {c.get("BridgeId") for c in await channels(ami)
-                           if c.get("CallerIDNum") == caller and c.get("BridgeId")}
-                departments = {c.get("BridgeId") for c in await channels(ami)
-                               if c["Channel"].startswith("PJSIP/departments-")}
-                return bool(bridges & departments)
+                # The operator has left; the citizen and the department's leg are still up
+                # (joined through the consultation's Local channel).
+                now = await channels(ami)
+                return (not [c for c in now if c["Channel"].startswith(f"PJSIP/{OP}-")]
+                        and any(c.get("CallerIDNum") == caller and c.get("BridgeId")
+                                for c in now)
+                        and any(c["Channel"].startswith("PJSIP/departments-")
+                                and c.get("BridgeId") for c in now))
             await eventually("the citizen talks to the department", joined)
-            assert not [c for c in await channels(ami) if c["Channel"].startswith(f"PJSIP/{OP}-")]
             assert (await task).ok
         record = await finished_record(hotline, caller, timeout=15)
         lines = "\n".join(record.queue_outcome)

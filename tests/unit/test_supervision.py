@@ -22,7 +22,7 @@ def test_only_the_operators_own_channel_or_its_prefix_reaches_chanspy() -> None:
         assert spy_target("op1002", channel) == "PJSIP/op1002-"
     assert own_channel("op1002", "PJSIP/op1002-0000002a,B") is None
     assert own_channel("op1002", "PJSIP/op1002-0000002a") == "PJSIP/op1002-0000002a"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a PJSIP endpoint"):
         spy_target("op1002,qB", None)
 
 
