@@ -107,11 +107,13 @@ class OperatorTransfers:
         the citizen. Returns the department number."""
         target = self._held(operator_id)
         channel, _ = self._operator_channel(operator_id)
+        # Either way the consultation is over here: a department that never answered
+        # (features.conf atxfernoanswertimeout) already gave the operator back the citizen.
+        self._consulting.pop(operator_id, None)
         try:
             await self._ami.action("CancelAtxfer", {"Channel": channel})
         except AmiError as exc:
             raise TransferFailed(f"{operator_id} could not return to the caller: {exc}") from exc
-        self._consulting.pop(operator_id, None)
         self._queue_events.note(operator_id, consult_returned_line(operator_id, target))
         log.info("call_consult_returned", operator=operator_id, target=target)
         return target
