@@ -48,6 +48,7 @@ from ivr.operators.desk import OperatorDesk
 from ivr.operators.live_figures import LiveFiguresFeed
 from ivr.operators.queue_events import QueueEvents
 from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
+from ivr.operators.supervision import Supervision
 from ivr.operators.transfer import OperatorTransfers
 from ivr.speech.service import SpeechService, endpointing_for, recognizer_for
 from ivr.web import WebServer
@@ -98,7 +99,9 @@ class Hotline:
             leads=lambda: self.bus.is_leader or self.bus.isolated, clock=clock,
             figures=self.figures, callbacks=self.store.callbacks,
         )
-        self.transfers = OperatorTransfers(self.ami, self.queue_events)
+        self.transfers = OperatorTransfers(self.ami, self.queue_events, lambda: self.settings)
+        # Supervisors listen to, whisper to or barge in on an operator's call (ChanSpy).
+        self.supervision = Supervision(self.ami, self.queue_events, lambda: self.settings)
         # Return visits (回访) of resolved cases: placed by the leader, answered over AGI.
         self.visits = ReturnVisits(settings, self.store.cases, self.ami,
                                    leads=lambda: self.bus.is_leader or self.bus.isolated,
@@ -139,7 +142,8 @@ class Hotline:
         self.web = WebServer(WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
-            transfers=self.transfers, health=self.health, clock=clock,
+            transfers=self.transfers, supervision=self.supervision, live=self.queue_events,
+            health=self.health, clock=clock,
             case_alerts=self.deadlines, surges=self.surges,
         ), settings.web_host, settings.web_port, max_connections=settings.web_max_connections,
             idle_timeout=settings.web_idle_timeout)

@@ -11,6 +11,7 @@
     │   ├── CallbackRefused    the caller's number cannot be called back
     │   └── RecordRefused      a record may not change that way (also a StorageError)
     ├── TransferFailed         an operator's caller could not be transferred
+    ├── SupervisionFailed      a supervisor could not listen to an operator's call
     ├── StorageError           the database failed, or refused or could not find a record
     │   ├── RecordNotFound     no such call, case, user or bulletin
     │   └── RecordRefused      (see Refused)
@@ -132,6 +133,11 @@ class CallbackRefused(Refused):
 
 class TransferFailed(IvrError):
     """The citizen an operator talks to could not be transferred (no call, Asterisk refused)."""
+
+
+class SupervisionFailed(IvrError):
+    """A supervisor's phone could not join an operator's call (unknown operator or phone,
+    no call, Asterisk refused)."""
 
 
 class StorageError(IvrError):

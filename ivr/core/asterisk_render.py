@@ -21,7 +21,7 @@ from ivr.core.settings import Operator, Settings
 
 STATIC_FILES = (
     "asterisk.conf", "modules.conf", "rtp.conf", "logger.conf", "musiconhold.conf",
-    "http.conf", "prometheus.conf",
+    "http.conf", "prometheus.conf", "features.conf",
 )
 PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
@@ -32,6 +32,7 @@ SECRET_FILES = frozenset({"manager.conf", "extensions.conf"})
 TRANSFER_ENDPOINT = "departments"
 TRANSFER_CONTEXT = "transfer"  # an operator sends the caller to a department (AMI Redirect)
 CALLBACK_ENDPOINT = "callbacks"
+SPY_CONTEXT = "supervise"  # a supervisor's phone joins an operator's call (AMI Originate)
 
 
 def agi_url(settings: Settings, address: str = "") -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,22 @@ from ivr.operators.screen_pops import SharedScreenPops
 log = structlog.get_logger("ivr.operators.queue_events")
 DRAIN_ROUNDS = 5
 MAX_FOLLOWED = 10_000  # calls whose queue outcome is followed at once; the oldest go first
+
+
+# Events after which an operator's state is a new one (the live board's "since").
+_STATE_EVENTS = frozenset({"AgentCalled", "AgentConnect", "AgentComplete", "AgentDump",
+                           "AgentRingNoAnswer", "QueueMemberPause"})
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCall:
+    """The call an operator is on: its id, the caller's number, the operator's own channel
+    (``DestChannel`` of ``AgentConnect``: what a supervisor's ChanSpy listens to), since when."""
+
+    call_id: str
+    caller: str
+    channel: str
+    since: float
 
 
 def _seconds(event: AmiEvent, name: str) -> float:
@@ -91,6 +108,8 @@ class QueueEvents:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last: dict[str, asyncio.Task[None]] = {}
         self._talking: dict[str, tuple[str, str]] = {}  # operator -> caller's channel, call
+        self._live: dict[str, OperatorCall] = {}  # operator -> their call, for supervisors
+        self._since: dict[str, float] = {}  # operator -> when their state last changed
 
     def reconfigure(self, settings: Settings) -> None:
         self._by_interface = {op.interface: op.id for op in settings.operators.values()}
@@ -101,12 +120,26 @@ class QueueEvents:
         talking = self._talking.get(operator_id)
         return talking[0] if talking else None
 
+    def live_call(self, operator_id: str) -> OperatorCall | None:
+        """The call the operator is on (who calls, the operator's own channel), as this
+        node saw it in AMI events; None when they are on no call."""
+        return self._live.get(operator_id)
+
+    def since(self, operator_id: str) -> float | None:
+        """When the operator's state last changed (epoch seconds), as far as this node saw
+        (rung, answered, completed, paused or unpaused); None if it saw nothing yet."""
+        return self._since.get(operator_id)
+
     def transferred(self, operator_id: str, target: str) -> None:
         """The operator sent their caller to a department: said in the call's record."""
+        self.note(operator_id, transfer_line(operator_id, target))
+
+    def note(self, operator_id: str, line: str) -> None:
+        """A line about the operator's current call (a transfer, a consultation) added to
+        what its record says app_queue and the operator did with it."""
         talking = self._talking.get(operator_id)
         if talking is not None:
-            self._spawn(talking[1], self._writes.add_call_outcome(
-                talking[1], [transfer_line(operator_id, target)]))
+            self._spawn(talking[1], self._writes.add_call_outcome(talking[1], [line]))
 
     def on_event(self, event: AmiEvent) -> None:
         """Every AMI event: tracked on every node, handled where this node leads."""
@@ -117,10 +150,18 @@ class QueueEvents:
     def track(self, event: AmiEvent) -> None:
         """Who is talking to whom (every node: transfers from the consoles it serves)."""
         operator = self._by_interface.get(event.get("Interface") or event.get("StateInterface"))
-        if operator and event.name == "AgentConnect":
+        if not operator:
+            return
+        if event.name == "AgentConnect":
             self._talking[operator] = (event.get("Channel"), event.get("Uniqueid"))
-        elif operator and event.name == "AgentComplete":
+            self._live[operator] = OperatorCall(
+                call_id=event.get("Uniqueid"), caller=event.get("CallerIDNum"),
+                channel=event.get("DestChannel"), since=self._clock.time())
+        elif event.name in ("AgentComplete", "AgentDump"):
             self._talking.pop(operator, None)
+            self._live.pop(operator, None)
+        if event.name in _STATE_EVENTS:
+            self._since[operator] = self._clock.time()
 
     def handle(self, event: AmiEvent) -> None:
         """The records, pops and state history (the leading node only)."""

@@ -43,6 +43,7 @@ from ivr.web import (
     ops,
     rates,
     reports,
+    supervision,
     surges,
     tokens,
     wallboard,
@@ -67,6 +68,7 @@ NAV: Final = (
     ("/dispatch", N_("Dispatch"), "operator"),
     ("/cases", N_("Cases"), "operator"),
     ("/wallboard", N_("Wallboard"), "supervisor"),
+    ("/supervision", N_("Live supervision"), "supervisor"),
     ("/reports", N_("Reports"), "supervisor"),
     ("/reports/departments", N_("Rates"), "supervisor"),
     ("/admin/bulletins", N_("Bulletins"), "supervisor"),
@@ -184,6 +186,7 @@ def build_app(services: WebServices) -> web.Application:
     admin.setup(app)
     console.setup(app)
     wallboard.setup(app)
+    supervision.setup(app)
     reports.setup(app)
     rates.setup(app)
     surges.setup(app)

@@ -1,5 +1,6 @@
 """The operator console: ``/console`` (page), ``/console/state`` (JSON), ``/console/ws``
-(screen pops over a WebSocket) and ``/console/transfer``.
+(screen pops over a WebSocket), ``/console/transfer`` (blind) and ``/console/consult``
+(warm: ``/console/consult/complete`` or ``/console/consult/return`` after it).
 
 Who may open it: operators, and supervisors or admins whose account is linked to an operator
 (``User.operator_id``); the console always acts on that operator, never on one named in the
@@ -90,7 +91,7 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-async def _presence(app: web.Application) -> dict[str, Presence]:
+async def cached_presence(app: web.Application) -> dict[str, Presence]:
     cache = app[_PRESENCE]
     if cache.lock is None:
         cache.lock = asyncio.Lock()
@@ -160,7 +161,7 @@ async def console_state(request: web.Request) -> web.Response:
     if request.query.get("fresh"):  # the page just changed the state: ask Asterisk again
         forget_presence(request.app)
     try:
-        presence: Presence | None = (await _presence(request.app)).get(operator_id)
+        presence: Presence | None = (await cached_presence(request.app)).get(operator_id)
         reachable = True
     except IvrError as exc:  # AMI down: the console still shows the pop and case form
         log.warning("console_presence_failed", operator=operator_id, error=str(exc))
@@ -197,6 +198,45 @@ async def transfer(request: web.Request) -> web.Response:
     log.info("console_transfer", user=user.username, operator=operator_id, target=target)
     forget_presence(request.app)
     return web.json_response({"transferred": True, "target": target})
+
+
+async def consult(request: web.Request) -> web.Response:
+    """A warm transfer's first step: the citizen waits on hold while the operator's phone
+    talks to the department number."""
+    user, operator_id = await _console_user(request)
+    body = await json_body(request)
+    target = str(body.get("target", "")).strip()
+    if not DEPARTMENT_NUMBER.fullmatch(target):
+        raise json_error(web.HTTPBadRequest, "bad_target",
+                         _("Enter a department number to transfer to (2 to 15 digits)."))
+    services = request.app[SERVICES]
+    await services.transfers.consult(operator_id, target)
+    await services.store.audit.record(user.username, "call.consult", operator_id,
+                                      {"to": target}, services.clock.now())
+    log.info("console_consult", user=user.username, operator=operator_id, target=target)
+    return web.json_response({"consulting": target})
+
+
+async def consult_complete(request: web.Request) -> web.Response:
+    """Complete the warm transfer: the citizen and the department talk, the operator leaves."""
+    user, operator_id = await _console_user(request)
+    services = request.app[SERVICES]
+    target = await services.transfers.complete(operator_id)
+    await services.store.audit.record(user.username, "call.transfer.warm", operator_id,
+                                      {"to": target}, services.clock.now())
+    forget_presence(request.app)
+    return web.json_response({"transferred": True, "target": target})
+
+
+async def consult_return(request: web.Request) -> web.Response:
+    """Cancel the warm transfer: the department's leg ends, the operator is back with the
+    citizen."""
+    user, operator_id = await _console_user(request)
+    services = request.app[SERVICES]
+    target = await services.transfers.return_to_caller(operator_id)
+    await services.store.audit.record(user.username, "call.consult.return", operator_id,
+                                      {"to": target}, services.clock.now())
+    return web.json_response({"returned": True, "target": target})
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -282,6 +322,9 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/state", console_state)
     app.router.add_get("/console/ws", console_ws)
     app.router.add_post("/console/transfer", transfer)
+    app.router.add_post("/console/consult", consult)
+    app.router.add_post("/console/consult/complete", consult_complete)
+    app.router.add_post("/console/consult/return", consult_return)
     app[_PRESENCE] = _PresenceCache()
     app[_SOCKETS] = set()
     app.on_shutdown.append(_close_sockets)

@@ -27,6 +27,7 @@ from ivr.errors import (
     Refused,
     SpreadsheetError,
     StorageError,
+    SupervisionFailed,
     TransferFailed,
 )
 from ivr.web.i18n import gettext as _
@@ -39,13 +40,17 @@ ERRORS: Final[tuple[tuple[type[IvrError], type[web.HTTPException], str], ...]] =
     (RecordNotFound, web.HTTPNotFound, "not_found"),
     (Refused, web.HTTPConflict, "refused"),
     (TransferFailed, web.HTTPConflict, "transfer_failed"),
+    (SupervisionFailed, web.HTTPConflict, "supervision_failed"),
     (AmiError, web.HTTPServiceUnavailable, "asterisk_unavailable"),
     (StorageError, web.HTTPServiceUnavailable, "storage_unavailable"),
     (DrawingError, web.HTTPServiceUnavailable, "drawing_failed"),
     (SpreadsheetError, web.HTTPInternalServerError, "spreadsheet_failed"),
 )
 # JSON endpoints outside /api (the console's).
-JSON_PATHS: Final = frozenset({"/console/state", "/console/transfer"})
+JSON_PATHS: Final = frozenset({
+    "/console/state", "/console/transfer", "/console/consult", "/console/consult/complete",
+    "/console/consult/return", "/supervision/data", "/supervision/spy",
+})
 
 
 def is_api(request: web.Request) -> bool:

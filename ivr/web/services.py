@@ -17,10 +17,12 @@ from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.settings import Settings
+from ivr.core.supervision import SpyMode
 from ivr.core.surges import Surge
 from ivr.edges.clock import Clock
 from ivr.edges.storage.store import Store
 from ivr.flows.library import FlowLibrary
+from ivr.operators.queue_events import OperatorCall
 from ivr.operators.screen_pops import ScreenPopHub
 
 
@@ -37,9 +39,26 @@ class OperatorControls(Protocol):
 
 
 class Transfers(Protocol):
-    """``ivr.operators.transfer.OperatorTransfers``."""
+    """``ivr.operators.transfer.OperatorTransfers``: blind and warm transfers."""
 
     async def transfer(self, operator_id: str, target: str) -> None: ...
+    def consulting(self, operator_id: str) -> str | None: ...
+    async def consult(self, operator_id: str, target: str) -> None: ...
+    async def complete(self, operator_id: str) -> str: ...
+    async def return_to_caller(self, operator_id: str) -> str: ...
+
+
+class Spying(Protocol):
+    """``ivr.operators.supervision.Supervision``."""
+
+    async def spy(self, operator_id: str, mode: SpyMode, phone: str) -> str: ...
+
+
+class LiveCalls(Protocol):
+    """``ivr.operators.queue_events.QueueEvents``: who talks to whom, as AMI events said."""
+
+    def live_call(self, operator_id: str) -> OperatorCall | None: ...
+    def since(self, operator_id: str) -> float | None: ...
 
 
 class CaseAlertSource(Protocol):
@@ -76,6 +95,8 @@ class WebServices:
     figures: LiveFigures
     screen_pops: ScreenPopHub
     transfers: Transfers
+    supervision: Spying
+    live: LiveCalls
     health: HealthReport
     clock: Clock
     case_alerts: CaseAlertSource

@@ -44,10 +44,12 @@ from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.records import AuditEntry
 from ivr.core.settings import Settings
+from ivr.core.supervision import SpyMode
 from ivr.edges.clock import SystemClock
 from ivr.edges.storage.store import Store, open_store
-from ivr.errors import IvrError, TransferFailed
+from ivr.errors import IvrError, SupervisionFailed, TransferFailed
 from ivr.flows.library import FlowLibrary
+from ivr.operators.queue_events import OperatorCall
 from ivr.operators.screen_pops import ScreenPopHub
 from ivr.web import build_app
 from ivr.web.services import WebServices
@@ -178,6 +180,9 @@ class WebHotline:
                                       settings.asterisk_sounds)
         self.screen_pops = ScreenPopHub()
         self.transfers: list[tuple[str, str]] = []
+        self.consults: dict[str, str] = {}  # operator -> department number consulted
+        self.spies: list[tuple[str, str, str]] = []  # (operator, mode, supervisor's phone)
+        self.calls: dict[str, OperatorCall] = {}  # operator -> the call they are on
         self.clock = SystemClock()
         self.reloads = 0
         self.config = ConfigEditor(settings, config_dir, self.flows, store.config_versions,
@@ -200,11 +205,45 @@ class WebHotline:
             raise TransferFailed(f"operator {operator_id} has no call to transfer")
         self.transfers.append((operator_id, target_number))
 
+    def consulting(self, operator_id: str) -> str | None:
+        return self.consults.get(operator_id)
+
+    async def consult(self, operator_id: str, target: str) -> None:
+        if not self.operators.state[operator_id].in_call:
+            raise TransferFailed(f"operator {operator_id} has no call to transfer")
+        self.consults[operator_id] = target
+
+    async def complete(self, operator_id: str) -> str:
+        if operator_id not in self.consults:
+            raise TransferFailed(f"{operator_id} is not consulting a department")
+        target = self.consults.pop(operator_id)
+        self.transfers.append((operator_id, target))
+        return target
+
+    async def return_to_caller(self, operator_id: str) -> str:
+        if operator_id not in self.consults:
+            raise TransferFailed(f"{operator_id} is not consulting a department")
+        return self.consults.pop(operator_id)
+
+    async def spy(self, operator_id: str, mode: SpyMode, phone: str) -> str:
+        if operator_id not in self.calls:
+            raise SupervisionFailed(f"{operator_id} is not on a call")
+        self.spies.append((operator_id, mode.value, phone))
+        return f"PJSIP/{operator_id}-"
+
+    def live_call(self, operator_id: str) -> OperatorCall | None:
+        return self.calls.get(operator_id)
+
+    def since(self, operator_id: str) -> float | None:
+        call = self.calls.get(operator_id)
+        return call.since if call else None
+
     def services(self) -> WebServices:
         return WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
-            transfers=self, health=HealthDouble(), clock=self.clock,
+            transfers=self, supervision=self, live=self, health=HealthDouble(),
+            clock=self.clock,
             case_alerts=self.deadlines, surges=self.surges,
         )
 

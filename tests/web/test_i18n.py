@@ -125,8 +125,8 @@ async def _as(api_as: Any, locale: str, role: str, **kwargs: Any) -> Any:
 PAGES = {
     "operator": ["/console", "/cases", "/cases/{case}", "/dispatch", "/account",
                  "/wallboard"],  # the last one: the 403 page
-    "supervisor": ["/wallboard", "/reports", "/reports/departments", "/admin/bulletins",
-                   "/cases/{case}"],
+    "supervisor": ["/wallboard", "/supervision", "/reports", "/reports/departments",
+                   "/admin/bulletins", "/cases/{case}"],
     "admin": ["/admin/flows", "/admin/config", "/admin/users", "/admin/audit"],
     "department": ["/department", "/department/cases/{case}"],
 }

@@ -361,6 +361,8 @@ class LiveFigures:
         # uniqueid -> the skill an answer in a stage queue counted for, until AgentComplete
         self._answered_home: OrderedDict[str, str] = OrderedDict()
         self._ignored: dict[str, int] = {}
+        # interface -> the operator's calls today, over every queue (the supervisors' board)
+        self._operator_days: dict[str, _Series] = {}
         self.events_applied = 0
         self._handlers: dict[str, Callable[[AmiEvent, float], CallOutcome | None]] = {
             "QueueCallerJoin": self._caller_joined,
@@ -503,6 +505,12 @@ class LiveFigures:
         for waiting in state.waiting.values() if state is not None else ():
             counts[waiting.priority] = counts.get(waiting.priority, 0) + 1
         return counts
+
+    def operator_today(self, interface: str, now: float) -> Counts:
+        """The calls the operator at ``interface`` completed today (the hotline's day), in
+        every queue: ``completed``, talk and wrap-up seconds, ``average_handle_time``."""
+        series = self._operator_days.get(interface)
+        return series.counts(self._calendar.index(now, DAY)) if series else Counts()
 
     def operator_states(self, skill: str, now: float) -> dict[str, OperatorState]:
         """Each member of the skill's queue (by interface) in routing's terms; ringing is
@@ -727,7 +735,10 @@ class LiveFigures:
         member.wrap_up_until = at + wrap_up
         home_name = self._answered_home.pop(event.get("Uniqueid"), None)
         home = self._skill(home_name) if home_name else state
-        for tally in self._tallies(home, at):
+        day = self._operator_days.setdefault(interface, _Series(DAY, 2))
+        for tally in [*self._tallies(home, at), day.tally(self._calendar.index(at, DAY))]:
+            if tally is None:
+                continue
             tally.completed += 1
             tally.talk_seconds += talk
             tally.wrap_up_seconds += wrap_up

@@ -13,6 +13,9 @@
     state: "/console/state",
     socket: "/console/ws",
     transfer: "/console/transfer",
+    consult: "/console/consult",
+    consultComplete: "/console/consult/complete",
+    consultReturn: "/console/consult/return",
     login: "/api/operators/" + op + "/login",
     logout: "/api/operators/" + op + "/logout",
     pause: "/api/operators/" + op + "/pause",
@@ -340,6 +343,39 @@
     }
     refreshState(true);
   });
+
+  // A warm transfer: consult the department (the citizen on hold), then complete or return.
+  $("consult").addEventListener("click", async () => {
+    text("transfer-error", "");
+    text("transfer-result", "");
+    const target = $("transfer-target").value.trim();
+    const result = await send("POST", urls.consult, { target: target });
+    if (result.ok) {
+      text("transfer-result", t("Talking to %(number)s; the caller is on hold", { number: target }));
+      $("consult-actions").hidden = false;
+    } else {
+      text("transfer-error", errorOf(result));
+    }
+  });
+
+  for (const [id, url, done] of [
+    ["consult-complete", urls.consultComplete,
+      (number) => t("Transferred to %(number)s", { number: number })],
+    ["consult-return", urls.consultReturn,
+      (number) => t("Back with the caller (%(number)s was not transferred)", { number: number })],
+  ]) {
+    $(id).addEventListener("click", async () => {
+      text("transfer-error", "");
+      const result = await send("POST", url);
+      if (result.ok) {
+        text("transfer-result", done(result.data.target));
+        $("consult-actions").hidden = true;
+      } else {
+        text("transfer-error", errorOf(result));
+      }
+      refreshState(true);
+    });
+  }
 
   connect();
   refreshState(false);
