@@ -9,18 +9,19 @@ such as ``operators[op1001].skills``, reason) like every other problem of a sett
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
 from ivr.errors import ConfigProblem
 
-__all__ = ["Field", "Invalid", "Shape", "check", "json_schema", "openapi_schemas",
-           "problems", "validated"]
+__all__ = ["Answer", "ConfigDict", "Field", "Invalid", "Shape", "check", "conforms", "json_schema",
+           "problems", "record_answer", "type_schema", "validated"]
 
 T = TypeVar("T", bound="Shape")
 
@@ -188,3 +189,25 @@ def conforms(kind: Any, data: Any) -> list[str]:
         return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
     return []
 
+
+
+class Answer(BaseModel):
+    """A response body of the API: every key it sends declared (a key the handler adds
+    without declaring it fails the document's test), each value of its JSON type (strict:
+    "no" is not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def record_answer(name: str, record: type[Any], *, drop: Iterable[str] = (),
+                  **more: Any) -> type[Answer]:
+    """An answer made of a record's (a dataclass of ``ivr.core``) fields, less ``drop``, plus
+    ``more`` (``name=(type, default)``): the record's fields are not listed a second time."""
+    hints = typing.get_type_hints(record)
+    skip = set(drop)
+    fields: dict[str, Any] = {
+        f.name: (hints[f.name], ...) for f in dataclasses.fields(record) if f.name not in skip}
+    fields.update(more)
+    made: type[Answer] = create_model(name, __base__=Answer, **fields)
+    made.__doc__ = (record.__doc__ or name).strip().splitlines()[0]
+    return made
