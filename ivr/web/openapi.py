@@ -20,6 +20,7 @@ _S: Final = {"type": "string"}
 SCHEMAS: dict[str, Any] = {}
 """The components' schemas: every model an operation names, and the models inside them."""
 _ANSWERS: dict[int, Any] = {}  # id of an operation -> the type of its success answer
+_BODIES: dict[int, Any] = {}  # id of an operation -> the model of its request body
 
 
 def _many(kind: Any) -> Any:
@@ -78,6 +79,7 @@ def _op(summary: str, role: str, *, ok: Any, body: Any = None, status: str = "20
     op: dict[str, Any] = {"summary": summary, "x-role": role, "responses": responses}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {JSON: {"schema": _schema(body)}}}
+        _BODIES[id(op)] = body
     if paged:
         op["parameters"] = list(_PAGING)
     _ANSWERS[id(op)] = ok
@@ -102,12 +104,15 @@ def _operator_action(action: str, body: Any = None) -> dict[str, Any]:
     op["parameters"] = [_ID]
     if body is not None:
         op["requestBody"] = {"required": False, "content": {JSON: {"schema": _schema(body)}}}
+        _BODIES[id(op)] = body
     return op
 
 
 def _with(op: dict[str, Any], *params: dict[str, Any]) -> dict[str, Any]:
     made = {**op, "parameters": [*op.get("parameters", ()), *params]}
     _ANSWERS[id(made)] = _ANSWERS[id(op)]
+    if id(op) in _BODIES:
+        _BODIES[id(made)] = _BODIES[id(op)]
     return made
 
 
@@ -258,6 +263,12 @@ def answer_type(method: str, path: str) -> Any:
     """The type (model, ``list[Model]``...) an operation's success answer is documented as:
     tests check real answers against it (``ivr.edges.schema.conforms``)."""
     return _ANSWERS[id(PATHS[path][method.lower()])]
+
+
+def body_type(method: str, path: str) -> Any:
+    """The model of an operation's request body (None: it takes none, or not documented)."""
+    op = PATHS.get(path, {}).get(method.lower())
+    return None if op is None else _BODIES.get(id(op))
 
 
 def document() -> dict[str, Any]:

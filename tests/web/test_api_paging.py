@@ -96,3 +96,17 @@ async def test_bad_paging_is_a_clear_400(api_as, url):
         body = await resp.json()
         assert body["error"] == "bad_paging"
         assert query.split("=", maxsplit=1)[0] in body["message"]
+
+
+async def test_a_misspelt_field_of_a_body_is_refused_with_the_name_meant(api_as):
+    """The bodies' models (the document's schemas) refuse a field they do not declare: a
+    typo is never dropped silently (the case would be opened without its description)."""
+    operator = await api_as("operator", "op1001")
+    resp = await operator.post("/api/cases", json={
+        "caller": "13800001111", "category": "report", "descripton": "broken streetlight"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error"] == "unknown_field"
+    assert body["problems"] == [
+        {"field": "descripton", "message": "unknown key; did you mean 'description'?"}]
+    assert (await operator.get("/api/cases")).headers["X-Total-Count"] == "0"
