@@ -87,6 +87,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
+        self.anchor_keys: dict[str, tuple[str, ...]] = {}  # per YAML file (_UniqueKeyLoader)
 
     def add(self, file: str, key: str, reason: str) -> None:
         self.problems.append(ConfigProblem(file, key, reason))
@@ -136,7 +137,23 @@ class _Collector:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``safe_load`` keeps the last of two equal keys (a second ``skills:`` hides the first);
-    this loader refuses the file instead, naming the key and its line."""
+    this loader refuses the file instead, naming the key and its line. It also notes the
+    top-level keys that hold an anchor (``defaults: &sl {...}``, merged with ``<<: *sl``):
+    they are the file's own shorthand, not unknown settings."""
+
+    anchor_keys: frozenset[str] = frozenset()
+
+    def compose_document(self) -> yaml.Node | None:
+        self.get_event()  # type: ignore[no-untyped-call]  # the document start
+        node = self.compose_node(None, None)  # type: ignore[arg-type]
+        self.get_event()  # type: ignore[no-untyped-call]  # its end
+        anchored = {id(n) for n in self.anchors.values()}
+        self.anchors = {}
+        if isinstance(node, yaml.MappingNode):
+            self.anchor_keys = frozenset(
+                str(key.value) for key, value in node.value
+                if isinstance(key, yaml.ScalarNode) and id(value) in anchored)
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -179,7 +196,12 @@ def _read_toml(path: Path, c: _Collector) -> Mapping[str, Any]:
 def _read_yaml(path: Path, c: _Collector) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+            c.anchor_keys[str(path)] = tuple(loader.anchor_keys)
     except FileNotFoundError:
         c.add(str(path), "-", "file not found")
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -876,7 +898,8 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
                       (departments_path, raw_departments), (schedules_path, raw_schedules),
                       (deadlines_path, raw_deadlines)):
         if raw is not None:
-            c.unknown(str(path), shapes.FILES[path.name], raw)
+            c.unknown(str(path), shapes.FILES[path.name], raw,
+                      explained=c.anchor_keys.get(str(path), ()))
     skills = _skills(skills_path, raw_skills, svc["languages"], c)
     operators = _operators(operators_path, raw_operators, skills, svc["languages"], c)
     departments = _departments(departments_path, raw_departments, skills, svc["languages"], c)
