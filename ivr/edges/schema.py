@@ -1,8 +1,9 @@
 """The schema library (pydantic v2) behind one door: shapes declared as models, checked, and
 written out as JSON Schema.
 
-The configuration files' shapes (``ivr.configuration.shapes``) and the API's bodies
-(``ivr.web.bodies``) are ``Shape`` subclasses; nothing else of ours imports pydantic. A
+The configuration files' shapes (``ivr.configuration.shapes``) and the API's request bodies
+(``ivr.web.bodies``) are ``Shape`` subclasses, its answers ``Answer`` subclasses; nothing
+else of ours imports pydantic. A
 ``ValidationError`` never leaves this module: it becomes ``ConfigProblem``s (file, key path
 such as ``operators[op1001].skills``, reason) like every other problem of a settings file.
 """
@@ -11,19 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
-from pydantic.json_schema import models_json_schema
 
 from ivr.errors import ConfigProblem
 
-__all__ = ["Answer", "ConfigDict", "Field", "Invalid", "Shape", "check", "conforms", "json_schema",
-           "problems", "record_answer", "type_schema", "validated"]
-
-T = TypeVar("T", bound="Shape")
+__all__ = ["Answer", "ConfigDict", "Field", "Shape", "check", "conforms", "json_schema",
+           "problems", "record_answer", "type_schema"]
 
 
 class Shape(BaseModel):
@@ -31,14 +30,6 @@ class Shape(BaseModel):
     string is not an integer, a boolean is not a number (as the loader has always read)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Invalid(Exception):
-    """A body that does not have its shape (``validated``): every problem, each with its key."""
-
-    def __init__(self, found: Sequence[ConfigProblem]) -> None:
-        super().__init__("; ".join(f"{p.key}: {p.reason}" for p in found))
-        self.problems = list(found)
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:
@@ -141,19 +132,7 @@ def check(model: type[BaseModel], data: Any, file: str) -> list[ConfigProblem]:
     return problems(model, data, file)
 
 
-def validated(model: type[T], data: Any) -> T:
-    """``data`` (a parsed JSON body) as ``model``; ``Invalid`` lists every problem. JSON has
-    no dates or tuples: the body is read in JSON mode (a number may stand for a float)."""
-    try:
-        return model.model_validate_json(_json_text(data))
-    except ValidationError as exc:
-        found = problems(model, data, "body")
-        raise Invalid(found or [ConfigProblem("body", "-", str(exc))]) from None
-
-
 def _json_text(data: Any) -> str:
-    import json  # noqa: PLC0415 - only bodies go this way
-
     return json.dumps(data)
 
 
@@ -163,15 +142,6 @@ def json_schema(model: type[BaseModel], *, title: str, description: str) -> dict
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title,
             "description": description, **{k: v for k, v in schema.items()
                                             if k not in ("title", "description")}}
-
-
-def openapi_schemas(shapes: Iterable[type[BaseModel] | Any]) -> dict[str, Any]:
-    """The components' schemas of ``shapes`` (models), referenced as
-    ``#/components/schemas/<Name>``, as a response or request body is documented."""
-    mode: Literal["serialization"] = "serialization"
-    models = [(m, mode) for m in shapes if isinstance(m, type) and issubclass(m, BaseModel)]
-    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
-    return dict(defs.get("$defs", {}))
 
 
 def type_schema(kind: Any) -> dict[str, Any]:
