@@ -597,8 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_speech)
 
-    p = sub.add_parser("config", help="check the configuration and report every problem")
-    p.add_argument("action", choices=["check"])
+    p = sub.add_parser("config", help="check the configuration and report every problem; "
+                       "`config schema DIR` writes the files' JSON Schemas for editors")
+    p.add_argument("action", choices=["check", "schema"])
+    p.add_argument("directory", nargs="?", default="config/schema",
+                   help="where `schema` writes <file>.schema.json (default config/schema)")
     p.set_defaults(run=lambda _a, cfg: _config_ok(cfg))
     return parser
 
@@ -645,6 +648,15 @@ def _speech(args: argparse.Namespace, cfg: Settings) -> int:
     return asyncio.run(run())
 
 
+def _config_schema(directory: Path) -> int:
+    """Write each configuration file's JSON Schema (``ivr.configuration.shapes``)."""
+    from ivr.configuration import shapes
+
+    for path in shapes.write_schemas(directory):
+        print(f"wrote {path}")
+    return 0
+
+
 def _config_ok(cfg: Settings) -> int:
     print(f"config ok: {len(cfg.skills)} skills, {len(cfg.operators)} operators")
     r = cfg.routing
@@ -679,6 +691,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_level)
     if args.command == "init":  # before any configuration exists
         return _init(args.directory)
+    if args.command == "config" and args.action == "schema":  # the shapes, not a config
+        return _config_schema(Path(args.directory))
     try:
         cfg = settings.load(Path(args.config) if args.config else None)
     except ConfigError as exc:

@@ -9,7 +9,6 @@ set-up in the state directory.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import ipaddress
 import json
 import math
@@ -19,7 +18,7 @@ import secrets
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ivr.configuration import shapes
 from ivr.core.deadlines import URGENCIES, Deadline, DeadlinePolicy, WorkingCalendar
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy, WideningStep
 from ivr.core.schedules import Schedules
@@ -48,6 +48,8 @@ from ivr.core.settings import (
     VisitSettings,
 )
 from ivr.core.surges import SurgeRule
+from ivr.edges import schema
+from ivr.edges.schema import Shape
 from ivr.errors import ConfigError, ConfigProblem
 
 HOME_PARTS = ("config", "dialplans", "prompts")  # what a hotline's home directory holds
@@ -80,69 +82,30 @@ SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
 
 
-class _Tracked(Mapping[str, Any]):
-    """A table of a settings file that remembers which keys the loader asked for (present or
-    not): what is left over at the end is a typo or a setting that does not exist. Iterating
-    over it (a table of free names, such as speech models per language) asks for them all."""
-
-    def __init__(self, data: Mapping[str, Any], file: str, where: str) -> None:
-        self.data, self.file, self.where = data, file, where
-        self.asked: set[str] = set()
-
-    def __getitem__(self, key: str) -> Any:
-        self.asked.add(key)
-        return self.data[key]
-
-    def __contains__(self, key: object) -> bool:
-        if isinstance(key, str):
-            self.asked.add(key)
-        return key in self.data
-
-    def __iter__(self) -> Iterator[str]:
-        self.asked.update(self.data)
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-
 class _Collector:
     """Reads typed values out of parsed files, remembering every problem instead of raising."""
 
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
-        self._tracked: list[_Tracked] = []
+        self.anchor_keys: dict[str, tuple[str, ...]] = {}  # per YAML file (_UniqueKeyLoader)
 
     def add(self, file: str, key: str, reason: str) -> None:
         self.problems.append(ConfigProblem(file, key, reason))
 
-    def track(self, file: str, data: Mapping[str, Any], where: str = "") -> _Tracked:
-        """Watch ``data``'s keys: ``unknown_keys`` reports the ones nobody asked for."""
-        tracked = _Tracked(data, file, where)
-        self._tracked.append(tracked)
-        return tracked
+    def unknown(self, file: str, shape: type[Shape], raw: Any,
+                explained: tuple[str, ...] = ()) -> None:
+        """A problem for every key or table of ``raw`` its shape (``ivr.configuration.shapes``)
+        does not declare, with the nearest declared name: ``ping_intervall`` is an error, not
+        a silent default. ``explained``: keys the loader reports in its own words."""
+        self.problems += schema.problems(shape, raw, file, unknown_only=True,
+                                         explained=explained)
 
     def section(self, file: str, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, Mapping):
             self.add(file, key, "must be a table")
             return {}
-        if isinstance(data, _Tracked):
-            return self.track(file, value, f"{data.where}.{key}" if data.where else key)
         return value
-
-    def unknown_keys(self) -> None:
-        """A problem for every key of a watched table that the loader never asked for, with
-        the nearest known name: ``ping_intervall`` is an error, not a silent default."""
-        for table in self._tracked:
-            for key in table.data:
-                if key in table.asked:
-                    continue
-                name = f"{table.where}.{key}" if table.where else key
-                what = "table" if isinstance(table.data[key], Mapping) else "key"
-                near = difflib.get_close_matches(key, sorted(table.asked), n=1, cutoff=0.6)
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                self.add(table.file, name, f"unknown {what}{hint}")
 
     def get(  # noqa: PLR0917 - read as a sentence: file, table, key, type, default, where
         self, file: str, data: Mapping[str, Any], key: str, kind: type, default: Any, where: str
@@ -174,7 +137,23 @@ class _Collector:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``safe_load`` keeps the last of two equal keys (a second ``skills:`` hides the first);
-    this loader refuses the file instead, naming the key and its line."""
+    this loader refuses the file instead, naming the key and its line. It also notes the
+    top-level keys that hold an anchor (``defaults: &sl {...}``, merged with ``<<: *sl``):
+    they are the file's own shorthand, not unknown settings."""
+
+    anchor_keys: frozenset[str] = frozenset()
+
+    def compose_document(self) -> yaml.Node | None:
+        self.get_event()  # type: ignore[no-untyped-call]  # the document start
+        node = self.compose_node(None, None)  # type: ignore[arg-type]
+        self.get_event()  # type: ignore[no-untyped-call]  # its end
+        anchored = {id(n) for n in self.anchors.values()}
+        self.anchors = {}
+        if isinstance(node, yaml.MappingNode):
+            self.anchor_keys = frozenset(
+                str(key.value) for key, value in node.value
+                if isinstance(key, yaml.ScalarNode) and id(value) in anchored)
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -217,7 +196,12 @@ def _read_toml(path: Path, c: _Collector) -> Mapping[str, Any]:
 def _read_yaml(path: Path, c: _Collector) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+            c.anchor_keys[str(path)] = tuple(loader.anchor_keys)
     except FileNotFoundError:
         c.add(str(path), "-", "file not found")
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -440,9 +424,6 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     }
 
 
-_STEP_KEYS = frozenset({"after", "min_level", "language", "general_pool"})
-
-
 def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
     """``[routing]``: the one routing policy, every problem reported with its key."""
     default = RoutingPolicy()  # an unknown key in [routing] is reported with the others
@@ -459,8 +440,6 @@ def _routing(f: str, r: Mapping[str, Any], c: _Collector) -> RoutingPolicy:
         if not isinstance(item, Mapping):
             c.add(f, where, "must be a table {after = seconds, min_level = 1-5, ...}")
             continue
-        for key in set(item) - _STEP_KEYS:
-            c.add(f, f"{where}.{key}", "unknown key (after, min_level, language, general_pool)")
         after = c.get(f, item, "after", int, None, where)
         level = c.get(f, item, "min_level", int, MIN_LEVEL, where)
         language = c.get(f, item, "language", bool, False, where)
@@ -695,9 +674,6 @@ def _deadline(f: str, where: str, raw: Any, c: _Collector) -> Deadline | None:
         c.add(f, where, "must be a mapping with respond_hours and resolve_working_days "
                         "(or resolve_hours)")
         return None
-    unknown = set(raw) - {"respond_hours", "resolve_working_days", "resolve_hours"}
-    if unknown:
-        c.add(f, where, f"unknown keys {sorted(unknown)}")
     respond = raw.get("respond_hours")
     days = raw.get("resolve_working_days", 0)
     hours = raw.get("resolve_hours", 0)
@@ -899,24 +875,34 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
-    svc = _services(services_path, c.track(str(services_path), _read_toml(services_path, c)), c)
+    raw_services = _read_toml(services_path, c)
+    svc = _services(services_path, raw_services, c)
     routing_path = config_dir / "routing.toml"
-    raw_routing = c.track(str(routing_path), _read_toml(routing_path, c))
+    raw_routing = _read_toml(routing_path, c)
     routing = _routing(str(routing_path), c.section(str(routing_path), raw_routing, "routing"),
                        c)
-    c.unknown_keys()
+    c.unknown(str(services_path), shapes.IvrToml, raw_services,
+              explained=("routing", "agi.secret", "ami.secret"))
+    c.unknown(str(routing_path), shapes.RoutingToml, raw_routing)
     skills_path = config_dir / "skills.yaml"
-    skills = _skills(skills_path, _read_yaml(skills_path, c), svc["languages"], c)
     operators_path = config_dir / "operators.yaml"
-    operators = _operators(
-        operators_path, _read_yaml(operators_path, c), skills, svc["languages"], c
-    )
     departments_path = config_dir / "departments.yaml"
-    departments = _departments(
-        departments_path, _read_yaml_optional(departments_path, c), skills, svc["languages"], c
-    )
     schedules_path = config_dir / "schedules.yaml"
+    deadlines_path = config_dir / "deadlines.yaml"
+    raw_skills = _read_yaml(skills_path, c)
+    raw_operators = _read_yaml(operators_path, c)
+    raw_departments = _read_yaml_optional(departments_path, c)
     raw_schedules = _read_yaml(schedules_path, c)
+    raw_deadlines = _read_yaml_optional(deadlines_path, c)
+    for path, raw in ((skills_path, raw_skills), (operators_path, raw_operators),
+                      (departments_path, raw_departments), (schedules_path, raw_schedules),
+                      (deadlines_path, raw_deadlines)):
+        if raw is not None:
+            c.unknown(str(path), shapes.FILES[path.name], raw,
+                      explained=c.anchor_keys.get(str(path), ()))
+    skills = _skills(skills_path, raw_skills, svc["languages"], c)
+    operators = _operators(operators_path, raw_operators, skills, svc["languages"], c)
+    departments = _departments(departments_path, raw_departments, skills, svc["languages"], c)
     try:
         schedules, schedule_problems = parse_schedules(raw_schedules, str(schedules_path))
     except (AttributeError, TypeError, ValueError) as exc:
@@ -926,9 +912,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
             f"mappings or lists as documented ({type(exc).__name__}: {exc})",
         )]
     c.problems += schedule_problems
-    deadlines_path = config_dir / "deadlines.yaml"
-    deadlines = _deadlines(deadlines_path, _read_yaml_optional(deadlines_path, c), skills,
-                           schedules, c)
+    deadlines = _deadlines(deadlines_path, raw_deadlines, skills, schedules, c)
     general = svc["menu"].general_queue
     if skills and general not in skills:
         c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")

@@ -42,11 +42,11 @@ from ivr.web.errors import json_error, problems_json
 from ivr.web.i18n import config_language
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
+from ivr.web.paging import MAX_LIMIT, page_of, paged, sliced
 from ivr.web.services import WebServices
 
 log = structlog.get_logger("ivr.web.api")
 
-MAX_LIMIT: Final = 1000
 routes = web.RouteTableDef()
 
 
@@ -69,15 +69,6 @@ def _text(body: Mapping[str, Any], key: str, *, required: bool = False,
         raise json_error(web.HTTPBadRequest, "bad_field",
                          _("%(field)r must be a string.", field=key))
     return value
-
-
-def _limit(request: web.Request, default: int) -> int:
-    raw = request.query.get("limit", str(default))
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_query", _("limit must be a number.")) from exc
-    return max(1, min(MAX_LIMIT, value))
 
 
 def _plain(value: Any) -> Any:
@@ -122,22 +113,23 @@ async def calls(request: web.Request) -> web.Response:
     user = await require(request, Role.OPERATOR)
     # An operator sees the calls they answered; supervisors and admins every call.
     mine = user.operator_id or "" if user.role == Role.OPERATOR else None
-    records = await _services(request).store.calls.recent(_limit(request, 50), operator=mine)
-    return web.json_response(_plain(records))
+    page = page_of(request, 50)
+    store = _services(request).store
+    records = await store.calls.recent(page.limit, operator=mine, offset=page.offset)
+    return paged(request, _plain(records), await store.calls.count(operator=mine), page)
 
 
 @routes.get("/api/cases")
 async def list_cases(request: web.Request) -> web.Response:
     user = await require(request, Role.OPERATOR)
     services = _services(request)
-    try:
-        offset = max(0, int(request.query.get("offset", "0")))
-    except ValueError as exc:
-        raise json_error(web.HTTPBadRequest, "bad_query", _("offset must be a number.")) from exc
-    found = await services.store.cases.search(
-        **search_terms(request.query, services), limit=_limit(request, 100), offset=offset,
-        owner=actor_of(user).owner)
-    return web.json_response(_plain(found))
+    page = page_of(request, 100)
+    terms = search_terms(request.query, services)
+    owner = actor_of(user).owner
+    found = await services.store.cases.search(**terms, limit=page.limit, offset=page.offset,
+                                              owner=owner)
+    total = await services.store.cases.count(**terms, owner=owner)
+    return paged(request, _plain(found), total, page)
 
 
 @routes.post("/api/cases")
@@ -235,13 +227,13 @@ async def update_case(request: web.Request) -> web.Response:
 async def operators(request: web.Request) -> web.Response:
     await require(request, Role.OPERATOR)
     presence = await _services(request).operators.presence()
-    return web.json_response([
+    return sliced(request, [
         {"id": p.operator.id, "name": p.operator.name, "state": p.state,
          "skills": dict(p.operator.skills), "languages": list(p.operator.languages),
          "queues": list(p.queues), "paused": p.paused, "reason": p.reason,
          "in_call": p.in_call}
         for p in presence.values()
-    ])
+    ], MAX_LIMIT)
 
 
 async def _operator_action(request: web.Request, action: str) -> web.Response:
@@ -437,12 +429,12 @@ async def flow_versions(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     flows = _services(request).flows
     published = flows.current()
-    return web.json_response([
+    return sliced(request, [
         {"id": v.id, "flow": v.flow, "version": v.version, "digest": v.digest,
          "published_by": v.published_by, "published_at": v.published_at, "note": v.note,
          "live": v.id == published.version_id}
         for v in reversed(await flows.versions())
-    ])
+    ], MAX_LIMIT)
 
 
 @routes.post("/api/flows/rollback")
@@ -467,7 +459,7 @@ async def flow_rollback(request: web.Request) -> web.Response:
 async def bulletins(request: web.Request) -> web.Response:
     await require(request, Role.SUPERVISOR)
     listing = await _services(request).bulletins.listing()
-    return web.json_response(_plain(listing))
+    return sliced(request, _plain(list(listing)), MAX_LIMIT)
 
 
 @routes.post("/api/bulletins")
@@ -520,7 +512,8 @@ async def withdraw_bulletin(request: web.Request) -> web.Response:
 @routes.get("/api/users")
 async def users(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    return web.json_response([user_json(u) for u in await _services(request).store.users.all()])
+    everyone = [user_json(u) for u in await _services(request).store.users.all()]
+    return sliced(request, everyone, MAX_LIMIT)
 
 
 def _operator_id(services: WebServices, body: Mapping[str, Any]) -> str | None:
@@ -647,12 +640,12 @@ async def config_versions(request: web.Request) -> web.Response:
     name = _config_name(request)
     config = _services(request).config
     live = config.live_version(name)
-    return web.json_response([
+    return sliced(request, [
         {"id": v.id, "digest": v.digest, "published_by": v.published_by,
          "published_at": v.published_at, "note": v.note,
          "live": live is not None and v.id == live.id}
         for v in reversed(await config.versions(name))
-    ])
+    ], MAX_LIMIT)
 
 
 @routes.post("/api/config/{name}/diff")
@@ -698,8 +691,10 @@ async def config_rollback(request: web.Request) -> web.Response:
 @routes.get("/api/audit")
 async def audit_log(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    entries = await _services(request).store.audit.latest(_limit(request, 200))
-    return web.json_response(_plain(entries))
+    page = page_of(request, 200)
+    audit = _services(request).store.audit
+    entries = await audit.latest(page.limit, page.offset)
+    return paged(request, _plain(entries), await audit.count(), page)
 
 
 @routes.get("/api/openapi.json")

@@ -47,11 +47,13 @@ from aiohttp import web
 
 from ivr.accounts.passwords import DUMMY_HASH, MAX_PASSWORD_CHARS, verify_password
 from ivr.core.records import Role, User, WebSession
+from ivr.edges.schema import problems
 from ivr.errors import LoginRefused, StorageError
 from ivr.web.errors import is_api, json_error
 from ivr.web.i18n import N_
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
+from ivr.web.openapi import body_type
 
 log = structlog.get_logger("ivr.web.auth")
 
@@ -477,7 +479,23 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise json_error(web.HTTPBadRequest, "bad_json",
                          _("The body must be a JSON object."))
+    _refuse_unknown_fields(request, body)
     return body
+
+
+def _refuse_unknown_fields(request: web.Request, body: dict[str, Any]) -> None:
+    """A field the operation's body (``ivr.web.bodies``) does not declare is a 400 naming it
+    and the nearest declared one: a typo such as ``descripton`` is never silently dropped."""
+    route = request.match_info.route.resource
+    model = body_type(request.method, route.canonical) if route is not None else None
+    if model is None:
+        return
+    found = problems(model, body, "body", unknown_only=True)
+    if found:
+        raise json_error(web.HTTPBadRequest, "unknown_field",
+                         _("The body has fields this request does not take: %(fields)s.",
+                           fields="; ".join(f"{p.key} ({p.reason})" for p in found)),
+                         problems=[{"field": p.key, "message": p.reason} for p in found])
 
 
 async def _login_json(request: web.Request) -> web.StreamResponse:

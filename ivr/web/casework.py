@@ -35,6 +35,7 @@ from ivr.web.errors import json_error
 from ivr.web.i18n import N_, config_language, name_in_language
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
+from ivr.web.paging import MAX_LIMIT, sliced
 from ivr.web.services import WebServices
 
 VISIT_LABELS: Final = {
@@ -282,15 +283,15 @@ async def api_duplicates(request: web.Request) -> web.Response:
 async def api_department_cases(request: web.Request) -> web.Response:
     user = await require(request, Role.DEPARTMENT)
     services = _services(request)
-    cases = await services.store.cases.of_department(user.department or "")
-    return web.json_response([case_json(c, services) for c in cases])
+    cases = await services.store.cases.of_department(user.department or "", limit=100_000)
+    return sliced(request, [case_json(c, services) for c in cases], MAX_LIMIT)
 
 
 async def api_dispatch_queue(request: web.Request) -> web.Response:
     user = await require(request, Role.OPERATOR)
     services = _services(request)
     waiting = await _only_theirs(services, user, await services.store.cases.for_centre())
-    return web.json_response([case_json(c, services) for c in waiting])
+    return sliced(request, [case_json(c, services) for c in waiting], MAX_LIMIT)
 
 
 # -- pages -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ivr.core.records import ApiToken, Role, User
 from ivr.web.auth import TOKEN_PREFIX, json_body, require, token_hash
 from ivr.web.errors import json_error
 from ivr.web.keys import SERVICES
+from ivr.web.paging import MAX_LIMIT, sliced
 
 log = structlog.get_logger("ivr.web.tokens")
 
@@ -52,7 +53,7 @@ async def _audit(request: web.Request, actor: User, action: str, token: ApiToken
 async def list_tokens(request: web.Request) -> web.Response:
     await _admin_in_person(request)
     tokens = await request.app[SERVICES].store.api_tokens.all()
-    return web.json_response([token_json(t) for t in tokens])
+    return sliced(request, [token_json(t) for t in tokens], MAX_LIMIT)
 
 
 @routes.post("/api/tokens")

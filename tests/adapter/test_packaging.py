@@ -79,6 +79,7 @@ def test_the_system_service_unit_runs_the_installed_ivr(installed: Path, tmp_pat
     unit = (share / "config/systemd/ivr.service").read_text(encoding="utf-8")
     assert (share / "config/monitoring/alerts.yaml").is_file()
     assert (share / "config/monitoring/grafana-dashboard.json").is_file()
+    assert (share / "config/schema/operators.yaml.schema.json").is_file()  # for editors
     assert "ExecStart=/opt/ivr/bin/ivr serve" in unit
     assert "User=ivr" in unit
     assert "NoNewPrivileges=yes" in unit

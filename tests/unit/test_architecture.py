@@ -54,6 +54,7 @@ WRAPPED = {
     "xlsxwriter": ("ivr.edges.xlsx",),
     "babel": ("ivr.edges.translations",),
     "prometheus_client": ("ivr.edges.metrics",),
+    "pydantic": ("ivr.edges.schema",),
 }
 STANDARD = frozenset(sys.stdlib_module_names)
 

@@ -61,16 +61,26 @@ class CallRecords:
             [_t.c.arrived_at, _t.c.call_id], None,
         )
 
-    async def recent(self, limit: int = 50, *, operator: str | None = None) -> list[CallRecord]:
-        """The latest calls to arrive, newest first; ``operator``: only those they answered."""
+    async def recent(self, limit: int = 50, *, operator: str | None = None,
+                     offset: int = 0) -> list[CallRecord]:
+        """The latest calls to arrive, newest first, a page at a time (``offset`` skipped);
+        ``operator``: only those they answered."""
         where = None if operator is None else _t.c.operator == operator
         return await self._db.read(
-            self._where, where, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit,
+            self._where, where, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit, offset,
         )
+
+    async def count(self, *, operator: str | None = None) -> int:
+        """How many calls ``recent`` pages through (``operator``: those they answered)."""
+        query = select(func.count()).select_from(_t)
+        if operator is not None:
+            query = query.where(_t.c.operator == operator)
+        return await self._db.read(lambda conn: int(conn.execute(query).scalar_one()))
 
     @staticmethod
     def _where(
-        conn: Connection, where: Any, order: list[Any] | None, limit: int | None
+        conn: Connection, where: Any, order: list[Any] | None, limit: int | None,
+        offset: int = 0,
     ) -> list[CallRecord]:
         query = select(_t)
         if where is not None:
@@ -79,6 +89,8 @@ class CallRecords:
             query = query.order_by(*order)
         if limit is not None:
             query = query.limit(max(0, limit))
+        if offset > 0:
+            query = query.offset(offset)
         return [_record(row._mapping) for row in conn.execute(query)]
 
     async def set_answered(

@@ -253,6 +253,30 @@ class Cases:
         """Cases matching every criterion given (a number or caller by its start), newest
         first, a page at a time; ``overdue_at``: only cases being worked that are past a
         deadline they have not met at that moment; ``owner``: only an operator's own."""
+        condition = self._criteria(number, caller, category, department, status, overdue_at,
+                                   owner)
+        return await self._db.read(
+            self._where, condition, [_t.c.created_at.desc(), _t.c.number.desc()],
+            max(0, limit), max(0, offset),
+        )
+
+    async def count(
+        self, *, number: str = "", caller: str = "", category: str = "", department: str = "",
+        status: str = "", overdue_at: datetime | None = None, owner: Owner | None = None,
+    ) -> int:
+        """How many cases ``search`` with the same criteria pages through."""
+        condition = self._criteria(number, caller, category, department, status, overdue_at,
+                                   owner)
+        query = select(func.count()).select_from(_t)
+        if condition is not None:
+            query = query.where(condition)
+        return await self._db.read(lambda conn: int(conn.execute(query).scalar_one()))
+
+    @staticmethod
+    def _criteria(  # noqa: PLR0917 - the search's criteria, in its order
+        number: str, caller: str, category: str, department: str, status: str,
+        overdue_at: datetime | None, owner: Owner | None,
+    ) -> Any:
         c = _t.c
         where: list[Any] = [] if owner is None else [_owned(owner)]
         if number:
@@ -269,11 +293,7 @@ class Cases:
             stamp = local_text(overdue_at)
             where.append(c.status.in_(_WORKED) & or_(
                 c.resolve_by <= stamp, c.responded_at.is_(None) & (c.respond_by <= stamp)))
-        condition = and_(*where) if where else None
-        return await self._db.read(
-            self._where, condition, [c.created_at.desc(), c.number.desc()],
-            max(0, limit), max(0, offset),
-        )
+        return and_(*where) if where else None
 
     async def owned(self, numbers: Collection[str], owner: Owner) -> set[str]:
         """Which of ``numbers`` are ``owner``'s cases (``ivr.core.cases.Owner``)."""
