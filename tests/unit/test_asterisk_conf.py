@@ -108,7 +108,7 @@ def test_dialplan_falls_back_to_the_general_queue() -> None:
     text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
     assert f"AGI(agi://127.0.0.1:4573/ivr?secret={CFG.agi.secret})" in text
-    assert (f"Set(QUEUE_MAX_PENALTY=6)\n same => n,Queue({CFG.menu.general_queue},t)"
+    assert (f"Set(QUEUE_MAX_PENALTY=6)\n same => n,Queue({CFG.menu.general_queue},t,,,,,record-call)"
             in text)
     assert "{{" not in text
 

@@ -213,6 +213,12 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE flow_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'flow'",
         "CREATE INDEX flow_versions_kind ON flow_versions (kind, flow)",
     ),
+    (  # 13: each answered call's recording (file name in the recordings directory) and its
+       # state: recording, ok, failed (missing or empty at hang-up), purged (retention)
+        "ALTER TABLE calls ADD COLUMN recording TEXT",
+        "ALTER TABLE calls ADD COLUMN recording_status TEXT",
+        "CREATE INDEX calls_recording_status ON calls (recording_status, arrived_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.
