@@ -151,6 +151,16 @@ async def test_answered_call_is_recorded_played_by_a_supervisor_and_refused_to_o
             # The operator who took the call may play it.
             await log_in(page, base, took.username, took_pw)
             assert (await page.request.get(audio_url)).status == 200
+
+            # The recordings' disk, measured off the loop, on /healthz and /metrics.
+            await hotline.recordings.measure()
+            health = await (await page.request.get(f"{base}/healthz")).json()
+            assert health["recordings_files"] >= 1
+            assert health["recordings_bytes"] >= info.st_size
+            assert health["recordings_disk_full"] is False
+            metrics = await (await page.request.get(f"{base}/metrics")).text()
+            assert "ivr_recordings_bytes " in metrics
+            assert "ivr_recordings_disk_used_percent " in metrics
         finally:
             await browser.close()
     audit = await hotline.store.audit.latest(50)
