@@ -82,15 +82,16 @@ async def test_answered_call_is_recorded_played_by_a_supervisor_and_refused_to_o
     hotline: Hotline, phones: Phones, talking_operators: dict[str, OperatorPhone],
     sandbox: Sandbox, cfg: Settings, tmp_path: Path,
 ) -> None:
-    await wait_until_free(hotline.ami, "PJSIP/op1002")
+    await wait_until_free(hotline.ami, "PJSIP/op1003")
     caller = "13800177001"
     wav, seconds = tone(phones)
-    # 1 Mandarin, 2 inquiry (op1002 answers), then the citizen speaks while the operator talks.
-    steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(1.0),
+    # 1 Mandarin, 4 suggestion (op1003 answers), then the citizen speaks while the operator
+    # talks.
+    steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("4"), Wait(1.0),
                          Say(wav, seconds), AwaitHangUp(40)]
     result = await phones.call(steps, caller=caller)
     assert result.ok, result.output
-    assert answered_by(talking_operators, caller) == ["op1002"]
+    assert answered_by(talking_operators, caller) == ["op1003"]
     call = await finished_record(hotline, caller, timeout=15)
     record = await recorded(hotline, call.call_id)
 
@@ -106,10 +107,10 @@ async def test_answered_call_is_recorded_played_by_a_supervisor_and_refused_to_o
 
     stamp = f"{datetime.now(UTC):%H%M%S%f}"
     sup, sup_pw = await create_account(hotline.store.users, f"sup-{stamp}", "supervisor")
-    took, took_pw = await create_account(hotline.store.users, f"op2-{stamp}", "operator",
-                                         operator_id="op1002")
-    other, other_pw = await create_account(hotline.store.users, f"op3-{stamp}", "operator",
-                                           operator_id="op1003")
+    took, took_pw = await create_account(hotline.store.users, f"op3-{stamp}", "operator",
+                                         operator_id="op1003")
+    other, other_pw = await create_account(hotline.store.users, f"op1-{stamp}", "operator",
+                                           operator_id="op1001")
     base = f"http://{cfg.web_host}:{cfg.web_port}"
     page_url = f"{base}/calls/{call.call_id}"
     audio_url = f"{page_url}/recording"
