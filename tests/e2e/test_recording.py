@@ -85,10 +85,10 @@ async def test_answered_call_is_recorded_played_by_a_supervisor_and_refused_to_o
     await wait_until_free(hotline.ami, "PJSIP/op1003")
     caller = "13800177001"
     wav, seconds = tone(phones)
-    # 1 Mandarin, 4 suggestion (op1003 answers), then the citizen speaks while the operator
-    # talks.
+    # 1 Mandarin, 4 suggestion (op1003 answers), the citizen speaks while the operator talks,
+    # then, once the operator has hung up, rates the call 5 in the survey.
     steps: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("4"), Wait(1.0),
-                         Say(wav, seconds), AwaitHangUp(40)]
+                         Say(wav, seconds), Wait(4.5), Press("5"), AwaitHangUp(40)]
     result = await phones.call(steps, caller=caller)
     assert result.ok, result.output
     assert answered_by(talking_operators, caller) == ["op1003"]
