@@ -193,3 +193,22 @@ async def test_disk_use_is_measured_and_full_disk_is_flagged(
         store.calls, store.audit, leads=lambda: True)
     await full.measure()
     assert full.disk_full
+
+
+async def test_a_stale_save_of_the_record_never_takes_the_recording_state_back(
+    store: Store, directory: Path
+) -> None:
+    """The survey's copy of the record was read while the call was being recorded; saved
+    after the recording was settled, it leaves the settled state alone."""
+    await store.calls.save(call("4.1", 0))
+    recordings = desk(store, directory)
+    await recordings.started("4.1")
+    stale = await store.calls.get("4.1")
+    assert stale is not None
+    assert stale.recording_status == "recording"
+    audio(directory / "4.1.wav")
+    await recordings.finished("4.1")
+    await store.calls.save(dataclasses.replace(stale, survey_score=5))
+    record = await store.calls.get("4.1")
+    assert record is not None
+    assert (record.recording_status, record.survey_score) == ("ok", 5)

@@ -19,7 +19,10 @@ _t = tables.calls
 # The IVR's in-memory record does not know what the queue did later (operator,
 # answered_at...): what it leaves unset keeps the stored value.
 _QUEUE_FACTS = frozenset({"operator", "answered_at", "wait_seconds", "talk_seconds", "skill",
-                          "queue_outcome", "recording", "recording_status"})
+                          "queue_outcome"})
+# Written by ``set_recording`` alone: a save of a record read earlier (the survey's, loaded
+# before the call's recording was settled) never takes its state back.
+_RECORDING = frozenset({"recording", "recording_status"})
 _FIXED = frozenset({"call_id", "channel", "caller", "caller_name", "arrived_at"})
 
 
@@ -37,7 +40,7 @@ class CallRecords:
         changes = {
             name: (func.coalesce(excluded[name], _t.c[name]) if name in _QUEUE_FACTS
                    else excluded[name])
-            for name in values if name not in _FIXED
+            for name in values if name not in _FIXED and name not in _RECORDING
         }
         conn.execute(stmt.on_conflict_do_update(index_elements=[_t.c.call_id], set_=changes))
 
