@@ -25,6 +25,7 @@ from ivr.callbacks.desk import CallbackDesk
 from ivr.calls.agi_driver import CallHandler
 from ivr.calls.pending_writes import PendingWrites
 from ivr.calls.reconcile import Reconciler
+from ivr.calls.recordings import CallRecordings
 from ivr.calls.retention import Retention
 from ivr.casework.deadlines import DeadlineWatch
 from ivr.casework.surges import SurgeWatch
@@ -94,10 +95,15 @@ class Hotline:
         # The leader alone writes them; a node cut off from the others does so for its own.
         self.screen_pops = ScreenPopHub()
         self.shared_pops = SharedScreenPops(self.screen_pops, self.bus)
+        # Answered calls' recordings ([recordings]): noted with the call, purged past
+        # keep_days by the leader, their disk on /metrics and /healthz.
+        self.recordings = CallRecordings(
+            lambda: self.settings.recordings, self.store.calls, self.store.audit,
+            leads=lambda: self.bus.is_leader, clock=clock)
         self.queue_events = QueueEvents(
             settings, self.store.calls, self.store.cases, self.shared_pops, self.writes,
             leads=lambda: self.bus.is_leader or self.bus.isolated, clock=clock,
-            figures=self.figures, callbacks=self.store.callbacks,
+            figures=self.figures, callbacks=self.store.callbacks, recordings=self.recordings,
         )
         self.transfers = OperatorTransfers(self.ami, self.queue_events, lambda: self.settings)
         # Supervisors listen to, whisper to or barge in on an operator's call (ChanSpy).
@@ -138,13 +144,14 @@ class Hotline:
         self.surges = SurgeWatch(self.store.cases, self.config, clock)
         self.health = Health(ami=self.ami, agi=self.agi, speech=self.speech, writes=self.writes,
                              figures=self.figures, flows=self.flows, clock=clock,
-                             registry=self.metrics, state_dir=settings.state_dir)
+                             registry=self.metrics, state_dir=settings.state_dir,
+                             recordings=self.recordings)
         self.web = WebServer(WebServices(
             config=self.config, store=self.store, flows=self.flows, bulletins=self.bulletins,
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self.transfers, supervision=self.supervision, live=self.queue_events,
             health=self.health, clock=clock,
-            case_alerts=self.deadlines, surges=self.surges,
+            case_alerts=self.deadlines, surges=self.surges, recordings=self.recordings,
         ), settings.web_host, settings.web_port, max_connections=settings.web_max_connections,
             idle_timeout=settings.web_idle_timeout)
         # Every AMI event, in this order: the live figures, the queue's facts, callbacks.
@@ -201,6 +208,8 @@ class Hotline:
         self._on_stop("case surges", lambda: _cancel(surges))
         retention = asyncio.create_task(self.retention.run(), name="privacy-retention")
         self._on_stop("privacy retention", lambda: _cancel(retention))
+        recordings = asyncio.create_task(self.recordings.run(), name="recordings")
+        self._on_stop("recordings", lambda: _cancel(recordings))
         await self.web.start()
         self._on_stop("web", self.web.stop)
         log.info("hotline_started", agi_port=self.agi.port, database=self.store.url)

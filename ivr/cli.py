@@ -162,13 +162,17 @@ def _first_start(cfg: Settings, *, operators: bool, show: bool = False) -> None:
 def _with_sounds(cfg: Settings) -> Settings:
     """Bulletin audio goes to the configured sounds directory, else to the test bed's; the
     queue_log read is the configured one, else the test bed's."""
-    if cfg.asterisk_sounds is not None and cfg.asterisk_queue_log is not None:
+    if (cfg.asterisk_sounds is not None and cfg.asterisk_queue_log is not None
+            and cfg.recordings.directory is not None):
         return cfg
     from ivr.testbed.sandbox import Sandbox
 
     box = Sandbox(cfg)
-    return dataclasses.replace(cfg, asterisk_sounds=cfg.asterisk_sounds or box.sounds_dir(),
-                               asterisk_queue_log=cfg.asterisk_queue_log or box.queue_log)
+    return dataclasses.replace(
+        cfg, asterisk_sounds=cfg.asterisk_sounds or box.sounds_dir(),
+        asterisk_queue_log=cfg.asterisk_queue_log or box.queue_log,
+        recordings=dataclasses.replace(
+            cfg.recordings, directory=cfg.recordings.directory or box.recordings_dir))
 
 
 def _serve(_args: argparse.Namespace, cfg: Settings) -> int:

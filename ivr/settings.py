@@ -33,12 +33,14 @@ from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
 from ivr.core.settings import (
     DEPARTMENT_KINDS,
+    RECORDING_FORMATS,
     AgiSettings,
     AmiSettings,
     CallbackSettings,
     Department,
     MenuSettings,
     Operator,
+    RecordingSettings,
     SandboxSettings,
     ServiceLevel,
     Settings,
@@ -302,6 +304,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     keep_days = c.get(f, c.section(f, raw, "privacy"), "keep_days", int, 0, "privacy")
     if not 0 <= keep_days <= 36_500:
         c.add(f, "privacy.keep_days", f"must be 0 (kept for ever) to 36500, got {keep_days!r}")
+    recordings = _recordings(f, c.section(f, raw, "recordings"), c)
     c.port(f, "sip.port", sip.port)
     if not sip.service_number.isdigit():
         c.add(f, "sip.service_number", "must be digits")
@@ -404,6 +407,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         "visits": visits,
         "surges": surge_rule,
         "keep_days": keep_days,
+        "recordings": recordings,
         "speech": speech,
         "sandbox": sandbox,
         "default_language": default_language,
@@ -486,6 +490,34 @@ def _surges(f: str, v: Mapping[str, Any], c: _Collector) -> SurgeRule:
     if not 0 < rule.floor <= 1000:
         c.add(f, "surges.floor", f"must be above 0 and at most 1000, got {rule.floor!r}")
     return rule
+
+
+_ASTERISK_PATH = re.compile(r"/[A-Za-z0-9_./-]*")
+
+
+def _recordings(f: str, r: Mapping[str, Any], c: _Collector) -> RecordingSettings:
+    """``[recordings]``: the directory goes into the dialplan, so only a plain absolute path."""
+    directory = c.get(f, r, "directory", str, "", "recordings")
+    rec = RecordingSettings(
+        enabled=c.get(f, r, "enabled", bool, True, "recordings"),
+        format=c.get(f, r, "format", str, "wav", "recordings"),
+        directory=Path(directory) if directory else None,
+        asterisk_directory=c.get(f, r, "asterisk_directory", str,
+                                 "/var/spool/asterisk/recordings", "recordings").rstrip("/"),
+        keep_days=c.get(f, r, "keep_days", int, 0, "recordings"),
+        disk_full_percent=c.get(f, r, "disk_full_percent", float, 90.0, "recordings"),
+    )
+    if rec.format not in RECORDING_FORMATS:
+        c.add(f, "recordings.format", f"must be one of {', '.join(sorted(RECORDING_FORMATS))}")
+    if not _ASTERISK_PATH.fullmatch(rec.asterisk_directory) or ".." in rec.asterisk_directory:
+        c.add(f, "recordings.asterisk_directory",
+              "must be an absolute path of letters, digits, _ . - and /")
+    if not 0 <= rec.keep_days <= 36_500:
+        c.add(f, "recordings.keep_days",
+              f"must be 0 (kept for ever) to 36500, got {rec.keep_days!r}")
+    if not 0 < rec.disk_full_percent <= 100:
+        c.add(f, "recordings.disk_full_percent", "must be above 0 and at most 100")
+    return rec
 
 
 def _visits(f: str, v: Mapping[str, Any], c: _Collector) -> VisitSettings:
@@ -971,6 +1003,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         visits=svc["visits"],
         surges=svc["surges"],
         privacy_keep_days=svc["keep_days"],
+        recordings=svc["recordings"],
         speech=_resolve_intents(svc["speech"], project_dir),
         sandbox=svc["sandbox"],
         skills=skills,

@@ -379,7 +379,10 @@ class ConfigEditor:
                                     state_dir=live.state_dir, prompts_dir=live.prompts_dir,
                                     flow_path=live.flow_path,
                                     asterisk_sounds=live.asterisk_sounds,
-                                    asterisk_queue_log=live.asterisk_queue_log)
+                                    asterisk_queue_log=live.asterisk_queue_log,
+                                    recordings=dataclasses.replace(
+                                        fresh.recordings,
+                                        directory=live.recordings.directory))
         self.current = fresh
         for part in self._on_reload:
             done = part(fresh)

@@ -25,7 +25,8 @@ STATIC_FILES = (
 )
 PLACEHOLDERS = (
     "agi_url", "agi_failover_url", "service_number", "general_queue", "default_language",
-    "transfer_endpoint", "callback_endpoint", "general_pool_penalty",
+    "transfer_endpoint", "callback_endpoint", "general_pool_penalty", "record_gosub",
+    "recording_dir", "recording_format",
 )
 SECRET_FILES = frozenset({"manager.conf", "extensions.conf"})
 """Rendered files holding a secret (AMI's; the FastAGI secret in the AGI URLs): mode 0600."""
@@ -187,6 +188,21 @@ def render_queues(settings: Settings) -> str:
     return header + "".join(queues)
 
 
+RECORD_CONTEXT = "record-call"
+
+
+def _recording_values(settings: Settings) -> dict[str, str]:
+    """Queue()'s gosub argument (a context, run at ``s,1`` on the member's channel once they
+    answer) starting MixMonitor on the call id the member's channel inherited; empty when
+    recording is off."""
+    rec = settings.recordings
+    return {
+        "record_gosub": RECORD_CONTEXT if rec.enabled else "",
+        "recording_dir": rec.asterisk_directory,
+        "recording_format": rec.format,
+    }
+
+
 def render_dialplan(settings: Settings, template: str) -> str:
     """``dialplans/extensions.conf`` (``template``) with this installation's values."""
     values = {
@@ -199,6 +215,7 @@ def render_dialplan(settings: Settings, template: str) -> str:
         "transfer_endpoint": TRANSFER_ENDPOINT,
         "callback_endpoint": CALLBACK_ENDPOINT,
         "general_pool_penalty": str(GENERAL_POOL_PENALTY),
+        **_recording_values(settings),
     }
     text = template
     for key in PLACEHOLDERS:

@@ -42,6 +42,10 @@ class CallRecord:
     # What app_queue did with the call (``ivr.core.routing.QueueOutcome``): who was rung,
     # who was skipped and why, who answered, in which stage of the wait, after how long.
     queue_outcome: list[str] = field(default_factory=list)
+    # The operator leg's recording (ivr.calls.recordings): its file name in the recordings
+    # directory, and ``RecordingStatus`` (None: the call was never answered, or recording off).
+    recording: str | None = None
+    recording_status: str | None = None
 
 
 @dataclass(slots=True)
@@ -74,6 +78,15 @@ class FlowVersion:
     published_by: str
     published_at: str
     note: str = ""
+
+
+class RecordingStatus(enum.StrEnum):
+    """Where an answered call's recording stands (``CallRecord.recording_status``)."""
+
+    RECORDING = "recording"  # the operator answered; Asterisk is recording
+    OK = "ok"                # the call ended and the file holds audio
+    FAILED = "failed"        # the call ended and the file is missing or empty
+    PURGED = "purged"        # deleted past ``[recordings] keep_days``
 
 
 class Role(enum.StrEnum):

@@ -168,6 +168,27 @@ class SandboxSettings:
     suite: str = "sid"
 
 
+RECORDING_FORMATS: frozenset[str] = frozenset({"wav", "gsm", "wav49"})
+"""The formats MixMonitor writes that a browser (wav) or a supervisor's tools (gsm, wav49)
+play; the file's extension is the format's name."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingSettings:
+    """``[recordings]``: the operator leg of every answered call, from answer to hang-up,
+    recorded by Asterisk (MixMonitor started when the queue member answers)."""
+
+    enabled: bool = True
+    format: str = "wav"
+    # Where the files are on this host (the application reads, serves and purges them);
+    # None: the test bed's (``ivr serve`` fills it in).
+    directory: Path | None = None
+    # The same directory as Asterisk sees it (written into the dialplan).
+    asterisk_directory: str = "/var/spool/asterisk/recordings"
+    keep_days: int = 0            # 0: kept for ever
+    disk_full_percent: float = 90.0  # /healthz says so past this share of the disk used
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     project_dir: Path
@@ -213,6 +234,8 @@ class Settings:
     # ``[privacy] keep_days``: call records older than this many days lose what identifies the
     # caller and what they said (ivr.calls.retention); 0: kept for ever.
     privacy_keep_days: int = 0
+    # ``[recordings]``: every answered call's operator leg (ivr.calls.recordings).
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)
 
     @property
     def secrets_file(self) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.calls.pending_writes import PendingWrites
+from ivr.calls.recordings import CallRecordings
 from ivr.core.figures import Family, Kind, LiveFigures, skill_families
 from ivr.edges.ami import AmiClient
 from ivr.edges.clock import Clock
@@ -23,8 +24,9 @@ class Health:
     def __init__(
         self, *, ami: AmiClient, agi: FastAgiServer, speech: SpeechService,
         writes: PendingWrites, figures: LiveFigures, flows: FlowLibrary, clock: Clock,
-        registry: Metrics, state_dir: Path,
+        registry: Metrics, state_dir: Path, recordings: CallRecordings | None = None,
     ) -> None:
+        self._recordings = recordings
         self._ami = ami
         self._agi = agi
         self._speech = speech
@@ -36,17 +38,24 @@ class Health:
         self.registry = registry
         registry.add_source(self._skill_families)
         registry.add_source(self._own_families)
+        if recordings is not None:
+            # Measured off the loop by the recordings' own task; read here as plain values.
+            registry.add_source(recordings.families)
 
     @property
     def ok(self) -> bool:
         """Serving: the AMI link is up (without it no operator state, no queue facts)."""
         return self._ami.connected
 
+    @property
+    def _recordings_full(self) -> bool:
+        return self._recordings is not None and self._recordings.disk_full
+
     def status(self) -> dict[str, Any]:
         """The ``/healthz`` body."""
         flow = self._flows.current()
         return {
-            "status": "ok" if self.ok else "degraded",
+            "status": "ok" if self.ok and not self._recordings_full else "degraded",
             "ami_connected": self._ami.connected,
             "flow": flow.flow.name, "flow_version": flow.flow.version,
             "calls_in_ivr": self._agi.active_sessions,
@@ -54,7 +63,22 @@ class Health:
             "database_down": self._writes.down, "pending_writes": self._writes.pending,
             "agi_pending_handshakes": self._agi.pending_handshakes,
             "open_files": open_files(), "open_files_limit": open_files_limit(),
+            **self._recordings_status(),
         }
+
+    def _recordings_status(self) -> dict[str, Any]:
+        """The recordings' disk: its use, and ``recordings_disk_full`` (with ``status``
+        degraded) past ``[recordings] disk_full_percent``: calls are still answered, but
+        their recordings may soon fail."""
+        if self._recordings is None:
+            return {}
+        disk = self._recordings.disk
+        shown: dict[str, Any] = {
+            "recordings_files": disk.files, "recordings_bytes": disk.bytes,
+            "recordings_disk_used_percent": disk.disk_used_percent,
+            "recordings_disk_full": self._recordings.disk_full,
+        }
+        return shown
 
     def metrics(self) -> bytes:
         """The ``/metrics`` text: per-skill figures, the histograms, the application's own."""

@@ -36,6 +36,7 @@ from typing import Any
 import structlog
 
 from ivr.calls.pending_writes import PendingWrites
+from ivr.calls.recordings import CallRecordings
 from ivr.core.figures import LiveFigures
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.records import CallRecord
@@ -91,9 +92,10 @@ class QueueEvents:
         self, settings: Settings, calls: CallRecords, cases: Cases, pops: SharedScreenPops,
         writes: PendingWrites, *, leads: Callable[[], bool] = lambda: True,
         clock: Clock = SYSTEM_CLOCK, figures: LiveFigures | None = None,
-        callbacks: Callbacks | None = None,
+        callbacks: Callbacks | None = None, recordings: CallRecordings | None = None,
     ) -> None:
         self._calls = calls
+        self._recordings = recordings
         self._callbacks = callbacks
         self._cases = cases
         self._writes = writes
@@ -364,12 +366,16 @@ class QueueEvents:
                              (now - datetime.fromisoformat(record.arrived_at)).total_seconds()
                              - (record.ivr_ms or 0) / 1000)
         await self._writes.set_call_answered(call_id, operator, now, round(waited, 1), outcome)
+        if self._recordings is not None:
+            await self._recordings.started(call_id)
 
     async def _completed(self, event: AmiEvent, call_id: str) -> None:
         known, _ = await self._call(call_id)
         if known:
             await self._writes.set_call_completed(call_id, self._clock.now(),
                                                   _seconds(event, "TalkTime"))
+            if self._recordings is not None:
+                await self._recordings.finished(call_id)
 
     async def _abandoned(self, event: AmiEvent, call_id: str, outcome: list[str]) -> None:
         now = self._clock.now()

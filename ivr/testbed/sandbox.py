@@ -223,6 +223,12 @@ class Sandbox:
             d = self.root / rel
             d.mkdir(parents=True, exist_ok=True)
             os.chown(d, uid, gid)
+        # Recordings: Asterisk's user only (it writes them; root, the test bed's service
+        # user, reads them).
+        recordings = self.recordings_dir
+        recordings.mkdir(parents=True, exist_ok=True)
+        os.chown(recordings, uid, gid)
+        recordings.chmod(0o700)
         self.install_prompts()
 
     def install_prompts(self) -> None:
@@ -242,6 +248,11 @@ class Sandbox:
     def queue_log(self) -> Path:
         """app_queue's queue_log in the test bed (logger.conf: ``queue_log = yes``)."""
         return self.root / "var/log/asterisk/queue_log"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where the test bed's Asterisk records calls (``[recordings] asterisk_directory``)."""
+        return self.root / self.settings.recordings.asterisk_directory.lstrip("/")
 
     def resolve_inside(self, path: Path) -> Path:
         """Follow symlinks as the chroot sees them (Debian links sounds/en via alternatives)."""
@@ -277,6 +288,8 @@ class Sandbox:
                 ["setsid", "-f", "chroot", str(self.root), "asterisk", "-U", "asterisk",
                  "-G", "asterisk", "-f"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+                # Every file Asterisk makes (recordings first) is its user's alone: 0600.
+                umask=0o077,
             )
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:

@@ -42,6 +42,7 @@ from ivr.web import (
     i18n,
     ops,
     rates,
+    recordings,
     reports,
     supervision,
     surges,
@@ -181,6 +182,7 @@ def build_app(services: WebServices) -> web.Application:
     api.setup(app)
     tokens.setup(app)
     casework.setup(app)
+    recordings.setup(app)
     auth.setup(app)
     account.setup(app)
     admin.setup(app)

@@ -15,6 +15,7 @@ Pages are server-rendered forms (no script needed), Chinese first, English secon
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from aiohttp import web
 
 from ivr.core.cases import Actor, Case, CaseAction, visible_to
 from ivr.core.duplicates import Duplicate, likely_duplicates
-from ivr.core.records import CallRecord, Role, User
+from ivr.core.records import CallRecord, RecordingStatus, Role, User
 from ivr.core.suggest import for_case
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
@@ -36,6 +37,7 @@ from ivr.web.i18n import N_, config_language, name_in_language
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
 from ivr.web.paging import MAX_LIMIT, sliced
+from ivr.web.recordings import may_play
 from ivr.web.services import WebServices
 
 VISIT_LABELS: Final = {
@@ -434,8 +436,8 @@ async def dispatch_page(request: web.Request) -> web.StreamResponse:
 
 
 async def call_page(request: web.Request) -> web.StreamResponse:
-    """One call's record, linked from the cases filed from it (recordings: not kept yet)."""
-    await require(request, Role.OPERATOR)
+    """One call's record, linked from the cases filed from it, with its recording."""
+    user = await require(request, Role.OPERATOR)
     services = _services(request)
     call_id = request.match_info["call_id"]
     call = await services.store.calls.get(call_id)
@@ -445,7 +447,26 @@ async def call_page(request: web.Request) -> web.StreamResponse:
                                     "message": _("No call %(id)s.", id=call_id)}),
             content_type="text/html")
     return aiohttp_jinja2.render_template("call.html", request, {
-        "call": call, "cases": await services.store.cases.of_call(call_id)})
+        "call": call, "cases": await services.store.cases.of_call(call_id),
+        "recording": await recording_state(services, user, call)})
+
+
+async def recording_state(services: WebServices, user: User, call: CallRecord) -> str:
+    """What the call page says of the recording: ``play`` (the player), ``forbidden`` (there
+    is one, not for this user), ``missing`` (noted but not in the directory), ``failed``,
+    ``purged``, ``recording`` (the call goes on), ``unnoted`` (answered, nothing noted),
+    ``unanswered``."""
+    status = call.recording_status
+    if status in {RecordingStatus.FAILED, RecordingStatus.PURGED}:
+        return status
+    if status is None:
+        return "unnoted" if call.answered_at else "unanswered"
+    recordings = services.recordings
+    path = (await asyncio.to_thread(recordings.available, call.recording, status)
+            if recordings is not None else None)
+    if path is None:
+        return "recording" if status == RecordingStatus.RECORDING else "missing"
+    return "play" if may_play(user, call) else "forbidden"
 
 
 SEARCH_FIELDS: Final = ("number", "caller", "category", "department", "status")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ivr.bulletins.desk import BulletinDesk
+from ivr.calls.recordings import CallRecordings
 from ivr.configuration.editor import ConfigEditor
 from ivr.core.deadlines import CaseAlerts
 from ivr.core.figures import LiveFigures
@@ -101,6 +102,8 @@ class WebServices:
     clock: Clock
     case_alerts: CaseAlertSource
     surges: SurgeSource
+    recordings: CallRecordings | None = None
+    """Answered calls' recordings (the call page's player); None: not served here."""
 
     @property
     def settings(self) -> Settings:

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from ivr import settings
 from ivr.core.cases import case_number, case_number_valid
 from ivr.core.records import CallRecord
+from ivr.edges.storage import migrations
 from ivr.edges.storage.migrations import SCHEMA_VERSION
 from ivr.edges.storage.store import Store, open_store
 from ivr.edges.storage.tables import metadata
@@ -594,33 +595,38 @@ async def test_a_version_4_sqlite_file_upgrades_and_keeps_everything(tmp_path: P
     await reopened.close()
 
 
-async def test_logins_in_an_older_database_become_the_last_logins(tmp_path: Path) -> None:
+async def test_logins_in_an_older_database_become_the_last_logins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A database from before the last-login table (migration 14) keeps its operators' skills:
     the table is filled from the state history as it is created."""
-    store = open_store("sqlite:///ivr.sqlite3", tmp_path)
-    await store.open()
-    for minute, (operator, reason) in enumerate(
-            [("op1", "login: inquiry"), ("op2", "login: housing"), ("op1", "login: traffic"),
-             ("op1", "")]):
-        await store.operator_states.record(operator, "available", reason,
-                                          NOW + timedelta(minutes=minute))
-    await store.close()
+    with monkeypatch.context() as older:  # the release before migration 14
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:13])
+        older.setattr(migrations, "SCHEMA_VERSION", 13)
+        store = open_store("sqlite:///ivr.sqlite3", tmp_path)
+        await store.open()
+        assert await store.schema_version() == 13
 
-    def back_to_13() -> None:
-        db = sqlite3.connect(tmp_path / "ivr.sqlite3")
-        with db:
-            db.execute("DROP TABLE operator_logins")
-            db.execute("DELETE FROM schema_version WHERE version >= 14")
-        db.close()
-    await asyncio.to_thread(back_to_13)
-    assert SCHEMA_VERSION == 14, "the rows deleted above are the migrations after 13"
+        def add_history(conn: Connection) -> None:  # what that release's logins wrote
+            for minute, (operator, reason) in enumerate(
+                    [("op1", "login: inquiry"), ("op2", "login: housing"),
+                     ("op1", "login: traffic"), ("op1", "")]):
+                conn.execute(text(
+                    "INSERT INTO operator_states (operator_id, state, reason, at)"
+                    " VALUES (:o, 'available', :r, :at)"),
+                    {"o": operator, "r": reason,
+                     "at": (NOW + timedelta(minutes=minute)).isoformat()})
+        await store.database.write(add_history)
+        await store.close()
     again = open_store("sqlite:///ivr.sqlite3", tmp_path)
     await again.open()
     try:
+        assert await again.schema_version() == SCHEMA_VERSION
         assert await again.operator_states.last_logins() == {
             "op1": "login: traffic", "op2": "login: housing"}
     finally:
         await again.close()
+
 
 async def test_queries_and_migrations_agree_on_every_column(
     store: Store, database_url: str, tmp_path: Path

@@ -71,8 +71,10 @@ async def operators(
 
 @pytest_asyncio.fixture
 async def hotline(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
-    # Bulletin audio goes to the test bed's Asterisk.
-    app = Hotline(dataclasses.replace(cfg, asterisk_sounds=sandbox.sounds_dir()))
+    # Bulletin audio goes to the test bed's Asterisk; its recordings are read from there.
+    app = Hotline(dataclasses.replace(
+        cfg, asterisk_sounds=sandbox.sounds_dir(),
+        recordings=dataclasses.replace(cfg.recordings, directory=sandbox.recordings_dir)))
     await app.start()
     await app.ami.wait_connected(10)
     yield app

@@ -108,8 +108,8 @@ def test_dialplan_falls_back_to_the_general_queue() -> None:
     text = asterisk_files(CFG, "x")["extensions.conf"]
     assert "exten => 12345,1," in text
     assert f"AGI(agi://127.0.0.1:4573/ivr?secret={CFG.agi.secret})" in text
-    assert (f"Set(QUEUE_MAX_PENALTY=6)\n same => n,Queue({CFG.menu.general_queue},t)"
-            in text)
+    assert ("Set(QUEUE_MAX_PENALTY=6)\n"
+            f" same => n,Queue({CFG.menu.general_queue},t,,,,,record-call)" in text)
     assert "{{" not in text
 
 
@@ -141,3 +141,20 @@ def test_place_updates_are_rendered_into_every_queue_when_the_policy_asks() -> N
                      "queue-callswaiting = ivr/queue-place-end",
                      "queue-thankyou = ivr/queue-thanks"):
             assert f"\n{line}\n" in q, (name, line)
+
+
+def test_answered_calls_are_recorded_by_the_queue_gosub_unless_off() -> None:
+    """Every Queue() of a citizen runs the record-call gosub on the operator's channel when
+    they answer: MixMonitor into the configured directory, named by the inherited call id;
+    with recording off, no Queue() names it."""
+    text = asterisk_files(CFG, "x")["extensions.conf"]
+    queues = [line for line in text.splitlines() if "Queue(" in line and "CALLBACK" not in line]
+    assert queues
+    assert all(line.endswith(",record-call)") for line in queues), queues
+    assert "Set(__IVR_CALL_ID=${UNIQUEID})" in text
+    assert ("exten => s,1,MixMonitor(/var/spool/asterisk/recordings/${IVR_CALL_ID}.wav)"
+            in text)
+    off = dataclasses.replace(CFG, recordings=dataclasses.replace(CFG.recordings,
+                                                                  enabled=False))
+    text = asterisk_files(off, "x")["extensions.conf"]
+    assert not [line for line in text.splitlines() if "Queue(" in line and "record-call" in line]

@@ -328,3 +328,27 @@ def test_privacy_retention_is_read_and_checked(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             settings.load(config)
         assert f"privacy.keep_days: {problem}" in str(info.value)
+
+
+def test_recordings_are_read_and_checked(tmp_path: Path) -> None:
+    """``[recordings]``: on, wav, kept for ever as shipped; a format Asterisk is not asked
+    for, a directory that could not be written into the dialplan safely, or a negative
+    retention is refused with the key."""
+    rec = settings.load(CONFIG).recordings
+    assert (rec.enabled, rec.format, rec.keep_days, rec.directory) == (True, "wav", 0, None)
+    assert rec.asterisk_directory == "/var/spool/asterisk/recordings"
+    shipped = 'asterisk_directory = "/var/spool/asterisk/recordings"'
+    for old, new, problem in (
+        ('format = "wav"', 'format = "mp3"', "recordings.format: must be one of"),
+        (shipped, 'asterisk_directory = "/tmp/x,y)"', "recordings.asterisk_directory"),
+        (shipped, 'asterisk_directory = "/var/../etc"', "recordings.asterisk_directory"),
+        (shipped, 'asterisk_directory = "relative"', "recordings.asterisk_directory"),
+        ("disk_full_percent = 90", "disk_full_percent = 0", "recordings.disk_full_percent"),
+    ):
+        config = broken_copy(tmp_path / str(abs(hash(new))), {"ivr.toml": (old, new)})
+        with pytest.raises(ConfigError) as info:
+            settings.load(config)
+        assert problem in str(info.value)
+    config = broken_copy(tmp_path / "days", {"ivr.toml": (
+        "keep_days = 0                 # recordings", "keep_days = 90  # recordings")})
+    assert settings.load(config).recordings.keep_days == 90

@@ -36,6 +36,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 from ivr import settings as settings_module
 from ivr.accounts.service import create_account
 from ivr.bulletins.desk import BulletinDesk
+from ivr.calls.recordings import CallRecordings
 from ivr.casework.deadlines import DeadlineWatch
 from ivr.casework.surges import SurgeWatch
 from ivr.configuration.editor import ConfigEditor
@@ -43,7 +44,7 @@ from ivr.core.asterisk_render import WRAP_UP_SECONDS
 from ivr.core.figures import LiveFigures
 from ivr.core.operators import Presence
 from ivr.core.records import AuditEntry
-from ivr.core.settings import Settings
+from ivr.core.settings import RecordingSettings, Settings
 from ivr.core.supervision import SpyMode
 from ivr.edges.clock import SystemClock
 from ivr.edges.storage.store import Store, open_store
@@ -192,6 +193,12 @@ class WebHotline:
         # The real watch; tests call ``deadlines.check()`` instead of waiting for its loop.
         self.deadlines = DeadlineWatch(store.cases, self.config, self.clock)
         self.surges = SurgeWatch(store.cases, self.config, self.clock)
+        # Recordings in a directory of the test's own (tests write the files Asterisk would).
+        self.recordings_dir = config_dir.parent / "recordings"
+        self.recordings_dir.mkdir(mode=0o700, exist_ok=True)
+        recording_settings = RecordingSettings(directory=self.recordings_dir)
+        self.recordings = CallRecordings(lambda: recording_settings, store.calls, store.audit,
+                                         leads=lambda: True, clock=self.clock)
 
     @property
     def settings(self) -> Settings:
@@ -244,7 +251,7 @@ class WebHotline:
             operators=self.operators, figures=self.figures, screen_pops=self.screen_pops,
             transfers=self, supervision=self, live=self, health=HealthDouble(),
             clock=self.clock,
-            case_alerts=self.deadlines, surges=self.surges,
+            case_alerts=self.deadlines, surges=self.surges, recordings=self.recordings,
         )
 
 

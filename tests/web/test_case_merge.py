@@ -59,7 +59,7 @@ async def test_merge_then_resolve_calls_back_each_citizen(api_as, hotline: WebHo
     assert 'id="merged"' in page
     assert 'href="/calls/call-dup-1"' in page
     call_page = await (await operator.get("/calls/call-dup-1")).text()
-    assert "尚未录音" in call_page
+    assert "未由话务员接听：没有录音。" in call_page
     assert f'href="/cases/{main}"' in call_page
     dup_page = await (await operator.get(f"/cases/{dup}")).text()
     assert f'<a href="/cases/{main}">{main}</a>' in dup_page

@@ -20,6 +20,9 @@ _t = tables.calls
 # answered_at...): what it leaves unset keeps the stored value.
 _QUEUE_FACTS = frozenset({"operator", "answered_at", "wait_seconds", "talk_seconds", "skill",
                           "queue_outcome"})
+# Written by ``set_recording`` alone: a save of a record read earlier (the survey's, loaded
+# before the call's recording was settled) never takes its state back.
+_RECORDING = frozenset({"recording", "recording_status"})
 _FIXED = frozenset({"call_id", "channel", "caller", "caller_name", "arrived_at"})
 
 
@@ -37,7 +40,7 @@ class CallRecords:
         changes = {
             name: (func.coalesce(excluded[name], _t.c[name]) if name in _QUEUE_FACTS
                    else excluded[name])
-            for name in values if name not in _FIXED
+            for name in values if name not in _FIXED and name not in _RECORDING
         }
         conn.execute(stmt.on_conflict_do_update(index_elements=[_t.c.call_id], set_=changes))
 
@@ -100,6 +103,23 @@ class CallRecords:
         await self._update(call_id, operator=operator, answered_at=utc_text(answered_at),
                            wait_seconds=wait_seconds,
                            **({"queue_outcome": json_text(outcome)} if outcome else {}))
+
+    async def set_recording(self, call_id: str, name: str | None, status: str) -> None:
+        """The call's recording: its file name (None keeps the stored one) and state."""
+        await self._update(call_id, recording_status=status,
+                           **({"recording": name} if name is not None else {}))
+
+    async def recordings_before(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        """(call id, file name) of at most ``limit`` calls that arrived before ``cutoff`` whose
+        recording is still kept (retention, ``ivr.calls.recordings``)."""
+        kept = _t.c.recording.is_not(None) & (_t.c.recording_status != "purged")
+        query = (select(_t.c.call_id, _t.c.recording)
+                 .where(kept & (_t.c.arrived_at < utc_text(cutoff)))
+                 .order_by(_t.c.arrived_at).limit(max(0, limit)))
+
+        def run(conn: Connection) -> list[tuple[str, str]]:
+            return [(row.call_id, row.recording) for row in conn.execute(query)]
+        return await self._db.read(run)
 
     async def set_completed(self, call_id: str, ended_at: datetime, talk_seconds: float) -> None:
         await self._update(call_id, ended_at=utc_text(ended_at), talk_seconds=talk_seconds)
@@ -171,6 +191,7 @@ def _values(r: CallRecord) -> dict[str, Any]:
         "talk_seconds": r.talk_seconds, "skill": r.skill,
         # Written by what app_queue reports; a save of the IVR's record keeps it.
         "queue_outcome": json_text(r.queue_outcome) if r.queue_outcome else None,
+        "recording": r.recording, "recording_status": r.recording_status,
     }
 
 

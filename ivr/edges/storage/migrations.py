@@ -232,6 +232,12 @@ MIGRATIONS: Sequence[Sequence[str]] = (
                SELECT MAX(id) FROM operator_states
                WHERE substr(reason, 1, 7) = 'login: ' GROUP BY operator_id)""",
     ),
+    (  # 15: each answered call's recording (file name in the recordings directory) and its
+       # state: recording, ok, failed (missing or empty at hang-up), purged (retention)
+        "ALTER TABLE calls ADD COLUMN recording TEXT",
+        "ALTER TABLE calls ADD COLUMN recording_status TEXT",
+        "CREATE INDEX calls_recording_status ON calls (recording_status, arrived_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

@@ -26,6 +26,7 @@ calls = Table(
     Column("variables", Text), Column("survey_score", Integer), Column("route_reasons", Text),
     Column("operator", Text), Column("answered_at", Text), Column("wait_seconds", Float),
     Column("talk_seconds", Float), Column("skill", Text), Column("queue_outcome", Text),
+    Column("recording", Text), Column("recording_status", Text),
 )
 cases = Table(
     "cases", metadata,
