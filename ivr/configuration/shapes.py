@@ -22,6 +22,7 @@ from ivr.core.settings import (
     AmiSettings,
     CallbackSettings,
     MenuSettings,
+    RecordingSettings,
     SandboxSettings,
     SipSettings,
     SpeechSettings,
@@ -35,6 +36,7 @@ _AGI, _AMI, _SIP = AgiSettings(), AmiSettings(), SipSettings()
 _CALLBACKS, _VISITS, _MENU = CallbackSettings(), VisitSettings(), MenuSettings()
 _SPEECH, _SANDBOX, _SURGES = SpeechSettings(), SandboxSettings(), SurgeRule()
 _ROUTING, _DEADLINES = RoutingPolicy(), DeadlinePolicy()
+_RECORDINGS = RecordingSettings()
 
 
 def _hhmm(minutes: int) -> str:
@@ -128,6 +130,17 @@ class Privacy(Shape):
                                        "(0: for ever)")
 
 
+class Recordings(Shape):
+    enabled: bool = _RECORDINGS.enabled
+    format: Literal["wav", "gsm", "wav49"] = "wav"
+    directory: str = Field(default="", description="On this host; '' = the test bed's")
+    asterisk_directory: str = Field(default=_RECORDINGS.asterisk_directory,
+                                    description="The same directory as Asterisk sees it")
+    keep_days: int = Field(default=_RECORDINGS.keep_days, ge=0,
+                           description="Days a recording is kept (0: for ever)")
+    disk_full_percent: float = Field(default=_RECORDINGS.disk_full_percent, gt=0, le=100)
+
+
 class Database(Shape):
     url: str = "sqlite:///ivr.sqlite3"
 
@@ -186,6 +199,7 @@ class IvrToml(Shape):
     surges: Surges = Surges()
     visits: Visits = Visits()
     privacy: Privacy = Privacy()
+    recordings: Recordings = Recordings()
     database: Database = Database()
     languages: Languages = Languages()
     menu: Menu = Menu()
