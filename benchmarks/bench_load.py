@@ -36,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -234,8 +235,11 @@ def main() -> int:
         print(f"something already listens on FastAGI port {cfg.agi.port}: stop it first "
               "(the benchmark measures its own `ivr serve`)", file=sys.stderr)
         return 2
-    app = subprocess.Popen([sys.executable, "-m", "ivr", "serve"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The application's log, for when it fails under load.
+    serve_log = Path(tempfile.gettempdir()) / "bench-load-serve.log"
+    with serve_log.open("wb") as out:
+        app = subprocess.Popen([sys.executable, "-m", "ivr", "serve"],
+                               stdout=out, stderr=subprocess.STDOUT)
     try:
         for _ in range(150):
             if port_open(cfg.agi.port):
