@@ -10,6 +10,9 @@ caller chooses Mandarin (1) 1 s after the answer, then inquiry (2) 1.5 s later, 
 2 s after that, while waiting in the inquiry queue: what differs between the two IVRs is the
 menu, not app_queue's ringing, which is the same for both. Measured per run:
 
+* AMI events (and bytes) per call that Asterisk sends the application's AMI user, counted on
+  a link of the benchmark's own as that user (the same event filter);
+
 * failed calls (SIPp's count: any unexpected message, timeout or error);
 * CPU per call of Asterisk and of the application (``ivr serve`` in its own process), from
   /proc, and their sum; the ratio application IVR / plain dialplan;
@@ -33,17 +36,29 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ivr import settings
+from ivr.core.settings import Settings
 from ivr.testbed.reference_ivr import REFERENCE_NUMBER
 from ivr.testbed.sandbox import Sandbox
-from ivr.testbed.sipp import HangUp, Phones, Press, Wait, free_media_port, free_port, render_citizen
+from ivr.testbed.sipp import (
+    HangUp,
+    Phones,
+    Press,
+    Step,
+    Wait,
+    free_media_port,
+    free_port,
+    render_citizen,
+)
 
-STEPS = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(2.0), HangUp()]
+STEPS: list[Step] = [Wait(1.0), Press("1"), Wait(1.5), Press("2"), Wait(2.0), HangUp()]
 TICK = os.sysconf("SC_CLK_TCK")
 _STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)\]")
 
@@ -61,6 +76,8 @@ class Run:
     to_menu_ms_p50: float
     to_queue_ms_p50: float
     concurrent_peak: int
+    ami_events_per_call: float = 0.0
+    ami_bytes_per_call: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -78,6 +95,34 @@ def asterisk_pid(box: Sandbox) -> int:
                     and os.readlink(proc / "root") == str(box.root)):
                 return int(proc.name)
     raise SystemExit("the test bed's Asterisk is not running: `ivr sandbox up`")
+
+
+class AmiCounter:
+    """An AMI link of the benchmark's own, as the application's user (so under its event
+    filter): counts the events and bytes Asterisk sends that user."""
+
+    def __init__(self, cfg: Settings) -> None:
+        self.events = 0
+        self.bytes = 0
+        self._sock = socket.create_connection((cfg.ami.host, cfg.ami.port), timeout=10)
+        login = (f"Action: Login\r\nUsername: {cfg.ami.username}\r\n"
+                 f"Secret: {cfg.ami.secret}\r\nEvents: on\r\n\r\n")
+        self._sock.sendall(login.encode())
+        self._sock.settimeout(None)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        tail = b""
+        with contextlib.suppress(OSError):
+            while data := self._sock.recv(65536):
+                self.bytes += len(data)
+                chunk = tail + data
+                self.events += chunk.count(b"\r\nEvent: ") + chunk.startswith(b"Event: ")
+                tail = chunk[-9:]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
 
 
 def port_open(port: int) -> bool:
@@ -146,7 +191,7 @@ def latencies(log: Path, offset: int, number: str) -> tuple[list[float], list[fl
 
 
 def one_run(box: Sandbox, phones: Phones, app_pid: int, ivr: str, *, rate: float,
-            seconds: float) -> Run:
+            seconds: float, ami: AmiCounter) -> Run:
     number = REFERENCE_NUMBER if ivr == "dialplan" else box.settings.sip.service_number
     path = scenario(phones, ivr)
     calls = max(1, int(rate * seconds))
@@ -154,6 +199,7 @@ def one_run(box: Sandbox, phones: Phones, app_pid: int, ivr: str, *, rate: float
     offset = log.stat().st_size
     ast = asterisk_pid(box)
     ast0, app0, t0 = cpu_seconds(ast), cpu_seconds(app_pid), time.monotonic()
+    events0, bytes0 = ami.events, ami.bytes
     ok, failed = place(phones, path, number, rate, calls)
     time.sleep(1.0)  # the last calls' records and log lines
     ast1, app1, t1 = cpu_seconds(ast), cpu_seconds(app_pid), time.monotonic()
@@ -167,6 +213,8 @@ def one_run(box: Sandbox, phones: Phones, app_pid: int, ivr: str, *, rate: float
         to_menu_ms_p50=round(statistics.median(to_menu), 1) if to_menu else -1.0,
         to_queue_ms_p50=round(statistics.median(to_queue), 1) if to_queue else -1.0,
         concurrent_peak=peak,
+        ami_events_per_call=round((ami.events - events0) / calls, 1),
+        ami_bytes_per_call=round((ami.bytes - bytes0) / calls),
     )
 
 
@@ -187,8 +235,11 @@ def main() -> int:
         print(f"something already listens on FastAGI port {cfg.agi.port}: stop it first "
               "(the benchmark measures its own `ivr serve`)", file=sys.stderr)
         return 2
-    app = subprocess.Popen([sys.executable, "-m", "ivr", "serve"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The application's log, for when it fails under load.
+    serve_log = Path(tempfile.gettempdir()) / "bench-load-serve.log"
+    with serve_log.open("wb") as out:
+        app = subprocess.Popen([sys.executable, "-m", "ivr", "serve"],
+                               stdout=out, stderr=subprocess.STDOUT)
     try:
         for _ in range(150):
             if port_open(cfg.agi.port):
@@ -196,11 +247,16 @@ def main() -> int:
             time.sleep(0.1)
         time.sleep(1.0)
         phones = Phones(box.root, cfg.sip.host, cfg.sip.port)
+        ami = AmiCounter(cfg)
         runs = []
-        for rate in rates:
-            for ivr in ("dialplan", "application"):
-                runs.append(one_run(box, phones, app.pid, ivr, rate=rate, seconds=args.seconds))
-                time.sleep(2.0)
+        try:
+            for rate in rates:
+                for ivr in ("dialplan", "application"):
+                    runs.append(one_run(box, phones, app.pid, ivr, rate=rate,
+                                        seconds=args.seconds, ami=ami))
+                    time.sleep(2.0)
+        finally:
+            ami.close()
     finally:
         app.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -234,12 +290,12 @@ def report(runs: list[Run], as_json: bool) -> None:
     print("ivr bench load: SIP calls through the IVR into the inquiry queue (test bed)")
     print(f"{'ivr':12} {'cps':>5} {'calls':>6} {'failed':>6} {'peak up':>8} "
           f"{'Asterisk ms/call':>17} {'app ms/call':>12} {'total ms/call':>14} "
-          f"{'to menu ms':>11} {'to queue ms':>12}")
+          f"{'to menu ms':>11} {'to queue ms':>12} {'AMI events/call':>16}")
     for r in runs:
         print(f"{r.ivr:12} {r.rate:5g} {r.calls:6d} {r.failed:6d} {r.concurrent_peak:8d} "
               f"{r.asterisk_cpu_ms_per_call:17.2f} {r.app_cpu_ms_per_call:12.2f} "
               f"{r.total_cpu_ms_per_call:14.2f} {r.to_menu_ms_p50:11.1f} "
-              f"{r.to_queue_ms_p50:12.1f}")
+              f"{r.to_queue_ms_p50:12.1f} {r.ami_events_per_call:16.1f}")
     print("\nside by side (application / plain dialplan, same run):")
     for p in pairs:
         print(f"  {p['rate']:g} cps: CPU per call x{p['cpu_ratio']}, added latency: language "

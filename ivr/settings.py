@@ -236,6 +236,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         handshake_max_bytes=c.get(f, a, "handshake_max_bytes", int, 16384, "agi"),
         max_handshakes=c.get(f, a, "max_handshakes", int, 64, "agi"),
         command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
+        database_deadline=c.get(f, a, "database_deadline", float, 0.5, "agi"),
         failover=c.get(f, a, "failover", str, "", "agi"),
     )
     c.port(f, "agi.port", agi.port)
@@ -246,6 +247,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     c.positive(f, "agi.handshake_timeout", agi.handshake_timeout)
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
     c.positive(f, "agi.max_handshakes", agi.max_handshakes)
+    c.positive(f, "agi.database_deadline", agi.database_deadline)
     if agi.command_timeout < 10:
         c.add(f, "agi.command_timeout",
               f"at least 10 s (prompts and bulletins play within it), got {agi.command_timeout}")

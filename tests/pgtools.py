@@ -108,6 +108,8 @@ class Proxy:
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self.up = True
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.url = ""
         self.kind = "postgresql"
 
@@ -125,6 +127,7 @@ class Proxy:
             if not self.up:
                 writer.transport.abort()
                 return
+            await self._flowing.wait()  # stalled: the connection is accepted, then nothing
             try:
                 up_reader, up_writer = await asyncio.open_connection(*self._target)
             except OSError:
@@ -132,8 +135,8 @@ class Proxy:
                 return
             link = (writer, up_writer)
             self._links.add(link)
-            pipes = {asyncio.create_task(_pipe(reader, up_writer)),
-                     asyncio.create_task(_pipe(up_reader, writer))}
+            pipes = {asyncio.create_task(_pipe(reader, up_writer, self._flowing)),
+                     asyncio.create_task(_pipe(up_reader, writer, self._flowing))}
             try:
                 await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -156,16 +159,29 @@ class Proxy:
     async def end(self) -> None:
         self.up = True
 
+    async def stall(self) -> None:
+        """The database stops answering but stays reachable: open connections stay open and
+        carry nothing either way, new ones are accepted and then get nothing."""
+        self._flowing.clear()
+
+    async def resume(self) -> None:
+        """What waited flows on."""
+        self._flowing.set()
+
     async def close(self) -> None:
         await self.begin()
+        self._flowing.set()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
         await asyncio.gather(*list(self._handlers), return_exceptions=True)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()

@@ -14,8 +14,11 @@ arguments ``visit <case number>``: the citizen is asked its questions.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -27,6 +30,7 @@ from ivr.casework.visits import ReturnVisits
 from ivr.core.cases import Actor, Case, CaseAction, CaseStatus
 from ivr.core.figures import LiveFigures
 from ivr.core.flow import (
+    ActiveBulletin,
     ArrivalFacts,
     CallerHungUp,
     CallerLeft,
@@ -81,6 +85,7 @@ from ivr.speech.service import ALL_KEYS, SpeechService, speech_variables_for_ope
 
 BULLETIN_SOUNDS = "bulletins/"
 log = structlog.get_logger("ivr.calls.agi_driver")
+_T = TypeVar("_T")
 
 SURVEY_ENTRY = "survey"
 CALLBACK_ENTRY = "callback"
@@ -168,7 +173,11 @@ class CallHandler:
         if entry is None:
             record.variables["node"] = self._node  # which application node served the IVR
         # A call that comes back (the survey) finishes on the version it started with.
-        published = await self._flows.version(record.flow_version)
+        try:
+            published = await self._db("flow version", self._flows.version(record.flow_version))
+        except StorageError as exc:
+            log.error("flow_version_unavailable", error=str(exc))
+            published = self._flows.current()
         if entry is not None and entry not in published.flow.entries:
             log.info("flow_has_no_entry", entry=entry, flow=published.flow.name)
             return  # e.g. a flow without a survey: the dialplan hangs up
@@ -216,12 +225,12 @@ class CallHandler:
         queue = await channel.get_variable("IVR_QUEUE_NOW") or record.queue
         prio = await channel.get_variable("QUEUE_PRIO") or ""
         try:
-            request = await self._callbacks.request(
+            request = await self._db("callback request", self._callbacks.request(
                 call_id=record.call_id, number=record.caller, skill=queue,
                 priority=int(prio) if prio.isdigit() else record.priority or 0,
                 position=int(position) if position.isdigit() else 1,
                 arrived_at=record.arrived_at,
-            )
+            ))
         except (CallbackRefused, StorageError) as exc:
             log.warning("callback_refused", reason=str(exc))
             await channel.stream_file("ivr/callback-unavailable")
@@ -264,10 +273,23 @@ class CallHandler:
         if pending is not None:
             return pending
         try:
-            return await self._calls.get(call_id)
+            return await self._db("call record", self._calls.get(call_id))
         except StorageError as exc:
             log.error("call_record_unavailable", error=str(exc))
             return None
+
+    async def _db(self, what: str, work: Awaitable[_T]) -> _T:
+        """One database access on a call's path, bounded by ``[agi] database_deadline``: a
+        database that stalls (accepts connections, never answers) holds no caller. Past the
+        deadline, ``StorageError``, and each caller goes on with its safe default (nothing
+        known, the flow's current version, the record kept for later)."""
+        deadline = self._settings.agi.database_deadline
+        try:
+            return await asyncio.wait_for(work, deadline)
+        except TimeoutError as exc:
+            log.error("database_deadline_passed", what=what, deadline=deadline)
+            raise StorageError(f"{what}: no answer from the database within {deadline:g} s"
+                               ) from exc
 
     async def _record_for(self, channel: AgiChannel, entry: str | None) -> CallRecord:
         env = channel.env
@@ -287,19 +309,22 @@ class CallHandler:
         """What the flow may ask about the call, and the caller's history for routing (the
         caller's cases are read once per call)."""
         now = self._clock.now(self._zone)
+        bulletin_read = asyncio.ensure_future(self._bulletin())  # alongside the history
         open_cases, known = 0, False
         latest_open: Case | None = None
         if record.caller:
             try:
-                cases = await self._cases.of_caller(record.caller)
-                # Bounded: whether they called before, not their whole history.
-                previous = await self._calls.latest_of_caller(record.caller, limit=2)
+                cases, previous = await self._db("caller history", asyncio.gather(
+                    self._cases.of_caller(record.caller),
+                    self._calls.latest_of_caller(record.caller, 2)))
             except StorageError as exc:
                 log.error("caller_history_unavailable", error=str(exc))
                 cases, previous = [], []
             still_open = [c for c in cases if c.is_open]
             open_cases = len(still_open)
             latest_open = still_open[-1] if still_open else None
+            # Known: any call but this one (of the latest two: a read that does not grow
+            # with the caller's history).
             known = bool(cases) or any(r.call_id != record.call_id for r in previous)
             # The caller's case, recognised by their number: the latest open one, else the
             # latest resolved one (which they may say is not resolved).
@@ -307,6 +332,7 @@ class CallHandler:
             record.variables["caller_case"] = number
             record.variables["caller_case_resolved"] = "yes" if any(
                 c.number == number and c.status == CaseStatus.RESOLVED for c in cases) else "no"
+        bulletin = await bulletin_read
         schedules = self._settings.schedules
         language = record.language if record.language in self._settings.languages else (
             self._settings.default_language)
@@ -317,8 +343,17 @@ class CallHandler:
                 now.date()),
             # Without a recogniser every menu is answered by keys.
             speech_available=self._speech is not None and self._speech.available,
-            bulletin=await self._bulletins.active() if self._bulletins is not None else None,
+            bulletin=bulletin,
         ), _History(latest_open)
+
+    async def _bulletin(self) -> ActiveBulletin | None:
+        if self._bulletins is None:
+            return None
+        try:
+            return await self._db("bulletin", self._bulletins.active())
+        except StorageError as exc:
+            log.error("bulletin_unavailable", error=str(exc))
+            return None
 
     def _finish(
         self, record: CallRecord, run: FlowRun, channel: AgiChannel, entry: str | None
@@ -400,7 +435,7 @@ class CallHandler:
             case RecordSurvey(score=score):
                 record.survey_score = score
                 try:
-                    await self._calls.record_survey(record.call_id, score)
+                    await self._db("survey", self._calls.record_survey(record.call_id, score))
                 except StorageError as exc:
                     log.error("survey_not_saved", error=str(exc), score=score)
                 return None
@@ -465,7 +500,7 @@ class CallHandler:
 
     async def _lookup(self, number: str) -> CaseLookedUp:
         try:
-            case: Case | None = await self._cases.get(number)
+            case: Case | None = await self._db("case lookup", self._cases.get(number))
         except StorageError as exc:
             log.error("case_lookup_failed", error=str(exc))
             case = None
@@ -476,12 +511,12 @@ class CallHandler:
     async def _reopen(self, number: str, record: CallRecord) -> CaseReopened:
         """The citizen says their resolved case is not resolved: reopen it, if it is theirs."""
         try:
-            case = await self._cases.get(number)
+            case = await self._db("case lookup", self._cases.get(number))
             if case is None or not record.caller or case.caller != record.caller:
                 return CaseReopened(number, False)
-            await self._cases.act(
+            await self._db("case reopen", self._cases.act(
                 number, CaseAction.REOPEN, Actor("citizen"), self._clock.now(self._zone),
-                text="the citizen called: not resolved", deadlines=self._settings.deadlines)
+                text="the citizen called: not resolved", deadlines=self._settings.deadlines))
         except (RecordRefused, StorageError) as exc:
             log.warning("case_not_reopened", case=number, reason=str(exc))
             return CaseReopened(number, False)
@@ -560,7 +595,7 @@ class CallHandler:
         operator: str | None = None
         if case.call_id:
             try:
-                handled = await self._calls.get(case.call_id)
+                handled = await self._db("previous call", self._calls.get(case.call_id))
             except StorageError as exc:
                 log.error("previous_operator_unavailable", error=str(exc))
                 handled = None

@@ -82,6 +82,9 @@ class AgiSettings:
     # Connections that may be sending their handshake at once; past it the oldest is dropped.
     max_handshakes: int = 64
     command_timeout: float = 60.0
+    # Longest wait for one database read or write on a call's path (case lookups, the caller's
+    # history, records); past it the call goes on with the safe default (nothing known).
+    database_deadline: float = 0.5
     # host:port of another application node's FastAGI, tried by the dialplan when this
     # node cannot be reached at all ("" = none).
     failover: str = ""

@@ -6,6 +6,8 @@ import dataclasses
 import re
 
 from ivr import settings
+from ivr.core.figures import LiveFigures, Target
+from ivr.core.protocols.ami import SUBSCRIBED_EVENTS
 from ivr.tools.asterisk_files import asterisk_files
 
 CFG = settings.load()
@@ -35,6 +37,23 @@ def test_the_ami_user_reads_only_what_the_application_uses() -> None:
     read = next(line for line in text.splitlines() if line.startswith("read"))
     assert {c.strip() for c in read.split("=", 1)[1].split(",")} == {
         "system", "call", "agent", "reporting", "user"}
+
+
+def test_asterisk_sends_the_application_only_the_events_it_handles() -> None:
+    """manager.conf includes, by name, exactly the events some part of the application reads
+    (the live figures' handlers among them); a call's VarSet, Newexten, DTMF, RTCP and bridge
+    events are not among them, so Asterisk drops them before they are sent."""
+    text = asterisk_files(CFG, "s3cret")["manager.conf"]
+    included = re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)\) =$", text, re.M)
+    assert included == list(SUBSCRIBED_EVENTS)
+    assert not [line for line in text.splitlines()
+                if line.startswith("eventfilter") and "action(include),name(" not in line]
+    figures = LiveFigures({"inquiry": Target(80, 20)})
+    assert set(figures._handlers) <= set(included)
+    assert {"FullyBooted", "UserEvent", "OriginateResponse", "AgentConnect",
+            "QueueCallerAbandon", "QueueMemberPause"} <= set(included)
+    assert not {"VarSet", "Newexten", "Newstate", "DTMFBegin", "DTMFEnd", "RTCPSent",
+                "BridgeEnter", "Hangup", "AGIExecStart"} & set(included)
 
 
 INJECTED = "Noise\n[evil]\nmember => PJSIP/intruder\u2028strategy = ringall\r;--"

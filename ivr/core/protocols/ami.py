@@ -87,6 +87,29 @@ def channel_variable(name: str, value: object) -> str:
     return f"{name}={escaped}"
 
 
+SUBSCRIBED_EVENTS: tuple[str, ...] = (
+    # The AMI link waits for it after login (a restarting Asterisk is ready).
+    "FullyBooted",
+    # The live figures (ivr.core.figures), the queue's facts, pops and operator states
+    # (ivr.operators.queue_events), the test call (ivr.testbed.testcall).
+    "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon",
+    "AgentCalled", "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "AgentDump",
+    "QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberPenalty",
+    "QueueMemberRinginuse", "QueueMemberRemoved",
+    # The dialplan's UserEvent(IvrCallback) (ivr.callbacks), and the answer to an async
+    # Originate (callbacks, return visits), which Asterisk sends as an event.
+    "UserEvent", "OriginateResponse",
+    # The test call finds the citizen's channel by it before the call reaches a queue.
+    "Newchannel",
+)
+"""The only AMI events Asterisk sends the application's user (manager.conf ``eventfilter``,
+rendered by ``ivr.core.asterisk_render``): everything else (per call about a hundred
+``VarSet``, ``Newexten``, ``Newstate``, ``DTMF*``, ``RTCP*``, bridge and hangup events) is
+dropped inside Asterisk, before it is formatted, sent and parsed. Responses to actions
+(``QueueStatus``'s ``QueueMember`` and ``QueueEntry``, ``CoreShowChannel``) are not events
+and are never filtered. A new handler of another event adds its name here."""
+
+
 @dataclass(frozen=True, slots=True)
 class AmiEvent:
     """An AMI event as plain strings; unknown or malformed events are kept, never fatal."""

@@ -29,20 +29,28 @@ _FIXED = frozenset({"call_id", "channel", "caller", "caller_name", "arrived_at"}
 class CallRecords:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # The upsert per set of columns, built once: building and compiling it anew for
+        # every save was a quarter of the application's CPU under load (BENCHMARKS.md).
+        self._upserts: dict[frozenset[str], Any] = {}
 
     async def save(self, record: CallRecord) -> None:
         """Insert or update the call; queue facts already stored are kept when unset here."""
         await self._db.write(self._save, _values(record))
 
     def _save(self, conn: Connection, values: dict[str, Any]) -> None:
-        stmt = self._db.insert(_t).values(**values)
-        excluded = stmt.excluded
-        changes = {
-            name: (func.coalesce(excluded[name], _t.c[name]) if name in _QUEUE_FACTS
-                   else excluded[name])
-            for name in values if name not in _FIXED and name not in _RECORDING
-        }
-        conn.execute(stmt.on_conflict_do_update(index_elements=[_t.c.call_id], set_=changes))
+        columns = frozenset(values)
+        stmt = self._upserts.get(columns)
+        if stmt is None:
+            insert = self._db.insert(_t)
+            excluded = insert.excluded
+            changes = {
+                name: (func.coalesce(excluded[name], _t.c[name]) if name in _QUEUE_FACTS
+                       else excluded[name])
+                for name in sorted(columns) if name not in _FIXED and name not in _RECORDING
+            }
+            stmt = insert.on_conflict_do_update(index_elements=[_t.c.call_id], set_=changes)
+            self._upserts[columns] = stmt
+        conn.execute(stmt, values)  # the values as bound parameters of the one statement
 
     async def get(self, call_id: str) -> CallRecord | None:
         rows = await self._db.read(self._where, _t.c.call_id == call_id, None, None)
