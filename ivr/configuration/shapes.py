@@ -75,6 +75,9 @@ class Agi(Shape):
     command_timeout: float = Field(default=_AGI.command_timeout, ge=10)
     failover: str = Field(default=_AGI.failover,
                           description="host:port of another node ('' = none)")
+    database_deadline: float = Field(default=_AGI.database_deadline, gt=0,
+                                     description="Seconds a call waits for the database at "
+                                                 "most, then goes on with a safe default")
 
 
 class Ami(Shape):
