@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ivr.core.deadlines import DeadlinePolicy
+from ivr.core.intents import DEFAULT_BANDS, DEFAULT_THRESHOLD
 from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import (
     AgiSettings,
@@ -328,10 +329,47 @@ class DeadlinesYaml(Shape):
     escalate_after_hours: float = Field(default=_DEADLINES.escalate_after_hours, ge=0)
 
 
+# intents.yaml -----------------------------------------------------------------------------
+
+class IntentBands(Shape):
+    accept: float | None = Field(default=DEFAULT_BANDS.accept, ge=0, le=1,
+                                 description="Route silently from this score (null: never)")
+    confirm: float = Field(default=DEFAULT_BANDS.confirm, ge=0, le=1,
+                           description="Ask the caller to confirm from this score")
+    coverage: float = Field(default=DEFAULT_BANDS.coverage, ge=0, le=1,
+                            description="Share of the utterance the keywords must cover")
+
+
+class IntentShape(Shape):
+    skill: str = Field(description="A skill of skills.yaml")
+    category: str = Field(description="Shown to the operator, stored with the case")
+    urgency: Literal["normal", "elderly", "emergency"] = "normal"
+    weight: float = Field(default=1.0, gt=0, le=10)
+    phrases: list[str]
+
+
+class LanguageIntents(Shape):
+    matching: Literal["characters", "words"] = "characters"
+    intents: list[IntentShape]
+    urgency: dict[Literal["elderly", "emergency"], list[str]] = Field(
+        default={}, description="Phrases that raise the call's urgency")
+    filler: list[str] = Field(default=[], description="Words heard that mean nothing")
+    bands: IntentBands | None = None
+
+
+class IntentsYaml(Shape):
+    """``config/intents.yaml``: what a caller's words are about, per language."""
+
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=1)
+    bands: IntentBands = IntentBands()
+    languages: dict[str, LanguageIntents]
+
+
 FILES: dict[str, type[Shape]] = {
     "ivr.toml": IvrToml, "routing.toml": RoutingToml, "skills.yaml": SkillsYaml,
     "operators.yaml": OperatorsYaml, "departments.yaml": DepartmentsYaml,
     "schedules.yaml": SchedulesYaml, "deadlines.yaml": DeadlinesYaml,
+    "intents.yaml": IntentsYaml,
 }
 """Each configuration file the loader reads, by name, and its shape."""
 

@@ -17,6 +17,7 @@ from ivr import settings
 from ivr.configuration import shapes
 from ivr.edges import schema
 from ivr.errors import ConfigError
+from ivr.speech.intents_file import load_intents
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -109,3 +110,19 @@ def test_a_schema_refuses_what_the_loader_refuses() -> None:
     assert [f"{p.key}: {p.reason}" for p in schema.check(shapes.IvrToml, bad, "ivr.toml")] == [
         "ami.port: must be int, got '5038'",
         "ami.ping_intervall: unknown key; did you mean 'ping_interval'?"]
+
+
+def test_an_unknown_key_in_the_intents_file_is_refused_with_a_hint(tmp_path: Path) -> None:
+    """intents.yaml too: a misspelt ``urgency`` would otherwise silently drop an emergency
+    cue; reported with what the catalog itself finds wrong, every problem at once."""
+    text = (CONFIG / "intents.yaml").read_text(encoding="utf-8")
+    old = "{skill: utilities, category: gas_leak, urgency: emergency,"
+    assert old in text
+    broken = tmp_path / "intents.yaml"
+    broken.write_text(text.replace(old, old.replace("urgency", "urgncy"), 1)
+                      .replace("    matching: words", "    matching: wrds", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_intents(broken)
+    found = {f"{p.key}: {p.reason}" for p in info.value.problems}
+    assert "languages.zh.intents[0].urgncy: unknown key; did you mean 'urgency'?" in found
+    assert "languages.en.matching: must be 'characters' or 'words'" in found
