@@ -428,18 +428,25 @@ def _bench(args: argparse.Namespace, cfg: Settings) -> int:
 
 
 def _asterisk(args: argparse.Namespace, cfg: Settings) -> int:
-    from ivr.core.asterisk_render import SECRET_FILES
+    from ivr.core.asterisk_render import INCLUDED_IN, SECRET_FILES, include_line, include_name
     from ivr.edges.files import write_private
-    from ivr.tools.asterisk_files import asterisk_files
+    from ivr.tools.asterisk_files import asterisk_files, asterisk_includes
 
     target = Path(args.directory)
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for name, text in asterisk_files(cfg, cfg.ami.secret).items():
+    files = (asterisk_includes if args.include else asterisk_files)(cfg, cfg.ami.secret)
+    secret = SECRET_FILES | {include_name(name) for name in SECRET_FILES}
+    for name, text in files.items():
         # The files holding a secret are 0600 from the moment they exist, whatever the umask.
-        mode = 0o600 if name in SECRET_FILES else 0o644
+        mode = 0o600 if name in secret else 0o644
         write_private(target / name, text, mode=mode)
         print(f"wrote {target / name}" + (" (mode 0600: it holds a secret)" if mode == 0o600
                                            else ""))
+    if args.include:
+        print("Add one line at the end of each of your own files (nothing else of yours is "
+              "changed; reload Asterisk after):")
+        for name in INCLUDED_IN:
+            print(f"  {name}: {include_line(name)}")
     return 0
 
 
@@ -574,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("asterisk", help="render Asterisk configuration for an existing Asterisk")
     p.add_argument("action", choices=["render"])
     p.add_argument("directory")
+    p.add_argument("--include", action="store_true",
+                   help="only the hotline's own sections, as ivr-<file>.conf files to #include "
+                        "from your own configuration (never modules.conf or your [general])")
     p.set_defaults(run=_asterisk)
 
     p = sub.add_parser("users", help="web accounts: add (prints a generated password once), "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from typing import Final
 
 from ivr.core.flow import QUEUE_NEXT, QUEUE_PLACE, QUEUE_PLACE_END, QUEUE_THANKS
 from ivr.core.protocols.ami import SUBSCRIBED_EVENTS
@@ -238,3 +239,95 @@ def render_all(settings: Settings, secret: str, templates: Mapping[str, str]) ->
     files["queuerules.conf"] = render_queuerules(settings.routing)
     files["extensions.conf"] = render_dialplan(settings, templates["extensions.conf"])
     return files
+
+
+# -- an existing Asterisk: include files beside the user's own ------------------------------
+
+INCLUDED_IN: Final = ("manager.conf", "pjsip.conf", "queues.conf", "queuerules.conf",
+                      "extensions.conf", "features.conf")
+"""The user's files that get one ``#include`` line each; nothing else of theirs is touched
+(never ``modules.conf``, ``asterisk.conf`` or ``logger.conf``: their modules stay theirs)."""
+_THEIRS: Final = {
+    # Sections the user's own file owns: the hotline's values for them are told, not written.
+    "manager.conf": frozenset({"general"}),
+    "pjsip.conf": frozenset({"global", "transport-udp"}),
+    "queues.conf": frozenset({"general"}),
+    "extensions.conf": frozenset({"general"}),
+    "features.conf": frozenset({"general", "applicationmap"}),
+}
+_EXPECTS: Final = {
+    "manager.conf": "[general] enabled = yes, bound where [ami] host/port point",
+    "pjsip.conf": "a transport the endpoints below can use (the first one is their default)",
+    "queues.conf": "[general] persistentmembers = yes (logged-in operators survive a "
+                   "restart); log_membername_as_agent = no (the default: queue_log names "
+                   "the operator's interface, which the records are reconciled from)",
+    "queuerules.conf": "nothing: the rule below is the hotline's own",
+    "extensions.conf": "nothing: the contexts below are the hotline's own ([citizens] is "
+                       "the 12345 entry; point your trunk's inbound context at it)",
+    "features.conf": "a [featuremap] section above the #include (the stock file has one): "
+                     "the line below adds the attended-transfer code to it; [general] "
+                     "atxferdropcall = no (the default: a consultation the department does "
+                     "not answer returns to the operator)",
+}
+
+
+def include_name(file: str) -> str:
+    """``manager.conf`` -> ``ivr-manager.conf``."""
+    return f"ivr-{file}"
+
+
+def include_line(file: str) -> str:
+    """The line the admin adds at the end of their own ``file``."""
+    return f'#include "{include_name(file)}"'
+
+
+def render_includes(
+    settings: Settings, secret: str, templates: Mapping[str, str]
+) -> dict[str, str]:
+    """For an Asterisk that has its own configuration: ``ivr-<file>`` for each file of
+    ``INCLUDED_IN``, holding only the hotline's own sections (the user's ``[general]``,
+    ``[global]`` and transport stay theirs; what the hotline expects of them is said in the
+    file's header). ``features.conf``'s feature code is added to the user's ``[featuremap]``
+    (``[featuremap](+)``)."""
+    full = render_all(settings, secret, templates)
+    out = {}
+    for file in INCLUDED_IN:
+        body = _without_sections(full[file], _THEIRS.get(file, frozenset()))
+        if file == "features.conf":
+            body = body.replace("[featuremap]\n", "[featuremap](+)\n")
+        out[include_name(file)] = (
+            f"; The 12345 hotline's part of {file}, rendered by `ivr asterisk render --include`\n"
+            f"; from config/ and dialplans/ (render again after editing them, never edit this).\n"
+            f"; Add at the end of your {file}:  {include_line(file)}\n"
+            f"; Your {file} keeps its own sections; the hotline expects of it: "
+            f"{_EXPECTS[file]}.\n\n" + body
+        )
+    return out
+
+
+def _without_sections(text: str, theirs: frozenset[str]) -> str:
+    """``text`` without the sections named ``theirs`` (comments and blank lines just before a
+    section header go with that section)."""
+    kept: list[str] = []
+    pending: list[str] = []  # comments and blank lines, until the next line says whose
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            name = stripped[1:].split("]", 1)[0]
+            dropping = name in theirs
+            if not dropping:
+                kept += pending
+            pending = []
+            if not dropping:
+                kept.append(line)
+        elif not stripped or stripped.startswith(";"):
+            pending.append(line)
+        else:
+            if not dropping:
+                kept += pending
+                kept.append(line)
+            pending = []
+    if not dropping:
+        kept += pending
+    return "".join(kept).lstrip("\n")

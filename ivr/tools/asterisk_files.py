@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.core.asterisk_render import STATIC_FILES, render_all
+from ivr.core.asterisk_render import STATIC_FILES, render_all, render_includes
 from ivr.core.settings import Settings
 
 
@@ -22,3 +22,8 @@ def read_templates(project_dir: Path) -> dict[str, str]:
 def asterisk_files(settings: Settings, secret: str) -> dict[str, str]:
     """Every file Asterisk reads for the hotline, by name."""
     return render_all(settings, secret, read_templates(settings.project_dir))
+
+
+def asterisk_includes(settings: Settings, secret: str) -> dict[str, str]:
+    """For an existing Asterisk: the hotline's sections as ``ivr-<file>`` include files."""
+    return render_includes(settings, secret, read_templates(settings.project_dir))

@@ -11,6 +11,8 @@ import pytest
 
 from ivr import settings
 from ivr.cli import parse_args
+from ivr.core.asterisk_render import INCLUDED_IN
+from ivr.tools.asterisk_files import asterisk_files
 
 
 @pytest.mark.parametrize("argv", [
@@ -69,3 +71,55 @@ def test_asterisk_render_writes_secrets_private_whatever_the_umask(tmp_path: Pat
     assert not {name: mode for name, mode in modes.items() if mode & 0o022}
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
     assert not [name for name in modes if name.startswith(".")]  # no temporary file left
+
+
+def test_asterisk_render_include_leaves_the_users_own_files_alone(tmp_path: Path) -> None:
+    """For an existing Asterisk, `ivr asterisk render DIR --include` writes only ivr-<file>
+    include files, even into the user's own /etc/asterisk: their files (modules.conf
+    included) keep every byte; each include holds every section of the hotline's own
+    rendering but the sections the user's file owns ([general], [global], the transport);
+    the files with a secret are 0600; it prints the one line to add to each file."""
+    target = tmp_path / "etc-asterisk"
+    target.mkdir()
+    theirs = {
+        "modules.conf": "[modules]\nautoload = yes\nnoload = chan_sip.so\n",
+        "manager.conf": "[general]\nenabled = yes\nport = 5038\n\n[admin]\nsecret = theirs\n",
+        "pjsip.conf": "[transport-udp]\ntype = transport\nprotocol = udp\nbind = 0.0.0.0\n",
+        "queues.conf": "[general]\npersistentmembers = yes\n\n[sales]\nstrategy = ringall\n",
+        "extensions.conf": "[general]\nstatic = yes\n\n[from-trunk]\nexten => _X.,1,Dial(x)\n",
+        "features.conf": "[general]\n\n[featuremap]\nblindxfer => #1\n",
+    }
+    for name, text in theirs.items():
+        (target / name).write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys; os.umask(0o022); from ivr.cli import main; "
+         "sys.exit(main())", "asterisk", "render", str(target), "--include"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert {name: (target / name).read_text(encoding="utf-8") for name in theirs} == theirs
+    written = {p.name for p in target.iterdir()} - set(theirs)
+    assert written == {f"ivr-{name}" for name in INCLUDED_IN}
+    for name in INCLUDED_IN:
+        assert f'{name}: #include "ivr-{name}"' in done.stdout
+
+    cfg = settings.load()
+    full = asterisk_files(cfg, cfg.ami.secret)
+
+    def sections(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.startswith("[")]
+
+    owned = {"[general]", "[global]", "[transport-udp]", "[applicationmap]"}
+    for name in INCLUDED_IN:
+        included = (target / f"ivr-{name}").read_text(encoding="utf-8")
+        expected = [s.replace("[featuremap]", "[featuremap](+)") for s in sections(full[name])
+                    if s not in owned]
+        assert expected, name
+        assert sections(included) == expected, name
+    # The entry, the operators, the queues and the AMI user are there; nothing of the
+    # test bed's own files (modules, logger, asterisk.conf) is written.
+    assert "[citizens]" in sections((target / "ivr-extensions.conf").read_text())
+    assert f"[{cfg.ami.username}]" in sections((target / "ivr-manager.conf").read_text())
+    modes = {n: stat.S_IMODE((target / n).stat().st_mode) for n in written}
+    assert modes["ivr-manager.conf"] == modes["ivr-extensions.conf"] == 0o600
+    assert modes["ivr-queues.conf"] == 0o644
