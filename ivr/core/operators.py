@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ivr.core.figures import WRAP_UP_PAUSE_REASONS
 from ivr.core.routing import GENERAL_POOL_PENALTY, OperatorState, language_queue, personal_queue
@@ -57,6 +58,41 @@ class Presence:
         if self.in_call:
             return "on a call"
         return f"paused ({self.reason or 'no reason'})" if self.paused else "available"
+
+
+class MemberLike(Protocol):
+    """What presence needs of a membership: Asterisk's (``Member``) or the live figures'."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def interface(self) -> str: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def in_call(self) -> bool: ...
+
+
+def presence_of(
+    operators: Iterable[Operator], members: Iterable[MemberLike]
+) -> dict[str, Presence]:
+    """Each operator's presence from the queue memberships (one pass over them, whatever the
+    roster's size)."""
+    by_interface: dict[str, list[MemberLike]] = {}
+    for m in members:
+        by_interface.setdefault(m.interface, []).append(m)
+    out = {}
+    for op in operators:
+        mine = by_interface.get(op.interface, [])
+        out[op.id] = Presence(
+            op, tuple(sorted(m.queue for m in mine)),
+            paused=any(m.paused for m in mine),
+            reason=next((m.reason for m in mine if m.paused), ""),
+            in_call=any(m.in_call for m in mine),
+        )
+    return out
 
 
 @dataclass(frozen=True, slots=True)

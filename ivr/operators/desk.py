@@ -15,7 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import structlog
 
-from ivr.core.operators import LOGIN_NOTE, Member, Membership, Presence, SyncPlan, memberships, plan
+from ivr.core.operators import (
+    LOGIN_NOTE,
+    Member,
+    Membership,
+    Presence,
+    SyncPlan,
+    memberships,
+    plan,
+    presence_of,
+)
 from ivr.core.routing import OperatorState
 from ivr.core.settings import Operator, Settings
 from ivr.edges.ami import AmiClient
@@ -72,17 +81,9 @@ class OperatorDesk:
         return out
 
     async def presence(self) -> dict[str, Presence]:
-        members = await self.members()
-        out = {}
-        for op in self._settings.operators.values():
-            mine = [m for m in members if m.interface == op.interface]
-            out[op.id] = Presence(
-                op, tuple(sorted(m.queue for m in mine)),
-                paused=any(m.paused for m in mine),
-                reason=next((m.reason for m in mine if m.paused), ""),
-                in_call=any(m.in_call for m in mine),
-            )
-        return out
+        """Every operator's presence, from a whole ``QueueStatus`` (the web reads it from the
+        live figures instead once they hold Asterisk's snapshot)."""
+        return presence_of(self._settings.operators.values(), await self.members())
 
     async def login(
         self, operator_id: str, skills: Sequence[str] | None = None

@@ -29,7 +29,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from ivr.core.numbers import DEPARTMENT_NUMBER
-from ivr.core.operators import Presence, shown_state
+from ivr.core.operators import Presence, presence_of, shown_state
 from ivr.core.records import Role, User
 from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
@@ -48,7 +48,8 @@ HEARTBEAT_SECONDS = 20.0
 # How often an open console's session is checked again, and the close code when it ended.
 SESSION_RECHECK_SECONDS = 30.0
 SESSION_ENDED_CLOSE = 4401
-# Presence asks Asterisk (QueueStatus); hundreds of consoles polling share one answer a second.
+# Presence comes from the live figures (Asterisk's QueueStatus until they hold its snapshot);
+# hundreds of consoles polling share one answer a second.
 PRESENCE_TTL_SECONDS = 1.0
 # A department's number: digits, optionally led by + and with * or # (PBX feature codes).
 PAUSE_REASONS = (
@@ -98,7 +99,14 @@ async def cached_presence(app: web.Application) -> dict[str, Presence]:
     async with cache.lock:
         now = time.monotonic()
         if cache.value is None or now - cache.at >= PRESENCE_TTL_SECONDS:
-            cache.value = await app[SERVICES].operators.presence()
+            services = app[SERVICES]
+            if services.figures.snapshot_loaded:
+                # Kept by AMI events since the last snapshot: no QueueStatus per poll (one
+                # lists every queue and member: ~5,700 messages at Beijing's size).
+                cache.value = presence_of(services.settings.operators.values(),
+                                          services.figures.member_states())
+            else:
+                cache.value = await services.operators.presence()
             cache.at = now
         return cache.value
 

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from ivr.core.protocols.ami import AmiEvent
 from ivr.core.screen_pops import ScreenPop
 from ivr.web import console
 from tests.web.conftest import ApiSession, WebHotline
@@ -111,6 +112,51 @@ async def test_consoles_polling_share_one_presence_query_a_second(
     await asyncio.sleep(console.PRESENCE_TTL_SECONDS + 0.05)
     assert (await wang.get("/console/state")).status == 200
     assert queries == 2
+
+
+async def test_presence_comes_from_the_live_figures_once_they_hold_asterisks_snapshot(
+    api_as: Any, hotline: WebHotline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the live figures have loaded Asterisk's QueueStatus snapshot, the console's state
+    follows the AMI events they apply (a pause, a call) without asking Asterisk again: at
+    Beijing's size a whole QueueStatus per second lists every queue and member."""
+    asked = 0
+
+    async def counted() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {}
+
+    monkeypatch.setattr(hotline.operators, "presence", counted)
+    interface = hotline.settings.operators[OP].interface
+    member = {"Queue": "report", "Location": interface, "StateInterface": interface,
+              "Name": "Wang Fang", "Status": "1", "Paused": "0", "InCall": "0",
+              "Penalty": "0"}
+    at = hotline.clock.time()
+    hotline.figures.load_snapshot(
+        [AmiEvent("QueueParams", {"Queue": "report"}), AmiEvent("QueueMember", member),
+         AmiEvent("QueueMember", {**member, "Queue": "suggestion"})], at)
+    wang: ApiSession = await api_as("operator", operator_id=OP)
+
+    async def state() -> dict[str, Any]:
+        response = await wang.get("/console/state", params={"fresh": "1"})
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
+
+    first = await state()
+    assert (first["state"], first["queues"]) == ("available", ["report", "suggestion"])
+    hotline.figures.apply(AmiEvent("QueueMemberPause", {
+        **member, "Paused": "1", "PausedReason": "meal"}), at + 1)
+    console.forget_presence(wang.client.app)
+    paused = await state()
+    assert (paused["state"], paused["reason"]) == ("paused", "meal")
+    hotline.figures.apply(AmiEvent("QueueMemberRemoved", member), at + 2)
+    hotline.figures.apply(AmiEvent("QueueMemberRemoved", {**member, "Queue": "suggestion"}),
+                          at + 2)
+    console.forget_presence(wang.client.app)
+    assert (await state())["state"] == "logged_out"
+    assert asked == 0
 
 
 async def test_websocket_sends_current_pop_then_new_ones(

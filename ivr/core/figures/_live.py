@@ -234,6 +234,17 @@ def _priority(event: AmiEvent) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) <= 3 else None
 
 
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    """One queue membership as the live figures have it (``LiveFigures.member_states``)."""
+
+    queue: str
+    interface: str
+    paused: bool
+    reason: str
+    in_call: bool
+
+
 class _Member:
     __slots__ = (
         "in_call",
@@ -364,6 +375,8 @@ class LiveFigures:
         # interface -> the operator's calls today, over every queue (the supervisors' board)
         self._operator_days: dict[str, _Series] = {}
         self.events_applied = 0
+        self.snapshot_loaded = False
+        """A ``QueueStatus`` snapshot was loaded: the members are Asterisk's, kept by events."""
         self._handlers: dict[str, Callable[[AmiEvent, float], CallOutcome | None]] = {
             "QueueCallerJoin": self._caller_joined,
             "QueueCallerLeave": self._caller_left,
@@ -497,6 +510,13 @@ class LiveFigures:
                 out[skill] = (count + 1, max(longest, now - waiting.joined_at))
         return out
 
+    def member_states(self) -> list[MemberState]:
+        """Every queue membership (stage queues too) with its pause and call state: who is
+        logged in where, without asking Asterisk."""
+        return [MemberState(name, interface, m.paused, m.pause_reason, m.in_call)
+                for name, state in self._skills.items()
+                for interface, m in state.members.items()]
+
     def waiting_by_priority(self, skill: str) -> dict[int | None, int]:
         """How many callers wait in ``skill``'s queue at each ``QUEUE_PRIO`` (None: not
         reported), so a new caller can be told how many will really be served first."""
@@ -618,6 +638,7 @@ class LiveFigures:
                         known.joined_at, known.priority if priority is None else priority,
                         known.skill)
             state.waiting = waiting
+        self.snapshot_loaded = True
         return SnapshotLoaded(
             queues=len(queues),
             members=sum(len(m) for m, _ in queues.values()),
