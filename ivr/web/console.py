@@ -190,15 +190,21 @@ async def console_state(request: web.Request) -> web.Response:
     }, dumps=_dumps)
 
 
-async def transfer(request: web.Request) -> web.Response:
-    """Blind-transfer the operator's caller to a department number."""
-    # The CSRF token was checked by ivr.web.auth's middleware (header X-CSRF-Token).
-    user, operator_id = await _console_user(request)
+async def _department_number(request: web.Request) -> str:
+    """The body's ``target``: a department number, or 400."""
     body = await json_body(request)
     target = str(body.get("target", "")).strip()
     if not DEPARTMENT_NUMBER.fullmatch(target):
         raise json_error(web.HTTPBadRequest, "bad_target",
                          _("Enter a department number to transfer to (2 to 15 digits)."))
+    return target
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """Blind-transfer the operator's caller to a department number."""
+    # The CSRF token was checked by ivr.web.auth's middleware (header X-CSRF-Token).
+    user, operator_id = await _console_user(request)
+    target = await _department_number(request)
     services = request.app[SERVICES]
     await services.transfers.transfer(operator_id, target)
     await services.store.audit.record(user.username, "call.transfer", operator_id,
@@ -212,11 +218,7 @@ async def consult(request: web.Request) -> web.Response:
     """A warm transfer's first step: the citizen waits on hold while the operator's phone
     talks to the department number."""
     user, operator_id = await _console_user(request)
-    body = await json_body(request)
-    target = str(body.get("target", "")).strip()
-    if not DEPARTMENT_NUMBER.fullmatch(target):
-        raise json_error(web.HTTPBadRequest, "bad_target",
-                         _("Enter a department number to transfer to (2 to 15 digits)."))
+    target = await _department_number(request)
     services = request.app[SERVICES]
     await services.transfers.consult(operator_id, target)
     await services.store.audit.record(user.username, "call.consult", operator_id,

@@ -16,6 +16,7 @@ import pytest
 from ivr.app import Hotline
 from ivr.calls.pending_writes import SPILL_FILE
 from ivr.core.protocols.ami import AmiEvent
+from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
 from ivr.edges.storage.store import open_store
@@ -44,6 +45,30 @@ def database() -> Iterator[str]:
         yield url
 
 
+async def written(app: Hotline) -> None:
+    """Every kept write reached the database (at most 30 s after it is back)."""
+    for _ in range(150):
+        if app.writes.pending == 0 and not app.writes.down:
+            break
+        await asyncio.sleep(0.2)
+    assert app.writes.pending == 0
+
+
+async def one_record_each(database: str, state_dir: Path, callers: list[str]
+                          ) -> list[CallRecord]:
+    """Each caller's one call record, read straight from the database."""
+    store = open_store(database, state_dir)
+    await store.open()
+    try:
+        found = []
+        for caller in callers:
+            [record] = await store.calls.by_caller(caller)
+            found.append(record)
+        return found
+    finally:
+        await store.close()
+
+
 async def test_calls_go_on_while_the_database_is_down_and_nothing_is_lost(
     cfg: Settings, sandbox: Sandbox, phones: Phones,
     operators: dict[str, OperatorPhone], ami: AmiClient, database: str, tmp_path: Path,
@@ -67,25 +92,13 @@ async def test_calls_go_on_while_the_database_is_down_and_nothing_is_lost(
         assert app.writes.down
         assert app.writes.pending > 0
         await proxy.end()  # the database is back
-        for _ in range(150):
-            if app.writes.pending == 0 and not app.writes.down:
-                break
-            await asyncio.sleep(0.2)
-        assert app.writes.pending == 0
+        await written(app)
     finally:
         await app.stop()
         await proxy.close()
-    store = open_store(database, tmp_path)
-    await store.open()
-    try:
-        for caller in callers:
-            [record] = await store.calls.by_caller(caller)
-            assert record.outcome == "routed"
-            assert record.queue == "inquiry"
-            assert record.operator == "op1002"
-            assert record.talk_seconds is not None
-    finally:
-        await store.close()
+    for record in await one_record_each(database, tmp_path, callers):
+        assert (record.outcome, record.queue, record.operator) == ("routed", "inquiry", "op1002")
+        assert record.talk_seconds is not None
 
 
 async def test_killed_during_an_outage_under_load_every_call_has_one_final_record(
@@ -195,21 +208,9 @@ async def test_calls_are_answered_and_routed_while_the_database_stalls(
             assert joined[caller] - started < 4.5
         assert app.writes.pending > 0  # the records wait for the database
         await proxy.resume()
-        for _ in range(150):
-            if app.writes.pending == 0 and not app.writes.down:
-                break
-            await asyncio.sleep(0.2)
-        assert app.writes.pending == 0
+        await written(app)
     finally:
         await app.stop()
         await proxy.close()
-    store = open_store(database, tmp_path)
-    await store.open()
-    try:
-        for caller in callers:
-            [record] = await store.calls.by_caller(caller)
-            assert record.outcome == "routed"
-            assert record.queue == "inquiry"
-            assert record.operator == "op1002"
-    finally:
-        await store.close()
+    for record in await one_record_each(database, tmp_path, callers):
+        assert (record.outcome, record.queue, record.operator) == ("routed", "inquiry", "op1002")
