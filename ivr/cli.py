@@ -207,8 +207,11 @@ async def _simulate_operators(
     for phone in phones:
         await phone.start()
         print(f"operator {phone.operator} answering on 127.0.0.1:{phone.port}")
-    # The simulated operators log in with their skills, as real ones would at their desk.
+    # The simulated operators log in with their skills, as real ones would at their desk,
+    # and start available: Asterisk keeps members and their pauses (persistentmembers), so
+    # a pause left by an earlier session of the test bed would otherwise hold their calls.
     await _operator_action(cfg, "login", [], "")
+    await _operator_action(cfg, "unpause", list(cfg.operators), "")
     try:
         await (stop or stop_on_signals()).wait()
     finally:
