@@ -105,6 +105,12 @@ class ConfigEditor:
         text: str = await asyncio.to_thread(self.path(name).read_text, encoding="utf-8")
         return text
 
+    async def read_live(self, name: str) -> tuple[str, FlowVersion | None]:
+        """``name``'s file and the version this node serves, read as one (no publication or
+        adoption in between: the text and the version id always belong together)."""
+        async with self._publishing:
+            return await self.read(name), self._live.get(name)
+
     # -- sharing between nodes ---------------------------------------------------------------
 
     def share_through(self, bus: EventBus) -> None:

@@ -611,8 +611,7 @@ async def get_config(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     name = _config_name(request)
     config = _services(request).config
-    text = await config.read(name)
-    live = config.live_version(name)
+    text, live = await config.read_live(name)
     return web.json_response({"name": name, "file": config.path(name).name, "text": text,
                               "digest": digest_of(text),
                               "version_id": live.id if live else None})

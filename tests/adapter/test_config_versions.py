@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from ivr import settings
 from ivr.configuration.editor import ConfigEditor
+from ivr.core.versions import digest_of
 from ivr.edges.bus import open_bus
 from ivr.edges.storage.store import Store, open_store
 from ivr.errors import ConfigRejected, Refused
@@ -209,6 +210,28 @@ async def test_an_invalid_file_edit_is_not_applied_and_a_valid_one_is_published(
     await eventually(lambda: inquiry_level(editor) == 4)
     newest = (await editor.versions("operators"))[-1]
     assert (newest.note, newest.text) == ("file edit", LEVEL_4)
+
+
+async def test_the_text_and_version_an_admin_reads_belong_together_during_a_publication(
+    node: MakeNode,
+) -> None:
+    """The configuration page's file and version id come from one moment: a reader racing a
+    publication never gets the old text with the new version id (it saves over the edit)."""
+    editor = await node("n1")
+
+    async def reads() -> list[tuple[str, str | None]]:
+        seen: list[tuple[str, str | None]] = []
+        for _ in range(40):
+            text, live = await editor.read_live("operators")
+            seen.append((digest_of(text), live.digest if live else None))
+            await asyncio.sleep(0)
+        return seen
+
+    readers = [asyncio.ensure_future(reads()) for _ in range(4)]
+    await editor.replace("operators", LEVEL_4, "ada", "Li Wei at level 4")
+    await editor.replace("operators", OPERATORS, "ada", "back to 5")
+    for seen in await asyncio.gather(*readers):
+        assert all(text == version for text, version in seen), seen
 
 
 # -- several nodes on PostgreSQL ------------------------------------------------------------
