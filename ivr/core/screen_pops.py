@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from ivr.core.words import from_json, lines_json, say
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +55,22 @@ class ScreenPop:
             raise ValueError("operator_id must not be empty")
         # Callers may hand lists or mappings of any kind; keep immutable, string-only copies so
         # a pop already queued for a console cannot change under it.
-        object.__setattr__(self, "route_reasons", tuple(str(r) for r in self.route_reasons))
-        object.__setattr__(self, "queue_outcome", tuple(str(r) for r in self.queue_outcome))
+        object.__setattr__(self, "route_reasons", tuple(_line(r) for r in self.route_reasons))
+        object.__setattr__(self, "queue_outcome", tuple(_line(r) for r in self.queue_outcome))
         object.__setattr__(
             self,
             "previous_cases",
             tuple(_string_map(case) for case in self.previous_cases),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (lists for the tuples)."""
+    def to_dict(self, translate: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """A JSON-ready mapping (lists for the tuples). With ``translate`` (a gettext), the
+        reasons and the queue's account are said in its language (for a console); without,
+        they keep their templates (``ivr.core.words``: for another node)."""
+        def lines(values: tuple[str, ...]) -> list[object]:
+            return lines_json(values) if translate is None else [
+                say(v, translate) for v in values]
+
         return {
             "call_id": self.call_id,
             "operator_id": self.operator_id,
@@ -78,8 +86,8 @@ class ScreenPop:
             "speech_words": self.speech_words,
             "speech_band": self.speech_band,
             "speech_confirmed": self.speech_confirmed,
-            "route_reasons": list(self.route_reasons),
-            "queue_outcome": list(self.queue_outcome),
+            "route_reasons": lines(self.route_reasons),
+            "queue_outcome": lines(self.queue_outcome),
             "previous_cases": [dict(case) for case in self.previous_cases],
             "at": self.at,
         }
@@ -87,6 +95,11 @@ class ScreenPop:
     def to_json(self) -> str:
         """The pop as JSON text (UTF-8 characters kept as they are)."""
         return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def _line(value: object) -> str:
+    line = from_json(value)
+    return line if isinstance(line, str) else str(line)
 
 
 def _string_map(case: Mapping[str, object]) -> dict[str, str]:

@@ -17,6 +17,8 @@ import enum
 import re
 from typing import Final
 
+from ivr.core.words import N_, Words
+
 # An endpoint name as config validation admits it; a channel Asterisk names after it.
 _ENDPOINT: Final = re.compile(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*")
 _CHANNEL_ID: Final = re.compile(r"[0-9a-f]{8}")
@@ -55,14 +57,15 @@ def own_channel(endpoint: str, channel: str | None) -> str | None:
 
 def consult_line(operator: str, target: str) -> str:
     """An operator put the citizen on hold and called a department (a warm transfer)."""
-    return f"warm transfer by {operator}: consulted department number {target}"
+    return Words(N_("warm transfer by %(operator)s: consulted department number %(target)s"),
+                 operator=operator, target=target)
 
 
 def consult_completed_line(operator: str, target: str) -> str:
-    return (f"warm transfer by {operator} completed: citizen connected to department "
-            f"number {target}")
+    return Words(N_("warm transfer by %(operator)s completed: citizen connected to "
+                    "department number %(target)s"), operator=operator, target=target)
 
 
 def consult_returned_line(operator: str, target: str) -> str:
-    return (f"warm transfer by {operator} to department number {target} cancelled: "
-            "back with the operator")
+    return Words(N_("warm transfer by %(operator)s to department number %(target)s "
+                    "cancelled: back with the operator"), operator=operator, target=target)

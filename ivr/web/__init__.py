@@ -8,7 +8,8 @@ routes in ``setup(app)``; this module assembles them and runs the server.
 Pages are Jinja2 templates under ``templates/`` (autoescaped) extending ``base.html``; every
 template gets ``user``, ``csrf``, ``nav`` (the links the user's role reaches), ``path``, and
 for its words (``ivr.web.i18n``) ``_``, ``locale``, ``when`` (a time on the hotline's clock),
-``skill_name``, ``department_name`` and ``script_messages`` (the scripts' words).
+``skill_name``, ``department_name``, ``said`` (a call's reasons) and ``script_messages``
+(the scripts' words).
 Static files (plain JS and CSS, no build step) are under ``static/``. The Content Security
 Policy is ``default-src 'self'``: no inline scripts or styles, no CDN.
 """
@@ -30,6 +31,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ivr.core.records import Role
+from ivr.core.words import say
 from ivr.edges.translations import local_time
 from ivr.errors import StorageError
 from ivr.web import (
@@ -150,6 +152,8 @@ def words(request: web.Request) -> dict[str, Any]:
             if word in URGENCY_NAMES else word,
             "role_name": lambda role: i18n.gettext(ROLE_NAMES[role]) if role in ROLE_NAMES
             else role,
+            # A reason or queue line of a call (``ivr.core.words``) in the reader's language.
+            "said": lambda line: say(line, i18n.gettext),
             "script_messages": i18n.script_catalog(request.app)}
 
 

@@ -140,7 +140,7 @@ def _department_skills(settings: Settings) -> list[tuple[str, str, str]]:
 
 
 def _pop_dict(pop: ScreenPop | None) -> dict[str, Any] | None:
-    return None if pop is None else pop.to_dict()
+    return None if pop is None else pop.to_dict(_)
 
 
 @aiohttp_jinja2.template("console.html")
@@ -316,7 +316,7 @@ async def _send_pops(ws: web.WebSocketResponse, pops: asyncio.Queue[ScreenPop]) 
     while not ws.closed:
         pop = await pops.get()
         try:
-            await ws.send_str(_dumps({"type": "pop", "pop": pop.to_dict()}))
+            await ws.send_str(_dumps({"type": "pop", "pop": pop.to_dict(_)}))
         except (ConnectionError, RuntimeError):  # the console went away mid-send
             return
 

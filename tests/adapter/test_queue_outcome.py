@@ -17,11 +17,16 @@ from ivr.calls.pending_writes import PendingWrites
 from ivr.core.protocols.ami import AmiEvent
 from ivr.core.records import CallRecord
 from ivr.core.routing import FALLBACK_REASON
+from ivr.core.screen_pops import pop_from_dict
 from ivr.core.settings import Settings
 from ivr.edges.bus import LocalBus
 from ivr.edges.storage.store import Store, open_store
+from ivr.edges.translations import load_catalogs
 from ivr.operators.queue_events import QueueEvents
 from ivr.operators.screen_pops import ScreenPopHub, SharedScreenPops
+from ivr.web.i18n import LOCALE_DIR
+
+zh_CN = load_catalogs(LOCALE_DIR)["zh_CN"].ugettext
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
 
@@ -78,7 +83,12 @@ async def test_the_pop_shows_what_the_queue_did_before_this_phone_rang(desk: Des
     assert pop.queue_outcome == (
         "inquiry (the inquiry queue): nobody skipped", f"inquiry: rang {first.id}",
         f"inquiry: {first.id} did not answer within 15 s", f"inquiry: rang {second.id}")
-    assert pop.to_dict()["queue_outcome"] == list(pop.queue_outcome)
+    # Another node gets the same lines (with their templates), a console its own language.
+    assert pop_from_dict(pop.to_dict()).queue_outcome == pop.queue_outcome
+    assert pop.to_dict(str)["queue_outcome"] == list(pop.queue_outcome)
+    chinese = pop.to_dict(zh_CN)["queue_outcome"]
+    assert chinese[0] == "inquiry（inquiry 队列）：无人被跳过"
+    assert chinese[2] == f"inquiry：{first.id} 在 15 秒内未接听"
 
 
 async def test_a_fallback_call_is_recorded_with_why(desk: Desk) -> None:

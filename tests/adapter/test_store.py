@@ -19,12 +19,16 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from ivr import settings
 from ivr.core.cases import case_number, case_number_valid
 from ivr.core.records import CallRecord
+from ivr.core.routing import FALLBACK_REASON, QueueOutcome
+from ivr.core.words import say
 from ivr.edges.storage import migrations
 from ivr.edges.storage.migrations import SCHEMA_VERSION
 from ivr.edges.storage.store import Store, open_store
 from ivr.edges.storage.tables import metadata
+from ivr.edges.translations import load_catalogs
 from ivr.errors import StorageError
 from ivr.tools import admin
+from ivr.web.i18n import LOCALE_DIR
 from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
@@ -114,6 +118,27 @@ HOSTILE = [
     "王小明 反映：小区停水；\\ 100% _ % ;",
     "emoji 🚰 and combining é and RTL \u202e",
 ]
+
+
+async def test_routing_reasons_keep_their_words_for_each_readers_language(
+    store: Store,
+) -> None:
+    """A call's reasons and queue lines come back sayable in Chinese (their templates and
+    values kept); lines stored as plain text before come back as they were."""
+    zh = load_catalogs(LOCALE_DIR)["zh_CN"].ugettext
+    queue = QueueOutcome("hotline")
+    queue.answered("inquiry", "op1002", 12.4)
+    record = call("c9", route_reasons=[FALLBACK_REASON, "an old plain line"],
+                  queue_outcome=list(queue.lines))
+    await store.calls.save(record)
+    got = await store.calls.get("c9")
+    assert got is not None
+    assert got == record
+    assert [say(line, zh) for line in got.route_reasons] == [
+        "兜底：应用未对此来电分配路由；Asterisk 拨号方案将其同时分配给所有已登录话务员（综合队列）",
+        "an old plain line"]
+    assert [say(line, zh) for line in got.queue_outcome] == [
+        "inquiry：排队 12 秒后由 op1002 接听（inquiry 队列）"]
 
 
 @pytest.mark.parametrize("nasty", HOSTILE)

@@ -22,7 +22,7 @@ from ivr.core.settings import Settings
 # Words a Chinese page may show in Latin letters: abbreviations a Chinese operator reads as
 # such, the brand and the language menu's own name for English.
 ALLOWED = frozenset({"CSV", "XLSX", "Excel", "YAML", "IVR", "JSON", "CSRF", "ISO", "SIP",
-                     "English", "WebSocket", "e.g", "zh_CN", "en"})
+                     "English", "WebSocket", "e.g", "zh_CN", "en", "Asterisk"})
 VISIBLE_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "label")
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.'@-]*")

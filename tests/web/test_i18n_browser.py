@@ -11,21 +11,24 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from ivr.core.routing import FALLBACK_REASON, OperatorState, QueueOutcome
 from ivr.core.screen_pops import ScreenPop
 from ivr.core.settings import Settings
 from tests.web.conftest import WebHotline, WebUser, browser_login
 from tests.web.test_i18n import identifiers, untranslated
 
 OP = "op1001"
-# What the caller said and why the call was routed are the caller's words and the routing's
-# own trace, shown as they are (the routing writes its reasons in English: see README).
-DATA = ("#pop-transcript", "#pop-words", "#pop-reasons", "#case-description")
+# What the caller said is the caller's words, shown as they are. Why the call was routed and
+# what the queue did are in the operator's language like the rest.
+DATA = ("#pop-transcript", "#pop-words", "#case-description")
 WORDS = {
     "zh_CN": {"transcript": "路灯坏了", "empty": "当前没有来电。", "saved": "工单：",
-              "dispatched": "已派单至 城市管理委员会", "state": "已签出", "status": "已派单"},
+              "dispatched": "已派单至 城市管理委员会", "state": "已签出", "status": "已派单",
+              "reason": "兜底：应用未对此来电分配路由", "skipped": "跳过 op1002（暂停）"},
     "en": {"transcript": "the street light is broken", "empty": "No call right now.",
            "saved": "Case:", "dispatched": "dispatched to Urban Management Commission",
-           "state": "Logged out", "status": "Dispatched"},
+           "state": "Logged out", "status": "Dispatched",
+           "reason": "fallback: the application did not route", "skipped": "skipped op1002 (paused)"},
 }
 
 
@@ -67,12 +70,16 @@ async def test_an_operator_takes_a_call_in_their_language(
     assert html_lang in html
     assert untranslated(html, locale, known) == []
 
+    queue = QueueOutcome("hotline")
+    queue.rung("report", OP, {"op1002": OperatorState.PAUSED})
     hotline.screen_pops.publish(ScreenPop(
         "call-7", OP, caller="13800138000", caller_name="", language="zh", queue="report",
         skill="report", transcript=words["transcript"], intent="", category="urban",
-        urgency="elderly", route_reasons=("skill report",), previous_cases=(),
-        at="2026-01-02T10:00:00+08:00"))
+        urgency="elderly", route_reasons=(FALLBACK_REASON,), queue_outcome=tuple(queue.lines),
+        previous_cases=(), at="2026-01-02T10:00:00+08:00"))
     await expect(page.locator("#pop-transcript")).to_have_text(words["transcript"])
+    await expect(page.locator("#pop-reasons")).to_contain_text(words["reason"])
+    await expect(page.locator("#pop-queue-outcome")).to_contain_text(words["skipped"])
     assert untranslated(await shown(page), locale, known) == []
 
     await page.click("#case-save")

@@ -13,39 +13,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ivr.core.routing._model import OperatorState
+from ivr.core.words import N_, Words, joined
 
 _STATE_WORDS = {
-    OperatorState.LOGGED_OUT: "logged out",
-    OperatorState.AVAILABLE: "available",
-    OperatorState.ON_CALL: "on a call",
-    OperatorState.WRAP_UP: "wrapping up a call",
-    OperatorState.PAUSED: "paused",
+    OperatorState.LOGGED_OUT: Words(N_("logged out")),
+    OperatorState.AVAILABLE: Words(N_("available")),
+    OperatorState.ON_CALL: Words(N_("on a call")),
+    OperatorState.WRAP_UP: Words(N_("wrapping up a call")),
+    OperatorState.PAUSED: Words(N_("paused")),
 }
 
 
-def stage_words(queue: str, general_queue: str) -> str:
+def stage_words(queue: str, general_queue: str) -> Words:
     """A queue of the wait in plain words (see ``plan_stages``)."""
     if queue.startswith("op-"):
-        return f"the previous operator {queue.removeprefix('op-')} alone"
+        return Words(N_("the previous operator %(operator)s alone"),
+                     operator=queue.removeprefix("op-"))
     if queue.startswith("lang-"):
-        return f"any operator speaking {queue.removeprefix('lang-')}"
+        return Words(N_("any operator speaking %(language)s"),
+                     language=queue.removeprefix("lang-"))
     if queue == general_queue:
-        return "the general pool"
-    return f"the {queue} queue"
+        return Words(N_("the general pool"))
+    return Words(N_("the %(queue)s queue"), queue=queue)
 
 
-FALLBACK_REASON = (
+FALLBACK_REASON = Words(N_(
     "fallback: the application did not route this call; Asterisk's dialplan offered it to "
     "every logged-in operator at once (the general pool)"
-)
+))
 """Why a call reached the general queue without a plan: the application was down, slow or
 died before it chose the queue (the dialplan's ``fallback``)."""
 
 
-def callback_reason(callback_id: str) -> str:
+def callback_reason(callback_id: str) -> Words:
     """Why a callback stand-in rings an operator (``Local/<id>@callback-queue``)."""
-    return (f"callback {callback_id}: the citizen asked to be called back and kept their "
-            "place in line; answering rings you first, then the citizen")
+    return Words(N_("callback %(callback)s: the citizen asked to be called back and kept "
+                    "their place in line; answering rings you first, then the citizen"),
+                 callback=callback_id)
 
 
 def callback_id_of(channel: str) -> str | None:
@@ -57,9 +61,10 @@ def callback_id_of(channel: str) -> str | None:
     return head if head.isdigit() else None
 
 
-def transfer_line(operator: str, target: str) -> str:
+def transfer_line(operator: str, target: str) -> Words:
     """An operator sent the citizen to a department's number."""
-    return f"transferred by {operator} to department number {target}"
+    return Words(N_("transferred by %(operator)s to department number %(target)s"),
+                 operator=operator, target=target)
 
 
 @dataclass(slots=True)
@@ -77,18 +82,30 @@ class QueueOutcome:
             self._stages.add(queue)
             skipped = sorted((op, state) for op, state in others.items()
                              if op != operator and state is not OperatorState.AVAILABLE)
-            words = ", ".join(f"{op} ({_STATE_WORDS[state]})" for op, state in skipped)
-            self.lines.append(f"{queue} ({stage_words(queue, self.general_queue)}): "
-                              + (f"skipped {words}" if words else "nobody skipped"))
-        self.lines.append(f"{queue}: rang {operator}")
+            stage = stage_words(queue, self.general_queue)
+            if skipped:
+                words = joined(", ", (Words(N_("%(operator)s (%(state)s)"), operator=op,
+                                            state=_STATE_WORDS[state])
+                                      for op, state in skipped))
+                self.lines.append(Words(N_("%(queue)s (%(stage)s): skipped %(who)s"),
+                                        queue=queue, stage=stage, who=words))
+            else:
+                self.lines.append(Words(N_("%(queue)s (%(stage)s): nobody skipped"),
+                                        queue=queue, stage=stage))
+        self.lines.append(Words(N_("%(queue)s: rang %(operator)s"), queue=queue,
+                                operator=operator))
 
     def not_answered(self, queue: str, operator: str, ring_seconds: float) -> None:
-        self.lines.append(f"{queue}: {operator} did not answer within {ring_seconds:.0f} s")
+        self.lines.append(Words(N_("%(queue)s: %(operator)s did not answer within %(n)s s"),
+                                queue=queue, operator=operator, n=f"{ring_seconds:.0f}"))
 
     def answered(self, queue: str, operator: str, held_seconds: float) -> None:
-        self.lines.append(f"{queue}: answered by {operator} after {held_seconds:.0f} s in line "
-                          f"({stage_words(queue, self.general_queue)})")
+        self.lines.append(Words(N_("%(queue)s: answered by %(operator)s after %(n)s s in line "
+                                   "(%(stage)s)"), queue=queue, operator=operator,
+                                n=f"{held_seconds:.0f}",
+                                stage=stage_words(queue, self.general_queue)))
 
     def abandoned(self, queue: str, held_seconds: float) -> None:
-        self.lines.append(f"{queue}: the caller hung up after {held_seconds:.0f} s in line "
-                          f"({stage_words(queue, self.general_queue)})")
+        self.lines.append(Words(N_("%(queue)s: the caller hung up after %(n)s s in line "
+                                   "(%(stage)s)"), queue=queue, n=f"{held_seconds:.0f}",
+                                stage=stage_words(queue, self.general_queue)))

@@ -33,6 +33,7 @@ from typing import Protocol
 from ivr.core.routing._model import RoutingFacts, Urgency
 from ivr.core.routing._policy import RoutingPolicy
 from ivr.core.routing._stages import QueueStage, plan_stages
+from ivr.core.words import N_, Words, joined
 
 SKILLED_SHOWN = 5
 """How many skilled operators a reason names (the best first); the rest are counted."""
@@ -143,14 +144,16 @@ def plan_call(
     facts: RoutingFacts, roster: Roster, load: QueueLoad, policy: RoutingPolicy
 ) -> CallPlan:
     """The plan of one routed call: queue, priority, stages, announcement and reasons."""
-    reasons = [f"flow node {facts.flow_node}: skill {facts.skill}, priority "
-               f"{facts.flow_priority}"]
+    reasons = [Words(N_("flow node %(node)s: skill %(skill)s, priority %(priority)s"),
+                     node=facts.flow_node, skill=facts.skill, priority=facts.flow_priority)]
     queue = roster.queue_for(facts.skill)
     if queue != facts.skill:
-        reasons.append(f"skill {facts.skill} is not configured: general queue {queue}")
+        reasons.append(Words(N_("skill %(skill)s is not configured: general queue %(queue)s"),
+                             skill=facts.skill, queue=queue))
     priority = _priority(facts, policy, reasons)
     reasons.append(_queue_reason(queue, roster))
-    reasons.append("widening: " + policy.describe(facts.language))
+    reasons.append(Words(N_("widening: %(schedule)s"),
+                         schedule=policy.describe(facts.language)))
     case = facts.open_case
     previous = case.operator_id if case is not None and case.operator_free else None
     stages = plan_stages(
@@ -158,40 +161,52 @@ def plan_call(
         languages=roster.languages, priority=priority, policy=policy,
         previous_operator=previous,
     )
-    reasons += [f"stage {n}: {stage.reason}" for n, stage in enumerate(stages, 1)]
+    reasons += [Words(N_("stage %(n)s: %(reason)s"), n=n, reason=stage.reason)
+                for n, stage in enumerate(stages, 1)]
     announcement = None if previous is not None else _announcement(load, priority)
     return CallPlan(queue, priority, stages, announcement, tuple(reasons))
 
 
-def _priority(facts: RoutingFacts, policy: RoutingPolicy, reasons: list[str]) -> int:
+def _priority(facts: RoutingFacts, policy: RoutingPolicy, reasons: list[Words]) -> int:
     base = facts.flow_priority
     if facts.urgency is Urgency.EMERGENCY:
         top = policy.emergency_priority
-        reasons.append(f"emergency cue {facts.evidence!r}: priority {base} -> {max(base, top)}")
+        reasons.append(Words(N_("emergency cue %(cue)s: priority %(before)s -> %(after)s"),
+                             cue=repr(facts.evidence), before=base, after=max(base, top)))
         return max(base, top)
     priority = base
     ceiling = policy.emergency_priority - 1  # only emergencies reach the top
     if facts.urgency is Urgency.ELDERLY and policy.elderly_bonus:
         raised = max(priority, min(priority + policy.elderly_bonus, ceiling))
-        reasons.append(f"elderly caller {facts.evidence!r}: priority {priority} -> {raised}")
+        reasons.append(Words(N_("elderly caller %(cue)s: priority %(before)s -> %(after)s"),
+                             cue=repr(facts.evidence), before=priority, after=raised))
         priority = raised
     case = facts.open_case
     if case is not None and policy.repeat_caller_bonus:
         raised = max(priority, min(priority + policy.repeat_caller_bonus, ceiling))
         what = ", ".join(w for w in (case.category, case.status) if w)
-        reasons.append(f"repeat caller with open case {case.case_id}"
-                       f"{f' ({what})' if what else ''}: priority {priority} -> {raised}")
+        if what:
+            reasons.append(Words(N_("repeat caller with open case %(case)s (%(what)s): "
+                                    "priority %(before)s -> %(after)s"), case=case.case_id,
+                                 what=what, before=priority, after=raised))
+        else:
+            reasons.append(Words(N_("repeat caller with open case %(case)s: priority "
+                                    "%(before)s -> %(after)s"), case=case.case_id,
+                                 before=priority, after=raised))
         priority = raised
     return priority
 
 
-def _queue_reason(queue: str, roster: Roster) -> str:
+def _queue_reason(queue: str, roster: Roster) -> Words:
     skilled = roster.skilled.get(queue, ())
-    who = ", ".join(f"{op_id} level {level}" for op_id, level in skilled[:SKILLED_SHOWN])
+    who: Words = joined(", ", (Words(N_("%(operator)s level %(level)s"), operator=op_id,
+                                     level=level) for op_id, level in skilled[:SKILLED_SHOWN]))
     if len(skilled) > SKILLED_SHOWN:
-        who += f" and {len(skilled) - SKILLED_SHOWN} more"
-    return (f"queue {queue}: highest level rings first (penalty 5 - level), then the "
-            f"longest idle; skilled operators: {who or 'nobody'}")
+        who = Words(N_("%(who)s and %(n)s more"), who=who, n=len(skilled) - SKILLED_SHOWN)
+    elif not skilled:
+        who = Words(N_("nobody"))
+    return Words(N_("queue %(queue)s: highest level rings first (penalty 5 - level), then "
+                    "the longest idle; skilled operators: %(who)s"), queue=queue, who=who)
 
 
 def _announcement(load: QueueLoad, priority: int) -> Announcement | None:

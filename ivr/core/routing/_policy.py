@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from ivr.core.routing._model import MAX_LEVEL, MIN_LEVEL
+from ivr.core.words import N_, Words, joined
 
 LANGUAGE_PENALTY = MAX_LEVEL - MIN_LEVEL + 1
 """Member penalty for an operator who speaks the caller's language but lacks the skill."""
@@ -70,13 +71,15 @@ class WideningStep:
             return LANGUAGE_PENALTY
         return penalty_for(self.min_level)
 
-    def describe(self, language: str) -> str:
+    def describe(self, language: str) -> Words:
         """The step in plain words, for reasons and the wallboard."""
         if self.general_pool:
-            return f"the general pool (any available operator, {language} speakers first)"
+            return Words(N_("the general pool (any available operator, %(language)s speakers "
+                            "first)"), language=language)
         if self.any_skill_with_language:
-            return f"any operator speaking {language}"
-        return f"level {self.min_level}+ operators speaking {language}"
+            return Words(N_("any operator speaking %(language)s"), language=language)
+        return Words(N_("level %(level)s+ operators speaking %(language)s"),
+                     level=self.min_level, language=language)
 
 
 DEFAULT_WIDENING: tuple[WideningStep, ...] = (
@@ -177,13 +180,15 @@ class RoutingPolicy:
                 break
         return index, self.widening[index]
 
-    def describe(self, language: str) -> str:
+    def describe(self, language: str) -> Words:
         """The widening schedule in plain words, for a call's reasons."""
-        return "; ".join(
-            f"{step.describe(language)} after {step.after_seconds:g} s"
-            if step.after_seconds else f"{step.describe(language)} at once"
+        return joined("; ", (
+            Words(N_("%(step)s after %(n)s s"), step=step.describe(language),
+                  n=f"{step.after_seconds:g}")
+            if step.after_seconds else Words(N_("%(step)s at once"),
+                                             step=step.describe(language))
             for step in self.widening
-        )
+        ))
 
 
 def render_queuerules(policy: RoutingPolicy) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ivr.core.routing._policy import GENERAL_POOL_PENALTY, RoutingPolicy
+from ivr.core.words import N_, Words
 
 
 def language_queue(language: str) -> str:
@@ -87,16 +88,17 @@ def plan_stages(
     if previous_operator is not None and alone:
         stages.append(QueueStage(
             personal_queue(previous_operator), alone, priority, 0,
-            f"{previous_operator} handled the caller's open case and is free: tried alone "
-            f"for {alone} s",
+            Words(N_("%(operator)s handled the caller's open case and is free: tried alone "
+                     "for %(n)s s"), operator=previous_operator, n=alone),
         ))
         elapsed = alone
     if queue == general_queue:
         # Everyone logged in is a member: no caller waits while any of them is idle.
         stages.append(QueueStage(
             queue, None, priority, GENERAL_POOL_PENALTY,
-            f"the general pool {queue} from {elapsed} s: any available operator at once, the "
-            "best level first, then the longest idle",
+            Words(N_("the general pool %(queue)s from %(n)s s: any available operator at "
+                     "once, the best level first, then the longest idle"),
+                  queue=queue, n=elapsed),
         ))
         return tuple(stages)
     lang_at = _step_time(policy, general=False)
@@ -107,23 +109,26 @@ def plan_stages(
     stages.append(QueueStage(
         queue, None if first_end is None else max(1, first_end - elapsed), priority,
         start.max_penalty,
-        f"queue {queue} from {elapsed} s: level {start.min_level}+ first, widened by rule "
-        f"'{policy.rule_name}'",
+        Words(N_("queue %(queue)s from %(n)s s: level %(level)s+ first, widened by rule "
+                 "'%(rule)s'"), queue=queue, n=elapsed, level=start.min_level,
+              rule=policy.rule_name),
     ))
 
-    def later(name: str, until: int | None, since: int, why: str) -> QueueStage:
+    def later(name: str, until: int | None, since: int, why: Words) -> QueueStage:
         bump = len(stages) - (1 if elapsed == 0 else 2)
         raised = priority if priority >= emergency_priority else min(
             priority + bump + 1, emergency_priority - 1)
         return QueueStage(
             name, None if until is None else until - since, raised, GENERAL_POOL_PENALTY,
-            f"{why} from {since} s (priority {priority} -> {raised}: the wait already served "
-            "counts)",
+            Words(N_("%(why)s from %(n)s s (priority %(before)s -> %(after)s: the wait "
+                     "already served counts)"), why=why, n=since, before=priority,
+                  after=raised),
         )
 
     if has_language_queue and lang_at is not None:
         stages.append(later(language_queue(language), pool_at, lang_at,
-                            f"any operator speaking {language}"))
+                            Words(N_("any operator speaking %(language)s"),
+                                  language=language)))
     if first_end is not None and pool_at is not None:
-        stages.append(later(general_queue, None, pool_at, "the general pool"))
+        stages.append(later(general_queue, None, pool_at, Words(N_("the general pool"))))
     return tuple(stages)

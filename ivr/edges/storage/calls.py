@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.engine import RowMapping
 
 from ivr.core.records import CallRecord
+from ivr.core.words import lines_from_json, lines_json
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import json_text, utc_text
@@ -110,7 +111,7 @@ class CallRecords:
     ) -> None:
         await self._update(call_id, operator=operator, answered_at=utc_text(answered_at),
                            wait_seconds=wait_seconds,
-                           **({"queue_outcome": json_text(outcome)} if outcome else {}))
+                           **({"queue_outcome": json_text(lines_json(outcome))} if outcome else {}))
 
     async def set_recording(self, call_id: str, name: str | None, status: str) -> None:
         """The call's recording: its file name (None keeps the stored one) and state."""
@@ -139,7 +140,7 @@ class CallRecords:
         """The caller hung up while waiting in the queue."""
         await self._update(call_id, ended_at=utc_text(ended_at), wait_seconds=wait_seconds,
                            outcome="abandoned",
-                           **({"queue_outcome": json_text(outcome)} if outcome else {}))
+                           **({"queue_outcome": json_text(lines_json(outcome))} if outcome else {}))
 
     async def add_outcome(self, call_id: str, lines: list[str]) -> None:
         """Append ``lines`` to what app_queue did with the call (a transfer, a callback's
@@ -151,7 +152,7 @@ class CallRecords:
                 raise RecordNotFound(f"no call {call_id!r}")
             told = json.loads(row.queue_outcome or "[]")
             conn.execute(update(_t).where(_t.c.call_id == call_id)
-                         .values(queue_outcome=json_text([*told, *lines])))
+                         .values(queue_outcome=json_text([*told, *lines_json(lines)])))
         await self._db.write(run)
 
     async def _update(self, call_id: str, **values: object) -> None:
@@ -194,18 +195,19 @@ def _values(r: CallRecord) -> dict[str, Any]:
         "ended_at": r.ended_at, "path": json_text(r.path), "queue": r.queue,
         "priority": r.priority, "outcome": r.outcome, "hangup_node": r.hangup_node,
         "ivr_ms": r.ivr_ms, "flow_version": r.flow_version, "variables": json_text(r.variables),
-        "survey_score": r.survey_score, "route_reasons": json_text(r.route_reasons),
+        "survey_score": r.survey_score, "route_reasons": json_text(lines_json(r.route_reasons)),
         "operator": r.operator, "answered_at": r.answered_at, "wait_seconds": r.wait_seconds,
         "talk_seconds": r.talk_seconds, "skill": r.skill,
         # Written by what app_queue reports; a save of the IVR's record keeps it.
-        "queue_outcome": json_text(r.queue_outcome) if r.queue_outcome else None,
+        "queue_outcome": json_text(lines_json(r.queue_outcome)) if r.queue_outcome else None,
         "recording": r.recording, "recording_status": r.recording_status,
     }
 
 
 def _record(row: RowMapping) -> CallRecord:
     values = dict(row)
-    for name in ("path", "variables", "route_reasons"):
+    for name in ("path", "variables"):
         values[name] = json.loads(values[name])
-    values["queue_outcome"] = json.loads(values["queue_outcome"] or "[]")
+    values["route_reasons"] = lines_from_json(json.loads(values["route_reasons"]))
+    values["queue_outcome"] = lines_from_json(json.loads(values["queue_outcome"] or "[]"))
     return CallRecord(**values)

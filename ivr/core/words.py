@@ -1,0 +1,101 @@
+"""Lines of plain words the application writes for people (why a call was routed, what the
+queue did with it), sayable in each reader's language.
+
+A ``Words`` is a ``str``: its value is the English text, so logs, the JSON API and every
+comparison see what they always saw. It also keeps its message template (an English message
+id of the web's catalog, marked with ``N_`` so ``make catalogs`` collects it) and the values
+filled in, so a page shows it in the reader's language (``say``). Values may be ``Words``
+themselves (a stage's reason inside "stage 2: ..."), said in the same language.
+
+Stored records keep both (``to_json`` / ``from_json``); a line stored before (a plain string)
+stays a plain string and is shown as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the web's catalog (``make catalogs``); translated where shown."""
+    return message
+
+
+class Words(str):
+    """English text with its template and values (see the module's docstring)."""
+
+    __slots__ = ("template", "values")
+    template: str
+    values: Mapping[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Words:
+        text = template % {name: str(value) for name, value in values.items()} \
+            if values else template
+        self = super().__new__(cls, text)
+        self.template = template
+        self.values = dict(values)
+        return self
+
+    def say(self, translate: Callable[[str], str]) -> str:
+        """The line in the language of ``translate`` (a gettext: English id -> text)."""
+        text = translate(self.template)
+        if not self.values:
+            return text
+        filled = {name: say(value, translate) for name, value in self.values.items()}
+        try:
+            return text % filled
+        except (KeyError, ValueError, TypeError):  # a broken translation: the English line
+            return str.__str__(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": str.__str__(self), "template": self.template,
+                "values": {name: value.to_json() if isinstance(value, Words) else value
+                           for name, value in self.values.items()}}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (self.template, dict(self.values)))
+
+
+def _rebuilt(template: str, values: dict[str, Any]) -> Words:
+    return Words(template, **values)
+
+
+def say(line: object, translate: Callable[[str], str]) -> str:
+    """``line`` in the language of ``translate`` if it is ``Words``; as it is otherwise."""
+    return line.say(translate) if isinstance(line, Words) else str(line)
+
+
+def joined(separator: str, lines: Iterable[Words]) -> Words:
+    """``lines`` one after the other, each said in the reader's language."""
+    parts = list(lines)
+    template = separator.join(f"%(p{i})s" for i in range(len(parts)))
+    return Words(template, **{f"p{i}": part for i, part in enumerate(parts)})
+
+
+def from_json(value: object) -> object:
+    """A stored line back: ``Words`` from ``to_json``'s mapping, anything else as it is."""
+    if isinstance(value, dict) and isinstance(value.get("template"), str) \
+            and isinstance(value.get("values"), dict):
+        try:
+            return Words(value["template"], **{
+                str(name): from_json(v) for name, v in value["values"].items()})
+        except (KeyError, ValueError, TypeError):
+            return str(value.get("text", ""))
+    if isinstance(value, dict):
+        return str(value.get("text", ""))
+    return value
+
+
+def lines_json(lines: Iterable[object]) -> list[object]:
+    """Lines as stored: ``Words`` as mappings, plain strings as they are."""
+    return [line.to_json() if isinstance(line, Words) else line for line in lines]
+
+
+def lines_from_json(values: Iterable[object]) -> list[str]:
+    """Stored lines back (``Words`` or plain strings)."""
+    out: list[str] = []
+    for value in values:
+        line = from_json(value)
+        out.append(line if isinstance(line, str) else str(line))
+    return out
