@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.core.deadlines import DeadlinePolicy, Standing, standing
+from ivr.core.words import N_, Words, joined
 from ivr.errors import RecordNotFound, RecordRefused
 
 # Cases a day a number can tell apart: 5 digits of sequence (Beijing: ~65,000 a day).
@@ -201,11 +202,12 @@ def change(
     if status is not None and status != case.status:
         current, wanted = CaseStatus.parse(case.status), CaseStatus.parse(status)
         if not current.may_become(wanted):
-            raise RecordRefused(
-                f"case {case.number} cannot go from {current} to {wanted} "
-                "(cases move new -> dispatched -> in_progress -> resolved -> closed; "
-                "a returned case is dispatched again; only a resolved case can be reopened)"
-            )
+            raise RecordRefused(Words(N_(
+                "case %(case)s cannot go from %(current)s to %(wanted)s (cases move new -> "
+                "dispatched -> in_progress -> resolved -> closed; a returned case is "
+                "dispatched again; only a resolved case can be reopened)"),
+                case=case.number, current=_status_words(current),
+                wanted=_status_words(wanted)))
         values["status"] = wanted.value
         if current is CaseStatus.RESOLVED and wanted is CaseStatus.IN_PROGRESS:
             said.insert(0, "reopened")
@@ -239,8 +241,8 @@ class CaseAction(enum.StrEnum):
         try:
             return cls(text)
         except ValueError:
-            raise RecordRefused(
-                f"unknown case action {text!r} (one of {', '.join(cls)})") from None
+            raise RecordRefused(Words(N_("unknown case action %(action)s (one of %(all)s)"),
+                                      action=repr(text), all=", ".join(cls))) from None
 
     @property
     def by_department(self) -> bool:
@@ -263,6 +265,23 @@ _FROM: Mapping[CaseAction, frozenset[CaseStatus]] = {
 }
 # Steps that need words: what was done, what is asked, the answer, why it is returned.
 _NEEDS_TEXT = frozenset({_A.ANSWER, _A.ASK, _A.RESOLVE, _A.RETURN})
+# Statuses and steps inside a refusal, said in the reader's language (``ivr.core.words``).
+_STATUS_WORDS: Mapping[str, Words] = {
+    _S.NEW: Words(N_("new")), _S.DISPATCHED: Words(N_("dispatched")),
+    _S.IN_PROGRESS: Words(N_("in_progress")), _S.RETURNED: Words(N_("returned")),
+    _S.RESOLVED: Words(N_("resolved")), _S.CLOSED: Words(N_("closed")),
+    _S.MERGED: Words(N_("merged")),
+}
+_ACTION_WORDS: Mapping[CaseAction, Words] = {
+    _A.DISPATCH: Words(N_("dispatch")), _A.ANSWER: Words(N_("answer")),
+    _A.REOPEN: Words(N_("reopen")), _A.CLOSE: Words(N_("close")),
+    _A.ACCEPT: Words(N_("accept")), _A.ASK: Words(N_("ask")),
+    _A.RESOLVE: Words(N_("resolve")), _A.RETURN: Words(N_("return")),
+}
+
+
+def _status_words(status: str) -> Words | str:
+    return _STATUS_WORDS.get(status, status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,25 +345,34 @@ def act(
     if not visible_to(case, actor):
         raise RecordNotFound(f"no case {case.number}")
     if action.by_department != (actor.department is not None):
-        side = "a department" if action.by_department else "the centre"
-        raise RecordRefused(f"only {side} may {action} a case")
+        if action.by_department:
+            raise RecordRefused(Words(N_("only a department may %(action)s a case"),
+                                      action=_ACTION_WORDS[action]))
+        raise RecordRefused(Words(N_("only the centre may %(action)s a case"),
+                                  action=_ACTION_WORDS[action]))
     status = CaseStatus.parse(case.status) if case.status in _ORDER else None
     if status not in _FROM[action]:
-        allowed = ", ".join(s.value for s in _FROM[action])
-        raise RecordRefused(
-            f"case {case.number} is {case.status}: {action} is taken from {allowed}")
+        allowed = joined(", ", (_STATUS_WORDS[s] for s in sorted(_FROM[action],
+                                                                 key=_ORDER.__getitem__)))
+        raise RecordRefused(Words(N_("case %(case)s is %(status)s: %(action)s is taken from "
+                                     "%(allowed)s"), case=case.number,
+                                  status=_status_words(case.status),
+                                  action=_ACTION_WORDS[action], allowed=allowed))
     words = " ".join(text.split()) if action is not _A.RESOLVE else text.strip()
     if len(words) > MAX_TEXT:
-        raise RecordRefused(f"the text is {len(words)} characters; {MAX_TEXT} at most")
+        raise RecordRefused(Words(N_("the text is %(n)s characters; %(max)s at most"),
+                                  n=len(words), max=MAX_TEXT))
     if action in _NEEDS_TEXT and not words:
-        raise RecordRefused(f"{action} needs a text (what was done, asked, answered or why)")
+        raise RecordRefused(Words(N_("%(action)s needs a text (what was done, asked, answered "
+                                     "or why)"), action=_ACTION_WORDS[action]))
     values: dict[str, str | int | None] = {}
     said: list[str] = []
     first_response = {"responded_at": at} if case.responded_at is None else {}
     match action:
         case _A.DISPATCH:
             if department not in departments:
-                raise RecordRefused(f"no department {department!r} to dispatch to")
+                raise RecordRefused(Words(N_("no department %(department)s to dispatch to"),
+                                          department=repr(department)))
             values.update(status=_S.DISPATCHED.value, department=department,
                           dispatched_at=at, responded_at=None, resolved_at=None,
                           question="", returned_from="", return_reason="",
@@ -357,7 +385,8 @@ def act(
                             else f"suggested {case.suggested_department}, changed")
         case _A.ANSWER:
             if not case.question:
-                raise RecordRefused(f"case {case.number} has no question to answer")
+                raise RecordRefused(Words(N_("case %(case)s has no question to answer"),
+                                          case=case.number))
             values["question"] = ""
             said.append("answered")
         case _A.REOPEN:
@@ -406,14 +435,18 @@ def merge(
     if actor.department is not None:
         raise RecordNotFound(f"no case {case.number}")
     if case.number == main.number:
-        raise RecordRefused("a case cannot be merged into itself")
-    for which, c in (("the duplicate", case), ("the main case", main)):
-        if c.status not in _MERGEABLE:
-            raise RecordRefused(
-                f"{which} {c.number} is {c.status}: only open cases are merged")
+        raise RecordRefused(Words(N_("a case cannot be merged into itself")))
+    if case.status not in _MERGEABLE:
+        raise RecordRefused(Words(N_("the duplicate %(case)s is %(status)s: only open cases "
+                                     "are merged"), case=case.number,
+                                  status=_status_words(case.status)))
+    if main.status not in _MERGEABLE:
+        raise RecordRefused(Words(N_("the main case %(case)s is %(status)s: only open cases "
+                                     "are merged"), case=main.number,
+                                  status=_status_words(main.status)))
     if has_duplicates:
-        raise RecordRefused(f"cases were merged into {case.number}: merge {main.number} into "
-                            f"{case.number} instead")
+        raise RecordRefused(Words(N_("cases were merged into %(case)s: merge %(main)s into "
+                                     "%(case)s instead"), case=case.number, main=main.number))
     values: dict[str, str | int | None] = {
         "status": _S.MERGED.value, "merged_into": main.number, "department": "",
         "question": "", "respond_by": None, "resolve_by": None, "remind_at": None,
@@ -480,7 +513,8 @@ def visit_answered(
     """The citizen answered the return visit. Not resolved: the case is reopened (back to its
     department, with fresh deadlines); resolved: it is closed. Either way the answers stay."""
     if case.visit_status not in (VisitStatus.PENDING, VisitStatus.CALLING):
-        raise RecordRefused(f"case {case.number} has no return visit under way")
+        raise RecordRefused(Words(N_("case %(case)s has no return visit under way"),
+                                  case=case.number))
     values: dict[str, str | int | None] = {
         "visit_status": VisitStatus.DONE.value, "visit_resolved": int(resolved),
         "visit_satisfaction": int(satisfaction), "visit_at": at, "visit_next_at": None,
@@ -506,7 +540,8 @@ def visit_failed(
     when they are claimed): try again at ``retry_at``, or, after ``max_attempts``, the citizen
     is unreachable."""
     if case.visit_status not in (VisitStatus.PENDING, VisitStatus.CALLING):
-        raise RecordRefused(f"case {case.number} has no return visit under way")
+        raise RecordRefused(Words(N_("case %(case)s has no return visit under way"),
+                                  case=case.number))
     attempts = case.visit_attempts
     if attempts >= max_attempts:
         return CaseChange(

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Sequence
 
 from ivr.core.records import FlowVersion
+from ivr.core.words import N_, Words
 from ivr.errors import Refused
 
 
@@ -22,7 +23,7 @@ def rollback_target(versions: Sequence[FlowVersion], live_digest: str) -> FlowVe
     when there is none."""
     live = [i for i, v in enumerate(versions) if v.digest == live_digest]
     if not live or live[-1] == 0:
-        raise Refused("no earlier published version to roll back to")
+        raise Refused(Words(N_("no earlier published version to roll back to")))
     return versions[live[-1] - 1]
 
 

@@ -66,7 +66,7 @@ def say(line: object, translate: Callable[[str], str]) -> str:
     return line.say(translate) if isinstance(line, Words) else str(line)
 
 
-def joined(separator: str, lines: Iterable[Words]) -> Words:
+def joined(separator: str, lines: Iterable[str]) -> Words:
     """``lines`` one after the other, each said in the reader's language."""
     parts = list(lines)
     template = separator.join(f"%(p{i})s" for i in range(len(parts)))
@@ -77,11 +77,14 @@ def from_json(value: object) -> object:
     """A stored line back: ``Words`` from ``to_json``'s mapping, anything else as it is."""
     if isinstance(value, dict) and isinstance(value.get("template"), str) \
             and isinstance(value.get("values"), dict):
+        text = value.get("text")
         try:
-            return Words(value["template"], **{
+            line = Words(value["template"], **{
                 str(name): from_json(v) for name, v in value["values"].items()})
         except (KeyError, ValueError, TypeError):
-            return str(value.get("text", ""))
+            return str(text or "")
+        # Not the line it was stored as (cut short on the bus, edited): its text as it was.
+        return line if text is None or text == line else str(text)
     if isinstance(value, dict):
         return str(value.get("text", ""))
     return value

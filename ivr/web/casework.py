@@ -32,7 +32,7 @@ from ivr.core.records import CallRecord, RecordingStatus, Role, User
 from ivr.core.suggest import for_case
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
-from ivr.web.errors import json_error
+from ivr.web.errors import json_error, message_of
 from ivr.web.i18n import N_, config_language, name_in_language
 from ivr.web.i18n import gettext as _
 from ivr.web.keys import SERVICES
@@ -248,7 +248,7 @@ async def api_act(request: web.Request) -> web.Response:
     try:
         action = CaseAction.parse(_body_text(body, "action"))
     except Refused as exc:
-        raise json_error(web.HTTPBadRequest, "bad_field", str(exc)) from exc
+        raise json_error(web.HTTPBadRequest, "bad_field", message_of(exc)) from exc
     case = await take_step(services, user, request.match_info["number"], action,
                            text=_body_text(body, "text"),
                            department=_body_text(body, "department"))
@@ -404,7 +404,7 @@ async def _step_from_form(request: web.Request, user: User, back: str) -> web.St
     except RecordNotFound:
         return await _case_page(request, user, number)  # renders the 404 page
     except IvrError as exc:
-        return await _case_page(request, user, number, error=str(exc), status=409)
+        return await _case_page(request, user, number, error=message_of(exc), status=409)
     raise web.HTTPSeeOther(back)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
+from ivr.core.words import Words, say
 from ivr.errors import (
     AmiError,
     ConfigRejected,
@@ -64,6 +65,13 @@ def json_error(status: type[web.HTTPException], error: str, message: str,
     return status(text=body, content_type="application/json")
 
 
+def message_of(exc: Exception) -> str:
+    """An error's message in the request's language when the core wrote it as ``Words``
+    (``ivr.core.words``: a case step refused, a rollback with nothing to roll back to)."""
+    return say(exc.args[0], _) if len(exc.args) == 1 and isinstance(exc.args[0], Words) \
+        else str(exc)
+
+
 def problems_json(problems: Sequence[FlowProblem]) -> list[dict[str, Any]]:
     return [{"file": p.file, "line": p.line, "node": p.node, "message": p.message,
              "kind": p.kind} for p in problems]
@@ -81,7 +89,7 @@ def as_json(exc: IvrError) -> web.HTTPException | None:
         if kind is StorageError:
             # The driver's words are for the log, not for the browser.
             return json_error(status, error, _("The database did not answer; try again."))
-        return json_error(status, error, str(exc))
+        return json_error(status, error, message_of(exc))
     return None
 
 

@@ -148,7 +148,10 @@ async def test_a_department_works_a_case_with_the_page_forms(api_as, hotline):
         "csrf": operator.csrf, "action": "answer", "text": "3号楼"})
     resp = await ecology.post(f"/department/cases/{number}", data=form("accept"))
     assert resp.status == 409
-    assert "is taken from" in await resp.text()
+    # Said in the department's language (Chinese here), the step and statuses included.
+    refused = await resp.text()
+    assert "当前为“处理中”：“签收”只能在以下状态进行：已派单" in refused
+    assert "is taken from" not in refused
     resp = await ecology.post(f"/department/cases/{number}", data=form("resolve", "已停工"))
     page = await resp.text()
     assert 'data-status="resolved"' in page

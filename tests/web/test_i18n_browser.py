@@ -28,7 +28,8 @@ WORDS = {
     "en": {"transcript": "the street light is broken", "empty": "No call right now.",
            "saved": "Case:", "dispatched": "dispatched to Urban Management Commission",
            "state": "Logged out", "status": "Dispatched",
-           "reason": "fallback: the application did not route", "skipped": "skipped op1002 (paused)"},
+           "reason": "fallback: the application did not route",
+           "skipped": "skipped op1002 (paused)"},
 }
 
 
