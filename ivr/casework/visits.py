@@ -33,6 +33,7 @@ from ivr.core.cases import Case, Satisfaction, case_number_valid, in_window
 from ivr.core.numbers import EXTERNAL_NUMBER
 from ivr.core.protocols.ami import channel_variable
 from ivr.core.settings import Settings
+from ivr.core.words import N_, Words
 from ivr.edges.clock import SYSTEM_CLOCK, Clock
 from ivr.edges.storage.cases import Cases
 from ivr.errors import AmiError, IvrError, RecordRefused, StorageError
@@ -109,7 +110,8 @@ class ReturnVisits:
     async def _call(self, case: Case) -> None:
         settings = self._settings
         if not EXTERNAL_NUMBER.match(case.caller):
-            await self.failed(case.number, f"cannot call {case.caller!r}", final=True)
+            await self.failed(case.number, Words(N_("cannot call %(number)s"),
+                                                 number=repr(case.caller)), final=True)
             return
         hotline = settings.sip.service_number
         ring = settings.visits.ring_seconds
@@ -127,7 +129,8 @@ class ReturnVisits:
                 # claimed again (one attempt spent), never dialled twice at once.
                 log.warning("return_visit_unknown", case=case.number, reason=str(exc))
                 return
-            await self.failed(case.number, f"originate: {exc}")
+            await self.failed(case.number, Words(N_("the call could not be placed: %(error)s"),
+                                                 error=str(exc)))
             return
         response = next((m for m in messages if m.get("Event") == "OriginateResponse"), {})
         if response.get("Response") != "Success":
@@ -167,7 +170,7 @@ class ReturnVisits:
                 if satisfied_key in ("1", "2", "3"):
                     break
         if satisfied_key not in ("1", "2", "3"):
-            await self.failed(number, "answered without keys")
+            await self.failed(number, Words(N_("answered without keys")))
             return "no answer"
         done = await cases.visit_answered(
             number, resolved=resolved_key == "1",
@@ -183,7 +186,9 @@ Ask = Callable[[str, str], Awaitable[str]]
 
 def _reason(code: str) -> str:
     """Asterisk's OriginateResponse reason code in words."""
-    return {"0": "no such channel", "1": "no answer", "3": "no answer", "5": "busy",
-            "8": "congested"}.get(code, f"not answered (reason {code or '?'})")
+    known = {"0": N_("no such channel"), "1": N_("no answer"), "3": N_("no answer"),
+             "5": N_("busy"), "8": N_("congested")}
+    return Words(known[code]) if code in known else Words(
+        N_("not answered (reason %(code)s)"), code=code or "?")
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.core.deadlines import DeadlinePolicy, Standing, standing
-from ivr.core.words import N_, Words, joined
+from ivr.core.words import N_, Ref, Words, joined
 from ivr.errors import RecordNotFound, RecordRefused
 
 # Cases a day a number can tell apart: 5 digits of sequence (Beijing: ~65,000 a day).
@@ -189,7 +189,7 @@ def change(
 
     ``RecordRefused`` when the status may not move that way.
     """
-    said = [note.strip()] if note.strip() else []
+    said: list[str] = [note.strip()] if note.strip() else []
     values: dict[str, str | None] = {}
     for name, value in fields.items():
         old = getattr(case, name)
@@ -198,7 +198,7 @@ def change(
             if name != "description":
                 said.append(f"{name}: {old or '-'} -> {value or '-'}")
             else:
-                said.append("description changed")
+                said.append(Words(N_("description changed")))
     if status is not None and status != case.status:
         current, wanted = CaseStatus.parse(case.status), CaseStatus.parse(status)
         if not current.may_become(wanted):
@@ -210,14 +210,14 @@ def change(
                 wanted=_status_words(wanted)))
         values["status"] = wanted.value
         if current is CaseStatus.RESOLVED and wanted is CaseStatus.IN_PROGRESS:
-            said.insert(0, "reopened")
+            said.insert(0, Words(N_("reopened")))
             values["resolved_at"] = None
         if wanted is CaseStatus.DISPATCHED and at:
             values.update(dispatched_at=at, responded_at=None, returned_from="",
                           return_reason="", **_deadlines(case, at, deadlines))
     if not values and not said:
         return None
-    return CaseChange(values, "; ".join(said))
+    return CaseChange(values, joined("; ", said))
 
 
 MAX_TEXT = 2000
@@ -377,44 +377,47 @@ def act(
                           dispatched_at=at, responded_at=None, resolved_at=None,
                           question="", returned_from="", return_reason="",
                           **_deadlines(case, at, deadlines))
-            said.append(f"dispatched to {department}")
+            said.append(Words(N_("dispatched to %(department)s"),
+                              department=Ref("department", department)))
             if case.suggested_department and case.suggestion_kept is None:
                 kept = department == case.suggested_department
                 values["suggestion_kept"] = int(kept)
-                said.append("as suggested" if kept
-                            else f"suggested {case.suggested_department}, changed")
+                said.append(Words(N_("as suggested")) if kept else Words(
+                    N_("suggested %(department)s, changed"),
+                    department=Ref("department", case.suggested_department)))
         case _A.ANSWER:
             if not case.question:
                 raise RecordRefused(Words(N_("case %(case)s has no question to answer"),
                                           case=case.number))
             values["question"] = ""
-            said.append("answered")
+            said.append(Words(N_("answered")))
         case _A.REOPEN:
             values.update(status=_S.IN_PROGRESS.value, resolved_at=None,
                           **_deadlines(case, at, deadlines))
             if case.visit_status in (VisitStatus.PENDING, VisitStatus.CALLING):
                 values.update(visit_status="", visit_next_at=None)  # no visit: not resolved
-            said.append("reopened")
+            said.append(Words(N_("reopened")))
         case _A.CLOSE:
             values["status"] = _S.CLOSED.value
-            said.append("closed")
+            said.append(Words(N_("closed")))
         case _A.ACCEPT:
             values.update(status=_S.IN_PROGRESS.value, **first_response)
-            said.append("accepted")
+            said.append(Words(N_("accepted")))
         case _A.ASK:
             values.update(question=words, **first_response)
-            said.append("asked the centre")
+            said.append(Words(N_("asked the centre")))
         case _A.RESOLVE:
             values.update(status=_S.RESOLVED.value, reply=words, resolved_at=at, question="",
                           **first_response, **_VISIT_DUE)
-            said.append("resolved")
+            said.append(Words(N_("resolved")))
         case _A.RETURN:
             values.update(status=_S.RETURNED.value, department="", returned_from=case.department,
                           return_reason=words, question="", responded_at=None)
-            said.append(f"returned by {case.department}")
+            said.append(Words(N_("returned by %(department)s"),
+                              department=Ref("department", case.department)))
     if words:
         said.append(words)
-    return CaseChange(values, ": ".join(said), action.value)
+    return CaseChange(values, joined(": ", said), action.value)
 
 
 # -- merging duplicates ---------------------------------------------------------------------
@@ -452,11 +455,12 @@ def merge(
         "question": "", "respond_by": None, "resolve_by": None, "remind_at": None,
         "reminded_at": None, "escalated_at": None,
     }
-    note = f"merged into {main.number}" + (
-        f" (was with {case.department})" if case.department else "")
+    note = Words(N_("merged into %(main)s (was with %(department)s)"), main=main.number,
+                 department=Ref("department", case.department)) if case.department \
+        else Words(N_("merged into %(main)s"), main=main.number)
     return (CaseChange(values, note, "merge"),
-            CaseChange({}, f"case {case.number} (caller {case.caller}) merged into this one",
-                       "merged_in"))
+            CaseChange({}, Words(N_("case %(case)s (caller %(caller)s) merged into this one"),
+                             case=case.number, caller=case.caller), "merged_in"))
 
 
 def follow_main(case: Case, main: Case, *, at: str) -> CaseChange | None:
@@ -471,11 +475,34 @@ def follow_main(case: Case, main: Case, *, at: str) -> CaseChange | None:
             "dispatched_at": main.dispatched_at, "responded_at": main.responded_at,
             "respond_by": main.respond_by, "resolve_by": main.resolve_by, "resolved_at": at,
             **_VISIT_DUE,
-        }, f"resolved with case {main.number}: {main.reply}", "resolve")
+        }, Words(N_("resolved with case %(case)s: %(reply)s"), case=main.number,
+                 reply=main.reply), "resolve")
     if main.status == _S.CLOSED:
-        return CaseChange({"status": _S.CLOSED.value}, f"closed with case {main.number}",
-                          "close")
+        return CaseChange({"status": _S.CLOSED.value},
+                          Words(N_("closed with case %(case)s"), case=main.number), "close")
     return None
+
+
+def _minute(stamp: str) -> str:
+    """A stored local time as a note shows it: ``2026-12-29 18:00`` (other text as it is)."""
+    try:
+        return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
+
+
+def reminder_note(due: str) -> Words:
+    """The history line of a case's reminder: nearly due."""
+    return Words(N_("nearly due: to be resolved by %(due)s"), due=_minute(due))
+
+
+def escalation_note(*, respond_by: str | None, resolve_by: str | None) -> Words:
+    """The history line of a case escalated to the supervisors: late to respond (when
+    ``respond_by`` is given) or to resolve."""
+    missed = Words(N_("not responded by %(at)s"), at=_minute(respond_by)) \
+        if respond_by is not None \
+        else Words(N_("not resolved by %(at)s"), at=_minute(str(resolve_by)))
+    return Words(N_("overdue (%(missed)s): escalated to the supervisors"), missed=missed)
 
 
 # -- the return visit (回访) -------------------------------------------------------------------
@@ -519,16 +546,18 @@ def visit_answered(
         "visit_status": VisitStatus.DONE.value, "visit_resolved": int(resolved),
         "visit_satisfaction": int(satisfaction), "visit_at": at, "visit_next_at": None,
     }
-    words = {Satisfaction.SATISFIED: "satisfied", Satisfaction.BASICALLY_SATISFIED:
-             "basically satisfied", Satisfaction.DISSATISFIED: "dissatisfied"}[satisfaction]
+    words = {Satisfaction.SATISFIED: Words(N_("satisfied")),
+             Satisfaction.BASICALLY_SATISFIED: Words(N_("basically satisfied")),
+             Satisfaction.DISSATISFIED: Words(N_("dissatisfied"))}[satisfaction]
     if resolved:
         values["status"] = _S.CLOSED.value
-        note = f"return visit: resolved, {words}; closed"
+        note = Words(N_("return visit: resolved, %(satisfaction)s; closed"), satisfaction=words)
         action = "visit"
     else:
         values.update(status=_S.IN_PROGRESS.value, resolved_at=None,
                       **_deadlines(case, at, deadlines))
-        note = f"return visit: not resolved, {words}; reopened"
+        note = Words(N_("return visit: not resolved, %(satisfaction)s; reopened"),
+                     satisfaction=words)
         action = "visit_reopen"
     return CaseChange(values, note, action)
 
@@ -547,12 +576,14 @@ def visit_failed(
         return CaseChange(
             {"visit_status": VisitStatus.UNREACHABLE.value, "visit_attempts": attempts,
              "visit_next_at": None, "visit_at": at},
-            f"return visit attempt {attempts} failed ({why}): citizen unreachable",
+            Words(N_("return visit attempt %(n)s failed (%(why)s): citizen unreachable"),
+                  n=attempts, why=why),
             "visit_unreachable")
     return CaseChange(
         {"visit_status": VisitStatus.PENDING.value, "visit_attempts": attempts,
          "visit_next_at": retry_at},
-        f"return visit attempt {attempts} failed ({why}); next at {retry_at}", "visit_failed")
+        Words(N_("return visit attempt %(n)s failed (%(why)s); next at %(at)s"), n=attempts,
+              why=why, at=_minute(retry_at)), "visit_failed")
 
 
 def in_window(moment: datetime, start_minute: int, end_minute: int) -> bool:

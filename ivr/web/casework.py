@@ -30,6 +30,7 @@ from ivr.core.cases import Actor, Case, CaseAction, visible_to
 from ivr.core.duplicates import Duplicate, likely_duplicates
 from ivr.core.records import CallRecord, RecordingStatus, Role, User
 from ivr.core.suggest import for_case
+from ivr.core.words import Words, say
 from ivr.errors import IvrError, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
 from ivr.web.errors import json_error, message_of
@@ -67,7 +68,8 @@ ACTION_LABELS: Final = {
 }
 
 
-# The words the core writes at the head of a step's history note (``ivr.core.cases.act``).
+# The words at the head of a step's history note stored as plain text (before the core
+# wrote its notes as ``Words``): read back from the text.
 NOTE_WORDS: Final = {"answered": N_("answered"), "reopened": N_("reopened"),
                      "closed": N_("closed"), "accepted": N_("accepted"),
                      "asked the centre": N_("asked the centre"), "resolved": N_("resolved"),
@@ -75,9 +77,13 @@ NOTE_WORDS: Final = {"answered": N_("answered"), "reopened": N_("reopened"),
 
 
 def note_text(note: str, department_name: Any) -> str:
-    """A history note in the user's language: the core's words at its head translated (and a
-    dispatch's word on the suggestion after it), what a person wrote after them (``: ...``) as
-    they wrote it."""
+    """A history note in the user's language: the core's words (``ivr.core.words``, the
+    departments by name), what a person wrote as they wrote it. A note stored as plain text
+    by an earlier version: the core's words at its head translated (and a dispatch's word on
+    the suggestion after it), what a person wrote after them (``: ...``) as it is."""
+    if isinstance(note, Words):
+        return say(note, _, lambda kind, ident: department_name(ident)
+                   if kind == "department" else ident)
     head, sep, rest = note.partition(": ")
     if head.startswith("dispatched to "):
         head = _("dispatched to %(department)s",

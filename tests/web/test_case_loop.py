@@ -6,10 +6,13 @@ centre's."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from ivr.casework.visits import _reason as visit_reason
 from tests.web.conftest import audited
 from tests.web.test_api_roles import ROUTES, concrete
 
@@ -179,3 +182,37 @@ async def test_department_accounts_name_a_configured_department(api_as):
         assert (await admin.post("/api/users", json=body)).status == 400, body
     resp = await admin.patch("/api/users/d1", json={"role": "operator"})
     assert resp.status == 409
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("zh_CN", ["派单至 生态环境局", "已签收", "已超期（未在 ", "前办结）：已上报班长",
+               "第 1 次回访失败（无人接听）；下次回访时间"]),
+    ("en", ["dispatched to Ecology and Environment Bureau", "accepted", "overdue (not resolved by ",
+            "): escalated to the supervisors",
+            "return visit attempt 1 failed (no answer); next at"]),
+])
+async def test_a_departments_case_history_is_in_its_language(
+    api_as, hotline, language: str, words: list[str],
+) -> None:
+    """What the hotline wrote in a case's history (the dispatch, the department's step, an
+    escalation, a failed return visit) reads in the department's language, departments by
+    name; the API gives the English text."""
+    operator = await api_as("operator", "op1001")
+    ecology = await api_as("department", department="ecology", username="eco7")
+    await hotline.store.users.update("eco7", language=language)
+    number = await new_case(operator)
+    await step(operator, number, "dispatch", department="ecology")
+    await step(ecology, number, "accept")
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    assert await hotline.store.cases.escalate(now, now + timedelta(days=365)) == [number]
+    await step(ecology, number, "resolve", text="已处理")
+    assert [c.number for c in await hotline.store.cases.claim_visits(
+        now + timedelta(days=1), timedelta(minutes=5), 3, 10)] == [number]
+    await hotline.store.cases.visit_failed(number, why=visit_reason("1"), now=now,
+                                           max_attempts=3, retry_at=now + timedelta(hours=1))
+    page = await (await ecology.get(f"/department/cases/{number}")).text()
+    for said in words:
+        assert said in page
+    assert "已处理" in page  # the department's own words, as written
+    history = (await (await operator.get(f"/api/cases/{number}")).json())["history"]
+    assert history[-1]["note"].startswith("return visit attempt 1 failed (no answer); next at")

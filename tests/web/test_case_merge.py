@@ -93,7 +93,10 @@ async def test_merges_refused_say_why(api_as):
     a = await filed(operator, "13800000044", "噪音")
     resp = await operator.post(f"/api/cases/{a}/merge", json={"into": a})
     assert resp.status == 409
-    assert "itself" in (await resp.json())["message"]
+    assert (await resp.json())["message"] == "工单不能合并到自身"  # the user's language
+    resp = await operator.post(f"/api/cases/{a}/merge", json={"into": a},
+                               headers={"Accept-Language": "en"})
+    assert (await resp.json())["message"] == "a case cannot be merged into itself"
     resp = await operator.post(f"/api/cases/{a}/merge", json={"into": "6000000000"})
     assert resp.status == 404
     assert (await operator.post(f"/api/cases/{a}/merge", json={})).status == 400

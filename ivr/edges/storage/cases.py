@@ -29,14 +29,17 @@ from ivr.core.cases import (
     act,
     case_number,
     change,
+    escalation_note,
     follow_main,
     merge,
+    reminder_note,
     visit_answered,
     visit_failed,
 )
 from ivr.core.deadlines import CaseAlerts, DeadlinePolicy, FlaggedCase
 from ivr.core.rates import DepartmentCounts
 from ivr.core.suggest import Suggestion, SuggestionTally
+from ivr.core.words import stored, unstored
 from ivr.edges.storage import tables
 from ivr.edges.storage.database import Database
 from ivr.edges.storage.tables import local_text
@@ -212,7 +215,8 @@ class Cases:
                 select(*_EVENT_COLUMNS)
                 .where(_events.c.number == number).order_by(_events.c.id)
             )
-            return [CaseEvent(*row) for row in rows]
+            return [CaseEvent(number, at, actor, status, unstored(note), action)
+                    for number, at, actor, status, note, action in rows]
         return await self._db.read(run)
 
     async def get(self, number: str) -> Case | None:
@@ -344,7 +348,7 @@ class Cases:
                        & (_t.c.resolve_by > stamp))
                 .order_by(_t.c.remind_at).limit(_BATCH)
             ).all()
-            return _mark(conn, {number: (status, f"nearly due: to be resolved by {due}")
+            return _mark(conn, {number: (status, reminder_note(due))
                                 for number, status, due in rows},
                          column="reminded_at", stamp=stamp, action="remind")
         return await self._db.write(run)
@@ -363,12 +367,12 @@ class Cases:
                 .where(_t.c.status.in_(_WORKED) & _t.c.escalated_at.is_(None) & late)
                 .order_by(_t.c.resolve_by).limit(_BATCH)
             ).all()
-            notes = {}
+            notes: dict[str, tuple[str, str]] = {}
             for number, status, resolve_by, respond_by, responded_at in rows:
-                missed = (f"not responded by {respond_by}" if responded_at is None
-                          and respond_by is not None and respond_by <= limit
-                          else f"not resolved by {resolve_by}")
-                notes[number] = (status, f"overdue ({missed}): escalated to the supervisors")
+                late_to_respond = responded_at is None and respond_by is not None \
+                    and respond_by <= limit
+                notes[number] = (status, escalation_note(
+                    respond_by=respond_by if late_to_respond else None, resolve_by=resolve_by))
             return _mark(conn, notes, column="escalated_at", stamp=stamp, action="escalate")
         return await self._db.write(run)
 
@@ -571,7 +575,7 @@ def _mark(
     if done:
         conn.execute(_events.insert(), [
             {"number": n, "at": stamp, "actor": "system", "status": notes[n][0],
-             "note": notes[n][1], "action": action} for n in done])
+             "note": stored(notes[n][1]), "action": action} for n in done])
     return sorted(done)
 
 
@@ -602,7 +606,7 @@ def _apply(
     conn.execute(update(_t).where(_t.c.number == number).values(**values))
     conn.execute(_events.insert().values(
         number=number, at=stamp, actor=actor, status=values.get("status") or case.status,
-        note=edit.note, action=edit.action,
+        note=stored(edit.note), action=edit.action,
     ))
     return Case(*conn.execute(select(*_COLUMNS).where(_t.c.number == number)).one())
 
