@@ -17,7 +17,8 @@ menu, not app_queue's ringing, which is the same for both. Measured per run:
 * CPU per call of Asterisk and of the application (``ivr serve`` in its own process), from
   /proc, and their sum; the ratio application IVR / plain dialplan;
 * latency per menu step, from Asterisk's own log: from the call's arrival to the main menu
-  starting (the language step) and to joining the queue (the main-menu step). The caller's
+  starting (the language step) and to joining the queue, or to the application's wait
+  announcement when no operator is free (the main-menu step). The caller's
   key presses are at fixed times, so the difference between the two IVRs is the latency the
   application adds to each step.
 
@@ -175,7 +176,9 @@ def latencies(log: Path, offset: int, number: str) -> tuple[list[float], list[fl
             arrived.setdefault(ch, at)
         elif "Playing 'ivr/main-menu" in line:
             menu.setdefault(ch, at)
-        elif "] Queue(\"" + ch in line:
+        elif "] Queue(\"" + ch in line or "Playing 'ivr/queue-" in line:
+            # The menu step ends where the route decision is carried out: the caller joins
+            # the queue, or first hears the application's wait announcement (no operator free).
             queued.setdefault(ch, at)
         elif "Spawn extension" in line or "exited non-zero" in line:
             ended[ch] = at
