@@ -324,7 +324,7 @@ class CallHandler:
             latest_open = still_open[-1] if still_open else None
             # Known: any call but this one (of the latest two: a read that does not grow
             # with the caller's history).
-            known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+            known = bool(cases) or any(call_id != record.call_id for call_id in previous)
             # The caller's case, recognised by their number: the latest open one, else the
             # latest resolved one (which they may say is not resolved).
             number = caller_case(cases)
