@@ -108,7 +108,12 @@ ANSWERS: dict[bytes, bytes] = {
     b"CHANNEL STATUS": b"200 result=6\n",  # 6: the line is up
 }
 DEFAULT_ANSWER = b"200 result=0\n"
-ROUTED = b'SET VARIABLE "IVR_QUEUE"'
+ROUTED = (b'SET VARIABLE "IVR_QUEUE"', b'EXEC "MSet"')  # IVR_QUEUE, alone or with the stages
+
+
+def routed_by(line: bytes) -> bool:
+    """Whether this command line sets IVR_QUEUE (the call is routed)."""
+    return line.startswith(ROUTED) and b"IVR_QUEUE" in line
 
 
 def answer(line: bytes) -> bytes:
@@ -319,7 +324,7 @@ async def fake_call(port: int, n: int, tally: Tally) -> None:
                 break
             tally.round_trips.append(time.perf_counter() - sent)
             commands += 1
-            routed = routed or line.startswith(ROUTED)
+            routed = routed or routed_by(line)
             writer.write(answer(line))
             sent = time.perf_counter()
     except OSError:
@@ -528,7 +533,7 @@ class InMemoryChannel(AgiChannel):
     async def command(self, verb: str, *args: str | int) -> AgiResult:
         line = encode_command(verb, *args)
         self.commands += 1
-        self.routed = self.routed or line.startswith(ROUTED)
+        self.routed = self.routed or routed_by(line)
         result = ResponseReader().receive_line(answer(line))
         if not isinstance(result, AgiResult):
             raise TypeError(result)

@@ -17,11 +17,14 @@ menu, not app_queue's ringing, which is the same for both. Measured per run:
 * CPU per call of Asterisk and of the application (``ivr serve`` in its own process), from
   /proc, and their sum; the ratio application IVR / plain dialplan;
 * latency per menu step, from Asterisk's own log: from the call's arrival to the main menu
-  starting (the language step) and to joining the queue (the main-menu step). The caller's
+  starting (the language step) and to joining the queue, or to the application's wait
+  announcement when no operator is free (the main-menu step). The caller's
   key presses are at fixed times, so the difference between the two IVRs is the latency the
   application adds to each step.
 
 The runs alternate between the two IVRs at each rate, so both see the same machine.
+``--ramp START,STEP,MAX`` raises the rate until the first rate at which an application call
+fails (rates up to 60 calls/s and beyond: SIPp and the test bed's Asterisk keep up to 120).
 """
 
 from __future__ import annotations
@@ -175,7 +178,9 @@ def latencies(log: Path, offset: int, number: str) -> tuple[list[float], list[fl
             arrived.setdefault(ch, at)
         elif "Playing 'ivr/main-menu" in line:
             menu.setdefault(ch, at)
-        elif "] Queue(\"" + ch in line:
+        elif "] Queue(\"" + ch in line or "Playing 'ivr/queue-" in line:
+            # The menu step ends where the route decision is carried out: the caller joins
+            # the queue, or first hears the application's wait announcement (no operator free).
             queued.setdefault(ch, at)
         elif "Spawn extension" in line or "exited non-zero" in line:
             ended[ch] = at
@@ -223,8 +228,19 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rates", default="2,5,10", help="new calls per second, comma list")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument(
+        "--ramp", default="", metavar="START,STEP,MAX",
+        help="instead of --rates: raise the rate from START by STEP up to MAX new calls/s "
+             "(each rate side by side as usual) and stop after the first rate with a failed "
+             "call of the application")
     args = parser.parse_args()
-    rates = [float(r) for r in args.rates.split(",") if r]
+    if args.ramp:
+        start, step, top = (float(x) for x in args.ramp.split(","))
+        if start <= 0 or step <= 0 or top < start:
+            parser.error("--ramp START,STEP,MAX: positive, START <= MAX")
+        rates = [start + n * step for n in range(int((top - start) / step + 1e-9) + 1)]
+    else:
+        rates = [float(r) for r in args.rates.split(",") if r]
     cfg = settings.load()
     if os.geteuid() != 0:
         print("ivr bench load drives the test bed: run it as root", file=sys.stderr)
@@ -255,6 +271,8 @@ def main() -> int:
                     runs.append(one_run(box, phones, app.pid, ivr, rate=rate,
                                         seconds=args.seconds, ami=ami))
                     time.sleep(2.0)
+                if args.ramp and runs[-1].failed:
+                    break  # the first failure: the ramp's answer
         finally:
             ami.close()
     finally:
@@ -281,8 +299,12 @@ def report(runs: list[Run], as_json: bool) -> None:
                 (app.to_queue_ms_p50 - plain.to_queue_ms_p50)
                 - (app.to_menu_ms_p50 - plain.to_menu_ms_p50), 1),
         })
-    sustained = max((r.rate for r in runs if r.ivr == "application" and r.failed == 0),
-                    default=0.0)
+    # The highest rate below the first one where an application call failed.
+    sustained = 0.0
+    for r in sorted((r for r in runs if r.ivr == "application"), key=lambda r: r.rate):
+        if r.failed:
+            break
+        sustained = r.rate
     if as_json:
         print(json.dumps({"runs": [asdict(r) for r in runs], "side_by_side": pairs,
                           "sustained_cps_zero_failures": sustained}, indent=2))

@@ -314,9 +314,8 @@ class CallHandler:
         latest_open: Case | None = None
         if record.caller:
             try:
-                cases, previous = await self._db("caller history", asyncio.gather(
-                    self._cases.of_caller(record.caller),
-                    self._calls.latest_of_caller(record.caller, 2)))
+                cases, previous = await self._db(
+                    "caller history", self._calls.caller_history(record.caller, 2))
             except StorageError as exc:
                 log.error("caller_history_unavailable", error=str(exc))
                 cases, previous = [], []
@@ -325,7 +324,7 @@ class CallHandler:
             latest_open = still_open[-1] if still_open else None
             # Known: any call but this one (of the latest two: a read that does not grow
             # with the caller's history).
-            known = bool(cases) or any(r.call_id != record.call_id for r in previous)
+            known = bool(cases) or any(call_id != record.call_id for call_id in previous)
             # The caller's case, recognised by their number: the latest open one, else the
             # latest resolved one (which they may say is not resolved).
             number = caller_case(cases)
@@ -540,9 +539,6 @@ class CallHandler:
         # What the caller said travels with the call to the operator who answers.
         for name, value in speech_variables_for_operator(record.variables).items():
             await channel.set_variable(name, value)
-        for n, stage in enumerate(plan.stages, 1):
-            await channel.set_variable(f"IVR_STAGE_{n}", stage.variable())
-        await channel.set_variable("IVR_STAGES", str(len(plan.stages)))
         if self._figures is not None:
             # app_queue's join events do not carry QUEUE_PRIO: the figures learn it here, so
             # the next callers are told the place they really have.
@@ -550,7 +546,10 @@ class CallHandler:
             self._figures.note_priorities(
                 record.call_id, {stage.queue: stage.priority for stage in plan.stages},
                 plan.queue)
-        if (await channel.set_variable("IVR_QUEUE", plan.stages[0].queue)).ok:
+        # The stages, then IVR_QUEUE (last: the decision is made), in one round trip.
+        decision = [(f"IVR_STAGE_{n}", stage.variable()) for n, stage in enumerate(plan.stages, 1)]
+        decision += [("IVR_STAGES", str(len(plan.stages))), ("IVR_QUEUE", plan.stages[0].queue)]
+        if (await channel.set_variables(decision)).ok:
             record.queue, record.priority = plan.queue, plan.priority
             log.info("call_routed", queue=plan.queue, priority=plan.priority,
                      stages=[s.variable() for s in plan.stages], route_ms=route_ms)
@@ -636,6 +635,5 @@ class CallHandler:
                               RouteToQueue(self._settings.menu.general_queue, 5), "transfer",
                               history)
             return
-        await channel.set_variable("IVR_TRANSFER", number)
-        await channel.set_variable("IVR_ACTION", "transfer")
+        await channel.set_variables([("IVR_TRANSFER", number), ("IVR_ACTION", "transfer")])
         log.info("call_transferred", number=number)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -26,11 +26,13 @@ from ivr.core.protocols.agi import (
     ResponseReader,
     check_variable_name,
     encode_command,
+    mset_argument,
 )
 from ivr.core.settings import AgiSettings
 from ivr.errors import HandshakeError, ProtocolError
 
 log = structlog.get_logger("ivr.fastagi")
+_NO_SUCH_APPLICATION = -2  # EXEC's result for an application Asterisk does not have
 
 
 class AgiChannel:
@@ -101,6 +103,23 @@ class AgiChannel:
 
     async def set_variable(self, name: str, value: str) -> AgiResult:
         return await self.command("SET VARIABLE", check_variable_name(name), value)
+
+    async def set_variables(self, variables: Sequence[tuple[str, str]]) -> AgiResult:
+        """Set ``variables`` in order, in one round trip when their values allow it
+        (``EXEC MSet``, see ``mset_argument``), else one ``SET VARIABLE`` each; the result of
+        the one command, or of the first that failed, or of the last."""
+        argument = mset_argument(variables)
+        if argument is not None:
+            result = await self.command("EXEC", "MSet", argument)
+            if result.result != _NO_SUCH_APPLICATION or result.hung_up:
+                return result
+            log.warning("agi_mset_unavailable")  # an Asterisk without MSet: one at a time
+        result = AgiResult(code=200, result=1)
+        for name, value in variables:
+            result = await self.set_variable(name, value)
+            if not result.ok:
+                return result
+        return result
 
     async def get_variable(self, name: str) -> str | None:
         result = await self.command("GET VARIABLE", check_variable_name(name))

@@ -21,7 +21,11 @@ def render_reference_ivr(settings: Settings) -> str:
 
 def with_reference_ivr(settings: Settings, dialplan: str) -> str:
     """``dialplan`` (a rendered extensions.conf) with the reference IVR added: its number joins
-    the citizens' context (which ends where [queue-exit] begins); its contexts follow."""
-    entry = f"exten => {REFERENCE_NUMBER},1,Goto(reference-ivr,s,1)\n\n"
-    dialplan = dialplan.replace("[queue-exit]", entry + "[queue-exit]", 1)
+    the citizens' context (right under its header: whatever context follows [citizens] in the
+    glue, the number lands in it); its contexts follow."""
+    header = "[citizens]\n"
+    if header not in dialplan:
+        raise ValueError("the rendered dialplan has no [citizens] context")
+    entry = f"exten => {REFERENCE_NUMBER},1,Goto(reference-ivr,s,1)\n"
+    dialplan = dialplan.replace(header, header + entry, 1)
     return dialplan + "\n" + render_reference_ivr(settings)

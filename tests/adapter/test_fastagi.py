@@ -317,3 +317,60 @@ async def test_half_open_connections_cannot_keep_a_call_out() -> None:
         for _, writer in idle:
             writer.close()
         await srv.stop()
+
+
+class VariableSetter:
+    """A call handler that sets the routing decision's variables in one go."""
+
+    def __init__(self, variables: list[tuple[str, str]]) -> None:
+        self.variables = variables
+        self.results: list[AgiResult] = []
+        self.done = asyncio.Event()
+
+    async def __call__(self, channel: AgiChannel) -> None:
+        self.results.append(await channel.set_variables(self.variables))
+        self.done.set()
+
+
+async def _set_variables(
+    variables: list[tuple[str, str]], replies: tuple[bytes, ...]
+) -> tuple[list[bytes], list[AgiResult]]:
+    setter = VariableSetter(variables)
+    srv = FastAgiServer(
+        AgiSettings(port=0, handshake_timeout=1.0, handshake_max_bytes=4096, command_timeout=3,
+                    secret=SECRET),
+        setter,
+    )
+    await srv.start()
+    try:
+        lines = await fake_asterisk(srv.port, replies=replies)
+        await asyncio.wait_for(setter.done.wait(), 3)
+    finally:
+        await srv.stop()
+    return lines, setter.results
+
+
+async def test_routing_variables_go_in_one_round_trip() -> None:
+    """The stages and IVR_QUEUE reach Asterisk as one MSet, IVR_QUEUE last."""
+    lines, results = await _set_variables(
+        [("IVR_STAGE_1", "lang-zh:20:5:1"), ("IVR_STAGES", "1"), ("IVR_QUEUE", "lang-zh")],
+        (b"200 result=0\n",))
+    assert lines == [b'EXEC "MSet" "IVR_STAGE_1=lang-zh:20:5:1,IVR_STAGES=1,IVR_QUEUE=lang-zh"\n']
+    assert results[0].ok
+
+
+async def test_caller_values_and_a_missing_mset_fall_back_to_set_variable() -> None:
+    """A value MSet would misread (a comma from a caller) is set with SET VARIABLE, and so is
+    everything when Asterisk has no MSet (EXEC answers -2)."""
+    lines, results = await _set_variables(
+        [("IVR_SAID", "a,b=c"), ("IVR_QUEUE", "inquiry")],
+        (b"200 result=1\n", b"200 result=1\n"))
+    assert lines == [b'SET VARIABLE "IVR_SAID" "a,b=c"\n', b'SET VARIABLE "IVR_QUEUE" "inquiry"\n']
+    assert results[0].ok
+    lines, results = await _set_variables(
+        [("IVR_STAGES", "1"), ("IVR_QUEUE", "inquiry")],
+        (b"200 result=-2\n", b"200 result=1\n", b"200 result=1\n"))
+    assert lines[0].startswith(b'EXEC "MSet"')
+    assert lines[1:] == [
+        b'SET VARIABLE "IVR_STAGES" "1"\n', b'SET VARIABLE "IVR_QUEUE" "inquiry"\n']
+    assert results[0].ok

@@ -736,3 +736,19 @@ async def test_the_sqlite_file_is_private_whatever_the_umask(tmp_path: Path) -> 
         assert stat.S_IMODE(older.stat().st_mode) == 0o600
     finally:
         os.umask(old_umask)
+
+
+async def test_caller_history_is_their_cases_and_latest_calls(store: Store) -> None:
+    """The call path's one read: the caller's cases oldest first, their latest calls newest
+    first (bounded), nobody else's."""
+    for n in range(3):
+        await store.calls.save(call(f"h{n}", arrived=NOW + timedelta(minutes=n)))
+    await store.calls.save(call("other", caller="13900000000"))
+    first = await store.cases.create(caller="13800138000", category="water", description="a",
+                                     now=NOW)
+    second = await store.cases.create(caller="13800138000", category="noise", description="b",
+                                      now=NOW + timedelta(hours=1))
+    cases, calls = await store.calls.caller_history("13800138000", 2)
+    assert cases == [first, second] == await store.cases.of_caller("13800138000")
+    assert calls == ["h2", "h1"]
+    assert await store.calls.caller_history("13700000000") == ([], [])

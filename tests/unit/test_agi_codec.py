@@ -12,6 +12,7 @@ from ivr.core.protocols.agi import (
     ResponseReader,
     check_variable_name,
     encode_command,
+    mset_argument,
     quote,
 )
 from ivr.errors import HandshakeError, ProtocolError
@@ -135,6 +136,26 @@ def test_bad_variable_names(name: str) -> None:
     """Anything else is refused before reaching Asterisk."""
     with pytest.raises(ValueError, match="variable"):
         check_variable_name(name)
+
+
+@pytest.mark.parametrize(("variables", "argument"), [
+    ([("IVR_STAGE_1", "inquiry::5:1"), ("IVR_QUEUE", "inquiry")],
+     "IVR_STAGE_1=inquiry::5:1,IVR_QUEUE=inquiry"),
+    ([("IVR_TRANSFER", "+8610123"), ("IVR_ACTION", "transfer")],
+     "IVR_TRANSFER=+8610123,IVR_ACTION=transfer"),
+    ([], None),
+    ([("IVR_SAID", "a,IVR_QUEUE=vip")], None),  # a comma would set a second variable
+    ([("IVR_X", "${SHELL(id)}")], None),
+    ([("IVR_X", 'a"b')], None),
+    ([("IVR_X", "a b")], None),
+    ([("IVR_X", "a\\b")], None),
+    ([("CHANNEL(language)", "zh")], None),  # dialplan functions go through SET VARIABLE
+    ([("A=B", "x")], None),
+    ([("IVR_X", "1")] * 65, None),
+])
+def test_mset_argument(variables: list[tuple[str, str]], argument: str | None) -> None:
+    """Only the application's own plain values are batched into one MSet."""
+    assert mset_argument(variables) == argument
 
 
 def read(lines: list[bytes]) -> AgiResult:

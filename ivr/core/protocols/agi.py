@@ -34,7 +34,7 @@ as a command of its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -210,6 +210,27 @@ def check_variable_name(name: str) -> str:
     if not _VARIABLE.match(name):
         raise ValueError(f"not a channel variable name: {name!r}")
     return name
+
+
+_MSET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MSET_VALUE = re.compile(r"^[A-Za-z0-9_:.+@/-]*$")
+MSET_MAX_VARIABLES: Final = 64
+"""MSet takes at most 99 ``name=value`` pairs (pbx_builtin_setvar_multiple); we send fewer."""
+
+
+def mset_argument(variables: Sequence[tuple[str, str]]) -> str | None:
+    """The argument of one ``EXEC MSet`` that sets all ``variables`` in one round trip
+    (``A=1,B=x:y``), or None when it must not be used: no variables, too many, a name that is
+    not a plain identifier (no dialplan functions), or a value with anything MSet's argument
+    parser reads as syntax (``,`` ``=`` quotes, backslashes, parentheses, ``$``, spaces).
+    Values are the application's own (queue names, stage strings, numbers); caller data goes
+    through ``SET VARIABLE``, which takes any value."""
+    if not variables or len(variables) > MSET_MAX_VARIABLES:
+        return None
+    for name, value in variables:
+        if not _MSET_NAME.match(name) or not _MSET_VALUE.match(value):
+            return None
+    return ",".join(f"{name}={value}" for name, value in variables)
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,9 +225,7 @@ class Cases:
 
     async def of_caller(self, caller: str) -> list[Case]:
         """The caller's cases, oldest first."""
-        return await self._db.read(
-            self._where, _t.c.caller == caller, [_t.c.created_at, _t.c.number], None, 0,
-        )
+        return await self._db.read(cases_of_caller, caller)
 
     async def page(
         self, status: str | None = None, limit: int = 100, offset: int = 0
@@ -622,3 +620,9 @@ def _owned(owner: Owner) -> Any:
             tables.calls.c.operator == owner.operator_id)
         condition = or_(condition, _t.c.call_id.in_(answered))
     return condition
+
+
+def cases_of_caller(conn: Connection, caller: str) -> list[Case]:
+    """The caller's cases, oldest first, inside a transaction of the caller's (see
+    ``CallRecords.caller_history``, which reads them with the caller's calls)."""
+    return Cases._where(conn, _t.c.caller == caller, [_t.c.created_at, _t.c.number], None, 0)
