@@ -41,6 +41,7 @@ from ivr.web import (
     console,
     i18n,
     ops,
+    quality,
     rates,
     recordings,
     reports,
@@ -72,6 +73,7 @@ NAV: Final = (
     ("/supervision", N_("Live supervision"), "supervisor"),
     ("/reports", N_("Reports"), "supervisor"),
     ("/reports/departments", N_("Rates"), "supervisor"),
+    ("/quality", N_("Quality review"), "supervisor"),
     ("/admin/bulletins", N_("Bulletins"), "supervisor"),
     ("/admin/flows", N_("Flows"), "admin"),
     ("/admin/config", N_("Configuration"), "admin"),
@@ -84,7 +86,8 @@ SPEECH_LANGUAGES: Final = {"zh": N_("Mandarin"), "en": N_("English"), "ko": N_("
 CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators"),
                             "schedules": N_("Schedules"), "departments": N_("Departments"),
                             "deadlines": N_("Deadlines"), "intents": N_("Intents"),
-                            "routing": N_("Routing policy")}
+                            "routing": N_("Routing policy"),
+                            "quality": N_("Quality checklist")}
 URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
                         "emergency": N_("emergency")}
 
@@ -191,6 +194,7 @@ def build_app(services: WebServices) -> web.Application:
     supervision.setup(app)
     reports.setup(app)
     rates.setup(app)
+    quality.setup(app)
     surges.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)
