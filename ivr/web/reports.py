@@ -218,15 +218,16 @@ def _quality_display(services: WebServices, rows: list[OperatorQuality]) -> list
     checklist = services.settings.quality
     out = []
     for r in rows:
-        worst = max(r.miss_rates.items(), key=lambda kv: kv[1], default=None)
-        item = checklist.item(worst[0]) if worst and worst[1] > 0 else None
+        # The items missed most often (all of them on a tie), in the checklist's order.
+        rate = max(r.miss_rates.values(), default=0.0)
+        worst = [i for i in checklist.items if rate > 0 and r.miss_rates.get(i.id) == rate]
         operator = services.settings.operators.get(r.operator)
         out.append({
             "operator": r.operator, "name": operator.name if operator else "",
             "answered": str(r.answered), "reviewed": str(r.reviewed),
             "average": _fmt(r.average_percent, 1, " %"), "passed": str(r.passed),
-            "most_missed": (f"{name_in_language(item.names, item.id)} "
-                            f"({100 * worst[1]:.0f} %)") if item and worst else "–",
+            "most_missed": (", ".join(name_in_language(i.names, i.id) for i in worst)
+                            + f" ({100 * rate:.0f} %)") if worst else "–",
         })
     return out
 
