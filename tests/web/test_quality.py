@@ -240,3 +240,27 @@ async def test_the_review_form_refuses_bad_marks_with_the_items_named(
     assert "评分已保存：100.0 %（100 分中得 100 分）。" in shown
     call_page = await (await sue.get("/calls/a")).text()
     assert 'id="review-link" href="/quality/calls/a"' in call_page
+
+
+async def test_the_checklist_is_edited_like_the_other_config_files(
+    api_as: Any, hotline: WebHotline
+) -> None:
+    """An admin publishes config/quality.yaml from /api/config/quality: an invalid one is
+    refused with every problem and changes nothing; a valid one is the next reviews'."""
+    admin: ApiSession = await api_as("admin")
+    sue: ApiSession = await api_as("supervisor")
+    bad = await admin.put("/api/config/quality", json={"text": (
+        "pass_percent: 101\nitems:\n  - {id: greeting, names: {zh: 问候}, points: 0}\n")})
+    assert bad.status == 422
+    keys = sorted(p["key"] for p in (await bad.json())["problems"])
+    assert keys == ["items[greeting].names.en", "items[greeting].points", "pass_percent"]
+    assert len((await (await sue.get("/api/quality/checklist")).json())["items"]) == 6
+    good = await admin.put("/api/config/quality", json={"text": (
+        "pass_percent: 60\nitems:\n"
+        "  - {id: polite, names: {zh: 礼貌用语, en: Polite words}, points: 5}\n")})
+    assert good.status == 200, await good.text()
+    checklist = await (await sue.get("/api/quality/checklist")).json()
+    assert (checklist["pass_percent"], [i["id"] for i in checklist["items"]]) == (60, ["polite"])
+    await calls_of_a_day(hotline.store)
+    review = await sue.put("/api/quality/reviews/a", json={"marks": {"polite": 3}})
+    assert ((await review.json())["percent"], (await review.json())["passed"]) == (60.0, True)
