@@ -88,6 +88,14 @@ CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators")
                             "deadlines": N_("Deadlines"), "intents": N_("Intents"),
                             "routing": N_("Routing policy"),
                             "quality": N_("Quality checklist")}
+# A call record's outcome (ivr.calls.agi_driver); "word:detail" shows the word's name.
+OUTCOME_NAMES: Final = {"in_progress": N_("in progress"), "routed": N_("routed to a queue"),
+                        "transferred": N_("transferred"),
+                        "callback_requested": N_("callback requested"),
+                        "caller_hung_up": N_("caller hung up in the IVR"),
+                        "ivr_hung_up": N_("ended by the IVR"), "ivr_failed": N_("IVR failed"),
+                        "abandoned": N_("abandoned in the queue"),
+                        "interrupted": N_("interrupted"), "fallback": N_("fallback")}
 URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
                         "emergency": N_("emergency")}
 
@@ -149,11 +157,21 @@ def words(request: web.Request) -> dict[str, Any]:
             if code in SPEECH_LANGUAGES else code,
             "config_file_name": lambda name: i18n.gettext(CONFIG_FILE_NAMES[name])
             if name in CONFIG_FILE_NAMES else name,
+            "outcome_name": outcome_name,
             "urgency_name": lambda word: i18n.gettext(URGENCY_NAMES[word])
             if word in URGENCY_NAMES else word,
             "role_name": lambda role: i18n.gettext(ROLE_NAMES[role]) if role in ROLE_NAMES
             else role,
             "script_messages": i18n.script_catalog(request.app)}
+
+
+def outcome_name(outcome: str) -> str:
+    """A call's outcome in the request's language (its detail, if any, as recorded)."""
+    word, _sep, detail = outcome.partition(":")
+    if word not in OUTCOME_NAMES:
+        return outcome
+    name = i18n.gettext(OUTCOME_NAMES[word])
+    return f"{name} ({detail})" if detail else name
 
 
 async def _account_language(request: web.Request) -> str | None:

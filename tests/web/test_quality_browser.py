@@ -9,10 +9,22 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from ivr.core.settings import Settings
 from tests.web.conftest import WebHotline, WebUser, browser_login
+from tests.web.test_i18n import identifiers, untranslated
 from tests.web.test_quality import DAY, answered, local
 
 WAV = b"RIFF" + b"\0" * 16_040
+# The caller's words and the routing's own trace are shown as recorded.
+DATA = ("#call-transcript", "#call-reasons")
+
+
+async def english_left(page: Page, known: frozenset[str]) -> list[str]:
+    """Words of the page (its data left out) that are not Chinese."""
+    for selector in DATA:
+        await page.evaluate("(s) => document.querySelectorAll(s).forEach("
+                            "(e) => { e.textContent = ''; })", selector)
+    return untranslated(await page.content(), "zh_CN", known)
 
 
 @pytest.fixture
@@ -21,7 +33,7 @@ def database_url(tmp_path: Path) -> str:
 
 
 async def test_a_supervisor_finds_reviews_and_reports_a_call_in_chinese(
-    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline,
+    page: Page, live_url: str, web_user: WebUser, hotline: WebHotline, settings: Settings,
 ) -> None:
     store = hotline.store
     await answered(store, "poor", "op1002", local(DAY, "09:30"), survey=1, talk=240,
@@ -45,6 +57,8 @@ async def test_a_supervisor_finds_reviews_and_reports_a_call_in_chinese(
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-call", "poor")
     await expect(rows.first.locator(".score")).to_have_text("未质检")
+    known = identifiers(settings, username) | {"poor", "other", "happy"}
+    assert await english_left(page, known) == []
 
     await rows.first.locator("a").click()
     await expect(page.locator("#call-transcript")).to_have_text("小区门口的路灯坏了一个月")
@@ -58,6 +72,8 @@ async def test_a_supervisor_finds_reviews_and_reports_a_call_in_chinese(
                for e in await store.audit.latest(20))
     await expect(page.locator("#checklist label[for=mark-greeting]")).to_have_text(
         "规范问候并报工号")
+    assert await english_left(page, known) == []
+    await page.reload()
     await page.fill("#mark-closing", "0")
     await page.fill("#mark-accurate", "10")
     await page.fill("#review-comment", "未使用规范结束语")
@@ -76,3 +92,4 @@ async def test_a_supervisor_finds_reviews_and_reports_a_call_in_chinese(
     await expect(row.locator(".score")).to_have_text("80.0 %")
     await expect(row).to_contain_text("政策解答准确, 规范结束语 (100 %)")
     await expect(page.locator("#quality tr[data-operator=op1001]")).to_contain_text("–")
+    assert await english_left(page, known) == []
