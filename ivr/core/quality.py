@@ -141,9 +141,10 @@ def per_operator(answered: Mapping[str, int], reviews: Iterable[ReviewedCall],
 @dataclass(frozen=True, slots=True)
 class CallReview:
     """A supervisor's review of one call, as stored: who reviewed it when, the marks and the
-    score they made, the operator whose call it was."""
+    score they made, the operator whose call it was and when the call arrived."""
 
     call_id: str
+    arrived_at: str
     reviewer: str
     operator: str
     marks: Mapping[str, int]
@@ -156,11 +157,11 @@ class CallReview:
     reviewed_at: str
 
     @classmethod
-    def of(cls, call: tuple[str, str], reviewer: str, result: Score, comment: str,
+    def of(cls, call: tuple[str, str, str], reviewer: str, result: Score, comment: str,
            reviewed_at: str) -> CallReview:
-        """The review of ``call`` (its id, its operator) by ``reviewer``."""
-        call_id, operator = call
-        return cls(call_id, reviewer, operator, dict(result.marks), result.points,
+        """The review of ``call`` (its id, operator, arrival) by ``reviewer``."""
+        call_id, operator, arrived_at = call
+        return cls(call_id, arrived_at, reviewer, operator, dict(result.marks), result.points,
                    result.max_points, result.percent, result.passed, result.missed,
                    comment, reviewed_at)
 

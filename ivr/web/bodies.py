@@ -270,6 +270,7 @@ class ReviewAnswer(Answer):
     """A call's quality review (the latest saved)."""
 
     call_id: str
+    arrived_at: str = Field(description="When the call arrived (it counts in that period)")
     reviewer: str
     operator: str
     marks: dict[str, int]

@@ -152,7 +152,8 @@ async def save_review(services: WebServices, user: User, call_id: str,
         raise Refused(_("The comment is longer than %(most)s characters.", most=MAX_COMMENT))
     result = score(services.settings.quality, marks)
     now = services.clock.now()
-    review = CallReview.of((call.call_id, call.operator or ""), user.username, result,
+    review = CallReview.of((call.call_id, call.operator or "", call.arrived_at), user.username,
+                           result,
                            comment.strip(), utc_text(now))
     await services.store.reviews.save(review)
     await services.store.audit.record(user.username, "call_reviewed", call.call_id, {

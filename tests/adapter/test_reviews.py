@@ -53,10 +53,10 @@ async def answered(store: Store, call_id: str, operator: str, *, minutes: int = 
 
 
 def review(call_id: str, operator: str, reviewer: str, greeting: int, accurate: int,
-           minutes: int = 60) -> CallReview:
+           minutes: int = 60, arrived: int = 0) -> CallReview:
     result = score(CHECKLIST, {"greeting": greeting, "accurate": accurate})
-    return CallReview.of((call_id, operator), reviewer, result, "备注",
-                         utc_text(NOW + timedelta(minutes=minutes)))
+    return CallReview.of((call_id, operator, utc_text(NOW + timedelta(minutes=arrived))),
+                         reviewer, result, "备注", utc_text(NOW + timedelta(minutes=minutes)))
 
 
 async def test_a_call_has_one_review_and_the_latest_save_wins(store: Store) -> None:
@@ -112,7 +112,7 @@ async def test_reviews_and_answered_calls_per_operator_of_a_period(store: Store)
     await answered(store, "old", "op1002", minutes=-60 * 24 * 2)
     await store.reviews.save(review("a", "op1001", "sue", 10, 30))
     await store.reviews.save(review("c", "op1002", "sue", 0, 30))
-    await store.reviews.save(review("old", "op1002", "sue", 0, 0))
+    await store.reviews.save(review("old", "op1002", "sue", 0, 0, arrived=-60 * 24 * 2))
     start, end = utc_text(NOW - timedelta(hours=1)), utc_text(NOW + timedelta(hours=1))
     assert await store.reviews.answered_per_operator(start, end) == {"op1001": 2, "op1002": 1}
     got = sorted((r.operator, r.percent, r.passed, r.missed)

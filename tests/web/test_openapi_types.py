@@ -68,7 +68,8 @@ async def test_real_answers_have_their_documented_shape(api_as, hotline):
         arrived_at=datetime(2026, 11, 28, 9, tzinfo=UTC).isoformat()))
     checklist = hotline.settings.quality
     await hotline.store.reviews.save(CallReview.of(
-        ("c1", "op1001"), "sue", score(checklist, {i.id: i.points for i in checklist.items}),
+        ("c1", "op1001", "2026-11-28T09:00:00+00:00"), "sue",
+        score(checklist, {i.id: i.points for i in checklist.items}),
         "", datetime(2026, 11, 28, 10, tzinfo=UTC).isoformat()))
     admin = await api_as("admin")
     operator = await api_as("operator", "op1001")

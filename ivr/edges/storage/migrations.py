@@ -238,10 +238,13 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE calls ADD COLUMN recording_status TEXT",
         "CREATE INDEX calls_recording_status ON calls (recording_status, arrived_at)",
     ),
-    (  # 16: quality review: one review a call (the latest saved), marks per checklist item;
-       # the quality page finds answered calls by operator or skill within a range of days
+    (  # 16: quality review: one review a call (the latest saved), marks per checklist item,
+       # with the call's operator and arrival (the figures per operator read this table
+       # alone); the quality page finds answered calls by operator or skill within a range of
+       # days, and counts each operator's answered calls from the index alone
         """CREATE TABLE call_reviews (
             call_id     TEXT PRIMARY KEY,
+            arrived_at  TEXT NOT NULL,
             reviewer    TEXT NOT NULL,
             operator    TEXT NOT NULL DEFAULT '',
             marks       TEXT NOT NULL DEFAULT '{}',
@@ -253,7 +256,8 @@ MIGRATIONS: Sequence[Sequence[str]] = (
             comment     TEXT NOT NULL DEFAULT '',
             reviewed_at TEXT NOT NULL
         )""",
-        "CREATE INDEX calls_operator_arrived ON calls (operator, arrived_at)",
+        "CREATE INDEX call_reviews_arrived ON call_reviews (arrived_at)",
+        "CREATE INDEX calls_operator_arrived ON calls (operator, arrived_at, answered_at)",
         "CREATE INDEX calls_skill_arrived ON calls (skill, arrived_at)",
     ),
 )

@@ -71,10 +71,9 @@ class CallReviews:
 
     async def of_calls_between(self, start: str, end: str) -> list[ReviewedCall]:
         """The reviews of the calls that arrived in [start, end) (UTC text), for the
-        figures per operator (the operator the call record names)."""
-        query = (select(_c.c.operator, _r.c.percent, _r.c.passed, _r.c.missed)
-                 .select_from(_r.join(_c, _c.c.call_id == _r.c.call_id))
-                 .where(_c.c.arrived_at >= start, _c.c.arrived_at < end))
+        figures per operator (``call_reviews_arrived``: the reviews alone are read)."""
+        query = (select(_r.c.operator, _r.c.percent, _r.c.passed, _r.c.missed)
+                 .where(_r.c.arrived_at >= start, _r.c.arrived_at < end))
 
         def run(conn: Connection) -> list[ReviewedCall]:
             return [ReviewedCall(row.operator or "", float(row.percent), bool(row.passed),
@@ -117,7 +116,8 @@ def _conditions(t: CallSearch) -> list[Any]:
 
 
 def _values(r: CallReview) -> dict[str, Any]:
-    return {"call_id": r.call_id, "reviewer": r.reviewer, "operator": r.operator,
+    return {"call_id": r.call_id, "arrived_at": r.arrived_at, "reviewer": r.reviewer,
+            "operator": r.operator,
             "marks": json_text(dict(r.marks)), "points": r.points, "max_points": r.max_points,
             "percent": r.percent, "passed": r.passed, "missed": json_text(list(r.missed)),
             "comment": r.comment, "reviewed_at": r.reviewed_at}
@@ -125,7 +125,8 @@ def _values(r: CallReview) -> dict[str, Any]:
 
 def _review(row: Any) -> CallReview:
     return CallReview(
-        row["call_id"], row["reviewer"], row["operator"], json.loads(row["marks"]),
+        row["call_id"], row["arrived_at"], row["reviewer"], row["operator"],
+        json.loads(row["marks"]),
         int(row["points"]), int(row["max_points"]), float(row["percent"]),
         bool(row["passed"]), tuple(json.loads(row["missed"])), row["comment"],
         row["reviewed_at"])

@@ -107,7 +107,8 @@ operator_logins = Table(
 )
 call_reviews = Table(
     "call_reviews", metadata,
-    Column("call_id", Text, primary_key=True), Column("reviewer", Text),
+    Column("call_id", Text, primary_key=True), Column("arrived_at", Text),
+    Column("reviewer", Text),
     Column("operator", Text), Column("marks", Text), Column("points", Integer),
     Column("max_points", Integer), Column("percent", Float),
     Column("passed", Boolean(create_constraint=False)), Column("missed", Text),
