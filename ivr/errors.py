@@ -9,6 +9,7 @@
     ├── Refused                the hotline's rules refuse a request
     │   ├── AccountError       a bad username or role for a web account
     │   ├── CallbackRefused    the caller's number cannot be called back
+    │   ├── MarksRefused       a quality review's marks do not fit the checklist
     │   └── RecordRefused      a record may not change that way (also a StorageError)
     ├── TransferFailed         an operator's caller could not be transferred
     ├── SupervisionFailed      a supervisor could not listen to an operator's call
@@ -129,6 +130,17 @@ class AccountError(Refused):
 
 class CallbackRefused(Refused):
     """The caller's number cannot be called back."""
+
+
+class MarksRefused(Refused):
+    """A quality review's marks do not fit the checklist (an unknown item, a mark out of its
+    range, an item left unmarked); ``problems`` lists each as {item, problem, most}
+    (``ivr.core.quality.score``)."""
+
+    def __init__(self, problems: Sequence[dict[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{p['item']}: {p['problem']} (0-{p['most']})"
+                                   for p in self.problems))
 
 
 class TransferFailed(IvrError):

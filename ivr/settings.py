@@ -28,6 +28,7 @@ import yaml
 
 from ivr.configuration import shapes
 from ivr.core.deadlines import URGENCIES, Deadline, DeadlinePolicy, WorkingCalendar
+from ivr.core.quality import MAX_ITEMS, MAX_POINTS, Checklist, ChecklistItem
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy, WideningStep
 from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
@@ -798,6 +799,59 @@ def _deadlines(
                           float(share), float(escalate))
 
 
+def _quality(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> Checklist:
+    """``quality.yaml``: the review checklist (a missing file: none, reviews refused)."""
+    f = str(path)
+    if raw is None:
+        return Checklist()
+    if not isinstance(raw, Mapping):
+        c.add(f, "-", "must be a mapping (pass_percent, items)")
+        return Checklist()
+    mark = raw.get("pass_percent", Checklist().pass_percent)
+    if not isinstance(mark, int | float) or isinstance(mark, bool) or not 0 <= mark <= 100:
+        c.add(f, "pass_percent", f"must be a number from 0 to 100 (got {_shown(mark)})")
+        mark = Checklist().pass_percent
+    entries = raw.get("items")
+    if not isinstance(entries, list) or not entries:
+        c.add(f, "items", "must be a non-empty list of checklist items")
+        return Checklist()
+    if len(entries) > MAX_ITEMS:
+        c.add(f, "items", f"{len(entries)} items; {MAX_ITEMS} at most")
+    items: list[ChecklistItem] = []
+    for i, entry in enumerate(entries[:MAX_ITEMS]):
+        where = f"items[{i}]"
+        if not isinstance(entry, Mapping):
+            c.add(f, where, "must be a mapping (id, names, points)")
+            continue
+        item_id = entry.get("id")
+        if not isinstance(item_id, str) or not SKILL_ID.match(item_id):
+            c.add(f, f"{where}.id", f"lower-case letters, digits and _ (got {_shown(item_id)})")
+            continue
+        where = f"items[{item_id}]"
+        if any(item.id == item_id for item in items):
+            c.add(f, f"{where}.id", "duplicate item id")
+        names = entry.get("names")
+        if not isinstance(names, Mapping):
+            c.add(f, f"{where}.names", "must map language to name")
+            names = {}
+        for code in languages:
+            if not isinstance(names.get(code), str) or not names.get(code):
+                c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+        for code, name in names.items():
+            problem = _label_problem(name)
+            if problem and isinstance(name, str) and name:
+                c.add(f, f"{where}.names.{code}", problem)
+        points = entry.get("points", 1)
+        if not isinstance(points, int) or isinstance(points, bool) \
+                or not 1 <= points <= MAX_POINTS:
+            c.add(f, f"{where}.points", f"must be a whole number from 1 to {MAX_POINTS} "
+                                        f"(got {_shown(points)})")
+            points = 1
+        items.append(ChecklistItem(item_id, {str(k): str(v) for k, v in names.items()},
+                                   points))
+    return Checklist(tuple(items), float(mark))
+
+
 def _operators(
     path: Path, raw: Any, skills: Mapping[str, Skill], languages: tuple[str, ...], c: _Collector
 ) -> dict[str, Operator]:
@@ -905,7 +959,7 @@ def ensure_secrets(state_dir: Path) -> dict[str, str]:
 
 def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> Settings:
     """Load ivr.toml, routing.toml, skills.yaml, operators.yaml, departments.yaml,
-    schedules.yaml and deadlines.yaml; one ConfigError lists every problem."""
+    schedules.yaml, deadlines.yaml and quality.yaml; one ConfigError lists every problem."""
     config_dir = config_dir or Path(os.environ.get("IVR_CONFIG_DIR", project_dir / "config"))
     c = _Collector()
     services_path = config_dir / "ivr.toml"
@@ -923,14 +977,16 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     departments_path = config_dir / "departments.yaml"
     schedules_path = config_dir / "schedules.yaml"
     deadlines_path = config_dir / "deadlines.yaml"
+    quality_path = config_dir / "quality.yaml"
     raw_skills = _read_yaml(skills_path, c)
     raw_operators = _read_yaml(operators_path, c)
     raw_departments = _read_yaml_optional(departments_path, c)
     raw_schedules = _read_yaml(schedules_path, c)
     raw_deadlines = _read_yaml_optional(deadlines_path, c)
+    raw_quality = _read_yaml_optional(quality_path, c)
     for path, raw in ((skills_path, raw_skills), (operators_path, raw_operators),
                       (departments_path, raw_departments), (schedules_path, raw_schedules),
-                      (deadlines_path, raw_deadlines)):
+                      (deadlines_path, raw_deadlines), (quality_path, raw_quality)):
         if raw is not None:
             c.unknown(str(path), shapes.FILES[path.name], raw,
                       explained=c.anchor_keys.get(str(path), ()))
@@ -947,6 +1003,7 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         )]
     c.problems += schedule_problems
     deadlines = _deadlines(deadlines_path, raw_deadlines, skills, schedules, c)
+    quality = _quality(quality_path, raw_quality, svc["languages"], c)
     general = svc["menu"].general_queue
     if skills and general not in skills:
         c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")
@@ -1013,4 +1070,5 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
         routing=routing,
         departments=departments,
         deadlines=deadlines,
+        quality=quality,
     )

@@ -62,6 +62,7 @@ CONFIG_FILES: Final = {
     "deadlines": "deadlines.yaml",
     "intents": "intents.yaml",
     "routing": "routing.toml",
+    "quality": "quality.yaml",
 }
 """The files the admin pages edit (and the nodes share), by the name the API uses."""
 

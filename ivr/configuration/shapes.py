@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ivr.core.deadlines import DeadlinePolicy
 from ivr.core.intents import DEFAULT_BANDS, DEFAULT_THRESHOLD
+from ivr.core.quality import MAX_ITEMS, MAX_POINTS, Checklist
 from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import (
     AgiSettings,
@@ -329,6 +330,23 @@ class DeadlinesYaml(Shape):
     escalate_after_hours: float = Field(default=_DEADLINES.escalate_after_hours, ge=0)
 
 
+# quality.yaml -----------------------------------------------------------------------------
+
+class ChecklistItemShape(Shape):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    names: dict[str, str] = Field(description="Language = name (every enabled language)")
+    points: int = Field(default=1, ge=1, le=MAX_POINTS,
+                        description="What the item is worth; a reviewer marks it 0 to this")
+
+
+class QualityYaml(Shape):
+    """``config/quality.yaml``: the checklist supervisors score calls against."""
+
+    pass_percent: float = Field(default=Checklist().pass_percent, ge=0, le=100,
+                                description="A review passes at this score (%) or more")
+    items: list[ChecklistItemShape] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
 # intents.yaml -----------------------------------------------------------------------------
 
 class IntentBands(Shape):
@@ -369,7 +387,7 @@ FILES: dict[str, type[Shape]] = {
     "ivr.toml": IvrToml, "routing.toml": RoutingToml, "skills.yaml": SkillsYaml,
     "operators.yaml": OperatorsYaml, "departments.yaml": DepartmentsYaml,
     "schedules.yaml": SchedulesYaml, "deadlines.yaml": DeadlinesYaml,
-    "intents.yaml": IntentsYaml,
+    "intents.yaml": IntentsYaml, "quality.yaml": QualityYaml,
 }
 """Each configuration file the loader reads, by name, and its shape."""
 

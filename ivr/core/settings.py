@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.core.deadlines import DeadlinePolicy
+from ivr.core.quality import Checklist
 from ivr.core.routing import MAX_LEVEL, MIN_LEVEL, RoutingPolicy
 from ivr.core.schedules import Schedules
 from ivr.core.surges import SurgeRule
@@ -239,6 +240,8 @@ class Settings:
     privacy_keep_days: int = 0
     # ``[recordings]``: every answered call's operator leg (ivr.calls.recordings).
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    # ``quality.yaml``: the checklist supervisors score calls against (ivr.core.quality).
+    quality: Checklist = field(default_factory=Checklist)
 
     @property
     def secrets_file(self) -> Path:

@@ -43,6 +43,7 @@ from ivr.web import (
     console,
     i18n,
     ops,
+    quality,
     rates,
     recordings,
     reports,
@@ -74,6 +75,7 @@ NAV: Final = (
     ("/supervision", N_("Live supervision"), "supervisor"),
     ("/reports", N_("Reports"), "supervisor"),
     ("/reports/departments", N_("Rates"), "supervisor"),
+    ("/quality", N_("Quality review"), "supervisor"),
     ("/admin/bulletins", N_("Bulletins"), "supervisor"),
     ("/admin/flows", N_("Flows"), "admin"),
     ("/admin/config", N_("Configuration"), "admin"),
@@ -86,7 +88,16 @@ SPEECH_LANGUAGES: Final = {"zh": N_("Mandarin"), "en": N_("English"), "ko": N_("
 CONFIG_FILE_NAMES: Final = {"skills": N_("Skills"), "operators": N_("Operators"),
                             "schedules": N_("Schedules"), "departments": N_("Departments"),
                             "deadlines": N_("Deadlines"), "intents": N_("Intents"),
-                            "routing": N_("Routing policy")}
+                            "routing": N_("Routing policy"),
+                            "quality": N_("Quality checklist")}
+# A call record's outcome (ivr.calls.agi_driver); "word:detail" shows the word's name.
+OUTCOME_NAMES: Final = {"in_progress": N_("in progress"), "routed": N_("routed to a queue"),
+                        "transferred": N_("transferred"),
+                        "callback_requested": N_("callback requested"),
+                        "caller_hung_up": N_("caller hung up in the IVR"),
+                        "ivr_hung_up": N_("ended by the IVR"), "ivr_failed": N_("IVR failed"),
+                        "abandoned": N_("abandoned in the queue"),
+                        "interrupted": N_("interrupted"), "fallback": N_("fallback")}
 URGENCY_NAMES: Final = {"normal": N_("normal"), "elderly": N_("elderly caller"),
                         "emergency": N_("emergency")}
 
@@ -148,6 +159,7 @@ def words(request: web.Request) -> dict[str, Any]:
             if code in SPEECH_LANGUAGES else code,
             "config_file_name": lambda name: i18n.gettext(CONFIG_FILE_NAMES[name])
             if name in CONFIG_FILE_NAMES else name,
+            "outcome_name": outcome_name,
             "urgency_name": lambda word: i18n.gettext(URGENCY_NAMES[word])
             if word in URGENCY_NAMES else word,
             "role_name": lambda role: i18n.gettext(ROLE_NAMES[role]) if role in ROLE_NAMES
@@ -155,6 +167,15 @@ def words(request: web.Request) -> dict[str, Any]:
             # A reason or queue line of a call (``ivr.core.words``) in the reader's language.
             "said": lambda line: say(line, i18n.gettext),
             "script_messages": i18n.script_catalog(request.app)}
+
+
+def outcome_name(outcome: str) -> str:
+    """A call's outcome in the request's language (its detail, if any, as recorded)."""
+    word, _sep, detail = outcome.partition(":")
+    if word not in OUTCOME_NAMES:
+        return outcome
+    name = i18n.gettext(OUTCOME_NAMES[word])
+    return f"{name} ({detail})" if detail else name
 
 
 async def _account_language(request: web.Request) -> str | None:
@@ -195,6 +216,7 @@ def build_app(services: WebServices) -> web.Application:
     supervision.setup(app)
     reports.setup(app)
     rates.setup(app)
+    quality.setup(app)
     surges.setup(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.on_startup.append(_compile_templates)

@@ -251,6 +251,64 @@ class Document(Answer):
     paths: dict[str, Any]
 
 
+class ChecklistItemAnswer(Answer):
+    id: str
+    name: str = Field(description="In the user's language")
+    names: dict[str, str] = Field(description="Language = name")
+    points: int
+
+
+class ChecklistAnswer(Answer):
+    """The quality review's checklist (config/quality.yaml)."""
+
+    pass_percent: float
+    points: int
+    items: list[ChecklistItemAnswer]
+
+
+class ReviewAnswer(Answer):
+    """A call's quality review (the latest saved)."""
+
+    call_id: str
+    arrived_at: str = Field(description="When the call arrived (it counts in that period)")
+    reviewer: str
+    operator: str
+    marks: dict[str, int]
+    points: int
+    max_points: int
+    percent: float
+    passed: bool
+    missed: list[str] = Field(description="Items marked below their full points")
+    comment: str
+    reviewed_at: str
+
+
+class QualityCall(Answer):
+    """An answered call found by the quality search, with its score if reviewed."""
+
+    call_id: str
+    arrived_at: str
+    operator: str | None
+    skill: str | None
+    survey_score: int | None
+    talk_seconds: float | None
+    recording_status: str | None
+    review_percent: float | None
+    reviewed_by: str | None
+
+
+class OperatorQualityAnswer(Answer):
+    """One operator's quality over the range of days."""
+
+    operator: str
+    answered: int
+    reviewed: int
+    average_percent: float | None
+    passed: int
+    miss_rates: dict[str, float] = Field(description="Item id = share (0-1) of the reviewed "
+                                                     "calls in which it was missed")
+
+
 # -- request bodies ------------------------------------------------------------------------
 
 class LanguageChoice(Shape):
@@ -350,6 +408,12 @@ class ConfigText(Shape):
 class ConfigDiffAsked(Shape):
     text: str | None = None
     version_id: int | None = None
+
+
+class ReviewMarks(Shape):
+    marks: dict[str, int] = Field(description="Checklist item id = mark, 0 to its points "
+                                              "(every item)")
+    comment: str = ""
 
 
 class TokenCreation(Shape):

@@ -452,9 +452,16 @@ async def call_page(request: web.Request) -> web.StreamResponse:
             "error.html", request, {"status": 404, "title": _("Not found"),
                                     "message": _("No call %(id)s.", id=call_id)}),
             content_type="text/html")
-    return aiohttp_jinja2.render_template("call.html", request, {
-        "call": call, "cases": await services.store.cases.of_call(call_id),
-        "recording": await recording_state(services, user, call)})
+    return aiohttp_jinja2.render_template("call.html", request,
+                                          await call_context(services, user, call))
+
+
+async def call_context(services: WebServices, user: User, call: CallRecord) -> dict[str, Any]:
+    """What call.html shows of ``call`` to ``user`` (the quality review adds its form)."""
+    return {"call": call, "cases": await services.store.cases.of_call(call.call_id),
+            "recording": await recording_state(services, user, call),
+            "may_review": Role.rank_of(user.role) >= Role.SUPERVISOR.rank
+            and call.answered_at is not None}
 
 
 async def recording_state(services: WebServices, user: User, call: CallRecord) -> str:

@@ -92,10 +92,12 @@ _REASONS: Final = {
     422: "Does not validate; `problems` lists every problem", 503: "Asterisk unreachable",
 }
 _NUMBER: Final = {"name": "number", "in": "path", "required": True, "schema": _S}
+_CALL_ID: Final = {"name": "call_id", "in": "path", "required": True, "schema": _S}
 _ID: Final = {"name": "id", "in": "path", "required": True, "schema": _S}
 _CONFIG_NAME: Final = {"name": "name", "in": "path", "required": True,
                        "schema": {"enum": ["skills", "operators", "schedules", "departments",
-                                           "deadlines", "intents", "routing"]}}
+                                           "deadlines", "intents", "routing",
+                                           "quality"]}}
 
 
 def _operator_action(action: str, body: Any = None) -> dict[str, Any]:
@@ -253,6 +255,29 @@ PATHS: Final[dict[str, dict[str, Any]]] = {
         "Publish an earlier version of a configuration file again (the one before the "
         "live one by default)", "admin", body=b.VersionChoice, ok=b.ConfigRolledBack,
         errors=(400, 404, 409, 422)), _CONFIG_NAME)},
+    "/api/quality/calls": {"get": _with(_op(
+        "Answered calls for quality review, newest first: from/to (YYYY-MM-DD, at most 31 "
+        "days; default the last 7), operator, skill, survey_min/survey_max (1-5), "
+        "talk_min/talk_max (seconds), reviewed=yes|no", "supervisor", ok=_many(b.QualityCall),
+        errors=(400,), paged=True),
+        *_query("from", "to", "operator", "skill", "survey_min", "survey_max", "talk_min",
+                "talk_max", "reviewed"))},
+    "/api/quality/checklist": {"get": _op("The quality review's checklist", "supervisor",
+                                          ok=b.ChecklistAnswer)},
+    "/api/quality/reviews/{call_id}": {
+        "get": _with(_op("A call's quality review", "supervisor", errors=(404,),
+                         ok=b.ReviewAnswer), _CALL_ID),
+        "put": _with(_op("Score an answered call against the checklist (every item, a whole "
+                         "mark from 0 to its points); replaces its earlier review; audited. "
+                         "Marks that do not fit: 400 bad_marks listing every problem, "
+                         "nothing saved", "supervisor", errors=(400, 404, 409),
+                         ok=b.ReviewAnswer, body=b.ReviewMarks), _CALL_ID),
+    },
+    "/api/quality/operators": {"get": _with(_op(
+        "Quality per operator for the calls that arrived from/to (YYYY-MM-DD, at most 31 "
+        "days): answered, reviewed, average score, passed, miss rate per item",
+        "supervisor", ok=_many(b.OperatorQualityAnswer), errors=(400,)),
+        *_query("from", "to"))},
     "/api/audit": {"get": _op("The audit log, newest first", "admin", ok=_many(b.AuditAnswer),
                               paged=True)},
     "/api/openapi.json": {"get": _op("This document", "any", ok=b.Document)},

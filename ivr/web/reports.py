@@ -4,11 +4,14 @@ A report covers whole local days ``from``..``to`` (the hotline's time zone), per
 day and per skill: offered, answered, abandoned, service level against the skill's target,
 average speed of answer, average handle time and satisfaction (survey scores), aggregated by
 ``ivr.core.figures.build_report`` from the call records of the period.
-A call counts in the period it arrived in. Below it, cases by category and status.
+A call counts in the period it arrived in. Below it, the quality review per operator
+(``ivr.web.quality``: answered calls, reviewed calls, average score, passed, the most missed
+checklist item) and cases by category and status.
 
 ``/reports.csv?from=...&to=...&period=hour|day`` has the same rows (``kind=cases`` gives the
-case counts instead). Cells a spreadsheet would run as a formula (starting with ``=``, ``+``,
-``-``, ``@``, tab or carriage return) are prefixed with ``'``.
+case counts instead, ``kind=quality`` the quality per operator of the days). Cells a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+return) are prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from ivr.core.figures import (
     build_report,
     to_csv_rows,
 )
+from ivr.core.quality import OperatorQuality
 from ivr.core.records import CallRecord, Role
 from ivr.web.auth import require
 from ivr.web.casework import STATUS_LABELS
 from ivr.web.i18n import gettext as _
 from ivr.web.i18n import name_in_language
 from ivr.web.keys import SERVICES
+from ivr.web.quality import bounds, operator_figures
 from ivr.web.services import WebServices
 
 ROLE = Role.SUPERVISOR
@@ -182,11 +187,48 @@ def _display(report: Report) -> list[dict[str, str]]:
             "answered": str(c.answered),
             "abandoned": str(c.abandoned),
             "service_level": _fmt(c.service_level_percent, 1, " %"),
-            "target": f"{row.target.percent:g} % in {row.target.seconds:g} s",
+            "target": _("%(percent)s %% in %(seconds)s s", percent=format(row.target.percent, "g"),
+                        seconds=format(row.target.seconds, "g")),
             "asa": _fmt(c.average_speed_of_answer, 1, " s"),
             "aht": _fmt(c.average_handle_time, 0, " s"),
             "satisfaction": _fmt(row.satisfaction, 2),
             "surveys": str(row.surveys),
+        })
+    return out
+
+
+async def quality_rows(services: WebServices, query: ReportQuery) -> list[OperatorQuality]:
+    """The quality review per operator for the report's days (calls that arrived in them)."""
+    start, end = bounds(query.first, query.last, ZoneInfo(services.settings.timezone))
+    answered = await services.store.reviews.answered_per_operator(start, end)
+    return await operator_figures(services, start, end, answered)
+
+
+def quality_csv_rows(rows: Iterable[OperatorQuality], item_ids: Sequence[str]) -> list[list[str]]:
+    """Header and one row an operator: counts, average score, miss rate per item (%)."""
+    out = [["operator", "answered", "reviewed", "average_score_percent", "passed",
+            *(f"missed_{i}_percent" for i in item_ids)]]
+    out.extend([r.operator, str(r.answered), str(r.reviewed),
+                "" if r.average_percent is None else f"{r.average_percent:.1f}", str(r.passed),
+                *(f"{100 * r.miss_rates[i]:.1f}" if i in r.miss_rates else ""
+                  for i in item_ids)] for r in rows)
+    return out
+
+
+def _quality_display(services: WebServices, rows: list[OperatorQuality]) -> list[dict[str, str]]:
+    checklist = services.settings.quality
+    out = []
+    for r in rows:
+        # The items missed most often (all of them on a tie), in the checklist's order.
+        rate = max(r.miss_rates.values(), default=0.0)
+        worst = [i for i in checklist.items if rate > 0 and r.miss_rates.get(i.id) == rate]
+        operator = services.settings.operators.get(r.operator)
+        out.append({
+            "operator": r.operator, "name": operator.name if operator else "",
+            "answered": str(r.answered), "reviewed": str(r.reviewed),
+            "average": _fmt(r.average_percent, 1, " %"), "passed": str(r.passed),
+            "most_missed": (", ".join(name_in_language(i.names, i.id) for i in worst)
+                            + f" ({100 * rate:.0f} %)") if worst else "–",
         })
     return out
 
@@ -204,6 +246,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
         "last": request.query.get("to") or request.query.get("from") or today.isoformat(),
         "period": request.query.get("period") or "hour",
         "error": "", "rows": [], "query_string": "", "case_header": [], "case_rows": [],
+        "quality": [],
     }
     status = 200
     try:
@@ -213,6 +256,7 @@ async def reports_page(request: web.Request) -> web.StreamResponse:
     else:
         report = await build(services, query)
         context["rows"] = _display(report)
+        context["quality"] = _quality_display(services, await quality_rows(services, query))
         context["query_string"] = (
             f"from={query.first.isoformat()}&to={query.last.isoformat()}"
             f"&period={query.period_name}"
@@ -237,6 +281,11 @@ async def reports_csv(request: web.Request) -> web.StreamResponse:
         query = parse_query(request.query, _today(services))
     except BadQuery as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
+    if request.query.get("kind") == "quality":
+        ids = [i.id for i in services.settings.quality.items]
+        rows = quality_csv_rows(await quality_rows(services, query), ids)
+        return _csv_response(csv_text(rows), f"quality-{query.first.isoformat()}-"
+                                             f"{query.last.isoformat()}.csv")
     report = await build(services, query)
     name = f"report-{query.first.isoformat()}-{query.last.isoformat()}-{query.period_name}.csv"
     return _csv_response(csv_text(to_csv_rows(report)), name)

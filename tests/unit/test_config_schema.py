@@ -51,6 +51,8 @@ def broken_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
     ("deadlines.yaml", "urgent: {respond_hours: 2, resolve_hours: 24}",
      "urgent: {respond_hour: 2, respond_hours: 2, resolve_hours: 24}",
      "defaults.urgent.respond_hour: unknown key; did you mean 'respond_hours'?"),
+    ("quality.yaml", "    points: 10\n  - id: listening", "    pionts: 10\n  - id: listening",
+     "items[greeting].pionts: unknown key; did you mean 'points'?"),
 ])
 def test_an_unknown_key_in_each_file_is_refused_with_a_hint(
     tmp_path: Path, file: str, old: str, new: str, problem: str

@@ -11,7 +11,8 @@ from yarl import URL
 from ivr.web.openapi import PATHS, document
 from tests.web.conftest import audited
 
-SAMPLE = {"number": "6332000017", "id": "1", "username": "nobody", "name": "skills"}
+SAMPLE = {"number": "6332000017", "id": "1", "username": "nobody", "name": "skills",
+          "call_id": "c1"}
 RANK = {"any": 0, "operator": 0, "supervisor": 1, "admin": 2}
 ROUTES = sorted(
     (method.upper(), path, op["x-role"])

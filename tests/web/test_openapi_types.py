@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ivr.core.quality import CallReview, score
 from ivr.core.records import CallRecord
 from ivr.edges.schema import conforms
 from ivr.web.openapi import PATHS, answer_type, document
@@ -56,7 +57,7 @@ def test_the_document_refers_only_to_schemas_it_has() -> None:
     assert {"Case", "Call", "AuditEntry", "ApiToken", "User", "SkillFigures"} <= names
 
 
-SAMPLE = {"number": "", "id": "op1001", "username": "", "name": "skills"}
+SAMPLE = {"number": "", "id": "op1001", "username": "", "name": "skills", "call_id": "c1"}
 
 
 async def test_real_answers_have_their_documented_shape(api_as, hotline):
@@ -65,6 +66,11 @@ async def test_real_answers_have_their_documented_shape(api_as, hotline):
     await hotline.store.calls.save(CallRecord(
         call_id="c1", channel="PJSIP/x-1", caller="13800001111", language="zh",
         arrived_at=datetime(2026, 11, 28, 9, tzinfo=UTC).isoformat()))
+    checklist = hotline.settings.quality
+    await hotline.store.reviews.save(CallReview.of(
+        ("c1", "op1001", "2026-11-28T09:00:00+00:00"), "sue",
+        score(checklist, {i.id: i.points for i in checklist.items}),
+        "", datetime(2026, 11, 28, 10, tzinfo=UTC).isoformat()))
     admin = await api_as("admin")
     operator = await api_as("operator", "op1001")
     made = await operator.post("/api/cases", json={
@@ -90,7 +96,8 @@ async def test_real_answers_have_their_documented_shape(api_as, hotline):
         checked.append(path)
     assert {"/api/calls", "/api/cases", "/api/cases/{number}", "/api/audit", "/api/figures",
             "/api/users", "/api/tokens", "/api/me", "/api/openapi.json",
-            "/api/reports/departments", "/api/config/{name}"} <= set(checked)
+            "/api/reports/departments", "/api/config/{name}", "/api/quality/reviews/{call_id}",
+            "/api/quality/calls", "/api/quality/operators"} <= set(checked)
 
 
 async def test_an_undeclared_key_fails_the_check() -> None:

@@ -234,7 +234,12 @@ def _values(r: CallRecord) -> dict[str, Any]:
     }
 
 
-def _record(row: RowMapping) -> CallRecord:
+def record_of(row: RowMapping | dict[str, Any]) -> CallRecord:
+    """A call record from its row (the quality search reads calls too)."""
+    return _record(row)
+
+
+def _record(row: RowMapping | dict[str, Any]) -> CallRecord:
     values = dict(row)
     for name in ("path", "variables"):
         values[name] = json.loads(values[name])

@@ -238,6 +238,28 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         "ALTER TABLE calls ADD COLUMN recording_status TEXT",
         "CREATE INDEX calls_recording_status ON calls (recording_status, arrived_at)",
     ),
+    (  # 16: quality review: one review a call (the latest saved), marks per checklist item,
+       # with the call's operator and arrival (the figures per operator read this table
+       # alone); the quality page finds answered calls by operator or skill within a range of
+       # days, and counts each operator's answered calls from the index alone
+        """CREATE TABLE call_reviews (
+            call_id     TEXT PRIMARY KEY,
+            arrived_at  TEXT NOT NULL,
+            reviewer    TEXT NOT NULL,
+            operator    TEXT NOT NULL DEFAULT '',
+            marks       TEXT NOT NULL DEFAULT '{}',
+            points      INTEGER NOT NULL,
+            max_points  INTEGER NOT NULL,
+            percent     DOUBLE PRECISION NOT NULL,
+            passed      BOOLEAN NOT NULL,
+            missed      TEXT NOT NULL DEFAULT '[]',
+            comment     TEXT NOT NULL DEFAULT '',
+            reviewed_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX call_reviews_arrived ON call_reviews (arrived_at)",
+        "CREATE INDEX calls_operator_arrived ON calls (operator, arrived_at, answered_at)",
+        "CREATE INDEX calls_skill_arrived ON calls (skill, arrived_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Any constant; PostgreSQL nodes starting together take it so only one migrates at a time.

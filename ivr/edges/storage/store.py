@@ -23,6 +23,7 @@ from ivr.edges.storage.database import Database, DatabaseUrl
 from ivr.edges.storage.flow_versions import FlowVersions
 from ivr.edges.storage.log_cursors import LogCursors
 from ivr.edges.storage.operator_states import OperatorStates
+from ivr.edges.storage.reviews import CallReviews
 
 
 class Store:
@@ -42,6 +43,7 @@ class Store:
         self.bulletins = Bulletins(self.database)
         self.operator_states = OperatorStates(self.database)
         self.log_cursors = LogCursors(self.database)
+        self.reviews = CallReviews(self.database)
 
     @property
     def url(self) -> str:

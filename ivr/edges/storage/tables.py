@@ -105,6 +105,15 @@ operator_logins = Table(
     "operator_logins", metadata,
     Column("operator_id", Text, primary_key=True), Column("reason", Text), Column("at", Text),
 )
+call_reviews = Table(
+    "call_reviews", metadata,
+    Column("call_id", Text, primary_key=True), Column("arrived_at", Text),
+    Column("reviewer", Text),
+    Column("operator", Text), Column("marks", Text), Column("points", Integer),
+    Column("max_points", Integer), Column("percent", Float),
+    Column("passed", Boolean(create_constraint=False)), Column("missed", Text),
+    Column("comment", Text), Column("reviewed_at", Text),
+)
 log_cursors = Table(
     "log_cursors", metadata,
     Column("name", Text, primary_key=True), Column("byte_offset", Integer),
