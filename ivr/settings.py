@@ -565,6 +565,23 @@ def _label_problem(value: object) -> str | None:
     return None
 
 
+def _names(names: Any, languages: tuple[str, ...], c: _Collector, f: str,
+           where: str) -> Mapping[str, Any]:
+    """A ``names`` mapping (language -> name) checked: a name for every enabled language, each
+    a valid label. Returns it ({} when it is not a mapping)."""
+    if not isinstance(names, Mapping):
+        c.add(f, f"{where}.names", "must map language to name")
+        return {}
+    for code in languages:
+        if not isinstance(names.get(code), str) or not names.get(code):
+            c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
+    for code, name in names.items():
+        problem = _label_problem(name)
+        if problem and isinstance(name, str) and name:
+            c.add(f, f"{where}.names.{code}", problem)
+    return names
+
+
 def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> dict[str, Skill]:
     f = str(path)
     items = raw.get("skills") if isinstance(raw, Mapping) else None
@@ -587,17 +604,7 @@ def _skills(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) -> 
             c.add(f, f"{where}.id", f"{sid!r} is reserved by Asterisk's queues.conf")
         if sid in skills:
             c.add(f, f"{where}.id", "duplicate skill id")
-        names = item.get("names")
-        if not isinstance(names, Mapping):
-            c.add(f, f"{where}.names", "must map language to name")
-            names = {}
-        for code in languages:
-            if not isinstance(names.get(code), str) or not names.get(code):
-                c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
-        for code, name in names.items():
-            problem = _label_problem(name)
-            if problem and isinstance(name, str) and name:
-                c.add(f, f"{where}.names.{code}", problem)
+        names = _names(item.get("names"), languages, c, f, where)
         department = item.get("department")
         problem = _label_problem(department)
         if problem or not isinstance(department, str):
@@ -830,17 +837,7 @@ def _quality(path: Path, raw: Any, languages: tuple[str, ...], c: _Collector) ->
         where = f"items[{item_id}]"
         if any(item.id == item_id for item in items):
             c.add(f, f"{where}.id", "duplicate item id")
-        names = entry.get("names")
-        if not isinstance(names, Mapping):
-            c.add(f, f"{where}.names", "must map language to name")
-            names = {}
-        for code in languages:
-            if not isinstance(names.get(code), str) or not names.get(code):
-                c.add(f, f"{where}.names.{code}", "missing name for an enabled language")
-        for code, name in names.items():
-            problem = _label_problem(name)
-            if problem and isinstance(name, str) and name:
-                c.add(f, f"{where}.names.{code}", problem)
+        names = _names(entry.get("names"), languages, c, f, where)
         points = entry.get("points", 1)
         if not isinstance(points, int) or isinstance(points, bool) \
                 or not 1 <= points <= MAX_POINTS:

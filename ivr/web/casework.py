@@ -445,6 +445,13 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     """One call's record, linked from the cases filed from it, with its recording."""
     user = await require(request, Role.OPERATOR)
     services = _services(request)
+    call = await call_or_404(request, services)
+    return aiohttp_jinja2.render_template("call.html", request,
+                                          await call_context(services, user, call))
+
+
+async def call_or_404(request: web.Request, services: WebServices) -> CallRecord:
+    """The call of the page's ``{call_id}``; a 404 page when there is none."""
     call_id = request.match_info["call_id"]
     call = await services.store.calls.get(call_id)
     if call is None:
@@ -452,8 +459,7 @@ async def call_page(request: web.Request) -> web.StreamResponse:
             "error.html", request, {"status": 404, "title": _("Not found"),
                                     "message": _("No call %(id)s.", id=call_id)}),
             content_type="text/html")
-    return aiohttp_jinja2.render_template("call.html", request,
-                                          await call_context(services, user, call))
+    return call
 
 
 async def call_context(services: WebServices, user: User, call: CallRecord) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from ivr.core.records import CallRecord, Role, User
 from ivr.edges.storage.tables import utc_text
 from ivr.errors import MarksRefused, RecordNotFound, Refused
 from ivr.web.auth import json_body, require
-from ivr.web.casework import call_context
+from ivr.web.casework import call_context, call_or_404
 from ivr.web.errors import json_error
 from ivr.web.i18n import gettext as _
 from ivr.web.i18n import name_in_language
@@ -228,13 +228,8 @@ async def _review_page(request: web.Request, user: User, *, error: str = "",
                        marks: Mapping[str, str] | None = None, comment: str | None = None,
                        status: int = 200) -> web.StreamResponse:
     services = request.app[SERVICES]
-    call_id = request.match_info["call_id"]
-    call = await services.store.calls.get(call_id)
-    if call is None:
-        raise web.HTTPNotFound(text=aiohttp_jinja2.render_string(
-            "error.html", request, {"status": 404, "title": _("Not found"),
-                                    "message": _("No call %(id)s.", id=call_id)}),
-            content_type="text/html")
+    call = await call_or_404(request, services)
+    call_id = call.call_id
     review = await services.store.reviews.get(call_id)
     checklist = services.settings.quality
     if marks is None:
