@@ -52,6 +52,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import time
@@ -73,6 +74,16 @@ from ivr.errors import StorageError
 log = structlog.get_logger("ivr.calls.pending_writes")
 
 SPILL_FILE = "pending-writes.jsonl"
+# A write's id: a random prefix per process and a counter. Unique across processes and
+# runs, and made without a system call per write: os.urandom (uuid4) releases the GIL, and
+# behind a spill thread busy serialising a long outage's writes each write on the event loop
+# then waited a switch interval to get it back (0.27 s per 2,000 writes, measured).
+_WID_PREFIX = uuid.uuid4().hex[:8]
+_wid_numbers = itertools.count()
+
+
+def _new_wid() -> str:
+    return f"{_WID_PREFIX}{next(_wid_numbers):08x}"
 LIMIT = 100_000
 FIRST_TRY = 0.5  # seconds a write may take before the call path stops waiting for it
 MIN_BACKOFF = 0.5
@@ -95,7 +106,7 @@ class _Write:
     attempt: asyncio.Task[None] | None = None  # the direct try, still running
     failures: int = 0
     refusals: int = 0
-    wid: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:16])
+    wid: str = dataclasses.field(default_factory=_new_wid)
     moved: bool = False  # handed to the spill file while in memory
 
     @property
