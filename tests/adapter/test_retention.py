@@ -5,38 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from ivr.calls import retention
 from ivr.calls.retention import Retention
 from ivr.core.records import CallRecord
 from ivr.edges.clock import FakeClock
-from ivr.edges.storage.store import Store, open_store
-from tests.pgtools import pg_database
+from ivr.edges.storage.store import Store
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "sqlite:///calls.sqlite3"
-    else:
-        with pg_database() as url:
-            yield url
-
-
-@pytest_asyncio.fixture
-async def store(database_url: str, tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(database_url, tmp_path)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def call(call_id: str, days_ago: float) -> CallRecord:

@@ -4,39 +4,16 @@ reviews and answered counts per operator of a period."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
-import pytest_asyncio
 
 from ivr.core.quality import CallReview, CallSearch, Checklist, ChecklistItem, score
 from ivr.core.records import CallRecord
-from ivr.edges.storage.store import Store, open_store
+from ivr.edges.storage.store import Store
 from ivr.edges.storage.tables import utc_text
-from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
 CHECKLIST = Checklist((ChecklistItem("greeting", {"zh": "问候"}, 10),
                        ChecklistItem("accurate", {"zh": "准确"}, 30)))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield "sqlite:///reviews.sqlite3"
-    else:
-        with pg_database() as url:
-            yield url
-
-
-@pytest_asyncio.fixture
-async def store(database_url: str, tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(database_url, tmp_path)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def answered(store: Store, call_id: str, operator: str, *, minutes: int = 0,

@@ -7,13 +7,11 @@ import dataclasses
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import Connection, create_engine, inspect, text
 
 from ivr import settings
@@ -29,28 +27,9 @@ from ivr.edges.translations import load_catalogs
 from ivr.errors import StorageError
 from ivr.tools import admin
 from ivr.web.i18n import LOCALE_DIR
-from tests.pgtools import pg_database
 
 NOW = datetime(2026, 12, 18, 10, 30, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL for an empty database: an SQLite file under tmp_path, or a fresh PostgreSQL one."""
-    if request.param == "sqlite":
-        yield "sqlite:///calls.sqlite3"
-    else:
-        with pg_database() as url:
-            yield url
-
-
-@pytest_asyncio.fixture
-async def store(database_url: str, tmp_path: Path) -> AsyncIterator[Store]:
-    s = open_store(database_url, tmp_path)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def call(call_id: str, *, caller: str = "13800138000", arrived: datetime = NOW,
