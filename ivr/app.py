@@ -54,6 +54,7 @@ from ivr.operators.transfer import OperatorTransfers
 from ivr.speech.service import SpeechService, endpointing_for, recognizer_for
 from ivr.web import WebServer
 from ivr.web.services import WebServices
+from ivr.workers import Command, Workers, node_name, spill_file, watch_parent
 
 log = structlog.get_logger("ivr.app")
 STOP_SECONDS = 20.0  # longest wait for one part to stop at shut-down
@@ -63,14 +64,15 @@ class Hotline:
     """The running application: every part built, wired, started and stopped together."""
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
+        self, settings: Settings, *, clock: Clock = SYSTEM_CLOCK, worker: int | None = None,
     ) -> None:
         self.clock = clock
-        # This node's name (several nodes may share the database and one Asterisk).
-        self.node = f"{socket.gethostname()}:{settings.agi.port}"
+        # This node's name (several nodes may share the database and one Asterisk; each
+        # FastAGI worker process is a node: ivr.workers).
+        self.node = node_name(socket.gethostname(), settings, worker)
         self.store = open_store(settings.database_url, settings.state_dir)
         # Call records, queue facts and operator states are kept while the database is down.
-        self.writes = PendingWrites(self.store, settings.state_dir)
+        self.writes = PendingWrites(self.store, settings.state_dir, spill=spill_file(worker))
         self.ami = AmiClient(settings.ami)
         # Real-time events between application nodes (PostgreSQL LISTEN/NOTIFY; in-process
         # on SQLite, which serves one node), and which node leads the one-at-a-time duties.
@@ -285,10 +287,17 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
-    hotline = Hotline(settings)
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, *, worker: int | None = None,
+) -> None:
+    """Run until ``stop`` is set (by default: until SIGINT/SIGTERM); as FastAGI worker
+    ``worker`` of a supervisor (``ivr.workers``) also until the supervisor is gone."""
+    hotline = Hotline(settings, worker=worker)
     stop = stop or stop_on_signals()
+    orphaned = None
+    if worker is not None:
+        structlog.contextvars.bind_contextvars(worker=worker)
+        orphaned = asyncio.create_task(watch_parent(stop, os.getppid()), name="supervisor")
     await hotline.start()
     # What start-up built (settings, flows, modules) lives as long as the process: frozen,
     # the garbage collector no longer scans it, and full collections stay short.
@@ -296,4 +305,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     try:
         await stop.wait()
     finally:
+        if orphaned is not None:
+            await _cancel(orphaned)
         await hotline.stop()
+
+
+async def supervise(settings: Settings, command: Command,
+                    stop: asyncio.Event | None = None) -> None:
+    """``[agi] workers`` worker processes (each ``command``), kept running until ``stop`` is
+    set (by default: until SIGINT/SIGTERM), then stopped."""
+    stop = stop or stop_on_signals()
+    log.info("workers_starting", workers=settings.agi.workers, agi_port=settings.agi.port,
+             web_ports=f"{settings.web_port}-{settings.web_port + settings.agi.workers - 1}")
+    await Workers(settings.agi.workers, command).run(stop)
+    log.info("workers_stopped")

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 
@@ -21,6 +21,9 @@ from ivr.core.cases import CaseStatus
 from ivr.core.records import Role
 from ivr.core.settings import Settings
 from ivr.errors import ConfigError, IvrError
+
+if TYPE_CHECKING:
+    from ivr.workers import Command
 
 log = structlog.get_logger("ivr.cli")
 T = TypeVar("T")
@@ -175,12 +178,20 @@ def _with_sounds(cfg: Settings) -> Settings:
             cfg.recordings, directory=cfg.recordings.directory or box.recordings_dir))
 
 
-def _serve(_args: argparse.Namespace, cfg: Settings) -> int:
-    from ivr.app import serve
+def _serve(args: argparse.Namespace, cfg: Settings) -> int:
+    from ivr.app import serve, supervise
+    from ivr.workers import for_worker, serve_command, worker_index
 
     cfg = _with_sounds(cfg)
+    index = worker_index(cfg.agi.workers)
+    if index is not None:  # one of the worker processes started below
+        asyncio.run(serve(for_worker(cfg, index), worker=index))
+        return 0
     _first_start(cfg, operators=False)
-    asyncio.run(serve(cfg))
+    if cfg.agi.workers > 1:
+        asyncio.run(supervise(cfg, serve_command(args.config, args.log_level)))
+    else:
+        asyncio.run(serve(cfg))
     return 0
 
 
@@ -310,8 +321,8 @@ def _operators(args: argparse.Namespace, cfg: Settings) -> int:
                     f"ivr operators {args.action}", DATABASE_DEADLINE + 5.0 * count)
 
 
-async def _demo(cfg: Settings, talk: float) -> None:
-    from ivr.app import serve, stop_on_signals
+async def _demo(cfg: Settings, talk: float, command: Command) -> None:
+    from ivr.app import serve, stop_on_signals, supervise
 
     stop = stop_on_signals()
     operators = asyncio.create_task(_simulate_operators(cfg, talk, stop))
@@ -323,7 +334,10 @@ async def _demo(cfg: Settings, talk: float) -> None:
 
     operators.add_done_callback(report)
     try:
-        await serve(cfg, stop)
+        if cfg.agi.workers > 1:
+            await supervise(cfg, command, stop)
+        else:
+            await serve(cfg, stop)
     finally:
         stop.set()
         await asyncio.gather(operators, return_exceptions=True)
@@ -343,7 +357,9 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
             f"{web}/console, wallboard {web}/wallboard, admin {web}/admin/flows; health and "
             f"figures at {web}/healthz and /metrics; Ctrl-C stops it.", flush=True,
         )
-        asyncio.run(_demo(cfg, args.talk))
+        from ivr.workers import serve_command
+
+        asyncio.run(_demo(cfg, args.talk, serve_command(args.config, args.log_level)))
     finally:
         # Ctrl-C stops what this command started; a test bed that was already running is
         # left as it was, and the user is told.

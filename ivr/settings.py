@@ -82,6 +82,7 @@ SECURE_COOKIES = ("auto", "always", "never")
 AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
+MAX_WORKERS = 64  # [agi] workers: FastAGI worker processes sharing the port
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
 
 
@@ -239,6 +240,7 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
         command_timeout=c.get(f, a, "command_timeout", float, 60.0, "agi"),
         database_deadline=c.get(f, a, "database_deadline", float, 0.5, "agi"),
         failover=c.get(f, a, "failover", str, "", "agi"),
+        workers=c.get(f, a, "workers", int, 1, "agi"),
     )
     c.port(f, "agi.port", agi.port)
     if "secret" in a:
@@ -249,6 +251,8 @@ def _services(path: Path, raw: Mapping[str, Any], c: _Collector) -> dict[str, An
     c.positive(f, "agi.handshake_max_bytes", agi.handshake_max_bytes)
     c.positive(f, "agi.max_handshakes", agi.max_handshakes)
     c.positive(f, "agi.database_deadline", agi.database_deadline)
+    if not 1 <= agi.workers <= MAX_WORKERS:
+        c.add(f, "agi.workers", f"from 1 to {MAX_WORKERS} worker processes, got {agi.workers}")
     if agi.command_timeout < 10:
         c.add(f, "agi.command_timeout",
               f"at least 10 s (prompts and bulletins play within it), got {agi.command_timeout}")
@@ -1004,6 +1008,12 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     general = svc["menu"].general_queue
     if skills and general not in skills:
         c.add(str(services_path), "menu.general_queue", f"{general!r} is not a skill")
+    database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
+    if svc["agi"].workers > 1 and not database_url.startswith("postgresql"):
+        c.add(str(services_path), "agi.workers",
+              f"{svc['agi'].workers} worker processes share their state through PostgreSQL "
+              "([database] url or IVR_DATABASE_URL); SQLite serves one process: set "
+              "workers = 1 or point the database at PostgreSQL")
     if c.problems:
         raise ConfigError(c.problems)
 
@@ -1011,7 +1021,6 @@ def load(config_dir: Path | None = None, *, project_dir: Path = PROJECT_DIR) -> 
     prompts_dir = Path(svc["prompts"])
     if not prompts_dir.is_absolute():
         prompts_dir = project_dir / prompts_dir
-    database_url = os.environ.get("IVR_DATABASE_URL") or svc["database_url"]
     ami: AmiSettings = svc["ami"]
     # Generated here, before anything is configured with it: whichever command a new user
     # runs first (`make run`, `ivr serve`, `ivr sandbox up`...), Asterisk's manager.conf and

@@ -131,14 +131,14 @@ class PendingWrites:
     """
 
     def __init__(
-        self, store: Store, state_dir: Path, *, limit: int = LIMIT,
+        self, store: Store, state_dir: Path, *, spill: str = SPILL_FILE, limit: int = LIMIT,
         first_try: float = FIRST_TRY, min_backoff: float = MIN_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self._store = store
-        self.path = state_dir / SPILL_FILE
+        self.path = state_dir / spill
         self._limit = limit
         self._chunk_size = max(1, limit // 4)
         self._first_try = first_try

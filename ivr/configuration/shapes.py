@@ -80,6 +80,9 @@ class Agi(Shape):
     database_deadline: float = Field(default=_AGI.database_deadline, gt=0,
                                      description="Seconds a call waits for the database at "
                                                  "most, then goes on with a safe default")
+    workers: int = Field(default=_AGI.workers, ge=1, le=64,
+                         description="FastAGI worker processes sharing the port (more than 1 "
+                                     "needs PostgreSQL)")
 
 
 class Ami(Shape):

@@ -89,6 +89,9 @@ class AgiSettings:
     # host:port of another application node's FastAGI, tried by the dialplan when this
     # node cannot be reached at all ("" = none).
     failover: str = ""
+    # FastAGI worker processes sharing the port (SO_REUSEPORT), each a full application node
+    # on the shared PostgreSQL; 1 = this process serves FastAGI itself (ivr.workers).
+    workers: int = 1
     # Generated at set-up (secrets.json): the dialplan's AGI URL carries it, and a session
     # without it is refused.
     secret: str = field(default="", repr=False)

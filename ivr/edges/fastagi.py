@@ -181,9 +181,10 @@ class FastAgiServer:
         return len(self._sessions)
 
     async def start(self) -> None:
+        # Worker processes ([agi] workers) share the port; the kernel spreads the connections.
         self._server = await asyncio.start_server(
             self._on_connection, self._settings.host, self._settings.port,
-            limit=self._settings.handshake_max_bytes,
+            limit=self._settings.handshake_max_bytes, reuse_port=self._settings.workers > 1,
         )
         log.info("fastagi_listening", host=self._settings.host, port=self.port)
 
