@@ -74,7 +74,9 @@ def configure(level: str = "INFO", stream: TextIO | None = None, json: bool | No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # One write per line (message and newline together): the worker processes of one
+        # `ivr serve` share the stream, and their lines must not run into each other.
+        logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     # Libraries that use stdlib logging (panoramisk, aiohttp) and warnings: the same stream,

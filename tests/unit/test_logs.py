@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import structlog
 from aiohttp import ClientSession, web
@@ -65,3 +68,19 @@ async def test_web_requests_leave_one_access_line_without_the_query() -> None:
     assert line["path"] == "/cases"
     assert line["status"] == 200
     assert "13800000000" not in stream.getvalue()
+
+
+def test_processes_sharing_the_stream_never_run_their_lines_together(tmp_path: Path) -> None:
+    """The worker processes of one `ivr serve` write to the same stream: every line they
+    write is one whole JSON object (a line is written at once, with its newline)."""
+    script = ("import structlog; from ivr import logs; logs.configure('INFO', json=True); "
+              "log = structlog.get_logger('ivr.test')\n"
+              "for n in range(3000): log.info('call_finished', n=n, pad='x' * 200)")
+    out = tmp_path / "shared.log"
+    with out.open("wb") as shared:
+        writers = [subprocess.Popen([sys.executable, "-c", script], stdout=shared, stderr=shared)
+                   for _ in range(3)]
+        assert [w.wait(60) for w in writers] == [0, 0, 0]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 9000
+    assert sorted(json.loads(line)["n"] for line in lines) == sorted(list(range(3000)) * 3)
