@@ -33,13 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -50,21 +46,31 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load import asterisk_pid, cpu_seconds
+from testbed_runs import (
+    Session,
+    admin_password,
+    answering_phones,
+    asterisk_pid,
+    config_with_roster,
+    cpu_seconds,
+    lines_of,
+    log_in_operators,
+    percentile,
+    port_open,
+    restore_testbed,
+    sipp_counts,
+    start_serve,
+    stop_serve,
+)
 
 from ivr import settings
-from ivr.accounts.service import create_account
 from ivr.core.settings import Settings
 from ivr.edges.ami import AmiClient
-from ivr.edges.storage.store import open_store
-from ivr.operators.roster import generate_roster, import_roster
+from ivr.operators.roster import generate_roster
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import (
     AwaitHangUp,
-    OperatorPhone,
     Phones,
     Press,
     Step,
@@ -111,106 +117,9 @@ class Figures:
     mismatches: list[str] = field(default_factory=list)
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def scale_config(base: Settings, work: Path, operators: int, phones: int) -> Settings:
     """A copy of config/ with the generated roster imported, its own state and database."""
-    config = work / "config"
-    shutil.copytree(base.project_dir / "config", config)
-    report = import_roster(base, config, generate_roster(base, operators, phones=phones))
-    if report.problems:
-        raise SystemExit("the generated roster does not import: "
-                         + "; ".join(map(str, report.problems[:5])))
-    os.environ["IVR_CONFIG_DIR"] = str(config)
-    os.environ["IVR_STATE_DIR"] = str(work / "state")
-    os.environ["IVR_DATABASE_URL"] = f"sqlite:///{work / 'calls.sqlite3'}"
-    return settings.load(config, project_dir=base.project_dir)
-
-
-async def admin_password(cfg: Settings) -> str:
-    store = open_store(cfg.database_url, cfg.state_dir)
-    await store.open()
-    try:
-        _, password = await create_account(store.users, "bench-admin", "admin")
-    finally:
-        await store.close()
-    return password
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def start_serve(log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "ivr", "serve"], stdout=sink,
-                                stderr=subprocess.STDOUT)
-
-
-class Session:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        # The session cookie is set for 127.0.0.1: an IP address needs the unsafe jar.
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self, username: str, password: str) -> None:
-        async with self.http.post(f"{self.base}/login",
-                                  json={"username": username, "password": password}) as r:
-            r.raise_for_status()
-            self.csrf = (await r.json())["csrf"]
-
-    async def post(self, path: str, body: dict[str, Any] | None = None) -> int:
-        async with self.http.post(f"{self.base}{path}", json=body or {},
-                                  headers={"X-CSRF-Token": self.csrf}) as r:
-            await r.read()
-            return r.status
-
-    async def get(self, path: str) -> Any:
-        async with self.http.get(f"{self.base}{path}") as r:
-            r.raise_for_status()
-            return await r.json()
-
-    async def close(self) -> None:
-        await self.http.close()
-
-
-async def log_in_operators(session: Session, ids: list[str], app_pid: int,
-                           out: Figures) -> None:
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def probe() -> None:
-        while not done.is_set():
-            t = time.perf_counter()
-            async with session.http.get(f"{session.base}/healthz") as r:
-                await r.read()
-            latencies.append((time.perf_counter() - t) * 1000)
-            await asyncio.sleep(0.05)
-
-    prober = asyncio.create_task(probe())
-    cpu0, t0 = cpu_seconds(app_pid), time.monotonic()
-    for op in ids:
-        status = await session.post(f"/api/operators/{op}/login")
-        if status != 200:
-            raise SystemExit(f"login of {op} answered {status}")
-    out.login_wall_s = round(time.monotonic() - t0, 1)
-    out.login_server_cpu_ms = round((cpu_seconds(app_pid) - cpu0) * 1000 / len(ids), 2)
-    done.set()
-    await prober
-    out.logged_in = len(ids)
-    out.healthz_during_logins_ms = {
-        "p50": round(statistics.median(latencies), 1) if latencies else -1.0,
-        "p90": round(percentile(latencies, 0.9) or -1.0, 1),
-        "max": round(max(latencies, default=-1.0), 1),
-    }
+    return config_with_roster(base, work, generate_roster(base, operators, phones=phones))
 
 
 def citizen_scenario(phones: Phones, keys: list[str], n: int, patience: float) -> Path:
@@ -243,21 +152,10 @@ async def place_calls(phones: Phones, service: str, rate: float, seconds: float,
             *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL))
     ok = bad = 0
     for proc in procs:
-        out = (await proc.communicate())[0].decode(errors="replace")
-        good = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", out)
-        ok += int(good[-1]) if good else 0
-        bad += int(failed[-1]) if failed else calls
+        good, failed = sipp_counts((await proc.communicate())[0].decode(errors="replace"), calls)
+        ok += good
+        bad += failed
     return ok, bad
-
-
-def lines_of(log: Path, event: str) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        if f'"{event}"' in line:
-            with contextlib.suppress(json.JSONDecodeError):
-                out.append(json.loads(line))
-    return out
 
 
 async def cut_ami_and_time_resync(log: Path, ami_port: int) -> float | None:
@@ -310,8 +208,7 @@ async def run(args: argparse.Namespace) -> Figures:
     log = work / "serve.log"
     app = await asyncio.to_thread(start_serve, log)
     phones = Phones(box.root, cfg.sip.host, cfg.sip.port)
-    answering = [OperatorPhone(phones, f"gw{6000 + i}", 6000 + i, ring=0.3, talk=args.talk)
-                 for i in range(args.phones)]
+    answering = answering_phones(phones, args.phones, talk=args.talk)
     ami = AmiClient(cfg.ami)
     session = Session(f"http://127.0.0.1:{cfg.web_port}")
     try:
@@ -323,9 +220,10 @@ async def run(args: argparse.Namespace) -> Figures:
         await asyncio.sleep(2.0)
         await session.login("bench-admin", password)
         ids = list(cfg.operators)[:args.logged_in]
-        await log_in_operators(session, ids, app.pid, out)
-        for op in ids:
-            await session.post(f"/api/operators/{op}/unpause")
+        logins = await log_in_operators(session, ids, app.pid)
+        out.logged_in, out.login_wall_s = logins.count, logins.wall_s
+        out.login_server_cpu_ms, out.healthz_during_logins_ms = (logins.server_cpu_ms,
+                                                                 logins.healthz_ms)
         events = 0
 
         def count(_: Any) -> None:
@@ -373,15 +271,9 @@ async def run(args: argparse.Namespace) -> Figures:
         await session.close()
         await ami.close()
         await asyncio.gather(*(p.stop() for p in answering), return_exceptions=True)
-        app.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            app.wait(20)
-        if app.poll() is None:
-            app.kill()
+        stop_serve(app)
         # The test bed goes back to the shipped roster.
-        for name in ("IVR_CONFIG_DIR", "IVR_STATE_DIR", "IVR_DATABASE_URL"):
-            os.environ.pop(name, None)
-        await asyncio.to_thread(Sandbox(settings.load()).up)
+        await asyncio.to_thread(restore_testbed)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return out

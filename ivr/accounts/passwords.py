@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
 import argon2
 import structlog
 
+from ivr.edges.threads import PASSWORDS, named_pool
 from ivr.errors import PasswordError
 
 log = structlog.get_logger("ivr.accounts.passwords")
@@ -26,7 +26,7 @@ PASSWORD_THREADS: Final = 2
 MAX_PASSWORD_CHARS: Final = 1024
 """Longest password checked or set (a generated one has 20 characters)."""
 
-_pool = ThreadPoolExecutor(max_workers=PASSWORD_THREADS, thread_name_prefix="ivr-argon2")
+_pool = named_pool(PASSWORD_THREADS, PASSWORDS)
 _T = TypeVar("_T")
 
 

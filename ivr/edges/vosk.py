@@ -56,7 +56,6 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -76,6 +75,7 @@ from ivr.core.protocols.audiosocket import (
     Utterance,
 )
 from ivr.edges.audiosocket import AudioStream
+from ivr.edges.threads import SPEECH, named_pool
 from ivr.edges.vad import DEFAULT_AGGRESSIVENESS, VoiceDetector
 from ivr.errors import ModelUnavailable, SpeechError
 
@@ -336,7 +336,7 @@ class SpeechRecognizer:
         self.capacity = capacity if capacity is not None else self.workers * per_worker
         self.costs = dict(costs)
         self.endpointing = endpointing or EndpointerSettings()
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="vosk")
+        self._executor = named_pool(self.workers, SPEECH)
         self._busy = 0
         self._turns: dict[str, int] = {"grammar": 0, "free": 0}
         self.rejected = 0  # turns refused because the pool was full

@@ -98,6 +98,8 @@ class Health:
              "Calls in the IVR (FastAGI sessions) right now."),
             ("ivr_ami_connected", "gauge", int(self._ami.connected), "1 while the AMI link is up."),
             ("ivr_ami_reconnects", "counter", self._ami.reconnects, "AMI reconnects since start."),
+            ("ivr_ami_event_cpu_seconds", "counter", self._ami.event_cpu_seconds,
+             "Event-loop CPU time spent reading the AMI link: parsing, each event's handlers."),
             ("ivr_speech_pool_busy", "gauge", pool.busy, "Speech decoding units in use."),
             ("ivr_speech_pool_capacity", "gauge", pool.capacity, "Speech decoding units in all."),
             ("ivr_speech_turns_rejected", "counter", pool.rejected,

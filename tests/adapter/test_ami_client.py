@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -307,5 +308,39 @@ async def test_events_split_across_chunks_are_read_whole(fake: FakeManager) -> N
             await asyncio.sleep(0.05)
         joined = [e for e in seen if e.name == "QueueCallerJoin"]
         assert [e.get("Position") for e in joined] == ["1", "2", "3"]
+    finally:
+        await client.close()
+
+
+async def test_the_loops_cpu_on_ami_events_is_counted(fake: FakeManager) -> None:
+    """The event loop's CPU spent on what the link receives (each event's handlers included)
+    is counted in ``event_cpu_seconds``; time the link sits idle is not."""
+    client = client_for(fake)
+    handled: list[str] = []
+
+    def costly(event: AmiEvent) -> None:
+        until = time.thread_time() + 0.02
+        while time.thread_time() < until:
+            pass
+        handled.append(event.name)
+
+    client.on_event(costly)
+    await client.start(wait=2)
+    try:
+        handled.clear()
+        idle_from = client.event_cpu_seconds
+        await asyncio.sleep(0.5)  # pings and pongs only
+        assert client.event_cpu_seconds - idle_from < 0.02
+        before, loop_before = client.event_cpu_seconds, time.thread_time()
+        for n in range(5):
+            fake.send_event(f"Event: QueueCallerJoin\r\nQueue: report\r\nPosition: {n}\r\n\r\n")
+        for _ in range(100):
+            if len(handled) == 5:
+                break
+            await asyncio.sleep(0.02)
+        counted = client.event_cpu_seconds - before
+        assert handled == ["QueueCallerJoin"] * 5
+        assert counted >= 5 * 0.02
+        assert counted <= time.thread_time() - loop_before  # the loop's own CPU, no more
     finally:
         await client.close()

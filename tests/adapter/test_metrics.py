@@ -5,6 +5,7 @@ path, and the shipped dashboard and alert rules, whose every metric /metrics rea
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import promql_parser
@@ -19,6 +20,9 @@ from ivr.core.protocols.ami import AmiEvent
 from ivr.edges.clock import Clock
 from ivr.edges.metrics import Metrics
 from ivr.operators.live_figures import LiveFiguresFeed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from testbed_runs import AMI_CPU_METRIC, sample
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "config" / "monitoring"
@@ -113,6 +117,20 @@ def test_live_figures_are_exposed_per_configured_skill(exposed: str) -> None:
     assert got[("ivr_pending_writes", ())] == 0
     assert got[("ivr_state_disk_size_bytes", ())] > 0
     assert got[("ivr_skill_service_level_target_percent", (("skill", "inquiry"),))] > 0
+
+
+def test_the_loops_ami_cpu_is_exposed_as_the_load_benchmark_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The AMI client's CPU counter is on /metrics under the name, and in the form, that
+    ``ivr bench load`` reads to split the application's CPU."""
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("IVR_DATABASE_URL", raising=False)
+    (tmp_path / "state").mkdir()
+    hotline = Hotline(settings_module.load(REPO / "config", project_dir=REPO))
+    assert sample(hotline.health.metrics().decode(), AMI_CPU_METRIC) == 0.0
+    hotline.ami.event_cpu_seconds += 1.25
+    assert sample(hotline.health.metrics().decode(), AMI_CPU_METRIC) == 1.25
 
 
 def metric_names(expr: str) -> set[str]:

@@ -30,6 +30,7 @@ from ivr.core.protocols.audiosocket import (
     split_frames,
 )
 from ivr.edges.audiosocket import AudioSocketServer, AudioStream, StreamRegistry
+from ivr.edges.threads import SPEECH
 from ivr.edges.vosk import (
     ModelRegistry,
     ModelSource,
@@ -115,6 +116,30 @@ async def test_grammar_turn_hears_the_menu_word(
     assert result.ended == "ended"  # the silence after the words ended the turn
     assert 0.5 <= result.confidence <= 1.0
     assert recognizer.usage.busy == 0
+
+
+async def test_decoding_runs_on_threads_the_kernel_knows_as_speech(
+    recognizer: SpeechRecognizer, spoken: dict[str, bytes]
+) -> None:
+    """The decoders' CPU is on threads named ``ivr-speech`` in /proc (how ``ivr bench load``
+    tells speech from the event loop and the store)."""
+    turn = recognizer.try_start("ko", "grammar", MENU)
+    assert turn is not None
+    await say(turn, spoken["상담원 연결"])
+    decoders = speech_threads_ticks()
+    assert decoders, "no ivr-speech thread"
+    assert sum(decoders) > 0
+
+
+def speech_threads_ticks() -> list[int]:
+    """CPU ticks (user + system) of each of this process's threads named ``ivr-speech``."""
+    ticks = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            if (task / "comm").read_text().strip() == SPEECH:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks.append(int(fields[11]) + int(fields[12]))
+    return ticks
 
 
 async def test_free_turn_returns_text(

@@ -19,7 +19,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -32,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from ivr.edges.files import make_private
 from ivr.edges.storage.migrations import migrate
+from ivr.edges.threads import STORE, named_pool
 from ivr.errors import StorageError
 
 T = TypeVar("T")
@@ -126,10 +126,8 @@ class Database:
 
     def __init__(self, url: DatabaseUrl) -> None:
         self.url = url
-        self._pool = ThreadPoolExecutor(
-            max_workers=1 if url.backend == "sqlite" else PG_THREADS,
-            thread_name_prefix=f"store-{url.backend}",
-        )
+        # Named for the kernel too, so the store's CPU is told apart from the loop's.
+        self._pool = named_pool(1 if url.backend == "sqlite" else PG_THREADS, STORE)
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
 

@@ -80,9 +80,11 @@ class HangUp:
 
 @dataclass(frozen=True, slots=True)
 class AwaitHangUp:
-    """Stay on the line until the far end hangs up (at most ``timeout`` seconds)."""
+    """Stay on the line until the far end hangs up (at most ``timeout`` seconds: then the
+    call fails, or with ``give_up`` the citizen hangs up, as a caller tired of waiting)."""
 
     timeout: float = 60.0
+    give_up: bool = False
 
 
 Step = Wait | Press | Say | HangUp | AwaitHangUp
@@ -122,7 +124,7 @@ def _render_steps(steps: list[Step], dtmf_dir: Path | None, inside: str) -> str:
     body: list[str] = []
     presses = 0
     ssrc = random.getrandbits(32)
-    for step in steps:
+    for index, step in enumerate(steps):
         if isinstance(step, Wait):
             body.append(f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n')
         elif isinstance(step, Press):
@@ -146,6 +148,13 @@ def _render_steps(steps: list[Step], dtmf_dir: Path | None, inside: str) -> str:
             )
         elif isinstance(step, HangUp):
             body.append(_BYE)
+        elif step.give_up:
+            # SIPp's labels are numbers; one pair per step keeps them unique.
+            gave_up, done = 9000 + 2 * index, 9001 + 2 * index
+            body.append(
+                _AWAIT_BYE.replace("@@MS@@", f'{int(step.timeout * 1000)}" ontimeout="{gave_up}')
+                + f'  <nop next="{done}"/>\n  <label id="{gave_up}"/>\n'
+                + _BYE + f'  <label id="{done}"/>\n')
         else:
             body.append(_AWAIT_BYE.replace("@@MS@@", str(int(step.timeout * 1000))))
     return "".join(body)
