@@ -75,6 +75,7 @@ from testbed_runs import (
     answering_phones,
     answering_roster,
     asterisk_pid,
+    clear_queue_members,
     config_with_roster,
     cpu_seconds,
     log_in_operators,
@@ -85,6 +86,7 @@ from testbed_runs import (
     start_serve,
     stop_serve,
     wait_listening,
+    with_workers,
 )
 
 from ivr import settings
@@ -269,7 +271,7 @@ class Bed:
     box: Sandbox
     phones: Phones
     app_pid: int
-    metrics_url: str
+    metrics_urls: list[str]
     ami: AmiCounter
 
 
@@ -279,14 +281,14 @@ async def one_run(bed: Bed, ivr: str, *, rate: float, seconds: float, mix: Mix) 
     log = box.root / "var/log/asterisk/messages.log"
     offset, queue_offset = log.stat().st_size, _size(box.queue_log)
     ast = asterisk_pid(box)
-    app0 = AppCpu.read(bed.app_pid, bed.metrics_url)
+    app0 = AppCpu.read(bed.app_pid, bed.metrics_urls)
     ast0, t0 = cpu_seconds(ast), time.monotonic()
     events0, bytes0 = bed.ami.events, bed.ami.bytes
     made, failed, waiting, calls = await place(bed.phones, ivr, number, rate=rate,
                                                  seconds=seconds, mix=mix)
     await asyncio.sleep(1.0)  # the last calls' records and log lines
     ast1, t1 = cpu_seconds(ast), time.monotonic()
-    app = AppCpu.read_after(bed.app_pid, bed.metrics_url) - app0
+    app = AppCpu.read_after(bed.app_pid, bed.metrics_urls) - app0
     to_menu, to_queue, peak = latencies(log, offset, number)
     queued, answered, abandoned = queue_outcomes(box.queue_log, queue_offset)
     app_cpu = app.total if ivr == "application" else 0.0
@@ -313,12 +315,15 @@ async def run(args: argparse.Namespace, rates: list[float]) -> list[Run]:
     base = settings.load()
     cfg = base
     work: Path | None = None
-    if args.answered:
+    if args.answered or args.workers > 1:
         work = Path(tempfile.mkdtemp(prefix="ivr-bench-load-"))
         roster = answering_roster(args.answered, SKILL, list(base.languages),
-                                  phones=args.phones)
+                                  phones=args.phones) if args.answered else None
         cfg = replace(config_with_roster(base, work, roster),
                       asterisk_sounds=base.asterisk_sounds)
+        if args.workers > 1:
+            cfg = replace(with_workers(cfg, args.workers, args.database),
+                          asterisk_sounds=base.asterisk_sounds)
     box = Sandbox(cfg)
     try:
         # Renders the reference IVR (and the roster's endpoints and queues) into the test bed.
@@ -327,6 +332,9 @@ async def run(args: argparse.Namespace, rates: list[float]) -> list[Run]:
             raise SystemExit(f"something already listens on FastAGI port {cfg.agi.port} or web "
                              f"port {cfg.web_port}: stop it first (the benchmark measures its "
                              "own `ivr serve`)")
+        # Operators left logged in (by tests, an earlier run) would answer one IVR's callers
+        # and not the other's: both start from the same empty queues.
+        await asyncio.to_thread(clear_queue_members, cfg)
         password = await admin_password(cfg) if args.answered else ""
         # The application's log, for when it fails under load.
         app = start_serve((work or Path(tempfile.gettempdir())) / "bench-load-serve.log")
@@ -344,14 +352,15 @@ async def run(args: argparse.Namespace, rates: list[float]) -> list[Run]:
 
 async def _measure(args: argparse.Namespace, rates: list[float], cfg: Settings, *,
                    box: Sandbox, app_pid: int, password: str) -> list[Run]:
-    await wait_listening(cfg.agi.port, cfg.web_port)
+    web_ports = [cfg.web_port + k for k in range(cfg.agi.workers)]  # one per worker
+    await wait_listening(cfg.agi.port, *web_ports)
     await asyncio.sleep(1.0)
     phones = Phones(box.root, cfg.sip.host, cfg.sip.port)
     answering: list[OperatorPhone] = []
     session = Session(f"http://127.0.0.1:{cfg.web_port}")
     ids = list(cfg.operators) if args.answered else []
     ami = AmiCounter(cfg)
-    bed = Bed(box, phones, app_pid, f"http://127.0.0.1:{cfg.web_port}/metrics", ami)
+    bed = Bed(box, phones, app_pid, [f"http://127.0.0.1:{p}/metrics" for p in web_ports], ami)
     mix = Mix(args.waiting, args.patience)
     runs: list[Run] = []
     try:
@@ -398,6 +407,12 @@ def main() -> int:
                              "before the inquiry queue's first widening, at 30 s)")
     parser.add_argument("--phones", type=int, default=0,
                         help="SIPp phones answering for the operators (default: one per 5)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="`ivr serve` with N FastAGI worker processes ([agi] workers; "
+                             "needs --database)")
+    parser.add_argument("--database", default="", metavar="URL",
+                        help="the PostgreSQL database the workers share (its tables are "
+                             "created, its calls kept): postgresql://user@host/name")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.ramp:
@@ -407,6 +422,8 @@ def main() -> int:
         rates = [start + n * step for n in range(int((top - start) / step + 1e-9) + 1)]
     else:
         rates = [float(r) for r in args.rates.split(",") if r]
+    if args.workers < 1 or (args.workers > 1 and not args.database.startswith("postgresql")):
+        parser.error("--workers N: 1 or more; more than 1 needs --database postgresql://...")
     if args.answered < 0:
         parser.error("--answered: a number of operators, 0 or more")
     args.waiting = (0.5 if args.answered else 0.0) if args.waiting is None else args.waiting

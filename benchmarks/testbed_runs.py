@@ -95,9 +95,23 @@ def metric(url: str, name: str) -> float:
     return value
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (``ivr serve``'s FastAGI worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        with contextlib.suppress(OSError):
+            todo += [int(c) for c in
+                     Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class AppCpu:
-    """The application's CPU seconds (so far, or over a run: ``after - before``)."""
+    """The application's CPU seconds (so far, or over a run: ``after - before``), summed over
+    ``ivr serve`` and its worker processes (``[agi] workers``), each of which has its own
+    /metrics."""
 
     total: float
     loop: float
@@ -106,24 +120,34 @@ class AppCpu:
     ami: float
 
     @classmethod
-    def read(cls, pid: int, metrics_url: str) -> AppCpu:
-        """Now. The scrape runs first, so its own cost falls before a run's start (read at
+    def read(cls, pid: int, metrics_urls: list[str]) -> AppCpu:
+        """Now. The scrapes run first, so their own cost falls before a run's start (read at
         its end, call ``read_after``)."""
-        ami = metric(metrics_url, AMI_CPU_METRIC)
+        ami = sum(metric(url, AMI_CPU_METRIC) for url in metrics_urls)
         return cls._of(pid, ami)
 
     @classmethod
-    def read_after(cls, pid: int, metrics_url: str) -> AppCpu:
-        """Now, the scrape last (its cost after a run's end)."""
+    def read_after(cls, pid: int, metrics_urls: list[str]) -> AppCpu:
+        """Now, the scrapes last (their cost after a run's end)."""
         cpu = cls._of(pid, 0.0)
-        ami = metric(metrics_url, AMI_CPU_METRIC)
+        ami = sum(metric(url, AMI_CPU_METRIC) for url in metrics_urls)
         return AppCpu(cpu.total, cpu.loop, cpu.store, cpu.speech, ami)
 
     @classmethod
     def _of(cls, pid: int, ami: float) -> AppCpu:
-        threads = thread_cpu(pid)
-        return cls(total=cpu_seconds(pid), loop=threads.get("loop", 0.0),
-                   store=threads.get(STORE, 0.0), speech=threads.get(SPEECH, 0.0), ami=ami)
+        parts = [cls._one(p) for p in process_tree(pid)]
+        return cls(total=sum(p.total for p in parts), loop=sum(p.loop for p in parts),
+                   store=sum(p.store for p in parts), speech=sum(p.speech for p in parts),
+                   ami=ami)
+
+    @classmethod
+    def _one(cls, pid: int) -> AppCpu:
+        try:
+            threads, total = thread_cpu(pid), cpu_seconds(pid)
+        except OSError:  # the process ended meanwhile
+            return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(total=total, loop=threads.get("loop", 0.0),
+                   store=threads.get(STORE, 0.0), speech=threads.get(SPEECH, 0.0), ami=0.0)
 
     def __sub__(self, before: AppCpu) -> AppCpu:
         return AppCpu(self.total - before.total, self.loop - before.loop,
@@ -195,8 +219,8 @@ def sipp_counts(output: str, calls: int) -> tuple[int, int]:
 
 
 def start_serve(log: Path) -> subprocess.Popen[bytes]:
-    """``ivr serve`` in its own process (the settings from the environment), logging to
-    ``log``."""
+    """``ivr serve`` in its own process (the settings from the environment: with ``[agi]
+    workers`` above 1 it starts its worker processes), logging to ``log``."""
     with log.open("wb") as sink:
         return subprocess.Popen([sys.executable, "-m", "ivr", "serve"], stdout=sink,
                                 stderr=subprocess.STDOUT)
@@ -222,20 +246,56 @@ async def wait_listening(*ports: int, seconds: float = 30.0) -> None:
 # ---------------------------------------------------------------- a configuration of its own
 
 
-def config_with_roster(base: Settings, work: Path, roster: str) -> Settings:
-    """A copy of config/ with ``roster`` (CSV) imported, its own state directory and SQLite
-    database under ``work``; the environment points ``ivr serve`` there (``restore`` undoes
-    it)."""
+def config_with_roster(base: Settings, work: Path, roster: str | None) -> Settings:
+    """A copy of config/ with ``roster`` (CSV) imported (None: the shipped operators), its own
+    state directory and SQLite database under ``work``; the environment points ``ivr serve``
+    there (``restore`` undoes it)."""
     config = work / "config"
     shutil.copytree(base.project_dir / "config", config)
-    report = import_roster(base, config, roster)
-    if report.problems:
+    report = import_roster(base, config, roster) if roster is not None else None
+    if report is not None and report.problems:
         raise SystemExit("the roster does not import: "
                          + "; ".join(map(str, report.problems[:5])))
     os.environ["IVR_CONFIG_DIR"] = str(config)
     os.environ["IVR_STATE_DIR"] = str(work / "state")
     os.environ["IVR_DATABASE_URL"] = f"sqlite:///{work / 'calls.sqlite3'}"
     return settings.load(config, project_dir=base.project_dir)
+
+
+def with_workers(cfg: Settings, workers: int, database: str) -> Settings:
+    """``cfg``'s configuration directory (a copy of the benchmark's own) with ``[agi]
+    workers`` set, on the PostgreSQL ``database``; the environment points ``ivr serve`` there."""
+    config = Path(os.environ["IVR_CONFIG_DIR"])
+    toml = config / "ivr.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(re.sub(r"(?m)^workers = \d+", f"workers = {workers}", text, count=1),
+                    encoding="utf-8")
+    os.environ["IVR_DATABASE_URL"] = database
+    return settings.load(config, project_dir=cfg.project_dir)
+
+
+def clear_queue_members(cfg: Settings) -> int:
+    """Every dynamic queue member taken out (operators left logged in by tests or an earlier
+    run): both IVRs start from the same queues. Returns how many were removed."""
+    with socket.create_connection((cfg.ami.host, cfg.ami.port), timeout=10) as link:
+        link.sendall((f"Action: Login\r\nUsername: {cfg.ami.username}\r\n"
+                      f"Secret: {cfg.ami.secret}\r\nEvents: off\r\n\r\n"
+                      "Action: QueueStatus\r\n\r\n").encode())
+        text = b""
+        while b"Event: QueueStatusComplete" not in text:
+            chunk = link.recv(65536)
+            if not chunk:
+                break
+            text += chunk
+        members = [dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line)
+                   for block in text.decode(errors="replace").split("\r\n\r\n")]
+        stale = [(m["Queue"], m["Location"]) for m in members
+                 if m.get("Event") == "QueueMember" and m.get("Membership") == "dynamic"]
+        for queue, location in stale:
+            link.sendall(f"Action: QueueRemove\r\nQueue: {queue}\r\nInterface: {location}"
+                         "\r\n\r\n".encode())
+        time.sleep(0.5)
+    return len(stale)
 
 
 def restore_testbed() -> None:
