@@ -283,9 +283,11 @@ class Reconciler:
         for m in await self._ami.action("CoreShowChannels", as_list=True, timeout=10):
             if m.get("Event") == "CoreShowChannel":
                 live.update((m.get("Channel", ""), m.get("Uniqueid", "")))
-        recent = await self._calls.recent(LOOKBACK if at_start else CHECK_WINDOW)
+        # A record still waiting to be written is newer than the stored one, never older:
+        # only calls stored as in progress can be in progress.
+        unfinished = await self._calls.in_progress(LOOKBACK if at_start else CHECK_WINDOW)
         suspects, ended, queued = set(), 0, 0
-        for stored in recent:
+        for stored in unfinished:
             record = self._writes.pending_record(stored.call_id) or stored
             if record.outcome != "in_progress":
                 continue

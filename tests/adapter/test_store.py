@@ -250,6 +250,19 @@ async def test_calls_between_is_a_half_open_window_and_recent_is_newest_first(
     assert len(await store.calls.recent()) == 5
 
 
+async def test_the_calls_in_progress_are_found_among_the_latest_only(store: Store) -> None:
+    """What the reconciler looks at: the unfinished calls among the latest few, newest first;
+    an older unfinished call is outside the window, finished ones are never returned."""
+    outcomes = ["in_progress", "routed", "in_progress", "caller_hung_up", "in_progress"]
+    for minute, outcome in enumerate(outcomes):
+        record = call(f"c{minute}", arrived=NOW + timedelta(minutes=minute))
+        record.outcome = outcome
+        await store.calls.save(record)
+    assert [r.call_id for r in await store.calls.in_progress(3)] == ["c4", "c2"]
+    assert [r.call_id for r in await store.calls.in_progress(5)] == ["c4", "c2", "c0"]
+    assert await store.calls.in_progress(0) == []
+
+
 # -- cases: workflow, history, lists ------------------------------------------------------------
 
 FORWARD = [

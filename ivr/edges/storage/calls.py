@@ -89,6 +89,17 @@ class CallRecords:
             self._where, where, [_t.c.arrived_at.desc(), _t.c.call_id.desc()], limit, offset,
         )
 
+    async def in_progress(self, among: int) -> list[CallRecord]:
+        """The calls still in progress among the latest ``among`` to arrive, newest first: the
+        database reads the latest rows by its arrival index and only the unfinished ones are
+        decoded (the reconciler's check every few seconds, which decoded all ``among``)."""
+        latest = select(_t.c.call_id).order_by(
+            _t.c.arrived_at.desc(), _t.c.call_id.desc()).limit(max(0, among)).scalar_subquery()
+        return await self._db.read(
+            self._where, _t.c.call_id.in_(latest) & (_t.c.outcome == "in_progress"),
+            [_t.c.arrived_at.desc(), _t.c.call_id.desc()], None,
+        )
+
     async def count(self, *, operator: str | None = None) -> int:
         """How many calls ``recent`` pages through (``operator``: those they answered)."""
         query = select(func.count()).select_from(_t)
