@@ -180,7 +180,7 @@ def _with_sounds(cfg: Settings) -> Settings:
 
 def _serve(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve, supervise
-    from ivr.workers import for_worker, serve_command, worker_index
+    from ivr.workers import adopt_spill_files, for_worker, serve_command, worker_index
 
     cfg = _with_sounds(cfg)
     index = worker_index(cfg.agi.workers)
@@ -188,6 +188,7 @@ def _serve(args: argparse.Namespace, cfg: Settings) -> int:
         asyncio.run(serve(for_worker(cfg, index), worker=index))
         return 0
     _first_start(cfg, operators=False)
+    adopt_spill_files(cfg.state_dir, cfg.agi.workers)
     if cfg.agi.workers > 1:
         asyncio.run(supervise(cfg, serve_command(args.config, args.log_level)))
     else:
@@ -345,11 +346,13 @@ async def _demo(cfg: Settings, talk: float, command: Command) -> None:
 
 def _run(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
+    from ivr.workers import adopt_spill_files, serve_command
 
     cfg = _with_sounds(cfg)
     started_sandbox = _bring_up_sandbox(cfg)
     try:
         _first_start(cfg, operators=True, show=True)
+        adopt_spill_files(cfg.state_dir, cfg.agi.workers)
         web = f"http://{cfg.web_host}:{cfg.web_port}"
         print(
             f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
@@ -357,8 +360,6 @@ def _run(args: argparse.Namespace, cfg: Settings) -> int:
             f"{web}/console, wallboard {web}/wallboard, admin {web}/admin/flows; health and "
             f"figures at {web}/healthz and /metrics; Ctrl-C stops it.", flush=True,
         )
-        from ivr.workers import serve_command
-
         asyncio.run(_demo(cfg, args.talk, serve_command(args.config, args.log_level)))
     finally:
         # Ctrl-C stops what this command started; a test bed that was already running is

@@ -80,6 +80,33 @@ def spill_file(index: int | None) -> str:
     return SPILL_FILE if index is None else f"{Path(SPILL_FILE).stem}.w{index}.jsonl"
 
 
+def adopt_spill_files(state_dir: Path, count: int) -> list[Path]:
+    """Before ``count`` processes (1: ``ivr serve`` alone, else its workers) replay their
+    pending writes: the spill files none of them would replay (the lone process's under
+    workers, a worker's past ``count``, the workers' under a lone process) are appended to
+    the first one's, so changing ``[agi] workers`` loses no write. Returns the files taken."""
+    own = state_dir / spill_file(None if count == 1 else 0)
+    kept = {state_dir / spill_file(None if count == 1 else k) for k in range(count)}
+    pattern = f"{Path(SPILL_FILE).stem}*.jsonl"
+    taken = sorted(p for p in state_dir.glob(pattern) if p not in kept and p.is_file())
+    for path in taken:
+        data = path.read_bytes()
+        with own.open("ab") as out:
+            if out.tell() and not _ends_with_newline(own):
+                out.write(b"\n")  # a torn last line stays a line of its own
+            out.write(data)
+            os.fsync(out.fileno())
+        path.unlink()
+        log.warning("pending_writes_adopted", source=str(path), into=str(own))
+    return taken
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
 Command = Callable[[int], Sequence[str]]
 
 

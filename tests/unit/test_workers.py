@@ -16,6 +16,7 @@ from ivr.errors import ConfigError
 from ivr.workers import (
     WORKER_ENV,
     Workers,
+    adopt_spill_files,
     for_worker,
     node_name,
     spill_file,
@@ -119,3 +120,25 @@ async def test_a_worker_whose_supervisor_is_gone_stops() -> None:
     await asyncio.sleep(0.1)
     assert not still.is_set()
     watching.cancel()
+
+
+@pytest.mark.parametrize(("before", "count", "own"), [
+    (["pending-writes.jsonl", "pending-writes.w0.jsonl", "pending-writes.w2.jsonl"], 2,
+     "pending-writes.w0.jsonl"),
+    (["pending-writes.w0.jsonl", "pending-writes.w1.jsonl"], 1, "pending-writes.jsonl"),
+])
+def test_a_change_of_workers_hands_every_spill_file_to_a_process_that_replays_it(
+    tmp_path: Path, before: list[str], count: int, own: str,
+) -> None:
+    """From one process to two workers (and a third worker gone), or back to one: the writes
+    no process would replay are appended to the first one's file, a torn line kept apart."""
+    for n, name in enumerate(before):
+        (tmp_path / name).write_text(f'{{"w": {n}}}\n{{"torn', encoding="utf-8")
+    kept = {spill_file(None if count == 1 else k) for k in range(count)}
+    adopt_spill_files(tmp_path, count)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(kept & (set(before) | {own}))
+    lines = (tmp_path / own).read_text(encoding="utf-8").splitlines()
+    assert sorted(line for line in lines if line.startswith('{"w"')) == [
+        f'{{"w": {n}}}' for n in range(len(before))]
+    assert lines.count('{"torn') == len(before)  # each torn line on its own
