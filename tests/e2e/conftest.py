@@ -7,6 +7,7 @@ down again at the end if this session started it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import OperatorPhone, Phones
 from ivr.testbed.testcall import operator_phones
 from ivr.tools.prompts import build
+from tests.pgtools import pg_database
 
 pytestmark = pytest.mark.asterisk
 WRAP_UP_SECONDS = 3  # queues.conf wrapuptime
@@ -79,6 +81,33 @@ async def hotline(cfg: Settings, sandbox: Sandbox) -> AsyncIterator[Hotline]:
     await app.ami.wait_connected(10)
     yield app
     await app.stop()
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A PostgreSQL database of the test's own (dropped afterwards)."""
+    with pg_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def talkative(
+    phones: Phones, operators: dict[str, OperatorPhone], talk: float = 6.0,
+) -> AsyncIterator[dict[str, OperatorPhone]]:
+    """The operators' phones talking ``talk`` s instead of 1 s, for the block: whichever way
+    a caller reaches one (a node's menu, or the general queue at once when their node dies),
+    the caller has pressed their keys before anyone hangs up on them."""
+    longer = {name: OperatorPhone(phones, name, phone.port, talk=talk)
+              for name, phone in operators.items()}
+    for name, phone in longer.items():
+        await operators[name].stop()
+        await phone.start()
+    try:
+        yield longer
+    finally:
+        for name, phone in longer.items():
+            await phone.stop()
+            await operators[name].start()
 
 
 def answered_by(operators: dict[str, OperatorPhone], caller: str) -> list[str]:

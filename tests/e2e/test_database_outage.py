@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,18 +30,13 @@ from ivr.testbed.sipp import (
     Step,
     Wait,
 )
-from tests.pgtools import Proxy, pg_database
+from tests.pgtools import Proxy
 
 from .conftest import answered_by, wait_until_free
 from .test_application_down import final_records, start_serving, stop_serving, wait_serving
 
 pytestmark = pytest.mark.asterisk
 
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    with pg_database() as url:
-        yield url
 
 
 async def written(app: Hotline) -> None:

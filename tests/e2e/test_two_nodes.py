@@ -31,10 +31,9 @@ from ivr.edges.ami import AmiClient
 from ivr.edges.storage.store import open_store
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import AwaitHangUp, HangUp, OperatorPhone, Phones, Press, Step, Wait
-from tests.pgtools import pg_database
 
 from ..adapter.test_metrics import samples
-from .conftest import answered_by, wait_until_free
+from .conftest import answered_by, talkative, wait_until_free
 
 pytestmark = pytest.mark.asterisk
 
@@ -73,11 +72,6 @@ def node_config(tmp: Path, name: str, agi: int, web: int, speech: int, failover:
     (folder / "ivr.toml").write_text(text, encoding="utf-8")
     return folder
 
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    with pg_database() as url:
-        yield url
 
 
 @pytest.fixture
@@ -164,19 +158,8 @@ async def test_node_1_killed_under_load_node_2_serves_and_nothing_is_lost(
     ami: AmiClient,
 ) -> None:
     node1, node2 = nodes
-    # Operators talk 6 s here: whichever one a caller reaches, the caller has pressed their
-    # keys before anyone hangs up on them.
-    talkative = {name: OperatorPhone(phones, name, phone.port, talk=6.0)
-                 for name, phone in operators.items()}
-    for name, phone in talkative.items():
-        await operators[name].stop()
-        await phone.start()
-    try:
-        await _under_load(node1, node2, database, phones, talkative, ami)
-    finally:
-        for name, phone in talkative.items():
-            await phone.stop()
-            await operators[name].start()
+    async with talkative(phones, operators) as answering:
+        await _under_load(node1, node2, database, phones, answering, ami)
 
 
 async def health(web_port: int) -> dict[str, object]:

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,8 @@ from ivr.core.records import CallRecord
 from ivr.core.settings import Settings
 from ivr.testbed.sandbox import Sandbox
 from ivr.testbed.sipp import HangUp, OperatorPhone, Phones, Press, Step, Wait
-from tests.pgtools import pg_database
 
-from .conftest import answered_by
+from .conftest import answered_by, talkative
 from .test_two_nodes import open_port, records
 
 pytestmark = pytest.mark.asterisk
@@ -49,11 +48,6 @@ class Served:
     def pid(self, worker: int) -> int:
         return [e["pid"] for e in self.starts() if e["worker"] == worker][-1]
 
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    with pg_database() as url:
-        yield url
 
 
 @pytest_asyncio.fixture
@@ -117,20 +111,8 @@ async def every_record(database: str, callers: list[str],
 async def test_two_workers_share_the_calls_and_one_killed_loses_no_caller(
     served: Served, database: str, phones: Phones, operators: dict[str, OperatorPhone],
 ) -> None:
-    # Operators talk 6 s here: whichever way a caller reaches one (a worker's menu, or the
-    # general queue at once when their worker dies), the caller has pressed their keys
-    # before anyone hangs up on them.
-    talkative = {name: OperatorPhone(phones, name, phone.port, talk=6.0)
-                 for name, phone in operators.items()}
-    for name, phone in talkative.items():
-        await operators[name].stop()
-        await phone.start()
-    try:
-        await _spread_and_killed(served, database, phones, talkative)
-    finally:
-        for name, phone in talkative.items():
-            await phone.stop()
-            await operators[name].start()
+    async with talkative(phones, operators) as answering:
+        await _spread_and_killed(served, database, phones, answering)
 
 
 async def _spread_and_killed(
