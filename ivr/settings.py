@@ -34,6 +34,7 @@ from ivr.core.schedules import Schedules
 from ivr.core.schedules import parse as parse_schedules
 from ivr.core.settings import (
     DEPARTMENT_KINDS,
+    MAX_WORKERS,
     RECORDING_FORMATS,
     AgiSettings,
     AmiSettings,
@@ -82,7 +83,6 @@ SECURE_COOKIES = ("auto", "always", "never")
 AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 SIP_CONTACT = re.compile(r"^sip:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+(:\d{1,5})?$")
 # Each skill is an app_queue queue named after it; these section names mean something else.
-MAX_WORKERS = 64  # [agi] workers: FastAGI worker processes sharing the port
 RESERVED_QUEUE_NAMES = frozenset({"general", "globals"})
 
 

@@ -20,6 +20,7 @@ from ivr.core.intents import DEFAULT_BANDS, DEFAULT_THRESHOLD
 from ivr.core.quality import MAX_ITEMS, MAX_POINTS, Checklist
 from ivr.core.routing import RoutingPolicy
 from ivr.core.settings import (
+    MAX_WORKERS,
     AgiSettings,
     AmiSettings,
     CallbackSettings,
@@ -80,7 +81,7 @@ class Agi(Shape):
     database_deadline: float = Field(default=_AGI.database_deadline, gt=0,
                                      description="Seconds a call waits for the database at "
                                                  "most, then goes on with a safe default")
-    workers: int = Field(default=_AGI.workers, ge=1, le=64,
+    workers: int = Field(default=_AGI.workers, ge=1, le=MAX_WORKERS,
                          description="FastAGI worker processes sharing the port (more than 1 "
                                      "needs PostgreSQL)")
 

@@ -73,6 +73,9 @@ class Operator:
         return MAX_LEVEL - self.skills.get(skill, MIN_LEVEL)
 
 
+MAX_WORKERS = 64  # [agi] workers: FastAGI worker processes sharing the port
+
+
 @dataclass(frozen=True, slots=True)
 class AgiSettings:
     host: str = "127.0.0.1"
