@@ -66,13 +66,16 @@ def start_serving(
 
 
 async def wait_serving(cfg: Settings, proc: subprocess.Popen[bytes]) -> None:
-    """Until the new process listens for FastAGI and has had time for its AMI login."""
-    for _ in range(150):
-        if agi_port_open(cfg.agi.port) or proc.poll() is not None:
+    """Until the new process listens for FastAGI and on the web (the last part it starts)
+    and has had time for its AMI login."""
+    for _ in range(300):
+        if (agi_port_open(cfg.agi.port) and agi_port_open(cfg.web_port)) or (
+                proc.poll() is not None):
             break
         await asyncio.sleep(0.1)
     assert proc.poll() is None, f"ivr serve exited with {proc.returncode}"
     assert agi_port_open(cfg.agi.port)
+    assert agi_port_open(cfg.web_port)
     await asyncio.sleep(0.5)  # AMI login and queue sync
 
 

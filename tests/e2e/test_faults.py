@@ -179,16 +179,21 @@ FLOODED_LIMIT = 1536  # `ivr serve`'s open files: fewer than the two floods toge
 async def hold_connections(port: int, count: int, first: bytes = b"") -> list[socket.socket]:
     """``count`` TCP connections to ``port`` kept open by this process, each having sent only
     ``first`` (nothing, or the start of an AGI header block)."""
-    held = []
-    for n in range(count):
-        sock = socket.socket()
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        if first and n % 2:  # every other one: half a header, then silence
-            sock.send(first)
-        held.append(sock)
-        if n % 100 == 99:
-            await asyncio.sleep(0)  # the process under test accepts as they come
+    held: list[socket.socket] = []
+    try:
+        for n in range(count):
+            sock = socket.socket()
+            held.append(sock)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            if first and n % 2:  # every other one: half a header, then silence
+                sock.send(first)
+            if n % 100 == 99:
+                await asyncio.sleep(0)  # the process under test accepts as they come
+    except BaseException:
+        for sock in held:  # a failed flood leaves no socket for the garbage collector
+            sock.close()
+        raise
     return held
 
 
