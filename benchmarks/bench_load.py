@@ -334,7 +334,7 @@ async def run(args: argparse.Namespace, rates: list[float]) -> list[Run]:
                              "own `ivr serve`)")
         # Operators left logged in (by tests, an earlier run) would answer one IVR's callers
         # and not the other's: both start from the same empty queues.
-        await asyncio.to_thread(clear_queue_members, cfg)
+        await clear_queue_members(cfg)
         password = await admin_password(cfg) if args.answered else ""
         # The application's log, for when it fails under load.
         app = start_serve((work or Path(tempfile.gettempdir())) / "bench-load-serve.log")

@@ -40,6 +40,7 @@ import aiohttp
 from ivr import settings
 from ivr.accounts.service import create_account
 from ivr.core.settings import Settings
+from ivr.edges.ami import AmiClient
 from ivr.edges.storage.store import open_store
 from ivr.edges.threads import SPEECH, STORE
 from ivr.operators.roster import REQUIRED, import_roster
@@ -274,27 +275,19 @@ def with_workers(cfg: Settings, workers: int, database: str) -> Settings:
     return settings.load(config, project_dir=cfg.project_dir)
 
 
-def clear_queue_members(cfg: Settings) -> int:
+async def clear_queue_members(cfg: Settings) -> int:
     """Every dynamic queue member taken out (operators left logged in by tests or an earlier
     run): both IVRs start from the same queues. Returns how many were removed."""
-    with socket.create_connection((cfg.ami.host, cfg.ami.port), timeout=10) as link:
-        link.sendall((f"Action: Login\r\nUsername: {cfg.ami.username}\r\n"
-                      f"Secret: {cfg.ami.secret}\r\nEvents: off\r\n\r\n"
-                      "Action: QueueStatus\r\n\r\n").encode())
-        text = b""
-        while b"Event: QueueStatusComplete" not in text:
-            chunk = link.recv(65536)
-            if not chunk:
-                break
-            text += chunk
-        members = [dict(line.split(": ", 1) for line in block.split("\r\n") if ": " in line)
-                   for block in text.decode(errors="replace").split("\r\n\r\n")]
+    ami = AmiClient(cfg.ami)
+    await ami.start(wait=10)
+    try:
+        members = await ami.action("QueueStatus", as_list=True, timeout=10)
         stale = [(m["Queue"], m["Location"]) for m in members
                  if m.get("Event") == "QueueMember" and m.get("Membership") == "dynamic"]
         for queue, location in stale:
-            link.sendall(f"Action: QueueRemove\r\nQueue: {queue}\r\nInterface: {location}"
-                         "\r\n\r\n".encode())
-        time.sleep(0.5)
+            await ami.action("QueueRemove", {"Queue": queue, "Interface": location})
+    finally:
+        await ami.close()
     return len(stale)
 
 
