@@ -156,10 +156,15 @@ def _hand_over_accounts(
 def _first_start(cfg: Settings, *, operators: bool, show: bool = False) -> None:
     """What `ivr serve` and `ivr run` do to the state directory before serving: the database
     (made and tightened by the store), the first web accounts and their passwords' file (the
-    secrets file was made by ``settings.load``)."""
+    secrets file was made by ``settings.load``), and the pending writes' spill files handed
+    to a process that replays them."""
+    from ivr.workers import adopt_spill_files
+
     what = "creating the web accounts" if operators else "creating the first web account"
     _hand_over_accounts(_bounded(_first_accounts(cfg, operators=operators), what), cfg,
                         show=show)
+    # Pending writes no process of this configuration would replay go to one that will.
+    adopt_spill_files(cfg.state_dir, cfg.agi.workers)
 
 
 def _with_sounds(cfg: Settings) -> Settings:
@@ -180,7 +185,7 @@ def _with_sounds(cfg: Settings) -> Settings:
 
 def _serve(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.app import serve, supervise
-    from ivr.workers import adopt_spill_files, for_worker, serve_command, worker_index
+    from ivr.workers import for_worker, serve_command, worker_index
 
     cfg = _with_sounds(cfg)
     index = worker_index(cfg.agi.workers)
@@ -188,7 +193,6 @@ def _serve(args: argparse.Namespace, cfg: Settings) -> int:
         asyncio.run(serve(for_worker(cfg, index), worker=index))
         return 0
     _first_start(cfg, operators=False)
-    adopt_spill_files(cfg.state_dir, cfg.agi.workers)
     if cfg.agi.workers > 1:
         asyncio.run(supervise(cfg, serve_command(args.config, args.log_level)))
     else:
@@ -346,13 +350,12 @@ async def _demo(cfg: Settings, talk: float, command: Command) -> None:
 
 def _run(args: argparse.Namespace, cfg: Settings) -> int:
     from ivr.testbed.sandbox import Sandbox
-    from ivr.workers import adopt_spill_files, serve_command
+    from ivr.workers import serve_command
 
     cfg = _with_sounds(cfg)
     started_sandbox = _bring_up_sandbox(cfg)
     try:
         _first_start(cfg, operators=True, show=True)
-        adopt_spill_files(cfg.state_dir, cfg.agi.workers)
         web = f"http://{cfg.web_host}:{cfg.web_port}"
         print(
             f"12345 hotline running: call it with `ivr call --digits 12` (SIP {cfg.sip.host}:"
